@@ -1,0 +1,32 @@
+# leadsync — two commands do everything: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench sandbox clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/leadsync demo
+
+test: $(STAMP)
+	$(BIN)/ruff check connectors mappings sync tests benchmarks
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check connectors mappings sync tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_engine.py
+
+sandbox: $(STAMP)
+	$(BIN)/leadsync sandbox
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

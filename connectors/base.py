@@ -1,0 +1,220 @@
+"""Canonical records and the small Protocols every connector satisfies.
+
+Another SFA or MA platform later is one more module that yields these records and accepts these
+writes. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from threading import Lock
+from typing import Literal, Protocol
+
+System = Literal["salesforce", "hubspot"]
+DealState = Literal["lost", "won", "open"]
+Scalar = str | int | float | bool | None
+
+
+# --------------------------------------------------------------------------- records read
+
+
+@dataclass(frozen=True, slots=True)
+class DealContact:
+    """A person on a deal (Salesforce OpportunityContactRole -> Contact)."""
+
+    contact_id: str
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    opted_out: bool
+    is_primary: bool
+    role: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LostDeal:
+    """An opportunity as leadsync sees it. Incremental reads also yield deals that are no longer
+    lost (won, re-opened) or were deleted, so that their people can leave the recycle groups."""
+
+    opportunity_id: str
+    name: str
+    state: DealState
+    stage_name: str  # current StageName
+    stage_at_loss: str | None  # last open stage before it closed (OpportunityHistory); None if unknown
+    loss_reason: str | None
+    lost_date: date | None  # CloseDate when state == "lost"
+    amount: float | None
+    owner_id: str | None
+    account_id: str | None
+    account_name: str | None
+    account_employees: int | None
+    account_industry: str | None
+    contacts: tuple[DealContact, ...]
+    modified_at: datetime  # SystemModstamp, timezone-aware UTC
+    is_deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRef:
+    """A contact in the MA platform (HubSpot) with its raw property values (strings or None)."""
+
+    contact_id: str
+    email: str | None
+    properties: Mapping[str, str | None]
+    modified_at: datetime | None
+    archived: bool = False
+    merged_ids: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- writes
+
+
+@dataclass(frozen=True, slots=True)
+class FieldUpdate:
+    """Set some fields of one record. `values` holds only the fields that change."""
+
+    object_type: str  # Salesforce sObject ("Contact") or HubSpot object type ("contacts")
+    record_id: str
+    values: Mapping[str, Scalar]
+
+
+@dataclass(frozen=True, slots=True)
+class ListChange:
+    """Add a record to, or remove it from, a named list (HubSpot list / Salesforce campaign)."""
+
+    list_name: str
+    record_id: str
+    op: Literal["add", "remove"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallTask:
+    """A call task for the deal owner. `cycle_key` is unique per person per recycle cycle: a sink
+    must never create a second task with the same key (idempotent across crashes)."""
+
+    cycle_key: str
+    contact_id: str
+    owner_id: str | None
+    subject: str
+    description: str
+    due_date: date
+    what_id: str | None = None  # the lost opportunity
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """Outcome of one record of a batch write. One bad record never aborts the batch."""
+
+    record_id: str
+    ok: bool
+    error_code: str | None = None
+    message: str | None = None
+    retryable: bool = False
+    created_id: str | None = None  # id of a record the write created (Task, CampaignMember)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class ConnectorError(Exception):
+    """Base of every error a connector raises. Messages never contain secrets."""
+
+
+class RetriableAPIError(ConnectorError):
+    """Transient: worth retrying (429 with a window, 5xx, timeouts, dropped connections)."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class FatalAPIError(ConnectorError):
+    """Permanent for this request (400/403/404...): retrying cannot help."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class AuthenticationError(FatalAPIError):
+    """Credentials refused, or the session expired again after one re-login."""
+
+
+class BudgetExhausted(ConnectorError):
+    """The daily API allowance (minus the configured reserve) is spent: stop the run cleanly."""
+
+
+class ConfigurationError(ConnectorError):
+    """The target system does not match the configuration (missing field, bad picklist value...)."""
+
+
+# --------------------------------------------------------------------------- call accounting
+
+
+@dataclass
+class CallCounter:
+    """API calls made, per system and endpoint. Thread-safe; shared by a run's connectors."""
+
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    _lock: Lock = field(default_factory=Lock, repr=False)
+
+    def add(self, system: str, endpoint: str, n: int = 1) -> None:
+        with self._lock:
+            self.counts[(system, endpoint)] += n
+
+    def total(self, system: str | None = None) -> int:
+        with self._lock:
+            return sum(v for (s, _), v in self.counts.items() if system is None or s == system)
+
+    def by_system(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        with self._lock:
+            for (s, e), v in sorted(self.counts.items()):
+                out.setdefault(s, {})[e] = v
+        return out
+
+
+# --------------------------------------------------------------------------- protocols
+
+
+class DealSource(Protocol):
+    """An SFA that yields deals (and the people on them) changed in a time window."""
+
+    system: System
+
+    def iter_deals(
+        self, since: datetime | None, until: datetime | None = None, *, lost_only: bool = False
+    ) -> Iterator[LostDeal]: ...
+
+
+class ContactSource(Protocol):
+    """An MA platform that yields contacts with engagement properties."""
+
+    system: System
+
+    def iter_contacts(
+        self, since: datetime | None, properties: Sequence[str], until: datetime | None = None
+    ) -> Iterator[ContactRef]: ...
+
+    def read_by_email(self, emails: Sequence[str], properties: Sequence[str]) -> Iterator[ContactRef]: ...
+
+
+class RecordSink(Protocol):
+    """A system leadsync writes assignments into."""
+
+    system: System
+
+    def update_fields(self, updates: Sequence[FieldUpdate]) -> list[WriteResult]: ...
+
+    def change_lists(self, changes: Sequence[ListChange]) -> list[WriteResult]: ...
+
+
+class TaskSink(Protocol):
+    """A system that receives call tasks for the high recycle group (the SFA)."""
+
+    def create_tasks(self, tasks: Sequence[CallTask]) -> list[WriteResult]: ...

@@ -1,0 +1,26 @@
+"""The `leadsync` command line (Typer). Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from sync import cli_mappings, cli_sandbox
+
+app = typer.Typer(
+    name="leadsync",
+    help="Turn lost deals into a second pipeline: recycle groups and nurture lists in Salesforce "
+    "and HubSpot.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(cli_mappings.app, name="mappings")
+cli_sandbox.register(app)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

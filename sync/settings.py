@@ -1,0 +1,192 @@
+"""Settings: `settings.toml` plus environment overrides (`LEADSYNC_HUBSPOT__ACCESS_TOKEN=...`).
+
+Precedence, highest first: values passed in code, environment variables, the TOML file, defaults.
+The file path comes from `--config`, else `LEADSYNC_CONFIG`, else `./settings.toml`. A missing or
+unreadable file is an error (pydantic-settings would silently yield `{}`).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG = Path("settings.toml")
+
+
+class SettingsFileError(Exception):
+    """The settings file is missing, unreadable or invalid. The message names the file."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SalesforceSettings(_Section):
+    auth: Literal["password", "jwt", "client_credentials", "session"] = "password"
+    domain: str = "login"  # login, test, or a My Domain prefix ("acme.my")
+    login_url: str | None = None  # send https://{domain}.salesforce.com to this base instead (sandbox)
+    instance_url: str | None = None  # for auth = "session"
+    api_version: str = "59.0"
+    username: str | None = None
+    password: SecretStr | None = None
+    security_token: SecretStr | None = None
+    consumer_key: str | None = None
+    consumer_secret: SecretStr | None = None
+    private_key_file: Path | None = None
+    session_id: SecretStr | None = None
+    ca_bundle: Path | None = None
+    verify_tls: bool = True
+    connect_timeout: float = 10.0
+    read_timeout: float = 120.0
+    loss_reason_field: str = "Loss_Reason__c"
+    lookback_minutes: int = Field(default=10, ge=0)
+    bulk_read_threshold: int = Field(default=50_000, ge=1)
+    bulk_write_threshold: int = Field(default=10_000, ge=1)
+    daily_reserve: int = Field(default=1_000, ge=0)
+
+
+class HubSpotSettings(_Section):
+    access_token: SecretStr | None = None
+    host: str = "https://api.hubapi.com"
+    ca_bundle: Path | None = None
+    verify_tls: bool = True
+    timeout: float = 60.0
+    requests_per_10s: int = Field(default=100, ge=1)  # 100 free/starter, 190 pro/enterprise
+    searches_per_second: float = Field(default=4.0, gt=0)
+    daily_reserve: int = Field(default=5_000, ge=0)
+    lookback_minutes: int = Field(default=10, ge=0)
+
+
+class StateSettings(_Section):
+    url: str = "sqlite:///leadsync.db"  # any SQLAlchemy URL
+    lock_wait_seconds: float = Field(default=0.0, ge=0)  # 0: a second run exits at once
+
+
+class SyncSettings(_Section):
+    mapping_file: Path | None = None  # None: the bundled mappings/default.toml
+    max_attempts: int = Field(default=5, ge=1)
+    max_backoff_seconds: float = Field(default=60.0, gt=0)
+    max_failure_attempts: int = Field(default=5, ge=1)  # a quarantined record is retried this often
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_format: bool = Field(default=False, alias="json")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LEADSYNC_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        toml_file=None,
+    )
+
+    salesforce: SalesforceSettings = SalesforceSettings()
+    hubspot: HubSpotSettings = HubSpotSettings()
+    state: StateSettings = StateSettings()
+    sync: SyncSettings = SyncSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    # Set by load_settings(); relative paths in the file are resolved against its folder.
+    config_path: Path | None = Field(default=None, exclude=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = settings_cls.model_config.get("toml_file")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+
+def resolve_config_path(path: Path | str | None) -> Path:
+    if path is not None:
+        return Path(path)
+    env = os.environ.get("LEADSYNC_CONFIG")
+    return Path(env) if env else DEFAULT_CONFIG
+
+
+def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
+    """Read settings from the TOML file (which must exist) plus the environment."""
+    config = resolve_config_path(path)
+    if not config.is_file():
+        raise SettingsFileError(
+            f"settings file not found: {config} (copy settings.example.toml to settings.toml, "
+            "or pass --config / set LEADSYNC_CONFIG)"
+        )
+    try:
+        with config.open("rb") as fh:
+            tomllib.load(fh)
+    except OSError as exc:
+        raise SettingsFileError(f"cannot read settings file {config}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsFileError(f"{config}: invalid TOML: {exc}") from None
+
+    bound = type(
+        "BoundSettings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": config}}
+    )
+    try:
+        settings = bound(**overrides)
+    except ValidationError as exc:
+        raise SettingsFileError(_describe(config, exc)) from None
+    settings = Settings.model_construct(**{**dict(settings), "config_path": config.resolve()})
+    return _resolve_paths(settings, config.resolve().parent)
+
+
+def _describe(config: Path, exc: ValidationError) -> str:
+    lines = [f"{config}: invalid settings ({exc.error_count()} problem(s)):"]
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = ".".join(str(p) for p in err["loc"])
+        lines.append(f"  {loc}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    def fix(p: Path | None) -> Path | None:
+        return p if p is None or p.is_absolute() else (base / p)
+
+    sf = settings.salesforce.model_copy(
+        update={"ca_bundle": fix(settings.salesforce.ca_bundle),
+                "private_key_file": fix(settings.salesforce.private_key_file)}
+    )
+    hs = settings.hubspot.model_copy(update={"ca_bundle": fix(settings.hubspot.ca_bundle)})
+    sy = settings.sync.model_copy(update={"mapping_file": fix(settings.sync.mapping_file)})
+    state = settings.state
+    if state.url.startswith("sqlite:///") and not state.url.startswith("sqlite:////"):
+        rel = state.url.removeprefix("sqlite:///")
+        if rel and rel != ":memory:":
+            state = state.model_copy(update={"url": f"sqlite:///{(base / rel).as_posix()}"})
+    return settings.model_copy(update={"salesforce": sf, "hubspot": hs, "sync": sy, "state": state})
+
+
+def insecure_permission_warning(path: Path) -> str | None:
+    """A warning when a settings file that holds secrets is readable by group or others."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        return (
+            f"{path} is readable by group/others (mode {oct(mode & 0o777)}); it may hold secrets: "
+            f"chmod 600 {path}"
+        )
+    return None
