@@ -1,0 +1,423 @@
+"""The one retry policy of leadsync: every API call of every connector goes through `call()`.
+
+Errors are classified by HTTP status and error code, never by exception class (each HubSpot
+sub-package has its own `ApiException`; simple-salesforce has its own table), into an `Outcome`:
+
+===========================================================  ==============
+what happened                                                 outcome
+===========================================================  ==============
+timeout, refused/dropped connection, 5xx, 408,               RETRY
+UNABLE_TO_LOCK_ROW on a whole request
+429 (wait = Retry-After, else the rate window)                RATE_LIMITED
+Salesforce 403 REQUEST_LIMIT_EXCEEDED for concurrent          RATE_LIMITED
+long-running requests (ConcurrentPerOrgLongTxn)
+HubSpot 429 with policyName DAILY,                            BUDGET
+Salesforce 403 REQUEST_LIMIT_EXCEEDED (daily total)
+401 INVALID_SESSION_ID / EXPIRED_AUTHENTICATION               RELOGIN
+any other 4xx, TLS verification failure                       FAIL
+===========================================================  ==============
+
+`call()` runs a callable under tenacity: it counts every attempt, retries RETRY and RATE_LIMITED with
+jittered exponential backoff (a Retry-After is honoured up to `max_backoff`), re-logs-in once on an
+expired session, and turns everything else into the errors of `connectors.base`. `retry_records()`
+resubmits only the records of a batch that failed with a retryable per-record error. The client
+libraries' own retries stay off, so there is exactly one retry layer.
+
+Decision reasons hold status codes, error codes and exception type names only: never URLs (SOQL
+holds personal data), bodies or credentials.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import enum
+import http.client
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+import tenacity
+import urllib3.exceptions
+
+from connectors.base import (
+    AuthenticationError,
+    BudgetExhausted,
+    CallCounter,
+    ConfigurationError,
+    ConnectorError,
+    FatalAPIError,
+    RetriableAPIError,
+    WriteResult,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+RELOGIN_CODES = frozenset({"INVALID_SESSION_ID", "EXPIRED_AUTHENTICATION"})
+LOCK_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
+HUBSPOT_WINDOWS = {"TEN_SECONDLY_ROLLING": 10.0, "SECONDLY": 1.0}  # policyName -> window seconds
+
+
+class Outcome(enum.Enum):
+    RETRY = "retry"  # transient: back off and try again
+    RATE_LIMITED = "rate_limited"  # back off for the given wait (or the backoff when unknown)
+    RELOGIN = "relogin"  # the session expired: log in again once, then retry
+    FAIL = "fail"  # permanent for this request
+    BUDGET = "budget"  # the daily allowance is spent: stop the run cleanly
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do about one failed attempt. `reason` never holds secrets or personal data."""
+
+    outcome: Outcome
+    wait: float | None
+    reason: str
+    status: int | None = None
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5  # attempts per call (the re-login retry comes on top)
+    base_delay: float = 0.5  # first backoff; doubles per attempt, plus up to base_delay of jitter
+    max_backoff: float = 60.0  # ceiling for any single wait, Retry-After included
+
+
+class HTTPResponseError(ConnectorError):
+    """A non-2xx answer to a request a connector made with its own session (Bulk API paging...).
+    Carries what `classify` needs; `str()` holds no body."""
+
+    def __init__(self, status: int, headers: Mapping[str, str] | None, body: bytes | str | None):
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.headers = dict(headers or {})
+        self.body = body
+
+    @classmethod
+    def check(cls, response: requests.Response) -> requests.Response:
+        """Return `response` if it is 2xx, else raise this error for it."""
+        if response.status_code >= 300:
+            raise cls(response.status_code, response.headers, response.content)
+        return response
+
+
+# --------------------------------------------------------------------------- classification
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    items = headers.items() if hasattr(headers, "items") else headers
+    lname = name.lower()
+    for key, value in items:
+        if str(key).lower() == lname:
+            return str(value)
+    return None
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date); None if absent/bad."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _error_fields(body: bytes | str | None) -> tuple[str | None, str | None, str]:
+    """(error code, HubSpot policy name, message) from a Salesforce or HubSpot error body."""
+    if body is None:
+        return None, None, ""
+    try:
+        data: Any = json.loads(body)
+    except (ValueError, TypeError):
+        return None, None, ""
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        data = data[0]
+    if not isinstance(data, dict):
+        return None, None, ""
+    code = data.get("errorCode") or data.get("category") or data.get("error")
+    policy = data.get("policyName")
+    message = data.get("message") or data.get("error_description") or ""
+    return (str(code) if code else None), (str(policy) if policy else None), str(message)
+
+
+def _rate_window(headers: Mapping[str, str] | None, policy: str | None) -> float | None:
+    retry_after = parse_retry_after(_header(headers, "Retry-After"))
+    if retry_after is not None:
+        return retry_after
+    interval = _header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
+    if interval:
+        try:
+            return max(0.0, float(interval) / 1000.0)
+        except ValueError:
+            pass
+    return HUBSPOT_WINDOWS.get(policy or "")
+
+
+def classify_http(
+    status: int | None, headers: Mapping[str, str] | None, body: bytes | str | None
+) -> Decision:
+    """Decide about one HTTP answer by status and error code."""
+    if status is None:
+        return Decision(Outcome.RETRY, None, "no response")
+    code, policy, message = _error_fields(body)
+    label = f"HTTP {status}" + (f" {code}" if code else "")
+    if code in LOCK_CODES:
+        return Decision(Outcome.RETRY, None, label, status, code)
+    if status == 429:
+        if policy == "DAILY":
+            return Decision(Outcome.BUDGET, None, f"{label} daily limit", status, code or policy)
+        return Decision(Outcome.RATE_LIMITED, _rate_window(headers, policy), label, status, code or policy)
+    if status == 401:
+        if code in RELOGIN_CODES:
+            return Decision(Outcome.RELOGIN, None, label, status, code)
+        return Decision(Outcome.FAIL, None, label, status, code)
+    if status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
+        if "concurrent" in message.lower():
+            return Decision(Outcome.RATE_LIMITED, _rate_window(headers, None), f"{label} concurrent",
+                            status, code)
+        return Decision(Outcome.BUDGET, None, f"{label} daily limit", status, code)
+    if status >= 500 or status == 408:
+        return Decision(Outcome.RETRY, None, label, status, code)
+    return Decision(Outcome.FAIL, None, label, status, code)
+
+
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    urllib3.exceptions.ProtocolError,
+    urllib3.exceptions.TimeoutError,
+    urllib3.exceptions.NewConnectionError,
+    http.client.HTTPException,  # RemoteDisconnected, IncompleteRead, BadStatusLine
+    ConnectionError,  # builtin: reset, aborted, refused
+    TimeoutError,  # socket.timeout
+)
+_TLS: tuple[type[BaseException], ...] = (requests.exceptions.SSLError, urllib3.exceptions.SSLError)
+
+
+def classify(exc: BaseException) -> Decision:
+    """Decide about an exception raised by a client library call (or by a connector itself)."""
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+        return classify(exc.reason)
+    if isinstance(exc, BudgetExhausted):
+        return Decision(Outcome.BUDGET, None, "budget exhausted")
+    if isinstance(exc, RetriableAPIError):
+        return Decision(Outcome.RETRY if exc.retry_after is None else Outcome.RATE_LIMITED,
+                        exc.retry_after, f"retriable ({exc.status or 'no status'})", exc.status)
+    if isinstance(exc, FatalAPIError):
+        return Decision(Outcome.FAIL, None, f"fatal ({exc.status or 'no status'})", exc.status,
+                        exc.code or "FATAL")
+    if isinstance(exc, ConfigurationError):
+        return Decision(Outcome.FAIL, None, "configuration error", None, "CONFIGURATION")
+    if isinstance(exc, _TLS):
+        return Decision(Outcome.FAIL, None, f"TLS failure ({type(exc).__name__})", None, "TLS")
+    status = getattr(exc, "status", None)
+    if isinstance(status, int) and not isinstance(status, bool):
+        auth_code = getattr(exc, "code", None)  # simple-salesforce SalesforceAuthenticationFailed
+        if type(exc).__name__ == "SalesforceAuthenticationFailed":
+            return Decision(Outcome.FAIL, None, f"login refused ({auth_code or status})", status,
+                            str(auth_code or "AUTHENTICATION_FAILED"))
+        headers = getattr(exc, "headers", None)
+        body = getattr(exc, "body", None)
+        if body is None:
+            body = getattr(exc, "content", None)
+        return classify_http(status, headers, body)
+    if isinstance(exc, _TRANSIENT):
+        return Decision(Outcome.RETRY, None, type(exc).__name__)
+    return Decision(Outcome.FAIL, None, f"unexpected {type(exc).__name__}")
+
+
+# --------------------------------------------------------------------------- call
+
+
+def _relogin(relogin: Callable[[], None], endpoint: str) -> None:
+    """Log in again; a refused login is an AuthenticationError, a transient failure propagates."""
+    try:
+        relogin()
+    except Exception as exc:
+        decision = classify(exc)
+        if decision.outcome in (Outcome.RETRY, Outcome.RATE_LIMITED) or isinstance(exc, ConnectorError):
+            raise
+        raise AuthenticationError(f"{endpoint}: re-login failed ({decision.reason})",
+                                  status=decision.status, code=decision.code) from exc
+
+
+class _Transient(Exception):
+    """Internal: one attempt failed in a way worth retrying."""
+
+    def __init__(self, decision: Decision, relogged: bool = False):
+        super().__init__(decision.reason)
+        self.decision = decision
+        self.relogged = relogged
+
+
+def backoff_delay(policy: RetryPolicy, failures: int) -> float:
+    """Jittered exponential backoff after the `failures`-th failure (1-based):
+    base_delay * 2**(failures-1) plus up to base_delay of random jitter, at most max_backoff."""
+    exponential = policy.base_delay * (2.0 ** max(0, failures - 1))
+    return min(policy.max_backoff, exponential + random.uniform(0.0, policy.base_delay))
+
+
+def call(
+    fn: Callable[[], T],
+    *,
+    system: str,
+    endpoint: str,
+    counter: CallCounter,
+    policy: RetryPolicy,
+    relogin: Callable[[], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run `fn` (one API request) under the retry policy and return its result.
+
+    Counts every attempt in `counter` under (system, endpoint). RETRY and RATE_LIMITED are retried up to
+    `policy.max_attempts` attempts in all, then `RetriableAPIError`; RELOGIN calls `relogin()` once and
+    retries at once (a second expiry, or no `relogin`, raises `AuthenticationError`); BUDGET raises
+    `BudgetExhausted` and FAIL `FatalAPIError` (`AuthenticationError` for a 401) without retrying.
+    Exceptions that are not API errors (bugs) propagate unchanged. Each retry is logged once at WARNING.
+    """
+    relogged = False
+    transient_failures = 0
+
+    def attempt() -> T:
+        nonlocal relogged, transient_failures
+        counter.add(system, endpoint)
+        try:
+            return fn()
+        except Exception as exc:
+            decision = classify(exc)
+            outcome = decision.outcome
+            if outcome is Outcome.RELOGIN:
+                if relogin is None or relogged:
+                    raise AuthenticationError(
+                        f"{endpoint}: session expired again after re-login ({decision.reason})"
+                        if relogged else f"{endpoint}: session expired and no re-login possible",
+                        status=decision.status, code=decision.code,
+                    ) from exc
+                relogged = True
+                _relogin(relogin, endpoint)
+                raise _Transient(decision, relogged=True) from exc
+            if outcome in (Outcome.RETRY, Outcome.RATE_LIMITED):
+                transient_failures += 1
+                raise _Transient(decision) from exc
+            if outcome is Outcome.BUDGET:
+                if isinstance(exc, BudgetExhausted):
+                    raise
+                raise BudgetExhausted(f"{system}: daily API limit reached at {endpoint} "
+                                      f"({decision.reason})") from exc
+            if decision.status is None and decision.code is None:
+                raise  # not an API error: a bug, let it surface as it is
+            if isinstance(exc, FatalAPIError):
+                raise
+            err = AuthenticationError if decision.status == 401 else FatalAPIError
+            raise err(f"{endpoint}: {decision.reason}", status=decision.status, code=decision.code) from exc
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if not isinstance(exc, _Transient) or exc.relogged:
+            return 0.0
+        if exc.decision.outcome is Outcome.RATE_LIMITED and exc.decision.wait is not None:
+            return min(exc.decision.wait, policy.max_backoff)
+        # exponent counts transient failures only, so a re-login does not inflate the backoff
+        return backoff_delay(policy, transient_failures)
+
+    def stop(_state: tenacity.RetryCallState) -> bool:
+        return transient_failures >= policy.max_attempts
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        reason = exc.decision.reason if isinstance(exc, _Transient) else "?"
+        delay = state.upcoming_sleep
+        if isinstance(exc, _Transient) and exc.relogged:
+            log.warning("%s.%s: session expired (%s), logged in again, retrying", system, endpoint, reason)
+        else:
+            log.warning("%s: retry %d/%d in %.1f s (%s)", endpoint, transient_failures + 1,
+                        policy.max_attempts, delay, reason)
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(_Transient),
+        stop=stop, wait=wait, sleep=sleep, before_sleep=before_sleep, reraise=True,
+    )
+    try:
+        return retrying(attempt)
+    except _Transient as exc:
+        d = exc.decision
+        raise RetriableAPIError(
+            f"{endpoint}: gave up after {transient_failures} attempts ({d.reason})",
+            status=d.status, retry_after=d.wait,
+        ) from exc.__cause__
+
+
+# --------------------------------------------------------------------------- per-record retries
+
+
+def retry_records(
+    items: Sequence[T],
+    submit: Callable[[Sequence[T]], list[WriteResult]],
+    *,
+    policy: RetryPolicy,
+    key: Callable[[T], str],
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[WriteResult]:
+    """Submit `items` and resubmit only the records whose result is `retryable` (UNABLE_TO_LOCK_ROW...),
+    up to `policy.max_attempts` submissions in all, with backoff between them. Resubmissions are ordered
+    by `key` (e.g. the parent id, so rows that lock the same parent travel together).
+
+    `submit` gets a sequence and must return one WriteResult per element, in order. Returns one final
+    WriteResult per input item, in input order. An error raised by the first submission propagates
+    (nothing of this batch is known to be written); an error raised by a resubmission marks the records
+    still pending as failed (retryable, code = the error class) and returns what is known.
+    """
+    final: list[WriteResult | None] = [None] * len(items)
+    pending = list(range(len(items)))
+    for submission in range(1, policy.max_attempts + 1):
+        batch = [items[i] for i in pending]
+        try:
+            results = submit(batch)
+        except ConnectorError as exc:
+            if submission == 1:
+                raise
+            log.warning("resubmission of %d record(s) failed (%s); leaving them failed",
+                        len(batch), type(exc).__name__)
+            for i in pending:
+                prev = final[i]
+                final[i] = WriteResult(
+                    record_id=prev.record_id if prev else key(items[i]), ok=False,
+                    error_code=type(exc).__name__, message=str(exc), retryable=True,
+                )
+            break
+        if len(results) != len(batch):
+            raise FatalAPIError(f"batch write returned {len(results)} results for {len(batch)} records")
+        retry_codes: set[str] = set()
+        still: list[int] = []
+        for i, result in zip(pending, results, strict=True):
+            final[i] = result
+            if not result.ok and result.retryable:
+                still.append(i)
+                retry_codes.add(result.error_code or "?")
+        pending = sorted(still, key=lambda i: key(items[i]))
+        if not pending or submission == policy.max_attempts:
+            break
+        delay = backoff_delay(policy, submission)
+        log.warning("resubmitting %d record(s) after retryable per-record errors (%s) in %.1f s",
+                    len(pending), ", ".join(sorted(retry_codes)), delay)
+        sleep(delay)
+    return [r for r in final if r is not None]
