@@ -1,0 +1,180 @@
+"""The Starlette app: API routes, and around every API call auth, rate limits, faults and call counting.
+
+Each API request goes through, in order: the call log (`emu.calls`), bearer-token auth (401
+INVALID_AUTHENTICATION), the rate limiter (429 with the real body; `Retry-After` only when
+`retry_after_on_429`), the fault injector (429/500/503/drop/slow/expire by endpoint name), then the
+handler. Non-search responses carry the `X-HubSpot-RateLimit-*` headers.
+
+Endpoint names (for faults and `emu.calls`): hubspot.search, hubspot.batch_read, hubspot.batch_update,
+hubspot.batch_upsert, hubspot.batch_create, hubspot.batch_archive, hubspot.contacts (basic CRUD,
+paging, merge), hubspot.properties (properties and groups), hubspot.lists, hubspot.memberships.
+
+`/_sandbox/...` is the private inspection API (no auth, no limits, not counted): see inspect_api.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..faults import DroppedConnection
+from . import contacts_api, inspect_api, lists_api, schema_api
+from .errors import AUTH_NOT_FOUND, ApiError, error_body
+from .http import Reply
+from .ratelimit import RATE_LIMIT_MESSAGES
+
+if TYPE_CHECKING:
+    from .emulator import HubSpotEmulator
+
+log = logging.getLogger(__name__)
+Handler = Callable[[Request, "HubSpotEmulator"], Awaitable[Reply]]
+C, P, L = "/crm/v3/objects/contacts", "/crm/v3/properties/{objectType}", "/crm/v3/lists"
+
+# (path, methods, endpoint name, handler)
+API_ROUTES: list[tuple[str, list[str], str, Handler]] = [
+    (f"{C}/search", ["POST"], "hubspot.search", contacts_api.search_contacts),
+    (f"{C}/batch/read", ["POST"], "hubspot.batch_read", contacts_api.batch_read),
+    (f"{C}/batch/update", ["POST"], "hubspot.batch_update", contacts_api.batch_update),
+    (f"{C}/batch/upsert", ["POST"], "hubspot.batch_upsert", contacts_api.batch_upsert),
+    (f"{C}/batch/create", ["POST"], "hubspot.batch_create", contacts_api.batch_create),
+    (f"{C}/batch/archive", ["POST"], "hubspot.batch_archive", contacts_api.batch_archive),
+    (f"{C}/merge", ["POST"], "hubspot.contacts", contacts_api.merge_contacts),
+    (C, ["GET"], "hubspot.contacts", contacts_api.list_contacts),
+    (C, ["POST"], "hubspot.contacts", contacts_api.create_contact),
+    (f"{C}/{{contactId}}", ["GET"], "hubspot.contacts", contacts_api.get_contact),
+    (f"{C}/{{contactId}}", ["PATCH"], "hubspot.contacts", contacts_api.update_contact),
+    (f"{C}/{{contactId}}", ["DELETE"], "hubspot.contacts", contacts_api.archive_contact),
+    (f"{P}/groups", ["GET"], "hubspot.properties", schema_api.list_groups),
+    (f"{P}/groups", ["POST"], "hubspot.properties", schema_api.create_group),
+    (f"{P}/groups/{{groupName}}", ["GET"], "hubspot.properties", schema_api.get_group),
+    (f"{P}/groups/{{groupName}}", ["PATCH"], "hubspot.properties", schema_api.update_group),
+    (f"{P}/groups/{{groupName}}", ["DELETE"], "hubspot.properties", schema_api.archive_group),
+    (P, ["GET"], "hubspot.properties", schema_api.list_properties),
+    (P, ["POST"], "hubspot.properties", schema_api.create_property),
+    (f"{P}/{{propertyName}}", ["GET"], "hubspot.properties", schema_api.get_property),
+    (f"{P}/{{propertyName}}", ["PATCH"], "hubspot.properties", schema_api.update_property),
+    (f"{P}/{{propertyName}}", ["DELETE"], "hubspot.properties", schema_api.archive_property),
+    # the spec says /crm/v3/lists, hubspot-api-client 12 sends /crm/v3/lists/: serve both
+    (L, ["POST"], "hubspot.lists", lists_api.create_list),
+    (f"{L}/", ["POST"], "hubspot.lists", lists_api.create_list),
+    (
+        f"{L}/object-type-id/{{objectTypeId}}/name/{{listName:path}}",
+        ["GET"],
+        "hubspot.lists",
+        lists_api.get_list_by_name,
+    ),
+    (f"{L}/{{listId}}", ["GET"], "hubspot.lists", lists_api.get_list),
+    (f"{L}/{{listId}}", ["DELETE"], "hubspot.lists", lists_api.delete_list),
+    (f"{L}/{{listId}}/memberships/add", ["PUT"], "hubspot.memberships", lists_api.add_members),
+    (f"{L}/{{listId}}/memberships/remove", ["PUT"], "hubspot.memberships", lists_api.remove_members),
+    (f"{L}/{{listId}}/memberships/add-and-remove", ["PUT"], "hubspot.memberships", lists_api.add_and_remove),
+    (f"{L}/{{listId}}/memberships", ["GET"], "hubspot.memberships", lists_api.page_members),
+]
+
+
+def json_response(status: int, body: object, headers: dict[str, str] | None = None) -> Response:
+    if body is None:
+        return Response(status_code=status, headers=headers)
+    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(payload, status_code=status, headers=headers, media_type="application/json")
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def api_endpoint(
+    emu: HubSpotEmulator, name: str, handler: Handler
+) -> Callable[[Request], Awaitable[Response]]:
+    search = name == "hubspot.search"
+
+    async def endpoint(request: Request) -> Response:
+        emu.calls.hit(name)
+        token = _bearer(request)
+        if token is None or token not in emu.tokens:
+            return json_response(401, error_body(AUTH_NOT_FOUND, "INVALID_AUTHENTICATION"))
+        decision = emu.limiter.check(token, search=search)
+        headers = dict(decision.headers)
+        if not decision.allowed:
+            policy = decision.policy or "TEN_SECONDLY_ROLLING"
+            if emu.retry_after_on_429:
+                headers["Retry-After"] = str(decision.retry_after)
+            return json_response(429, _rate_limit_body(policy), headers)
+        fault = emu.faults.draw(name, kinds=("429", "500", "503", "drop", "slow", "expire"))
+        if fault is not None:
+            if fault.kind == "slow":
+                await asyncio.sleep(fault.delay)
+            elif fault.kind == "drop":
+                return DroppedConnection()  # type: ignore[return-value]
+            elif fault.kind == "expire":
+                return json_response(
+                    401,
+                    error_body(
+                        "The OAuth token used to make this call expired 1 second(s) ago.",
+                        "EXPIRED_AUTHENTICATION",
+                    ),
+                    headers,
+                )
+            elif fault.kind == "429":
+                if fault.retry_after is not None:
+                    headers["Retry-After"] = str(
+                        int(fault.retry_after) if fault.retry_after.is_integer() else fault.retry_after
+                    )
+                return json_response(
+                    429, _rate_limit_body("SECONDLY" if search else "TEN_SECONDLY_ROLLING"), headers
+                )
+            else:
+                status = int(fault.kind)
+                message = "internal error" if status == 500 else "Service Unavailable"
+                return json_response(
+                    status,
+                    error_body(message, "INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE"),
+                    headers,
+                )
+        try:
+            reply = await handler(request, emu)
+        except ApiError as exc:
+            headers.update(exc.headers)
+            return json_response(exc.status, exc.body(), headers)
+        return json_response(reply.status, reply.body, headers)
+
+    return endpoint
+
+
+def _rate_limit_body(policy: str) -> dict[str, object]:
+    body = error_body(RATE_LIMIT_MESSAGES[policy], "RATE_LIMITS")
+    body.update(
+        {"errorType": "RATE_LIMIT", "policyName": policy, "groupName": "publicapi-sandbox-private-app"}
+    )
+    return body
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return json_response(
+        404, error_body(f"Unknown path {request.method} {request.url.path}", "OBJECT_NOT_FOUND")
+    )
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> Response:
+    return json_response(
+        405, error_body(f"Method {request.method} not allowed on {request.url.path}", "VALIDATION_ERROR")
+    )
+
+
+def build_app(emu: HubSpotEmulator) -> Starlette:
+    routes = [
+        Route(path, api_endpoint(emu, name, handler), methods=methods)
+        for path, methods, name, handler in API_ROUTES
+    ]
+    routes += inspect_api.routes(emu)
+    return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _method_not_allowed})

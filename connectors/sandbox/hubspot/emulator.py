@@ -1,0 +1,65 @@
+"""`HubSpotEmulator`: one emulated HubSpot portal (contacts, properties, lists) served over plain HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from ..faults import CallLog, FaultInjector
+from ..server import ServerThread
+from .app import build_app
+from .ratelimit import RateLimiter
+from .store import ContactStore
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class HubSpotEmulator:
+    """A local HubSpot CRM v3 API that hubspot-api-client 12 works against unchanged:
+
+        emu = HubSpotEmulator()
+        server = emu.serve()            # started; server.url is http://127.0.0.1:PORT
+        client = hubspot.Client.create(access_token="sandbox-token", host=server.url)
+
+    `store` is the Python handle (seed, inspect; bypasses limits, faults and call counting),
+    `calls` counts API calls per endpoint name, `faults` injects failures by endpoint name.
+    `clock` supplies "now" for timestamps and for the rate-limit windows.
+    """
+
+    def __init__(
+        self,
+        *,
+        tokens: Iterable[str] = ("sandbox-token",),
+        faults: FaultInjector | None = None,
+        requests_per_10s: int = 190,
+        daily_limit: int = 1_000_000,
+        searches_per_second: float = 5.0,
+        retry_after_on_429: bool = True,
+        clock: Callable[[], datetime] | None = None,
+    ):
+        self.tokens = frozenset(tokens)
+        self.faults = faults if faults is not None else FaultInjector()
+        self.clock = clock or _utc_now
+        self.retry_after_on_429 = retry_after_on_429
+        self.calls = CallLog()
+        self.limiter = RateLimiter(
+            requests_per_10s=requests_per_10s,
+            daily_limit=daily_limit,
+            searches_per_second=searches_per_second,
+            clock=self.clock,
+        )
+        self.store = ContactStore(self.clock)
+        self.app = build_app(self)
+
+    def reset(self) -> None:
+        """Forget all contacts, lists and custom properties, call counts and rate-limit usage
+        (fault rules stay; clear them with `emu.faults.clear()`)."""
+        self.store.reset()
+        self.calls.reset()
+        self.limiter.reset()
+
+    def serve(self, port: int = 0) -> ServerThread:
+        """Serve on 127.0.0.1:`port` (0: a free port) in a background thread; returns the started server."""
+        return ServerThread(self.app, port=port, name="hubspot").start()

@@ -1,0 +1,72 @@
+"""The private inspection API under `/_sandbox/` (no auth, no rate limits, not counted, no faults).
+
+GET  /_sandbox/calls                 {"calls": {endpoint: n}, "injected": {"endpoint kind": n}}
+POST /_sandbox/reset                 forget contacts, lists, custom properties, calls and limits
+GET  /_sandbox/contacts?archived=true&limit=N   contacts with every set property
+POST /_sandbox/contacts              {"properties": {...}, "at": ISO-8601?} -> {"id": ...}
+GET  /_sandbox/lists/{name}/members  {"name": ..., "members": [ids]}
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .errors import ApiError, ContactConflictError, PropertyValidationError, error_body
+from .http import json_body, query_bool, query_int
+
+if TYPE_CHECKING:
+    from .emulator import HubSpotEmulator
+
+PREFIX = "/_sandbox"
+
+
+def routes(emu: HubSpotEmulator) -> list[Route]:
+    from .app import json_response
+
+    async def calls(request: Request) -> Response:
+        injected = {f"{endpoint} {kind}": n for (endpoint, kind), n in emu.faults.injected.items()}
+        return json_response(200, {"calls": emu.calls.snapshot(), "injected": injected})
+
+    async def reset(request: Request) -> Response:
+        emu.reset()
+        return json_response(200, {"reset": True})
+
+    async def contacts(request: Request) -> Response:
+        rows = emu.store.contacts(include_archived=query_bool(request, "archived"))
+        return json_response(200, {"total": len(rows), "results": rows[: query_int(request, "limit", 1000)]})
+
+    async def seed(request: Request) -> Response:
+        try:
+            body = await json_body(request)
+            at = datetime.fromisoformat(body["at"].replace("Z", "+00:00")) if body.get("at") else None
+            contact_id = emu.store.create_contact(body.get("properties") or {}, at=at)
+        except ApiError as exc:
+            return json_response(exc.status, exc.body())
+        except PropertyValidationError as exc:
+            return json_response(400, error_body(str(exc), "VALIDATION_ERROR"))
+        except ContactConflictError as exc:
+            return json_response(409, error_body(str(exc), "CONFLICT"))
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            return json_response(400, error_body(f"bad seed request: {exc}", "VALIDATION_ERROR"))
+        return json_response(201, {"id": contact_id})
+
+    async def members(request: Request) -> Response:
+        name = request.path_params["name"]
+        try:
+            ids = sorted(emu.store.list_members(name), key=int)
+        except KeyError:
+            return json_response(404, error_body(f"no list named {name}", "OBJECT_NOT_FOUND"))
+        return json_response(200, {"name": name, "members": ids})
+
+    return [
+        Route(f"{PREFIX}/calls", calls, methods=["GET"]),
+        Route(f"{PREFIX}/reset", reset, methods=["POST"]),
+        Route(f"{PREFIX}/contacts", contacts, methods=["GET"]),
+        Route(f"{PREFIX}/contacts", seed, methods=["POST"]),
+        Route(f"{PREFIX}/lists/{{name:path}}/members", members, methods=["GET"]),
+    ]

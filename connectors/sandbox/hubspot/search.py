@@ -1,0 +1,422 @@
+"""CRM search: request validation, filter evaluation, one sort, offset paging and the 10,000 cap.
+
+filterGroups are ORed, filters inside a group ANDed. Values compare by the property's type: numbers
+numerically, dates/datetimes as epoch ms (filter values may be epoch-ms strings or ISO), everything
+else case-insensitively. A group is evaluated from the smallest index that covers one of its filters
+(lastmodifieddate window, hs_object_id range, email equality) and the remaining filters are checked on
+those candidates only, so windowed incremental searches stay fast on a million contacts.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ApiError
+from .properties import PropertyDef
+from .serialize import property_names, public_object
+from .store import ID_BITS, ID_MASK, Contact, ContactStore
+from .timefmt import parse_ms
+
+MAX_LIMIT = 200
+MAX_RESULTS = 10_000
+MAX_GROUPS = 5
+MAX_FILTERS_PER_GROUP = 6
+MAX_FILTERS = 18
+OPERATORS = frozenset(
+    {
+        "EQ",
+        "NEQ",
+        "LT",
+        "LTE",
+        "GT",
+        "GTE",
+        "BETWEEN",
+        "IN",
+        "NOT_IN",
+        "HAS_PROPERTY",
+        "NOT_HAS_PROPERTY",
+        "CONTAINS_TOKEN",
+        "NOT_CONTAINS_TOKEN",
+    }
+)
+RANGE_OPS = frozenset({"EQ", "LT", "LTE", "GT", "GTE", "BETWEEN"})
+QUERY_PROPERTIES = ("email", "firstname", "lastname", "company")
+TOKEN_SPLIT = re.compile(r"[\s,;:/()\[\]<>\"']+")
+INF = float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    prop: str
+    op: str
+    value: str | None
+    high: str | None
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    groups: tuple[tuple[Filter, ...], ...]
+    sort_prop: str
+    sort_desc: bool
+    properties: tuple[str, ...]
+    limit: int
+    after: int
+    query: str | None
+
+
+# ------------------------------------------------------------------------------------ parsing
+
+
+def parse_request(body: Any, store: ContactStore) -> SearchRequest:
+    if not isinstance(body, dict):
+        raise ApiError.validation("Invalid input JSON: expected an object")
+    limit = _int(body.get("limit", 10), "limit")
+    if limit < 0 or limit > MAX_LIMIT:
+        raise ApiError.validation(f"limit must be between 0 and {MAX_LIMIT}, got {limit}")
+    raw_after = body.get("after")
+    after = 0 if raw_after in (None, "") else _int(raw_after, "after")
+    if after < 0:
+        raise ApiError.validation(f"after must not be negative, got {after}")
+    if after + limit > MAX_RESULTS:
+        raise ApiError.validation(
+            f"The search endpoints are limited to {MAX_RESULTS} total results for any given query; "
+            f"after={after} with limit={limit} pages beyond that limit",
+            context={"after": [str(after)], "limit": [str(limit)]},
+        )
+    groups = _parse_groups(body.get("filterGroups") or [], store)
+    sort_prop, sort_desc = _parse_sorts(body.get("sorts") or [], store)
+    props = body.get("properties") or []
+    if not isinstance(props, list):
+        raise ApiError.validation("properties must be a list of property names")
+    query = body.get("query")
+    return SearchRequest(
+        groups,
+        sort_prop,
+        sort_desc,
+        tuple(str(p) for p in props),
+        limit,
+        after,
+        str(query) if query else None,
+    )
+
+
+def _int(raw: Any, name: str) -> int:
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise ApiError.validation(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _parse_groups(raw: Any, store: ContactStore) -> tuple[tuple[Filter, ...], ...]:
+    if not isinstance(raw, list):
+        raise ApiError.validation("filterGroups must be a list")
+    if len(raw) > MAX_GROUPS:
+        raise ApiError.validation(f"Too many filter groups: {len(raw)} (the maximum is {MAX_GROUPS})")
+    groups: list[tuple[Filter, ...]] = []
+    total = 0
+    for group in raw:
+        filters = group.get("filters") if isinstance(group, dict) else None
+        if not isinstance(filters, list) or not filters:
+            raise ApiError.validation("Each filter group needs a non-empty filters list")
+        if len(filters) > MAX_FILTERS_PER_GROUP:
+            raise ApiError.validation(
+                f"Too many filters in a group: {len(filters)} (the maximum is {MAX_FILTERS_PER_GROUP})"
+            )
+        total += len(filters)
+        groups.append(tuple(_parse_filter(f, store) for f in filters))
+    if total > MAX_FILTERS:
+        raise ApiError.validation(f"Too many filters: {total} (the maximum is {MAX_FILTERS})")
+    return tuple(groups)
+
+
+def _parse_filter(raw: Any, store: ContactStore) -> Filter:
+    if not isinstance(raw, dict):
+        raise ApiError.validation("A filter must be an object")
+    prop, op = str(raw.get("propertyName") or ""), str(raw.get("operator") or "EQ")
+    if op not in OPERATORS:
+        raise ApiError.validation(f"Unknown filter operator {op}; expected one of {sorted(OPERATORS)}")
+    if store.schema.get(prop) is None:
+        raise ApiError.validation(f"Filter on unknown property {prop!r}", context={"propertyName": [prop]})
+    value = raw.get("value")
+    high = raw.get("highValue")
+    values = tuple(str(v) for v in (raw.get("values") or []))
+    if op in ("IN", "NOT_IN") and not values:
+        raise ApiError.validation(f"Operator {op} needs a non-empty 'values' list")
+    if op == "BETWEEN" and (value is None or high is None):
+        raise ApiError.validation("Operator BETWEEN needs 'value' and 'highValue'")
+    if op not in ("IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY") and value is None:
+        raise ApiError.validation(f"Operator {op} needs a 'value'")
+    return Filter(
+        prop, op, None if value is None else str(value), None if high is None else str(high), values
+    )
+
+
+def _parse_sorts(raw: Any, store: ContactStore) -> tuple[str, bool]:
+    if not isinstance(raw, list):
+        raise ApiError.validation("sorts must be a list")
+    if len(raw) > 1:
+        raise ApiError.validation("Only one sort is supported per search request")
+    if not raw:
+        return "hs_object_id", False
+    item = raw[0]
+    if isinstance(item, dict):
+        prop, desc = (
+            str(item.get("propertyName") or ""),
+            str(item.get("direction", "ASCENDING")) == "DESCENDING",
+        )
+    else:
+        text = str(item)
+        prop, desc = text.lstrip("-"), text.startswith("-")
+    if store.schema.get(prop) is None:
+        raise ApiError.validation(f"Sort on unknown property {prop!r}")
+    return prop, desc
+
+
+# ------------------------------------------------------------------------------------ evaluation
+
+Getter = Callable[[Contact], Any]
+
+
+def _getter(prop: PropertyDef) -> tuple[Getter, Callable[[str], Any]]:
+    """(value of the contact in comparable form or None, converter for filter values)."""
+    name = prop.name
+    if name == "hs_object_id":
+        return (lambda c: c.id), _num
+    if name == "createdate":
+        return (lambda c: c.created), _ms
+    if name == "lastmodifieddate":
+        return (lambda c: c.updated), _ms
+    if prop.type == "number":
+        return (lambda c: _num_or_none(c.values.get(name))), _num
+    if prop.type in ("date", "datetime"):
+        return (lambda c: _ms_or_none(c.values.get(name))), _ms
+    return (lambda c: _low(c.values.get(name))), str.lower
+
+
+def _num(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ApiError.validation(f"{text!r} is not a valid number for this filter") from None
+
+
+def _ms(text: str) -> int:
+    ms = parse_ms(text)
+    if ms is None:
+        raise ApiError.validation(f"{text!r} is not a valid date: use epoch milliseconds or ISO 8601")
+    return ms
+
+
+def _num_or_none(text: str | None) -> float | None:
+    try:
+        return None if text is None else float(text)
+    except ValueError:
+        return None
+
+
+def _ms_or_none(text: str | None) -> int | None:
+    return None if text is None else parse_ms(text)
+
+
+def _low(text: str | None) -> str | None:
+    return None if text is None else text.lower()
+
+
+def _predicate(flt: Filter, prop: PropertyDef) -> Callable[[Contact], bool]:
+    get, conv = _getter(prop)
+    op = flt.op
+    multi = prop.type == "enumeration" and prop.field_type == "checkbox"
+    if op == "HAS_PROPERTY":
+        return lambda c: get(c) is not None
+    if op == "NOT_HAS_PROPERTY":
+        return lambda c: get(c) is None
+    if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
+        pattern = (flt.value or "").lower()
+        if op == "CONTAINS_TOKEN":
+            return lambda c: _contains_token(get(c), pattern)
+        return lambda c: not _contains_token(get(c), pattern)
+    if op in ("IN", "NOT_IN"):
+        wanted = {conv(v) for v in flt.values}
+        if multi:
+            found: Callable[[Contact], bool] = lambda c: bool(_parts(get(c)) & wanted)  # noqa: E731
+        else:
+            found = lambda c: get(c) in wanted  # noqa: E731
+        return found if op == "IN" else (lambda c: not found(c))
+    value = conv(flt.value or "")
+    if op == "EQ":
+        return (lambda c: value in _parts(get(c))) if multi else (lambda c: get(c) == value)
+    if op == "NEQ":
+        return (lambda c: value not in _parts(get(c))) if multi else (lambda c: get(c) != value)
+    if op == "BETWEEN":
+        high = conv(flt.high or "")
+        return lambda c: (v := get(c)) is not None and value <= v <= high
+    compare = {
+        "LT": lambda v: v < value,
+        "LTE": lambda v: v <= value,
+        "GT": lambda v: v > value,
+        "GTE": lambda v: v >= value,
+    }[op]
+    return lambda c: (v := get(c)) is not None and compare(v)
+
+
+def _parts(value: Any) -> set[Any]:
+    return set(value.split(";")) if isinstance(value, str) else set()
+
+
+def _contains_token(value: Any, pattern: str) -> bool:
+    if value is None:
+        return False
+    text = str(value).lower()
+    tokens = [text, *filter(None, TOKEN_SPLIT.split(text))]
+    if "*" in pattern:
+        return any(fnmatch.fnmatchcase(t, pattern) for t in tokens)
+    return pattern in tokens
+
+
+def _query_predicate(query: str) -> Callable[[Contact], bool]:
+    words = [w for w in TOKEN_SPLIT.split(query.lower()) if w]
+
+    def match(c: Contact) -> bool:
+        text = " ".join(str(c.values.get(p, "")).lower() for p in QUERY_PROPERTIES)
+        tokens = set(filter(None, re.split(r"[\s@.\-_]+", text))) | set(text.split())
+        return all(any(t.startswith(w) for t in tokens) for w in words)
+
+    return match
+
+
+# ------------------------------------------------------------------------------------ planning
+
+
+def _range_of(
+    filters: Iterable[Filter], conv: Callable[[str], int | None]
+) -> tuple[float, float, list[Filter]]:
+    """Tightest integer [lo, hi] over the range filters on one integer-valued property, and the filters
+    it covers (a filter with a non-integer bound is left as a residual check)."""
+    lo: float = -INF
+    hi: float = INF
+    covered: list[Filter] = []
+    for f in filters:
+        if f.op not in RANGE_OPS:
+            continue
+        v = conv(f.value or "")
+        h = conv(f.high or "") if f.op == "BETWEEN" else v
+        if v is None or h is None:
+            continue
+        if f.op in ("EQ", "BETWEEN"):
+            lo, hi = max(lo, v), min(hi, h)
+        elif f.op in ("GT", "GTE"):
+            lo = max(lo, v + 1 if f.op == "GT" else v)
+        else:
+            hi = min(hi, v - 1 if f.op == "LT" else v)
+        covered.append(f)
+    return lo, hi, covered
+
+
+def _candidates(
+    group: tuple[Filter, ...], store: ContactStore
+) -> tuple[Iterable[int], int, str | None, list[Filter]]:
+    """(candidate ids in index order, estimated count, property whose order they follow, covered filters)."""
+    options: list[tuple[int, Callable[[], Iterable[int]], str | None, list[Filter]]] = []
+    for name, index in (("lastmodifieddate", store.by_updated), ("hs_object_id", store.active_ids)):
+        filters = [f for f in group if f.prop == name]
+        lo, hi, covered = _range_of(filters, _ms if name == "lastmodifieddate" else _int_bound)
+        if lo > hi:
+            options.append((0, lambda: (), name, covered))
+            continue
+        if not covered:
+            continue
+        if name == "lastmodifieddate":
+            lo_key = -1 if lo == -INF else int(lo) << ID_BITS
+            hi_key = None if hi == INF else (int(hi) << ID_BITS) | ID_MASK
+            count = index.bisect_right(hi_key) if hi_key is not None else len(index)
+            count -= index.bisect_left(lo_key)
+            options.append(
+                (
+                    count,
+                    lambda lo_key=lo_key, hi_key=hi_key, index=index: (
+                        k & ID_MASK for k in index.irange(lo_key, hi_key)
+                    ),
+                    name,
+                    covered,
+                )
+            )
+        else:
+            lo_i = None if lo == -INF else int(lo)
+            hi_i = None if hi == INF else int(hi)
+            count = (index.bisect_right(hi_i) if hi_i is not None else len(index)) - (
+                index.bisect_left(lo_i) if lo_i is not None else 0
+            )
+            options.append(
+                (count, lambda lo_i=lo_i, hi_i=hi_i, index=index: index.irange(lo_i, hi_i), name, covered)
+            )
+    for f in group:
+        if f.prop == "email" and f.op in ("EQ", "IN"):
+            emails = [f.value or ""] if f.op == "EQ" else list(f.values)
+            ids = sorted({i for e in emails if (i := store.by_email.get(e.strip().lower())) is not None})
+            options.append((len(ids), lambda ids=ids: ids, "hs_object_id", [f]))
+    if not options:
+        return store.active_ids, len(store.active_ids), "hs_object_id", []
+    count, make, order, covered = min(options, key=lambda o: o[0])
+    return make(), count, order, covered
+
+
+def _int_bound(text: str) -> int | None:
+    value = _num(text)
+    return int(value) if value.is_integer() else None
+
+
+def run(request: SearchRequest, store: ContactStore) -> dict[str, Any]:
+    """Evaluate a parsed request against the store (caller holds `store.lock`)."""
+    schema = store.schema
+    groups = request.groups or ((),)
+    query_ok = _query_predicate(request.query) if request.query else None
+    matched: list[int] | set[int]
+    order: str | None = None
+    if len(groups) == 1:
+        ids, _, order, covered = _candidates(groups[0], store)
+        checks = [_predicate(f, schema.get(f.prop)) for f in groups[0] if f not in covered]  # type: ignore[arg-type]
+        if query_ok:
+            checks.append(query_ok)
+        if checks:
+            contact = store.contact
+            matched = [i for i in ids if all(chk(contact(i)) for chk in checks)]
+        else:
+            matched = list(ids)
+    else:
+        matched = set()
+        for group in groups:
+            ids, _, _, covered = _candidates(group, store)
+            checks = [_predicate(f, schema.get(f.prop)) for f in group if f not in covered]  # type: ignore[arg-type]
+            if query_ok:
+                checks.append(query_ok)
+            matched.update(i for i in ids if all(chk(store.contact(i)) for chk in checks))
+    ordered = _sorted(matched, request, store, already=order)
+    total = len(ordered)
+    page = ordered[request.after : request.after + request.limit]
+    names = property_names(request.properties, {p.name for p in schema.all()})
+    body: dict[str, Any] = {"total": total, "results": [public_object(store.contact(i), names) for i in page]}
+    end = request.after + request.limit
+    if end < total and request.limit:
+        body["paging"] = {"next": {"after": str(end)}}
+    return body
+
+
+def _sorted(
+    ids: list[int] | set[int], request: SearchRequest, store: ContactStore, *, already: str | None
+) -> list[int]:
+    prop = request.sort_prop
+    if isinstance(ids, list) and already == prop and prop in ("hs_object_id", "lastmodifieddate"):
+        return ids[::-1] if request.sort_desc else ids
+    if prop == "hs_object_id":
+        return sorted(ids, reverse=request.sort_desc)
+    get, _ = _getter(store.schema.get(prop))  # type: ignore[arg-type]
+    contact = store.contact
+    keyed = [(get(contact(i)), i) for i in ids]
+    present = sorted((k for k in keyed if k[0] is not None), reverse=request.sort_desc)
+    missing = sorted(i for v, i in keyed if v is None)
+    return [i for _, i in present] + missing

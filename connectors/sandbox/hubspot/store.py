@@ -1,0 +1,291 @@
+"""In-memory contacts with the indexes search needs, archived contacts, merges and property history.
+
+Kept small per contact so a million can be seeded: a `Contact` holds only the values that are set
+(`createdate`, `lastmodifieddate` and `hs_object_id` are derived from its fields), and history is
+kept only for properties changed after creation. Indexes: email (lower-cased) -> id, a sorted list of
+active ids (paging, `hs_object_id` ranges) and a sorted list of `(lastmodifieddate, id)` keys packed
+into one int (time-window searches).
+
+The public methods (`create_contact`, `update_contact`, ...) are the Python handle tests and demo
+data use; they bypass rate limits, call counting and fault injection. The API handlers use the same
+store under `store.lock`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sortedcontainers import SortedList
+
+from .errors import ContactConflictError, PropertyValidationError
+from .lists import ListStore
+from .schema import PropertySchema, object_type_of
+from .timefmt import iso_ms, parse_ms, to_ms
+
+ID_BITS = 40
+ID_MASK = (1 << ID_BITS) - 1
+FIRST_ID = 101
+DERIVED = frozenset({"hs_object_id", "createdate", "lastmodifieddate"})
+
+
+class Contact:
+    __slots__ = ("id", "values", "created", "updated", "archived_at", "history")
+
+    def __init__(self, contact_id: int, values: dict[str, str], created: int):
+        self.id = contact_id
+        self.values = values
+        self.created = created
+        self.updated = created
+        self.archived_at: int | None = None
+        # property -> [(value, epoch ms, sourceType)], newest first; only properties changed after creation
+        self.history: dict[str, list[tuple[str | None, int, str]]] | None = None
+
+    def prop(self, name: str) -> str | None:
+        if name == "hs_object_id":
+            return str(self.id)
+        if name == "createdate":
+            return iso_ms(self.created)
+        if name == "lastmodifieddate":
+            return iso_ms(self.updated)
+        return self.values.get(name)
+
+    def history_of(self, name: str) -> list[tuple[str | None, int, str]]:
+        if self.history and name in self.history:
+            return self.history[name]
+        value = self.prop(name)
+        if value is None:
+            return []
+        return [(value, self.updated if name == "lastmodifieddate" else self.created, "CRM_UI")]
+
+
+def updated_key(contact: Contact) -> int:
+    return (contact.updated << ID_BITS) | contact.id
+
+
+class ContactStore:
+    """All contacts of one emulated portal, the property schema and the lists."""
+
+    def __init__(self, clock: Callable[[], datetime]):
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.schema = PropertySchema()
+        self.lists = ListStore(self)
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.schema.reset()
+            self.lists.reset()
+            self._contacts: dict[int, Contact] = {}
+            self._next_id = FIRST_ID
+            self.by_email: dict[str, int] = {}
+            self.active_ids: SortedList = SortedList()
+            self.archived_ids: SortedList = SortedList()
+            self.by_updated: SortedList = SortedList()
+            self.merged_into: dict[int, int] = {}
+
+    def now_ms(self) -> int:
+        return to_ms(self.clock())
+
+    # ------------------------------------------------------------------ Python handle (public)
+    def create_contact(self, properties: Mapping[str, str | None], *, at: datetime | None = None) -> str:
+        """Create a contact (as a portal import would: engagement values may be set). Returns its id.
+        Raises PropertyValidationError or ContactConflictError (duplicate email)."""
+        values = self._checked(properties, api=False)
+        with self.lock:
+            return str(self.insert(values, self._ms(at), source="IMPORT").id)
+
+    def update_contact(
+        self, contact_id: str, properties: Mapping[str, str | None], *, at: datetime | None = None
+    ) -> None:
+        values = self._checked(properties, api=False)
+        with self.lock:
+            self.apply_update(self._require(contact_id), values, self._ms(at), source="IMPORT")
+
+    def archive_contact(self, contact_id: str, *, at: datetime | None = None) -> None:
+        with self.lock:
+            self.archive(self._require(contact_id), self._ms(at))
+
+    def merge_contacts(self, primary_id: str, merged_id: str, *, at: datetime | None = None) -> None:
+        """Merge `merged_id` into `primary_id`: the merged contact disappears (its id no longer
+        resolves for writes or list memberships) and the primary's `hs_merged_object_ids` lists it."""
+        with self.lock:
+            self.merge(self._require(primary_id), self._require(merged_id), self._ms(at))
+
+    def get_contact(self, contact_id: str) -> dict[str, Any] | None:
+        """The contact with every set property (API shape: id, properties, createdAt, updatedAt,
+        archived, archivedAt); None if unknown or merged away."""
+        with self.lock:
+            contact = self.find(contact_id, include_archived=True)
+            return None if contact is None else self.describe(contact)
+
+    def contacts(self, *, include_archived: bool = False) -> list[dict[str, Any]]:
+        with self.lock:
+            return [
+                self.describe(c) for c in self._contacts.values() if include_archived or c.archived_at is None
+            ]
+
+    def create_property(self, object_type: str, definition: Mapping[str, Any]) -> None:
+        """Create a custom property with the same validation as `POST /crm/v3/properties/{objectType}`
+        (raises errors.ApiError on an invalid definition)."""
+        object_type_of(object_type)
+        self.schema.create(definition, iso_ms(self.now_ms()))
+
+    def list_members(self, list_name: str) -> set[str]:
+        """Record ids in the list with this name (case-insensitive); KeyError if there is none."""
+        return self.lists.members_by_name(list_name)
+
+    def __len__(self) -> int:
+        return len(self.active_ids)
+
+    # ------------------------------------------------------------------ used by the API handlers
+    def find(
+        self, contact_id: str | int, *, include_archived: bool = False, follow_merges: bool = False
+    ) -> Contact | None:
+        try:
+            key = int(contact_id)
+        except (TypeError, ValueError):
+            return None
+        if follow_merges:
+            while key in self.merged_into:
+                key = self.merged_into[key]
+        contact = self._contacts.get(key)
+        if contact is None or (contact.archived_at is not None and not include_archived):
+            return None
+        return contact
+
+    def find_by_email(self, email: str) -> Contact | None:
+        key = self.by_email.get(email.strip().lower())
+        return None if key is None else self._contacts.get(key)
+
+    def insert(self, values: dict[str, str | None], at_ms: int, *, source: str) -> Contact:
+        """Create from already-normalized values (caller holds the lock)."""
+        email = values.get("email")
+        if email:
+            existing = self.by_email.get(email.lower())
+            if existing is not None:
+                raise ContactConflictError(str(existing))
+        created = at_ms
+        if values.get("createdate"):
+            created = parse_ms(values.pop("createdate") or "") or at_ms
+        values.pop("createdate", None)
+        contact = Contact(self._next_id, {k: v for k, v in values.items() if v is not None}, created)
+        contact.updated = max(at_ms, created)
+        self._next_id += 1
+        self._contacts[contact.id] = contact
+        self.active_ids.add(contact.id)
+        self.by_updated.add(updated_key(contact))
+        if email:
+            self.by_email[email.lower()] = contact.id
+        return contact
+
+    def apply_update(
+        self, contact: Contact, values: dict[str, str | None], at_ms: int, *, source: str
+    ) -> None:
+        """Apply normalized values (caller holds the lock); bumps lastmodifieddate even if nothing changed,
+        as a real write does."""
+        email = values.get("email", contact.values.get("email"))
+        old_email = contact.values.get("email")
+        if "email" in values and email and (not old_email or email.lower() != old_email.lower()):
+            other = self.by_email.get(email.lower())
+            if other is not None and other != contact.id:
+                raise ContactConflictError(str(other))
+        for name, value in values.items():
+            if name == "createdate":
+                contact.created = parse_ms(value or "") or contact.created
+                continue
+            previous = contact.values.get(name)
+            if previous == value:
+                continue
+            if contact.history is None:
+                contact.history = {}
+            trail = contact.history.setdefault(
+                name, [] if previous is None else [(previous, contact.created, "CRM_UI")]
+            )
+            trail.insert(0, (value, at_ms, source))
+            if value is None:
+                contact.values.pop(name, None)
+            else:
+                contact.values[name] = value
+        if "email" in values:
+            if old_email and self.by_email.get(old_email.lower()) == contact.id:
+                del self.by_email[old_email.lower()]
+            if email and contact.archived_at is None:
+                self.by_email[email.lower()] = contact.id
+        self._touch(contact, at_ms)
+
+    def archive(self, contact: Contact, at_ms: int) -> None:
+        if contact.archived_at is not None:
+            return
+        self.by_updated.discard(updated_key(contact))
+        self.active_ids.discard(contact.id)
+        email = contact.values.get("email")
+        if email and self.by_email.get(email.lower()) == contact.id:
+            del self.by_email[email.lower()]
+        contact.archived_at = at_ms
+        self.archived_ids.add(contact.id)
+        self.lists.drop_record(str(contact.id))
+
+    def merge(self, primary: Contact, merged: Contact, at_ms: int) -> None:
+        if primary.id == merged.id:
+            raise ValueError("cannot merge a contact into itself")
+        if primary.archived_at is not None or merged.archived_at is not None:
+            raise ValueError("cannot merge archived contacts")
+        ids = [x for x in (primary.values.get("hs_merged_object_ids") or "").split(";") if x]
+        ids += [str(merged.id)] + [
+            x for x in (merged.values.get("hs_merged_object_ids") or "").split(";") if x
+        ]
+        self.archive(merged, at_ms)
+        self.archived_ids.discard(merged.id)
+        del self._contacts[merged.id]
+        self.merged_into[merged.id] = primary.id
+        for old, new in list(self.merged_into.items()):
+            if new == merged.id:
+                self.merged_into[old] = primary.id
+        primary.values["hs_merged_object_ids"] = ";".join(ids)
+        self._touch(primary, at_ms)
+
+    def describe(self, contact: Contact) -> dict[str, Any]:
+        props = {name: contact.prop(name) for name in (*DERIVED, *contact.values)}
+        out: dict[str, Any] = {
+            "id": str(contact.id),
+            "properties": props,
+            "createdAt": iso_ms(contact.created),
+            "updatedAt": iso_ms(contact.updated),
+            "archived": contact.archived_at is not None,
+        }
+        if contact.archived_at is not None:
+            out["archivedAt"] = iso_ms(contact.archived_at)
+        return out
+
+    def all_active(self) -> Iterable[Contact]:
+        return (c for c in self._contacts.values() if c.archived_at is None)
+
+    def contact(self, contact_id: int) -> Contact:
+        return self._contacts[contact_id]
+
+    # ------------------------------------------------------------------ internals
+    def _touch(self, contact: Contact, at_ms: int) -> None:
+        if contact.archived_at is None:
+            self.by_updated.discard(updated_key(contact))
+        contact.updated = max(at_ms, contact.created)
+        if contact.archived_at is None:
+            self.by_updated.add(updated_key(contact))
+
+    def _checked(self, properties: Mapping[str, str | None], *, api: bool) -> dict[str, str | None]:
+        values, problems = self.schema.check_write(properties, api=api)
+        if problems:
+            raise PropertyValidationError(problems)
+        return values
+
+    def _ms(self, at: datetime | None) -> int:
+        return to_ms(at) if at is not None else self.now_ms()
+
+    def _require(self, contact_id: str) -> Contact:
+        contact = self.find(contact_id)
+        if contact is None:
+            raise KeyError(f"no active contact with id {contact_id}")
+        return contact
