@@ -1,0 +1,97 @@
+"""The records the state store gives back (plain frozen dataclasses)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from connectors.base import Scalar
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenValue:
+    """The value leadsync last wrote to one field of one record (a confirmed write)."""
+
+    system: str
+    object: str
+    record_id: str
+    field: str
+    value: Scalar
+    written_at: datetime
+    mapping_version: int
+    run_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A list membership leadsync created and therefore manages."""
+
+    system: str
+    list_name: str
+    record_id: str
+    added_at: datetime
+    run_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedTask:
+    """The task created for one recycle cycle (so a cycle never gets a second task)."""
+
+    cycle_key: str
+    system: str
+    task_id: str
+    created_at: datetime
+    run_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One run in the history. `error` never holds secrets (it is redacted before it is stored)."""
+
+    id: int
+    kind: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    counts: Mapping[str, Any] = field(default_factory=dict)
+    api_calls: Mapping[str, Any] = field(default_factory=dict)
+    mapping_version: int | None = None
+    error: str | None = None
+    pid: int | None = None
+    host: str | None = None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class NewFailure:
+    """A record that failed at one stage of a run (identity, map or write)."""
+
+    system: str
+    record_key: str
+    stage: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FailureRecord:
+    """A failed record as stored: one row per (system, record_key, stage); `attempts` counts the runs
+    (or retries) that hit it since it was first seen or last reopened."""
+
+    id: int
+    run_id: int | None
+    system: str
+    record_key: str
+    stage: str
+    reason: str
+    attempts: int
+    first_seen: datetime
+    last_seen: datetime
+    resolved: bool
+    resolved_at: datetime | None

@@ -1,0 +1,148 @@
+"""Small portable SQL helpers the state store is built on: chunking, batched upserts, engines.
+
+Upserts use the backend's native form where SQLAlchemy has one (SQLite and PostgreSQL
+`INSERT ... ON CONFLICT DO UPDATE`); any other backend gets `portable_upsert` (select the existing
+keys, then batched UPDATE and INSERT), which is plain SQL every database understands.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+IN_CHUNK = 500  # ids per IN (...) list: well under every backend's bind-parameter limit
+WRITE_CHUNK = 2_000  # rows per executemany
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of at most `size` items (the last may be shorter)."""
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+def upsert(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
+    """Insert `rows`, replacing the non-key columns of rows whose `keys` already exist.
+
+    Every row must have the same columns. Later rows win over earlier rows with the same key.
+    """
+    if not rows:
+        return
+    update_cols = [c for c in rows[0] if c not in keys]
+    name = conn.dialect.name
+    if name in ("sqlite", "postgresql"):
+        insert = sqlite.insert if name == "sqlite" else postgresql.insert
+        stmt = insert(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c[k] for k in keys],
+            set_={c: stmt.excluded[c] for c in update_cols},
+        )
+        if name == "postgresql":
+            rows = _last_per_key(rows, keys)  # PostgreSQL refuses one statement touching a row twice
+        conn.execute(stmt, list(rows))
+    else:
+        portable_upsert(conn, table, rows, keys)
+
+
+def _last_per_key(rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> list[dict[str, Any]]:
+    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        out[tuple(row[k] for k in keys)] = row
+    return list(out.values())
+
+
+def portable_upsert(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]],
+                    keys: Sequence[str]) -> None:
+    """`upsert` in plain SQL for backends without a native upsert (run inside one transaction)."""
+    rows = _last_per_key(rows, keys)
+    if not rows:
+        return
+    key_cols = [table.c[k] for k in keys]
+    existing: set[tuple[Any, ...]] = set()
+    for part in chunks(rows, IN_CHUNK):
+        wanted = [tuple(r[k] for k in keys) for r in part]
+        cond = key_cols[0].in_([w[0] for w in wanted]) if len(keys) == 1 else sa.tuple_(*key_cols).in_(wanted)
+        existing.update(tuple(r) for r in conn.execute(sa.select(*key_cols).where(cond)))
+    updates = [r for r in rows if tuple(r[k] for k in keys) in existing]
+    inserts = [r for r in rows if tuple(r[k] for k in keys) not in existing]
+    if updates:
+        update_cols = [c for c in rows[0] if c not in keys]
+        stmt = table.update().where(*[table.c[k] == sa.bindparam(f"k_{k}") for k in keys]).values(
+            {c: sa.bindparam(f"v_{c}") for c in update_cols})
+        conn.execute(stmt, [{**{f"k_{k}": r[k] for k in keys}, **{f"v_{c}": r[c] for c in update_cols}}
+                            for r in updates])
+    if inserts:
+        conn.execute(table.insert(), inserts)
+
+
+# --------------------------------------------------------------------------- engines
+
+
+class StateUrlError(ValueError):
+    """A state store URL that cannot hold leadsync's state."""
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The file of a SQLite URL, None for any other backend. In-memory databases are refused."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    db = url.database or ""
+    if db in ("", ":memory:") or url.query.get("mode") == "memory":
+        raise StateUrlError(f"{url}: an in-memory SQLite database cannot keep state between runs; "
+                            "give a file, e.g. sqlite:///leadsync.db")
+    return Path(db).expanduser()
+
+
+def prepare_sqlite_file(path: Path) -> None:
+    """Create the database file owner-only (0600) before SQLite opens it: it holds personal data.
+
+    SQLite gives its -wal and -shm files the same permissions. An existing file that others can read
+    is left as it is, with a warning.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            log.warning("state store %s is accessible by group/others (mode %s); it holds personal data: "
+                        "chmod 600 %s", path, oct(mode & 0o777), path)
+        return
+    os.close(fd)
+    os.chmod(path, 0o600)  # in case the umask was unusual
+
+
+def create_engine(url: str | URL, *, busy_timeout_seconds: float = 30.0, echo: bool = False) -> Engine:
+    """An engine for the state store. SQLite files get WAL mode, a busy timeout and 0600 permissions."""
+    parsed = make_url(url)
+    path = sqlite_path(parsed)
+    if path is None:
+        return sa.create_engine(parsed, echo=echo, pool_pre_ping=True)
+    prepare_sqlite_file(path)
+    engine = sa.create_engine(parsed, echo=echo, connect_args={"timeout": busy_timeout_seconds})
+    timeout_ms = int(busy_timeout_seconds * 1000)
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = FULL")
+        finally:
+            cur.close()
+
+    return engine
