@@ -1,0 +1,199 @@
+"""Credentials, sessions and the two login endpoints (SOAP `login` and OAuth 2.0 `token`).
+
+Sessions expire after `ttl` seconds without use (Salesforce's timeout counts inactivity); an expired
+or unknown session gets the real 401 body. The JWT bearer grant verifies the assertion's RS256
+signature against the emulator's key pair (pyjwt), its issuer (consumer key), subject (username),
+audience (https://login|test|<my-domain>.salesforce.com or the emulator's own URL) and expiry.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from .ids import ORG_ID, ORG_ID18
+
+SOAP_NS = "urn:partner.soap.sforce.com"
+INVALID_LOGIN = "Invalid username, password, security token; or user locked out."
+
+
+@lru_cache(maxsize=1)
+def _key_pair() -> tuple[str, str]:
+    """(private PEM, public PEM), generated once per process."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, public
+
+
+class Sessions:
+    """Session ids issued by the emulator, each with its last use (for the inactivity timeout)."""
+
+    def __init__(self, clock: Callable[[], datetime], ttl_seconds: float):
+        self.clock = clock
+        self.ttl = ttl_seconds
+        self._last_used: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def mint(self) -> str:
+        token = f"{ORG_ID}!{secrets.token_urlsafe(72)}"
+        with self._lock:
+            self._last_used[token] = self.clock()
+        return token
+
+    def check(self, token: str) -> bool:
+        """True if `token` is a live session (and marks it used)."""
+        now = self.clock()
+        with self._lock:
+            last = self._last_used.get(token)
+            if last is None:
+                return False
+            if (now - last).total_seconds() >= self.ttl:
+                del self._last_used[token]
+                return False
+            self._last_used[token] = now
+            return True
+
+    def expire(self, token: str | None = None) -> None:
+        """End one session, or all of them."""
+        with self._lock:
+            if token is None:
+                self._last_used.clear()
+            else:
+                self._last_used.pop(token, None)
+
+
+@dataclass
+class Credentials:
+    """What a client needs to log in to the emulator; `mint_session()` gives a ready session id."""
+
+    sessions: Sessions = field(repr=False)
+    username: str = "leadsync@sandbox.example"
+    password: str = "sandbox-password"
+    security_token: str = "SandboxSecurityToken"
+    consumer_key: str = "3MVG9leadsync.sandbox.consumer.key"
+    consumer_secret: str = "sandbox-consumer-secret"
+    private_key_pem: str = field(default_factory=lambda: _key_pair()[0], repr=False)
+    public_key_pem: str = field(default_factory=lambda: _key_pair()[1], repr=False)
+
+    def mint_session(self) -> str:
+        return self.sessions.mint()
+
+
+# ------------------------------------------------------------------ SOAP login
+def soap_fault(code: str, message: str) -> str:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope '
+        'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:sf="urn:fault.partner.soap.sforce.com" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><soapenv:Fault>'
+        f"<faultcode>sf:{code}</faultcode><faultstring>{code}: {message}</faultstring><detail>"
+        f'<sf:LoginFault xsi:type="sf:LoginFault"><sf:exceptionCode>{code}</sf:exceptionCode>'
+        f"<sf:exceptionMessage>{message}</sf:exceptionMessage></sf:LoginFault></detail>"
+        "</soapenv:Fault></soapenv:Body></soapenv:Envelope>")
+
+
+def soap_login(body: bytes, creds: Credentials, base_url: str, version: str, user_id: str) -> tuple[int, str]:
+    """(HTTP status, SOAP XML) for a partner `login` call."""
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return 500, soap_fault("INVALID_LOGIN", INVALID_LOGIN)
+    username = root.findtext(f".//{{{SOAP_NS}}}username") or ""
+    password = root.findtext(f".//{{{SOAP_NS}}}password") or ""
+    if username.lower() != creds.username.lower() or password != creds.password + creds.security_token:
+        return 500, soap_fault("INVALID_LOGIN", INVALID_LOGIN)
+    session = creds.mint_session()
+    server = f"{base_url}/services/Soap/u/{version}/{ORG_ID}"
+    return 200, (
+        '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope '
+        'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><loginResponse><result>'
+        f"<metadataServerUrl>{base_url}/services/Soap/m/{version}/{ORG_ID}</metadataServerUrl>"
+        "<passwordExpired>false</passwordExpired><sandbox>true</sandbox>"
+        f"<serverUrl>{server}</serverUrl><sessionId>{session}</sessionId><userId>{user_id}</userId>"
+        f"<userInfo><organizationId>{ORG_ID18}</organizationId><organizationName>leadsync sandbox"
+        f"</organizationName><userEmail>{creds.username}</userEmail><userId>{user_id}</userId>"
+        f"<userName>{creds.username}</userName><userTimeZone>UTC</userTimeZone></userInfo>"
+        "</result></loginResponse></soapenv:Body></soapenv:Envelope>")
+
+
+# ------------------------------------------------------------------ OAuth token
+def _oauth_error(error: str, description: str) -> tuple[int, dict[str, Any]]:
+    return 400, {"error": error, "error_description": description}
+
+
+def _token(creds: Credentials, base_url: str, user_id: str) -> tuple[int, dict[str, Any]]:
+    token = creds.mint_session()
+    issued = str(int(creds.sessions.clock().timestamp() * 1000))
+    signature = base64.b64encode(hmac.new(creds.consumer_secret.encode(), (base_url + issued).encode(),
+                                          hashlib.sha256).digest()).decode()
+    return 200, {"access_token": token, "instance_url": base_url,
+                 "id": f"{base_url}/id/{ORG_ID18}/{user_id}", "token_type": "Bearer",
+                 "issued_at": issued, "signature": signature, "scope": "api"}
+
+
+def _audience_ok(aud: Any, base_url: str) -> bool:
+    auds = aud if isinstance(aud, list) else [aud]
+    for value in auds:
+        host = urlsplit(str(value)).hostname or ""
+        if str(value).rstrip("/") == base_url or host.endswith(".salesforce.com"):
+            return True
+    return False
+
+
+def oauth_token(form: dict[str, str], authorization: str | None, creds: Credentials, base_url: str,
+                user_id: str) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, JSON body) for POST /services/oauth2/token."""
+    grant = form.get("grant_type", "")
+    if grant == "password":
+        if form.get("client_id") != creds.consumer_key:
+            return _oauth_error("invalid_client_id", "client identifier invalid")
+        if form.get("client_secret") != creds.consumer_secret:
+            return _oauth_error("invalid_client", "invalid client credentials")
+        password = form.get("password", "")
+        if (form.get("username", "").lower() != creds.username.lower()
+                or password not in (creds.password, creds.password + creds.security_token)):
+            return _oauth_error("invalid_grant", "authentication failure")
+        return _token(creds, base_url, user_id)
+    if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+        try:
+            claims = jwt.decode(form.get("assertion", ""), creds.public_key_pem, algorithms=["RS256"],
+                                options={"verify_aud": False, "require": ["exp", "iss", "sub"]})
+        except jwt.ExpiredSignatureError:
+            return _oauth_error("invalid_grant", "expired authorization code")
+        except jwt.PyJWTError:
+            return _oauth_error("invalid_grant", "invalid assertion")
+        if claims.get("iss") != creds.consumer_key:
+            return _oauth_error("invalid_client_id", "client identifier invalid")
+        if str(claims.get("sub", "")).lower() != creds.username.lower():
+            return _oauth_error("invalid_grant", "user hasn't approved this consumer")
+        if not _audience_ok(claims.get("aud"), base_url):
+            return _oauth_error("invalid_grant", "audience is invalid")
+        return _token(creds, base_url, user_id)
+    if grant == "client_credentials":
+        key, secret = form.get("client_id"), form.get("client_secret")
+        if authorization and authorization.lower().startswith("basic "):
+            try:
+                key, _, secret = base64.b64decode(authorization[6:]).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                return _oauth_error("invalid_client", "invalid client credentials")
+        if key != creds.consumer_key or secret != creds.consumer_secret:
+            return _oauth_error("invalid_client", "invalid client credentials")
+        return _token(creds, base_url, user_id)
+    return _oauth_error("unsupported_grant_type", "grant type not supported")

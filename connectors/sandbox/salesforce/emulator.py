@@ -1,0 +1,86 @@
+"""`SalesforceEmulator`: the org (store), its sessions and credentials, the ASGI app, accounting."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+
+from ..faults import CallLog, FaultInjector
+from ..server import ServerThread, make_tls
+from .app import build_app
+from .auth import Credentials, Sessions
+from .bulk import BulkJobs
+from .query import QueryEngine
+from .rest import Cursors
+from .schema import Schema
+from .store import DEFAULT_USERNAME, Store
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SalesforceEmulator:
+    """A local Salesforce org behind the REST, SOAP-login, OAuth and Bulk API 2.0 endpoints that
+    simple-salesforce uses. See docs/sandbox-salesforce.md."""
+
+    def __init__(self, *, faults: FaultInjector | None = None, daily_limit: int = 1_000_000,
+                 session_ttl_seconds: float = 7200, api_version: str = "59.0",
+                 clock: Callable[[], datetime] | None = None,
+                 custom_fields: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None):
+        self.clock: Callable[[], datetime] = clock or _utc_now
+        self.faults = faults if faults is not None else FaultInjector()
+        self.daily_limit = daily_limit
+        self.api_version = api_version
+        self.calls = CallLog()
+        self.store = Store(Schema(custom_fields), self.clock)
+        self.engine = QueryEngine(self.store)
+        self.sessions = Sessions(self.clock, session_ttl_seconds)
+        self.credentials = Credentials(self.sessions, username=DEFAULT_USERNAME)
+        self.cursors = Cursors()
+        self.bulk = BulkJobs()
+        self.api_used = 0
+        self._usage_lock = threading.Lock()
+        self.app: Starlette = build_app(self)
+        self.ca_file: Path | None = None
+        self._tls_tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    def count_api_call(self) -> int | None:
+        """Count one API request; the new usage, or None when the daily allocation is spent."""
+        with self._usage_lock:
+            if self.api_used >= self.daily_limit:
+                return None
+            self.api_used += 1
+            return self.api_used
+
+    def mint_session(self) -> str:
+        """A valid session id (for `Salesforce(session_id=..., instance_url=...)`)."""
+        return self.sessions.mint()
+
+    def reset(self) -> None:
+        """Empty data, API usage, call counts, cursors, bulk jobs, sessions and fault rules."""
+        self.store.reset()
+        self.calls.reset()
+        self.faults.clear()
+        self.faults.injected.clear()
+        self.cursors.clear()
+        self.bulk.clear()
+        self.sessions.expire()
+        with self._usage_lock:
+            self.api_used = 0
+
+    def serve(self, port: int = 0, tls_dir: Path | None = None) -> ServerThread:
+        """Start serving over TLS on 127.0.0.1 (port 0 = a free one). The local CA is written to
+        `tls_dir` (default: a temporary folder) and its path kept in `self.ca_file`."""
+        if tls_dir is None:
+            self._tls_tmp = tempfile.TemporaryDirectory(prefix="leadsync-sf-tls-")
+            tls_dir = Path(self._tls_tmp.name)
+        tls = make_tls(tls_dir)
+        self.ca_file = tls.ca_file
+        return ServerThread(self.app, port=port, tls=tls, name="salesforce").start()

@@ -1,0 +1,80 @@
+"""What the org does on its own when a record is written: derived fields, object-specific validation,
+and OpportunityHistory rows.
+
+OpportunityHistory follows the real org: a row on creation and on every change of StageName, Amount,
+CloseDate or Probability, holding the values after the change, CreatedDate = time of the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .errors import RecordError
+from .schema import OPPORTUNITY_STAGES
+
+if TYPE_CHECKING:
+    from .store import Record, Store
+
+HISTORY_TRACKED = ("StageName", "Amount", "CloseDate", "Probability")
+
+
+def _full_name(rec: Record, changed: dict[str, Any], creating: bool) -> None:
+    if creating or "FirstName" in changed or "LastName" in changed:
+        rec["Name"] = " ".join(p for p in (rec.get("FirstName"), rec.get("LastName")) if p)
+
+
+def _opportunity(rec: Record, changed: dict[str, Any], creating: bool) -> None:
+    if creating or "StageName" in changed:
+        probability, closed, won = OPPORTUNITY_STAGES[rec["StageName"]]
+        rec["IsClosed"] = closed
+        rec["IsWon"] = won
+        if "Probability" not in changed:
+            rec["Probability"] = float(probability)
+
+
+def _task(rec: Record, changed: dict[str, Any], creating: bool) -> None:
+    rec["IsClosed"] = rec.get("Status") == "Completed"
+
+
+def _campaign_member(rec: Record, changed: dict[str, Any], creating: bool) -> None:
+    rec["HasResponded"] = rec.get("Status") == "Responded"
+
+
+DERIVE: dict[str, Callable[[Record, dict[str, Any], bool], None]] = {
+    "Contact": _full_name, "Lead": _full_name, "User": _full_name,
+    "Opportunity": _opportunity, "Task": _task, "CampaignMember": _campaign_member,
+}
+
+
+def validate(store: Store, sobject: str, rec: Record, creating: bool) -> None:
+    """Object-specific rules beyond field types; raises RecordError."""
+    if sobject != "CampaignMember" or not creating:
+        return
+    contact_id, lead_id = rec.get("ContactId"), rec.get("LeadId")
+    if not contact_id and not lead_id:
+        raise RecordError("REQUIRED_FIELD_MISSING", "Required fields are missing: [ContactId, LeadId]",
+                          ["ContactId", "LeadId"])
+    field, member = ("ContactId", contact_id) if contact_id else ("LeadId", lead_id)
+    table = store.table("CampaignMember")
+    for other_id in table.eq[field].find(member):
+        other = table.rows[other_id]
+        if other.get("CampaignId") == rec.get("CampaignId") and not other.get("IsDeleted"):
+            raise RecordError("DUPLICATE_VALUE", "Already a campaign member.", [])
+
+
+def after_write(store: Store, sobject: str, old: Record | None, new: Record, at: datetime) -> None:
+    """Side effects of a committed write (history rows)."""
+    if sobject != "Opportunity" or new.get("IsDeleted"):
+        return
+    if old is not None and all(old.get(f) == new.get(f) for f in HISTORY_TRACKED):
+        return
+    amount, probability = new.get("Amount"), new.get("Probability")
+    row: Record = {
+        "OpportunityId": new["Id"], "StageName": new["StageName"], "CloseDate": new.get("CloseDate"),
+        "Amount": amount, "Probability": probability,
+        "ExpectedRevenue": amount * probability / 100 if amount is not None and probability is not None
+        else None,
+    }
+    store.insert_system_row("OpportunityHistory", row, at=at, user_id=new["LastModifiedById"])

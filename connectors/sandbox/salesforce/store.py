@@ -1,0 +1,346 @@
+"""The in-memory org: one table per object, ids, validation on every write, indexes, rollback.
+
+Records are sparse dicts (a missing key is null, or the field's default for booleans). A write never
+mutates a stored dict: it stores a new one, so query cursors keep the rows they selected and a
+rollback restores the old dict. Everything goes through `lock` (the HTTP server thread and a test
+seeding data may run at once).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from . import rules
+from .errors import RecordError
+from .ids import make_id, normalize_id
+from .indexes import EqIndex, RangeIndex
+from .schema import FieldDef, ObjectDef, Schema
+from .values import coerce, parse_datetime
+
+Record = dict[str, Any]
+DEFAULT_USERNAME = "leadsync@sandbox.example"
+UNINDEXED = frozenset({"CreatedById", "LastModifiedById"})  # one value for every row: useless, costly
+RANGE_FIELDS = {"OpportunityHistory": ("SystemModstamp", "CreatedDate")}
+
+
+def value_of(rec: Record, fd: FieldDef) -> Any:
+    return rec.get(fd.name, fd.default if fd.type == "boolean" else None)
+
+
+class Table:
+    """The rows of one object, in creation (= id) order, with their indexes."""
+
+    def __init__(self, obj: ObjectDef):
+        self.obj = obj
+        self.rows: dict[str, Record] = {}
+        self.counter = 0
+        self.eq: dict[str, EqIndex] = {
+            f.name: EqIndex() for f in obj.fields
+            if (f.type in ("reference", "email") or f.external_id or f.unique) and f.name not in UNINDEXED}
+        self.ranges: dict[str, RangeIndex] = {
+            name: RangeIndex(name) for name in RANGE_FIELDS.get(obj.name, ("SystemModstamp",))}
+
+    def index(self, rec: Record) -> None:
+        rid = rec["Id"]
+        for name, idx in self.eq.items():
+            idx.add(rec.get(name), rid)
+        for name, ridx in self.ranges.items():
+            ridx.add(rec.get(name), rid)
+
+    def unindex(self, rec: Record) -> None:
+        rid = rec["Id"]
+        for name, idx in self.eq.items():
+            idx.remove(rec.get(name), rid)
+        for name, ridx in self.ranges.items():
+            ridx.remove(rec.get(name), rid)
+
+    def current(self, field: str) -> Callable[[str], Any]:
+        rows = self.rows
+        return lambda rid: rows[rid].get(field) if rid in rows else None
+
+
+class Journal:
+    """Undo log of one all-or-none operation."""
+
+    def __init__(self, store: Store):
+        self._store = store
+        self.entries: list[tuple[Table, str, Record | None]] = []  # (table, id, previous row or None)
+
+    def rollback(self) -> None:
+        for table, rid, previous in reversed(self.entries):
+            current = table.rows.get(rid)
+            if current is not None:
+                table.unindex(current)
+            if previous is None:
+                table.rows.pop(rid, None)
+            else:
+                table.rows[rid] = previous
+                table.index(previous)
+        self.entries.clear()
+
+
+class Store:
+    """Public handle: `create`, `update`, `delete`, `upsert`, `get`, `all` (see the package docs)."""
+
+    def __init__(self, schema: Schema, clock: Callable[[], datetime]):
+        self.schema = schema
+        self.clock = clock
+        self.lock = threading.RLock()
+        self._journal: Journal | None = None
+        self.tables: dict[str, Table] = {}
+        self.user_id = ""
+        self.reset()
+
+    def reset(self) -> None:
+        """Empty every table, then create the integration user (whose id stays the same)."""
+        with self.lock:
+            self.tables = {name: Table(obj) for name, obj in self.schema.objects.items()}
+            self.user_id = make_id("005", 1)
+            at = self.now()
+            user = {"Id": self.user_id, "Username": DEFAULT_USERNAME, "Email": DEFAULT_USERNAME,
+                    "FirstName": "Leadsync", "LastName": "Integration", "Name": "Leadsync Integration",
+                    "Alias": "lsync", "IsActive": True, "CreatedDate": at, "CreatedById": self.user_id,
+                    "LastModifiedDate": at, "LastModifiedById": self.user_id, "SystemModstamp": at}
+            table = self.tables["User"]
+            table.counter = 1
+            table.rows[self.user_id] = user
+            table.index(user)
+
+    def now(self) -> datetime:
+        return parse_datetime(self.clock())
+
+    # ------------------------------------------------------------ lookups
+    def table(self, sobject: str) -> Table:
+        obj = self.schema.get(sobject)
+        if obj is None:
+            raise RecordError("NOT_FOUND", f"sObject type '{sobject}' is not supported.")
+        return self.tables[obj.name]
+
+    def lookup(self, record_id: str) -> tuple[ObjectDef, Record] | None:
+        obj = self.schema.by_prefix(record_id)
+        if obj is None:
+            return None
+        rec = self.tables[obj.name].rows.get(record_id)
+        return (obj, rec) if rec is not None else None
+
+    def get(self, sobject: str, record_id: str) -> dict[str, Any] | None:
+        """All fields of one record (deleted ones too, with IsDeleted=True), or None."""
+        with self.lock:
+            table = self.table(sobject)
+            rec = table.rows.get(normalize_id(record_id) or "")
+            return None if rec is None else self.public(table.obj, rec)
+
+    def all(self, sobject: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
+        with self.lock:
+            table = self.table(sobject)
+            return [self.public(table.obj, rec) for rec in table.rows.values()
+                    if include_deleted or not rec.get("IsDeleted")]
+
+    @staticmethod
+    def public(obj: ObjectDef, rec: Record) -> dict[str, Any]:
+        return {f.name: value_of(rec, f) for f in obj.fields}
+
+    # ------------------------------------------------------------ writes
+    def create(self, sobject: str, fields: Mapping[str, Any], *, at: datetime | str | None = None) -> str:
+        """Insert one record (validated like the API); returns its 18-character Id."""
+        with self.lock:
+            table = self.table(sobject)
+            obj = table.obj
+            when = parse_datetime(at) if at is not None else self.now()
+            changes = self._prepare(obj, fields, creating=True)
+            rec: Record = {}
+            for f in obj.fields:
+                if f.default is not None and f.type != "boolean" and f.createable:
+                    rec[f.name] = self.user_id if f.default == "$user" else f.default
+            rec.update(changes)
+            missing = [f.name for f in obj.fields if f.required and rec.get(f.name) is None]
+            if missing:
+                raise RecordError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]",
+                                  missing)
+            derive = rules.DERIVE.get(obj.name)
+            if derive:
+                derive(rec, changes, True)
+            self._check_references(obj, changes)
+            self._check_unique(table, rec, None)
+            rules.validate(self, obj.name, rec, True)
+            table.counter += 1
+            rid = make_id(obj.key_prefix, table.counter)
+            rec["Id"] = rid
+            self._stamp(table, rec, when, created=True)
+            self._put(table, rid, rec)
+            rules.after_write(self, obj.name, None, rec, when)
+            return rid
+
+    def update(self, sobject: str, record_id: str, fields: Mapping[str, Any], *,
+               at: datetime | str | None = None) -> None:
+        """Change fields of one record; raises RecordError (ENTITY_IS_DELETED, MALFORMED_ID, ...)."""
+        with self.lock:
+            table = self.table(sobject)
+            obj = table.obj
+            old = self._existing(table, record_id)
+            when = parse_datetime(at) if at is not None else self.now()
+            changes = self._prepare(obj, fields, creating=False)
+            rec = dict(old)
+            for name, value in changes.items():
+                if value is None:
+                    if obj.by_name[name].required or not obj.by_name[name].nillable:
+                        raise RecordError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{name}]",
+                                          [name])
+                    rec.pop(name, None)
+                else:
+                    rec[name] = value
+            derive = rules.DERIVE.get(obj.name)
+            if derive:
+                derive(rec, changes, False)
+            self._check_references(obj, changes)
+            self._check_unique(table, rec, old["Id"])
+            rules.validate(self, obj.name, rec, False)
+            self._stamp(table, rec, when, created=False)
+            self._put(table, old["Id"], rec)
+            rules.after_write(self, obj.name, old, rec, when)
+
+    def delete(self, sobject: str, record_id: str, *, at: datetime | str | None = None) -> None:
+        """Move a record to the recycle bin: IsDeleted=true, still visible to queryAll."""
+        with self.lock:
+            table = self.table(sobject)
+            if not table.obj.deletable:
+                raise RecordError("INVALID_TYPE", f"entity type {table.obj.name} does not support delete")
+            old = self._existing(table, record_id)
+            rec = dict(old)
+            rec["IsDeleted"] = True
+            self._stamp(table, rec, parse_datetime(at) if at is not None else self.now(), created=False)
+            self._put(table, old["Id"], rec)
+
+    def upsert(self, sobject: str, id_field: str, id_value: Any, fields: Mapping[str, Any], *,
+               at: datetime | str | None = None) -> tuple[str, bool]:
+        """Update the record whose external id `id_field` equals `id_value`, or create it.
+        Returns (Id, created). Several matches raise MULTIPLE_CHOICES (`RecordError.fields` = ids)."""
+        with self.lock:
+            table = self.table(sobject)
+            fd = table.obj.field(id_field)
+            if fd is None or not (fd.external_id or fd.name == "Id"):
+                raise RecordError("INVALID_FIELD", f"Field {id_field} is not an external id field "
+                                  f"on {table.obj.name}", [id_field])
+            if fd.name == "Id":
+                if id_value:
+                    self.update(sobject, str(id_value), fields, at=at)
+                    return normalize_id(id_value) or str(id_value), False
+                return self.create(sobject, fields, at=at), True
+            body = {k: v for k, v in fields.items() if k.lower() != fd.name.lower()}
+            if id_value is None or id_value == "":
+                raise RecordError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{fd.name}]",
+                                  [fd.name])
+            matches = sorted(rid for rid in table.eq[fd.name].find(coerce(fd, id_value))
+                             if not table.rows[rid].get("IsDeleted"))
+            if len(matches) > 1:
+                raise RecordError("MULTIPLE_CHOICES", f"more than one record found for external id field "
+                                  f"{fd.name}", matches)
+            if matches:
+                self.update(sobject, matches[0], body, at=at)
+                return matches[0], False
+            return self.create(sobject, {**body, fd.name: id_value}, at=at), True
+
+    def insert_system_row(self, sobject: str, values: Record, *, at: datetime, user_id: str) -> str:
+        """A row the org writes itself (OpportunityHistory): no field-level write checks."""
+        table = self.tables[sobject]
+        table.counter += 1
+        rid = make_id(table.obj.key_prefix, table.counter)
+        rec = {k: v for k, v in values.items() if v is not None}
+        rec.update(Id=rid, CreatedDate=at, CreatedById=user_id, SystemModstamp=at)
+        self._put(table, rid, rec)
+        return rid
+
+    # ------------------------------------------------------------ all-or-none
+    @contextmanager
+    def atomic(self) -> Iterator[Journal]:
+        """Record every write made inside; `journal.rollback()` undoes them (also on an exception)."""
+        with self.lock:
+            if self._journal is not None:
+                raise RuntimeError("nested atomic blocks are not supported")
+            journal = Journal(self)
+            self._journal = journal
+            try:
+                yield journal
+            except BaseException:
+                journal.rollback()
+                raise
+            finally:
+                self._journal = None
+
+    # ------------------------------------------------------------ internals
+    def _existing(self, table: Table, record_id: str) -> Record:
+        rid = normalize_id(record_id)
+        if rid is None or rid[:3] != table.obj.key_prefix:
+            raise RecordError("MALFORMED_ID", f"{table.obj.label} ID: id value of incorrect type: {record_id}",
+                              ["Id"])
+        old = table.rows.get(rid)
+        if old is None:
+            raise RecordError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [])
+        if old.get("IsDeleted"):
+            raise RecordError("ENTITY_IS_DELETED", "entity is deleted", [])
+        return old
+
+    def _prepare(self, obj: ObjectDef, fields: Mapping[str, Any], *, creating: bool) -> Record:
+        values: Record = {}
+        for key, raw in fields.items():
+            if key == "attributes":
+                continue
+            fd = obj.by_name.get(key) or obj.by_lower.get(key.lower())
+            if fd is None:
+                raise RecordError("INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}", [key])
+            if not (fd.createable if creating else fd.updateable):
+                if fd.name == "Id" and creating:
+                    raise RecordError("INVALID_FIELD_FOR_INSERT_UPDATE", "cannot specify Id in an insert call",
+                                      ["Id"])
+                raise RecordError("INVALID_FIELD_FOR_INSERT_UPDATE",
+                                  f"Unable to create/update fields: {fd.name}. Please check the security "
+                                  "settings of this field and verify that it is read/write for your profile "
+                                  "or permission set.", [fd.name])
+            values[fd.name] = coerce(fd, raw)
+        return values
+
+    def _check_references(self, obj: ObjectDef, changes: Record) -> None:
+        for name, value in changes.items():
+            fd = obj.by_name[name]
+            if fd.type != "reference" or value is None:
+                continue
+            target = self.schema.by_prefix(value)
+            if target is None or target.name not in fd.reference_to:
+                raise RecordError("FIELD_INTEGRITY_EXCEPTION",
+                                  f"{fd.display_label}: id value of incorrect type: {value}", [name])
+            rec = self.tables[target.name].rows.get(value)
+            if rec is None:
+                raise RecordError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [name])
+            if rec.get("IsDeleted"):
+                raise RecordError("ENTITY_IS_DELETED", "entity is deleted", [name])
+
+    def _check_unique(self, table: Table, rec: Record, own_id: str | None) -> None:
+        for f in table.obj.fields:
+            if not f.unique or rec.get(f.name) is None:
+                continue
+            for other in table.eq[f.name].find(rec[f.name]):
+                if other != own_id and not table.rows[other].get("IsDeleted"):
+                    raise RecordError("DUPLICATE_VALUE", f"duplicate value found: {f.name} duplicates value "
+                                      f"on record with id: {other}", [f.name])
+
+    def _stamp(self, table: Table, rec: Record, when: datetime, *, created: bool) -> None:
+        if created:
+            rec["CreatedDate"] = when
+            rec["CreatedById"] = self.user_id
+        if "LastModifiedDate" in table.obj.by_name:
+            rec["LastModifiedDate"] = when
+            rec["LastModifiedById"] = self.user_id
+        rec["SystemModstamp"] = when
+
+    def _put(self, table: Table, rid: str, rec: Record) -> None:
+        previous = table.rows.get(rid)
+        if previous is not None:
+            table.unindex(previous)
+        table.rows[rid] = rec
+        table.index(rec)
+        if self._journal is not None:
+            self._journal.entries.append((table, rid, previous))
