@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Phase = Literal["awareness", "interest", "information_gathering", "comparison", "purchase"]
 PHASES: tuple[str, ...] = ("awareness", "interest", "information_gathering", "comparison", "purchase")
@@ -32,6 +32,7 @@ class DealFacts:
     amount: float | None = None
     owner_id: str | None = None
     name: str | None = None
+    closed_on: date | None = None  # CloseDate of a won deal (the engine falls back to lost_on)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +49,65 @@ class PersonFacts:
     deals: tuple[DealFacts, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """One rule that fired, with its points (0 for rules that only decide), in an admin's words."""
-
-    rule: str  # key path in the mapping file, e.g. "score.behaviour.email_open"
+class _ReasonFields(NamedTuple):
+    rule: str
     points: float
-    text: str
+    detail: str | tuple[str, tuple[object, ...]]  # the text, or (str.format template, args)
+
+
+class Reason(_ReasonFields):
+    """One rule that fired, with its points (0 for rules that only decide), in an admin's words.
+
+    Use it like a frozen record: `Reason(rule, points, text)`, `.rule`, `.points`, `.text`;
+    equality, hashing, iteration, `_asdict()` and pickling all see (rule, points, text).
+    It is a named tuple whose text may be stored as a template plus arguments and formatted only
+    when read: the engine makes several reasons per person and formatting them eagerly would cost
+    more than the rest of the engine (see benchmarks/bench_engine.py). `Reason.lazy()` makes one.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, rule: str, points: float, text: str | tuple[str, tuple[object, ...]]) -> Reason:
+        return tuple.__new__(cls, (rule, points, text))
+
+    @classmethod
+    def lazy(cls, rule: str, points: float, template: str, *args: object) -> Reason:
+        """A reason whose text is `template.format(*args)`, formatted when first read."""
+        return tuple.__new__(cls, (rule, points, (template, args)))
+
+    @property
+    def text(self) -> str:
+        detail = tuple.__getitem__(self, 2)
+        if type(detail) is str:
+            return detail
+        template, args = detail
+        return template.format(*args)
+
+    def __iter__(self):  # type: ignore[override]
+        yield tuple.__getitem__(self, 0)
+        yield tuple.__getitem__(self, 1)
+        yield self.text
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def,override]
+        return tuple(self)[index]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, tuple):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        result = self.__eq__(other)
+        return result if result is NotImplemented else not result
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"Reason(rule={self.rule!r}, points={self.points!r}, text={self.text!r})"
+
+    def _asdict(self) -> dict[str, object]:  # type: ignore[override]
+        return {"rule": self.rule, "points": self.points, "text": self.text}
 
 
 @dataclass(frozen=True, slots=True)

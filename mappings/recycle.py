@@ -1,0 +1,256 @@
+"""Recycle group of one person from their deals, and the call task for the `high` group.
+
+Rules, in order (docs/mapping-file.md explains them for admins):
+
+1. Only lost deals with a lost date count; a lost deal without one is reported for review.
+2. The most recent lost deal decides (ties: the larger deal id, so the choice is stable).
+3. Lost longer ago than `max_age_days` -> not recycled (day `max_age_days` itself still counts).
+4. An open deal, or a won deal closed on or after that loss date -> not recycled (the person is in
+   an active sales cycle or a customer again); their stage comes from the systems.
+5. Loss reason in `exclude_loss_reasons` (case-insensitive) -> `excluded`.
+6. Stage at loss missing from [phases] -> `review` (never guessed; the value is reported).
+7. Fewer than `wait_days` days since the loss -> `waiting` (exactly `wait_days` days -> eligible).
+8. Phase in `high` -> `high`; in `low` -> `low`, promoted to `high` when a `promote_on` rule's
+   last event falls on a later day than the loss date; in neither -> not recycled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import NamedTuple
+
+from mappings.coerce import to_datetime
+from mappings.compiled import Mapping
+from mappings.facts import DealFacts, PersonFacts, Reason, TaskSpec
+
+_new_reason = tuple.__new__
+
+
+class RecycleDecision(NamedTuple):
+    group: str | None
+    deal: DealFacts | None  # the lost deal the group was decided on
+    phase: str | None
+
+
+NO_DECISION = RecycleDecision(None, None, None)
+
+
+def decide(
+    person: PersonFacts,
+    m: Mapping,
+    today: date,
+    get: Callable[[str], object],
+    reasons: list[Reason],
+    review: list[str],
+) -> RecycleDecision:
+    """Apply rules 1-8 above; appends to `reasons` and `review`."""
+    policy = m.recycle
+    latest: DealFacts | None = None
+    for deal in person.deals:
+        if deal.state != "lost":
+            continue
+        if deal.lost_on is None:
+            review.append(f"deal {deal.deal_id}: lost without a lost date")
+            _say(reasons, "Deal {} is lost but has no lost date: ignored, sent for review", deal.deal_id)
+            continue
+        if latest is None or (deal.lost_on, deal.deal_id) > (latest.lost_on, latest.deal_id):  # type: ignore[operator]
+            latest = deal
+    if latest is None:
+        return NO_DECISION
+    lost_on: date = latest.lost_on  # type: ignore[assignment]
+    age = (today - lost_on).days
+    if age > policy.max_age_days:
+        _say(
+            reasons,
+            "Last lost deal {} was lost on {} ({} days ago), more than recycle.max_age_days = {}: "
+            "not recycled",
+            _Label(latest),
+            lost_on,
+            age,
+            policy.max_age_days,
+        )
+        return NO_DECISION
+    for deal in person.deals:
+        if deal.state == "open":
+            _say(reasons, "Deal {} is open: in an active sales cycle, not recycled", _Label(deal))
+            return NO_DECISION
+        if deal.state == "won":
+            closed = deal.closed_on or deal.lost_on
+            if closed is None or closed >= lost_on:
+                _say(
+                    reasons,
+                    "Deal {} was won {}, not before the loss of {} on {}: not recycled",
+                    _Label(deal),
+                    f"on {closed}" if closed else "(date unknown)",
+                    _Label(latest),
+                    lost_on,
+                )
+                return NO_DECISION
+    loss_reason = latest.loss_reason
+    if loss_reason and loss_reason.strip().casefold() in policy.exclude_loss_reasons:
+        _say(
+            reasons,
+            'Deal {} was lost for "{}", which is in recycle.exclude_loss_reasons: group excluded',
+            _Label(latest),
+            loss_reason.strip(),
+        )
+        return RecycleDecision("excluded", latest, None)
+    stage = (latest.stage_at_loss or "").strip()
+    phase = m.phases.get(stage) if stage else None
+    if phase is None:
+        review.append(f"salesforce.opportunity_stage={stage or '<unknown>'}")
+        _say(
+            reasons,
+            "Stage at loss {} of deal {} is not in [phases]: group review (add it to the mapping)",
+            f'"{stage}"' if stage else "unknown",
+            _Label(latest),
+        )
+        return RecycleDecision("review", latest, None)
+    if age < policy.wait_days:
+        _say(
+            reasons,
+            "Deal {} was lost on {}, {} days ago; recycle.wait_days = {}, so it waits until {}: "
+            "group waiting",
+            _Label(latest),
+            lost_on,
+            age,
+            policy.wait_days,
+            date.fromordinal(lost_on.toordinal() + policy.wait_days),
+        )
+        return RecycleDecision("waiting", latest, phase)
+    if phase in policy.high:
+        _say(
+            reasons,
+            'Deal {} was lost at "{}" (phase {}, in recycle.high) on {}, {} days ago: group high',
+            _Label(latest),
+            stage,
+            phase,
+            lost_on,
+            age,
+        )
+        return RecycleDecision("high", latest, phase)
+    if phase in policy.low:
+        for rule in policy.promote_events:
+            when = to_datetime(get(rule.last_event)) if rule.last_event else None
+            if when is not None and when.date() > lost_on:
+                _say(
+                    reasons,
+                    'Deal {} was lost at "{}" (phase {}, in recycle.low) on {}, but {} happened after '
+                    "the loss (last on {}, recycle.promote_on): promoted to group high",
+                    _Label(latest),
+                    stage,
+                    phase,
+                    lost_on,
+                    rule.label,
+                    when.date(),
+                )
+                return RecycleDecision("high", latest, phase)
+        _say(
+            reasons,
+            'Deal {} was lost at "{}" (phase {}, in recycle.low) on {}, {} days ago: group low',
+            _Label(latest),
+            stage,
+            phase,
+            lost_on,
+            age,
+        )
+        return RecycleDecision("low", latest, phase)
+    _say(
+        reasons,
+        "Phase {} of deal {} is in neither recycle.high nor recycle.low: not recycled",
+        phase,
+        _Label(latest),
+    )
+    return NO_DECISION
+
+
+def call_task(
+    person: PersonFacts,
+    m: Mapping,
+    decision: RecycleDecision,
+    today: date,
+    get: Callable[[str], object],
+    score: int,
+    rank: str,
+) -> TaskSpec | None:
+    """The call task for a `high` decision (None otherwise)."""
+    deal = decision.deal
+    if decision.group != "high" or deal is None or deal.lost_on is None:
+        return None
+    template = m.recycle.call_task
+    values = {
+        "person": person.key,
+        "deal_id": deal.deal_id,
+        "deal_name": deal.name or deal.deal_id,
+        "stage_at_loss": deal.stage_at_loss or "unknown",
+        "phase": decision.phase or "unknown",
+        "loss_reason": (deal.loss_reason or "").strip() or "not given",
+        "lost_on": deal.lost_on.isoformat(),
+        "days_since_loss": str((today - deal.lost_on).days),
+        "amount": f"{deal.amount:,.0f}" if deal.amount is not None else "unknown",
+        "owner_id": deal.owner_id or "unknown",
+        "engagement_since_loss": engagement_since(m, deal.lost_on, get) or "none",
+        "score": str(score),
+        "rank": rank,
+    }
+    return TaskSpec(
+        cycle_key=cycle_key(person.key, deal.deal_id, deal.lost_on),
+        deal_id=deal.deal_id,
+        owner_id=deal.owner_id,
+        subject=_fill(template.subject, values),
+        description=_fill(template.description, values).strip(),
+        due_on=date.fromordinal(today.toordinal() + template.due_days),
+    )
+
+
+def cycle_key(person_key: str, deal_id: str, lost_on: date) -> str:
+    """Stable across runs for one person, deal and loss: `<deal id>:<lost date>:<16 hex of the person>`.
+
+    The person key is hashed so the key has a bounded length (at most 18 + 1 + 10 + 1 + 16 characters
+    for a Salesforce id) and carries no email address into the Task field.
+    """
+    digest = hashlib.sha256(person_key.encode("utf-8")).hexdigest()[:16]
+    return f"{deal_id}:{lost_on.isoformat()}:{digest}"
+
+
+def engagement_since(m: Mapping, lost_on: date, get: Callable[[str], object]) -> str:
+    """Behaviour kinds whose last event is on a later day than the loss.
+
+    E.g. "email clicks (last 2026-05-01), downloads and form submissions (last 2026-05-03)".
+    """
+    parts = []
+    for rule in m.behaviour:
+        if rule.last_event:
+            when: datetime | None = to_datetime(get(rule.last_event))
+            if when is not None and when.date() > lost_on:
+                parts.append(f"{rule.label} (last {when.date()})")
+    return ", ".join(parts)
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    try:
+        return template.format_map(values)
+    except (KeyError, ValueError, IndexError, AttributeError):  # a template the loader did not check
+        return template
+
+
+class _Label:
+    """A deal as explanations name it, formatted only when the text is read."""
+
+    __slots__ = ("deal",)
+
+    def __init__(self, deal: DealFacts) -> None:
+        self.deal = deal
+
+    def __format__(self, spec: str) -> str:
+        return _deal_label(self.deal)
+
+
+def _deal_label(deal: DealFacts) -> str:
+    return f'"{deal.name}" ({deal.deal_id})' if deal.name else deal.deal_id
+
+
+def _say(reasons: list[Reason], template: str, *args: object) -> None:
+    reasons.append(_new_reason(Reason, ("recycle", 0, (template, args))))

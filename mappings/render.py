@@ -1,0 +1,82 @@
+"""Turn an Assignment into words (explain) and into field values (field_value) for the writers."""
+
+from __future__ import annotations
+
+from mappings.compiled import FieldMapping, Mapping
+from mappings.facts import Assignment
+
+EXPLANATION_MAX_CHARS = 32_000  # Salesforce long text areas hold 32,768 by default; HubSpot 65,536
+_TRUNCATED = "\n… (explanation truncated)"
+
+FieldScalar = str | int | None
+
+
+def explain(assignment: Assignment) -> list[str]:
+    """The assignment in an admin's words: a summary line, then every rule that fired, in order."""
+    a = assignment
+    lines = [
+        f"{a.key}: stage {a.stage}, score {a.score}, rank {a.rank}, recycle group "
+        f"{a.recycle_group or 'none'}, nurture list {a.nurture_list or 'none'} (mapping version "
+        f"{a.mapping_version})"
+    ]
+    lines.extend(reason.text for reason in a.reasons)
+    if a.task is not None:
+        lines.append(
+            f'Call task "{a.task.subject}" for owner {a.task.owner_id or "unknown"}, due '
+            f"{a.task.due_on} (cycle key {a.task.cycle_key})"
+        )
+    if a.review:
+        lines.append("Needs review (not in the mapping): " + "; ".join(a.review))
+    return lines
+
+
+def field_value(
+    assignment: Assignment, from_name: str, mapping: Mapping | None = None, system: str | None = None
+) -> FieldScalar:
+    """The value a field mapped `from = from_name` receives.
+
+    `nurture_list` is the list's name in `system` when `mapping` and `system` are given (what the
+    Salesforce/HubSpot field shows), else the list key ("hot"). `explanation` is `explain()` joined
+    by newlines, cut to EXPLANATION_MAX_CHARS with a visible marker. Unknown names raise KeyError
+    (the loader only accepts known names).
+    """
+    a = assignment
+    if from_name == "stage":
+        return a.stage
+    if from_name == "score":
+        return a.score
+    if from_name == "rank":
+        return a.rank
+    if from_name == "recycle_group":
+        return a.recycle_group
+    if from_name == "nurture_list":
+        if a.nurture_list is None or mapping is None or system is None:
+            return a.nurture_list
+        return mapping.list_name(a.nurture_list, system)
+    if from_name == "explanation":
+        text = "\n".join(explain(a))
+        if len(text) > EXPLANATION_MAX_CHARS:
+            text = text[: EXPLANATION_MAX_CHARS - len(_TRUNCATED)] + _TRUNCATED
+        return text
+    if from_name == "mapping_version":
+        return a.mapping_version
+    if from_name == "recycle_deal_id":
+        return a.deal_id
+    raise KeyError(f"unknown field value name {from_name!r}")
+
+
+def field_values(
+    assignment: Assignment, mapping: Mapping, system: str, object_name: str
+) -> dict[str, FieldScalar]:
+    """Every mapped field of one object of one system -> its value for this assignment."""
+    return {
+        fm.field: field_value(assignment, fm.from_name, mapping, system)
+        for fm in mapping.fields_for(system, object_name)
+    }
+
+
+def values_for(
+    assignment: Assignment, mappings: tuple[FieldMapping, ...], mapping: Mapping
+) -> list[FieldScalar]:
+    """Values for the given field mappings, in their order."""
+    return [field_value(assignment, fm.from_name, mapping, fm.system) for fm in mappings]
