@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
-from . import batch, search
+from . import batch, search, search_request
 from .errors import ApiError, ContactConflictError
 from .http import Reply, json_body, query_bool, query_int, query_list
 from .serialize import ALWAYS, property_names, public_object
@@ -21,7 +21,7 @@ MAX_PAGE = 100
 async def search_contacts(request: Request, emu: HubSpotEmulator) -> Reply:
     body = await json_body(request)
     with emu.store.lock:
-        parsed = search.parse_request(body, emu.store)
+        parsed = search_request.parse_request(body, emu.store)
         return Reply(200, search.run(parsed, emu.store))
 
 

@@ -7,16 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .defaults import DEFAULT_GROUPS, default_contact_properties
 from .errors import ApiError, PropertyProblem
-from .properties import (
-    DEFAULT_GROUPS,
-    OBJECT_TYPES,
-    SYSTEM_PROPERTIES,
-    PropertyDef,
-    default_contact_properties,
-    definition_from_json,
-    normalize_value,
-)
+from .properties import OBJECT_TYPES, SYSTEM_PROPERTIES, PropertyDef, definition_from_json, normalize_value
 
 
 @dataclass(frozen=True, slots=True)
