@@ -30,12 +30,20 @@ class Issue:
         return f"{where} {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
 
 
-class MappingError(ValueError):
-    """The mapping file is invalid. `.errors` holds every problem found (not just the first)."""
+class FileErrors(ValueError):
+    """Problems found in a file leadsync reads. `.errors` holds every one (not just the first)."""
 
     def __init__(self, errors: list[Issue]) -> None:
         self.errors = sorted(errors, key=lambda e: (e.file, e.line, e.key, e.message))
         super().__init__("\n".join(str(e) for e in self.errors))
+
+
+class MappingError(FileErrors):
+    """The mapping file is invalid."""
+
+
+class PersonFileError(FileErrors):
+    """A person file given to `leadsync mappings explain --person` is invalid."""
 
 
 def quote_key(key: str | int) -> str:

@@ -1,0 +1,214 @@
+"""`leadsync mappings ...`: check a mapping file and explain how it treats a person.
+
+    leadsync mappings validate [FILE]
+    leadsync mappings explain --person FILE.json [--mapping FILE] [--now ISO] [--json]
+
+Exit codes: 0 ok; 2 bad configuration or input, with every error printed as `file:line key: message`.
+This module does the file I/O and the clock; `mappings` stays pure.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mappings import DEFAULT_MAPPING_RESOURCE, Mapping, MappingError, load_mapping_text
+from mappings.engine import assign, explain, field_value
+from mappings.errors import FileErrors
+from mappings.facts import Assignment
+from mappings.person_file import people_from_json_text
+
+app = typer.Typer(
+    help="Check the mapping file and see how it scores, stages and groups people.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_BAD_INPUT = 2
+DEFAULT_MAPPING_LABEL = "mappings/default.toml"
+
+
+class InputProblem(Exception):
+    """A file could not be read or parsed; the message is ready to print."""
+
+
+def read_text(path: Path) -> str:
+    """The file's text (UTF-8). Raises InputProblem naming the file when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputProblem(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise InputProblem(f"{path}: is a directory, not a file") from None
+    except UnicodeDecodeError as exc:
+        raise InputProblem(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise InputProblem(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def load_mapping_file(path: Path | None) -> Mapping:
+    """Load `path`, or the bundled default mapping when None. Raises MappingError / InputProblem."""
+    if path is None:
+        text = resources.files("mappings").joinpath(DEFAULT_MAPPING_RESOURCE).read_text(encoding="utf-8")
+        return load_mapping_text(text, DEFAULT_MAPPING_LABEL)
+    return load_mapping_text(read_text(path), str(path))
+
+
+def _fail(lines: list[str]) -> typer.Exit:
+    for line in lines:
+        typer.echo(line, err=True)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+@app.command()
+def validate(
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Mapping file to check (default: the bundled mappings/default.toml).", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Check a mapping file: exit 0 with a one-line summary, or exit 2 listing every error."""
+    try:
+        mapping = load_mapping_file(file)
+    except InputProblem as exc:
+        raise _fail([str(exc)]) from None
+    except MappingError as exc:
+        count = len(exc.errors)
+        raise _fail([str(e) for e in exc.errors] + [f"{count} error{'s' if count != 1 else ''}"]) from None
+    typer.echo(summary(mapping))
+
+
+def summary(mapping: Mapping) -> str:
+    """One line describing a valid mapping."""
+    fields = len(mapping.field_mappings)
+    return (
+        f"{mapping.filename}: valid (version {mapping.version}; {len(mapping.phases)} opportunity stages, "
+        f"{len(mapping.natives)} native stage sources, {len(mapping.behaviour)} behaviour and "
+        f"{len(mapping.fit)} fit rules, score 0..{mapping.score_max}, {len(mapping.nurture_lists)} nurture "
+        f"lists, {fields} field mappings; reads {len(mapping.hubspot_properties())} HubSpot properties)"
+    )
+
+
+@app.command("explain")
+def explain_command(
+    email: Annotated[
+        str | None,
+        typer.Argument(
+            help="Explain a synced person by email (needs the state store; not available yet).",
+            show_default=False,
+        ),
+    ] = None,
+    person: Annotated[
+        Path | None,
+        typer.Option(
+            "--person",
+            help="JSON file with one person or an array (docs/explain-person.md).",
+            show_default=False,
+        ),
+    ] = None,
+    mapping_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping", help="Mapping file (default: the bundled mappings/default.toml).", show_default=False
+        ),
+    ] = None,
+    now: Annotated[
+        str | None,
+        typer.Option("--now", help="Evaluate at this ISO date/time (default: now, UTC).", show_default=False),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Show the assignment of a person and every rule that decided it."""
+    if email is not None and person is None:
+        raise _fail(
+            [
+                f"explain {email}: explaining a synced person needs the state store that `leadsync sync` writes, "
+                "and this command cannot read it yet; describe the person in a JSON file and use --person FILE.json"
+            ]
+        )
+    if email is not None:
+        raise _fail(["give either EMAIL or --person FILE.json, not both"])
+    if person is None:
+        raise _fail(["nothing to explain: give --person FILE.json (see docs/explain-person.md)"])
+    try:
+        at = parse_now(now)
+        mapping = load_mapping_file(mapping_file)
+        people = people_from_json_text(read_text(person), str(person))
+    except (InputProblem, ValueError) as exc:
+        lines = [str(e) for e in exc.errors] if isinstance(exc, FileErrors) else [str(exc)]
+        raise _fail(lines) from None
+    assignments = [assign(p, mapping, at) for p in people]
+    if as_json:
+        payload = [assignment_json(a, mapping) for a in assignments]
+        typer.echo(json.dumps(payload[0] if len(payload) == 1 else payload, ensure_ascii=False, indent=2))
+        return
+    for i, a in enumerate(assignments):
+        if i:
+            typer.echo("")
+        typer.echo(render_text(a, mapping, at))
+
+
+def parse_now(text: str | None) -> datetime:
+    """`--now`: ISO date or date-time (naive = UTC); None = the current time."""
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f'--now: "{text}" is not an ISO date or date-time (e.g. 2026-05-01T09:00:00Z)'
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def render_text(a: Assignment, mapping: Mapping, at: datetime) -> str:
+    lines = [f"At {at.isoformat()} with {mapping.filename} (version {mapping.version}):"]
+    lines += [f"  {line}" for line in explain(a)]
+    if a.task is not None:
+        lines.append("  Task description:")
+        lines += [f"    {line}" for line in a.task.description.splitlines()]
+    lines.append("  Fields leadsync would write:")
+    for fm in mapping.field_mappings:
+        value = field_value(a, fm.from_name, mapping, fm.system)
+        if value is None:
+            shown = "(blank)"
+        elif fm.from_name == "explanation":
+            shown = f"(the {len(str(value).splitlines())} lines above)"
+        else:
+            shown = str(value)
+        lines.append(f"    {fm.system}.{fm.object}.{fm.field} = {shown}  [{fm.policy}]")
+    return "\n".join(lines)
+
+
+def assignment_json(a: Assignment, mapping: Mapping) -> dict[str, Any]:
+    """The assignment as JSON-ready data: the Assignment fields, the explanation, fields and lists."""
+    data = asdict(a)
+    data["reasons"] = [{**r._asdict(), "points": round(r.points, 2)} for r in a.reasons]
+    data["review"] = list(a.review)
+    if a.task is not None:
+        data["task"] = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(a.task).items()}
+    data["explanation"] = explain(a)
+    fields: dict[str, dict[str, Any]] = {}
+    for fm in mapping.field_mappings:
+        fields.setdefault(f"{fm.system}.{fm.object}", {})[fm.field] = field_value(
+            a, fm.from_name, mapping, fm.system
+        )
+    data["fields"] = fields
+    data["lists"] = (
+        {
+            "salesforce_campaign": mapping.list_name(a.nurture_list, "salesforce"),
+            "hubspot_list": mapping.list_name(a.nurture_list, "hubspot"),
+        }
+        if a.nurture_list is not None
+        else None
+    )
+    return data
