@@ -1,4 +1,6 @@
-"""People described as JSON, for `leadsync mappings explain --person FILE.json` (shape: docs/explain-person.md).
+"""People described as JSON, for `leadsync mappings explain --person FILE.json`.
+
+The shape is documented in docs/explain-person.md.
 
     people_from_json_text(text, "alice.json") -> list[PersonFacts]     # or raises PersonFileError
 
@@ -8,6 +10,7 @@ The file holds one person object or an array of them. Errors name the file, the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from bisect import bisect_right
@@ -72,13 +75,11 @@ def people_from_json_text(text: str, filename: str) -> list[PersonFacts]:
     except json.JSONDecodeError as exc:
         raise PersonFileError(
             [Issue(filename, exc.lineno, "", f"invalid JSON at column {exc.colno}: {exc.msg}")]
-        )
+        ) from None
     lines = locate_json(text)
-    items: list[tuple[PathKey, Any]]
-    if isinstance(data, list):
-        items = [((i,), item) for i, item in enumerate(data)]
-    else:
-        items = [((), data)]
+    items: list[tuple[PathKey, Any]] = (
+        [((i,), item) for i, item in enumerate(data)] if isinstance(data, list) else [((), data)]
+    )
     if not items:
         raise PersonFileError([Issue(filename, 1, "", "no people in the file (an empty array)")])
     issues: list[Issue] = []
@@ -113,7 +114,6 @@ def locate_json(text: str) -> KeyLines:
     """Line of every key path of a JSON document that `json.loads` accepted (best effort)."""
     starts = [0] + [m.end() for m in re.finditer("\n", text)]
     lines: dict[PathKey, int] = {}
-    pos = 0
 
     def line_at(i: int) -> int:
         return bisect_right(starts, i)
@@ -155,8 +155,6 @@ def locate_json(text: str) -> KeyLines:
             raise ValueError("expected a value")
         return match.end()
 
-    try:
-        pos = value(pos, ())
-    except (IndexError, ValueError):
-        pass  # keep what was found; KeyLines.line() falls back to ancestors
+    with contextlib.suppress(IndexError, ValueError):  # keep what was found; line() uses ancestors
+        value(0, ())
     return KeyLines(lines, frozenset())

@@ -131,8 +131,9 @@ def explain_command(
     if email is not None and person is None:
         raise _fail(
             [
-                f"explain {email}: explaining a synced person needs the state store that `leadsync sync` writes, "
-                "and this command cannot read it yet; describe the person in a JSON file and use --person FILE.json"
+                f"explain {email}: explaining a synced person needs the state store that `leadsync sync` "
+                "writes, and this command cannot read it yet; describe the person in a JSON file and use "
+                "--person FILE.json"
             ]
         )
     if email is not None:
@@ -182,7 +183,7 @@ def render_text(a: Assignment, mapping: Mapping, at: datetime) -> str:
         if value is None:
             shown = "(blank)"
         elif fm.from_name == "explanation":
-            shown = f"(the {len(str(value).splitlines())} lines above)"
+            shown = "(the explanation above)"
         else:
             shown = str(value)
         lines.append(f"    {fm.system}.{fm.object}.{fm.field} = {shown}  [{fm.policy}]")
