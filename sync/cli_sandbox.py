@@ -8,14 +8,16 @@ import tempfile
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from connectors.sandbox.faults import KINDS, FaultInjector, FaultSpecError
-from connectors.sandbox.launcher import Sandbox
+
+if TYPE_CHECKING:  # the emulators are imported only when the command runs
+    from connectors.sandbox.launcher import Sandbox
 
 DEFAULT_PORT_SALESFORCE = 8443
 DEFAULT_PORT_HUBSPOT = 8081
@@ -79,6 +81,8 @@ def sandbox(
 
 
 def _start(console: Console, err: Console, *, people: int, **kwargs: object) -> Sandbox:
+    from connectors.sandbox.launcher import Sandbox
+
     try:
         if people < PROGRESS_FROM:
             with console.status(f"Generating and loading demo data ({people:,} people)..."):

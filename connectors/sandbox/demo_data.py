@@ -4,7 +4,7 @@
 (a company with its people and opportunities) are produced lazily by `book.accounts()`, so a book of a
 million people streams in constant memory. The same (people, seed, now) always yields the same book.
 
-What is in it (rates are approximate; every listed case appears at least once from about 50 people on):
+What is in it (rates are approximate; every listed case appears at least once from about 60 people on):
 - companies in four NumberOfEmployees bands (1-50, 51-200, 201-1000, 1000+) across industries, about
   60 % Japanese (kanji names, romanized email domains) and 40 % English-speaking;
 - Salesforce Users who own accounts, contacts and opportunities;

@@ -96,6 +96,7 @@ def _engagement(rng: FastRandom, temperature: Temperature, created: datetime, no
         delivered, opens, clicks, views, extra = r(0, 12), int(rng.random() < 0.3), 0, r(0, 2), 0
         anchor = now - timedelta(days=r(60, 1000), seconds=r(0, 86399))
     opens = min(opens, delivered)
+    clicks = min(clicks, opens)  # a click is in an opened email
     conversions = extra + int(converted)
     floor = created + timedelta(minutes=5)
     if after is not None:
@@ -109,7 +110,7 @@ def _engagement(rng: FastRandom, temperature: Temperature, created: datetime, no
         return max(floor, anchor - timedelta(seconds=rng.randint(0, limit_days * 86400)))
 
     last_open = anchor if opens else None
-    last_click = (before(3) if last_open else anchor) if clicks else None
+    last_click = before(3) if clicks else None
     last_visit = (anchor if not opens else before(10)) if views else None
     if conversions and temperature == "cold":
         last_conversion: datetime | None = created + timedelta(minutes=1)  # the form that created them

@@ -2,7 +2,7 @@
 
 One `random.Random` per book, advanced in a fixed order, so a (people, seed, now) triple always gives
 the same accounts. Rare cases are drawn with their probability, and the first one of each kind is
-forced once the book has reached a small position, so even a small book (about 50 people) shows every
+forced once the book has reached a small position, so even a small book (about 60 people) shows every
 case the tests and the demo rely on.
 """
 
@@ -60,14 +60,14 @@ _PRIMARY_ROLES = ("Decision Maker", "Economic Buyer", "Executive Sponsor")
 def make_users(people: int, seed: int) -> tuple[DemoUser, ...]:
     """Salesforce Users: 3 plus one per 100 people, at most 50; about half with Japanese names."""
     rng = FastRandom(f"leadsync-demo-users:{seed}")
-    pools = name_pools(seed)
+    pools = name_pools()
     users: list[DemoUser] = []
     taken: set[str] = set()
     for i in range(min(50, 3 + people // 100)):
         if rng.random() < 0.5:
-            (first, f_rom), (last, l_rom) = rng.choice(pools.ja_first), rng.choice(pools.ja_last)
+            (first, f_rom), (last, l_rom) = rng.weighted(pools.ja_first), rng.weighted(pools.ja_last)
         else:
-            first, last = rng.choice(pools.en_first), rng.choice(pools.en_last)
+            first, last = rng.weighted(pools.en_first), rng.weighted(pools.en_last)
             f_rom, l_rom = first, last
         local = f"{slug(f_rom)}.{slug(l_rom)}"
         while local in taken:
@@ -94,7 +94,7 @@ class _Generator:
         self.book = book
         self.now = book.now
         self.rng = FastRandom(f"leadsync-demo:{book.seed}")
-        self.pools: NamePools = name_pools(book.seed)
+        self.pools: NamePools = name_pools()
         self.seen: Counter[str] = Counter()
         self.n_people = self.n_companies = self.n_opps = self.n_lost = 0
         self.domains: Counter[str] = Counter()
@@ -148,13 +148,13 @@ class _Generator:
     def company_name(self, japanese: bool) -> tuple[str, str, str]:
         rng = self.rng
         if japanese:
-            last, last_rom = rng.choice(self.pools.ja_last)
+            last, last_rom = rng.weighted(self.pools.ja_last)
             region, region_rom = rng.choice(JA_REGIONS)
             cat, cat_rom, industry = rng.choice(JA_CATEGORIES)
             core = f"{region}{last}{cat}"
             name = f"株式会社{core}" if rng.random() < 0.6 else f"{core}株式会社"
             return name, slug(f"{region_rom} {last_rom} {cat_rom}"), industry
-        a, b, c = (rng.choice(self.pools.en_last) for _ in range(3))
+        a, b, c = (rng.weighted(self.pools.en_last) for _ in range(3))
         form = rng.random()
         if form < 0.5:
             name = f"{a} {rng.choice(EN_COMPANY_SUFFIXES)}"
@@ -170,10 +170,11 @@ class _Generator:
         rng, pos = self.rng, self.n_people
         self.n_people += 1
         japanese = rng.random() < (0.95 if japanese_company else 0.08)
+        pools = self.pools
         if japanese:
-            (first, f_rom), (last, l_rom) = rng.choice(self.pools.ja_first), rng.choice(self.pools.ja_last)
+            (first, f_rom), (last, l_rom) = rng.weighted(pools.ja_first), rng.weighted(pools.ja_last)
         else:
-            first, last = rng.choice(self.pools.en_first), rng.choice(self.pools.en_last)
+            first, last = rng.weighted(pools.en_first), rng.weighted(pools.en_last)
             f_rom, l_rom = first, last
         if not in_sf_company or self.chance("hubspot_only", 0.10, pos, after=4):
             in_sf, in_hs = False, True
@@ -235,9 +236,13 @@ class _Generator:
         key = f"O{self.n_opps}"
         self.n_opps += 1
         outcome = rng.weighted(_OUTCOMES)
-        for forced in ("won", "open"):  # make sure a small book has both
-            if outcome == "lost" and self.seen[forced] == 0 and self.n_opps >= (4 if forced == "won" else 6):
-                outcome = forced  # type: ignore[assignment]
+        # a small book still has a won deal, an open one, and a loss at every open stage
+        if self.seen["won"] == 0 and self.n_opps >= 4:
+            outcome = "won"
+        elif self.seen["open"] == 0 and self.n_opps >= 6:
+            outcome = "open"
+        elif self.n_lost < len(OPEN_STAGES):
+            outcome = "lost"
         self.seen[outcome] += 1
         loss_reason: str | None = None
         if outcome == "lost":

@@ -134,6 +134,21 @@ class Sandbox:
         path.chmod(0o600)
         return path
 
+    def reset(self, *, people: int = 0, seed: int = 1, now: datetime | None = None,
+              faults: str | None = None) -> LoadSummary:
+        """Empty both emulators (records, call counts, rate-limit usage), give each a fresh fault
+        injector (`faults` spec, seeded from `seed`; None: no faults) and load a new demo book of
+        `people` people (0: none). The servers keep running on the same ports."""
+        sf_faults = FaultInjector.parse(faults or "", seed=seed)
+        hs_faults = FaultInjector.parse(faults or "", seed=seed + 1)
+        for emulator, injector in ((self.salesforce, sf_faults), (self.hubspot, hs_faults)):
+            emulator.reset()
+            emulator.faults = injector
+        self.book = generate(people=people, seed=seed, now=now) if people else None
+        self.loaded = (load_demo(self.book, salesforce=self.salesforce, hubspot=self.hubspot) if self.book
+                       else LoadSummary())
+        return self.loaded
+
     def stop(self) -> None:
         """Stop both servers (idempotent)."""
         for server in (self.hubspot_server, self.salesforce_server):
