@@ -134,6 +134,11 @@ class RunLock:
         if self._lost.is_set():
             raise LockLost("the run lock was taken over by another run (heartbeat missed); stopping")
 
+    @property
+    def lost(self) -> bool:
+        """True once the heartbeat found the lock taken over by another run."""
+        return self._lost.is_set()
+
     def holder(self) -> LockHolder | None:
         """Who holds the lock now, if anyone."""
         with self.engine.connect() as conn:

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from connectors.base import ContactRef, FieldUpdate, ListChange, LostDeal, Scalar
 from sync import state_schema as s
@@ -40,7 +40,7 @@ from sync.state_codec import (
 )
 from sync.state_records import Membership, RecordedTask, WrittenValue
 from sync.state_runs import RunHistory
-from sync.state_sql import IN_CHUNK, WRITE_CHUNK, chunks, create_engine, upsert
+from sync.state_sql import IN_CHUNK, WRITE_CHUNK, chunks, create_engine, display_url, upsert
 
 STREAM_BATCH = 1_000  # rows fetched per round trip when iterating
 
@@ -74,7 +74,7 @@ class StateStore(RunHistory):
     @property
     def url(self) -> str:
         """The database URL with any password hidden (safe to print)."""
-        return make_url(self.engine.url).render_as_string(hide_password=True)
+        return display_url(self.engine.url)
 
     def schema_version(self) -> int:
         with self.engine.connect() as conn:

@@ -201,7 +201,7 @@ def migrate(engine: Engine, migrations: Sequence[Migration] = MIGRATIONS) -> lis
     migrating at once are serialised; the second finds nothing left to do.
     """
     versions = [m.version for m in migrations]
-    if versions != sorted(set(versions)) or (versions and versions[0] != 1):
+    if versions != list(range(1, len(versions) + 1)):
         raise ValueError(f"migrations must be numbered 1, 2, ... in order, got {versions}")
     with engine.connect() as conn:
         if current_version(conn) == (versions[-1] if versions else 0):

@@ -91,6 +91,11 @@ def portable_upsert(conn: Connection, table: sa.Table, rows: Sequence[dict[str, 
 # --------------------------------------------------------------------------- engines
 
 
+def display_url(url: str | URL) -> str:
+    """The URL with any password replaced by ***, safe to print and log."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 class StateUrlError(ValueError):
     """A state store URL that cannot hold leadsync's state."""
 
