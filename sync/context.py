@@ -1,0 +1,51 @@
+"""Everything a run needs, built from settings: the mapping, the state store, both connectors."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from connectors.base import CallCounter
+from connectors.hubspot import HubSpotConnector
+from connectors.retry import RetryPolicy
+from connectors.salesforce import SalesforceConnector
+from mappings import Mapping
+from sync.cli_mappings import load_mapping_file
+from sync.settings import Settings, insecure_permission_warning
+from sync.state import StateStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SyncContext:
+    settings: Settings
+    mapping: Mapping
+    store: StateStore
+    counter: CallCounter
+    salesforce: SalesforceConnector
+    hubspot: HubSpotConnector
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(max_attempts=settings.sync.max_attempts, max_backoff=settings.sync.max_backoff_seconds)
+
+
+def open_context(settings: Settings, *, mapping: Mapping | None = None) -> SyncContext:
+    """Load the mapping, open (and migrate) the state store and build both connectors (no I/O to the
+    systems yet: the runner logs in when it starts)."""
+    if settings.config_path is not None:
+        warning = insecure_permission_warning(Path(settings.config_path))
+        if warning:
+            log.warning(warning)
+    mapping = mapping or load_mapping_file(settings.sync.mapping_file)
+    counter = CallCounter()
+    policy = retry_policy(settings)
+    store = StateStore.open(settings.state.url)
+    sf = SalesforceConnector(settings.salesforce, counter=counter, policy=policy)
+    hs = HubSpotConnector(settings.hubspot, counter=counter, policy=policy)
+    return SyncContext(settings, mapping, store, counter, sf, hs)
