@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sync import cli_mappings, cli_sandbox
+from sync import cli_mappings, cli_runs, cli_sandbox, cli_sync
 
 app = typer.Typer(
     name="leadsync",
@@ -16,6 +16,8 @@ app = typer.Typer(
 )
 app.add_typer(cli_mappings.app, name="mappings")
 cli_sandbox.register(app)
+cli_sync.register(app)
+cli_runs.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,90 @@
+"""Logging for the CLI: one line per event, plain or JSON, with secrets scrubbed from every record.
+
+Connectors never put secrets in messages; the scrubbing filter is a second line of defence: every
+secret value from the settings (passwords, tokens, session ids, private keys) is replaced by `***` in
+the formatted message of every record, whatever its level or origin (including third-party loggers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from pydantic import SecretStr
+
+from sync.settings import Settings
+
+MASK = "***"
+
+
+class SecretScrubber(logging.Filter):
+    def __init__(self, secrets: Iterable[str]):
+        super().__init__()
+        # longest first, so a secret containing another is masked whole; ignore trivial values
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        scrubbed = self.scrub(message)
+        if record.exc_info and record.exc_info[1] is not None:
+            formatted = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = self.scrub(formatted)
+        if scrubbed != message or record.args:
+            record.msg, record.args = scrubbed, None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+               "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if record.exc_text:
+            out["exception"] = record.exc_text
+        elif record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False)
+
+
+def secret_values(settings: Settings | None) -> list[str]:
+    if settings is None:
+        return []
+    out: list[str] = []
+    for section in (settings.salesforce, settings.hubspot):
+        for name in type(section).model_fields:
+            value = getattr(section, name)
+            if isinstance(value, SecretStr):
+                out.append(value.get_secret_value())
+    key_file = settings.salesforce.private_key_file
+    if key_file is not None and key_file.is_file():
+        with contextlib.suppress(OSError):
+            out.extend(line for line in key_file.read_text(encoding="utf-8").splitlines() if len(line) > 16)
+    return out
+
+
+def configure(settings: Settings | None, *, level: str | None = None,
+              json_format: bool | None = None) -> None:
+    """Set up the root logger for a CLI command (idempotent: replaces leadsync's own handler)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_leadsync", False):
+            root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler._leadsync = True  # type: ignore[attr-defined]
+    use_json = json_format if json_format is not None else bool(settings and settings.logging.json_format)
+    handler.setFormatter(JsonFormatter() if use_json else
+                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(SecretScrubber(secret_values(settings)))
+    root.addHandler(handler)
+    root.setLevel(level or (settings.logging.level if settings else "INFO"))
+    for noisy in ("urllib3", "uvicorn", "uvicorn.error", "faker"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
