@@ -60,26 +60,47 @@ class Sandbox:
         return self.pool.request(method, self.url + path, json=body, headers=headers, retries=False)
 
 
-@pytest.fixture
-def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
-    started: list[Sandbox] = []
+def _start(**emulator_options: Any) -> Sandbox:
+    emu = HubSpotEmulator(**emulator_options)
+    recorder = spec_check.Recorder(emu.app)
+    return Sandbox(emu, ServerThread(recorder, port=0, name="hubspot-test").start(), recorder)
 
-    def make(**emulator_options: Any) -> Sandbox:
-        emu = HubSpotEmulator(**emulator_options)
-        recorder = spec_check.Recorder(emu.app)
-        box = Sandbox(emu, ServerThread(recorder, port=0, name="hubspot-test").start(), recorder)
-        started.append(box)
-        return box
 
-    yield make
-    failures: list[str] = []
-    for box in started:
-        box.server.stop()
-        failures += spec_check.problems(box.recorder.records)
+def _assert_conforming(boxes: list[Sandbox]) -> None:
+    failures = [line for box in boxes for line in spec_check.problems(box.recorder.records)]
     assert not failures, "responses that do not match HubSpot's OpenAPI files:\n" + "\n".join(failures)
 
 
 @pytest.fixture
-def hs(make_sandbox: Callable[..., Sandbox]) -> Sandbox:
-    """An empty emulator with limits high enough never to get in the way."""
-    return make_sandbox(requests_per_10s=100_000, searches_per_second=100_000)
+def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
+    """Start an emulator with the given `HubSpotEmulator` options (stopped and spec-checked at teardown)."""
+    started: list[Sandbox] = []
+
+    def make(**emulator_options: Any) -> Sandbox:
+        started.append(_start(**emulator_options))
+        return started[-1]
+
+    yield make
+    for box in started:
+        box.server.stop()
+    _assert_conforming(started)
+
+
+@pytest.fixture(scope="session")
+def _shared_sandbox() -> Iterator[Sandbox]:
+    box = _start(requests_per_10s=100_000, searches_per_second=100_000)
+    yield box
+    box.server.stop()
+
+
+@pytest.fixture
+def hs(_shared_sandbox: Sandbox) -> Iterator[Sandbox]:
+    """An empty emulator with limits high enough never to get in the way (one server per worker,
+    reset before each test; its responses are spec-checked at teardown)."""
+    box = _shared_sandbox
+    box.emu.reset()
+    box.emu.faults.clear()
+    box.emu.faults.injected.clear()
+    box.recorder.records.clear()
+    yield box
+    _assert_conforming([box])
