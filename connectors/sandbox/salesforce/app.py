@@ -36,8 +36,7 @@ def _routes_for(emu: SalesforceEmulator) -> list[Route]:
     def api(path: str, name: str, handler: Callable[..., Awaitable[Response]], methods: list[str],
             **kwargs: Any) -> list[Route]:
         wrapped = endpoint(emu, name, partial(handler, emu, **kwargs))
-        paths = [path] if path.endswith("}") and "{" in path.rsplit("/", 1)[-1] else [path, path + "/"]
-        return [Route(p, wrapped, methods=methods) for p in paths]
+        return [Route(p, wrapped, methods=methods) for p in (path, path + "/")]
 
     q, s, c, b = "salesforce.query", "salesforce.sobject", "salesforce.collections", "salesforce.bulk"
     d = "salesforce.describe"

@@ -39,7 +39,8 @@ def injected_error(code: str, record_id: str | None) -> RecordError:
 
 def run_batch(emu: SalesforceEmulator, ops: list[tuple[str | None, Operation]], all_or_none: bool,
               endpoint: str = ENDPOINT) -> list[dict[str, Any]]:
-    """Run each (known id, operation) in order; per-record results, rolled back on allOrNone failure."""
+    """Run each (known id, operation) in order; per-record results, rolled back on allOrNone failure.
+    A failed record's result carries the id it was sent with when that id is well-formed."""
     results: list[dict[str, Any]] = []
     failed = False
     with emu.store.atomic() as journal:
@@ -105,7 +106,7 @@ async def collections(emu: SalesforceEmulator, request: Request) -> Response:
             ops.append((None, _create_op(emu, record)))
         else:
             raw_id = record.get("id", record.get("Id"))
-            ops.append((str(raw_id) if raw_id else None, _update_op(emu, record, raw_id)))
+            ops.append((normalize_id(raw_id), _update_op(emu, record, raw_id)))
     return json_response(run_batch(emu, ops, all_or_none))
 
 
@@ -145,7 +146,7 @@ def _delete(emu: SalesforceEmulator, request: Request) -> Response:
             return rid, None
         return op
 
-    return json_response(run_batch(emu, [(raw, delete_op(raw)) for raw in ids], all_or_none))
+    return json_response(run_batch(emu, [(normalize_id(raw), delete_op(raw)) for raw in ids], all_or_none))
 
 
 async def retrieve(emu: SalesforceEmulator, request: Request) -> Response:
