@@ -46,8 +46,8 @@ class KeyLines:
         return 1
 
     def table_of(self, path: PathKey) -> PathKey:
-        """The longest prefix of `path` that is an explicit table header (`()` for the root)."""
-        for cut in range(len(path) - 1, 0, -1):
+        """The longest prefix of `path` (itself included) that is an explicit table header, else `()`."""
+        for cut in range(len(path), 0, -1):
             if path[:cut] in self.headers:
                 return path[:cut]
         return ()
@@ -186,7 +186,12 @@ class _Scanner:
         self.i = match.end()
         return match.group()
 
+    def need_more(self) -> None:
+        if self.i >= self.n:
+            raise ValueError("unexpected end of document")
+
     def value(self, path: PathKey) -> None:
+        self.need_more()
         ch = self.peek()
         if ch == "[":
             self.array(path)
@@ -199,8 +204,11 @@ class _Scanner:
         elif ch == "'":
             self.literal_string()
         else:  # number, bool, date/time (a space may separate date and time)
+            start = self.i
             while self.i < self.n and self.s[self.i] not in ",]}\r\n#":
                 self.i += 1
+            if self.i == start:
+                raise ValueError(f"expected a value at {start}")
 
     def array(self, path: PathKey) -> None:
         self.i += 1  # [
@@ -210,6 +218,7 @@ class _Scanner:
             if self.peek() == "]":
                 self.i += 1
                 return
+            self.need_more()
             element = (*path, index)
             self.record(element, self.lineno())
             self.value(element)
@@ -225,6 +234,7 @@ class _Scanner:
             if self.peek() == "}":
                 self.i += 1
                 return
+            self.need_more()
             self.keyval(path)
             self.skip_blank()
             if self.peek() == ",":
