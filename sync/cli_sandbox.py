@@ -6,6 +6,8 @@ import shutil
 import signal
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
@@ -27,7 +29,9 @@ FAULT_HELP = (
     "Fault injection: --faults 'ENDPOINT_GLOB:KIND=PROBABILITY[xCOUNT][@ARG][,...][;RULE...]'\n"
     f"  kinds: {', '.join(KINDS)}  (429 ARG = Retry-After seconds or 'none'; slow ARG = seconds;\n"
     "  record ARG = per-record error code, e.g. UNABLE_TO_LOCK_ROW)\n"
-    "  endpoints are named '<system>.<name>', e.g. salesforce.query, hubspot.search, hubspot.batch_update\n"
+    "  endpoints: salesforce.{login,token,query,query_more,limits,describe,sobject,collections,bulk}\n"
+    "             hubspot.{search,batch_read,batch_update,batch_upsert,batch_create,batch_archive,contacts,\n"
+    "             properties,lists,memberships}   (globs work: 'hubspot.batch_*', '*')\n"
     "  examples: --faults 'hubspot.*:429=0.1,500=0.05'\n"
     "            --faults 'hubspot.batch_update:429=1x3@2;salesforce.*:record=0.05@UNABLE_TO_LOCK_ROW'"
 )
@@ -69,8 +73,10 @@ def sandbox(
             state_url = f"sqlite:///{(folder / 'leadsync-state.db').as_posix()}"
             if write_settings is not None:
                 box.write_settings(write_settings, state_url)
-            _describe(console, box, state_url, write_settings, temporary)
-            _wait_for_stop_signal()
+            with _stop_signals() as stop:  # installed before "ready" is printed: no signal is missed
+                _describe(console, box, state_url, write_settings, temporary)
+                while not stop.wait(0.5):
+                    pass
             console.print("Stopping the sandbox...")
         finally:
             box.stop()
@@ -137,8 +143,9 @@ def _describe(console: Console, box: Sandbox, state_url: str, settings_path: Pat
     console.file.flush()
 
 
-def _wait_for_stop_signal() -> None:
-    """Block until SIGINT or SIGTERM (handlers restored afterwards)."""
+@contextmanager
+def _stop_signals() -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM while inside (the previous handlers are restored after)."""
     stop = threading.Event()
 
     def handler(signum: int, frame: FrameType | None) -> None:
@@ -146,8 +153,7 @@ def _wait_for_stop_signal() -> None:
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not stop.wait(0.5):
-            pass
+        yield stop
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
