@@ -7,7 +7,6 @@ Exit codes: 0 ok; 2 bad configuration (settings, mapping, state store missing or
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sync.cli_mappings import parse_now
-from sync.local_state import EXIT_BAD_CONFIG, EXIT_OK, LocalStateError, open_local_state
+from sync.local_state import EXIT_BAD_CONFIG, EXIT_OK, LocalStateError, open_local_state, output_console
 from sync.report import Report, build_report
 
 CONFIG_HELP = "Settings file (default: $LEADSYNC_CONFIG, else ./settings.toml)."
@@ -59,18 +58,6 @@ def report_command(config: Path | None, as_json: bool, now: str | None,
 
 
 # --------------------------------------------------------------------------- rendering
-
-PIPE_WIDTH = 120  # tables written to a file or pipe (no terminal to measure) use this width
-
-
-def output_console() -> Console:
-    """Stdout console: the terminal's width, or PIPE_WIDTH when stdout is not a terminal (and
-    $COLUMNS is not set)."""
-    console = Console(highlight=False)
-    if not console.is_terminal and not os.environ.get("COLUMNS"):
-        console.width = PIPE_WIDTH
-    return console
-
 
 def amount(value: float) -> str:
     """Compact amount: 84,730,000 -> "84.7M" (no currency: the org's own)."""

@@ -8,11 +8,13 @@ print; the commands turn it into exit code 2.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -24,6 +26,7 @@ from sync.state_schema import SchemaTooNewError
 from sync.state_sql import StateUrlError, display_url, sqlite_path
 
 EXIT_OK, EXIT_NOT_FOUND, EXIT_BAD_CONFIG = 0, 1, 2
+PIPE_WIDTH = 120  # tables written to a file or pipe (no terminal to measure) use this width
 
 
 class LocalStateError(Exception):
@@ -77,3 +80,12 @@ def open_local_state(config: Path | str | None) -> Iterator[LocalState]:
         yield LocalState(settings, mapping, store)
     finally:
         store.close()
+
+
+def output_console() -> Console:
+    """Stdout console for tables: the terminal's width, or PIPE_WIDTH when stdout is not a terminal
+    and $COLUMNS is not set."""
+    console = Console(highlight=False)
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console.width = PIPE_WIDTH
+    return console
