@@ -140,14 +140,17 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def _error_fields(body: bytes | str | None) -> tuple[str | None, str | None, str]:
-    """(error code, HubSpot policy name, message) from a Salesforce or HubSpot error body."""
+def _error_fields(body: object) -> tuple[str | None, str | None, str]:
+    """(error code, HubSpot policy name, message) from a Salesforce or HubSpot error body: raw bytes/str,
+    or already decoded JSON (simple-salesforce exceptions carry the decoded body in `.content`)."""
     if body is None:
         return None, None, ""
-    try:
-        data: Any = json.loads(body)
-    except (ValueError, TypeError):
-        return None, None, ""
+    data: Any = body
+    if isinstance(body, bytes | bytearray | str):
+        try:
+            data = json.loads(body)
+        except (ValueError, TypeError):
+            return None, None, ""
     if isinstance(data, list) and data and isinstance(data[0], dict):
         data = data[0]
     if not isinstance(data, dict):
@@ -172,9 +175,9 @@ def _rate_window(headers: Mapping[str, str] | None, policy: str | None) -> float
 
 
 def classify_http(
-    status: int | None, headers: Mapping[str, str] | None, body: bytes | str | None
+    status: int | None, headers: Mapping[str, str] | None, body: bytes | str | list | dict | None
 ) -> Decision:
-    """Decide about one HTTP answer by status and error code."""
+    """Decide about one HTTP answer by status and error code (`body` raw, or decoded JSON)."""
     if status is None:
         return Decision(Outcome.RETRY, None, "no response")
     code, policy, message = _error_fields(body)

@@ -66,8 +66,12 @@ def hubspot_exc(cls: type, status: int, body: str, headers: dict[str, str] | Non
 
 
 def sf_exc(cls: type, status: int, body: str) -> Exception:
-    return cls("https://x.my.salesforce.com/services/data/v59.0/query/?q=SELECT", status, "query",
-               body.encode())
+    """As simple-salesforce raises them: `.content` is the decoded JSON body (or the text)."""
+    try:
+        content = json.loads(body)
+    except ValueError:
+        content = body
+    return cls("https://x.my.salesforce.com/services/data/v59.0/query/?q=SELECT", status, "query", content)
 
 
 # --------------------------------------------------------------------------- classify_http
