@@ -1,0 +1,199 @@
+"""How leadsync talks to HubSpot: the configured client, pacing, the daily budget, one retry layer.
+
+Every HubSpot request of the connector goes through `HubSpotTransport.request`, which
+
+1. refuses to start when the daily allowance left is below the configured reserve (`BudgetExhausted`,
+   so a run stops between batches, never inside one);
+2. for each attempt, waits for the client-side pacers (search calls: `searches_per_second`; all calls:
+   `requests_per_10s`, rolling);
+3. runs the attempt under `connectors.retry.call` (counted per endpoint, 429/5xx/dropped connections
+   retried, Retry-After honoured);
+4. reads the `X-HubSpot-RateLimit-Daily` / `-Daily-Remaining` headers of every answer.
+
+The hubspot-api-client's own urllib3 retry is switched off (`Retry(total=False)`): urllib3 then raises
+connection errors at once instead of retrying some methods silently, so retries live in one place.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import hubspot
+from pydantic import SecretStr
+from urllib3.util.retry import Retry
+
+from connectors import retry
+from connectors.base import BudgetExhausted, CallCounter, ConfigurationError
+from connectors.pacing import Clock, IntervalLimiter, Limiter, RollingWindowLimiter, Sleep
+
+T = TypeVar("T")
+SYSTEM = "hubspot"
+DAILY_MAX_HEADER = "X-HubSpot-RateLimit-Daily"
+DAILY_REMAINING_HEADER = "X-HubSpot-RateLimit-Daily-Remaining"
+
+
+class HubSpotConfig(Protocol):
+    """What the connector reads from its settings (`sync.settings.HubSpotSettings` satisfies it)."""
+
+    @property
+    def access_token(self) -> SecretStr | str | None: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def ca_bundle(self) -> Path | None: ...
+    @property
+    def verify_tls(self) -> bool: ...
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def requests_per_10s(self) -> int: ...
+    @property
+    def searches_per_second(self) -> float: ...
+    @property
+    def daily_reserve(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class HubSpotOptions:
+    """A plain `HubSpotConfig` for code and tests that do not load `sync` settings."""
+
+    access_token: SecretStr | str | None
+    host: str = "https://api.hubapi.com"
+    ca_bundle: Path | None = None
+    verify_tls: bool = True
+    timeout: float = 60.0
+    requests_per_10s: int = 100
+    searches_per_second: float = 4.0
+    daily_reserve: int = 5_000
+
+
+def build_client(config: HubSpotConfig) -> hubspot.Client:
+    """A hubspot-api-client pointed at `config.host`, with TLS settings and its own retry off."""
+    token = config.access_token
+    if isinstance(token, SecretStr):
+        token = token.get_secret_value()
+    if not token:
+        raise ConfigurationError("hubspot.access_token is not set (a private app access token)")
+    options: dict[str, Any] = {
+        "access_token": token,
+        "host": config.host.rstrip("/"),
+        "retry": Retry(total=False),  # never None: the client would fall back to urllib3's default
+        "verify_ssl": config.verify_tls,
+    }
+    if config.ca_bundle is not None:
+        options["ssl_ca_cert"] = str(config.ca_bundle)
+    return hubspot.Client.create(**options)
+
+
+@dataclass
+class HubSpotPacing:
+    """The client-side limiters: `requests` paces every call, `searches` paces search calls on top.
+    Public so that tests can wrap them (e.g. to record when each call started)."""
+
+    requests: Limiter
+    searches: Limiter
+
+    @classmethod
+    def from_config(cls, config: HubSpotConfig, *, clock: Clock = time.monotonic,
+                    sleep: Sleep = time.sleep) -> HubSpotPacing:
+        return cls(
+            requests=RollingWindowLimiter(config.requests_per_10s, 10.0, clock=clock, sleep=sleep),
+            searches=IntervalLimiter(config.searches_per_second, clock=clock, sleep=sleep),
+        )
+
+
+class DailyBudget:
+    """The daily allowance as last reported by HubSpot. Answers without the headers (search) count
+    one call down from the last known value. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._remaining: int | None = None
+        self._max: int | None = None
+        self._lock = threading.Lock()
+
+    def observe(self, headers: Mapping[str, str] | Any | None) -> None:
+        remaining = _int_header(headers, DAILY_REMAINING_HEADER)
+        maximum = _int_header(headers, DAILY_MAX_HEADER)
+        with self._lock:
+            if maximum is not None:
+                self._max = maximum
+            if remaining is not None:
+                self._remaining = remaining
+            elif self._remaining is not None:
+                self._remaining = max(0, self._remaining - 1)
+
+    def snapshot(self) -> tuple[int, int] | None:
+        with self._lock:
+            if self._remaining is None or self._max is None:
+                return None
+            return self._remaining, self._max
+
+    def check(self, reserve: int, endpoint: str) -> None:
+        """Raise `BudgetExhausted` when fewer than `reserve` calls are left for today."""
+        with self._lock:
+            remaining = self._remaining
+        if remaining is not None and remaining < reserve:
+            raise BudgetExhausted(
+                f"hubspot: {remaining} API calls left today, below the reserve of {reserve}; "
+                f"stopping before {endpoint}"
+            )
+
+
+def _int_header(headers: Mapping[str, str] | Any | None, name: str) -> int | None:
+    if not headers:
+        return None
+    getter = getattr(headers, "get", None)
+    value = getter(name) if getter else None
+    if value is None:
+        lname = name.lower()
+        value = next((v for k, v in dict(headers).items() if str(k).lower() == lname), None)
+    try:
+        return int(str(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+class HubSpotTransport:
+    """Runs client calls paced, budgeted, counted and retried. `request` takes a generated client's
+    `*_with_http_info` method and returns `(data, status)`."""
+
+    def __init__(self, client: hubspot.Client, *, counter: CallCounter, policy: retry.RetryPolicy,
+                 pacing: HubSpotPacing, daily_reserve: int, timeout: float | None,
+                 sleep: Sleep = time.sleep) -> None:
+        self.client = client
+        self.counter = counter
+        self.policy = policy
+        self.pacing = pacing
+        self.daily_reserve = daily_reserve
+        self.timeout = timeout
+        self.budget = DailyBudget()
+        self._sleep = sleep
+
+    def request(self, endpoint: str, method: Callable[..., Any], *args: Any, search: bool = False,
+                **kwargs: Any) -> tuple[Any, int]:
+        """Call `method(*args, **kwargs)` (a `*_with_http_info` method) under pacing and the retry
+        policy; `endpoint` names it in the call counter."""
+        self.budget.check(self.daily_reserve, endpoint)
+        if self.timeout:
+            kwargs["_request_timeout"] = self.timeout
+
+        def attempt() -> tuple[Any, int]:
+            if search:
+                self.pacing.searches.acquire()
+            self.pacing.requests.acquire()
+            try:
+                data, status, headers = method(*args, **kwargs)
+            except Exception as exc:
+                self.budget.observe(getattr(exc, "headers", None))
+                raise
+            self.budget.observe(headers)
+            return data, status
+
+        return retry.call(attempt, system=SYSTEM, endpoint=endpoint, counter=self.counter,
+                          policy=self.policy, sleep=self._sleep)
+
