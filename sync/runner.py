@@ -33,6 +33,7 @@ from sync.identity import IdentityResolver, Person, normalize_email, to_person_f
 from sync.lock import LockHeld, LockLost, RunLock
 from sync.plan import PlanState, PlanSummary, plan
 from sync.plan_model import FieldKey, PersonDesired
+from sync.setup import property_specs, salesforce_expectations
 from sync.writer import WRITE_SIZES, StopRequested, Writer
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ class _Run:
             self.run_id = ctx.store.start_run(mapping_version=ctx.mapping.version, kind=o.kind)
             self.writer = Writer(ctx.store, {"salesforce": ctx.salesforce, "hubspot": ctx.hubspot},
                                  ctx.salesforce, self.run_id, ctx.mapping.version, stop=o.stop,
-                                 check_lock=self.lock.check)
+                                 check_lock=self.lock.check, preflight=self.preflight)
         status, code, error = "ok", EXIT_OK, None
         ctx.counter.counts.clear()  # this run's calls only
         try:
@@ -147,6 +148,19 @@ class _Run:
         self._finish(status, error)
         return RunResult(self.run_id, status, code, self._counts(), ctx.counter.by_system(),
                          self.summary.to_dict(WRITE_SIZES), error, time.monotonic() - started)
+
+    def preflight(self, system: str) -> None:
+        """Before the first write to a system: every mapped field/property exists, is writable and
+        takes every value leadsync may write (one describe / properties read). A mismatch stops the run
+        as a configuration error naming the field and value; `leadsync setup` fixes HubSpot's side."""
+        mapping = self.ctx.mapping
+        if system == "salesforce":
+            problems = self.ctx.salesforce.check_fields(salesforce_expectations(mapping))
+        else:
+            problems = self.ctx.hubspot.ensure_properties(property_specs(mapping), create_missing=False)
+        if problems:
+            hint = " (run `leadsync setup`)" if system == "hubspot" else ""
+            raise ConfigurationError(f"{system} is not ready for the mapping{hint}: " + "; ".join(problems))
 
     def _counts(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(sorted(self.counts.items()))

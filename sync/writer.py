@@ -60,12 +60,14 @@ class Writer:
     mapping_version: int
     stop: threading.Event | None = None
     check_lock: Callable[[], None] | None = None
+    preflight: Callable[[str], None] | None = None  # once per system, before its first write
     sizes: Mapping[str, BatchSizes] = field(default_factory=lambda: dict(WRITE_SIZES))
     counts: Counter[str] = field(default_factory=Counter)
     failures: list[NewFailure] = field(default_factory=list)
     _fields: dict[tuple[str, str], list[FieldUpdate]] = field(default_factory=dict)
     _lists: dict[tuple[str, str, str], list[ListChange]] = field(default_factory=dict)
     _tasks: list[CallTask] = field(default_factory=list)
+    _ready: set[str] = field(default_factory=set)
 
     # ------------------------------------------------------------------ intake
     def add(self, plan: WritePlan) -> None:
@@ -85,21 +87,26 @@ class Writer:
     def flush(self, *, final: bool = True) -> None:
         """Send full batches (all remaining ones when `final`)."""
         for (system, _obj), buf in self._fields.items():
-            self._drain(buf, self.sizes[system].fields, final,
+            self._drain(system, buf, self.sizes[system].fields, final,
                         lambda b, s=system: self._send_fields(s, b))
         for (system, _name, _op), buf in self._lists.items():
-            self._drain(buf, self.sizes[system].list_members, final,
+            self._drain(system, buf, self.sizes[system].list_members, final,
                         lambda b, s=system: self._send_lists(s, b))
-        self._drain(self._tasks, self.sizes["salesforce"].tasks, final, self._send_tasks)
+        self._drain("salesforce", self._tasks, self.sizes["salesforce"].tasks, final, self._send_tasks)
 
     def pending(self) -> int:
         return (sum(len(b) for b in self._fields.values()) + sum(len(b) for b in self._lists.values())
                 + len(self._tasks))
 
     # ------------------------------------------------------------------ sending
-    def _drain(self, buf: list[T], size: int, final: bool, send: Callable[[list[T]], None]) -> None:
+    def _drain(self, system: str, buf: list[T], size: int, final: bool,
+               send: Callable[[list[T]], None]) -> None:
         while len(buf) >= size or (final and buf):
             self._between_batches()
+            if system not in self._ready:
+                if self.preflight is not None:
+                    self.preflight(system)  # raises ConfigurationError: nothing of that system is sent
+                self._ready.add(system)
             batch = buf[:size]
             send(batch)
             del buf[:size]
