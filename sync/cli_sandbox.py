@@ -122,10 +122,9 @@ def _describe(console: Console, box: Sandbox, state_url: str, settings_path: Pat
     out("[bold]Credentials[/bold]")
     out(f"  Salesforce username {creds.username}  password {creds.password}  "
         f"security token {creds.security_token}", markup=False)
-    consumer_key = getattr(creds, "consumer_key", None)
-    if consumer_key:
-        out(f"  Salesforce connected app: consumer key {consumer_key}  "
-            f"consumer secret {getattr(creds, 'consumer_secret', '')}", markup=False)
+    out(f"  Salesforce connected app (auth = \"jwt\" / \"client_credentials\"): consumer key "
+        f"{creds.consumer_key}  consumer secret {creds.consumer_secret}  private key file "
+        f"{box.jwt_key_file}", markup=False)
     out(f"  HubSpot access token {box.hubspot_token}", markup=False)
     out("")
     if settings_path is not None:

@@ -29,6 +29,7 @@ from connectors.sandbox.settings_toml import dumps_toml
 HUBSPOT_TOKEN = "sandbox-token"
 TLS_FOLDER = "tls"
 CA_NAME = "sandbox-ca.pem"
+JWT_KEY_NAME = "salesforce-jwt-key.pem"  # the connected app's private key, for auth = "jwt"
 
 
 @dataclass
@@ -83,7 +84,8 @@ class Sandbox:
         except BaseException:
             sf_server.stop()
             raise
-        ca_file = Path(getattr(salesforce, "ca_file", None) or tls_dir / CA_NAME)
+        ca_file = Path(salesforce.ca_file or tls_dir / CA_NAME)
+        _write_private(tls_dir / JWT_KEY_NAME, salesforce.credentials.private_key_pem)
         return cls(salesforce=salesforce, hubspot=hubspot, salesforce_server=sf_server,
                    hubspot_server=hs_server, ca_file=ca_file, workdir=workdir, book=book, loaded=loaded,
                    hubspot_requests_per_10s=hubspot_requests_per_10s)
@@ -95,6 +97,11 @@ class Sandbox:
     @property
     def hubspot_url(self) -> str:
         return self.hubspot_server.url
+
+    @property
+    def jwt_key_file(self) -> Path:
+        """PEM of the private key the emulator's connected app accepts for JWT-bearer logins."""
+        return self.workdir / TLS_FOLDER / JWT_KEY_NAME
 
     @property
     def now(self) -> datetime | None:
@@ -125,14 +132,8 @@ class Sandbox:
 
     def write_settings(self, path: Path, state_url: str) -> Path:
         """Write `settings_dict` as TOML to `path`, readable by the owner only (0600)."""
-        path = Path(path)
         text = "# leadsync settings for the local sandbox (written by `leadsync sandbox`)\n"
-        text += dumps_toml(self.settings_dict(state_url))
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        path.chmod(0o600)
-        return path
+        return _write_private(Path(path), text + dumps_toml(self.settings_dict(state_url)))
 
     def reset(self, *, people: int = 0, seed: int = 1, now: datetime | None = None,
               faults: str | None = None) -> LoadSummary:
@@ -159,3 +160,12 @@ class Sandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _write_private(path: Path, text: str) -> Path:
+    """Write `text` to `path`, readable by the owner only (0600, also when the file existed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    path.chmod(0o600)
+    return path

@@ -83,6 +83,19 @@ def test_real_clients_connect_with_the_written_settings(sandbox: Sandbox, tmp_pa
     assert [r.properties["email"] for r in found] == [twin.email]
 
 
+def test_jwt_login_with_the_written_private_key(sandbox: Sandbox, tmp_path: Path) -> None:
+    settings = settings_for(sandbox, tmp_path).salesforce
+    key = sandbox.jwt_key_file
+    assert key.is_file() and stat.S_IMODE(key.stat().st_mode) == 0o600
+    session = build_session(domain=settings.domain, login_url=settings.login_url,
+                            ca_bundle=settings.ca_bundle)
+    sf = Salesforce(username=settings.username, consumer_key=sandbox.salesforce.credentials.consumer_key,
+                    privatekey_file=str(key), domain=settings.domain, version=settings.api_version,
+                    session=session)
+    accounts = sf.query("SELECT COUNT() FROM Account")
+    assert accounts["totalSize"] == sandbox.loaded.accounts > 0
+
+
 def test_start_with_a_fault_spec(tmp_path: Path) -> None:
     with Sandbox.start(people=0, workdir=tmp_path, faults="hubspot.search:503=1x1") as box:
         settings = settings_for(box, tmp_path)
