@@ -27,8 +27,10 @@ T = TypeVar("T")
 SYSTEM = "salesforce"
 
 # endpoint names, as the sandbox emulator counts them
-LOGIN = "salesforce.login"
+LOGIN = "salesforce.login"  # SOAP login
+TOKEN = "salesforce.token"  # OAuth token endpoint
 QUERY = "salesforce.query"
+QUERY_MORE = "salesforce.query_more"
 COLLECTIONS = "salesforce.collections"
 DESCRIBE = "salesforce.describe"
 BULK = "salesforce.bulk"
@@ -67,7 +69,9 @@ class SalesforceClient:
 
     def connect(self) -> None:
         """Log in (retrying transient failures). A refused login raises AuthenticationError."""
-        self._sf = self.call(LOGIN, lambda: login(self.config, self.session), relogin=False)
+        self._sf = self.call(
+            login_endpoint(self.config), lambda: login(self.config, self.session), relogin=False
+        )
 
     def _relogin(self) -> None:
         log.info("salesforce: session expired, logging in again")
@@ -135,7 +139,8 @@ class SalesforceClient:
             if budgeted:
                 self.check_budget()
             result = self.call(
-                QUERY, lambda url=next_url: self.sf.query_more(url, identifier_is_url=True, headers=headers)
+                QUERY_MORE,
+                lambda url=next_url: self.sf.query_more(url, identifier_is_url=True, headers=headers),
             )
 
     def query(
@@ -186,6 +191,15 @@ class SalesforceClient:
                 f"salesforce: {total - used} of {total} daily API calls left, below the "
                 f"reserve of {self.config.daily_reserve}; stopping before the next batch"
             )
+
+
+def login_endpoint(config: SalesforceConfig) -> str:
+    """The endpoint a login counts under: SOAP for username/password(+token), OAuth token otherwise."""
+    if config.auth == "password" and (
+        config.security_token or not (config.consumer_key and config.consumer_secret)
+    ):
+        return LOGIN
+    return TOKEN
 
 
 def _plain(record: Mapping[str, Any]) -> dict[str, Any]:
