@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect, Engine
@@ -26,24 +27,35 @@ FAILURE_STAGES: tuple[str, ...] = ("identity", "map", "write")
 class UTCDateTime(sa.TypeDecorator[datetime]):
     """A timezone-aware UTC datetime on every backend.
 
-    Naive datetimes are refused (a naive value is almost always a bug). SQLite has no time zone
-    type, so values are stored as naive UTC there and given back as aware UTC.
+    Naive datetimes are refused (a naive value is almost always a bug). PostgreSQL and others get a
+    `TIMESTAMP WITH TIME ZONE`. SQLite has no time zone type: there the value is stored as naive UTC
+    text "YYYY-MM-DD HH:MM:SS.ffffff" (SQLAlchemy's own SQLite format, fixed width so it sorts),
+    converted with the C-speed `isoformat`/`fromisoformat`, and given back as aware UTC.
     """
 
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(32))
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
         if value is None:
             return None
-        if value.tzinfo is None:
+        if not isinstance(value, datetime) or value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: the state store needs timezone-aware values")
         value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        return value
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
