@@ -24,8 +24,12 @@ _VERSION_RE = re.compile(r"^\d{2}\.0$")
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), status, headers=headers,
-                    media_type="application/json;charset=UTF-8")
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status,
+        headers=headers,
+        media_type="application/json;charset=UTF-8",
+    )
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -36,11 +40,19 @@ def fault_response(fault: Fault) -> Response:
     """The body a REST call gets for an injected 429/500/503."""
     if fault.kind == "429":
         headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
-        return error_response(429, "REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded.", headers)
+        return error_response(
+            429, "REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded.", headers
+        )
     if fault.kind == "503":
-        return error_response(503, "SERVER_UNAVAILABLE", "Server temporarily unavailable. Please try again later.")
-    return error_response(500, "UNKNOWN_EXCEPTION", "An unexpected error occurred. Please include this ErrorId "
-                          "if you contact support: 1848370553-73214 (-1206387357)")
+        return error_response(
+            503, "SERVER_UNAVAILABLE", "Server temporarily unavailable. Please try again later."
+        )
+    return error_response(
+        500,
+        "UNKNOWN_EXCEPTION",
+        "An unexpected error occurred. Please include this ErrorId "
+        "if you contact support: 1848370553-73214 (-1206387357)",
+    )
 
 
 def bearer_token(request: Request) -> str | None:
@@ -92,8 +104,12 @@ def endpoint(emu: SalesforceEmulator, name: str, handler: Handler) -> Handler:
             return error_response(401, "INVALID_SESSION_ID", "Session expired or invalid")
         used = emu.count_api_call()
         if used is None:
-            return error_response(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.",
-                                  {"Sforce-Limit-Info": f"api-usage={emu.api_used}/{emu.daily_limit}"})
+            return error_response(
+                403,
+                "REQUEST_LIMIT_EXCEEDED",
+                "TotalRequests Limit exceeded.",
+                {"Sforce-Limit-Info": f"api-usage={emu.api_used}/{emu.daily_limit}"},
+            )
         limit_header = {"Sforce-Limit-Info": f"api-usage={used}/{emu.daily_limit}"}
         try:
             response = await handler(request)

@@ -33,8 +33,9 @@ DATA = "/services/data/v{version}"
 
 
 def _routes_for(emu: SalesforceEmulator) -> list[Route]:
-    def api(path: str, name: str, handler: Callable[..., Awaitable[Response]], methods: list[str],
-            **kwargs: Any) -> list[Route]:
+    def api(
+        path: str, name: str, handler: Callable[..., Awaitable[Response]], methods: list[str], **kwargs: Any
+    ) -> list[Route]:
         wrapped = endpoint(emu, name, partial(handler, emu, **kwargs))
         return [Route(p, wrapped, methods=methods) for p in (path, path + "/")]
 
@@ -89,7 +90,9 @@ async def _versions(emu: SalesforceEmulator, request: Request) -> Response:
 
 
 def _retry_after(fault: Fault) -> dict[str, str]:
-    return {} if fault.kind != "429" or fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
+    return (
+        {} if fault.kind != "429" or fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
+    )
 
 
 async def _soap_login(emu: SalesforceEmulator, request: Request) -> Response:
@@ -100,10 +103,19 @@ async def _soap_login(emu: SalesforceEmulator, request: Request) -> Response:
             return DroppedConnection()  # type: ignore[return-value]
         if fault.kind == "503":
             return Response("Service Unavailable", 503, media_type="text/plain")
-        return Response(soap_fault("UNKNOWN_EXCEPTION", "An unexpected error occurred."),
-                        429 if fault.kind == "429" else 500, media_type="text/xml", headers=_retry_after(fault))
-    status, xml = soap_login(await request.body(), emu.credentials, base_url(request),
-                             request.path_params["version"], emu.store.user_id)
+        return Response(
+            soap_fault("UNKNOWN_EXCEPTION", "An unexpected error occurred."),
+            429 if fault.kind == "429" else 500,
+            media_type="text/xml",
+            headers=_retry_after(fault),
+        )
+    status, xml = soap_login(
+        await request.body(),
+        emu.credentials,
+        base_url(request),
+        request.path_params["version"],
+        emu.store.user_id,
+    )
     return Response(xml, status, media_type="text/xml;charset=UTF-8")
 
 
@@ -113,20 +125,28 @@ async def _token(emu: SalesforceEmulator, request: Request) -> Response:
     if fault is not None:
         if fault.kind == "drop":
             return DroppedConnection()  # type: ignore[return-value]
-        return json_response({"error": "unknown_error", "error_description": "retry your request"},
-                             int(fault.kind), _retry_after(fault))
+        return json_response(
+            {"error": "unknown_error", "error_description": "retry your request"},
+            int(fault.kind),
+            _retry_after(fault),
+        )
     form = dict(parse_qsl((await request.body()).decode()))
-    status, body = oauth_token(form, request.headers.get("authorization"), emu.credentials,
-                               base_url(request), emu.store.user_id)
+    status, body = oauth_token(
+        form, request.headers.get("authorization"), emu.credentials, base_url(request), emu.store.user_id
+    )
     return json_response(body, status)
 
 
 # ------------------------------------------------------------------ /_sandbox inspection
 def _inspection_routes(emu: SalesforceEmulator) -> list[Route]:
     async def calls(request: Request) -> Response:
-        return json_response({"calls": emu.calls.snapshot(),
-                              "api_usage": {"used": emu.api_used, "max": emu.daily_limit},
-                              "faults_injected": {f"{e}:{k}": n for (e, k), n in emu.faults.injected.items()}})
+        return json_response(
+            {
+                "calls": emu.calls.snapshot(),
+                "api_usage": {"used": emu.api_used, "max": emu.daily_limit},
+                "faults_injected": {f"{e}:{k}": n for (e, k), n in emu.faults.injected.items()},
+            }
+        )
 
     async def reset(request: Request) -> Response:
         emu.reset()
@@ -143,8 +163,9 @@ def _inspection_routes(emu: SalesforceEmulator) -> list[Route]:
             return json_response([exc.as_api_error()], 400)
         include_deleted = request.query_params.get("include_deleted", "false").lower() == "true"
         rows = emu.store.all(sobject, include_deleted=include_deleted)
-        return json_response({"records": [{f.name: to_json(f, row[f.name]) for f in table.obj.fields}
-                                          for row in rows]})
+        return json_response(
+            {"records": [{f.name: to_json(f, row[f.name]) for f in table.obj.fields} for row in rows]}
+        )
 
     async def faults(request: Request) -> Response:
         if request.method == "DELETE":

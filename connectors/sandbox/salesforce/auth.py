@@ -35,10 +35,14 @@ INVALID_LOGIN = "Invalid username, password, security token; or user locked out.
 def _key_pair() -> tuple[str, str]:
     """(private PEM, public PEM), generated once per process."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
@@ -100,12 +104,14 @@ class Credentials:
 def soap_fault(code: str, message: str) -> str:
     return (
         '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope '
-        'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:sf="urn:fault.partner.soap.sforce.com" '
+        'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:sf="urn:fault.partner.soap.sforce.com" '
         'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><soapenv:Fault>'
         f"<faultcode>sf:{code}</faultcode><faultstring>{code}: {message}</faultstring><detail>"
         f'<sf:LoginFault xsi:type="sf:LoginFault"><sf:exceptionCode>{code}</sf:exceptionCode>'
         f"<sf:exceptionMessage>{message}</sf:exceptionMessage></sf:LoginFault></detail>"
-        "</soapenv:Fault></soapenv:Body></soapenv:Envelope>")
+        "</soapenv:Fault></soapenv:Body></soapenv:Envelope>"
+    )
 
 
 def soap_login(body: bytes, creds: Credentials, base_url: str, version: str, user_id: str) -> tuple[int, str]:
@@ -130,7 +136,8 @@ def soap_login(body: bytes, creds: Credentials, base_url: str, version: str, use
         f"<userInfo><organizationId>{ORG_ID18}</organizationId><organizationName>leadsync sandbox"
         f"</organizationName><userEmail>{creds.username}</userEmail><userId>{user_id}</userId>"
         f"<userName>{creds.username}</userName><userTimeZone>UTC</userTimeZone></userInfo>"
-        "</result></loginResponse></soapenv:Body></soapenv:Envelope>")
+        "</result></loginResponse></soapenv:Body></soapenv:Envelope>"
+    )
 
 
 # ------------------------------------------------------------------ OAuth token
@@ -141,11 +148,18 @@ def _oauth_error(error: str, description: str) -> tuple[int, dict[str, Any]]:
 def _token(creds: Credentials, base_url: str, user_id: str) -> tuple[int, dict[str, Any]]:
     token = creds.mint_session()
     issued = str(int(creds.sessions.clock().timestamp() * 1000))
-    signature = base64.b64encode(hmac.new(creds.consumer_secret.encode(), (base_url + issued).encode(),
-                                          hashlib.sha256).digest()).decode()
-    return 200, {"access_token": token, "instance_url": base_url,
-                 "id": f"{base_url}/id/{ORG_ID18}/{user_id}", "token_type": "Bearer",
-                 "issued_at": issued, "signature": signature, "scope": "api"}
+    signature = base64.b64encode(
+        hmac.new(creds.consumer_secret.encode(), (base_url + issued).encode(), hashlib.sha256).digest()
+    ).decode()
+    return 200, {
+        "access_token": token,
+        "instance_url": base_url,
+        "id": f"{base_url}/id/{ORG_ID18}/{user_id}",
+        "token_type": "Bearer",
+        "issued_at": issued,
+        "signature": signature,
+        "scope": "api",
+    }
 
 
 def _audience_ok(aud: Any, base_url: str) -> bool:
@@ -157,8 +171,9 @@ def _audience_ok(aud: Any, base_url: str) -> bool:
     return False
 
 
-def oauth_token(form: dict[str, str], authorization: str | None, creds: Credentials, base_url: str,
-                user_id: str) -> tuple[int, dict[str, Any]]:
+def oauth_token(
+    form: dict[str, str], authorization: str | None, creds: Credentials, base_url: str, user_id: str
+) -> tuple[int, dict[str, Any]]:
     """(HTTP status, JSON body) for POST /services/oauth2/token."""
     grant = form.get("grant_type", "")
     if grant == "password":
@@ -167,14 +182,20 @@ def oauth_token(form: dict[str, str], authorization: str | None, creds: Credenti
         if form.get("client_secret") != creds.consumer_secret:
             return _oauth_error("invalid_client", "invalid client credentials")
         password = form.get("password", "")
-        if (form.get("username", "").lower() != creds.username.lower()
-                or password not in (creds.password, creds.password + creds.security_token)):
+        if form.get("username", "").lower() != creds.username.lower() or password not in (
+            creds.password,
+            creds.password + creds.security_token,
+        ):
             return _oauth_error("invalid_grant", "authentication failure")
         return _token(creds, base_url, user_id)
     if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
         try:
-            claims = jwt.decode(form.get("assertion", ""), creds.public_key_pem, algorithms=["RS256"],
-                                options={"verify_aud": False, "require": ["exp", "iss", "sub"]})
+            claims = jwt.decode(
+                form.get("assertion", ""),
+                creds.public_key_pem,
+                algorithms=["RS256"],
+                options={"verify_aud": False, "require": ["exp", "iss", "sub"]},
+            )
         except jwt.ExpiredSignatureError:
             return _oauth_error("invalid_grant", "expired authorization code")
         except jwt.PyJWTError:

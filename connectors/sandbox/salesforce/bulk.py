@@ -56,20 +56,39 @@ class Job:
 
     def info(self, version: str) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "id": self.id, "operation": self.operation, "object": self.sobject, "createdById": "",
-            "createdDate": self.created, "systemModstamp": self.created, "state": self.state,
-            "concurrencyMode": "Parallel", "contentType": "CSV", "apiVersion": float(version),
-            "lineEnding": self.line_ending, "columnDelimiter": self.delimiter,
+            "id": self.id,
+            "operation": self.operation,
+            "object": self.sobject,
+            "createdById": "",
+            "createdDate": self.created,
+            "systemModstamp": self.created,
+            "state": self.state,
+            "concurrencyMode": "Parallel",
+            "contentType": "CSV",
+            "apiVersion": float(version),
+            "lineEnding": self.line_ending,
+            "columnDelimiter": self.delimiter,
         }
         if self.kind == "ingest":
-            out.update(externalIdFieldName=self.external_id, jobType="V2Ingest",
-                       contentUrl=f"services/data/v{version}/jobs/ingest/{self.id}/batches",
-                       numberRecordsProcessed=len(self.success) + len(self.failed),
-                       numberRecordsFailed=len(self.failed), retries=0, totalProcessingTime=0,
-                       apiActiveProcessingTime=0, apexProcessingTime=0)
+            out.update(
+                externalIdFieldName=self.external_id,
+                jobType="V2Ingest",
+                contentUrl=f"services/data/v{version}/jobs/ingest/{self.id}/batches",
+                numberRecordsProcessed=len(self.success) + len(self.failed),
+                numberRecordsFailed=len(self.failed),
+                retries=0,
+                totalProcessingTime=0,
+                apiActiveProcessingTime=0,
+                apexProcessingTime=0,
+            )
         else:
-            out.update(jobType="V2Query", numberRecordsProcessed=len(self.query_rows), retries=0,
-                       totalProcessingTime=0, isPkChunkingSupported=True)
+            out.update(
+                jobType="V2Query",
+                numberRecordsProcessed=len(self.query_rows),
+                retries=0,
+                totalProcessingTime=0,
+                isPkChunkingSupported=True,
+            )
         if self.error:
             out["errorMessage"] = self.error
         return out
@@ -103,8 +122,12 @@ def _job(emu: SalesforceEmulator, request: Request, kind: str) -> Job:
 
 def _csv_text(job: Job, header: list[str], rows: list[list[str]], quote_all: bool = False) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=DELIMITERS[job.delimiter], lineterminator=LINE_ENDINGS[job.line_ending],
-                        quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL)
+    writer = csv.writer(
+        buffer,
+        delimiter=DELIMITERS[job.delimiter],
+        lineterminator=LINE_ENDINGS[job.line_ending],
+        quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL,
+    )
     writer.writerow(header)
     writer.writerows(rows)
     return buffer.getvalue()
@@ -128,8 +151,16 @@ async def create_ingest(emu: SalesforceEmulator, request: Request) -> Response:
     if operation == "upsert" and not body.get("externalIdFieldName"):
         raise ApiError(400, "INVALIDJOB", "External ID was blank for upsert")
     delimiter, line_ending = _options(body)
-    job = Job(emu.bulk.new_id(), "ingest", operation, emu.store.table(sobject).obj.name,
-              format_datetime(emu.store.now()), delimiter, line_ending, body.get("externalIdFieldName"))
+    job = Job(
+        emu.bulk.new_id(),
+        "ingest",
+        operation,
+        emu.store.table(sobject).obj.name,
+        format_datetime(emu.store.now()),
+        delimiter,
+        line_ending,
+        body.get("externalIdFieldName"),
+    )
     emu.bulk.jobs[job.id] = job
     emu.bulk.ingest_jobs_created += 1
     return json_response(job.info(request.path_params["version"]))
@@ -257,10 +288,20 @@ async def create_query(emu: SalesforceEmulator, request: Request) -> Response:
     with emu.store.lock:
         compiled = emu.engine.compile(text, emu.store.now().date())
         if compiled.count is not None or compiled.spec.children:
-            raise ApiError(400, "INVALIDJOB", "Aggregate queries and subqueries are not supported by Bulk API 2.0")
+            raise ApiError(
+                400, "INVALIDJOB", "Aggregate queries and subqueries are not supported by Bulk API 2.0"
+            )
         rows = emu.engine.rows(compiled, include_deleted=operation == "queryAll")
-        job = Job(emu.bulk.new_id(), "query", operation, compiled.obj.name, format_datetime(emu.store.now()),
-                  delimiter, line_ending, state="JobComplete")
+        job = Job(
+            emu.bulk.new_id(),
+            "query",
+            operation,
+            compiled.obj.name,
+            format_datetime(emu.store.now()),
+            delimiter,
+            line_ending,
+            state="JobComplete",
+        )
         job.query_header = headers_of(compiled)
         job.query_rows = [emu.engine.csv_row(compiled, r) for r in rows]
     emu.bulk.jobs[job.id] = job
@@ -293,9 +334,14 @@ async def query_results(emu: SalesforceEmulator, request: Request) -> Response:
         size = int(request.query_params.get("maxRecords") or 0) or len(job.query_rows) or 1
     except ValueError:
         raise ApiError(400, "INVALIDLOCATOR", "Invalid locator or maxRecords") from None
-    page = job.query_rows[start:start + size]
+    page = job.query_rows[start : start + size]
     end = start + len(page)
     text = _csv_text(job, job.query_header, page, quote_all=True)
-    return Response(text, media_type="text/csv", headers={
-        "Sforce-NumberOfRecords": str(len(page)),
-        "Sforce-Locator": str(end) if end < len(job.query_rows) else "null"})
+    return Response(
+        text,
+        media_type="text/csv",
+        headers={
+            "Sforce-NumberOfRecords": str(len(page)),
+            "Sforce-Locator": str(end) if end < len(job.query_rows) else "null",
+        },
+    )

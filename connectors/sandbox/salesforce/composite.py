@@ -24,21 +24,31 @@ if TYPE_CHECKING:
 
 MAX_RECORDS = 200
 ENDPOINT = "salesforce.collections"
-ROLLED_BACK = {"statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-               "message": "Record rolled back because not all records were valid and the request was using "
-                          "AllOrNone header", "fields": []}
+ROLLED_BACK = {
+    "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+    "message": "Record rolled back because not all records were valid and the request was using "
+    "AllOrNone header",
+    "fields": [],
+}
 Operation = Callable[[], tuple[str, bool | None]]  # -> (Id, created or None)
 
 
 def injected_error(code: str, record_id: str | None) -> RecordError:
     if code == "UNABLE_TO_LOCK_ROW":
-        return RecordError(code, "unable to obtain exclusive access to this record or 1 records: "
-                           f"{record_id or ''}".rstrip(), [])
+        return RecordError(
+            code,
+            f"unable to obtain exclusive access to this record or 1 records: {record_id or ''}".rstrip(),
+            [],
+        )
     return RecordError(code, f"sandbox fault injection: {code}", [])
 
 
-def run_batch(emu: SalesforceEmulator, ops: list[tuple[str | None, Operation]], all_or_none: bool,
-              endpoint: str = ENDPOINT) -> list[dict[str, Any]]:
+def run_batch(
+    emu: SalesforceEmulator,
+    ops: list[tuple[str | None, Operation]],
+    all_or_none: bool,
+    endpoint: str = ENDPOINT,
+) -> list[dict[str, Any]]:
     """Run each (known id, operation) in order; per-record results, rolled back on allOrNone failure.
     A failed record's result carries the id it was sent with when that id is well-formed."""
     results: list[dict[str, Any]] = []
@@ -64,8 +74,11 @@ def run_batch(emu: SalesforceEmulator, ops: list[tuple[str | None, Operation]], 
             for i, result in enumerate(results):
                 if result["success"]:
                     known = ops[i][0]
-                    results[i] = {**({"id": known} if known else {}), "success": False,
-                                  "errors": [dict(ROLLED_BACK)]}
+                    results[i] = {
+                        **({"id": known} if known else {}),
+                        "success": False,
+                        "errors": [dict(ROLLED_BACK)],
+                    }
     return results
 
 
@@ -74,8 +87,11 @@ def _records(body: Any) -> tuple[list[dict[str, Any]], bool]:
         raise ApiError(400, "JSON_PARSER_ERROR", "The request body must be an object with a records array")
     records = body["records"]
     if len(records) > MAX_RECORDS:
-        raise ApiError(400, "EXCEEDED_ID_LIMIT",
-                       "record limit reached. cannot submit more than 200 records into this call")
+        raise ApiError(
+            400,
+            "EXCEEDED_ID_LIMIT",
+            "record limit reached. cannot submit more than 200 records into this call",
+        )
     if not all(isinstance(r, dict) for r in records):
         raise ApiError(400, "JSON_PARSER_ERROR", "Each record must be a JSON object")
     return records, bool(body.get("allOrNone", False))
@@ -115,6 +131,7 @@ def _create_op(emu: SalesforceEmulator, record: dict[str, Any]) -> Operation:
         if "id" in record or "Id" in record:
             raise RecordError("INVALID_FIELD", "Records with an id cannot be created", ["Id"])
         return emu.store.create(_type_of(record), _fields(record)), None
+
     return op
 
 
@@ -124,6 +141,7 @@ def _update_op(emu: SalesforceEmulator, record: dict[str, Any], raw_id: Any) -> 
             raise RecordError("MISSING_ARGUMENT", "Id not specified in an update call", [])
         emu.store.update(_type_of(record), str(raw_id), _fields(record, "id"))
         return normalize_id(raw_id) or str(raw_id), None
+
     return op
 
 
@@ -132,8 +150,11 @@ def _delete(emu: SalesforceEmulator, request: Request) -> Response:
     if not ids:
         raise ApiError(400, "MISSING_ARGUMENT", "ids parameter is required")
     if len(ids) > MAX_RECORDS:
-        raise ApiError(400, "EXCEEDED_ID_LIMIT",
-                       "record limit reached. cannot submit more than 200 records into this call")
+        raise ApiError(
+            400,
+            "EXCEEDED_ID_LIMIT",
+            "record limit reached. cannot submit more than 200 records into this call",
+        )
     all_or_none = request.query_params.get("allOrNone", "false").lower() == "true"
 
     def delete_op(raw: str) -> Operation:
@@ -144,6 +165,7 @@ def _delete(emu: SalesforceEmulator, request: Request) -> Response:
                 raise RecordError("MALFORMED_ID", f"malformed id {raw}", [])
             emu.store.delete(obj.name, rid)
             return rid, None
+
         return op
 
     return json_response(run_batch(emu, [(normalize_id(raw), delete_op(raw)) for raw in ids], all_or_none))
@@ -164,8 +186,11 @@ async def retrieve(emu: SalesforceEmulator, request: Request) -> Response:
         for raw in ids:
             rid = normalize_id(raw)
             rec = table.rows.get(rid) if rid else None
-            out.append(record_json(emu, sobject, rec, version, fields)
-                       if rec is not None and not rec.get("IsDeleted") else None)
+            out.append(
+                record_json(emu, sobject, rec, version, fields)
+                if rec is not None and not rec.get("IsDeleted")
+                else None
+            )
     return json_response(out)
 
 
@@ -176,9 +201,12 @@ async def upsert(emu: SalesforceEmulator, request: Request) -> Response:
     def upsert_op(record: dict[str, Any]) -> Operation:
         def op() -> tuple[str, bool]:
             if _type_of(record).lower() != sobject.lower():
-                raise RecordError("INVALID_TYPE", f"Record type {_type_of(record)} does not match {sobject}", [])
+                raise RecordError(
+                    "INVALID_TYPE", f"Record type {_type_of(record)} does not match {sobject}", []
+                )
             value = next((v for k, v in record.items() if k.lower() == field.lower()), None)
             return emu.store.upsert(sobject, field, value, _fields(record))
+
         return op
 
     return json_response(run_batch(emu, [(None, upsert_op(r)) for r in records], all_or_none))

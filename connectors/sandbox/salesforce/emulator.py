@@ -31,10 +31,16 @@ class SalesforceEmulator:
     """A local Salesforce org behind the REST, SOAP-login, OAuth and Bulk API 2.0 endpoints that
     simple-salesforce uses. See docs/sandbox-salesforce.md."""
 
-    def __init__(self, *, faults: FaultInjector | None = None, daily_limit: int = 1_000_000,
-                 session_ttl_seconds: float = 7200, api_version: str = "59.0",
-                 clock: Callable[[], datetime] | None = None,
-                 custom_fields: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None):
+    def __init__(
+        self,
+        *,
+        faults: FaultInjector | None = None,
+        daily_limit: int = 1_000_000,
+        session_ttl_seconds: float = 7200,
+        api_version: str = "59.0",
+        clock: Callable[[], datetime] | None = None,
+        custom_fields: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+    ):
         self.clock: Callable[[], datetime] = clock or _utc_now
         self.faults = faults if faults is not None else FaultInjector()
         self.daily_limit = daily_limit

@@ -20,8 +20,15 @@ from .soql import BoolOp, Comparison, Condition, InValues, Literal, Not
 
 Predicate = Callable[[dict[str, Any]], bool]
 Getter = Callable[[dict[str, Any]], Any]
-_TYPE_NAMES = {"int": "int", "double": "double", "currency": "currency", "percent": "percent",
-               "boolean": "boolean", "date": "date", "datetime": "dateTime"}
+_TYPE_NAMES = {
+    "int": "int",
+    "double": "double",
+    "currency": "currency",
+    "percent": "percent",
+    "boolean": "boolean",
+    "date": "date",
+    "datetime": "dateTime",
+}
 
 
 def malformed(message: str) -> ApiError:
@@ -30,10 +37,14 @@ def malformed(message: str) -> ApiError:
 
 def _wrong_type(fd: FieldDef) -> ApiError:
     if fd.type in STRING_TYPES or fd.type in ("id", "reference"):
-        return malformed(f"value of filter criterion for field '{fd.name}' must be of type string "
-                         "and should be enclosed in quotes")
-    return malformed(f"value of filter criterion for field '{fd.name}' must be of type "
-                     f"{_TYPE_NAMES.get(fd.type, fd.type)} and should not be enclosed in quotes")
+        return malformed(
+            f"value of filter criterion for field '{fd.name}' must be of type string "
+            "and should be enclosed in quotes"
+        )
+    return malformed(
+        f"value of filter criterion for field '{fd.name}' must be of type "
+        f"{_TYPE_NAMES.get(fd.type, fd.type)} and should not be enclosed in quotes"
+    )
 
 
 def literal_value(fd: FieldDef, lit: Literal, today: date) -> Any:
@@ -61,8 +72,10 @@ def literal_value(fd: FieldDef, lit: Literal, today: date) -> Any:
         start, end = relative_range(*lit.value, today)
         if kind == "date":
             return (start, end)
-        return (datetime(start.year, start.month, start.day, tzinfo=UTC),
-                datetime(end.year, end.month, end.day, tzinfo=UTC))
+        return (
+            datetime(start.year, start.month, start.day, tzinfo=UTC),
+            datetime(end.year, end.month, end.day, tzinfo=UTC),
+        )
     raise _wrong_type(fd)
 
 
@@ -82,9 +95,11 @@ def like_regex(pattern: str) -> re.Pattern[str]:
 
 def _normalized(get: Getter, fd: FieldDef) -> Getter:
     if fd.type in STRING_TYPES:
+
         def lowered(rec: dict[str, Any]) -> Any:
             value = get(rec)
             return value.lower() if value is not None else None
+
         return lowered
     return get
 
@@ -97,16 +112,24 @@ def _range_predicate(get: Getter, op: str, bounds: tuple[Any, Any]) -> Predicate
         if value is None:
             return op == "!="
         inside = start <= value < end
-        return {"=": inside, "!=": not inside, "<": value < start, "<=": value < end,
-                ">": value >= end, ">=": value >= start}[op]
+        return {
+            "=": inside,
+            "!=": not inside,
+            "<": value < start,
+            "<=": value < end,
+            ">": value >= end,
+            ">=": value >= start,
+        }[op]
+
     return within
 
 
 def comparison(cmp: Comparison, fd: FieldDef, get: Getter, today: date) -> Predicate:
     if cmp.op == "like":
         if fd.type not in STRING_TYPES or cmp.value.kind != "string":
-            raise ApiError(400, "INVALID_QUERY_FILTER_OPERATOR",
-                           f"invalid operator on {fd.type} field: LIKE ({fd.name})")
+            raise ApiError(
+                400, "INVALID_QUERY_FILTER_OPERATOR", f"invalid operator on {fd.type} field: LIKE ({fd.name})"
+            )
         regex = like_regex(cmp.value.value)
         return lambda rec: (v := get(rec)) is not None and regex.fullmatch(v) is not None
     value = literal_value(fd, cmp.value, today)
@@ -122,13 +145,18 @@ def comparison(cmp: Comparison, fd: FieldDef, get: Getter, today: date) -> Predi
         return lambda rec: norm(rec) != value
     if value is None:
         return lambda rec: False
-    compare = {"<": lambda a: a < value, "<=": lambda a: a <= value,
-               ">": lambda a: a > value, ">=": lambda a: a >= value}[op]
+    compare = {
+        "<": lambda a: a < value,
+        "<=": lambda a: a <= value,
+        ">": lambda a: a > value,
+        ">=": lambda a: a >= value,
+    }[op]
     return lambda rec: (v := norm(rec)) is not None and compare(v)
 
 
-def membership(cond: InValues, fd: FieldDef, get: Getter, today: date,
-               semi_join: Callable[[], set[Any]] | None) -> Predicate:
+def membership(
+    cond: InValues, fd: FieldDef, get: Getter, today: date, semi_join: Callable[[], set[Any]] | None
+) -> Predicate:
     if semi_join is not None:
         values = semi_join()
     else:

@@ -8,47 +8,58 @@ uses as the natural order of query results.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+_UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _ID_RE = re.compile(r"^[a-zA-Z0-9]{15}(?:[A-Z0-5]{3})?$")
 POD = "5g"
 ORG_ID = "00D5g0000000001"  # the sandbox org's id (15)
 
 
+def _chunk_bits(c: str) -> int:
+    up = _UPPER
+    return (c[0] in up) | (c[1] in up) << 1 | (c[2] in up) << 2 | (c[3] in up) << 3 | (c[4] in up) << 4
+
+
 def checksum_suffix(id15: str) -> str:
-    """The 3 characters that make a 15-character id case-insensitively unique."""
-    out = []
-    for chunk in range(3):
-        bits = 0
-        for pos, char in enumerate(id15[chunk * 5:chunk * 5 + 5]):
-            if "A" <= char <= "Z":
-                bits |= 1 << pos
-        out.append(_SUFFIX[bits])
-    return "".join(out)
+    """The 3 characters that make a 15-character id case-insensitively unique (bit i of each 5-character
+    chunk is set when its character i is an uppercase letter)."""
+    return (
+        _SUFFIX[_chunk_bits(id15[0:5])] + _SUFFIX[_chunk_bits(id15[5:10])] + _SUFFIX[_chunk_bits(id15[10:15])]
+    )
+
+
+_PAIRS = [a + b for a in _BASE62 for b in _BASE62]  # base-62 digit pairs, 00 .. zz
 
 
 def make_id(key_prefix: str, number: int) -> str:
     """The 18-character id number `number` of the object with `key_prefix`."""
-    digits = []
-    for _ in range(9):
-        number, rem = divmod(number, 62)
-        digits.append(_BASE62[rem])
-    if number:
+    if not 0 <= number < 62**9:
         raise OverflowError("id counter exhausted")
-    id15 = f"{key_prefix}{POD}0{''.join(reversed(digits))}"
+    rest, d4 = divmod(number, 3844)
+    rest, d3 = divmod(rest, 3844)
+    rest, d2 = divmod(rest, 3844)
+    d0, d1 = divmod(rest, 3844)
+    id15 = f"{key_prefix}{POD}0{_BASE62[d0]}{_PAIRS[d1]}{_PAIRS[d2]}{_PAIRS[d3]}{_PAIRS[d4]}"
     return id15 + checksum_suffix(id15)
 
 
-def normalize_id(value: object) -> str | None:
-    """The 18-character form of a 15- or 18-character id, or None if `value` is not a well-formed id."""
-    if not isinstance(value, str) or not _ID_RE.match(value):
+@lru_cache(maxsize=65536)
+def _normalize(value: str) -> str | None:
+    if not _ID_RE.match(value):
         return None
     id15 = value[:15]
     suffix = checksum_suffix(id15)
     if len(value) == 18 and value[15:] != suffix:
         return None
     return id15 + suffix
+
+
+def normalize_id(value: object) -> str | None:
+    """The 18-character form of a 15- or 18-character id, or None if `value` is not a well-formed id."""
+    return _normalize(value) if isinstance(value, str) else None
 
 
 ORG_ID18 = ORG_ID + checksum_suffix(ORG_ID)

@@ -19,6 +19,9 @@ def index_key(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
+_EMPTY: frozenset[str] = frozenset()
+
+
 class EqIndex:
     def __init__(self) -> None:
         self._map: dict[Any, set[str]] = {}
@@ -37,8 +40,8 @@ class EqIndex:
             if not ids:
                 del self._map[key]
 
-    def find(self, value: Any) -> set[str]:
-        return self._map.get(index_key(value), set())
+    def find(self, value: Any) -> set[str] | frozenset[str]:
+        return self._map.get(index_key(value), _EMPTY)
 
 
 class RangeIndex:
@@ -60,8 +63,14 @@ class RangeIndex:
         if value is not None:
             self._stale += 1
 
-    def find(self, low: datetime | None, high: datetime | None, low_incl: bool, high_incl: bool,
-             current: Callable[[str], datetime | None]) -> Iterable[str]:
+    def find(
+        self,
+        low: datetime | None,
+        high: datetime | None,
+        low_incl: bool,
+        high_incl: bool,
+        current: Callable[[str], datetime | None],
+    ) -> Iterable[str]:
         """Ids whose current value lies in the range (None = unbounded)."""
         if not self._sorted:
             self._entries.sort()

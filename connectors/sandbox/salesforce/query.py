@@ -22,9 +22,13 @@ MAX_OFFSET = 2000
 
 
 def invalid_field(name: str, obj: ObjectDef) -> ApiError:
-    return ApiError(400, "INVALID_FIELD", f"No such column '{name}' on entity '{obj.name}'. If you are "
-                    "attempting to use a custom field, be sure to append the '__c' after the custom field "
-                    "name. Please reference your WSDL or the describe call for the appropriate names.")
+    return ApiError(
+        400,
+        "INVALID_FIELD",
+        f"No such column '{name}' on entity '{obj.name}'. If you are "
+        "attempting to use a custom field, be sure to append the '__c' after the custom field "
+        "name. Please reference your WSDL or the describe call for the appropriate names.",
+    )
 
 
 @dataclass(frozen=True)
@@ -41,15 +45,22 @@ def resolve(obj: ObjectDef, path: FieldPath, schema_get: Callable[[str], ObjectD
     names: list[str] = []
     current: list[ObjectDef] = [obj]
     for part in path.parts[:-1]:
-        hop = next((o.relationships.get(part.lower()) for o in current if part.lower() in o.relationships), None)
+        hop = next(
+            (o.relationships.get(part.lower()) for o in current if part.lower() in o.relationships), None
+        )
         if hop is None:
-            raise ApiError(400, "INVALID_FIELD", f"Didn't understand relationship '{part}' in field path. If "
-                           "you are attempting to use a custom relationship, be sure to append the '__r' after "
-                           "the custom relationship name. Please reference your WSDL or the describe call for "
-                           "the appropriate names.")
+            raise ApiError(
+                400,
+                "INVALID_FIELD",
+                f"Didn't understand relationship '{part}' in field path. If "
+                "you are attempting to use a custom relationship, be sure to append the '__r' after "
+                "the custom relationship name. Please reference your WSDL or the describe call for "
+                "the appropriate names.",
+            )
         if len(current) > 1:
-            raise ApiError(400, "INVALID_FIELD", f"polymorphic relationship '{names[-1]}' can only be followed "
-                           "one level")
+            raise ApiError(
+                400, "INVALID_FIELD", f"polymorphic relationship '{names[-1]}' can only be followed one level"
+            )
         hops.append(hop)
         names.append(hop.relationship_name or part)
         current = [o for o in (schema_get(t) for t in hop.reference_to) if o is not None]
@@ -103,9 +114,13 @@ class QueryEngine:
     def _table(self, name: str) -> Table:
         obj = self.store.schema.get(name)
         if obj is None:
-            raise ApiError(400, "INVALID_TYPE", f"\nsObject type '{name}' is not supported. If you are attempting "
-                           "to use a custom object, be sure to append the '__c' after the entity name. Please "
-                           "reference your WSDL or the describe call for the appropriate names.")
+            raise ApiError(
+                400,
+                "INVALID_TYPE",
+                f"\nsObject type '{name}' is not supported. If you are attempting "
+                "to use a custom object, be sure to append the '__c' after the entity name. Please "
+                "reference your WSDL or the describe call for the appropriate names.",
+            )
         return self.store.tables[obj.name]
 
     def _getter(self, res: Resolved) -> Getter:
@@ -126,6 +141,7 @@ class QueryEngine:
                 current = found[1]
             target = found[0].by_name.get(fd.name)
             return value_of(current, target) if target else None
+
         return follow
 
     def _compile(self, ast: Query, today: date, parent: ObjectDef | None) -> Compiled:
@@ -133,8 +149,11 @@ class QueryEngine:
         if parent is not None:
             rel = parent.child_relationship(ast.sobject)
             if rel is None:
-                raise ApiError(400, "INVALID_TYPE", f"Didn't understand relationship '{ast.sobject}' in FROM "
-                               "part of query call.")
+                raise ApiError(
+                    400,
+                    "INVALID_TYPE",
+                    f"Didn't understand relationship '{ast.sobject}' in FROM part of query call.",
+                )
             table, child_field = self.store.tables[rel.child], rel.field
         else:
             table = self._table(ast.sobject)
@@ -177,12 +196,25 @@ class QueryEngine:
                 raise filters.malformed(f"field '{res.field.name}' can not be sorted in a query call")
             get = self._getter(res)
             if res.field.type in STRING_TYPES:
-                get = (lambda g: lambda rec: (v.lower() if (v := g(rec)) is not None else None))(get)
+                get = (lambda g: lambda rec: v.lower() if (v := g(rec)) is not None else None)(get)
             sort.append((get, item.descending, item.nulls_last))
         if ast.offset is not None and ast.offset > MAX_OFFSET:
             raise ApiError(400, "NUMBER_OUTSIDE_VALID_RANGE", f"Maximum SOQL offset allowed is {MAX_OFFSET}")
-        return Compiled(obj, table, predicate, candidates, sort, ast.limit, ast.offset or 0, spec, count,
-                        columns, [self._getter(c) for c in columns], long_text, child_field)
+        return Compiled(
+            obj,
+            table,
+            predicate,
+            candidates,
+            sort,
+            ast.limit,
+            ast.offset or 0,
+            spec,
+            count,
+            columns,
+            [self._getter(c) for c in columns],
+            long_text,
+            child_field,
+        )
 
     @staticmethod
     def _add_to_spec(spec: Spec, res: Resolved) -> None:
@@ -232,16 +264,24 @@ class QueryEngine:
                 if value is not None and not isinstance(value, tuple):
                     ids = table.eq[fd.name].find(index_key(value))
                     best = ids if best is None or len(ids) < len(best) else best
-            elif (fd.name in table.eq and isinstance(term, InValues) and not term.negate
-                  and isinstance(term.values, tuple)):
+            elif (
+                fd.name in table.eq
+                and isinstance(term, InValues)
+                and not term.negate
+                and isinstance(term.values, tuple)
+            ):
                 ids = set()
                 for lit in term.values:
                     value = filters.literal_value(fd, lit, today)
                     if value is not None:
                         ids |= table.eq[fd.name].find(index_key(value))
                 best = ids if best is None or len(ids) < len(best) else best
-            elif (fd.name in table.ranges and isinstance(term, Comparison)
-                  and term.op in ("<", "<=", ">", ">=", "=") and term.value.kind == "datetime"):
+            elif (
+                fd.name in table.ranges
+                and isinstance(term, Comparison)
+                and term.op in ("<", "<=", ">", ">=", "=")
+                and term.value.kind == "datetime"
+            ):
                 ranged = self._range(table, fd.name, term.op, term.value.value)
         if best is not None:
             found = best
@@ -256,7 +296,9 @@ class QueryEngine:
         return lambda: sorted(index.find(low, high, op != ">", op != "<", current))
 
     # ------------------------------------------------------------ execution
-    def rows(self, compiled: Compiled, *, include_deleted: bool, parent_id: str | None = None) -> list[Record]:
+    def rows(
+        self, compiled: Compiled, *, include_deleted: bool, parent_id: str | None = None
+    ) -> list[Record]:
         table = compiled.table
         if parent_id is not None and compiled.child_field:
             ids: Iterable[str] = sorted(table.eq[compiled.child_field].find(parent_id))
@@ -273,10 +315,14 @@ class QueryEngine:
                 out.append(rec)
         for get, descending, nulls_last in reversed(compiled.sort):
             nulls_high = nulls_last != descending  # where nulls go in an ascending sort
-            out.sort(key=lambda r, g=get, h=nulls_high: (1, 0) if (v := g(r)) is None and h
-                     else (-1, 0) if v is None else (0, v), reverse=descending)
+            out.sort(
+                key=lambda r, g=get, h=nulls_high: (
+                    (1, 0) if (v := g(r)) is None and h else (-1, 0) if v is None else (0, v)
+                ),
+                reverse=descending,
+            )
         end = None if compiled.limit is None else compiled.offset + compiled.limit
-        return out[compiled.offset:end] if compiled.offset or end is not None else out
+        return out[compiled.offset : end] if compiled.offset or end is not None else out
 
     def count(self, compiled: Compiled, rows: list[Record]) -> int:
         if compiled.count is None or compiled.count.field is None:
@@ -285,14 +331,20 @@ class QueryEngine:
         return sum(1 for r in rows if get(r) is not None)
 
     # ------------------------------------------------------------ rendering
-    def render(self, compiled: Compiled, rec: Record, version: str, *,
-               include_deleted: bool = False) -> dict[str, Any]:
+    def render(
+        self, compiled: Compiled, rec: Record, version: str, *, include_deleted: bool = False
+    ) -> dict[str, Any]:
         return self._render(compiled.obj, rec, compiled.spec, version, include_deleted)
 
-    def _render(self, obj: ObjectDef, rec: Record, spec: Spec, version: str,
-                include_deleted: bool) -> dict[str, Any]:
-        out: dict[str, Any] = {"attributes": {"type": obj.name,
-                                              "url": f"/services/data/v{version}/sobjects/{obj.name}/{rec['Id']}"}}
+    def _render(
+        self, obj: ObjectDef, rec: Record, spec: Spec, version: str, include_deleted: bool
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "attributes": {
+                "type": obj.name,
+                "url": f"/services/data/v{version}/sobjects/{obj.name}/{rec['Id']}",
+            }
+        }
         for key in spec.order:
             if key in spec.fields:
                 fd = obj.by_name.get(spec.fields[key])
@@ -305,16 +357,25 @@ class QueryEngine:
             else:
                 child = spec.children[key]
                 kids = self.rows(child, include_deleted=include_deleted, parent_id=rec["Id"])
-                out[key] = {"totalSize": len(kids), "done": True,
-                            "records": [self._render(child.obj, k, child.spec, version, include_deleted)
-                                        for k in kids]
-                            } if kids else None
+                out[key] = (
+                    {
+                        "totalSize": len(kids),
+                        "done": True,
+                        "records": [
+                            self._render(child.obj, k, child.spec, version, include_deleted) for k in kids
+                        ],
+                    }
+                    if kids
+                    else None
+                )
         return out
 
     @staticmethod
     def csv_row(compiled: Compiled, rec: Record) -> list[str]:
         """The selected columns of one row as Bulk API CSV cells (parent fields flattened)."""
-        return [to_csv(res.field, get(rec)) for res, get in zip(compiled.columns, compiled.getters, strict=True)]
+        return [
+            to_csv(res.field, get(rec)) for res, get in zip(compiled.columns, compiled.getters, strict=True)
+        ]
 
 
 def headers_of(compiled: Compiled) -> list[str]:

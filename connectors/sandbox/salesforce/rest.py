@@ -74,11 +74,13 @@ def batch_size(request: Request, compiled: Compiled) -> int:
     return size
 
 
-def _page(emu: SalesforceEmulator, version: str, cursor: Cursor, locator: str | None, start: int,
-          endpoint: str) -> dict[str, Any]:
-    rows = cursor.rows[start:start + cursor.batch]
-    records = [emu.engine.render(cursor.compiled, r, version, include_deleted=cursor.include_deleted)
-               for r in rows]
+def _page(
+    emu: SalesforceEmulator, version: str, cursor: Cursor, locator: str | None, start: int, endpoint: str
+) -> dict[str, Any]:
+    rows = cursor.rows[start : start + cursor.batch]
+    records = [
+        emu.engine.render(cursor.compiled, r, version, include_deleted=cursor.include_deleted) for r in rows
+    ]
     body: dict[str, Any] = {"totalSize": len(cursor.rows), "done": True}
     end = start + len(rows)
     if end < len(cursor.rows):
@@ -100,8 +102,13 @@ async def query(emu: SalesforceEmulator, request: Request, include_deleted: bool
             total = emu.engine.count(compiled, rows)
             if compiled.count.field is None:
                 return json_response({"totalSize": total, "done": True, "records": []})
-            return json_response({"totalSize": 1, "done": True, "records": [
-                {"attributes": {"type": "AggregateResult"}, "expr0": total}]})
+            return json_response(
+                {
+                    "totalSize": 1,
+                    "done": True,
+                    "records": [{"attributes": {"type": "AggregateResult"}, "expr0": total}],
+                }
+            )
         cursor = Cursor(compiled, rows, include_deleted, batch_size(request, compiled))
         locator = emu.cursors.open(cursor) if len(rows) > cursor.batch else None
         endpoint = "queryAll" if include_deleted else "query"
@@ -120,11 +127,13 @@ async def query_more(emu: SalesforceEmulator, request: Request) -> Response:
 
 
 # ------------------------------------------------------------------ sObjects
-def record_json(emu: SalesforceEmulator, sobject: str, rec: Record, version: str,
-                fields: list[str] | None = None) -> dict[str, Any]:
+def record_json(
+    emu: SalesforceEmulator, sobject: str, rec: Record, version: str, fields: list[str] | None = None
+) -> dict[str, Any]:
     obj = emu.store.table(sobject).obj
-    out: dict[str, Any] = {"attributes": {"type": obj.name,
-                                          "url": f"/services/data/v{version}/sobjects/{obj.name}/{rec['Id']}"}}
+    out: dict[str, Any] = {
+        "attributes": {"type": obj.name, "url": f"/services/data/v{version}/sobjects/{obj.name}/{rec['Id']}"}
+    }
     for f in obj.fields:
         if fields is None or f.name.lower() in fields:
             out[f.name] = to_json(f, value_of(rec, f))
@@ -151,14 +160,17 @@ async def describe_sobject(emu: SalesforceEmulator, request: Request) -> Respons
 
 async def sobject_basic(emu: SalesforceEmulator, request: Request) -> Response:
     obj = emu.store.table(request.path_params["sobject"]).obj
-    return json_response({"objectDescribe": describe.sobject_summary(obj, request.path_params["version"]),
-                          "recentItems": []})
+    return json_response(
+        {"objectDescribe": describe.sobject_summary(obj, request.path_params["version"]), "recentItems": []}
+    )
 
 
 async def create(emu: SalesforceEmulator, request: Request) -> Response:
     body = await read_json(request)
     if not isinstance(body, dict):
-        raise ApiError(400, "JSON_PARSER_ERROR", "Cannot deserialize instance of sObject from the request body")
+        raise ApiError(
+            400, "JSON_PARSER_ERROR", "Cannot deserialize instance of sObject from the request body"
+        )
     rid = emu.store.create(request.path_params["sobject"], body)
     return json_response({"id": rid, "success": True, "errors": []}, 201)
 
@@ -176,7 +188,9 @@ async def update(emu: SalesforceEmulator, request: Request) -> Response:
     sobject = request.path_params["sobject"]
     body = await read_json(request)
     if not isinstance(body, dict):
-        raise ApiError(400, "JSON_PARSER_ERROR", "Cannot deserialize instance of sObject from the request body")
+        raise ApiError(
+            400, "JSON_PARSER_ERROR", "Cannot deserialize instance of sObject from the request body"
+        )
     with emu.store.lock:
         _live_record(emu, sobject, request.path_params["record_id"])
         emu.store.update(sobject, request.path_params["record_id"], body)
@@ -202,7 +216,9 @@ def _by_external_id(emu: SalesforceEmulator, sobject: str, field: str, value: st
     fd = table.obj.field(field)
     if fd is None or not fd.external_id:
         raise not_found()
-    return [table.rows[r] for r in sorted(table.eq[fd.name].find(value)) if not table.rows[r].get("IsDeleted")]
+    return [
+        table.rows[r] for r in sorted(table.eq[fd.name].find(value)) if not table.rows[r].get("IsDeleted")
+    ]
 
 
 async def get_by_external_id(emu: SalesforceEmulator, request: Request) -> Response:
@@ -212,8 +228,9 @@ async def get_by_external_id(emu: SalesforceEmulator, request: Request) -> Respo
         if not matches:
             raise not_found()
         if len(matches) > 1:
-            return json_response([f"/services/data/v{p['version']}/sobjects/{p['sobject']}/{r['Id']}"
-                                  for r in matches], 300)
+            return json_response(
+                [f"/services/data/v{p['version']}/sobjects/{p['sobject']}/{r['Id']}" for r in matches], 300
+            )
         return json_response(record_json(emu, p["sobject"], matches[0], p["version"]))
 
 
@@ -224,25 +241,34 @@ async def upsert(emu: SalesforceEmulator, request: Request) -> Response:
         rid, created = emu.store.upsert(p["sobject"], p["field"], p["value"], body)
     except RecordError as exc:
         if exc.status_code == "MULTIPLE_CHOICES":
-            return json_response([f"/services/data/v{p['version']}/sobjects/{p['sobject']}/{r}"
-                                  for r in exc.fields], 300)
+            return json_response(
+                [f"/services/data/v{p['version']}/sobjects/{p['sobject']}/{r}" for r in exc.fields], 300
+            )
         raise
-    return json_response({"id": rid, "success": True, "errors": [], "created": created}, 201 if created else 200)
+    return json_response(
+        {"id": rid, "success": True, "errors": [], "created": created}, 201 if created else 200
+    )
 
 
 async def limits(emu: SalesforceEmulator, request: Request) -> Response:
     used = emu.api_used
-    return json_response({
-        "DailyApiRequests": {"Max": emu.daily_limit, "Remaining": max(0, emu.daily_limit - used)},
-        "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000 - emu.bulk.query_jobs_created},
-        "DailyBulkV2QueryFileStorageMB": {"Max": 1024000, "Remaining": 1024000},
-        "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000 - emu.bulk.ingest_jobs_created},
-        "DataStorageMB": {"Max": 1024, "Remaining": 1024},
-        "ConcurrentAsyncGetReportInstances": {"Max": 200, "Remaining": 200},
-    })
+    return json_response(
+        {
+            "DailyApiRequests": {"Max": emu.daily_limit, "Remaining": max(0, emu.daily_limit - used)},
+            "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000 - emu.bulk.query_jobs_created},
+            "DailyBulkV2QueryFileStorageMB": {"Max": 1024000, "Remaining": 1024000},
+            "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000 - emu.bulk.ingest_jobs_created},
+            "DataStorageMB": {"Max": 1024, "Remaining": 1024},
+            "ConcurrentAsyncGetReportInstances": {"Max": 200, "Remaining": 200},
+        }
+    )
 
 
 async def versions(emu: SalesforceEmulator, request: Request) -> Response:
     newest = int(float(emu.api_version))
-    return json_response([{"label": f"v{v}.0", "url": f"/services/data/v{v}.0", "version": f"{v}.0"}
-                          for v in range(31, newest + 1)])
+    return json_response(
+        [
+            {"label": f"v{v}.0", "url": f"/services/data/v{v}.0", "version": f"{v}.0"}
+            for v in range(31, newest + 1)
+        ]
+    )

@@ -43,8 +43,12 @@ def _campaign_member(rec: Record, changed: dict[str, Any], creating: bool) -> No
 
 
 DERIVE: dict[str, Callable[[Record, dict[str, Any], bool], None]] = {
-    "Contact": _full_name, "Lead": _full_name, "User": _full_name,
-    "Opportunity": _opportunity, "Task": _task, "CampaignMember": _campaign_member,
+    "Contact": _full_name,
+    "Lead": _full_name,
+    "User": _full_name,
+    "Opportunity": _opportunity,
+    "Task": _task,
+    "CampaignMember": _campaign_member,
 }
 
 
@@ -54,8 +58,11 @@ def validate(store: Store, sobject: str, rec: Record, creating: bool) -> None:
         return
     contact_id, lead_id = rec.get("ContactId"), rec.get("LeadId")
     if not contact_id and not lead_id:
-        raise RecordError("REQUIRED_FIELD_MISSING", "Required fields are missing: [ContactId, LeadId]",
-                          ["ContactId", "LeadId"])
+        raise RecordError(
+            "REQUIRED_FIELD_MISSING",
+            "Required fields are missing: [ContactId, LeadId]",
+            ["ContactId", "LeadId"],
+        )
     field, member = ("ContactId", contact_id) if contact_id else ("LeadId", lead_id)
     table = store.table("CampaignMember")
     for other_id in table.eq[field].find(member):
@@ -72,9 +79,13 @@ def after_write(store: Store, sobject: str, old: Record | None, new: Record, at:
         return
     amount, probability = new.get("Amount"), new.get("Probability")
     row: Record = {
-        "OpportunityId": new["Id"], "StageName": new["StageName"], "CloseDate": new.get("CloseDate"),
-        "Amount": amount, "Probability": probability,
-        "ExpectedRevenue": amount * probability / 100 if amount is not None and probability is not None
+        "OpportunityId": new["Id"],
+        "StageName": new["StageName"],
+        "CloseDate": new.get("CloseDate"),
+        "Amount": amount,
+        "Probability": probability,
+        "ExpectedRevenue": amount * probability / 100
+        if amount is not None and probability is not None
         else None,
     }
     store.insert_system_row("OpportunityHistory", row, at=at, user_id=new["LastModifiedById"])

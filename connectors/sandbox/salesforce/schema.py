@@ -76,6 +76,8 @@ class ObjectDef:
     by_name: dict[str, FieldDef] = field(default_factory=dict, compare=False, repr=False)
     by_lower: dict[str, FieldDef] = field(default_factory=dict, compare=False, repr=False)
     relationships: dict[str, FieldDef] = field(default_factory=dict, compare=False, repr=False)
+    required: list[str] = field(default_factory=list, compare=False, repr=False)
+    defaults: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # non-boolean defaults
 
     def __post_init__(self) -> None:
         for f in self.fields:
@@ -83,6 +85,10 @@ class ObjectDef:
             self.by_lower[f.name.lower()] = f
             if f.relationship_name:
                 self.relationships[f.relationship_name.lower()] = f
+            if f.required:
+                self.required.append(f.name)
+            if f.default is not None and f.type != "boolean" and f.createable:
+                self.defaults[f.name] = f.default
 
     def field(self, name: str) -> FieldDef | None:
         return self.by_name.get(name) or self.by_lower.get(name.lower())
@@ -123,8 +129,10 @@ def _system_fields(with_modified: bool = True) -> tuple[FieldDef, ...]:
         _ref("CreatedById", "User", "CreatedBy", nillable=False, **ro),
     ]
     if with_modified:
-        fields += [FieldDef("LastModifiedDate", "datetime", nillable=False, **ro),
-                   _ref("LastModifiedById", "User", "LastModifiedBy", nillable=False, **ro)]
+        fields += [
+            FieldDef("LastModifiedDate", "datetime", nillable=False, **ro),
+            _ref("LastModifiedById", "User", "LastModifiedBy", nillable=False, **ro),
+        ]
     fields.append(FieldDef("SystemModstamp", "datetime", nillable=False, **ro))
     return tuple(fields)
 
@@ -145,147 +153,333 @@ OPPORTUNITY_STAGES: dict[str, tuple[int, bool, bool]] = {  # stage -> (probabili
     "Closed Won": (100, True, True),
     "Closed Lost": (0, True, False),
 }
-INDUSTRIES = ("Agriculture", "Apparel", "Banking", "Biotechnology", "Chemicals", "Communications",
-              "Construction", "Consulting", "Education", "Electronics", "Energy", "Engineering",
-              "Entertainment", "Environmental", "Finance", "Food & Beverage", "Government", "Healthcare",
-              "Hospitality", "Insurance", "Machinery", "Manufacturing", "Media", "Not For Profit", "Other",
-              "Recreation", "Retail", "Shipping", "Technology", "Telecommunications", "Transportation",
-              "Utilities")
+INDUSTRIES = (
+    "Agriculture",
+    "Apparel",
+    "Banking",
+    "Biotechnology",
+    "Chemicals",
+    "Communications",
+    "Construction",
+    "Consulting",
+    "Education",
+    "Electronics",
+    "Energy",
+    "Engineering",
+    "Entertainment",
+    "Environmental",
+    "Finance",
+    "Food & Beverage",
+    "Government",
+    "Healthcare",
+    "Hospitality",
+    "Insurance",
+    "Machinery",
+    "Manufacturing",
+    "Media",
+    "Not For Profit",
+    "Other",
+    "Recreation",
+    "Retail",
+    "Shipping",
+    "Technology",
+    "Telecommunications",
+    "Transportation",
+    "Utilities",
+)
 LEAD_SOURCES = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")
-LOSS_REASONS = ("Price", "Competitor", "No Budget", "No Decision", "Timing", "Product Fit", "Duplicate",
-                "Spam", "Invalid Contact", "Other")
+LOSS_REASONS = (
+    "Price",
+    "Competitor",
+    "No Budget",
+    "No Decision",
+    "Timing",
+    "Product Fit",
+    "Duplicate",
+    "Spam",
+    "Invalid Contact",
+    "Other",
+)
 LEAD_STAGES = ("inquiry", "mql", "tql", "sal", "sgl", "sql", "close", "recycle")
 
 
 def _person_names() -> tuple[FieldDef, ...]:
-    return (_text("FirstName", 40), _text("LastName", 80, nillable=False),
-            _calc("Name", "string", length=121, label="Full Name"))
+    return (
+        _text("FirstName", 40),
+        _text("LastName", 80, nillable=False),
+        _calc("Name", "string", length=121, label="Full Name"),
+    )
 
 
 def standard_objects() -> list[ObjectDef]:
     """The objects of a fresh sandbox org (before custom fields from configuration)."""
     sys_fields = _system_fields()
     return [
-        ObjectDef("User", "005", sys_fields + _person_names() + (
-            _text("Username", 80, nillable=False, unique=True),
-            FieldDef("Email", "email", length=80, nillable=False),
-            _text("Alias", 8),
-            _bool("IsActive", default=True),
-        ), label="User", label_plural="Users", deletable=False),
-        ObjectDef("Account", "001", sys_fields + (
-            _text("Name", 255, nillable=False, label="Account Name"),
-            FieldDef("NumberOfEmployees", "int", precision=8, label="Employees"),
-            _pick("Industry", INDUSTRIES),
-            _pick("Type", ("Prospect", "Customer - Direct", "Customer - Channel", "Channel Partner / Reseller",
-                           "Installation Partner", "Technology Partner", "Other"), label="Account Type"),
-            FieldDef("Website", "url", length=255),
-            _text("BillingCountry", 80),
-            FieldDef("AnnualRevenue", "currency", precision=18, scale=0),
-            _owner(),
-        ), label="Account", label_plural="Accounts",
-            children=(ChildRelationship("Contacts", "Contact", "AccountId"),
-                      ChildRelationship("Opportunities", "Opportunity", "AccountId"))),
-        ObjectDef("Contact", "003", sys_fields + _person_names() + (
-            FieldDef("Email", "email", length=80),
-            _ref("AccountId", "Account", "Account", label="Account ID"),
-            _bool("HasOptedOutOfEmail", label="Email Opt Out"),
-            _text("Title", 128),
-            FieldDef("Phone", "phone", length=40, label="Business Phone"),
-            _pick("LeadSource", LEAD_SOURCES),
-            _text("MailingCountry", 80),
-            _owner(),
-            _pick("Lead_Stage__c", LEAD_STAGES, restricted=True),
-            FieldDef("Lead_Score__c", "double", precision=18, scale=0),
-            _pick("Lead_Rank__c", ("hot", "warm", "cold")),
-            _pick("Recycle_Group__c", ("high", "low", "waiting", "excluded", "review")),
-            _text("Nurture_List__c", 80),
-            FieldDef("Leadsync_Explanation__c", "textarea", length=32768),
-        ), label="Contact", label_plural="Contacts",
-            children=(ChildRelationship("OpportunityContactRoles", "OpportunityContactRole", "ContactId"),
-                      ChildRelationship("CampaignMembers", "CampaignMember", "ContactId"),
-                      ChildRelationship("Tasks", "Task", "WhoId"))),
-        ObjectDef("Lead", "00Q", sys_fields + _person_names() + (
-            _text("Company", 255, nillable=False),
-            FieldDef("Email", "email", length=80),
-            _pick("Status", ("Open - Not Contacted", "Working - Contacted", "Closed - Converted",
-                             "Closed - Not Converted"), restricted=True, nillable=False,
-                  default="Open - Not Contacted", label="Lead Status"),
-            _bool("HasOptedOutOfEmail", label="Email Opt Out"),
-            FieldDef("NumberOfEmployees", "int", precision=8, label="Employees"),
-            _pick("Industry", INDUSTRIES),
-            _pick("LeadSource", LEAD_SOURCES),
-            _calc("IsConverted", "boolean", nillable=False, default=False),
-            _owner(),
-        ), label="Lead", label_plural="Leads",
-            children=(ChildRelationship("CampaignMembers", "CampaignMember", "LeadId"),
-                      ChildRelationship("Tasks", "Task", "WhoId"))),
-        ObjectDef("Opportunity", "006", sys_fields + (
-            _text("Name", 120, nillable=False, label="Opportunity Name"),
-            _pick("StageName", OPPORTUNITY_STAGES, restricted=True, nillable=False, label="Stage"),
-            FieldDef("CloseDate", "date", nillable=False),
-            FieldDef("Amount", "currency", precision=18, scale=2),
-            FieldDef("Probability", "percent", precision=3, scale=0, label="Probability (%)"),
-            _calc("IsClosed", "boolean", nillable=False, default=False, label="Closed"),
-            _calc("IsWon", "boolean", nillable=False, default=False, label="Won"),
-            _pick("Type", ("New Customer", "Existing Customer - Upgrade", "Existing Customer - Replacement",
-                           "Existing Customer - Downgrade"), label="Opportunity Type"),
-            _pick("LeadSource", LEAD_SOURCES),
-            FieldDef("Description", "textarea", length=32000),
-            _ref("AccountId", "Account", "Account", label="Account ID"),
-            _owner(),
-            _pick("Loss_Reason__c", LOSS_REASONS),
-        ), label="Opportunity", label_plural="Opportunities",
-            children=(ChildRelationship("OpportunityContactRoles", "OpportunityContactRole", "OpportunityId"),
-                      ChildRelationship("OpportunityHistories", "OpportunityHistory", "OpportunityId"),
-                      ChildRelationship("Tasks", "Task", "WhatId"))),
-        ObjectDef("OpportunityHistory", "008", _system_fields(with_modified=False) + (
-            _ref("OpportunityId", "Opportunity", "Opportunity", nillable=False, updateable=False),
-            _pick("StageName", OPPORTUNITY_STAGES, nillable=False, updateable=False, label="Stage"),
-            FieldDef("Amount", "currency", precision=18, scale=2, updateable=False),
-            FieldDef("ExpectedRevenue", "currency", precision=18, scale=2, updateable=False),
-            FieldDef("CloseDate", "date", updateable=False),
-            FieldDef("Probability", "percent", precision=3, scale=0, updateable=False),
-        ), label="Opportunity History", label_plural="Opportunity History",
-            createable=False, updateable=False, deletable=False),
-        ObjectDef("OpportunityContactRole", "00K", sys_fields + (
-            _ref("OpportunityId", "Opportunity", "Opportunity", nillable=False, updateable=False),
-            _ref("ContactId", "Contact", "Contact", nillable=False),
-            _pick("Role", ("Business User", "Decision Maker", "Economic Buyer", "Economic Decision Maker",
-                           "Evaluator", "Executive Sponsor", "Influencer", "Technical Buyer", "Other")),
-            _bool("IsPrimary", label="Primary"),
-        ), label="Opportunity Contact Role", label_plural="Opportunity Contact Role"),
-        ObjectDef("Campaign", "701", sys_fields + (
-            _text("Name", 80, nillable=False, label="Campaign Name"),
-            _bool("IsActive", label="Active"),
-            _pick("Type", ("Conference", "Webinar", "Trade Show", "Public Relations", "Partners",
-                           "Referral Program", "Advertisement", "Banner Ads", "Direct Mail", "Email",
-                           "Telemarketing", "Other")),
-            _pick("Status", ("Planned", "In Progress", "Completed", "Aborted")),
-            FieldDef("StartDate", "date"),
-            FieldDef("EndDate", "date"),
-            _owner(),
-        ), label="Campaign", label_plural="Campaigns",
-            children=(ChildRelationship("CampaignMembers", "CampaignMember", "CampaignId"),)),
-        ObjectDef("CampaignMember", "00v", sys_fields + (
-            _ref("CampaignId", "Campaign", "Campaign", nillable=False, updateable=False),
-            _ref("ContactId", "Contact", "Contact", updateable=False),
-            _ref("LeadId", "Lead", "Lead", updateable=False),
-            _pick("Status", ("Planned", "Received", "Responded", "Sent"), default="Sent"),
-            _calc("HasResponded", "boolean", nillable=False, default=False, label="Responded"),
-        ), label="Campaign Member", label_plural="Campaign Members"),
-        ObjectDef("Task", "00T", sys_fields + (
-            FieldDef("Subject", "combobox", length=255, picklist=("Call", "Send Letter", "Send Quote", "Other")),
-            FieldDef("Description", "textarea", length=32000, label="Comments"),
-            FieldDef("ActivityDate", "date", label="Due Date Only"),
-            _pick("Status", ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred"),
-                  nillable=False, default="Not Started"),
-            _pick("Priority", ("High", "Normal", "Low"), nillable=False, default="Normal"),
-            _calc("IsClosed", "boolean", nillable=False, default=False, label="Closed"),
-            _ref("WhoId", ("Contact", "Lead"), "Who", label="Name ID"),
-            _ref("WhatId", ("Account", "Opportunity", "Campaign"), "What", label="Related To ID"),
-            _owner(),
-            _text("Leadsync_Cycle_Key__c", 255, external_id=True, unique=True),
-        ), label="Task", label_plural="Tasks"),
+        ObjectDef(
+            "User",
+            "005",
+            sys_fields
+            + _person_names()
+            + (
+                _text("Username", 80, nillable=False, unique=True),
+                FieldDef("Email", "email", length=80, nillable=False),
+                _text("Alias", 8),
+                _bool("IsActive", default=True),
+            ),
+            label="User",
+            label_plural="Users",
+            deletable=False,
+        ),
+        ObjectDef(
+            "Account",
+            "001",
+            sys_fields
+            + (
+                _text("Name", 255, nillable=False, label="Account Name"),
+                FieldDef("NumberOfEmployees", "int", precision=8, label="Employees"),
+                _pick("Industry", INDUSTRIES),
+                _pick(
+                    "Type",
+                    (
+                        "Prospect",
+                        "Customer - Direct",
+                        "Customer - Channel",
+                        "Channel Partner / Reseller",
+                        "Installation Partner",
+                        "Technology Partner",
+                        "Other",
+                    ),
+                    label="Account Type",
+                ),
+                FieldDef("Website", "url", length=255),
+                _text("BillingCountry", 80),
+                FieldDef("AnnualRevenue", "currency", precision=18, scale=0),
+                _owner(),
+            ),
+            label="Account",
+            label_plural="Accounts",
+            children=(
+                ChildRelationship("Contacts", "Contact", "AccountId"),
+                ChildRelationship("Opportunities", "Opportunity", "AccountId"),
+            ),
+        ),
+        ObjectDef(
+            "Contact",
+            "003",
+            sys_fields
+            + _person_names()
+            + (
+                FieldDef("Email", "email", length=80),
+                _ref("AccountId", "Account", "Account", label="Account ID"),
+                _bool("HasOptedOutOfEmail", label="Email Opt Out"),
+                _text("Title", 128),
+                FieldDef("Phone", "phone", length=40, label="Business Phone"),
+                _pick("LeadSource", LEAD_SOURCES),
+                _text("MailingCountry", 80),
+                _owner(),
+                _pick("Lead_Stage__c", LEAD_STAGES, restricted=True),
+                FieldDef("Lead_Score__c", "double", precision=18, scale=0),
+                _pick("Lead_Rank__c", ("hot", "warm", "cold")),
+                _pick("Recycle_Group__c", ("high", "low", "waiting", "excluded", "review")),
+                _text("Nurture_List__c", 80),
+                FieldDef("Leadsync_Explanation__c", "textarea", length=32768),
+            ),
+            label="Contact",
+            label_plural="Contacts",
+            children=(
+                ChildRelationship("OpportunityContactRoles", "OpportunityContactRole", "ContactId"),
+                ChildRelationship("CampaignMembers", "CampaignMember", "ContactId"),
+                ChildRelationship("Tasks", "Task", "WhoId"),
+            ),
+        ),
+        ObjectDef(
+            "Lead",
+            "00Q",
+            sys_fields
+            + _person_names()
+            + (
+                _text("Company", 255, nillable=False),
+                FieldDef("Email", "email", length=80),
+                _pick(
+                    "Status",
+                    (
+                        "Open - Not Contacted",
+                        "Working - Contacted",
+                        "Closed - Converted",
+                        "Closed - Not Converted",
+                    ),
+                    restricted=True,
+                    nillable=False,
+                    default="Open - Not Contacted",
+                    label="Lead Status",
+                ),
+                _bool("HasOptedOutOfEmail", label="Email Opt Out"),
+                FieldDef("NumberOfEmployees", "int", precision=8, label="Employees"),
+                _pick("Industry", INDUSTRIES),
+                _pick("LeadSource", LEAD_SOURCES),
+                _calc("IsConverted", "boolean", nillable=False, default=False),
+                _owner(),
+            ),
+            label="Lead",
+            label_plural="Leads",
+            children=(
+                ChildRelationship("CampaignMembers", "CampaignMember", "LeadId"),
+                ChildRelationship("Tasks", "Task", "WhoId"),
+            ),
+        ),
+        ObjectDef(
+            "Opportunity",
+            "006",
+            sys_fields
+            + (
+                _text("Name", 120, nillable=False, label="Opportunity Name"),
+                _pick("StageName", OPPORTUNITY_STAGES, restricted=True, nillable=False, label="Stage"),
+                FieldDef("CloseDate", "date", nillable=False),
+                FieldDef("Amount", "currency", precision=18, scale=2),
+                FieldDef("Probability", "percent", precision=3, scale=0, label="Probability (%)"),
+                _calc("IsClosed", "boolean", nillable=False, default=False, label="Closed"),
+                _calc("IsWon", "boolean", nillable=False, default=False, label="Won"),
+                _pick(
+                    "Type",
+                    (
+                        "New Customer",
+                        "Existing Customer - Upgrade",
+                        "Existing Customer - Replacement",
+                        "Existing Customer - Downgrade",
+                    ),
+                    label="Opportunity Type",
+                ),
+                _pick("LeadSource", LEAD_SOURCES),
+                FieldDef("Description", "textarea", length=32000),
+                _ref("AccountId", "Account", "Account", label="Account ID"),
+                _owner(),
+                _pick("Loss_Reason__c", LOSS_REASONS),
+            ),
+            label="Opportunity",
+            label_plural="Opportunities",
+            children=(
+                ChildRelationship("OpportunityContactRoles", "OpportunityContactRole", "OpportunityId"),
+                ChildRelationship("OpportunityHistories", "OpportunityHistory", "OpportunityId"),
+                ChildRelationship("Tasks", "Task", "WhatId"),
+            ),
+        ),
+        ObjectDef(
+            "OpportunityHistory",
+            "008",
+            _system_fields(with_modified=False)
+            + (
+                _ref("OpportunityId", "Opportunity", "Opportunity", nillable=False, updateable=False),
+                _pick("StageName", OPPORTUNITY_STAGES, nillable=False, updateable=False, label="Stage"),
+                FieldDef("Amount", "currency", precision=18, scale=2, updateable=False),
+                FieldDef("ExpectedRevenue", "currency", precision=18, scale=2, updateable=False),
+                FieldDef("CloseDate", "date", updateable=False),
+                FieldDef("Probability", "percent", precision=3, scale=0, updateable=False),
+            ),
+            label="Opportunity History",
+            label_plural="Opportunity History",
+            createable=False,
+            updateable=False,
+            deletable=False,
+        ),
+        ObjectDef(
+            "OpportunityContactRole",
+            "00K",
+            sys_fields
+            + (
+                _ref("OpportunityId", "Opportunity", "Opportunity", nillable=False, updateable=False),
+                _ref("ContactId", "Contact", "Contact", nillable=False),
+                _pick(
+                    "Role",
+                    (
+                        "Business User",
+                        "Decision Maker",
+                        "Economic Buyer",
+                        "Economic Decision Maker",
+                        "Evaluator",
+                        "Executive Sponsor",
+                        "Influencer",
+                        "Technical Buyer",
+                        "Other",
+                    ),
+                ),
+                _bool("IsPrimary", label="Primary"),
+            ),
+            label="Opportunity Contact Role",
+            label_plural="Opportunity Contact Role",
+        ),
+        ObjectDef(
+            "Campaign",
+            "701",
+            sys_fields
+            + (
+                _text("Name", 80, nillable=False, label="Campaign Name"),
+                _bool("IsActive", label="Active"),
+                _pick(
+                    "Type",
+                    (
+                        "Conference",
+                        "Webinar",
+                        "Trade Show",
+                        "Public Relations",
+                        "Partners",
+                        "Referral Program",
+                        "Advertisement",
+                        "Banner Ads",
+                        "Direct Mail",
+                        "Email",
+                        "Telemarketing",
+                        "Other",
+                    ),
+                ),
+                _pick("Status", ("Planned", "In Progress", "Completed", "Aborted")),
+                FieldDef("StartDate", "date"),
+                FieldDef("EndDate", "date"),
+                _owner(),
+            ),
+            label="Campaign",
+            label_plural="Campaigns",
+            children=(ChildRelationship("CampaignMembers", "CampaignMember", "CampaignId"),),
+        ),
+        ObjectDef(
+            "CampaignMember",
+            "00v",
+            sys_fields
+            + (
+                _ref("CampaignId", "Campaign", "Campaign", nillable=False, updateable=False),
+                _ref("ContactId", "Contact", "Contact", updateable=False),
+                _ref("LeadId", "Lead", "Lead", updateable=False),
+                _pick("Status", ("Planned", "Received", "Responded", "Sent"), default="Sent"),
+                _calc("HasResponded", "boolean", nillable=False, default=False, label="Responded"),
+            ),
+            label="Campaign Member",
+            label_plural="Campaign Members",
+        ),
+        ObjectDef(
+            "Task",
+            "00T",
+            sys_fields
+            + (
+                FieldDef(
+                    "Subject", "combobox", length=255, picklist=("Call", "Send Letter", "Send Quote", "Other")
+                ),
+                FieldDef("Description", "textarea", length=32000, label="Comments"),
+                FieldDef("ActivityDate", "date", label="Due Date Only"),
+                _pick(
+                    "Status",
+                    ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred"),
+                    nillable=False,
+                    default="Not Started",
+                ),
+                _pick("Priority", ("High", "Normal", "Low"), nillable=False, default="Normal"),
+                _calc("IsClosed", "boolean", nillable=False, default=False, label="Closed"),
+                _ref("WhoId", ("Contact", "Lead"), "Who", label="Name ID"),
+                _ref("WhatId", ("Account", "Opportunity", "Campaign"), "What", label="Related To ID"),
+                _owner(),
+                _text("Leadsync_Cycle_Key__c", 255, external_id=True, unique=True),
+            ),
+            label="Task",
+            label_plural="Tasks",
+        ),
     ]
 
 
@@ -302,24 +496,52 @@ def field_from_spec(name: str, spec: Mapping[str, Any]) -> FieldDef:
     type_ = str(spec.get("type", "string"))
     if type_ not in FIELD_TYPES - {"id"}:
         raise SchemaError(f"custom field {name!r}: unknown type {type_!r}")
-    unknown = set(spec) - {"type", "length", "precision", "scale", "values", "restricted", "external_id",
-                           "unique", "label", "reference_to", "relationship_name", "required", "default"}
+    unknown = set(spec) - {
+        "type",
+        "length",
+        "precision",
+        "scale",
+        "values",
+        "restricted",
+        "external_id",
+        "unique",
+        "label",
+        "reference_to",
+        "relationship_name",
+        "required",
+        "default",
+    }
     if unknown:
         raise SchemaError(f"custom field {name!r}: unknown keys {sorted(unknown)}")
-    default_length = {"string": 255, "textarea": 32768, "email": 80, "phone": 40, "url": 255,
-                      "picklist": 255, "combobox": 255, "reference": 18}.get(type_, 0)
+    default_length = {
+        "string": 255,
+        "textarea": 32768,
+        "email": 80,
+        "phone": 40,
+        "url": 255,
+        "picklist": 255,
+        "combobox": 255,
+        "reference": 18,
+    }.get(type_, 0)
     targets = spec.get("reference_to", ())
     if type_ == "reference" and not targets:
         raise SchemaError(f"custom field {name!r}: a reference needs reference_to")
     return FieldDef(
-        name, type_, label=str(spec.get("label", "")), length=int(spec.get("length", default_length)),
+        name,
+        type_,
+        label=str(spec.get("label", "")),
+        length=int(spec.get("length", default_length)),
         precision=int(spec.get("precision", 18 if type_ in NUMBER_TYPES else 0)),
-        scale=int(spec.get("scale", 0)), nillable=not spec.get("required", False),
-        default=spec.get("default"), picklist=tuple(spec.get("values", ())),
-        restricted=bool(spec.get("restricted", False)), external_id=bool(spec.get("external_id", False)),
+        scale=int(spec.get("scale", 0)),
+        nillable=not spec.get("required", False),
+        default=spec.get("default"),
+        picklist=tuple(spec.get("values", ())),
+        restricted=bool(spec.get("restricted", False)),
+        external_id=bool(spec.get("external_id", False)),
         unique=bool(spec.get("unique", False)),
         reference_to=(targets,) if isinstance(targets, str) else tuple(targets),
-        relationship_name=spec.get("relationship_name") or (name[:-3] + "__r" if type_ == "reference" else None),
+        relationship_name=spec.get("relationship_name")
+        or (name[:-3] + "__r" if type_ == "reference" else None),
     )
 
 
@@ -335,7 +557,9 @@ class Schema:
             extra = tuple(field_from_spec(n, s) for n, s in fields.items())
             clash = {f.name for f in extra} & set(base.by_name)
             new_fields = tuple(f for f in base.fields if f.name not in clash) + extra
-            objects[obj_name] = replace(base, fields=new_fields, by_name={}, by_lower={}, relationships={})
+            objects[obj_name] = replace(
+                base, fields=new_fields, by_name={}, by_lower={}, relationships={}, required=[], defaults={}
+            )
         self.objects = objects
         self._lower = {name.lower(): o for name, o in objects.items()}
         self._prefix = {o.key_prefix: o for o in objects.values()}

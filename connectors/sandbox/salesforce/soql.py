@@ -12,7 +12,8 @@ WITH, FOR VIEW/UPDATE, aliases, INCLUDES/EXCLUDES.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -60,8 +61,8 @@ DIRECTION.2: /(ASC|DESC)\b/i
 NULLS.2: /NULLS\s+(FIRST|LAST)\b/i
 DATETIME.4: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:?\d{2})/
 DATE.3: /\d{4}-\d{2}-\d{2}/
-RELATIVE_N.3: /(LAST_N_DAYS|NEXT_N_DAYS|N_DAYS_AGO|LAST_N_WEEKS|NEXT_N_WEEKS|LAST_N_MONTHS|NEXT_N_MONTHS):\d+/i
-RELATIVE.2: /(YESTERDAY|TODAY|TOMORROW|LAST_WEEK|THIS_WEEK|NEXT_WEEK|LAST_MONTH|THIS_MONTH|NEXT_MONTH|LAST_90_DAYS|NEXT_90_DAYS|THIS_YEAR|LAST_YEAR|NEXT_YEAR)\b/i
+RELATIVE_N.3: /((LAST|NEXT)_N_(DAYS|WEEKS|MONTHS)|N_DAYS_AGO):\d+/i
+RELATIVE.2: /(YESTERDAY|TODAY|TOMORROW|(LAST|THIS|NEXT)_(WEEK|MONTH|YEAR)|(LAST|NEXT)_90_DAYS)\b/i
 STRING: /'(\\.|[^'\\])*'/
 NAME: /[A-Za-z][A-Za-z0-9_]*/
 
@@ -228,8 +229,9 @@ class _ToAst(Transformer):
 
     def datetime(self, tok: Token) -> Literal:
         text = str(tok)
-        value: datetime = parse_datetime(text[:-5] + text[-5:-2] + ":" + text[-2:]
-                                         if text[-5] in "+-" else text)
+        value: datetime = parse_datetime(
+            text[:-5] + text[-5:-2] + ":" + text[-2:] if text[-5] in "+-" else text
+        )
         return Literal("datetime", value, text)
 
     def date(self, tok: Token) -> Literal:
@@ -267,9 +269,56 @@ class _ToAst(Transformer):
 _PARSER = Lark(GRAMMAR, parser="lalr", maybe_placeholders=False)
 
 
-@lru_cache(maxsize=2048)
+# Quoted strings and datetime literals are swapped for numbered placeholders before parsing, so the
+# (slow) parse of a query shape is done once and reused with other values, e.g. a new watermark.
+_LITERAL_RE = re.compile(
+    r"'(?:\\.|[^'\\])*'|\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:?\d{2})"
+)
+_PLACEHOLDER_RE = re.compile(r"^(?:'\x00(\d+)'|1(\d{3})-01-01T00:00:00Z)$")
+
+
 def parse(text: str) -> Query:
     """The AST of a SOQL query; SoqlSyntaxError with a position-bearing message otherwise."""
+    literals: list[str] = []
+
+    def placeholder(match: re.Match[str]) -> str:
+        literals.append(match.group(0))
+        index = len(literals) - 1
+        return f"'\x00{index}'" if match.group(0).startswith("'") else f"1{index:03d}-01-01T00:00:00Z"
+
+    template = _LITERAL_RE.sub(placeholder, text)
+    if len(literals) > 999:
+        return _parse_text(text)
+    try:
+        shape = _parse_text(template)
+    except SoqlSyntaxError:
+        return _parse_text(text)  # the error message must quote the original text
+    return _bind(shape, literals) if literals else shape
+
+
+def _bind(node: Any, literals: list[str]) -> Any:
+    """`node` with placeholder literals replaced by the real ones."""
+    if isinstance(node, Literal):
+        match = _PLACEHOLDER_RE.match(node.text)
+        if match is None:
+            return node
+        original = literals[int(match.group(1) or match.group(2))]
+        token = Token("STRING" if original.startswith("'") else "DATETIME", original)
+        return _ToAst().string(token) if original.startswith("'") else _ToAst().datetime(token)
+    if isinstance(node, tuple):
+        return tuple(_bind(item, literals) for item in node)
+    if isinstance(node, Query | Comparison | InValues | BoolOp | Not):
+        changes = {
+            f.name: _bind(getattr(node, f.name), literals)
+            for f in fields(node)
+            if f.name in ("select", "where", "value", "values", "items", "item")
+        }
+        return replace(node, **changes)
+    return node
+
+
+@lru_cache(maxsize=4096)
+def _parse_text(text: str) -> Query:
     try:
         tree = _PARSER.parse(text)
     except UnexpectedInput as exc:

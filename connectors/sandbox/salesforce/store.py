@@ -39,10 +39,14 @@ class Table:
         self.rows: dict[str, Record] = {}
         self.counter = 0
         self.eq: dict[str, EqIndex] = {
-            f.name: EqIndex() for f in obj.fields
-            if (f.type in ("reference", "email") or f.external_id or f.unique) and f.name not in UNINDEXED}
+            f.name: EqIndex()
+            for f in obj.fields
+            if (f.type in ("reference", "email") or f.external_id or f.unique) and f.name not in UNINDEXED
+        }
+        self.unique = [f.name for f in obj.fields if f.unique]
         self.ranges: dict[str, RangeIndex] = {
-            name: RangeIndex(name) for name in RANGE_FIELDS.get(obj.name, ("SystemModstamp",))}
+            name: RangeIndex(name) for name in RANGE_FIELDS.get(obj.name, ("SystemModstamp",))
+        }
 
     def index(self, rec: Record) -> None:
         rid = rec["Id"]
@@ -57,6 +61,20 @@ class Table:
             idx.remove(rec.get(name), rid)
         for name, ridx in self.ranges.items():
             ridx.remove(rec.get(name), rid)
+
+    def reindex(self, old: Record, new: Record) -> None:
+        """Move index entries of fields whose value changed between two versions of one row."""
+        rid = new["Id"]
+        for name, idx in self.eq.items():
+            before, after = old.get(name), new.get(name)
+            if before != after:
+                idx.remove(before, rid)
+                idx.add(after, rid)
+        for name, ridx in self.ranges.items():
+            before, after = old.get(name), new.get(name)
+            if before != after:
+                ridx.remove(before, rid)
+                ridx.add(after, rid)
 
     def current(self, field: str) -> Callable[[str], Any]:
         rows = self.rows
@@ -101,10 +119,21 @@ class Store:
             self.tables = {name: Table(obj) for name, obj in self.schema.objects.items()}
             self.user_id = make_id("005", 1)
             at = self.now()
-            user = {"Id": self.user_id, "Username": DEFAULT_USERNAME, "Email": DEFAULT_USERNAME,
-                    "FirstName": "Leadsync", "LastName": "Integration", "Name": "Leadsync Integration",
-                    "Alias": "lsync", "IsActive": True, "CreatedDate": at, "CreatedById": self.user_id,
-                    "LastModifiedDate": at, "LastModifiedById": self.user_id, "SystemModstamp": at}
+            user = {
+                "Id": self.user_id,
+                "Username": DEFAULT_USERNAME,
+                "Email": DEFAULT_USERNAME,
+                "FirstName": "Leadsync",
+                "LastName": "Integration",
+                "Name": "Leadsync Integration",
+                "Alias": "lsync",
+                "IsActive": True,
+                "CreatedDate": at,
+                "CreatedById": self.user_id,
+                "LastModifiedDate": at,
+                "LastModifiedById": self.user_id,
+                "SystemModstamp": at,
+            }
             table = self.tables["User"]
             table.counter = 1
             table.rows[self.user_id] = user
@@ -137,8 +166,11 @@ class Store:
     def all(self, sobject: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
         with self.lock:
             table = self.table(sobject)
-            return [self.public(table.obj, rec) for rec in table.rows.values()
-                    if include_deleted or not rec.get("IsDeleted")]
+            return [
+                self.public(table.obj, rec)
+                for rec in table.rows.values()
+                if include_deleted or not rec.get("IsDeleted")
+            ]
 
     @staticmethod
     def public(obj: ObjectDef, rec: Record) -> dict[str, Any]:
@@ -152,15 +184,16 @@ class Store:
             obj = table.obj
             when = parse_datetime(at) if at is not None else self.now()
             changes = self._prepare(obj, fields, creating=True)
-            rec: Record = {}
-            for f in obj.fields:
-                if f.default is not None and f.type != "boolean" and f.createable:
-                    rec[f.name] = self.user_id if f.default == "$user" else f.default
+            rec: Record = {
+                name: self.user_id if default == "$user" else default
+                for name, default in obj.defaults.items()
+            }
             rec.update(changes)
-            missing = [f.name for f in obj.fields if f.required and rec.get(f.name) is None]
+            missing = [name for name in obj.required if rec.get(name) is None]
             if missing:
-                raise RecordError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]",
-                                  missing)
+                raise RecordError(
+                    "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing
+                )
             derive = rules.DERIVE.get(obj.name)
             if derive:
                 derive(rec, changes, True)
@@ -175,8 +208,9 @@ class Store:
             rules.after_write(self, obj.name, None, rec, when)
             return rid
 
-    def update(self, sobject: str, record_id: str, fields: Mapping[str, Any], *,
-               at: datetime | str | None = None) -> None:
+    def update(
+        self, sobject: str, record_id: str, fields: Mapping[str, Any], *, at: datetime | str | None = None
+    ) -> None:
         """Change fields of one record; raises RecordError (ENTITY_IS_DELETED, MALFORMED_ID, ...)."""
         with self.lock:
             table = self.table(sobject)
@@ -188,8 +222,9 @@ class Store:
             for name, value in changes.items():
                 if value is None:
                     if obj.by_name[name].required or not obj.by_name[name].nillable:
-                        raise RecordError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{name}]",
-                                          [name])
+                        raise RecordError(
+                            "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{name}]", [name]
+                        )
                     rec.pop(name, None)
                 else:
                     rec[name] = value
@@ -215,16 +250,26 @@ class Store:
             self._stamp(table, rec, parse_datetime(at) if at is not None else self.now(), created=False)
             self._put(table, old["Id"], rec)
 
-    def upsert(self, sobject: str, id_field: str, id_value: Any, fields: Mapping[str, Any], *,
-               at: datetime | str | None = None) -> tuple[str, bool]:
+    def upsert(
+        self,
+        sobject: str,
+        id_field: str,
+        id_value: Any,
+        fields: Mapping[str, Any],
+        *,
+        at: datetime | str | None = None,
+    ) -> tuple[str, bool]:
         """Update the record whose external id `id_field` equals `id_value`, or create it.
         Returns (Id, created). Several matches raise MULTIPLE_CHOICES (`RecordError.fields` = ids)."""
         with self.lock:
             table = self.table(sobject)
             fd = table.obj.field(id_field)
             if fd is None or not (fd.external_id or fd.name == "Id"):
-                raise RecordError("INVALID_FIELD", f"Field {id_field} is not an external id field "
-                                  f"on {table.obj.name}", [id_field])
+                raise RecordError(
+                    "INVALID_FIELD",
+                    f"Field {id_field} is not an external id field on {table.obj.name}",
+                    [id_field],
+                )
             if fd.name == "Id":
                 if id_value:
                     self.update(sobject, str(id_value), fields, at=at)
@@ -232,13 +277,18 @@ class Store:
                 return self.create(sobject, fields, at=at), True
             body = {k: v for k, v in fields.items() if k.lower() != fd.name.lower()}
             if id_value is None or id_value == "":
-                raise RecordError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{fd.name}]",
-                                  [fd.name])
-            matches = sorted(rid for rid in table.eq[fd.name].find(coerce(fd, id_value))
-                             if not table.rows[rid].get("IsDeleted"))
+                raise RecordError(
+                    "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{fd.name}]", [fd.name]
+                )
+            matches = sorted(
+                rid
+                for rid in table.eq[fd.name].find(coerce(fd, id_value))
+                if not table.rows[rid].get("IsDeleted")
+            )
             if len(matches) > 1:
-                raise RecordError("MULTIPLE_CHOICES", f"more than one record found for external id field "
-                                  f"{fd.name}", matches)
+                raise RecordError(
+                    "MULTIPLE_CHOICES", f"more than one record found for external id field {fd.name}", matches
+                )
             if matches:
                 self.update(sobject, matches[0], body, at=at)
                 return matches[0], False
@@ -275,8 +325,9 @@ class Store:
     def _existing(self, table: Table, record_id: str) -> Record:
         rid = normalize_id(record_id)
         if rid is None or rid[:3] != table.obj.key_prefix:
-            raise RecordError("MALFORMED_ID", f"{table.obj.label} ID: id value of incorrect type: {record_id}",
-                              ["Id"])
+            raise RecordError(
+                "MALFORMED_ID", f"{table.obj.label} ID: id value of incorrect type: {record_id}", ["Id"]
+            )
         old = table.rows.get(rid)
         if old is None:
             raise RecordError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [])
@@ -291,15 +342,21 @@ class Store:
                 continue
             fd = obj.by_name.get(key) or obj.by_lower.get(key.lower())
             if fd is None:
-                raise RecordError("INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}", [key])
-            if not (fd.createable if creating else fd.updateable):
+                raise RecordError(
+                    "INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}", [key]
+                )
+            if not (fd.createable if creating else fd.updateable):  # (rare) read-only field
                 if fd.name == "Id" and creating:
-                    raise RecordError("INVALID_FIELD_FOR_INSERT_UPDATE", "cannot specify Id in an insert call",
-                                      ["Id"])
-                raise RecordError("INVALID_FIELD_FOR_INSERT_UPDATE",
-                                  f"Unable to create/update fields: {fd.name}. Please check the security "
-                                  "settings of this field and verify that it is read/write for your profile "
-                                  "or permission set.", [fd.name])
+                    raise RecordError(
+                        "INVALID_FIELD_FOR_INSERT_UPDATE", "cannot specify Id in an insert call", ["Id"]
+                    )
+                raise RecordError(
+                    "INVALID_FIELD_FOR_INSERT_UPDATE",
+                    f"Unable to create/update fields: {fd.name}. Please check the security "
+                    "settings of this field and verify that it is read/write for your profile "
+                    "or permission set.",
+                    [fd.name],
+                )
             values[fd.name] = coerce(fd, raw)
         return values
 
@@ -310,8 +367,11 @@ class Store:
                 continue
             target = self.schema.by_prefix(value)
             if target is None or target.name not in fd.reference_to:
-                raise RecordError("FIELD_INTEGRITY_EXCEPTION",
-                                  f"{fd.display_label}: id value of incorrect type: {value}", [name])
+                raise RecordError(
+                    "FIELD_INTEGRITY_EXCEPTION",
+                    f"{fd.display_label}: id value of incorrect type: {value}",
+                    [name],
+                )
             rec = self.tables[target.name].rows.get(value)
             if rec is None:
                 raise RecordError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [name])
@@ -319,13 +379,16 @@ class Store:
                 raise RecordError("ENTITY_IS_DELETED", "entity is deleted", [name])
 
     def _check_unique(self, table: Table, rec: Record, own_id: str | None) -> None:
-        for f in table.obj.fields:
-            if not f.unique or rec.get(f.name) is None:
+        for name in table.unique:
+            if rec.get(name) is None:
                 continue
-            for other in table.eq[f.name].find(rec[f.name]):
+            for other in table.eq[name].find(rec[name]):
                 if other != own_id and not table.rows[other].get("IsDeleted"):
-                    raise RecordError("DUPLICATE_VALUE", f"duplicate value found: {f.name} duplicates value "
-                                      f"on record with id: {other}", [f.name])
+                    raise RecordError(
+                        "DUPLICATE_VALUE",
+                        f"duplicate value found: {name} duplicates value on record with id: {other}",
+                        [name],
+                    )
 
     def _stamp(self, table: Table, rec: Record, when: datetime, *, created: bool) -> None:
         if created:
@@ -338,9 +401,10 @@ class Store:
 
     def _put(self, table: Table, rid: str, rec: Record) -> None:
         previous = table.rows.get(rid)
-        if previous is not None:
-            table.unindex(previous)
         table.rows[rid] = rec
-        table.index(rec)
+        if previous is None:
+            table.index(rec)
+        else:
+            table.reindex(previous, rec)
         if self._journal is not None:
             self._journal.entries.append((table, rid, previous))

@@ -49,8 +49,11 @@ def format_datetime(dt: datetime) -> str:
 
 
 def _type_error(fd: FieldDef, value: Any) -> RecordError:
-    return RecordError("INVALID_TYPE_ON_FIELD_IN_RECORD",
-                       f"{fd.display_label}: value not of required type: {value}", [fd.name])
+    return RecordError(
+        "INVALID_TYPE_ON_FIELD_IN_RECORD",
+        f"{fd.display_label}: value not of required type: {value}",
+        [fd.name],
+    )
 
 
 def coerce(fd: FieldDef, value: Any) -> Any:
@@ -59,26 +62,34 @@ def coerce(fd: FieldDef, value: Any) -> Any:
         return None
     kind = fd.type
     if kind in ("string", "textarea", "phone", "url", "combobox", "picklist", "email"):
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):  # noqa: UP038 (faster)
             raise _type_error(fd, value)
         text = value if isinstance(value, str) else str(value)
         if text == "":
             return None
         if fd.length and len(text) > fd.length:
-            raise RecordError("STRING_TOO_LONG", f"{fd.display_label}: data value too large: "
-                              f"{text[:40]} (max length={fd.length})", [fd.name])
+            raise RecordError(
+                "STRING_TOO_LONG",
+                f"{fd.display_label}: data value too large: {text[:40]} (max length={fd.length})",
+                [fd.name],
+            )
         if kind == "email" and not _EMAIL_RE.match(text):
-            raise RecordError("INVALID_EMAIL_ADDRESS", f"{fd.display_label}: invalid email address: {text}",
-                              [fd.name])
+            raise RecordError(
+                "INVALID_EMAIL_ADDRESS", f"{fd.display_label}: invalid email address: {text}", [fd.name]
+            )
         if kind == "picklist" and fd.restricted and text not in fd.picklist:
-            raise RecordError("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                              f"{fd.display_label}: bad value for restricted picklist field: {text}", [fd.name])
+            raise RecordError(
+                "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                f"{fd.display_label}: bad value for restricted picklist field: {text}",
+                [fd.name],
+            )
         return text
     if kind in ("reference", "id"):
         rid = normalize_id(value)
         if rid is None:
-            raise RecordError("MALFORMED_ID", f"{fd.display_label}: id value of incorrect type: {value}",
-                              [fd.name])
+            raise RecordError(
+                "MALFORMED_ID", f"{fd.display_label}: id value of incorrect type: {value}", [fd.name]
+            )
         return rid
     if kind == "boolean":
         if not isinstance(value, bool):

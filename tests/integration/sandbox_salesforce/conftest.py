@@ -27,7 +27,9 @@ from connectors.sandbox.salesforce import SalesforceEmulator
 from connectors.sandbox.server import ServerThread
 
 SCHEMAS = Path(__file__).parent / "schemas"
-MY_DOMAIN = "leadsync-sandbox.my"  # client credentials need a My Domain (simple-salesforce refuses login/test)
+MY_DOMAIN = (
+    "leadsync-sandbox.my"  # client credentials need a My Domain (simple-salesforce refuses login/test)
+)
 
 
 class MovableClock:
@@ -44,8 +46,9 @@ class MovableClock:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SalesforceEmulator, ServerThread,
-                                                                        MovableClock]]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[SalesforceEmulator, ServerThread, MovableClock]]:
     clock = MovableClock()
     emulator = SalesforceEmulator(clock=clock, session_ttl_seconds=7200)
     server = emulator.serve(tls_dir=tmp_path_factory.mktemp("sf-tls"))
@@ -81,20 +84,41 @@ def connect(emu: SalesforceEmulator, url: str) -> Callable[[str], Salesforce]:
         domain = MY_DOMAIN if mode == "client_credentials" else "login"
         session = build_session(domain=domain, login_url=url, ca_bundle=emu.ca_file)
         if mode == "soap":
-            return Salesforce(username=creds.username, password=creds.password,
-                              security_token=creds.security_token, domain=domain, session=session)
+            return Salesforce(
+                username=creds.username,
+                password=creds.password,
+                security_token=creds.security_token,
+                domain=domain,
+                session=session,
+            )
         if mode == "oauth_password":
-            return Salesforce(username=creds.username, password=creds.password, consumer_key=creds.consumer_key,
-                              consumer_secret=creds.consumer_secret, domain=domain, session=session)
+            return Salesforce(
+                username=creds.username,
+                password=creds.password,
+                consumer_key=creds.consumer_key,
+                consumer_secret=creds.consumer_secret,
+                domain=domain,
+                session=session,
+            )
         if mode == "jwt":
-            return Salesforce(username=creds.username, consumer_key=creds.consumer_key,
-                              privatekey=creds.private_key_pem, domain=domain, session=session)
+            return Salesforce(
+                username=creds.username,
+                consumer_key=creds.consumer_key,
+                privatekey=creds.private_key_pem,
+                domain=domain,
+                session=session,
+            )
         if mode == "client_credentials":
-            return Salesforce(consumer_key=creds.consumer_key, consumer_secret=creds.consumer_secret,
-                              domain=domain, session=session)
+            return Salesforce(
+                consumer_key=creds.consumer_key,
+                consumer_secret=creds.consumer_secret,
+                domain=domain,
+                session=session,
+            )
         if mode == "session":
             return Salesforce(session_id=emu.mint_session(), instance_url=url, session=session)
         raise ValueError(mode)
+
     return make
 
 
@@ -116,4 +140,5 @@ def check() -> Callable[[str, Any], None]:
     def validate(schema: str, instance: Any) -> None:
         contents = _REGISTRY[f"{schema}.json"].contents
         Draft202012Validator(contents, registry=_REGISTRY).validate(json.loads(json.dumps(instance)))
+
     return validate

@@ -26,8 +26,9 @@ def test_request_limit_exceeded(sf: Salesforce, emu: SalesforceEmulator, check: 
     with pytest.raises(SalesforceRefusedRequest) as info:
         sf.query("SELECT Id FROM Contact")
     check("error_list", info.value.content)
-    assert info.value.content == [{"message": "TotalRequests Limit exceeded.",
-                                   "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
+    assert info.value.content == [
+        {"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}
+    ]
     assert emu.api_used == 2
 
 
@@ -38,13 +39,17 @@ def test_limits_resource(sf: Salesforce, emu: SalesforceEmulator, check: Callabl
     assert limits["DailyApiRequests"] == {"Max": emu.daily_limit, "Remaining": emu.daily_limit - 2}
 
 
-@pytest.mark.parametrize(("kind", "status", "code"), [
-    ("429", 429, "REQUEST_LIMIT_EXCEEDED"),
-    ("500", 500, "UNKNOWN_EXCEPTION"),
-    ("503", 503, "SERVER_UNAVAILABLE"),
-])
-def test_injected_http_faults(sf: Salesforce, emu: SalesforceEmulator, kind: str, status: int, code: str,
-                              check: Callable[..., None]) -> None:
+@pytest.mark.parametrize(
+    ("kind", "status", "code"),
+    [
+        ("429", 429, "REQUEST_LIMIT_EXCEEDED"),
+        ("500", 500, "UNKNOWN_EXCEPTION"),
+        ("503", 503, "SERVER_UNAVAILABLE"),
+    ],
+)
+def test_injected_http_faults(
+    sf: Salesforce, emu: SalesforceEmulator, kind: str, status: int, code: str, check: Callable[..., None]
+) -> None:
     emu.faults.add("salesforce.query", kind, count=1, arg="3" if kind == "429" else None)
     with pytest.raises(SalesforceGeneralError) as info:
         sf.query("SELECT Id FROM Contact")
@@ -59,8 +64,12 @@ def test_retry_after_header_on_429(emu: SalesforceEmulator, url: str) -> None:
     emu.faults.add("salesforce.limits", "429", count=1, arg="7")
     session = requests.Session()
     session.trust_env = False
-    answer = session.get(f"{url}/services/data/v59.0/limits", verify=str(emu.ca_file), timeout=10,
-                         headers={"Authorization": f"Bearer {emu.mint_session()}"})
+    answer = session.get(
+        f"{url}/services/data/v59.0/limits",
+        verify=str(emu.ca_file),
+        timeout=10,
+        headers={"Authorization": f"Bearer {emu.mint_session()}"},
+    )
     assert (answer.status_code, answer.headers["Retry-After"]) == (429, "7")
 
 
@@ -115,8 +124,12 @@ def test_inspection_endpoints(sf: Salesforce, emu: SalesforceEmulator, url: str)
     assert calls["api_usage"] == {"used": 1, "max": emu.daily_limit}
     records = session.get(f"{url}/_sandbox/records/Contact", timeout=10).json()["records"]
     assert [r["LastName"] for r in records] == ["Seeded"]
-    assert session.post(f"{url}/_sandbox/faults", json={"spec": "salesforce.query:503=1x1"},
-                        timeout=10).status_code == 204
+    assert (
+        session.post(
+            f"{url}/_sandbox/faults", json={"spec": "salesforce.query:503=1x1"}, timeout=10
+        ).status_code
+        == 204
+    )
     with pytest.raises(SalesforceGeneralError):
         sf.query("SELECT Id FROM Contact")
     assert session.post(f"{url}/_sandbox/reset", timeout=10).status_code == 204
@@ -126,7 +139,11 @@ def test_inspection_endpoints(sf: Salesforce, emu: SalesforceEmulator, url: str)
 def test_unknown_api_version_is_404(emu: SalesforceEmulator, url: str) -> None:
     session = requests.Session()
     session.trust_env = False
-    answer = session.get(f"{url}/services/data/v99.0/limits", verify=str(emu.ca_file), timeout=10,
-                         headers={"Authorization": f"Bearer {emu.mint_session()}"})
+    answer = session.get(
+        f"{url}/services/data/v99.0/limits",
+        verify=str(emu.ca_file),
+        timeout=10,
+        headers={"Authorization": f"Bearer {emu.mint_session()}"},
+    )
     assert answer.status_code == 404
     assert answer.json()[0]["errorCode"] == "NOT_FOUND"

@@ -15,24 +15,51 @@ from connectors.sandbox.salesforce import SalesforceEmulator
 def book(emu: SalesforceEmulator) -> dict[str, str]:
     """Two accounts, four contacts (one without email, one opted out), a lost opportunity with a role."""
     ids = {
-        "acme": emu.store.create("Account", {"Name": "Acme", "NumberOfEmployees": 1200, "Industry": "Banking"}),
+        "acme": emu.store.create(
+            "Account", {"Name": "Acme", "NumberOfEmployees": 1200, "Industry": "Banking"}
+        ),
         "kaisha": emu.store.create("Account", {"Name": "株式会社サンプル", "NumberOfEmployees": 40}),
     }
-    people = [("Ann", "Lee", "ann@acme.example", "acme", False, 70.0),
-              ("Bob", "Ito", "BOB@acme.example", "acme", True, 20.0),
-              ("Cy", "Zed", None, "kaisha", False, None),
-              ("太郎", "山田", "taro@kaisha.example", "kaisha", False, 55.0)]
+    people = [
+        ("Ann", "Lee", "ann@acme.example", "acme", False, 70.0),
+        ("Bob", "Ito", "BOB@acme.example", "acme", True, 20.0),
+        ("Cy", "Zed", None, "kaisha", False, None),
+        ("太郎", "山田", "taro@kaisha.example", "kaisha", False, 55.0),
+    ]
     for first, last, email, account, opted_out, score in people:
-        ids[first] = emu.store.create("Contact", {
-            "FirstName": first, "LastName": last, "Email": email, "AccountId": ids[account],
-            "HasOptedOutOfEmail": opted_out, "Lead_Score__c": score}, at="2026-01-10T09:00:00Z")
-    ids["opp"] = emu.store.create("Opportunity", {"Name": "Acme renewal", "StageName": "Proposal/Price Quote",
-                                                  "CloseDate": "2026-02-01", "Amount": 5000,
-                                                  "AccountId": ids["acme"]}, at="2026-01-01T00:00:00Z")
-    emu.store.update("Opportunity", ids["opp"], {"StageName": "Closed Lost", "Loss_Reason__c": "Price"},
-                     at="2026-01-20T00:00:00Z")
-    emu.store.create("OpportunityContactRole", {"OpportunityId": ids["opp"], "ContactId": ids["Ann"],
-                                                "Role": "Decision Maker", "IsPrimary": True})
+        ids[first] = emu.store.create(
+            "Contact",
+            {
+                "FirstName": first,
+                "LastName": last,
+                "Email": email,
+                "AccountId": ids[account],
+                "HasOptedOutOfEmail": opted_out,
+                "Lead_Score__c": score,
+            },
+            at="2026-01-10T09:00:00Z",
+        )
+    ids["opp"] = emu.store.create(
+        "Opportunity",
+        {
+            "Name": "Acme renewal",
+            "StageName": "Proposal/Price Quote",
+            "CloseDate": "2026-02-01",
+            "Amount": 5000,
+            "AccountId": ids["acme"],
+        },
+        at="2026-01-01T00:00:00Z",
+    )
+    emu.store.update(
+        "Opportunity",
+        ids["opp"],
+        {"StageName": "Closed Lost", "Loss_Reason__c": "Price"},
+        at="2026-01-20T00:00:00Z",
+    )
+    emu.store.create(
+        "OpportunityContactRole",
+        {"OpportunityId": ids["opp"], "ContactId": ids["Ann"], "Role": "Decision Maker", "IsPrimary": True},
+    )
     return ids
 
 
@@ -40,8 +67,9 @@ def _names(sf: Salesforce, soql: str) -> list[str]:
     return [r["FirstName"] for r in sf.query_all(soql)["records"]]
 
 
-def test_query_all_iter_pages_through_more_than_2000_rows(emu: SalesforceEmulator, sf: Salesforce,
-                                                          check: Callable[..., None]) -> None:
+def test_query_all_iter_pages_through_more_than_2000_rows(
+    emu: SalesforceEmulator, sf: Salesforce, check: Callable[..., None]
+) -> None:
     for i in range(4500):
         emu.store.create("Contact", {"LastName": f"P{i:05d}", "Email": f"p{i}@example.com"})
     first = sf.query("SELECT Id, LastName FROM Contact")
@@ -52,8 +80,9 @@ def test_query_all_iter_pages_through_more_than_2000_rows(emu: SalesforceEmulato
     assert emu.calls.snapshot()["salesforce.query_more"] == 2
 
 
-def test_query_more_pages_validate_and_end(emu: SalesforceEmulator, sf: Salesforce,
-                                           check: Callable[..., None]) -> None:
+def test_query_more_pages_validate_and_end(
+    emu: SalesforceEmulator, sf: Salesforce, check: Callable[..., None]
+) -> None:
     for i in range(2100):
         emu.store.create("Account", {"Name": f"A{i}"})
     first = sf.query("SELECT Name FROM Account")
@@ -84,21 +113,31 @@ def test_query_all_sees_deleted_rows(book: dict[str, str], sf: Salesforce) -> No
     sf.Contact.delete(book["Bob"])
     live = _names(sf, "SELECT FirstName FROM Contact ORDER BY FirstName")
     assert live == ["Ann", "Cy", "太郎"]
-    everyone = sf.query_all("SELECT FirstName, IsDeleted FROM Contact ORDER BY FirstName", include_deleted=True)
+    everyone = sf.query_all(
+        "SELECT FirstName, IsDeleted FROM Contact ORDER BY FirstName", include_deleted=True
+    )
     assert [(r["FirstName"], r["IsDeleted"]) for r in everyone["records"]] == [
-        ("Ann", False), ("Bob", True), ("Cy", False), ("太郎", False)]
+        ("Ann", False),
+        ("Bob", True),
+        ("Cy", False),
+        ("太郎", False),
+    ]
 
 
-def test_parent_relationship_fields_nest_with_attributes(book: dict[str, str], sf: Salesforce,
-                                                         check: Callable[..., None]) -> None:
-    result = sf.query("SELECT Id, Email, Account.Name, Account.Owner.Name, Owner.Name FROM Contact "
-                      "WHERE FirstName = 'Ann'")
+def test_parent_relationship_fields_nest_with_attributes(
+    book: dict[str, str], sf: Salesforce, check: Callable[..., None]
+) -> None:
+    result = sf.query(
+        "SELECT Id, Email, Account.Name, Account.Owner.Name, Owner.Name FROM Contact WHERE FirstName = 'Ann'"
+    )
     check("query_result", result)
     row = result["records"][0]
     assert row["Account"]["Name"] == "Acme"
     assert row["Account"]["attributes"]["type"] == "Account"
     assert row["Account"]["Owner"]["Name"] == "Leadsync Integration"
-    role = sf.query("SELECT Contact.Email, Opportunity.StageName, Role FROM OpportunityContactRole")["records"][0]
+    role = sf.query("SELECT Contact.Email, Opportunity.StageName, Role FROM OpportunityContactRole")[
+        "records"
+    ][0]
     assert (role["Contact"]["Email"], role["Opportunity"]["StageName"]) == ("ann@acme.example", "Closed Lost")
 
 
@@ -108,45 +147,53 @@ def test_null_parent_is_null(emu: SalesforceEmulator, sf: Salesforce) -> None:
 
 
 def test_child_subquery(book: dict[str, str], sf: Salesforce, check: Callable[..., None]) -> None:
-    result = sf.query("SELECT Name, (SELECT ContactId, Role FROM OpportunityContactRoles), "
-                      "(SELECT StageName FROM OpportunityHistories ORDER BY CreatedDate) FROM Opportunity")
+    result = sf.query(
+        "SELECT Name, (SELECT ContactId, Role FROM OpportunityContactRoles), "
+        "(SELECT StageName FROM OpportunityHistories ORDER BY CreatedDate) FROM Opportunity"
+    )
     check("query_result", result)
     opp = result["records"][0]
     assert [r["ContactId"] for r in opp["OpportunityContactRoles"]["records"]] == [book["Ann"]]
     assert [r["StageName"] for r in opp["OpportunityHistories"]["records"]] == [
-        "Proposal/Price Quote", "Closed Lost"]
+        "Proposal/Price Quote",
+        "Closed Lost",
+    ]
 
 
-@pytest.mark.parametrize(("where", "expected"), [
-    ("Email = 'bob@ACME.example'", ["Bob"]),  # text equality ignores case
-    ("Email != null", ["Ann", "Bob", "太郎"]),
-    ("Email = null", ["Cy"]),
-    ("Email != 'ann@acme.example'", ["Bob", "Cy", "太郎"]),  # != keeps nulls
-    ("Email LIKE '%acme%'", ["Ann", "Bob"]),
-    ("FirstName LIKE 'A_n'", ["Ann"]),
-    ("Lead_Score__c >= 55", ["Ann", "太郎"]),
-    ("Lead_Score__c < 55", ["Bob"]),
-    ("HasOptedOutOfEmail = true", ["Bob"]),
-    ("NOT HasOptedOutOfEmail = true", ["Ann", "Cy", "太郎"]),
-    ("FirstName IN ('Ann', 'cy')", ["Ann", "Cy"]),
-    ("FirstName NOT IN ('Ann', 'Cy')", ["Bob", "太郎"]),
-    ("(Lead_Score__c > 60 OR Email = null) AND Account.Name = 'Acme'", ["Ann"]),
-    ("Account.NumberOfEmployees > 100", ["Ann", "Bob"]),
-    ("CreatedDate >= 2026-01-10T09:00:00Z", ["Ann", "Bob", "Cy", "太郎"]),
-    ("CreatedDate > 2026-01-10T17:59:59+09:00", ["Ann", "Bob", "Cy", "太郎"]),
-    ("CreatedDate > 2026-01-10T18:00:00+09:00", []),
-    ("SystemModstamp < 2026-01-10T09:00:00.000+0000", []),
-    ("Id IN (SELECT ContactId FROM OpportunityContactRole)", ["Ann"]),
-    ("Id NOT IN (SELECT ContactId FROM OpportunityContactRole)", ["Bob", "Cy", "太郎"]),
-])
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ("Email = 'bob@ACME.example'", ["Bob"]),  # text equality ignores case
+        ("Email != null", ["Ann", "Bob", "太郎"]),
+        ("Email = null", ["Cy"]),
+        ("Email != 'ann@acme.example'", ["Bob", "Cy", "太郎"]),  # != keeps nulls
+        ("Email LIKE '%acme%'", ["Ann", "Bob"]),
+        ("FirstName LIKE 'A_n'", ["Ann"]),
+        ("Lead_Score__c >= 55", ["Ann", "太郎"]),
+        ("Lead_Score__c < 55", ["Bob"]),
+        ("HasOptedOutOfEmail = true", ["Bob"]),
+        ("NOT HasOptedOutOfEmail = true", ["Ann", "Cy", "太郎"]),
+        ("FirstName IN ('Ann', 'cy')", ["Ann", "Cy"]),
+        ("FirstName NOT IN ('Ann', 'Cy')", ["Bob", "太郎"]),
+        ("(Lead_Score__c > 60 OR Email = null) AND Account.Name = 'Acme'", ["Ann"]),
+        ("Account.NumberOfEmployees > 100", ["Ann", "Bob"]),
+        ("CreatedDate >= 2026-01-10T09:00:00Z", ["Ann", "Bob", "Cy", "太郎"]),
+        ("CreatedDate > 2026-01-10T17:59:59+09:00", ["Ann", "Bob", "Cy", "太郎"]),
+        ("CreatedDate > 2026-01-10T18:00:00+09:00", []),
+        ("SystemModstamp < 2026-01-10T09:00:00.000+0000", []),
+        ("Id IN (SELECT ContactId FROM OpportunityContactRole)", ["Ann"]),
+        ("Id NOT IN (SELECT ContactId FROM OpportunityContactRole)", ["Bob", "Cy", "太郎"]),
+    ],
+)
 def test_where_clauses(book: dict[str, str], sf: Salesforce, where: str, expected: list[str]) -> None:
     assert sorted(_names(sf, f"SELECT FirstName FROM Contact WHERE {where}")) == sorted(expected)
 
 
 def test_format_soql_values_are_escaped_and_matched(book: dict[str, str], sf: Salesforce) -> None:
     sf.Contact.update(book["Cy"], {"LastName": "O'Neil \\ 100%"})
-    soql = format_soql("SELECT FirstName FROM Contact WHERE LastName = {} OR Id IN {}", "O'Neil \\ 100%",
-                       [book["Ann"]])
+    soql = format_soql(
+        "SELECT FirstName FROM Contact WHERE LastName = {} OR Id IN {}", "O'Neil \\ 100%", [book["Ann"]]
+    )
     assert sorted(_names(sf, soql)) == ["Ann", "Cy"]
 
 
@@ -173,31 +220,42 @@ def test_limit_offset_and_count(book: dict[str, str], sf: Salesforce) -> None:
 
 
 def test_opportunity_history_follows_stage_changes(book: dict[str, str], sf: Salesforce) -> None:
-    rows = sf.query_all(format_soql("SELECT StageName, CreatedDate FROM OpportunityHistory WHERE "
-                                    "OpportunityId = {} ORDER BY CreatedDate", book["opp"]))["records"]
+    rows = sf.query_all(
+        format_soql(
+            "SELECT StageName, CreatedDate FROM OpportunityHistory WHERE "
+            "OpportunityId = {} ORDER BY CreatedDate",
+            book["opp"],
+        )
+    )["records"]
     assert [(r["StageName"], r["CreatedDate"]) for r in rows] == [
-        ("Proposal/Price Quote", "2026-01-01T00:00:00.000+0000"), ("Closed Lost", "2026-01-20T00:00:00.000+0000")]
+        ("Proposal/Price Quote", "2026-01-01T00:00:00.000+0000"),
+        ("Closed Lost", "2026-01-20T00:00:00.000+0000"),
+    ]
     opp = sf.Opportunity.get(book["opp"])
     assert (opp["IsClosed"], opp["IsWon"], opp["Probability"]) == (True, False, 0.0)
 
 
-@pytest.mark.parametrize(("soql", "code"), [
-    ("SELECT Id FROM Contact WHERE", "MALFORMED_QUERY"),
-    ("SELECT Id FROM Contact WHERE Email = 'a' AND LastName = 'b' OR FirstName = 'c'", "MALFORMED_QUERY"),
-    ("SELECT Id, Id FROM Contact", "MALFORMED_QUERY"),
-    ("SELECT Nope__c FROM Contact", "INVALID_FIELD"),
-    ("SELECT Id FROM Contact WHERE Nope = 1", "INVALID_FIELD"),
-    ("SELECT Foo.Name FROM Contact", "INVALID_FIELD"),
-    ("SELECT Id FROM Nope", "INVALID_TYPE"),
-    ("SELECT Id FROM Contact WHERE Lead_Score__c = '5'", "MALFORMED_QUERY"),
-    ("SELECT Id FROM Contact WHERE CreatedDate > 2026-01-01", "MALFORMED_QUERY"),
-    ("SELECT Id FROM Contact WHERE Email = 5", "MALFORMED_QUERY"),
-    ("SELECT Id FROM Contact WHERE AccountId = 'not-an-id'", "INVALID_QUERY_FILTER_OPERATOR"),
-    ("SELECT Id FROM Contact WHERE Leadsync_Explanation__c = 'x'", "MALFORMED_QUERY"),
-    ("SELECT Id FROM Contact OFFSET 2001", "NUMBER_OUTSIDE_VALID_RANGE"),
-])
-def test_invalid_soql_gives_400_with_error_code(emu: SalesforceEmulator, sf: Salesforce, soql: str, code: str,
-                                                check: Callable[..., None]) -> None:
+@pytest.mark.parametrize(
+    ("soql", "code"),
+    [
+        ("SELECT Id FROM Contact WHERE", "MALFORMED_QUERY"),
+        ("SELECT Id FROM Contact WHERE Email = 'a' AND LastName = 'b' OR FirstName = 'c'", "MALFORMED_QUERY"),
+        ("SELECT Id, Id FROM Contact", "MALFORMED_QUERY"),
+        ("SELECT Nope__c FROM Contact", "INVALID_FIELD"),
+        ("SELECT Id FROM Contact WHERE Nope = 1", "INVALID_FIELD"),
+        ("SELECT Foo.Name FROM Contact", "INVALID_FIELD"),
+        ("SELECT Id FROM Nope", "INVALID_TYPE"),
+        ("SELECT Id FROM Contact WHERE Lead_Score__c = '5'", "MALFORMED_QUERY"),
+        ("SELECT Id FROM Contact WHERE CreatedDate > 2026-01-01", "MALFORMED_QUERY"),
+        ("SELECT Id FROM Contact WHERE Email = 5", "MALFORMED_QUERY"),
+        ("SELECT Id FROM Contact WHERE AccountId = 'not-an-id'", "INVALID_QUERY_FILTER_OPERATOR"),
+        ("SELECT Id FROM Contact WHERE Leadsync_Explanation__c = 'x'", "MALFORMED_QUERY"),
+        ("SELECT Id FROM Contact OFFSET 2001", "NUMBER_OUTSIDE_VALID_RANGE"),
+    ],
+)
+def test_invalid_soql_gives_400_with_error_code(
+    emu: SalesforceEmulator, sf: Salesforce, soql: str, code: str, check: Callable[..., None]
+) -> None:
     with pytest.raises(SalesforceMalformedRequest) as info:
         sf.query(soql)
     check("error_list", info.value.content)
