@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sync import cli_mappings, cli_runs, cli_sandbox, cli_sync
+from sync import cli_demo, cli_mappings, cli_report, cli_runs, cli_sandbox, cli_sync
 
 app = typer.Typer(
     name="leadsync",
@@ -18,6 +18,8 @@ app.add_typer(cli_mappings.app, name="mappings")
 cli_sandbox.register(app)
 cli_sync.register(app)
 cli_runs.register(app)
+cli_report.register(app)
+cli_demo.register(app)
 
 
 def main() -> None:
