@@ -9,7 +9,7 @@ the real per-property message), duplicate emails (CONFLICT) and injected record 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
@@ -92,7 +92,8 @@ def batch_read(emu: HubSpotEmulator, body: Any, archived: bool) -> Reply:
         raise ApiError.validation(HISTORY_BATCH_TOO_LARGE.format(limit=MAX_HISTORY_INPUTS))
     id_property = body.get("idProperty")
     with store.lock:
-        outcome = _Outcome(iso_ms(store.now_ms()))
+        now = store.now_ms()
+        outcome = _Outcome(iso_ms(now))
         known = {p.name for p in store.schema.all()}
         names = property_names(body.get("properties") or list(ALWAYS), known)
         history = [h for h in history if h in known]
@@ -114,11 +115,12 @@ def batch_update(emu: HubSpotEmulator, body: Any) -> Reply:
     store = emu.store
     inputs = inputs_of(body, MAX_INPUTS)
     ids = [str(i.get("id", "")) for i in inputs if isinstance(i, dict)]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
     if dupes:
         raise ApiError.validation(f"Duplicate IDs found in batch input: {dupes}. IDs must be unique")
     with store.lock:
-        outcome = _Outcome(iso_ms(store.now_ms()))
+        now = store.now_ms()
+        outcome = _Outcome(iso_ms(now))
         for item in inputs:
             ident, props = _input(item)
             if _injected(emu, "hubspot.batch_update", outcome, ident):
@@ -127,13 +129,7 @@ def batch_update(emu: HubSpotEmulator, body: Any) -> Reply:
             if contact is None:
                 outcome.missing.append(ident)
                 continue
-            _write(
-                store,
-                outcome,
-                props,
-                ident,
-                lambda values, c=contact: (store.apply_update(c, values, store.now_ms(), source="API"), c)[1],
-            )
+            _write(store, outcome, props, ident, now, target=contact)
         return outcome.reply(200, iso_ms(store.now_ms()))
 
 
@@ -141,7 +137,8 @@ def batch_upsert(emu: HubSpotEmulator, body: Any) -> Reply:
     store = emu.store
     inputs = inputs_of(body, MAX_INPUTS)
     with store.lock:
-        outcome = _Outcome(iso_ms(store.now_ms()))
+        now = store.now_ms()
+        outcome = _Outcome(iso_ms(now))
         for item in inputs:
             ident, props = _input(item)
             if _injected(emu, "hubspot.batch_upsert", outcome, ident):
@@ -149,26 +146,10 @@ def batch_upsert(emu: HubSpotEmulator, body: Any) -> Reply:
             id_property = item.get("idProperty") if isinstance(item, dict) else None
             contact = lookup(store, ident, id_property)
             if contact is not None:
-                _write(
-                    store,
-                    outcome,
-                    props,
-                    ident,
-                    lambda values, c=contact: (
-                        store.apply_update(c, values, store.now_ms(), source="API"),
-                        c,
-                    )[1],
-                    new=False,
-                )
+                _write(store, outcome, props, ident, now, target=contact, new=False)
             elif id_property == "email":
-                _write(
-                    store,
-                    outcome,
-                    {**props, "email": props.get("email") or ident},
-                    ident,
-                    lambda values: store.insert(values, store.now_ms(), source="API"),
-                    new=True,
-                )
+                props = {**props, "email": props.get("email") or ident}
+                _write(store, outcome, props, ident, now, target=None, new=True)
             else:
                 outcome.missing.append(ident)
         return outcome.reply(200, iso_ms(store.now_ms()))
@@ -178,19 +159,14 @@ def batch_create(emu: HubSpotEmulator, body: Any) -> Reply:
     store = emu.store
     inputs = inputs_of(body, MAX_INPUTS)
     with store.lock:
-        outcome = _Outcome(iso_ms(store.now_ms()))
+        now = store.now_ms()
+        outcome = _Outcome(iso_ms(now))
         for index, item in enumerate(inputs):
             _, props = _input(item)
             ident = str(props.get("email") or index)
             if _injected(emu, "hubspot.batch_create", outcome, ident):
                 continue
-            _write(
-                store,
-                outcome,
-                props,
-                ident,
-                lambda values: store.insert(values, store.now_ms(), source="API"),
-            )
+            _write(store, outcome, props, ident, now, target=None)
         return outcome.reply(201, iso_ms(store.now_ms()))
 
 
@@ -199,10 +175,11 @@ def batch_archive(emu: HubSpotEmulator, body: Any) -> Reply:
     store = emu.store
     inputs = inputs_of(body, MAX_INPUTS)
     with store.lock:
+        now = store.now_ms()
         for item in inputs:
             contact = store.find(str(item.get("id", "")) if isinstance(item, dict) else "")
             if contact is not None:
-                store.archive(contact, store.now_ms())
+                store.archive(contact, now)
     return Reply(204)
 
 
@@ -220,9 +197,12 @@ def _write(
     outcome: _Outcome,
     props: dict[str, Any],
     ident: str,
-    apply: Callable[[dict[str, str | None]], Contact],
+    now: int,
+    *,
+    target: Contact | None,
     new: bool | None = None,
 ) -> None:
+    """Validate and apply one input: update `target`, or create a contact when it is None."""
     values, problems = store.schema.check_write(props, api=True)
     if problems:
         outcome.errors.append(
@@ -234,7 +214,11 @@ def _write(
         )
         return
     try:
-        contact = apply(values)
+        if target is None:
+            contact = store.insert(values, now, source="API")
+        else:
+            store.apply_update(target, values, now, source="API")
+            contact = target
     except ContactConflictError as exc:
         outcome.errors.append(
             batch_error(str(exc), "CONFLICT", {"ids": [ident], "existingId": [exc.existing_id]})

@@ -29,6 +29,7 @@ class Decision:
 @dataclass
 class _Usage:
     window: deque[float] = field(default_factory=deque)
+    second: deque[float] = field(default_factory=deque)  # last second of `window` (-Secondly-Remaining)
     searches: deque[float] = field(default_factory=deque)
     day: str = ""
     daily: int = 0
@@ -64,6 +65,7 @@ class RateLimiter:
             if usage.day != day:
                 usage.day, usage.daily = day, 0
             _expire(usage.window, now - WINDOW_S)
+            _expire(usage.second, now - 1.0)
             _expire(usage.searches, now - SEARCH_WINDOW_S)
             if usage.daily >= self.daily_limit:
                 midnight = datetime.combine(
@@ -81,16 +83,16 @@ class RateLimiter:
                     wait = usage.window[0] + WINDOW_S - now
                     return self._refuse("TEN_SECONDLY_ROLLING", max(1, math.ceil(wait)), usage, search)
                 usage.window.append(now)
+                usage.second.append(now)
             usage.daily += 1
-            return Decision(True, headers={} if search else self._headers(usage, now))
+            return Decision(True, headers={} if search else self._headers(usage))
 
     def _refuse(self, policy: str, retry_after: int, usage: _Usage, search: bool) -> Decision:
-        headers = {} if search else self._headers(usage, self.clock().timestamp())
-        return Decision(False, policy, retry_after, headers)
+        return Decision(False, policy, retry_after, {} if search else self._headers(usage))
 
-    def _headers(self, usage: _Usage, now: float) -> dict[str, str]:
+    def _headers(self, usage: _Usage) -> dict[str, str]:
         secondly = max(1, self.requests_per_10s // 10)
-        last_second = sum(1 for t in usage.window if t > now - 1.0)
+        last_second = len(usage.second)
         return {
             "X-HubSpot-RateLimit-Daily": str(self.daily_limit),
             "X-HubSpot-RateLimit-Daily-Remaining": str(max(0, self.daily_limit - usage.daily)),

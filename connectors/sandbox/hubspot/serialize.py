@@ -26,7 +26,7 @@ def public_object(
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": str(contact.id),
-        "properties": {n: contact.prop(n) for n in names},
+        "properties": _properties(contact, names),
         "createdAt": iso_ms(contact.created),
         "updatedAt": iso_ms(contact.updated),
         "archived": contact.archived_at is not None,
@@ -44,3 +44,15 @@ def public_object(
     if new is not None:
         out["new"] = new
     return out
+
+
+def _properties(contact: Contact, names: Sequence[str]) -> dict[str, str | None]:
+    get = contact.values.get
+    props = {n: get(n) for n in names}
+    if "hs_object_id" in props:
+        props["hs_object_id"] = str(contact.id)
+    if "createdate" in props:
+        props["createdate"] = iso_ms(contact.created)
+    if "lastmodifieddate" in props:
+        props["lastmodifieddate"] = iso_ms(contact.updated)
+    return props

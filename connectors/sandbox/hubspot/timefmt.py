@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+
+_EPOCH = datetime(1970, 1, 1)  # naive UTC: isoformat() then has no offset suffix
 
 
 def to_ms(moment: datetime) -> int:
@@ -12,10 +15,10 @@ def to_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+@lru_cache(maxsize=1 << 16)
 def iso_ms(ms: int) -> str:
-    """`2024-05-01T09:30:00.000Z` for an epoch-milliseconds value."""
-    stamp = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    """`2024-05-01T09:30:00.000Z` for an epoch-milliseconds value (exact integer arithmetic)."""
+    return (_EPOCH + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_ms(text: str) -> int | None:
