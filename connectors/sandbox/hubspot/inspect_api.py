@@ -37,8 +37,10 @@ def routes(emu: HubSpotEmulator) -> list[Route]:
         return json_response(200, {"reset": True})
 
     async def contacts(request: Request) -> Response:
-        rows = emu.store.contacts(include_archived=query_bool(request, "archived"))
-        return json_response(200, {"total": len(rows), "results": rows[: query_int(request, "limit", 1000)]})
+        total, rows = emu.store.contacts_page(
+            include_archived=query_bool(request, "archived"), limit=query_int(request, "limit", 1000)
+        )
+        return json_response(200, {"total": total, "results": rows})
 
     async def seed(request: Request) -> Response:
         try:

@@ -13,8 +13,9 @@ store under `store.lock`.
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -123,10 +124,22 @@ class ContactStore:
             return None if contact is None else self.describe(contact)
 
     def contacts(self, *, include_archived: bool = False) -> list[dict[str, Any]]:
+        """Every active contact (and archived ones when asked), described as by `get_contact`."""
         with self.lock:
-            return [
-                self.describe(c) for c in self._contacts.values() if include_archived or c.archived_at is None
+            return [self.describe(c) for c in self._iter(include_archived)]
+
+    def contacts_page(
+        self, *, include_archived: bool = False, limit: int = 1000
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """(how many there are, the first `limit` of them described), without describing them all."""
+        with self.lock:
+            total = len(self._contacts) if include_archived else len(self.active_ids)
+            return total, [
+                self.describe(c) for c in itertools.islice(self._iter(include_archived), max(0, limit))
             ]
+
+    def _iter(self, include_archived: bool) -> Iterator[Contact]:
+        return (c for c in self._contacts.values() if include_archived or c.archived_at is None)
 
     def create_property(self, object_type: str, definition: Mapping[str, Any]) -> None:
         """Create a custom property with the same validation as `POST /crm/v3/properties/{objectType}`
@@ -262,7 +275,7 @@ class ContactStore:
         return out
 
     def all_active(self) -> Iterable[Contact]:
-        return (c for c in self._contacts.values() if c.archived_at is None)
+        return self._iter(False)
 
     def contact(self, contact_id: int) -> Contact:
         return self._contacts[contact_id]
