@@ -202,6 +202,23 @@ def classify_http(
     return Decision(Outcome.FAIL, None, label, status, code)
 
 
+TRANSIENT_LOGIN_CODES = frozenset({"UNKNOWN_EXCEPTION", "SERVER_UNAVAILABLE", "unknown_error"})
+
+
+def _classify_login_failure(code: object, status: int) -> Decision:
+    """simple-salesforce's SalesforceAuthenticationFailed: `code` is the SOAP exceptionCode / OAuth
+    `error`, or the HTTP status when the answer was not XML/JSON (an outage page)."""
+    if isinstance(code, int) and not isinstance(code, bool):
+        decision = classify_http(code, None, None)
+        if decision.outcome is not Outcome.FAIL:
+            return Decision(decision.outcome, decision.wait, f"login: {decision.reason}", code)
+        return Decision(Outcome.FAIL, None, f"login refused (HTTP {code})", status, "AUTHENTICATION_FAILED")
+    if code in TRANSIENT_LOGIN_CODES:
+        return Decision(Outcome.RETRY, None, f"login: {code}", None, str(code))
+    return Decision(Outcome.FAIL, None, f"login refused ({code or 'no code'})", status,
+                    str(code or "AUTHENTICATION_FAILED"))
+
+
 _TRANSIENT: tuple[type[BaseException], ...] = (
     requests.exceptions.Timeout,
     requests.exceptions.ConnectionError,
@@ -234,10 +251,8 @@ def classify(exc: BaseException) -> Decision:
         return Decision(Outcome.FAIL, None, f"TLS failure ({type(exc).__name__})", None, "TLS")
     status = getattr(exc, "status", None)
     if isinstance(status, int) and not isinstance(status, bool):
-        auth_code = getattr(exc, "code", None)  # simple-salesforce SalesforceAuthenticationFailed
         if type(exc).__name__ == "SalesforceAuthenticationFailed":
-            return Decision(Outcome.FAIL, None, f"login refused ({auth_code or status})", status,
-                            str(auth_code or "AUTHENTICATION_FAILED"))
+            return _classify_login_failure(getattr(exc, "code", None), status)
         headers = getattr(exc, "headers", None)
         body = getattr(exc, "body", None)
         if body is None:

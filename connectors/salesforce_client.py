@@ -69,6 +69,9 @@ class SalesforceClient:
 
     def connect(self) -> None:
         """Log in (retrying transient failures). A refused login raises AuthenticationError."""
+        if self.config.auth == "session":  # nothing to send: the session is given
+            self._sf = login(self.config, self.session)
+            return
         self._sf = self.call(
             login_endpoint(self.config), lambda: login(self.config, self.session), relogin=False
         )

@@ -148,6 +148,10 @@ def test_parse_retry_after_http_date() -> None:
         (sf_exc(SalesforceGeneralError, 503, ""), Outcome.RETRY),
         (sf_exc(SalesforceGeneralError, 429, ""), Outcome.RATE_LIMITED),
         (SalesforceAuthenticationFailed("INVALID_LOGIN", "bad password"), Outcome.FAIL),
+        (SalesforceAuthenticationFailed(503, "Service Unavailable"), Outcome.RETRY),  # outage page
+        (SalesforceAuthenticationFailed(400, "<html>"), Outcome.FAIL),
+        (SalesforceAuthenticationFailed("UNKNOWN_EXCEPTION", "An unexpected error occurred."), Outcome.RETRY),
+        (SalesforceAuthenticationFailed("invalid_grant", "authentication failure"), Outcome.FAIL),
         (hubspot_exc(ContactsApiException, 429, HS_TEN_SECONDLY), Outcome.RATE_LIMITED),
         (hubspot_exc(ListsApiException, 429, HS_DAILY), Outcome.BUDGET),
         (hubspot_exc(ListsApiException, 401, HS_EXPIRED), Outcome.RELOGIN),
