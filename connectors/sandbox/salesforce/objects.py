@@ -1,0 +1,393 @@
+"""The standard objects of a fresh sandbox org, with leadsync's custom fields on Contact and Task."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from .definitions import ChildRelationship, FieldDef, ObjectDef
+
+
+# ---------------------------------------------------------------- field helpers (standard schema)
+def _text(name: str, length: int = 255, **kw: Any) -> FieldDef:
+    return FieldDef(name, "string", length=length, **kw)
+
+
+def _pick(name: str, values: Iterable[str], **kw: Any) -> FieldDef:
+    return FieldDef(name, "picklist", length=255, picklist=tuple(values), **kw)
+
+
+def _ref(name: str, to: str | tuple[str, ...], rel: str, **kw: Any) -> FieldDef:
+    targets = (to,) if isinstance(to, str) else to
+    return FieldDef(name, "reference", length=18, reference_to=targets, relationship_name=rel, **kw)
+
+
+def _calc(name: str, type_: str, **kw: Any) -> FieldDef:
+    return FieldDef(name, type_, createable=False, updateable=False, calculated=True, **kw)
+
+
+def _bool(name: str, default: bool = False, **kw: Any) -> FieldDef:
+    return FieldDef(name, "boolean", nillable=False, default=default, **kw)
+
+
+def _system_fields(with_modified: bool = True) -> tuple[FieldDef, ...]:
+    ro = {"createable": False, "updateable": False}
+    fields = [
+        FieldDef("Id", "id", length=18, nillable=False, **ro),
+        FieldDef("IsDeleted", "boolean", nillable=False, default=False, **ro),
+        FieldDef("CreatedDate", "datetime", nillable=False, **ro),
+        _ref("CreatedById", "User", "CreatedBy", nillable=False, **ro),
+    ]
+    if with_modified:
+        fields += [
+            FieldDef("LastModifiedDate", "datetime", nillable=False, **ro),
+            _ref("LastModifiedById", "User", "LastModifiedBy", nillable=False, **ro),
+        ]
+    fields.append(FieldDef("SystemModstamp", "datetime", nillable=False, **ro))
+    return tuple(fields)
+
+
+def _owner() -> FieldDef:
+    return _ref("OwnerId", "User", "Owner", nillable=False, default="$user")
+
+
+OPPORTUNITY_STAGES: dict[str, tuple[int, bool, bool]] = {  # stage -> (probability, IsClosed, IsWon)
+    "Prospecting": (10, False, False),
+    "Qualification": (10, False, False),
+    "Needs Analysis": (20, False, False),
+    "Value Proposition": (50, False, False),
+    "Id. Decision Makers": (60, False, False),
+    "Perception Analysis": (70, False, False),
+    "Proposal/Price Quote": (75, False, False),
+    "Negotiation/Review": (90, False, False),
+    "Closed Won": (100, True, True),
+    "Closed Lost": (0, True, False),
+}
+INDUSTRIES = (
+    "Agriculture",
+    "Apparel",
+    "Banking",
+    "Biotechnology",
+    "Chemicals",
+    "Communications",
+    "Construction",
+    "Consulting",
+    "Education",
+    "Electronics",
+    "Energy",
+    "Engineering",
+    "Entertainment",
+    "Environmental",
+    "Finance",
+    "Food & Beverage",
+    "Government",
+    "Healthcare",
+    "Hospitality",
+    "Insurance",
+    "Machinery",
+    "Manufacturing",
+    "Media",
+    "Not For Profit",
+    "Other",
+    "Recreation",
+    "Retail",
+    "Shipping",
+    "Technology",
+    "Telecommunications",
+    "Transportation",
+    "Utilities",
+)
+LEAD_SOURCES = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")
+LOSS_REASONS = (
+    "Price",
+    "Competitor",
+    "No Budget",
+    "No Decision",
+    "Timing",
+    "Product Fit",
+    "Duplicate",
+    "Spam",
+    "Invalid Contact",
+    "Other",
+)
+LEAD_STAGES = ("inquiry", "mql", "tql", "sal", "sgl", "sql", "close", "recycle")
+
+
+def _person_names() -> tuple[FieldDef, ...]:
+    return (
+        _text("FirstName", 40),
+        _text("LastName", 80, nillable=False),
+        _calc("Name", "string", length=121, label="Full Name"),
+    )
+
+
+def standard_objects() -> list[ObjectDef]:
+    """The objects of a fresh sandbox org (before custom fields from configuration)."""
+    sys_fields = _system_fields()
+    return [
+        ObjectDef(
+            "User",
+            "005",
+            sys_fields
+            + _person_names()
+            + (
+                _text("Username", 80, nillable=False, unique=True),
+                FieldDef("Email", "email", length=80, nillable=False),
+                _text("Alias", 8),
+                _bool("IsActive", default=True),
+            ),
+            label="User",
+            label_plural="Users",
+            deletable=False,
+        ),
+        ObjectDef(
+            "Account",
+            "001",
+            sys_fields
+            + (
+                _text("Name", 255, nillable=False, label="Account Name"),
+                FieldDef("NumberOfEmployees", "int", precision=8, label="Employees"),
+                _pick("Industry", INDUSTRIES),
+                _pick(
+                    "Type",
+                    (
+                        "Prospect",
+                        "Customer - Direct",
+                        "Customer - Channel",
+                        "Channel Partner / Reseller",
+                        "Installation Partner",
+                        "Technology Partner",
+                        "Other",
+                    ),
+                    label="Account Type",
+                ),
+                FieldDef("Website", "url", length=255),
+                _text("BillingCountry", 80),
+                FieldDef("AnnualRevenue", "currency", precision=18, scale=0),
+                _owner(),
+            ),
+            label="Account",
+            label_plural="Accounts",
+            children=(
+                ChildRelationship("Contacts", "Contact", "AccountId"),
+                ChildRelationship("Opportunities", "Opportunity", "AccountId"),
+            ),
+        ),
+        ObjectDef(
+            "Contact",
+            "003",
+            sys_fields
+            + _person_names()
+            + (
+                FieldDef("Email", "email", length=80),
+                _ref("AccountId", "Account", "Account", label="Account ID"),
+                _bool("HasOptedOutOfEmail", label="Email Opt Out"),
+                _text("Title", 128),
+                FieldDef("Phone", "phone", length=40, label="Business Phone"),
+                _pick("LeadSource", LEAD_SOURCES),
+                _text("MailingCountry", 80),
+                _owner(),
+                _pick("Lead_Stage__c", LEAD_STAGES, restricted=True),
+                FieldDef("Lead_Score__c", "double", precision=18, scale=0),
+                _pick("Lead_Rank__c", ("hot", "warm", "cold")),
+                _pick("Recycle_Group__c", ("high", "low", "waiting", "excluded", "review")),
+                _text("Nurture_List__c", 80),
+                FieldDef("Leadsync_Explanation__c", "textarea", length=32768),
+            ),
+            label="Contact",
+            label_plural="Contacts",
+            children=(
+                ChildRelationship("OpportunityContactRoles", "OpportunityContactRole", "ContactId"),
+                ChildRelationship("CampaignMembers", "CampaignMember", "ContactId"),
+                ChildRelationship("Tasks", "Task", "WhoId"),
+            ),
+        ),
+        ObjectDef(
+            "Lead",
+            "00Q",
+            sys_fields
+            + _person_names()
+            + (
+                _text("Company", 255, nillable=False),
+                FieldDef("Email", "email", length=80),
+                _pick(
+                    "Status",
+                    (
+                        "Open - Not Contacted",
+                        "Working - Contacted",
+                        "Closed - Converted",
+                        "Closed - Not Converted",
+                    ),
+                    restricted=True,
+                    nillable=False,
+                    default="Open - Not Contacted",
+                    label="Lead Status",
+                ),
+                _bool("HasOptedOutOfEmail", label="Email Opt Out"),
+                FieldDef("NumberOfEmployees", "int", precision=8, label="Employees"),
+                _pick("Industry", INDUSTRIES),
+                _pick("LeadSource", LEAD_SOURCES),
+                _calc("IsConverted", "boolean", nillable=False, default=False),
+                _owner(),
+            ),
+            label="Lead",
+            label_plural="Leads",
+            children=(
+                ChildRelationship("CampaignMembers", "CampaignMember", "LeadId"),
+                ChildRelationship("Tasks", "Task", "WhoId"),
+            ),
+        ),
+        ObjectDef(
+            "Opportunity",
+            "006",
+            sys_fields
+            + (
+                _text("Name", 120, nillable=False, label="Opportunity Name"),
+                _pick("StageName", OPPORTUNITY_STAGES, restricted=True, nillable=False, label="Stage"),
+                FieldDef("CloseDate", "date", nillable=False),
+                FieldDef("Amount", "currency", precision=18, scale=2),
+                FieldDef("Probability", "percent", precision=3, scale=0, label="Probability (%)"),
+                _calc("IsClosed", "boolean", nillable=False, default=False, label="Closed"),
+                _calc("IsWon", "boolean", nillable=False, default=False, label="Won"),
+                _pick(
+                    "Type",
+                    (
+                        "New Customer",
+                        "Existing Customer - Upgrade",
+                        "Existing Customer - Replacement",
+                        "Existing Customer - Downgrade",
+                    ),
+                    label="Opportunity Type",
+                ),
+                _pick("LeadSource", LEAD_SOURCES),
+                FieldDef("Description", "textarea", length=32000),
+                _ref("AccountId", "Account", "Account", label="Account ID"),
+                _owner(),
+                _pick("Loss_Reason__c", LOSS_REASONS),
+            ),
+            label="Opportunity",
+            label_plural="Opportunities",
+            children=(
+                ChildRelationship("OpportunityContactRoles", "OpportunityContactRole", "OpportunityId"),
+                ChildRelationship("OpportunityHistories", "OpportunityHistory", "OpportunityId"),
+                ChildRelationship("Tasks", "Task", "WhatId"),
+            ),
+        ),
+        ObjectDef(
+            "OpportunityHistory",
+            "008",
+            _system_fields(with_modified=False)
+            + (
+                _ref("OpportunityId", "Opportunity", "Opportunity", nillable=False, updateable=False),
+                _pick("StageName", OPPORTUNITY_STAGES, nillable=False, updateable=False, label="Stage"),
+                FieldDef("Amount", "currency", precision=18, scale=2, updateable=False),
+                FieldDef("ExpectedRevenue", "currency", precision=18, scale=2, updateable=False),
+                FieldDef("CloseDate", "date", updateable=False),
+                FieldDef("Probability", "percent", precision=3, scale=0, updateable=False),
+            ),
+            label="Opportunity History",
+            label_plural="Opportunity History",
+            createable=False,
+            updateable=False,
+            deletable=False,
+        ),
+        ObjectDef(
+            "OpportunityContactRole",
+            "00K",
+            sys_fields
+            + (
+                _ref("OpportunityId", "Opportunity", "Opportunity", nillable=False, updateable=False),
+                _ref("ContactId", "Contact", "Contact", nillable=False),
+                _pick(
+                    "Role",
+                    (
+                        "Business User",
+                        "Decision Maker",
+                        "Economic Buyer",
+                        "Economic Decision Maker",
+                        "Evaluator",
+                        "Executive Sponsor",
+                        "Influencer",
+                        "Technical Buyer",
+                        "Other",
+                    ),
+                ),
+                _bool("IsPrimary", label="Primary"),
+            ),
+            label="Opportunity Contact Role",
+            label_plural="Opportunity Contact Role",
+        ),
+        ObjectDef(
+            "Campaign",
+            "701",
+            sys_fields
+            + (
+                _text("Name", 80, nillable=False, label="Campaign Name"),
+                _bool("IsActive", label="Active"),
+                _pick(
+                    "Type",
+                    (
+                        "Conference",
+                        "Webinar",
+                        "Trade Show",
+                        "Public Relations",
+                        "Partners",
+                        "Referral Program",
+                        "Advertisement",
+                        "Banner Ads",
+                        "Direct Mail",
+                        "Email",
+                        "Telemarketing",
+                        "Other",
+                    ),
+                ),
+                _pick("Status", ("Planned", "In Progress", "Completed", "Aborted")),
+                FieldDef("StartDate", "date"),
+                FieldDef("EndDate", "date"),
+                _owner(),
+            ),
+            label="Campaign",
+            label_plural="Campaigns",
+            children=(ChildRelationship("CampaignMembers", "CampaignMember", "CampaignId"),),
+        ),
+        ObjectDef(
+            "CampaignMember",
+            "00v",
+            sys_fields
+            + (
+                _ref("CampaignId", "Campaign", "Campaign", nillable=False, updateable=False),
+                _ref("ContactId", "Contact", "Contact", updateable=False),
+                _ref("LeadId", "Lead", "Lead", updateable=False),
+                _pick("Status", ("Planned", "Received", "Responded", "Sent"), default="Sent"),
+                _calc("HasResponded", "boolean", nillable=False, default=False, label="Responded"),
+            ),
+            label="Campaign Member",
+            label_plural="Campaign Members",
+        ),
+        ObjectDef(
+            "Task",
+            "00T",
+            sys_fields
+            + (
+                FieldDef(
+                    "Subject", "combobox", length=255, picklist=("Call", "Send Letter", "Send Quote", "Other")
+                ),
+                FieldDef("Description", "textarea", length=32000, label="Comments"),
+                FieldDef("ActivityDate", "date", label="Due Date Only"),
+                _pick(
+                    "Status",
+                    ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred"),
+                    nillable=False,
+                    default="Not Started",
+                ),
+                _pick("Priority", ("High", "Normal", "Low"), nillable=False, default="Normal"),
+                _calc("IsClosed", "boolean", nillable=False, default=False, label="Closed"),
+                _ref("WhoId", ("Contact", "Lead"), "Who", label="Name ID"),
+                _ref("WhatId", ("Account", "Opportunity", "Campaign"), "What", label="Related To ID"),
+                _owner(),
+                _text("Leadsync_Cycle_Key__c", 255, external_id=True, unique=True),
+            ),
+            label="Task",
+            label_plural="Tasks",
+        ),
+    ]
