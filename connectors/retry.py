@@ -29,58 +29,53 @@ holds personal data), bodies or credentials.
 
 from __future__ import annotations
 
-import email.utils
-import enum
-import http.client
-import json
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import requests
 import tenacity
-import urllib3.exceptions
 
 from connectors.base import (
     AuthenticationError,
     BudgetExhausted,
     CallCounter,
-    ConfigurationError,
     ConnectorError,
     FatalAPIError,
     RetriableAPIError,
     WriteResult,
 )
+from connectors.retry_classify import (
+    LOCK_CODES,
+    RELOGIN_CODES,
+    Decision,
+    HTTPResponseError,
+    Outcome,
+    classify,
+    classify_http,
+    parse_retry_after,
+)
+
+__all__ = [
+    "LOCK_CODES",
+    "RELOGIN_CODES",
+    "Decision",
+    "HTTPResponseError",
+    "Outcome",
+    "RetryPolicy",
+    "backoff_delay",
+    "call",
+    "classify",
+    "classify_http",
+    "parse_retry_after",
+    "retry_records",
+]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-RELOGIN_CODES = frozenset({"INVALID_SESSION_ID", "EXPIRED_AUTHENTICATION"})
-LOCK_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
-HUBSPOT_WINDOWS = {"TEN_SECONDLY_ROLLING": 10.0, "SECONDLY": 1.0}  # policyName -> window seconds
-
-
-class Outcome(enum.Enum):
-    RETRY = "retry"  # transient: back off and try again
-    RATE_LIMITED = "rate_limited"  # back off for the given wait (or the backoff when unknown)
-    RELOGIN = "relogin"  # the session expired: log in again once, then retry
-    FAIL = "fail"  # permanent for this request
-    BUDGET = "budget"  # the daily allowance is spent: stop the run cleanly
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What to do about one failed attempt. `reason` never holds secrets or personal data."""
-
-    outcome: Outcome
-    wait: float | None
-    reason: str
-    status: int | None = None
-    code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,179 +83,6 @@ class RetryPolicy:
     max_attempts: int = 5  # attempts per call (the re-login retry comes on top)
     base_delay: float = 0.5  # first backoff; doubles per attempt, plus up to base_delay of jitter
     max_backoff: float = 60.0  # ceiling for any single wait, Retry-After included
-
-
-class HTTPResponseError(ConnectorError):
-    """A non-2xx answer to a request a connector made with its own session (Bulk API paging...).
-    Carries what `classify` needs; `str()` holds no body."""
-
-    def __init__(self, status: int, headers: Mapping[str, str] | None, body: bytes | str | None):
-        super().__init__(f"HTTP {status}")
-        self.status = status
-        self.headers = dict(headers or {})
-        self.body = body
-
-    @classmethod
-    def check(cls, response: requests.Response) -> requests.Response:
-        """Return `response` if it is 2xx, else raise this error for it."""
-        if response.status_code >= 300:
-            raise cls(response.status_code, response.headers, response.content)
-        return response
-
-
-# --------------------------------------------------------------------------- classification
-
-
-def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
-    if not headers:
-        return None
-    items = headers.items() if hasattr(headers, "items") else headers
-    lname = name.lower()
-    for key, value in items:
-        if str(key).lower() == lname:
-            return str(value)
-    return None
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date); None if absent/bad."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def _error_fields(body: object) -> tuple[str | None, str | None, str]:
-    """(error code, HubSpot policy name, message) from a Salesforce or HubSpot error body: raw bytes/str,
-    or already decoded JSON (simple-salesforce exceptions carry the decoded body in `.content`)."""
-    if body is None:
-        return None, None, ""
-    data: Any = body
-    if isinstance(body, bytes | bytearray | str):
-        try:
-            data = json.loads(body)
-        except (ValueError, TypeError):
-            return None, None, ""
-    if isinstance(data, list) and data and isinstance(data[0], dict):
-        data = data[0]
-    if not isinstance(data, dict):
-        return None, None, ""
-    code = data.get("errorCode") or data.get("category") or data.get("error")
-    policy = data.get("policyName")
-    message = data.get("message") or data.get("error_description") or ""
-    return (str(code) if code else None), (str(policy) if policy else None), str(message)
-
-
-def _rate_window(headers: Mapping[str, str] | None, policy: str | None) -> float | None:
-    retry_after = parse_retry_after(_header(headers, "Retry-After"))
-    if retry_after is not None:
-        return retry_after
-    interval = _header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
-    if interval:
-        try:
-            return max(0.0, float(interval) / 1000.0)
-        except ValueError:
-            pass
-    return HUBSPOT_WINDOWS.get(policy or "")
-
-
-def classify_http(
-    status: int | None, headers: Mapping[str, str] | None, body: bytes | str | list | dict | None
-) -> Decision:
-    """Decide about one HTTP answer by status and error code (`body` raw, or decoded JSON)."""
-    if status is None:
-        return Decision(Outcome.RETRY, None, "no response")
-    code, policy, message = _error_fields(body)
-    label = f"HTTP {status}" + (f" {code}" if code else "")
-    if code in LOCK_CODES:
-        return Decision(Outcome.RETRY, None, label, status, code)
-    if status == 429:
-        if policy == "DAILY":
-            return Decision(Outcome.BUDGET, None, f"{label} daily limit", status, code or policy)
-        return Decision(Outcome.RATE_LIMITED, _rate_window(headers, policy), label, status, code or policy)
-    if status == 401:
-        if code in RELOGIN_CODES:
-            return Decision(Outcome.RELOGIN, None, label, status, code)
-        return Decision(Outcome.FAIL, None, label, status, code)
-    if status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
-        if "concurrent" in message.lower():
-            return Decision(Outcome.RATE_LIMITED, _rate_window(headers, None), f"{label} concurrent",
-                            status, code)
-        return Decision(Outcome.BUDGET, None, f"{label} daily limit", status, code)
-    if status >= 500 or status == 408:
-        return Decision(Outcome.RETRY, None, label, status, code)
-    return Decision(Outcome.FAIL, None, label, status, code)
-
-
-TRANSIENT_LOGIN_CODES = frozenset({"UNKNOWN_EXCEPTION", "SERVER_UNAVAILABLE", "unknown_error"})
-
-
-def _classify_login_failure(code: object, status: int) -> Decision:
-    """simple-salesforce's SalesforceAuthenticationFailed: `code` is the SOAP exceptionCode / OAuth
-    `error`, or the HTTP status when the answer was not XML/JSON (an outage page)."""
-    if isinstance(code, int) and not isinstance(code, bool):
-        decision = classify_http(code, None, None)
-        if decision.outcome is not Outcome.FAIL:
-            return Decision(decision.outcome, decision.wait, f"login: {decision.reason}", code)
-        return Decision(Outcome.FAIL, None, f"login refused (HTTP {code})", status, "AUTHENTICATION_FAILED")
-    if code in TRANSIENT_LOGIN_CODES:
-        return Decision(Outcome.RETRY, None, f"login: {code}", None, str(code))
-    return Decision(Outcome.FAIL, None, f"login refused ({code or 'no code'})", status,
-                    str(code or "AUTHENTICATION_FAILED"))
-
-
-_TRANSIENT: tuple[type[BaseException], ...] = (
-    requests.exceptions.Timeout,
-    requests.exceptions.ConnectionError,
-    requests.exceptions.ChunkedEncodingError,
-    urllib3.exceptions.ProtocolError,
-    urllib3.exceptions.TimeoutError,
-    urllib3.exceptions.NewConnectionError,
-    http.client.HTTPException,  # RemoteDisconnected, IncompleteRead, BadStatusLine
-    ConnectionError,  # builtin: reset, aborted, refused
-    TimeoutError,  # socket.timeout
-)
-_TLS: tuple[type[BaseException], ...] = (requests.exceptions.SSLError, urllib3.exceptions.SSLError)
-
-
-def classify(exc: BaseException) -> Decision:
-    """Decide about an exception raised by a client library call (or by a connector itself)."""
-    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
-        return classify(exc.reason)
-    if isinstance(exc, BudgetExhausted):
-        return Decision(Outcome.BUDGET, None, "budget exhausted")
-    if isinstance(exc, RetriableAPIError):
-        return Decision(Outcome.RETRY if exc.retry_after is None else Outcome.RATE_LIMITED,
-                        exc.retry_after, f"retriable ({exc.status or 'no status'})", exc.status)
-    if isinstance(exc, FatalAPIError):
-        return Decision(Outcome.FAIL, None, f"fatal ({exc.status or 'no status'})", exc.status,
-                        exc.code or "FATAL")
-    if isinstance(exc, ConfigurationError):
-        return Decision(Outcome.FAIL, None, "configuration error", None, "CONFIGURATION")
-    if isinstance(exc, _TLS):
-        return Decision(Outcome.FAIL, None, f"TLS failure ({type(exc).__name__})", None, "TLS")
-    status = getattr(exc, "status", None)
-    if isinstance(status, int) and not isinstance(status, bool):
-        if type(exc).__name__ == "SalesforceAuthenticationFailed":
-            return _classify_login_failure(getattr(exc, "code", None), status)
-        headers = getattr(exc, "headers", None)
-        body = getattr(exc, "body", None)
-        if body is None:
-            body = getattr(exc, "content", None)
-        return classify_http(status, headers, body)
-    if isinstance(exc, _TRANSIENT):
-        return Decision(Outcome.RETRY, None, type(exc).__name__)
-    return Decision(Outcome.FAIL, None, f"unexpected {type(exc).__name__}")
 
 
 # --------------------------------------------------------------------------- call
@@ -274,8 +96,9 @@ def _relogin(relogin: Callable[[], None], endpoint: str) -> None:
         decision = classify(exc)
         if decision.outcome in (Outcome.RETRY, Outcome.RATE_LIMITED) or isinstance(exc, ConnectorError):
             raise
-        raise AuthenticationError(f"{endpoint}: re-login failed ({decision.reason})",
-                                  status=decision.status, code=decision.code) from exc
+        raise AuthenticationError(
+            f"{endpoint}: re-login failed ({decision.reason})", status=decision.status, code=decision.code
+        ) from exc
 
 
 class _Transient(Exception):
@@ -327,8 +150,10 @@ def call(
                 if relogin is None or relogged:
                     raise AuthenticationError(
                         f"{endpoint}: session expired again after re-login ({decision.reason})"
-                        if relogged else f"{endpoint}: session expired and no re-login possible",
-                        status=decision.status, code=decision.code,
+                        if relogged
+                        else f"{endpoint}: session expired and no re-login possible",
+                        status=decision.status,
+                        code=decision.code,
                     ) from exc
                 relogged = True
                 _relogin(relogin, endpoint)
@@ -339,8 +164,9 @@ def call(
             if outcome is Outcome.BUDGET:
                 if isinstance(exc, BudgetExhausted):
                     raise
-                raise BudgetExhausted(f"{system}: daily API limit reached at {endpoint} "
-                                      f"({decision.reason})") from exc
+                raise BudgetExhausted(
+                    f"{system}: daily API limit reached at {endpoint} ({decision.reason})"
+                ) from exc
             if decision.status is None and decision.code is None:
                 raise  # not an API error: a bug, let it surface as it is
             if isinstance(exc, FatalAPIError):
@@ -365,14 +191,24 @@ def call(
         reason = exc.decision.reason if isinstance(exc, _Transient) else "?"
         delay = state.upcoming_sleep
         if isinstance(exc, _Transient) and exc.relogged:
-            log.warning("%s.%s: session expired (%s), logged in again, retrying", system, endpoint, reason)
+            log.warning("%s: session expired (%s), logged in again, retrying", endpoint, reason)
         else:
-            log.warning("%s: retry %d/%d in %.1f s (%s)", endpoint, transient_failures + 1,
-                        policy.max_attempts, delay, reason)
+            log.warning(
+                "%s: retry %d/%d in %.1f s (%s)",
+                endpoint,
+                transient_failures + 1,
+                policy.max_attempts,
+                delay,
+                reason,
+            )
 
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(_Transient),
-        stop=stop, wait=wait, sleep=sleep, before_sleep=before_sleep, reraise=True,
+        stop=stop,
+        wait=wait,
+        sleep=sleep,
+        before_sleep=before_sleep,
+        reraise=True,
     )
     try:
         return retrying(attempt)
@@ -380,7 +216,8 @@ def call(
         d = exc.decision
         raise RetriableAPIError(
             f"{endpoint}: gave up after {transient_failures} attempts ({d.reason})",
-            status=d.status, retry_after=d.wait,
+            status=d.status,
+            retry_after=d.wait,
         ) from exc.__cause__
 
 
@@ -413,13 +250,19 @@ def retry_records(
         except ConnectorError as exc:
             if submission == 1:
                 raise
-            log.warning("resubmission of %d record(s) failed (%s); leaving them failed",
-                        len(batch), type(exc).__name__)
+            log.warning(
+                "resubmission of %d record(s) failed (%s); leaving them failed",
+                len(batch),
+                type(exc).__name__,
+            )
             for i in pending:
                 prev = final[i]
                 final[i] = WriteResult(
-                    record_id=prev.record_id if prev else key(items[i]), ok=False,
-                    error_code=type(exc).__name__, message=str(exc), retryable=True,
+                    record_id=prev.record_id if prev else key(items[i]),
+                    ok=False,
+                    error_code=type(exc).__name__,
+                    message=str(exc),
+                    retryable=True,
                 )
             break
         if len(results) != len(batch):
@@ -435,7 +278,11 @@ def retry_records(
         if not pending or submission == policy.max_attempts:
             break
         delay = backoff_delay(policy, submission)
-        log.warning("resubmitting %d record(s) after retryable per-record errors (%s) in %.1f s",
-                    len(pending), ", ".join(sorted(retry_codes)), delay)
+        log.warning(
+            "resubmitting %d record(s) after retryable per-record errors (%s) in %.1f s",
+            len(pending),
+            ", ".join(sorted(retry_codes)),
+            delay,
+        )
         sleep(delay)
     return [r for r in final if r is not None]
