@@ -24,7 +24,7 @@ of order or without progress, `SearchPagingError` stops the run loudly rather th
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -68,8 +68,8 @@ def parse_hubspot_time(value: Any) -> datetime | None:
     """A HubSpot datetime property (ISO 8601 or epoch milliseconds) as an aware UTC datetime."""
     if value is None or value == "":
         return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, datetime):  # the client deserializes some datetimes itself (in local time)
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     text = str(value).strip()
     if text.isdigit():
         return _EPOCH + int(text) * _MS
@@ -85,15 +85,15 @@ def read_properties(requested: Iterable[str]) -> list[str]:
     return list(dict.fromkeys([*ALWAYS_READ, *requested]))
 
 
-def to_contact(obj: Any, *, archived: bool = False) -> ContactRef:
-    """A ContactRef from a client `SimplePublicObject` (search, batch read or list result)."""
+def to_contact(obj: Mapping[str, Any], *, archived: bool = False) -> ContactRef:
+    """A ContactRef from one JSON object of a search, batch read or list answer."""
     props: dict[str, str | None] = {k: (None if v is None else str(v))
-                                    for k, v in (obj.properties or {}).items()}
-    modified = parse_hubspot_time(props.get(MODIFIED)) or parse_hubspot_time(obj.updated_at)
+                                    for k, v in (obj.get("properties") or {}).items()}
+    modified = parse_hubspot_time(props.get(MODIFIED)) or parse_hubspot_time(obj.get("updatedAt"))
     if archived:
-        modified = parse_hubspot_time(getattr(obj, "archived_at", None)) or modified
+        modified = parse_hubspot_time(obj.get("archivedAt")) or modified
     merged = tuple(m for m in (props.get("hs_merged_object_ids") or "").split(";") if m.strip())
-    return ContactRef(contact_id=str(obj.id), email=props.get("email"), properties=props,
+    return ContactRef(contact_id=str(obj["id"]), email=props.get("email"), properties=props,
                       modified_at=modified, archived=archived, merged_ids=merged)
 
 
@@ -105,7 +105,7 @@ def _filter(prop: str, op: str, value: int | str) -> Filter:
 
 
 def _search_page(transport: HubSpotTransport, filters: list[Filter], sort_by: str,
-                 properties: list[str]) -> list[Any]:
+                 properties: list[str]) -> list[dict[str, Any]]:
     request = PublicObjectSearchRequest(
         filter_groups=[FilterGroup(filters=filters)] if filters else [],
         sorts=[{"propertyName": sort_by, "direction": "ASCENDING"}],  # type: ignore[list-item]
@@ -113,14 +113,14 @@ def _search_page(transport: HubSpotTransport, filters: list[Filter], sort_by: st
         limit=SEARCH_PAGE,
     )
     api = transport.client.crm.contacts.search_api
-    page, _ = transport.request("search", api.do_search_with_http_info, request, search=True)
-    return list(page.results or []) if page is not None else []
+    page, _ = transport.request("search", api.do_search_with_http_info, request, search=True, raw=True)
+    return list((page or {}).get("results") or [])
 
 
-def _modified_ms(obj: Any) -> int:
-    stamp = parse_hubspot_time((obj.properties or {}).get(MODIFIED))
+def _modified_ms(obj: Mapping[str, Any]) -> int:
+    stamp = parse_hubspot_time((obj.get("properties") or {}).get(MODIFIED))
     if stamp is None:
-        raise SearchPagingError(f"search result {obj.id} has no {MODIFIED}; cannot page by it")
+        raise SearchPagingError(f"search result {obj.get('id')} has no {MODIFIED}; cannot page by it")
     return to_ms(stamp)
 
 
@@ -149,9 +149,9 @@ def iter_search(transport: HubSpotTransport, since: datetime | None, until: date
             previous_ms = ms
             if ms != boundary_ms:
                 boundary_ms, boundary_ids = ms, set()
-            elif str(obj.id) in boundary_ids:
+            elif str(obj["id"]) in boundary_ids:
                 continue
-            boundary_ids.add(str(obj.id))
+            boundary_ids.add(str(obj["id"]))
             yield to_contact(obj)
         if len(results) < SEARCH_PAGE:
             log.debug("hubspot search: %d page(s) read", pages)
@@ -177,7 +177,7 @@ def _iter_instant(transport: HubSpotTransport, ms: int, seen: set[str],
             filters.append(_filter(OBJECT_ID, "GT", cursor))
         results = _search_page(transport, filters, OBJECT_ID, props)
         for obj in results:
-            oid = int(obj.id)
+            oid = int(obj["id"])
             if cursor is not None and oid <= cursor:
                 raise SearchPagingError(
                     f"search by {OBJECT_ID} returned {oid} after {cursor} at {MODIFIED}={ms}: no "
@@ -186,7 +186,7 @@ def _iter_instant(transport: HubSpotTransport, ms: int, seen: set[str],
             cursor = oid
             if _modified_ms(obj) != ms:
                 raise SearchPagingError(f"search for {MODIFIED} EQ {ms} returned another timestamp")
-            if str(obj.id) not in seen:
+            if str(obj["id"]) not in seen:
                 yield to_contact(obj)
         if len(results) < SEARCH_PAGE:
             return
@@ -204,15 +204,16 @@ def iter_archived(transport: HubSpotTransport, since: datetime | None) -> Iterat
         kwargs: dict[str, Any] = {"limit": LIST_PAGE, "archived": True, "properties": list(ALWAYS_READ)}
         if after:
             kwargs["after"] = after
-        page, _ = transport.request("list", api.get_page_with_http_info, **kwargs)
-        for obj in (page.results if page else None) or []:
+        page, _ = transport.request("contacts", api.get_page_with_http_info, raw=True, **kwargs)
+        page = page or {}
+        for obj in page.get("results") or []:
             ref = to_contact(obj, archived=True)
             if since is None or ref.modified_at is None or ref.modified_at >= since:
                 yield ref
-        nxt = page.paging.next if page and page.paging else None
-        if not nxt or not nxt.after or nxt.after == after:
+        nxt = ((page.get("paging") or {}).get("next") or {}).get("after")
+        if not nxt or nxt == after:
             return
-        after = nxt.after
+        after = str(nxt)
 
 
 def iter_by_email(transport: HubSpotTransport, emails: Sequence[str],
@@ -228,11 +229,10 @@ def iter_by_email(transport: HubSpotTransport, emails: Sequence[str],
             inputs=[SimplePublicObjectId(id=e) for e in chunk], id_property="email",
             properties=props, properties_with_history=[],
         )
-        page, _ = transport.request("batch_read", api.read_with_http_info, body, archived=False)
-        if page is None:
-            continue
-        for obj in page.results or []:
+        page, _ = transport.request("batch_read", api.read_with_http_info, body, archived=False, raw=True)
+        page = page or {}
+        for obj in page.get("results") or []:
             yield to_contact(obj)
-        for err in getattr(page, "errors", None) or []:
-            if err.category != "OBJECT_NOT_FOUND":
-                log.warning("hubspot batch read: %s (%s)", err.category, err.message)
+        for err in page.get("errors") or []:
+            if err.get("category") != "OBJECT_NOT_FOUND":
+                log.warning("hubspot batch read: %s (%s)", err.get("category"), err.get("message"))

@@ -156,7 +156,7 @@ def _send_update(transport: HubSpotTransport, batch: Sequence[tuple[str, dict[st
         inputs=[SimplePublicObjectBatchInput(id=rid, properties=values) for rid, values in batch]
     )
     try:
-        data, _ = transport.request("batch_update", api.update_with_http_info, body)
+        data, _ = transport.request("batch_update", api.update_with_http_info, body, raw=True)
     except FatalAPIError as exc:
         if isinstance(exc, AuthenticationError) or exc.status != 400:
             raise
@@ -184,20 +184,21 @@ def _isolate(transport: HubSpotTransport, batch: Sequence[tuple[str, dict[str, s
     return out
 
 
-def map_batch_results(ids: Sequence[str], data: Any) -> list[WriteResult]:
-    """Per-input results of a batch response (200 or 207), in `ids` order. An input neither in
+def map_batch_results(ids: Sequence[str], data: Mapping[str, Any] | None) -> list[WriteResult]:
+    """Per-input results of a batch answer (200 or 207 JSON), in `ids` order. An input neither in
     `results` nor in `errors` is a retryable failure: HubSpot did not confirm it."""
-    confirmed = {str(obj.id) for obj in (getattr(data, "results", None) or [])}
+    data = data or {}
+    confirmed = {str(obj.get("id")) for obj in data.get("results") or []}
     failed: dict[str, WriteResult] = {}
-    for err in getattr(data, "errors", None) or []:
-        category = str(getattr(err, "category", None) or "ERROR")
-        context = getattr(err, "context", None) or {}
+    for err in data.get("errors") or []:
+        category = str(err.get("category") or "ERROR")
+        context = err.get("context") or {}
         err_ids = context.get("ids") or context.get("id") or []
         if isinstance(err_ids, str):
             err_ids = [err_ids]
         code = RECORD_MISSING if category in MISSING_RECORD_ERRORS else category
         for rid in err_ids:
-            failed[str(rid)] = WriteResult(str(rid), False, code, getattr(err, "message", None),
+            failed[str(rid)] = WriteResult(str(rid), False, code, err.get("message"),
                                            retryable=category in RETRYABLE_RECORD_ERRORS)
     out = []
     for rid in ids:

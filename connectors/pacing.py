@@ -34,16 +34,18 @@ class Limiter(Protocol):
 
 
 class RollingWindowLimiter:
-    """At most `max_calls` call starts in any half-open interval of `window` seconds."""
+    """At most `max_calls` call starts in any half-open interval of `window` seconds. `margin` adds
+    seconds to the wait at the window's edge (network jitter can bring requests closer together on
+    the server than they started here)."""
 
-    def __init__(self, max_calls: int, window: float, *, clock: Clock = time.monotonic,
+    def __init__(self, max_calls: int, window: float, *, margin: float = 0.0, clock: Clock = time.monotonic,
                  sleep: Sleep = time.sleep, on_start: OnStart | None = None) -> None:
         if max_calls < 1:
             raise ValueError(f"max_calls must be at least 1, got {max_calls}")
         if window <= 0:
             raise ValueError(f"window must be positive, got {window}")
         self.max_calls = max_calls
-        self.window = window
+        self.window = window + margin
         self._clock = clock
         self._sleep = sleep
         self.on_start = on_start
@@ -69,13 +71,13 @@ class RollingWindowLimiter:
 
 
 class IntervalLimiter:
-    """Call starts spaced at least `1 / rate_per_second` seconds apart."""
+    """Call starts spaced at least `1 / rate_per_second + margin` seconds apart."""
 
-    def __init__(self, rate_per_second: float, *, clock: Clock = time.monotonic,
+    def __init__(self, rate_per_second: float, *, margin: float = 0.0, clock: Clock = time.monotonic,
                  sleep: Sleep = time.sleep, on_start: OnStart | None = None) -> None:
         if rate_per_second <= 0:
             raise ValueError(f"rate_per_second must be positive, got {rate_per_second}")
-        self.interval = 1.0 / rate_per_second
+        self.interval = 1.0 / rate_per_second + margin
         self._clock = clock
         self._sleep = sleep
         self.on_start = on_start
