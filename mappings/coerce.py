@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime, time
 
 _TRUE = frozenset({"true", "1", "yes", "y", "t"})
 _FALSE = frozenset({"false", "0", "no", "n", "f", ""})
+_MIN_EPOCH = datetime(1, 1, 2, tzinfo=UTC).timestamp()  # what datetime can hold (a day of slack)
+_MAX_EPOCH = datetime(9999, 12, 30, tzinfo=UTC).timestamp()
 
 
 def to_number(raw: object) -> float | None:
@@ -69,11 +71,13 @@ def to_epoch(raw: object) -> float | None:
     """Seconds since the epoch (UTC) of the same inputs as `to_datetime`, faster for strings."""
     if type(raw) is str:
         try:
-            return int(raw) / 1000  # type: ignore[call-overload,no-any-return]  # epoch milliseconds
+            seconds = int(raw) / 1000  # type: ignore[call-overload]  # epoch milliseconds
         except ValueError:
             pass
         except OverflowError:
             return None
+        else:
+            return seconds if _MIN_EPOCH <= seconds <= _MAX_EPOCH else None
         try:
             value = datetime.fromisoformat(raw.strip())  # type: ignore[attr-defined]
         except ValueError:
