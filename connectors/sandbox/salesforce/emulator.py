@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
@@ -91,14 +90,5 @@ class SalesforceEmulator:
         tls = make_tls(tls_dir)
         self.ca_file = tls.ca_file
         server = ServerThread(self.app, port=port, tls=tls, name="salesforce")
-        enable_nodelay(server)
         return server.start()
 
-
-def enable_nodelay(server: ServerThread) -> None:
-    """Turn Nagle off on the listening socket (accepted sockets inherit it on Linux). ServerThread's socket
-    is created with proto=0, so asyncio's own TCP_NODELAY step skips it and every response whose headers
-    and body are written separately waits ~40 ms for the client's delayed ACK."""
-    sock = getattr(server, "_sock", None)
-    if isinstance(sock, socket.socket):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

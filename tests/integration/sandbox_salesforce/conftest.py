@@ -53,8 +53,6 @@ def served(
     emulator = SalesforceEmulator(clock=clock, session_ttl_seconds=7200)
     server = emulator.serve(tls_dir=tmp_path_factory.mktemp("sf-tls"))
     yield emulator, server, clock
-    # clients' pooled keep-alive connections would make uvicorn wait (ServerThread.stop joins for 10 s)
-    server._server.force_exit = True
     server.stop()
 
 
