@@ -5,7 +5,8 @@
 The emulator runs in a child process (as `leadsync sandbox` does), seeded with `--contacts` contacts
 through the Python handle; client threads in this process send requests for `--seconds` per scenario.
 Rate limits are lifted so that the emulator itself is measured. Prints seeding time, the child's
-memory, and requests/s per scenario.
+memory, requests/s per scenario, and the emulator's CPU time per request (what the emulator could
+serve on one otherwise idle core; wall-clock rates drop on a busy machine), with a calibration line.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def _run(
         t.start()
     for t in threads:
         t.join()
-    return sum(done) / (time.perf_counter() - began), sum(failed)
+    return sum(done) / (time.perf_counter() - began), sum(failed), sum(done) + sum(failed)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -124,11 +125,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args(argv)
+    import psutil  # a dev dependency, like this script
+
     ctx = mp.get_context("spawn")
     out, stop = ctx.Queue(), ctx.Event()
     child = ctx.Process(target=_serve, args=(args.contacts, out, stop), daemon=True)
     child.start()
     info = out.get(timeout=3600)
+    server = psutil.Process(child.pid)
+    began = time.perf_counter()
+    sum(range(10**6))
+    print(
+        f"calibration: sum(range(10**6)) took {(time.perf_counter() - began) * 1000:.1f} ms in this process "
+        "(about 10 ms on an idle current x86 core)"
+    )
     print(
         f"seeded {args.contacts:,} contacts in {info['seed_s']:.1f} s "
         f"({args.contacts / max(info['seed_s'], 1e-9):,.0f}/s); emulator RSS {info['rss_mb']:,.0f} MB"
@@ -142,8 +152,13 @@ def main(argv: list[str] | None = None) -> None:
             ),
             ("batch update (100 inputs)", "/crm/v3/objects/contacts/batch/update", _update_body),
         ):
-            rate, failed = _run(info["url"], path, make, args.contacts, args.seconds, args.concurrency)
-            print(f"{name}: {rate:,.0f} requests/s ({failed} failed)")
+            cpu_before = sum(server.cpu_times()[:2])
+            rate, failed, count = _run(info["url"], path, make, args.contacts, args.seconds, args.concurrency)
+            cpu_ms = (sum(server.cpu_times()[:2]) - cpu_before) * 1000 / max(count, 1)
+            print(
+                f"{name}: {rate:,.0f} requests/s ({failed} failed); emulator CPU {cpu_ms:.2f} ms/request "
+                f"= {1000 / max(cpu_ms, 1e-9):,.0f} requests/s per fully available core"
+            )
     finally:
         stop.set()
         child.join(timeout=30)
