@@ -127,17 +127,23 @@ def update_contacts(transport: HubSpotTransport, updates: Sequence[FieldUpdate],
             to_send.append((rid, values))
 
     done: dict[str, WriteResult] = dict(early)
+
+    def submit(batch: Sequence[tuple[str, dict[str, str]]]) -> list[WriteResult]:
+        out: list[WriteResult] = []
+        for start in range(0, len(batch), BATCH_UPDATE_SIZE):
+            chunk_results = _submit_update(transport, batch[start:start + BATCH_UPDATE_SIZE])
+            done.update((r.record_id, r) for r in chunk_results)  # known even if a later chunk fails
+            out.extend(chunk_results)
+        return out
+
     try:
-        for start in range(0, len(to_send), BATCH_UPDATE_SIZE):
-            chunk = to_send[start:start + BATCH_UPDATE_SIZE]
-            for res in retry.retry_records(
-                chunk, lambda batch: _submit_update(transport, batch), policy=policy,
-                key=lambda item: item[0], sleep=sleep,
-            ):
-                done[res.record_id] = res
+        # the whole set at once, so that records failing retryably anywhere are resubmitted together,
+        # in full batches, not one small batch per original batch
+        final = retry.retry_records(to_send, submit, policy=policy, key=lambda item: item[0], sleep=sleep)
     except ConnectorError as exc:
         exc.results = [done[str(u.record_id)] for u in updates if str(u.record_id) in done]  # type: ignore[attr-defined]
         raise
+    done.update((r.record_id, r) for r in final)
     return [done[str(u.record_id)] for u in updates]
 
 
