@@ -6,19 +6,24 @@
 Synthetic people are generated in chunks (seeded, so runs are comparable) and only `assign_many`
 over each chunk is timed; generation is not. The headline figure divides by the process's CPU time
 (one core, unaffected by other processes waiting for the CPU); wall-clock time is shown beside it.
-Assignments are consumed and dropped, as a streaming sync would. Peak memory is the process's peak resident set size (resource.getrusage), which includes
-the interpreter and one chunk of people; `--tracemalloc` also reports Python allocations (slower).
+Assignments are consumed and dropped, as a streaming sync would. Peak memory is the process's peak
+resident set size (resource.getrusage), which includes the interpreter and one chunk of people;
+`--tracemalloc` also reports Python allocations (slower). To compare machines, the table also shows
+how long `sum(range(1000))` takes here and the load average: on a shared or busy machine the figure is
+lower than on an idle one.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import resource
 import sys
 import time
+import timeit
 import tracemalloc
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -135,6 +140,7 @@ def run(people: int, chunk: int, seed: int, trace: bool) -> dict[str, object]:
     if trace:
         tracemalloc.stop()
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    reference = min(timeit.repeat("sum(range(1000))", number=2000, repeat=5)) / 2000 * 1e6
     return {
         "people": done,
         "cpu_seconds": round(cpu, 3),
@@ -145,6 +151,8 @@ def run(people: int, chunk: int, seed: int, trace: bool) -> dict[str, object]:
         "peak_rss_mib": round(peak_kib / 1024, 1),
         "traced_peak_mib": round(traced_peak / 2**20, 1) if traced_peak is not None else None,
         "chunk": chunk,
+        "reference_sum_range_1000_us": round(reference, 2),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "recycle_groups": dict(sorted(groups.items())),
         "python": platform.python_version(),
         "machine": platform.machine(),
@@ -177,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(("traced peak (MiB)", f"{result['traced_peak_mib']}"))
     rows.append(("recycle groups", ", ".join(f"{k} {v:,}" for k, v in result["recycle_groups"].items())))  # type: ignore[attr-defined]
     rows.append(("target", "100,000 / s on one core"))
+    rows.append(("machine speed", f"sum(range(1000)) takes {result['reference_sum_range_1000_us']} µs "
+                                  f"(load average {result['load_average_1m']})"))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")

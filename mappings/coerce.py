@@ -70,13 +70,11 @@ def to_datetime(raw: object) -> datetime | None:
 def to_epoch(raw: object) -> float | None:
     """Seconds since the epoch (UTC) of the same inputs as `to_datetime`, faster for strings."""
     if type(raw) is str:
-        try:
-            seconds = int(raw) / 1000  # type: ignore[call-overload]  # epoch milliseconds
-        except ValueError:
-            pass
-        except OverflowError:
-            return None
-        else:
+        if raw.isdigit():  # type: ignore[attr-defined]  # epoch milliseconds
+            try:
+                seconds = int(raw) / 1000  # type: ignore[call-overload]
+            except (ValueError, OverflowError):
+                return None
             return seconds if _MIN_EPOCH <= seconds <= _MAX_EPOCH else None
         try:
             value = datetime.fromisoformat(raw.strip())  # type: ignore[attr-defined]
