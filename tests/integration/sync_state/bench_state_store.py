@@ -2,7 +2,8 @@
 
     .venv/bin/python tests/integration/sync_state/bench_state_store.py [N]
 
-Prints wall and CPU seconds (CPU: less sensitive to a loaded machine) and rates for N (default 100,000) deal and contact snapshot upserts, N record_writes
+Prints wall and CPU seconds (CPU: less sensitive to a loaded machine) and rates for N (default
+100,000) deal and contact snapshot upserts, N record_writes
 (field values, in batches of 200 records as the runner records them), streaming iteration, identity
 resolution of N people and planning of N people.
 """

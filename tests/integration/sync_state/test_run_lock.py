@@ -21,9 +21,9 @@ from sync.state_schema import run_lock
 HOLDER = textwrap.dedent("""
     import sys
     from sync.lock import RunLock
-    from sync.state import StateStore
-    st = StateStore.open(sys.argv[1])
-    with RunLock(st.engine, heartbeat_interval=0.2, stale_after=60):
+    from sync.state_sql import create_engine
+    engine = create_engine(sys.argv[1])  # the schema exists already (the fixture made it)
+    with RunLock(engine, heartbeat_interval=0.2, stale_after=60):
         print("locked", flush=True)
         sys.stdin.readline()  # hold until the test says so (or kills us)
     print("released", flush=True)

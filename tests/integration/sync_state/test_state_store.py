@@ -27,7 +27,8 @@ def db_file(url: str) -> Path:
 # --------------------------------------------------------------------------- file, mode, schema
 
 
-def test_open_creates_owner_only_file_in_wal_mode(db_url: str) -> None:
+def test_open_creates_owner_only_file_in_wal_mode(sqlite_url: str) -> None:
+    db_url = sqlite_url
     with StateStore.open(db_url) as st:
         st.set_watermark("hubspot.contacts", T0)  # forces the WAL and shm files into existence
         path = db_file(db_url)
@@ -51,7 +52,10 @@ def test_reopen_is_idempotent_and_keeps_data(db_url: str) -> None:
         assert [r.version for r in rows] == [m.version for m in state_schema.MIGRATIONS]
 
 
-def test_existing_file_readable_by_others_is_reported(db_url: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_existing_file_readable_by_others_is_reported(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    db_url = sqlite_url
     path = db_file(db_url)
     path.parent.mkdir(parents=True)
     path.touch(mode=0o644)
@@ -67,10 +71,10 @@ def test_in_memory_sqlite_is_refused(url: str) -> None:
         StateStore.open(url)
 
 
-def test_url_hides_password(store: StateStore) -> None:
+def test_url_hides_password(store: StateStore, db_url: str) -> None:
     shown = display_url("postgresql+psycopg://leadsync:s3cret@db.example:5432/leadsync")
     assert "s3cret" not in shown and "leadsync:***@db.example:5432/leadsync" in shown
-    assert store.url.startswith("sqlite:///") and store.url.endswith("leadsync.db")
+    assert store.url == db_url
 
 
 # --------------------------------------------------------------------------- watermarks
