@@ -20,7 +20,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect, Engine
 
-RUN_STATUSES: tuple[str, ...] = ("running", "ok", "partial", "failed", "budget_stopped", "interrupted")
+RUN_STATUSES: tuple[str, ...] = (
+    "running", "ok", "partial", "failed", "budget_stopped", "interrupted", "dry_run",
+)
 FAILURE_STAGES: tuple[str, ...] = ("identity", "map", "write")
 
 

@@ -276,6 +276,14 @@ def test_run_lifecycle_and_history(store: StateStore) -> None:
     assert store.get_run(999) is None
 
 
+@pytest.mark.parametrize("status", ["ok", "partial", "failed", "budget_stopped", "interrupted", "dry_run"])
+def test_finish_run_accepts_every_final_status(store: StateStore, status: str) -> None:
+    run_id = store.start_run(mapping_version=1)
+    store.finish_run(run_id, status=status)
+    run = store.get_run(run_id)
+    assert run is not None and run.status == status and run.finished_at is not None
+
+
 @pytest.mark.parametrize("status", ["running", "done", ""])
 def test_finish_run_refuses_unknown_status(store: StateStore, status: str) -> None:
     run_id = store.start_run(mapping_version=1)
