@@ -2,6 +2,7 @@
 
     leadsync mappings validate [FILE]
     leadsync mappings explain --person FILE.json [--mapping FILE] [--now ISO] [--json]
+    leadsync mappings explain EMAIL [--config FILE] [--now ISO] [--json]   (sync.explain, synced data)
 
 Exit codes: 0 ok; 2 bad configuration or input, with every error printed as `file:line key: message`.
 This module does the file I/O and the clock; `mappings` stays pure.
@@ -103,7 +104,7 @@ def explain_command(
     email: Annotated[
         str | None,
         typer.Argument(
-            help="Explain a synced person by email (needs the state store; not available yet).",
+            help="Explain a person from the state store the sync wrote (settings from --config).",
             show_default=False,
         ),
     ] = None,
@@ -118,28 +119,42 @@ def explain_command(
     mapping_file: Annotated[
         Path | None,
         typer.Option(
-            "--mapping", help="Mapping file (default: the bundled mappings/default.toml).", show_default=False
+            "--mapping",
+            help="Mapping file for --person (default: the bundled mappings/default.toml).",
+            show_default=False,
         ),
     ] = None,
     now: Annotated[
         str | None,
         typer.Option("--now", help="Evaluate at this ISO date/time (default: now, UTC).", show_default=False),
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Settings file for EMAIL (default: $LEADSYNC_CONFIG, else ./settings.toml).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
-    """Show the assignment of a person and every rule that decided it."""
-    if email is not None and person is None:
-        raise _fail(
-            [
-                f"explain {email}: explaining a synced person needs the state store that `leadsync sync` "
-                "writes, and this command cannot read it yet; describe the person in a JSON file and use "
-                "--person FILE.json"
-            ]
-        )
-    if email is not None:
+    """Show the assignment of a person and every rule that decided it: a synced person by EMAIL, or
+    people described in a JSON file (--person)."""
+    if email is not None and person is not None:
         raise _fail(["give either EMAIL or --person FILE.json, not both"])
+    if email is not None:
+        if mapping_file is not None:
+            raise _fail(
+                [
+                    "--mapping applies to --person; for EMAIL the mapping comes from the settings "
+                    "([sync] mapping_file)"
+                ]
+            )
+        from sync.explain import explain_email_command  # imports this module: import on use
+
+        raise typer.Exit(explain_email_command(email, config, as_json, now))
     if person is None:
-        raise _fail(["nothing to explain: give --person FILE.json (see docs/explain-person.md)"])
+        raise _fail(["nothing to explain: give EMAIL or --person FILE.json (see docs/explain-person.md)"])
     try:
         at = parse_now(now)
         mapping = load_mapping_file(mapping_file)

@@ -172,11 +172,21 @@ def test_explain_reports_person_file_errors_with_lines(tmp_path: Path) -> None:
     ("args", "message"),
     [
         pytest.param(
-            ["explain", "alice@example.com"],
-            "explain alice@example.com: explaining a synced person needs the state store",
-            id="email-needs-state-store",
+            ["explain", "alice@example.com", "--config", "none.toml"],
+            "settings file not found: none.toml",
+            id="email-needs-settings",
         ),
-        pytest.param(["explain"], "nothing to explain: give --person FILE.json", id="nothing"),
+        pytest.param(
+            ["explain", "alice@example.com", "--person", "p.json"],
+            "give either EMAIL or --person",
+            id="email-and-person",
+        ),
+        pytest.param(
+            ["explain", "alice@example.com", "--mapping", "m.toml"],
+            "--mapping applies to --person",
+            id="email-with-mapping",
+        ),
+        pytest.param(["explain"], "nothing to explain: give EMAIL or --person FILE.json", id="nothing"),
         pytest.param(
             ["explain", "--person", "p.json", "--now", "yesterday"],
             '--now: "yesterday" is not an ISO',
