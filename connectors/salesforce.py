@@ -42,8 +42,7 @@ class SalesforceConnector:
         sleep: Callable[[float], None] = time.sleep,
         bulk_options: BulkOptions = BulkOptions(),
     ):
-        self.config = SalesforceConfig.from_settings(settings)
-        self.config.validate()
+        self.config = SalesforceConfig.from_settings(settings)  # checked (ConfigurationError) on connect()
         self.client = SalesforceClient(
             self.config, counter=counter, policy=policy, session=session, sleep=sleep
         )

@@ -97,14 +97,13 @@ class SalesforceConfig:
 
     @classmethod
     def from_settings(cls, settings: SalesforceSettingsLike | SalesforceConfig) -> SalesforceConfig:
+        """Copy the settings (unwrapping SecretStr). Not validated here: `validate()` runs at login."""
         if isinstance(settings, SalesforceConfig):
             return settings
         values = {name: getattr(settings, name) for name in cls.__dataclass_fields__}
         for name in ("password", "security_token", "consumer_secret", "session_id"):
             values[name] = _secret(values[name])
-        config = cls(**values)
-        config.validate()
-        return config
+        return cls(**values)
 
     def validate(self) -> None:
         """Raise ConfigurationError when the chosen auth mode lacks what it needs."""

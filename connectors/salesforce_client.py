@@ -68,7 +68,9 @@ class SalesforceClient:
         return self._sf
 
     def connect(self) -> None:
-        """Log in (retrying transient failures). A refused login raises AuthenticationError."""
+        """Log in (retrying transient failures). Incomplete auth settings raise ConfigurationError, a
+        refused login AuthenticationError."""
+        self.config.validate()
         if self.config.auth == "session":  # nothing to send: the session is given
             self._sf = login(self.config, self.session)
             return

@@ -247,12 +247,28 @@ def test_settings_like_objects_are_accepted_and_secrets_unwrapped() -> None:
     settings = SalesforceSettings(auth="session", session_id=SecretStr("S3CRET"), instance_url=INSTANCE)
     config = SalesforceConfig.from_settings(settings)
     assert config.session_id == "S3CRET" and "S3CRET" not in repr(config)
-    with pytest.raises(ConfigurationError, match="salesforce.username"):
-        SalesforceConfig.from_settings(SalesforceSettings(auth="password"))
-    with pytest.raises(ConfigurationError, match="My Domain"):
-        SalesforceConfig.from_settings(
-            SalesforceSettings(auth="client_credentials", consumer_key="k", consumer_secret=SecretStr("s"))
-        )
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"auth": "password"}, "salesforce.username, salesforce.password"),
+        ({"auth": "client_credentials", "consumer_key": "k", "consumer_secret": "s"}, "My Domain"),
+        (
+            {"auth": "jwt", "username": "u", "consumer_key": "k", "private_key_file": "/nonexistent.pem"},
+            "private_key_file not found",
+        ),
+        ({"auth": "session", "session_id": "s"}, "salesforce.instance_url"),
+    ],
+)
+@responses.activate
+def test_incomplete_auth_settings_fail_at_connect_before_any_request(settings: dict, message: str) -> None:
+    from sync.settings import SalesforceSettings
+
+    sf = SalesforceConnector(SalesforceSettings(**settings), counter=CallCounter(), policy=RetryPolicy())
+    with pytest.raises(ConfigurationError, match=message):
+        sf.connect()
+    assert len(responses.calls) == 0
 
 
 @responses.activate
