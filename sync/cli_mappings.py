@@ -41,9 +41,9 @@ class InputProblem(Exception):
 
 
 def read_text(path: Path) -> str:
-    """The file's text (UTF-8). Raises InputProblem naming the file when it cannot be read."""
+    """The file's text (UTF-8, BOM allowed). Raises InputProblem naming the file when it cannot be read."""
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not content
     except FileNotFoundError:
         raise InputProblem(f"{path}: file not found") from None
     except IsADirectoryError:

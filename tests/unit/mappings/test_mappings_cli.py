@@ -231,3 +231,10 @@ def test_explain_without_now_uses_the_clock(tmp_path: Path) -> None:
     result = runner.invoke(app, ["explain", "--person", str(path)])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("At 20")
+
+
+def test_validate_accepts_a_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + default_text().encode("utf-8"))
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
