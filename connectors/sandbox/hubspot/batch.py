@@ -59,6 +59,8 @@ class _Outcome:
 
 
 def _injected(emu: HubSpotEmulator, endpoint: str, outcome: _Outcome, ident: str) -> bool:
+    if not emu.faults.rules:
+        return False
     code = emu.faults.draw_record(endpoint)
     if code is None:
         return False

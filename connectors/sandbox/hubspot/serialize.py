@@ -24,11 +24,21 @@ def property_names(requested: Iterable[str] | None, known: set[str] | frozenset[
 def public_object(
     contact: Contact, names: Sequence[str], *, history: Sequence[str] = (), new: bool | None = None
 ) -> dict[str, Any]:
+    """`SimplePublicObject` (with `new` for upserts, `propertiesWithHistory` when asked)."""
+    ident, created, updated = str(contact.id), iso_ms(contact.created), iso_ms(contact.updated)
+    get = contact.values.get
+    props = {n: get(n) for n in names}
+    if "hs_object_id" in props:
+        props["hs_object_id"] = ident
+    if "createdate" in props:
+        props["createdate"] = created
+    if "lastmodifieddate" in props:
+        props["lastmodifieddate"] = updated
     out: dict[str, Any] = {
-        "id": str(contact.id),
-        "properties": _properties(contact, names),
-        "createdAt": iso_ms(contact.created),
-        "updatedAt": iso_ms(contact.updated),
+        "id": ident,
+        "properties": props,
+        "createdAt": created,
+        "updatedAt": updated,
         "archived": contact.archived_at is not None,
     }
     if contact.archived_at is not None:
@@ -44,15 +54,3 @@ def public_object(
     if new is not None:
         out["new"] = new
     return out
-
-
-def _properties(contact: Contact, names: Sequence[str]) -> dict[str, str | None]:
-    get = contact.values.get
-    props = {n: get(n) for n in names}
-    if "hs_object_id" in props:
-        props["hs_object_id"] = str(contact.id)
-    if "createdate" in props:
-        props["createdate"] = iso_ms(contact.created)
-    if "lastmodifieddate" in props:
-        props["lastmodifieddate"] = iso_ms(contact.updated)
-    return props

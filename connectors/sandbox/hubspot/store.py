@@ -282,11 +282,12 @@ class ContactStore:
 
     # ------------------------------------------------------------------ internals
     def _touch(self, contact: Contact, at_ms: int) -> None:
-        if contact.archived_at is None:
-            self.by_updated.discard(updated_key(contact))
-        contact.updated = max(at_ms, contact.created)
-        if contact.archived_at is None:
-            self.by_updated.add(updated_key(contact))
+        active = contact.archived_at is None
+        if active:
+            self.by_updated.discard((contact.updated << ID_BITS) | contact.id)
+        contact.updated = at_ms if at_ms > contact.created else contact.created
+        if active:
+            self.by_updated.add((contact.updated << ID_BITS) | contact.id)
 
     def _checked(self, properties: Mapping[str, str | None], *, api: bool) -> dict[str, str | None]:
         values, problems = self.schema.check_write(properties, api=api)
