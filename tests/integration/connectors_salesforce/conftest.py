@@ -29,7 +29,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Salesforc
     emulator = SalesforceEmulator()
     server = emulator.serve(tls_dir=tmp_path_factory.mktemp("sf-tls"))
     yield emulator, server
-    server._server.force_exit = True  # pooled keep-alive connections would make stop() wait
     server.stop()
 
 
