@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from connectors.base import ConfigurationError, FieldUpdate, ListChange
+from connectors.base import AuthenticationError, ConfigurationError, FieldUpdate, ListChange
 from connectors.hubspot import PropertySpec
 from connectors.hubspot_write import MEMBERSHIP_CHUNK
 
@@ -115,3 +115,10 @@ def test_new_options_are_usable_by_the_next_write(hub: Hub) -> None:
     conn.ensure_properties([PropertySpec("leadsync_stage", "Stage", "enumeration", "select", ("recycle",))],
                            create_missing=True)
     assert conn.update_fields([FieldUpdate("contacts", cid, {"leadsync_stage": "recycle"})])[0].ok
+
+
+def test_a_refused_token_fails_at_once_with_a_clear_error(hub: Hub) -> None:
+    conn = hub.connector(access_token="not-the-token")
+    with pytest.raises(AuthenticationError, match="401"):
+        conn.ensure_lists(["Any"], create_missing=False)
+    assert hub.counted() == {"lists": 1} == hub.calls()  # never retried
