@@ -10,8 +10,10 @@ those candidates only, so windowed incremental searches stay fast on a million c
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import ApiError
@@ -166,52 +168,65 @@ def _range_of(
     return lo, hi, covered
 
 
-def _candidates(
-    group: tuple[Filter, ...], store: ContactStore
-) -> tuple[Iterable[int], int, str | None, list[Filter]]:
-    """(candidate ids in index order, estimated count, property whose order they follow, covered filters)."""
-    options: list[tuple[int, Callable[[], Iterable[int]], str | None, list[Filter]]] = []
-    for name, index in (("lastmodifieddate", store.by_updated), ("hs_object_id", store.active_ids)):
-        filters = [f for f in group if f.prop == name]
-        lo, hi, covered = _range_of(filters, _ms if name == "lastmodifieddate" else _int_bound)
+@dataclass(frozen=True)
+class _Candidates:
+    """Ids a group can match, from one index: how many, and a scan in the order of `order`."""
+
+    count: int
+    scan: Callable[[bool], Iterable[int]]  # reverse=True scans descending
+    order: str
+    covered: tuple[Filter, ...] = ()
+
+
+def _by_updated(store: ContactStore, lo: float, hi: float, covered: tuple[Filter, ...]) -> _Candidates:
+    index = store.by_updated
+    lo_key = None if lo == -INF else int(lo) << ID_BITS
+    hi_key = None if hi == INF else (int(hi) << ID_BITS) | ID_MASK
+    count = (index.bisect_right(hi_key) if hi_key is not None else len(index)) - (
+        index.bisect_left(lo_key) if lo_key is not None else 0
+    )
+    return _Candidates(
+        count,
+        lambda rev: (k & ID_MASK for k in index.irange(lo_key, hi_key, reverse=rev)),
+        "lastmodifieddate",
+        covered,
+    )
+
+
+def _by_id(store: ContactStore, lo: float, hi: float, covered: tuple[Filter, ...]) -> _Candidates:
+    index = store.active_ids
+    lo_i = None if lo == -INF else int(lo)
+    hi_i = None if hi == INF else int(hi)
+    count = (index.bisect_right(hi_i) if hi_i is not None else len(index)) - (
+        index.bisect_left(lo_i) if lo_i is not None else 0
+    )
+    return _Candidates(count, lambda rev: index.irange(lo_i, hi_i, reverse=rev), "hs_object_id", covered)
+
+
+def _candidates(group: tuple[Filter, ...], store: ContactStore, sort_prop: str) -> _Candidates:
+    """The smallest index scan that covers one of the group's filters (all contacts, in the sort's
+    order when it can be, if none does)."""
+    options: list[_Candidates] = []
+    for name, build in (("lastmodifieddate", _by_updated), ("hs_object_id", _by_id)):
+        lo, hi, covered = _range_of(
+            [f for f in group if f.prop == name], _ms if name == "lastmodifieddate" else _int_bound
+        )
         if lo > hi:
-            options.append((0, lambda: (), name, covered))
-            continue
-        if not covered:
-            continue
-        if name == "lastmodifieddate":
-            lo_key = -1 if lo == -INF else int(lo) << ID_BITS
-            hi_key = None if hi == INF else (int(hi) << ID_BITS) | ID_MASK
-            count = index.bisect_right(hi_key) if hi_key is not None else len(index)
-            count -= index.bisect_left(lo_key)
-            options.append(
-                (
-                    count,
-                    lambda lo_key=lo_key, hi_key=hi_key, index=index: (
-                        k & ID_MASK for k in index.irange(lo_key, hi_key)
-                    ),
-                    name,
-                    covered,
-                )
-            )
-        else:
-            lo_i = None if lo == -INF else int(lo)
-            hi_i = None if hi == INF else int(hi)
-            count = (index.bisect_right(hi_i) if hi_i is not None else len(index)) - (
-                index.bisect_left(lo_i) if lo_i is not None else 0
-            )
-            options.append(
-                (count, lambda lo_i=lo_i, hi_i=hi_i, index=index: index.irange(lo_i, hi_i), name, covered)
-            )
+            options.append(_Candidates(0, lambda rev: (), name, tuple(covered)))
+        elif covered:
+            options.append(build(store, lo, hi, tuple(covered)))
     for f in group:
         if f.prop == "email" and f.op in ("EQ", "IN"):
             emails = [f.value or ""] if f.op == "EQ" else list(f.values)
             ids = sorted({i for e in emails if (i := store.by_email.get(e.strip().lower())) is not None})
-            options.append((len(ids), lambda ids=ids: ids, "hs_object_id", [f]))
-    if not options:
-        return store.active_ids, len(store.active_ids), "hs_object_id", []
-    count, make, order, covered = min(options, key=lambda o: o[0])
-    return make(), count, order, covered
+            options.append(
+                _Candidates(len(ids), lambda rev, ids=ids: ids[::-1] if rev else ids, "hs_object_id", (f,))
+            )
+    if options:
+        return min(options, key=lambda o: o.count)
+    if sort_prop == "lastmodifieddate":
+        return _by_updated(store, -INF, INF, ())
+    return _by_id(store, -INF, INF, ())
 
 
 def _int_bound(text: str) -> int | None:
@@ -224,31 +239,37 @@ def run(request: SearchRequest, store: ContactStore) -> dict[str, Any]:
     schema = store.schema
     groups = request.groups or ((),)
     query_ok = _query_predicate(request.query) if request.query else None
+    names = property_names(request.properties, {p.name for p in schema.all()})
+    contact = store.contact
     matched: list[int] | set[int]
     order: str | None = None
     if len(groups) == 1:
-        ids, _, order, covered = _candidates(groups[0], store)
-        checks = [_predicate(f, schema.get(f.prop)) for f in groups[0] if f not in covered]  # type: ignore[arg-type]
+        cand = _candidates(groups[0], store, request.sort_prop)
+        checks = [_predicate(f, schema.get(f.prop)) for f in groups[0] if f not in cand.covered]  # type: ignore[arg-type]
         if query_ok:
             checks.append(query_ok)
-        if checks:
-            contact = store.contact
-            matched = [i for i in ids if all(chk(contact(i)) for chk in checks)]
-        else:
-            matched = list(ids)
+        if not checks and cand.order == request.sort_prop:  # the index answers alone: count, then one slice
+            page = list(
+                itertools.islice(cand.scan(request.sort_desc), request.after, request.after + request.limit)
+            )
+            return _body(request, cand.count, [public_object(contact(i), names) for i in page])
+        matched = [i for i in cand.scan(False) if all(chk(contact(i)) for chk in checks)]
+        order = cand.order
     else:
         matched = set()
         for group in groups:
-            ids, _, _, covered = _candidates(group, store)
-            checks = [_predicate(f, schema.get(f.prop)) for f in group if f not in covered]  # type: ignore[arg-type]
+            cand = _candidates(group, store, request.sort_prop)
+            checks = [_predicate(f, schema.get(f.prop)) for f in group if f not in cand.covered]  # type: ignore[arg-type]
             if query_ok:
                 checks.append(query_ok)
-            matched.update(i for i in ids if all(chk(store.contact(i)) for chk in checks))
+            matched.update(i for i in cand.scan(False) if all(chk(contact(i)) for chk in checks))
     ordered = _sorted(matched, request, store, already=order)
-    total = len(ordered)
     page = ordered[request.after : request.after + request.limit]
-    names = property_names(request.properties, {p.name for p in schema.all()})
-    body: dict[str, Any] = {"total": total, "results": [public_object(store.contact(i), names) for i in page]}
+    return _body(request, len(ordered), [public_object(contact(i), names) for i in page])
+
+
+def _body(request: SearchRequest, total: int, results: list[dict[str, Any]]) -> dict[str, Any]:
+    body: dict[str, Any] = {"total": total, "results": results}
     end = request.after + request.limit
     if end < total and request.limit:
         body["paging"] = {"next": {"after": str(end)}}

@@ -256,3 +256,37 @@ def test_search_responses_carry_no_rate_limit_headers(hs: Sandbox) -> None:
     assert search.status == listing.status == 200
     assert not [h for h in search.headers if h.lower().startswith("x-hubspot-ratelimit")]
     assert listing.headers["X-HubSpot-RateLimit-Max"] == "100000"
+
+
+@pytest.mark.parametrize("windowed", [False, True], ids=["whole-portal", "window"])
+@pytest.mark.parametrize("direction", ["ASCENDING", "DESCENDING"])
+def test_search_ordered_by_lastmodifieddate(hs: Sandbox, direction: str, windowed: bool) -> None:
+    people = seed_people(hs.emu, 40)
+    hs.emu.store.update_contact(people[3].id, {"firstname": "Touched"}, at=BASE + timedelta(hours=5))
+    groups = (
+        [
+            {
+                "filters": [
+                    {
+                        "propertyName": "lastmodifieddate",
+                        "operator": "GTE",
+                        "value": ms(BASE + timedelta(minutes=10)),
+                    }
+                ]
+            }
+        ]
+        if windowed
+        else []
+    )
+    page = hs.client().crm.contacts.search_api.do_search(
+        PublicObjectSearchRequest(
+            filter_groups=groups,
+            sorts=[{"propertyName": "lastmodifieddate", "direction": direction}],
+            limit=15,
+        )
+    )
+    modified = {p.id: p.modified for p in people} | {people[3].id: BASE + timedelta(hours=5)}
+    eligible = [i for i, at in modified.items() if not windowed or at >= BASE + timedelta(minutes=10)]
+    want = sorted(eligible, key=lambda i: (modified[i], int(i)), reverse=direction == "DESCENDING")
+    assert [r.id for r in page.results] == want[:15]
+    assert page.total == len(eligible)
