@@ -8,8 +8,8 @@ errors are resubmitted through `connectors.retry.retry_records`, only those reco
 Values are checked against the property definitions first (when known), so a value HubSpot would
 reject (an enumeration value that is not an option, an unknown property) fails that record alone
 instead of the whole batch. If HubSpot still rejects a whole batch with a 400, the batch is split in
-halves to isolate the bad records; when both halves fail the same way the problem is not in the
-records (e.g. a missing scope) and splitting stops.
+halves to isolate the bad records; when both halves are rejected too, the cause is not in particular
+records and splitting stops (all of the batch's records fail with HubSpot's message).
 """
 
 from __future__ import annotations
