@@ -9,8 +9,7 @@ case the tests and the demo rely on.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterator
 
 from connectors.sandbox.demo_data import (
     ContactRole,
@@ -23,7 +22,7 @@ from connectors.sandbox.demo_data import (
     Outcome,
     StageStep,
 )
-from connectors.sandbox.demo_engagement import hubspot_contact
+from connectors.sandbox.demo_engagement import at, hubspot_contact
 from connectors.sandbox.demo_pools import (
     CLOSED_LOST,
     CLOSED_WON,
@@ -47,6 +46,7 @@ from connectors.sandbox.demo_pools import (
     slug,
 )
 
+DAY = 86_400
 USER_DOMAIN = "leadsync-demo.example.com"
 _OPPS_PER_ACCOUNT = Weighted.of(((0, 20), (1, 45), (2, 25), (3, 10)))
 _OUTCOMES: Weighted[Outcome] = Weighted.of((("lost", 60), ("won", 15), ("open", 25)))
@@ -64,18 +64,16 @@ def make_users(people: int, seed: int) -> tuple[DemoUser, ...]:
     users: list[DemoUser] = []
     taken: set[str] = set()
     for i in range(min(50, 3 + people // 100)):
-        if rng.random() < 0.5:
-            (first, f_rom), (last, l_rom) = rng.weighted(pools.ja_first), rng.weighted(pools.ja_last)
-        else:
-            first, last = rng.weighted(pools.en_first), rng.weighted(pools.en_last)
-            f_rom, l_rom = first, last
-        local = f"{slug(f_rom)}.{slug(l_rom)}"
+        japanese = rng.random() < 0.5
+        (first, f), (last, lst) = (rng.weighted(pools.ja_first if japanese else pools.en_first),
+                                   rng.weighted(pools.ja_last if japanese else pools.en_last))
+        local = f"{f}.{lst}"
         while local in taken:
             local += str(rng.randint(0, 9))
         taken.add(local)
         email = f"{local}@{USER_DOMAIN}"
         users.append(DemoUser(key=f"U{i}", first_name=first, last_name=last, username=email, email=email,
-                              alias=(slug(f_rom)[:1] + slug(l_rom).replace("-", ""))[:8]))
+                              alias=(f[:1] + lst)[:8]))
     return tuple(users)
 
 
@@ -83,16 +81,10 @@ def iter_accounts(book: DemoBook) -> Iterator[DemoAccount]:
     return _Generator(book).run()
 
 
-def _between(rng: FastRandom, start: datetime, end: datetime) -> datetime:
-    """A whole-second instant in [start, end] (start when the range is empty)."""
-    span = int((end - start).total_seconds())
-    return start + timedelta(seconds=rng.randint(0, span)) if span > 0 else start
-
-
 class _Generator:
     def __init__(self, book: DemoBook):
         self.book = book
-        self.now = book.now
+        self.now = int(book.now.timestamp())
         self.rng = FastRandom(f"leadsync-demo:{book.seed}")
         self.pools: NamePools = name_pools()
         self.seen: Counter[str] = Counter()
@@ -102,6 +94,7 @@ class _Generator:
         self.rng.shuffle(self.stage_order)
         self.reason_order = [r for r, _ in LOSS_REASONS]
         self.rng.shuffle(self.reason_order)
+        self.opp_span: dict[str, tuple[Outcome, int, int]] = {}  # this account's deals: (outcome, start, end)
 
     def chance(self, flag: str, p: float, position: int, after: int) -> bool:
         """True with probability p; also True for the first eligible draw at or past `after` when
@@ -120,6 +113,7 @@ class _Generator:
         rng = self.rng
         key = f"C{self.n_companies}"
         self.n_companies += 1
+        self.opp_span.clear()
         band = rng.weighted(_BANDS)
         low, high, _w, (p_min, p_max) = EMPLOYEE_BANDS[band]
         employees = int(low * (high / low) ** rng.random()) if band == len(EMPLOYEE_BANDS) - 1 \
@@ -137,9 +131,9 @@ class _Generator:
         sf_people = [p for p in people if p["in_sf"]]
         n_opps = rng.weighted(_OPPS_PER_ACCOUNT) if in_sf else 0
         opps = [self.opportunity(key, name, japanese, band, owner, sf_people) for _ in range(n_opps)]
-        done = self.finish_people(people, opps)
-        first = min([p.created_at for p in done] + [o.created_at for o in opps])
-        created = first - timedelta(days=rng.randint(0, 30), seconds=rng.randint(0, 86399))
+        done, first = self.finish_people(people, opps)
+        first = min([first, *(start for _, start, _ in self.opp_span.values())])
+        created = at(first - rng.randint(0, 30 * DAY))
         company = DemoCompany(key=key, name=name, industry=industry, employees=employees,
                               country="Japan" if japanese else "United States", domain=domain,
                               japanese=japanese, owner_key=owner, in_salesforce=in_sf, created_at=created)
@@ -148,13 +142,13 @@ class _Generator:
     def company_name(self, japanese: bool) -> tuple[str, str, str]:
         rng = self.rng
         if japanese:
-            last, last_rom = rng.weighted(self.pools.ja_last)
-            region, region_rom = rng.choice(JA_REGIONS)
-            cat, cat_rom, industry = rng.choice(JA_CATEGORIES)
+            last, last_ascii = rng.weighted(self.pools.ja_last)
+            region, region_ascii = rng.choice(JA_REGIONS)
+            cat, cat_ascii, industry = rng.choice(JA_CATEGORIES)
             core = f"{region}{last}{cat}"
             name = f"株式会社{core}" if rng.random() < 0.6 else f"{core}株式会社"
-            return name, slug(f"{region_rom} {last_rom} {cat_rom}"), industry
-        a, b, c = (rng.weighted(self.pools.en_last) for _ in range(3))
+            return name, "-".join(w for w in (region_ascii, last_ascii, cat_ascii) if w), industry
+        (a, _), (b, _), (c, _) = (rng.weighted(self.pools.en_last) for _ in range(3))
         form = rng.random()
         if form < 0.5:
             name = f"{a} {rng.choice(EN_COMPANY_SUFFIXES)}"
@@ -167,15 +161,11 @@ class _Generator:
     # ---- people
     def person_draft(self, company_key: str, japanese_company: bool, domain: str, pattern: str,
                      in_sf_company: bool) -> dict:
-        rng, pos = self.rng, self.n_people
+        rng, pos, pools = self.rng, self.n_people, self.pools
         self.n_people += 1
         japanese = rng.random() < (0.95 if japanese_company else 0.08)
-        pools = self.pools
-        if japanese:
-            (first, f_rom), (last, l_rom) = rng.weighted(pools.ja_first), rng.weighted(pools.ja_last)
-        else:
-            first, last = rng.weighted(pools.en_first), rng.weighted(pools.en_last)
-            f_rom, l_rom = first, last
+        (first, f), (last, lst) = (rng.weighted(pools.ja_first if japanese else pools.en_first),
+                                   rng.weighted(pools.ja_last if japanese else pools.en_last))
         if not in_sf_company or self.chance("hubspot_only", 0.10, pos, after=4):
             in_sf, in_hs = False, True
         elif self.chance("salesforce_only", 0.13, pos, after=2):
@@ -184,7 +174,6 @@ class _Generator:
             in_sf, in_hs = True, True
         email: str | None = None
         if in_hs or not self.chance("no_email", 0.35, pos, after=0):
-            f, lst = slug(f_rom).replace("-", ""), slug(l_rom).replace("-", "")
             email = f"{pattern.format(f=f, l=lst, i=f[:1])}@{domain}"
         sf_email = email if in_sf else None
         if email and in_sf and in_hs and self.chance("case_duplicate", 0.10, pos, after=5):
@@ -193,18 +182,20 @@ class _Generator:
             "key": f"P{pos}", "company_key": company_key, "first": first, "last": last,
             "japanese": japanese, "title": rng.choice(JA_TITLES if japanese else EN_TITLES),
             "email": email, "sf_email": sf_email, "in_sf": in_sf, "in_hs": in_hs, "pos": pos,
-            "f_rom": f_rom, "l_rom": l_rom,
+            "ascii": f"{f}.{lst}",
             "sf_opt_out": in_sf and self.chance("sf_opt_out", 0.04, pos, after=9),
         }
 
-    def finish_people(self, drafts: list[dict], opps: list[DemoOpportunity]) -> list[DemoPerson]:
+    def finish_people(self, drafts: list[dict], opps: list[DemoOpportunity]) -> tuple[list[DemoPerson], int]:
+        """The people of one account, and the earliest instant any of them was created."""
         rng, now = self.rng, self.now
         taken: Counter[str] = Counter()
-        by_person: dict[str, list[DemoOpportunity]] = {}
+        by_person: dict[str, list[str]] = {}
         for opp in opps:
             for role in opp.contact_roles:
-                by_person.setdefault(role.person_key, []).append(opp)
+                by_person.setdefault(role.person_key, []).append(opp.key)
         done: list[DemoPerson] = []
+        earliest = now
         for d in drafts:
             email, sf_email = d["email"], d["sf_email"]
             if email:  # two people of one company with the same address pattern: number the later one
@@ -214,20 +205,23 @@ class _Generator:
                     email = f"{local}{taken[email]}@{dom}"
                     sf_email = None if sf_email is None else (
                         email if sf_email.islower() else _recase(rng, email))
-            mine = by_person.get(d["key"], [])
+            mine = [self.opp_span[k] for k in by_person.get(d["key"], ())]
             if mine:
-                created = min(o.created_at for o in mine) - timedelta(days=rng.randint(1, 90))
+                created = min(start for _, start, _ in mine) - rng.randint(DAY, 90 * DAY)
             else:
-                created = now - timedelta(days=rng.randint(1, 4 * 365), seconds=rng.randint(0, 86399))
-            hubspot = hubspot_contact(self, d, email, created, mine) if d["in_hs"] and email else None
+                created = now - rng.randint(DAY, 4 * 365 * DAY)
+            hubspot, hs_created = (hubspot_contact(self, d, email, created, mine) if d["in_hs"] and email
+                                   else (None, created))
+            if not d["in_sf"]:
+                created = min(created, hs_created)
+            earliest = min(earliest, created)
             done.append(DemoPerson(
                 key=d["key"], company_key=d["company_key"], first_name=d["first"], last_name=d["last"],
                 japanese=d["japanese"], title=d["title"], email=email, salesforce_email=sf_email,
-                in_salesforce=d["in_sf"], sf_opted_out=d["sf_opt_out"],
-                created_at=created if d["in_sf"] or hubspot is None else min(created, hubspot.created_at),
+                in_salesforce=d["in_sf"], sf_opted_out=d["sf_opt_out"], created_at=at(created),
                 hubspot=hubspot,
             ))
-        return done
+        return done, earliest
 
     # ---- opportunities
     def opportunity(self, company_key: str, company_name: str, japanese: bool, band: int, owner: str,
@@ -249,21 +243,22 @@ class _Generator:
             at_stage = OPEN_STAGES.index(self.stage_order[self.n_lost % len(OPEN_STAGES)])
             loss_reason = (self.reason_order[self.n_lost] if self.n_lost < len(self.reason_order)
                            else rng.weighted(_LOSS_REASONS))
-            age_days = self.loss_age_days()
+            end = now - self.loss_age_days() * DAY - rng.randint(0, 8 * 3600)
             self.n_lost += 1
-            end = now - timedelta(days=age_days, seconds=rng.randint(0, 8 * 3600))
-            path = self.path_back(OPEN_STAGES[: at_stage + 1], end) + (StageStep(CLOSED_LOST, end),)
-            close_date = end.date()
+            times = [*self.times_back(at_stage + 1, end), end]
+            stages = (*OPEN_STAGES[: at_stage + 1], CLOSED_LOST)
         elif outcome == "won":
-            end = now - timedelta(days=rng.randint(10, 900), seconds=rng.randint(0, 8 * 3600))
-            path = self.path_back(OPEN_STAGES, end) + (StageStep(CLOSED_WON, end),)
-            close_date = end.date()
+            end = now - rng.randint(10, 900) * DAY - rng.randint(0, 8 * 3600)
+            times = [*self.times_back(len(OPEN_STAGES), end), end]
+            stages = (*OPEN_STAGES, CLOSED_WON)
         else:
-            created = now - timedelta(days=rng.randint(3, 150), seconds=rng.randint(0, 86399))
+            created = now - rng.randint(3 * DAY, 150 * DAY)
             stages = OPEN_STAGES[: rng.randint(1, len(OPEN_STAGES))]
-            times = sorted(_between(rng, created, now - timedelta(hours=1)) for _ in stages[1:])
-            path = tuple(StageStep(s, t) for s, t in zip(stages, [created, *times], strict=True))
-            close_date = (now + timedelta(days=rng.randint(10, 120))).date()
+            times = [created, *sorted(rng.randint(created, now - 3600) for _ in stages[1:])]
+        path = tuple(StageStep(stage, at(t)) for stage, t in zip(stages, times, strict=True))
+        close_date = (path[-1].at.date() if outcome != "open"
+                      else at(now + rng.randint(10, 120) * DAY).date())
+        self.opp_span[key] = (outcome, times[0], times[-1])
         lo, hi = _AMOUNT_RANGES[band]
         product = rng.choice(JA_PRODUCTS if japanese else EN_PRODUCTS)
         return DemoOpportunity(
@@ -271,7 +266,8 @@ class _Generator:
             name=f"{company_name} {product}" if japanese else f"{company_name} - {product}",
             owner_key=owner if rng.random() < 0.8 else rng.choice(self.book.users).key,
             amount=rng.randint(lo // 10_000, hi // 10_000) * 10_000, outcome=outcome, path=path,
-            close_date=close_date, loss_reason=loss_reason, contact_roles=self.roles(sf_people),
+            close_date=close_date, loss_reason=loss_reason if outcome == "lost" else None,
+            contact_roles=self.roles(sf_people),
         )
 
     def loss_age_days(self) -> int:
@@ -285,14 +281,15 @@ class _Generator:
             return self.rng.randint(91, 365)
         return self.rng.randint(366, 3 * 365)
 
-    def path_back(self, stages: Sequence[str], end: datetime) -> tuple[StageStep, ...]:
-        """Stage steps ending before `end`: each stage lasted 2-25 days."""
-        steps: list[StageStep] = []
+    def times_back(self, steps: int, end: int) -> list[int]:
+        """When each of `steps` stages began, ending before `end`: each stage lasted 2-25 days."""
+        times: list[int] = []
         t = end
-        for stage in reversed(stages):
-            t -= timedelta(days=self.rng.randint(2, 25), seconds=self.rng.randint(0, 86399))
-            steps.append(StageStep(stage, t))
-        return tuple(reversed(steps))
+        for _ in range(steps):
+            t -= self.rng.randint(2 * DAY, 26 * DAY - 1)
+            times.append(t)
+        times.reverse()
+        return times
 
     def roles(self, sf_people: list[dict]) -> tuple[ContactRole, ...]:
         if not sf_people:

@@ -133,13 +133,13 @@ EMAIL_PATTERNS: tuple[str, ...] = ("{f}.{l}", "{f}.{l}", "{i}.{l}", "{l}.{f}", "
 
 @dataclass(frozen=True)
 class NamePools:
-    """Faker's ja_JP and en_US person names with their frequency weights. Japanese names are
-    (kanji, romanized) pairs."""
+    """Faker's ja_JP and en_US person names with their frequency weights, each as (name, ascii) where
+    ascii is the lower-case romanized form used in email addresses ("佐藤" -> "sato")."""
 
     ja_first: Weighted[tuple[str, str]]
     ja_last: Weighted[tuple[str, str]]
-    en_first: Weighted[str]
-    en_last: Weighted[str]
+    en_first: Weighted[tuple[str, str]]
+    en_last: Weighted[tuple[str, str]]
 
 
 @lru_cache(maxsize=1)
@@ -151,14 +151,15 @@ def name_pools() -> NamePools:
     from faker.providers.person.en_US import Provider as EnglishNames  # Faker's import is slow: lazily
     from faker.providers.person.ja_JP import Provider as JapaneseNames
 
-    def pairs(source: Iterable[tuple[str, str, str]]) -> Iterable[tuple[tuple[str, str], float]]:
-        return (((kanji, romanized), 1.0) for kanji, _kana, romanized in source)
+    def ascii_of(name: str) -> str:
+        return slug(name).replace("-", "")
 
     return NamePools(
-        ja_first=Weighted.of(pairs(JapaneseNames.first_name_pairs)),
-        ja_last=Weighted.of(((k, r), float(w)) for (k, _kana, r), w in JapaneseNames.last_name_pairs.items()),
-        en_first=Weighted.of((n, float(w)) for n, w in EnglishNames.first_names.items()),
-        en_last=Weighted.of((n, float(w)) for n, w in EnglishNames.last_names.items()),
+        ja_first=Weighted.of(((k, ascii_of(r)), 1.0) for k, _kana, r in JapaneseNames.first_name_pairs),
+        ja_last=Weighted.of(((k, ascii_of(r)), float(w))
+                            for (k, _kana, r), w in JapaneseNames.last_name_pairs.items()),
+        en_first=Weighted.of(((n, ascii_of(n)), float(w)) for n, w in EnglishNames.first_names.items()),
+        en_last=Weighted.of(((n, ascii_of(n)), float(w)) for n, w in EnglishNames.last_names.items()),
     )
 
 
