@@ -139,6 +139,10 @@ def main(argv: list[str] | None = None) -> None:
         f"calibration: sum(range(10**6)) used {(time.process_time() - began) * 1000:.1f} ms of CPU "
         "(roughly 10-15 ms on an idle current x86 core)"
     )
+    print(
+        f"seeded {args.contacts:,} contacts in {info['seed_s']:.1f} s "
+        f"({args.contacts / max(info['seed_s'], 1e-9):,.0f}/s); emulator RSS {info['rss_mb']:,.0f} MB"
+    )
     try:
         for name, path, make in (
             (
