@@ -6,6 +6,7 @@ engine's hot path only unpacks tuples and looks up dicts.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -63,9 +64,26 @@ class NurtureList(NamedTuple):
 
 
 class CallTaskTemplate(NamedTuple):
-    subject: str
+    subject: str  # as written in the file, with {placeholders}
     description: str
     due_days: int
+    subject_format: str  # the same as %-style formats ("%(deal_name)s"), rendered with `format % values`
+    description_format: str  # (stripped of leading/trailing blank lines)
+
+
+def percent_format(template: str) -> str:
+    """A checked `{placeholder}` template as the equivalent `%(placeholder)s` format (faster to render
+    than str.format_map). A template that does not parse is kept literally."""
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError:
+        return template.replace("%", "%%")
+    out = []
+    for literal, name, _spec, _conversion in parts:
+        out.append(literal.replace("%", "%%"))
+        if name is not None:
+            out.append(f"%({name})s")
+    return "".join(out)
 
 
 @dataclass(frozen=True, eq=False)
@@ -202,7 +220,13 @@ def compile_mapping(model: MappingFile, filename: str) -> Mapping:
         promote_events=tuple(r for r in behaviour if r.name in set(rec.promote_on) and r.last_event),
         exclude_loss_reasons=frozenset(r.strip().casefold() for r in rec.exclude_loss_reasons),
         exclude_display=tuple(rec.exclude_loss_reasons),
-        call_task=CallTaskTemplate(rec.call_task.subject, rec.call_task.description, rec.call_task.due_days),
+        call_task=CallTaskTemplate(
+            rec.call_task.subject,
+            rec.call_task.description,
+            rec.call_task.due_days,
+            percent_format(rec.call_task.subject),
+            percent_format(rec.call_task.description.strip()),
+        ),
     )
     lists = {
         key: NurtureList(key, n.salesforce_campaign, n.hubspot_list, n.email)

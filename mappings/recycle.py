@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import NamedTuple
 
-from mappings.coerce import to_datetime
+from mappings.coerce import to_epoch
 from mappings.compiled import Mapping
 from mappings.facts import DealFacts, PersonFacts, Reason, TaskSpec
 
 _new_reason = tuple.__new__
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 class RecycleDecision(NamedTuple):
@@ -132,9 +133,11 @@ def decide(
         )
         return RecycleDecision("high", latest, phase)
     if phase in policy.low:
+        after = _day_after(lost_on)
         for rule in policy.promote_events:
-            when = to_datetime(get(rule.last_event)) if rule.last_event else None
-            if when is not None and when.date() > lost_on:
+            raw = get(rule.last_event) if rule.last_event else None
+            when = to_epoch(raw) if raw is not None else None
+            if when is not None and when >= after:
                 _say(
                     reasons,
                     'Deal {} was lost at "{}" (phase {}, in recycle.low) on {}, but {} happened after '
@@ -144,7 +147,7 @@ def decide(
                     phase,
                     lost_on,
                     rule.label,
-                    when.date(),
+                    _utc_date(when),
                 )
                 return RecycleDecision("high", latest, phase)
         _say(
@@ -196,12 +199,12 @@ def call_task(
         "rank": rank,
     }
     return TaskSpec(
-        cycle_key=cycle_key(person.key, deal.deal_id, deal.lost_on),
-        deal_id=deal.deal_id,
-        owner_id=deal.owner_id,
-        subject=_fill(template.subject, values),
-        description=_fill(template.description, values).strip(),
-        due_on=date.fromordinal(today.toordinal() + template.due_days),
+        cycle_key(person.key, deal.deal_id, deal.lost_on),
+        deal.deal_id,
+        deal.owner_id,
+        _fill(template.subject_format, values),
+        _fill(template.description_format, values),
+        date.fromordinal(today.toordinal() + template.due_days),
     )
 
 
@@ -221,19 +224,30 @@ def engagement_since(m: Mapping, lost_on: date, get: Callable[[str], object]) ->
     E.g. "email clicks (last 2026-05-01), downloads and form submissions (last 2026-05-03)".
     """
     parts = []
+    after = _day_after(lost_on)
     for rule in m.behaviour:
         if rule.last_event:
-            when: datetime | None = to_datetime(get(rule.last_event))
-            if when is not None and when.date() > lost_on:
-                parts.append(f"{rule.label} (last {when.date()})")
+            raw = get(rule.last_event)
+            when = to_epoch(raw) if raw is not None else None
+            if when is not None and when >= after:
+                parts.append(f"{rule.label} (last {_utc_date(when)})")
     return ", ".join(parts)
 
 
-def _fill(template: str, values: dict[str, str]) -> str:
+def _day_after(day: date) -> float:
+    """Epoch seconds of the start (00:00 UTC) of the day after `day`."""
+    return (day.toordinal() + 1 - _EPOCH_ORDINAL) * 86400.0
+
+
+def _utc_date(epoch: float) -> date:
+    return date.fromordinal(int(epoch // 86400) + _EPOCH_ORDINAL)
+
+
+def _fill(percent_format: str, values: dict[str, str]) -> str:
     try:
-        return template.format_map(values)
-    except (KeyError, ValueError, IndexError, AttributeError):  # a template the loader did not check
-        return template
+        return percent_format % values
+    except (KeyError, ValueError, TypeError):  # a template the loader did not check
+        return percent_format
 
 
 class _Label:
