@@ -63,8 +63,9 @@ def hubspot_contact(gen: _Generator, draft: dict, email: str, sf_created: int,
     after_loss = last_loss is not None and gen.chance("engagement_after_loss", 0.25, pos, after=0)
     if after_loss and temperature == "cold":
         temperature = "warm"
-    engagement, last_seen = _engagement(rng, temperature, created, now, last_loss if after_loss else None,
-                                        inquiry is not None)
+    engagement, last_seen = _engagement(rng, temperature, created, now, inquiry is not None,
+                                        after=last_loss if after_loss else None,
+                                        until=None if after_loss else last_loss)
 
     opted_out = (rng.random() < 0.5 if draft["sf_opt_out"]
                  else gen.chance("hs_opt_out", 0.05, pos, after=11))
@@ -83,10 +84,11 @@ def hubspot_contact(gen: _Generator, draft: dict, email: str, sf_created: int,
     return contact, created
 
 
-def _engagement(rng: FastRandom, temperature: Temperature, created: int, now: int, after: int | None,
-                converted: bool) -> tuple[DemoEngagement, int]:
+def _engagement(rng: FastRandom, temperature: Temperature, created: int, now: int, converted: bool, *,
+                after: int | None, until: int | None) -> tuple[DemoEngagement, int]:
     """Counts and last dates, and the last activity (epoch seconds; `created` if none).
-    `after`: the last activity must fall after this instant (the loss)."""
+    `after`: the last activity falls after this instant (a loss the person re-engaged after);
+    `until`: it falls before it where the contact existed by then (a loss that went cold)."""
     r = rng.randint
     if temperature == "hot":
         delivered, opens, clicks, views, extra = r(15, 80), r(5, 30), r(2, 12), r(6, 60), r(1, 4)
@@ -104,6 +106,8 @@ def _engagement(rng: FastRandom, temperature: Temperature, created: int, now: in
     if after is not None:
         span = now - after
         anchor = after + r(span // 20, span)
+    elif until is not None and anchor > until and until > floor:
+        anchor = r(max(floor, until - 180 * DAY), until)
     if anchor < floor:
         anchor = r(floor, now)
     anchor = min(anchor, now)
