@@ -124,12 +124,14 @@ class TaskSpec:
 
 @dataclass(frozen=True, slots=True)
 class Assignment:
+    """What the engine decided for one person (mappings.engine.assign); explain() puts it in words."""
+
     key: str
     stage: str
     score: int
     rank: str
     recycle_group: str | None
-    nurture_list: str | None  # rank key of [nurture.lists] ("hot"/"warm"/"cold"), None when on no list
+    nurture_list: str | None  # key of [nurture.lists] ("hot", "recycle_low", ...), None when on no list
     task: TaskSpec | None
     mapping_version: int
     deal_id: str | None = None  # the lost deal the recycle group was decided on
