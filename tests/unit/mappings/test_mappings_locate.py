@@ -179,3 +179,9 @@ def _get(data: Any, path: tuple[Any, ...]) -> Any:
     for part in path:
         data = data[part]
     return data
+
+
+def test_windows_line_endings_give_the_same_lines(lines: Any) -> None:
+    crlf = DOC.replace("\n", "\r\n")
+    tomllib.loads(crlf)
+    assert locate_keys(crlf).lines == lines.lines
