@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
@@ -18,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from connectors.sandbox.faults import KINDS, FaultInjector, FaultSpecError
 
-if TYPE_CHECKING:  # the emulators are imported only when the command runs
+if TYPE_CHECKING:
     from connectors.sandbox.launcher import Sandbox
 
 DEFAULT_PORT_SALESFORCE = 8443
@@ -67,8 +69,11 @@ def sandbox(
     temporary = workdir is None
     folder = Path(tempfile.mkdtemp(prefix="leadsync-sandbox-")) if workdir is None else workdir.resolve()
     try:
-        box = _start(console, err, people=people, seed=seed, faults=faults, port_salesforce=port_salesforce,
-                     port_hubspot=port_hubspot, workdir=folder)
+        from connectors.sandbox.launcher import Sandbox  # the emulators load only when the command runs
+
+        box = _start(console, err, people, partial(
+            Sandbox.start, people=people, seed=seed, faults=faults, port_salesforce=port_salesforce,
+            port_hubspot=port_hubspot, workdir=folder))
         try:
             state_url = f"sqlite:///{(folder / 'leadsync-state.db').as_posix()}"
             if write_settings is not None:
@@ -86,21 +91,20 @@ def sandbox(
     console.print("Sandbox stopped.")
 
 
-def _start(console: Console, err: Console, *, people: int, **kwargs: object) -> Sandbox:
-    from connectors.sandbox.launcher import Sandbox
-
+def _start(console: Console, err: Console, people: int, start: Callable[..., Sandbox]) -> Sandbox:
+    """Call `start(progress=...)` behind a spinner, or a progress bar for big books."""
     try:
         if people < PROGRESS_FROM:
             with console.status(f"Generating and loading demo data ({people:,} people)..."):
-                return Sandbox.start(people=people, **kwargs)  # type: ignore[arg-type]
+                return start(progress=None)
         columns = (TextColumn("Loading demo data"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task("load", total=people)
-            return Sandbox.start(people=people, progress=lambda n: bar.advance(task, n),  # type: ignore[arg-type]
-                                 **kwargs)
+            return start(progress=lambda n: bar.advance(task, n))
     except OSError as exc:
-        err.print(f"error: cannot start the sandbox: {exc.strerror or exc} (is the port in use? "
-                  "choose another with --port-salesforce/--port-hubspot, or 0 for a free one)", markup=False)
+        hint = (" (is the port in use? choose another with --port-salesforce/--port-hubspot, or 0 for a "
+                "free one)" if exc.errno == errno.EADDRINUSE else "")
+        err.print(f"error: cannot start the sandbox: {exc.strerror or exc}{hint}", markup=False)
         raise typer.Exit(2) from None
 
 
