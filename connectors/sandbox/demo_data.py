@@ -8,16 +8,16 @@ What is in it (rates are approximate; every listed case appears at least once fr
 - companies in four NumberOfEmployees bands (1-50, 51-200, 201-1000, 1000+) across industries, about
   60 % Japanese (kanji names, romanized email domains) and 40 % English-speaking;
 - Salesforce Users who own accounts, contacts and opportunities;
-- people: about 78 % in both systems, 12 % Salesforce-only (a third of them without an email), 10 %
+- people: about 73 % in both systems, 11 % Salesforce-only (a third of them without an email), 16 %
   HubSpot-only; about 10 % of the shared people have an email whose letter case differs between
   Salesforce and HubSpot; some opted out in HubSpot and/or Salesforce; a few HubSpot contacts archived
   and a few merged (a second record of the same person merged into the primary);
 - opportunities: about 60 % lost at every open stage (stage path through OpportunityHistory, then
   "Closed Lost" with a Loss_Reason__c, 5 days to 3 years ago), 15 % won, 25 % still open; contact roles
   with the primary first;
-- HubSpot engagement: about 65 % cold, 23 % warm, 12 % hot (email opens/clicks/deliveries, page views,
-  form conversions with their last dates), sometimes after the loss; lifecyclestage, hs_lead_status,
-  numemployees and inquiry_type.
+- HubSpot engagement: about 60 % cold, 28 % warm, 12 % hot (email opens/clicks/deliveries, page views,
+  form conversions with their last dates); about a third of the people with a lost deal engage after
+  the loss; lifecyclestage, hs_lead_status, numemployees and inquiry_type.
 Campaigns are deliberately absent: leadsync creates them.
 """
 
