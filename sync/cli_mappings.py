@@ -73,7 +73,9 @@ def validate(
     file: Annotated[
         Path | None,
         typer.Argument(
-            help="Mapping file to check (default: the bundled mappings/default.toml).", show_default=False
+            help="Mapping file to check (default: the bundled mappings/default.toml).",
+            show_default=False,
+            metavar="FILE",
         ),
     ] = None,
 ) -> None:
@@ -104,6 +106,7 @@ def explain_command(
     email: Annotated[
         str | None,
         typer.Argument(
+            metavar="EMAIL",
             help="Explain a person from the state store the sync wrote (settings from --config).",
             show_default=False,
         ),
@@ -138,8 +141,7 @@ def explain_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
-    """Show the assignment of a person and every rule that decided it: a synced person by EMAIL, or
-    people described in a JSON file (--person)."""
+    """Show a person's assignment and every rule behind it: a synced EMAIL, or --person FILE.json."""
     if email is not None and person is not None:
         raise _fail(["give either EMAIL or --person FILE.json, not both"])
     if email is not None:
