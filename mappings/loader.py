@@ -8,6 +8,7 @@ Every problem is collected before raising: TOML syntax (with its line), shape an
 
 from __future__ import annotations
 
+import copy
 import difflib
 import re
 import tomllib
@@ -64,16 +65,36 @@ def load_mapping_data(
     sections: dict[str, Any] = {}
     for name, cls in SECTIONS.items():
         if isinstance(data, dict) and name in data:
-            try:
-                sections[name] = cls.model_validate(data[name])
-            except ValidationError:
-                sections[name] = None  # its errors are already in `issues`
+            sections[name] = _section_for_checks(cls, data[name])
     for path, message in _problems(sections):
         issues.append(issue_at(filename, lines, path, message))
 
     if issues or model is None:
         raise MappingError(issues or [Issue(filename, 1, "", "invalid mapping")])
     return compile_mapping(model, filename)
+
+
+def _section_for_checks(cls: type[BaseModel], raw: Any) -> BaseModel | None:
+    """The section as a model for the cross-checks, or None when its shape is wrong.
+
+    Unknown keys are already reported; they are dropped here (once) so that a typo does not hide the
+    section's other problems. Any other shape error disables the checks that need the section."""
+    try:
+        return cls.model_validate(raw)
+    except ValidationError as exc:
+        extra = [tuple(e["loc"]) for e in exc.errors() if e["type"] == "extra_forbidden"]
+        if not extra or len(extra) != exc.error_count():
+            return None
+    trimmed = copy.deepcopy(raw)
+    for loc in extra:
+        parent = trimmed
+        for part in loc[:-1]:
+            parent = parent[part]
+        parent.pop(loc[-1], None)
+    try:
+        return cls.model_validate(trimmed)
+    except ValidationError:
+        return None
 
 
 def _problems(sections: dict[str, Any]) -> list[tuple[PathKey, str]]:

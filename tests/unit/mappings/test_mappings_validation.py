@@ -264,10 +264,12 @@ def test_many_errors_are_reported_at_once_sorted_by_line() -> None:
         text,
     )
     text = edit("decay_half_life_days = 90", "decay_half_life_days = -1", text)
+    text = edit("cold = 0\n", "cold = 0\ncoold = 0\n", text)  # a typo does not hide the ordering error
     found = errors_of(text)
     assert [e.split(" ")[1].rstrip(":") for e in found] == [
         "[score].decay_half_life_days",
         "[rank].warm",
+        "[rank].coold",
         "[recycle].high",
         "[fields.salesforce.Contact].Lead_Score__c.policy",
     ]
