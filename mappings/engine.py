@@ -46,19 +46,29 @@ def _make_assignment(
     reasons: tuple[Reason, ...],
     review: tuple[str, ...],
 ) -> Assignment:
-    """Assignment(...) without the frozen-dataclass __init__ (several times slower, see the benchmark).
-    tests/unit/mappings/test_engine_rules.py checks it equals the normal constructor."""
+    """Assignment(...) without the frozen-dataclass __init__, which sets each field through
+    object.__setattr__ and is about twice as slow. test_mappings_engine_recycle.py checks that the
+    result equals the normal constructor's (and that the field count still matches)."""
     a = _new(Assignment)
     s = _SET
-    s[0](a, key), s[1](a, stage), s[2](a, score), s[3](a, rank), s[4](a, group), s[5](a, nurture)
-    s[6](a, task), s[7](a, version), s[8](a, deal_id), s[9](a, reasons), s[10](a, review)
+    s[0](a, key)
+    s[1](a, stage)
+    s[2](a, score)
+    s[3](a, rank)
+    s[4](a, group)
+    s[5](a, nurture)
+    s[6](a, task)
+    s[7](a, version)
+    s[8](a, deal_id)
+    s[9](a, reasons)
+    s[10](a, review)
     return a
 
 
 def assign(person: PersonFacts, mapping: Mapping, now: datetime) -> Assignment:
     """The assignment of one person at `now` (a naive `now` is taken as UTC)."""
     at = _utc(now)
-    return _assign(person, mapping, at, at.timestamp(), at.date())
+    return _assign(person, mapping, at.timestamp(), at.date())
 
 
 def assign_many(people: Iterable[PersonFacts], mapping: Mapping, now: datetime) -> Iterator[Assignment]:
@@ -67,7 +77,7 @@ def assign_many(people: Iterable[PersonFacts], mapping: Mapping, now: datetime) 
     now_ts = at.timestamp()
     today = at.date()
     for person in people:
-        yield _assign(person, mapping, at, now_ts, today)
+        yield _assign(person, mapping, now_ts, today)
 
 
 def _utc(now: datetime) -> datetime:
@@ -101,7 +111,7 @@ _T_LIST = 'Nurture list "{}" for {}'
 _T_NONE_LIST = "On no nurture list for {}"
 
 
-def _assign(person: PersonFacts, m: Mapping, now: datetime, now_ts: float, today: date) -> Assignment:
+def _assign(person: PersonFacts, m: Mapping, now_ts: float, today: date) -> Assignment:
     reasons: list[Reason] = []
     review: list[str] = []
     add = reasons.append
