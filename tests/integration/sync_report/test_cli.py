@@ -15,7 +15,8 @@ from sync import cli_report
 from sync.explain import explain_email_command
 from sync.identity import resolve
 from sync.report import assignments, build_report
-from tests.integration.sync_report.conftest import Synced
+
+from .worlds import Synced
 
 
 def make_app() -> typer.Typer:
@@ -32,7 +33,8 @@ def make_app() -> typer.Typer:
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(make_app(), list(args))
+    # a fixed width: rich measures the real terminal (or $COLUMNS), which differs between runners
+    result = CliRunner(env={"COLUMNS": "160"}).invoke(make_app(), list(args))
     return result.exit_code, result.stdout, result.stderr
 
 

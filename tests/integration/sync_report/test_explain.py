@@ -13,7 +13,8 @@ import pytest
 from connectors.sandbox.demo_data import DemoOpportunity, DemoPerson
 from sync.explain import explain_person
 from sync.plan import canonical
-from tests.integration.sync_report.conftest import Synced
+
+from .worlds import Synced
 
 
 def _demo_people(synced: Synced) -> list[tuple[DemoPerson, list[DemoOpportunity]]]:

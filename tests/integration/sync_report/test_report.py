@@ -8,7 +8,8 @@ from importlib import resources
 
 from mappings import DEFAULT_MAPPING_RESOURCE, load_mapping_text
 from sync.report import NO_REASON, UNMAPPED, build_report
-from tests.integration.sync_report.conftest import SeededWorld, Synced
+
+from .worlds import SeededWorld, Synced
 
 
 def test_lost_deals_match_the_salesforce_emulator(synced: Synced) -> None:
