@@ -119,7 +119,7 @@ class WrittenField:
 
     @property
     def status(self) -> str:
-        """"in sync", "will change" (the next run writes `wanted`, policy permitting) or "never written"."""
+        """One of: in sync; will change (the next run writes `wanted`, policy permitting); never written."""
         if self.written_at is None:
             return "never written"
         return "in sync" if canonical(self.written) == canonical(self.wanted) else "will change"

@@ -219,7 +219,8 @@ def _loss_table(deals: Iterable[LostDeal], mapping: Mapping) -> LossTable:
         key = (phase_of(d, mapping), reason_of(d))
         cells[key] = cells.get(key, Tally()).add(d.amount)
     used = {p for p, _ in cells}
-    known = [p for p in PHASES if p in used or p in set(mapping.phases.values())]
+    mapped = set(mapping.phases.values())
+    known = [p for p in PHASES if p in used or p in mapped]
     extra = sorted(used - set(known) - {UNMAPPED})  # phases a mapping may name beyond PHASES
     phases = tuple(known + extra + ([UNMAPPED] if UNMAPPED in used else []))
     per_reason: dict[str, Tally] = defaultdict(Tally)
