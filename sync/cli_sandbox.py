@@ -38,17 +38,25 @@ FAULT_HELP = (
     "            --faults 'hubspot.batch_update:429=1x3@2;salesforce.*:record=0.05@UNABLE_TO_LOCK_ROW'"
 )
 
+FAULT_EPILOG = (
+    "Faults: --faults 'ENDPOINT_GLOB:KIND=PROBABILITY[xCOUNT][@ARG][,...][;RULE...]' with KIND one of "
+    f"{', '.join(KINDS)}. The endpoint names and examples are printed when the sandbox starts "
+    "(and in docs/sandbox.md)."
+)
+
 
 def register(app: typer.Typer) -> None:
     """Add the `sandbox` command to the leadsync CLI."""
     app.command("sandbox", help="Run the local Salesforce and HubSpot emulators (127.0.0.1 only) with demo "
-                "data in the foreground until Ctrl-C, and print how to point settings.toml at them.")(sandbox)
+                "data in the foreground until Ctrl-C, and print how to point settings.toml at them.",
+                epilog=FAULT_EPILOG)(sandbox)
 
 
 def sandbox(
     people: Annotated[int, typer.Option(min=0, help="People in the demo book (0: empty systems).")] = 200,
     seed: Annotated[int, typer.Option(help="Seed for the demo data and the fault draws.")] = 1,
-    faults: Annotated[str | None, typer.Option(help="Fault injection spec (see below).")] = None,
+    faults: Annotated[str | None, typer.Option(help="Fault injection, e.g. 'hubspot.*:429=0.1,500=0.05' "
+                                               "(syntax at the end of this help).")] = None,
     port_salesforce: Annotated[int, typer.Option(min=0, max=65535, help="Salesforce (TLS) port; 0: free.")]
     = DEFAULT_PORT_SALESFORCE,
     port_hubspot: Annotated[int, typer.Option(min=0, max=65535, help="HubSpot port; 0: a free port.")]
