@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from connectors.sandbox.faults import KINDS, FaultInjector, FaultSpecError
@@ -38,7 +39,7 @@ FAULT_HELP = (
     "            --faults 'hubspot.batch_update:429=1x3@2;salesforce.*:record=0.05@UNABLE_TO_LOCK_ROW'"
 )
 
-FAULT_EPILOG = (
+FAULT_EPILOG = escape(  # Typer renders help with rich markup: keep the brackets literal
     "Faults: --faults 'ENDPOINT_GLOB:KIND=PROBABILITY[xCOUNT][@ARG][,...][;RULE...]' with KIND one of "
     f"{', '.join(KINDS)}. The endpoint names and examples are printed when the sandbox starts "
     "(and in docs/sandbox.md)."
