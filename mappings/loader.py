@@ -13,6 +13,7 @@ import difflib
 import re
 import tomllib
 from datetime import date, datetime, time
+from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
@@ -190,11 +191,11 @@ def _unwrap(tp: Any) -> Any:
         origin = get_origin(tp)
         if origin is Annotated:
             tp = get_args(tp)[0]
-        elif origin is Union or str(origin) == "<class 'types.UnionType'>":
+        elif origin is Union or origin is UnionType:
             args = [a for a in get_args(tp) if a is not type(None)]
-            tp = args[0] if len(args) == 1 else tp
             if len(args) != 1:
                 return tp
+            tp = args[0]
         else:
             return tp
 

@@ -296,3 +296,13 @@ def test_the_default_mapping_is_valid() -> None:
     mapping = load_mapping_text(default_text(), "mappings/default.toml")
     assert mapping.version == 1
     assert mapping.filename == "mappings/default.toml"
+
+
+def test_errors_inside_an_array_of_inline_tables() -> None:
+    text = edit("{ min = 100, points = 10 }", "{ min = 100, pts = 10 }")
+    line = line_of(text, "pts = 10")
+    assert errors_of(text) == [
+        f"{FILE}:{line} [score.fit.employees].bands[1].points: missing required key",
+        f'{FILE}:{line} [score.fit.employees].bands[1].pts: unknown key "pts" (did you mean "points"? known: '
+        "min, points)",
+    ]
