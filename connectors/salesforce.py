@@ -18,12 +18,19 @@ from typing import Literal
 import requests
 
 from connectors import salesforce_campaigns, salesforce_describe, salesforce_write
-from connectors.base import CallCounter, CallTask, FieldUpdate, ListChange, LostDeal, WriteResult
+from connectors.base import CallCounter, CallTask, ContactRef, FieldUpdate, ListChange, LostDeal, WriteResult
 from connectors.retry import RetryPolicy
 from connectors.salesforce_auth import SalesforceConfig, SalesforceSettingsLike
 from connectors.salesforce_bulk import BulkOptions
 from connectors.salesforce_client import SalesforceClient
-from connectors.salesforce_read import DealReader, read_records, window
+from connectors.salesforce_read import (
+    DealReader,
+    as_text,
+    iter_managed,
+    parse_datetime,
+    read_records,
+    window,
+)
 
 
 class SalesforceConnector:
@@ -78,6 +85,16 @@ class SalesforceConnector:
     def read_contacts(self, ids: Sequence[str], fields: Sequence[str]) -> Iterator[dict]:
         """Contacts by id with `fields` (plus Id), in batched IN queries; unknown ids are skipped."""
         yield from read_records(self.client, "Contact", ids, fields)
+
+    def iter_managed_contacts(self, fields: Sequence[str], watch: Sequence[str],
+                              since: datetime | None) -> Iterator[ContactRef]:
+        """Contacts where any of the `watch` fields is set, changed at or after `since` - lookback_minutes,
+        oldest change first, as ContactRefs whose properties hold `fields`' current values as text. Lets a
+        run see values edited by hand (keep_manual) without reading every contact."""
+        since = window(since, self.config.lookback_minutes)
+        for row in iter_managed(self.client, "Contact", fields, watch, since):
+            yield ContactRef(row["Id"], None, {f: as_text(row.get(f)) for f in fields},
+                             parse_datetime(row["SystemModstamp"]))
 
     # ------------------------------------------------------------------ writes
     def update_fields(self, updates: Sequence[FieldUpdate]) -> list[WriteResult]:

@@ -333,6 +333,34 @@ def read_records(
         yield from client.query(format_soql(select, list(chunk)))
 
 
+def iter_managed(
+    client: SalesforceClient, sobject: str, fields: Sequence[str], watch: Sequence[str],
+    since: datetime | None,
+) -> Iterator[dict[str, Any]]:
+    """Records of `sobject` on which any of the `watch` fields is set that changed at or after `since`,
+    with `fields`, oldest change first, page by page. Lets a run see values edited by hand without
+    reading every record: nothing on a first run, then only what changed. `watch` fields must be
+    filterable (not long text areas)."""
+    watched = [field_name(f) for f in watch]
+    if not watched:
+        return
+    select = ", ".join(dict.fromkeys(["Id", "SystemModstamp", *(field_name(f) for f in fields)]))
+    where = "(" + " OR ".join(f"{n} != null" for n in watched) + ")"
+    if since is not None:
+        where += format_soql(" AND SystemModstamp >= {}", since)
+    yield from client.query(f"SELECT {select} FROM {field_name(sobject)} WHERE {where} "
+                            "ORDER BY SystemModstamp, Id")
+
+
+def as_text(value: Any) -> str | None:
+    """A Salesforce JSON value as snapshot text (snapshots hold strings, as HubSpot's do)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def window(since: datetime | None, lookback_minutes: int) -> datetime | None:
     """`since` minus the configured lookback (records changed during the last run are read again)."""
     return None if since is None else since - timedelta(minutes=lookback_minutes)

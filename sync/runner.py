@@ -42,6 +42,7 @@ T = TypeVar("T")
 STREAM_DEALS = "salesforce.opportunities"
 STREAM_CONTACTS = "hubspot.contacts"
 STREAM_ARCHIVED = "hubspot.archived"
+STREAM_SF_CONTACTS = "salesforce.managed_contacts"
 PEOPLE_CHUNK = 2_000  # people assigned and planned together (writes are batched across chunks)
 SNAPSHOT_CHUNK = 1_000
 
@@ -208,11 +209,32 @@ class _Run:
             since = arch_mark - lookback if arch_mark is not None else None
             self._store_contacts(ctx.hubspot.iter_archived(since), STREAM_ARCHIVED)
 
+        self._pull_managed_salesforce_contacts(None if backfill else store.get_watermark(STREAM_SF_CONTACTS))
+
         known = {normalize_email(c.email) for c in store.iter_contacts("hubspot", emails=sorted(sf_emails))}
         missing = sorted(sf_emails - known)
         if missing:
             found = self._store_contacts(ctx.hubspot.read_by_email(missing, props), None)
             self.counts["hubspot_looked_up_by_email"] += found
+
+    def _pull_managed_salesforce_contacts(self, since: datetime | None) -> None:
+        """Salesforce contacts leadsync has written to that changed since the last run, with the
+        mapped fields: what they hold now, so a value edited by hand is seen (keep_manual)."""
+        watch = sorted({fm.field for fm in self.ctx.mapping.fields_for("salesforce", "Contact")
+                        if fm.policy != "overwrite"})
+        if not watch:  # every field is leadsync's own: what a human wrote there does not matter
+            return
+        n = 0
+        managed = self.ctx.salesforce.iter_managed_contacts(self.salesforce_fields(), watch, since)
+        for batch in chunked(managed, SNAPSHOT_CHUNK):
+            self.ctx.store.upsert_contacts("salesforce", batch)
+            for ref in batch:
+                self._mark(STREAM_SF_CONTACTS, ref.modified_at)
+            n += len(batch)
+        self.counts["salesforce_managed_contacts_read"] = n
+
+    def salesforce_fields(self) -> list[str]:
+        return sorted({fm.field for fm in self.ctx.mapping.fields_for("salesforce", "Contact")})
 
     def _store_contacts(self, contacts: Iterable[ContactRef], stream: str | None) -> int:
         n = 0
@@ -277,6 +299,9 @@ class _Run:
         for p, _ in pairs:
             if len(p.hubspot_contact_ids) == 1:  # merged view == the record's own values
                 current["hubspot"][p.hubspot_contact_ids[0]] = dict(p.hubspot_properties)
+        sf_known = [cid for p, _ in pairs for cid in p.salesforce_contact_ids]
+        for ref in self.ctx.store.iter_contacts("salesforce", ids=sf_known):
+            current["salesforce"][ref.contact_id] = dict(ref.properties)
         desired = [desired_for(p, a, mapping, current) for p, a in pairs]
         sf_ids: set[str] = set()
         last = self.ctx.store.last_written_map(t.key for d in desired for t in d.fields)
@@ -284,7 +309,7 @@ class _Run:
             sf_ids |= needs_current(d, last, "salesforce")
         if not sf_ids:
             return desired, last
-        fields = sorted({fm.field for fm in mapping.fields_for("salesforce", "Contact")})
+        fields = self.salesforce_fields()
         for row in self.ctx.salesforce.read_contacts(sorted(sf_ids), fields):
             current["salesforce"][row["Id"]] = {f: row.get(f) for f in fields}
         self.counts["salesforce_contacts_checked"] += len(sf_ids)

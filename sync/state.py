@@ -177,9 +177,10 @@ class StateStore(RunHistory):
         return n
 
     def iter_contacts(self, system: str, *, include_archived: bool = False, include_merged: bool = False,
-                      emails: Iterable[str] | None = None) -> Iterator[ContactRef]:
-        """Stream one system's contact snapshots in id order; `emails` (normalized) narrows the search.
-        Archived contacts and those merged into another are left out unless asked for."""
+                      emails: Iterable[str] | None = None,
+                      ids: Iterable[str] | None = None) -> Iterator[ContactRef]:
+        """Stream one system's contact snapshots in id order; `emails` (normalized) or `ids` narrow the
+        search. Archived contacts and those merged into another are left out unless asked for."""
         c = s.contacts.c
         stmt = sa.select(c.contact_id, c.email, c.properties, c.modified_at, c.archived).where(
             c.system == system).order_by(c.contact_id)
@@ -187,11 +188,14 @@ class StateStore(RunHistory):
             stmt = stmt.where(c.archived == sa.false())
         if not include_merged:
             stmt = stmt.where(c.merged_into.is_(None))
-        if emails is None:
-            rows: Iterable[sa.Row[Any]] = self._stream(stmt)
+        if emails is not None:
+            rows: Iterable[sa.Row[Any]] = (r for part in chunks(emails, IN_CHUNK)
+                                           for r in self._stream(stmt.where(c.email_norm.in_(part))))
+        elif ids is not None:
+            rows = (r for part in chunks(ids, IN_CHUNK)
+                    for r in self._stream(stmt.where(c.contact_id.in_(part))))
         else:
-            rows = (r for part in chunks(emails, IN_CHUNK)
-                    for r in self._stream(stmt.where(c.email_norm.in_(part))))
+            rows = self._stream(stmt)
         for r in rows:
             yield ContactRef(contact_id=r.contact_id, email=r.email,
                              properties=properties_from_json(r.properties),

@@ -137,6 +137,18 @@ def test_keep_manual_value_changed_by_hand_is_left_and_reported(world: World) ->
     assert world.sf_contact("manual@example.com")["Lead_Score__c"] is not None  # other fields still written
 
 
+def test_hand_edit_is_seen_even_when_leadsync_wants_the_same_value_as_before(world: World) -> None:
+    p = world.person("edited@example.com", lost_stage="Negotiation/Review", lost_days_ago=40)
+    world.sync()
+    assert p.contact_id is not None
+    world.box.salesforce.store.update("Contact", p.contact_id, {"Recycle_Group__c": "low"})  # by hand
+    result = world.sync()  # the same inputs: leadsync still wants "high"
+    assert world.sf_contact("edited@example.com")["Recycle_Group__c"] == "low"
+    assert result.counts["salesforce_managed_contacts_read"] >= 1  # found by the changed-contacts read
+    reasons = [s["reason"] for s in result.plan["skipped"] if s["record_id"] == p.contact_id]
+    assert reasons and "changed by hand" in reasons[0]
+
+
 def test_dry_run_leaves_both_systems_untouched(world: World) -> None:
     world.person("dry@example.com", lost_stage="Negotiation/Review", lost_days_ago=40)
     before_sf = world.sf_contact("dry@example.com")
