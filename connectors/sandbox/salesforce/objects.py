@@ -109,6 +109,9 @@ LOSS_REASONS = (
     "Spam",
     "Invalid Contact",
     "Other",
+    "予算不足",  # no budget
+    "競合採用",  # went with a competitor
+    "時期尚早",  # too early
 )
 LEAD_STAGES = ("inquiry", "mql", "tql", "sal", "sgl", "sql", "close", "recycle")
 
