@@ -230,7 +230,7 @@ def engagement_since(m: Mapping, lost_on: date, get: Callable[[str], object]) ->
             raw = get(rule.last_event)
             when = to_epoch(raw) if raw is not None else None
             if when is not None and when >= after:
-                parts.append(f"{rule.label} (last {_utc_date(when)})")
+                parts.append(f"{rule.label} (last {_utc_date(when).isoformat()})")
     return ", ".join(parts)
 
 
