@@ -143,7 +143,9 @@ class _Run:
                 status, code = "partial", EXIT_RECORD_FAILURES
             if not o.dry_run:
                 for stream, mark in self.marks.items():
-                    ctx.store.set_watermark(stream, mark)
+                    current = ctx.store.get_watermark(stream)
+                    if current is None or mark > current:  # only forward (a backfill reads the past)
+                        ctx.store.set_watermark(stream, mark)
         if o.dry_run and status == "ok":
             status = "dry_run"
         self._finish(status, error)

@@ -175,3 +175,19 @@ def test_missing_hubspot_properties_stop_the_run_before_any_write(empty_sandbox:
     assert (result.status, result.exit_code) == ("failed", 2)
     assert "leadsync_stage" in (result.error or "") and "leadsync setup" in (result.error or "")
     assert box.hubspot.calls.snapshot().get("hubspot.batch_update", 0) == 0
+
+
+def test_backfill_of_an_old_window_rereads_it_and_never_moves_watermarks_back(world: World) -> None:
+    world.person("old@example.com", lost_stage="Negotiation/Review", lost_days_ago=200)
+    world.person("new@example.com", lost_stage="Prospecting", lost_days_ago=40)
+    world.sync()
+    marks = world.ctx.store.watermarks()
+    assert marks  # every stream read has one
+
+    window_end = world.now - timedelta(days=100)  # only the old deal changed in this window
+    result = run(world.ctx, RunOptions(kind="backfill", since=world.now - timedelta(days=400),
+                                       until=window_end, now=world.now))
+    assert result.status == "ok"
+    assert result.counts["deals_read"] == 1
+    after = world.ctx.store.watermarks()
+    assert {stream: after[stream] for stream in marks} == marks  # none moved back to the old window
