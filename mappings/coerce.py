@@ -107,3 +107,18 @@ def to_text(raw: object) -> str | None:
     if kind is int or kind is float:
         return str(raw)
     return None
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+class EpochDate:
+    """Epoch seconds shown as their UTC date, formatted only when an explanation is read."""
+
+    __slots__ = ("epoch",)
+
+    def __init__(self, epoch: float) -> None:
+        self.epoch = epoch
+
+    def __format__(self, spec: str) -> str:
+        return format(date.fromordinal(int(self.epoch // 86400) + _EPOCH_ORDINAL), spec)

@@ -19,7 +19,7 @@ from dataclasses import fields
 from datetime import UTC, date, datetime
 
 from mappings import recycle as _recycle
-from mappings.coerce import to_bool, to_count, to_epoch, to_number, to_text
+from mappings.coerce import EpochDate, to_bool, to_count, to_epoch, to_number, to_text
 from mappings.compiled import Mapping
 from mappings.facts import Assignment, PersonFacts, Reason
 from mappings.render import explain, field_value
@@ -87,9 +87,7 @@ def _utc(now: datetime) -> datetime:
 # Explanation templates (formatted only when the text is read: see facts.Reason).
 _T_BAD_COUNT = "{}: cannot read {} = {!r} as a count: no points"
 _T_COUNT = "{}: {}{} × {} = {:g} points"
-_T_FADED = (
-    "{}: {}{} × {} = {:g} points, faded to {:.1f} ({:.0f} days since the last one, half-life {:g} days)"
-)
+_T_FADED = "{}: {}{} × {} = {:g} points, faded to {:.0f} (last one on {}, half-life {:g} days)"
 _T_BAD_NUMBER = "{}: cannot read {} = {!r} as a number: no points"
 _T_BAND = "{}: {:g} ≥ {:g} = {:+d} points"
 _T_NO_BAND = "{}: {:g} is below every band: no points"
@@ -150,7 +148,8 @@ def _assign(person: PersonFacts, m: Mapping, now_ts: float, today: date) -> Assi
                 days = (now_ts - when) / 86400.0
                 full = points_now
                 points_now *= 0.5 ** (days / half_life)
-                detail = (_T_FADED, (label, count, capped, points, full, points_now, days, half_life))
+                detail = (_T_FADED, (label, count, capped, points, full, points_now, EpochDate(when),
+                                     half_life))
         behaviour += points_now
         add(_new_reason(Reason, (path, points_now, detail)))
 

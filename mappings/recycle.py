@@ -65,11 +65,10 @@ def decide(
     if age > policy.max_age_days:
         _say(
             reasons,
-            "Last lost deal {} was lost on {} ({} days ago), more than recycle.max_age_days = {}: "
+            "Last lost deal {} was lost on {}, more than recycle.max_age_days = {} days ago: "
             "not recycled",
             _Label(latest),
             lost_on,
-            age,
             policy.max_age_days,
         )
         return NO_DECISION
@@ -112,11 +111,10 @@ def decide(
     if age < policy.wait_days:
         _say(
             reasons,
-            "Deal {} was lost on {}, {} days ago; recycle.wait_days = {}, so it waits until {}: "
+            "Deal {} was lost on {}; recycle.wait_days = {}, so it waits until {}: "
             "group waiting",
             _Label(latest),
             lost_on,
-            age,
             policy.wait_days,
             date.fromordinal(lost_on.toordinal() + policy.wait_days),
         )
@@ -124,12 +122,11 @@ def decide(
     if phase in policy.high:
         _say(
             reasons,
-            'Deal {} was lost at "{}" (phase {}, in recycle.high) on {}, {} days ago: group high',
+            'Deal {} was lost at "{}" (phase {}, in recycle.high) on {}: group high',
             _Label(latest),
             stage,
             phase,
             lost_on,
-            age,
         )
         return RecycleDecision("high", latest, phase)
     if phase in policy.low:
@@ -152,12 +149,11 @@ def decide(
                 return RecycleDecision("high", latest, phase)
         _say(
             reasons,
-            'Deal {} was lost at "{}" (phase {}, in recycle.low) on {}, {} days ago: group low',
+            'Deal {} was lost at "{}" (phase {}, in recycle.low) on {}: group low',
             _Label(latest),
             stage,
             phase,
             lost_on,
-            age,
         )
         return RecycleDecision("low", latest, phase)
     _say(

@@ -11,8 +11,12 @@ _TRUNCATED = "\n… (explanation truncated)"
 FieldScalar = str | int | None
 
 
-def explain(assignment: Assignment) -> list[str]:
-    """The assignment in an admin's words: a summary line, then every rule that fired, in order."""
+def explain(assignment: Assignment, *, stable: bool = False) -> list[str]:
+    """The assignment in an admin's words: a summary line, then every rule that fired, in order.
+
+    `stable` leaves out what moves with the clock alone (the call task's due date), for the
+    explanation written into the systems: it changes only when the assignment does, so it never
+    causes a write by itself (the texts use dates, not "N days ago")."""
     a = assignment
     lines = [
         f"{a.key}: stage {a.stage}, score {a.score}, rank {a.rank}, recycle group "
@@ -21,9 +25,10 @@ def explain(assignment: Assignment) -> list[str]:
     ]
     lines.extend(reason.text for reason in a.reasons)
     if a.task is not None:
+        due = "" if stable else f", due {a.task.due_on}"
         lines.append(
-            f'Call task "{a.task.subject}" for owner {a.task.owner_id or "unknown"}, due '
-            f"{a.task.due_on} (cycle key {a.task.cycle_key})"
+            f'Call task "{a.task.subject}" for owner {a.task.owner_id or "unknown"}{due} '
+            f"(cycle key {a.task.cycle_key})"
         )
     if a.review:
         lines.append("Needs review (not in the mapping): " + "; ".join(a.review))
@@ -54,7 +59,7 @@ def field_value(
             return a.nurture_list
         return mapping.list_name(a.nurture_list, system)
     if from_name == "explanation":
-        text = "\n".join(explain(a))
+        text = "\n".join(explain(a, stable=True))
         if len(text) > EXPLANATION_MAX_CHARS:
             text = text[: EXPLANATION_MAX_CHARS - len(_TRUNCATED)] + _TRUNCATED
         return text

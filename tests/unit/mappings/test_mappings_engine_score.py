@@ -274,7 +274,7 @@ def test_the_default_maximum_score(default_mapping: Mapping) -> None:
         ),
         pytest.param(
             {"hubspot__hs_email_click": "1", "hubspot__hs_email_last_click_date": iso_days_ago(90)},
-            "email clicks: 1 × 20 = 20 points, faded to 10.0 (90 days since the last one, half-life 90 days)",
+            "email clicks: 1 × 20 = 20 points, faded to 10 (last one on 2026-03-03, half-life 90 days)",
             id="decay",
         ),
         pytest.param(
