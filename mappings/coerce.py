@@ -8,6 +8,7 @@ engine then says so in the explanation instead of guessing.
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, date, datetime, time
 
 _TRUE = frozenset({"true", "1", "yes", "y", "t"})
@@ -35,6 +36,19 @@ def to_number(raw: object) -> float | None:
     else:
         return None
     return value if math.isfinite(value) else None
+
+
+_RANGE = re.compile(r"\s*(\d[\d,]*)\s*(?:(?:-|–|~|to)\s*\d[\d,]*|\+)\s*")
+
+
+def to_band_number(raw: object) -> float | None:
+    """A number for a band rule: a plain number, or the lower bound of a range as HubSpot's
+    enumerations give company sizes ("100-500" -> 100, "1000+" -> 1000, "1,000-5,000" -> 1000)."""
+    value = to_number(raw)
+    if value is not None or type(raw) is not str:
+        return value
+    match = _RANGE.fullmatch(raw)  # type: ignore[arg-type]
+    return float(match.group(1).replace(",", "")) if match else None
 
 
 def to_count(raw: object) -> int | None:

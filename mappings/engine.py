@@ -19,7 +19,7 @@ from dataclasses import fields
 from datetime import UTC, date, datetime
 
 from mappings import recycle as _recycle
-from mappings.coerce import EpochDate, to_bool, to_count, to_epoch, to_number, to_text
+from mappings.coerce import EpochDate, to_band_number, to_bool, to_count, to_epoch, to_text
 from mappings.compiled import Mapping
 from mappings.facts import Assignment, PersonFacts, Reason
 from mappings.render import explain, field_value
@@ -165,7 +165,7 @@ def _assign(person: PersonFacts, m: Mapping, now_ts: float, today: date) -> Assi
         else:
             continue
         if bands:
-            number = to_number(raw)
+            number = to_band_number(raw)
             if number is None:
                 add(_new_reason(Reason, (path, 0, (_T_BAD_NUMBER, (label, source, raw)))))
                 continue

@@ -39,6 +39,12 @@ def iso_days_ago(days: float) -> str:
         pytest.param({"hubspot__numemployees": "100"}, 10, id="employees-exactly-100"),
         pytest.param({"hubspot__numemployees": "99"}, 0, id="employees-below-every-band"),
         pytest.param({"hubspot__numemployees": "lots"}, 0, id="employees-unreadable"),
+        # HubSpot's own numemployees is an enumeration of ranges: the lower bound counts
+        pytest.param({"hubspot__numemployees": "1000+"}, 20, id="employees-range-1000-plus"),
+        pytest.param({"hubspot__numemployees": "500-1000"}, 10, id="employees-range-500-1000"),
+        pytest.param({"hubspot__numemployees": "1,000-5,000"}, 20, id="employees-range-with-commas"),
+        pytest.param({"hubspot__numemployees": "25-50"}, 0, id="employees-range-small"),
+        pytest.param({"hubspot__numemployees": "100-"}, 0, id="employees-range-broken"),
         pytest.param({"salesforce__Account__NumberOfEmployees": 1200}, 20, id="employees-from-salesforce"),
         pytest.param(
             {"hubspot__numemployees": "", "salesforce__Account__NumberOfEmployees": 150},
