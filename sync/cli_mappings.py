@@ -78,8 +78,21 @@ def validate(
             metavar="FILE",
         ),
     ] = None,
+    live: Annotated[
+        bool,
+        typer.Option("--live", help="Also check the mapped fields, properties, picklist options and lists "
+                     "in both systems (settings from --config; reads only, creates nothing)."),
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="settings.toml, for --live (default: $LEADSYNC_CONFIG or "
+                     "./settings.toml); without FILE, its mapping_file is the one checked.",
+                     show_default=False),
+    ] = None,
 ) -> None:
     """Check a mapping file: exit 0 with a one-line summary, or exit 2 listing every error."""
+    if live:
+        raise typer.Exit(_validate_live(file, config))
     try:
         mapping = load_mapping_file(file)
     except InputProblem as exc:
@@ -88,6 +101,37 @@ def validate(
         count = len(exc.errors)
         raise _fail([str(e) for e in exc.errors] + [f"{count} error{'s' if count != 1 else ''}"]) from None
     typer.echo(summary(mapping))
+
+
+def _validate_live(file: Path | None, config: Path | None) -> int:
+    """The mapping checked, then both systems checked against it (no writes)."""
+    from sync.cli_sync import load  # imported on use: these modules import this one
+    from sync.context import open_context
+    from sync.setup import run_setup
+
+    settings = load(config)
+    try:
+        mapping = load_mapping_file(file or settings.sync.mapping_file)
+    except InputProblem as exc:
+        raise _fail([str(exc)]) from None
+    except MappingError as exc:
+        raise _fail([str(e) for e in exc.errors]) from None
+    typer.echo(summary(mapping))
+    ctx = open_context(settings, mapping=mapping)
+    try:
+        report = run_setup(ctx, create_missing=False)
+    finally:
+        ctx.close()
+    problems = ([f"hubspot: {p}" for p in report.hubspot_problems]
+                + [f"salesforce: {p}" for p in report.salesforce_problems])
+    for line in problems:
+        typer.echo(line, err=True)
+    if problems:
+        typer.echo(f"{len(problems)} problem(s) in the live systems (`leadsync setup` creates what HubSpot "
+                   "lacks; Salesforce fields are created by an admin)", err=True)
+        return EXIT_BAD_INPUT
+    typer.echo("live: both systems have every field, property, option and list the mapping writes")
+    return 0
 
 
 def summary(mapping: Mapping) -> str:
