@@ -98,6 +98,10 @@ class RecyclePolicy:
     exclude_display: tuple[str, ...]  # as written in the file
     call_task: CallTaskTemplate
 
+    def excludes(self, loss_reason: str | None) -> bool:
+        """Is this loss reason in `exclude_loss_reasons` (trimmed, case-insensitive)?"""
+        return loss_reason is not None and loss_reason.strip().casefold() in self.exclude_loss_reasons
+
 
 @dataclass(frozen=True, eq=False)
 class Mapping:

@@ -89,7 +89,7 @@ def decide(
                 )
                 return NO_DECISION
     loss_reason = latest.loss_reason
-    if loss_reason and loss_reason.strip().casefold() in policy.exclude_loss_reasons:
+    if policy.excludes(loss_reason):
         _say(
             reasons,
             'Deal {} was lost for "{}", which is in recycle.exclude_loss_reasons: group excluded',

@@ -240,7 +240,7 @@ def _loss_reasons(table: LossTable, mapping: Mapping,
         groups = groups_by_reason.get(reason, Counter())
         out.append(LossReason(
             reason, tally.deals, tally.amount, tally.deals / total if total else 0.0, top,
-            reason.casefold() in mapping.recycle.exclude_loss_reasons,
+            mapping.recycle.excludes(reason),
             {g: groups[g] for g in RECYCLE_GROUPS if groups[g]}))
     return tuple(out)
 
