@@ -1,0 +1,105 @@
+"""Bad settings files: every command that reads settings exits 2 with one clear message that names the
+file and the offending key, never a traceback.
+
+The matrix of bad files runs in-process (Typer's CliRunner: these fail while reading the settings, before
+any logging is configured); representative cases run the real console script as a subprocess too
+(each costs about a second of interpreter start-up)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.badinput_cli import Outcome, invoke, run_cli
+
+# name -> (settings text, words the message must contain besides the file name)
+BAD_FILES: dict[str, tuple[str, list[str]]] = {
+    "unknown section": ("[salesforc]\nusername = 'a'\n", ["salesforc", "not permitted"]),
+    "unknown key": ("[salesforce]\npasword = 'secret-typo'\n", ["salesforce.pasword", "not permitted"]),
+    "unknown top-level key": ("verbose = true\n", ["verbose", "not permitted"]),
+    "wrong type: number": ("[hubspot]\nrequests_per_10s = 'many'\n", ["hubspot.requests_per_10s", "integer"]),
+    "wrong type: boolean": ("[salesforce]\nverify_tls = 'maybe'\n", ["salesforce.verify_tls", "boolean"]),
+    "wrong type: section": ("salesforce = 5\n", ["salesforce", "dictionary"]),
+    "out of range": ("[state]\nlock_wait_seconds = -1\n", ["state.lock_wait_seconds", "greater than"]),
+    "not a choice": ("[logging]\nlevel = 'LOUD'\n", ["logging.level", "DEBUG"]),
+    "broken TOML": ("[state\nurl = 'sqlite:///x.db'\n", ["invalid TOML", "line 1"]),
+}
+
+COMMANDS = [("sync",), ("runs",), ("setup", "--check")]
+
+
+def _squeeze(text: str) -> str:
+    return "".join(text.split())  # rich wraps long lines (also inside a long path): compare without spaces
+
+
+def _assert_bad_config(outcome: Outcome, *needles: str) -> None:
+    assert outcome.crash is None, outcome.crash
+    assert outcome.exit_code == 2, outcome.output
+    assert outcome.stderr.startswith("error:"), outcome.stderr
+    message = _squeeze(outcome.stderr)
+    for needle in needles:
+        assert _squeeze(needle) in message, f"{needle!r} not in {outcome.stderr!r}"
+    assert outcome.stdout == ""
+
+
+def _settings(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "settings.toml"
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c))
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_settings_file_exits_2_naming_file_and_key(tmp_path: Path, case: str,
+                                                       command: tuple[str, ...]) -> None:
+    text, words = BAD_FILES[case]
+    path = _settings(tmp_path, text)
+    _assert_bad_config(invoke(*command, "--config", str(path)), str(path), *words)
+
+
+@pytest.mark.parametrize("case", ["unknown key", "wrong type: number", "broken TOML"])
+def test_bad_settings_file_through_the_console_script(tmp_path: Path, case: str) -> None:
+    text, words = BAD_FILES[case]
+    path = _settings(tmp_path, text)
+    _assert_bad_config(run_cli("sync", "--config", str(path)), str(path), *words)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c))
+def test_missing_settings_file_exits_2_naming_it(tmp_path: Path, command: tuple[str, ...]) -> None:
+    missing = tmp_path / "nowhere" / "settings.toml"
+    _assert_bad_config(invoke(*command, "--config", str(missing)), str(missing), "not found")
+
+
+def test_default_settings_file_missing_names_it_and_the_ways_to_give_one(tmp_path: Path) -> None:
+    outcome = run_cli("sync", cwd=tmp_path)
+    _assert_bad_config(outcome, "settings.toml", "--config", "LEADSYNC_CONFIG")
+
+
+def test_missing_mapping_file_named_in_settings_exits_2(tmp_path: Path) -> None:
+    path = _settings(tmp_path, f"[sync]\nmapping_file = 'custom.toml'\n[state]\nurl = 'sqlite:///{tmp_path}/s.db'\n")
+    _assert_bad_config(run_cli("sync", "--config", str(path)), str(tmp_path / "custom.toml"), "not found")
+
+
+def test_bad_environment_override_exits_2_naming_the_key(tmp_path: Path) -> None:
+    path = _settings(tmp_path, "[hubspot]\nrequests_per_10s = 100\n")
+    outcome = run_cli("sync", "--config", str(path), env={"LEADSYNC_HUBSPOT__REQUESTS_PER_10S": "abc"})
+    _assert_bad_config(outcome, "hubspot.requests_per_10s", "integer")
+
+
+@pytest.mark.xfail(strict=True, reason="sync/cli_sync.py context(): open_context raises "
+                   "connectors.base.ConfigurationError (connectors/hubspot_transport.py build_client: "
+                   "'hubspot.access_token is not set') which is not caught: traceback, exit 1 instead of 2")
+def test_settings_without_credentials_exit_2_without_traceback(tmp_path: Path) -> None:
+    path = _settings(tmp_path, f"[state]\nurl = 'sqlite:///{tmp_path}/s.db'\n")
+    _assert_bad_config(run_cli("sync", "--config", str(path)), "hubspot.access_token")
+
+
+@pytest.mark.xfail(strict=True, reason="sync/settings.py _describe: a bad value from an environment "
+                   "override is reported as '<settings file>: invalid settings' without naming the "
+                   "variable, so the user looks for it in a file that does not contain it")
+def test_bad_environment_override_names_the_variable(tmp_path: Path) -> None:
+    path = _settings(tmp_path, "[hubspot]\nrequests_per_10s = 100\n")
+    outcome = run_cli("sync", "--config", str(path), env={"LEADSYNC_HUBSPOT__REQUESTS_PER_10S": "abc"})
+    _assert_bad_config(outcome, "LEADSYNC_HUBSPOT__REQUESTS_PER_10S")
