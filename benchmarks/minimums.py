@@ -1,0 +1,206 @@
+"""The fewest API calls a run could make with the APIs' batch sizes, per endpoint, next to what it made.
+
+Definitions (n = records the run had to read or write through that endpoint):
+
+Salesforce
+- every query stream (one SOQL result set, first page + queryMore pages): ceil(n / 2000), at least 1
+  when the stream is needed at all (2,000 rows is the REST query's largest page). Streams: Opportunity
+  (the deals in the window), OpportunityHistory (stage history of the lost deals), OpportunityContactRole
+  (the people on those deals), Contact (current values of keep_manual fields, only where they matter),
+  Campaign (the nurture campaigns' ids, once), Task (existing call tasks, once per new task set),
+  OpportunityStage (closed stage names, once);
+- sObject Collections: ceil(n / 200) for contact updates, campaign-member inserts and tasks each;
+- login: 1; describe: 1 (the pre-write field check).
+
+HubSpot
+- search: ceil(n / 200) pages for the contacts in the window (200 = search's largest page);
+- batch read by email: ceil(n / 100) for the Salesforce emails HubSpot's window did not contain;
+- batch update: ceil(n / 100);
+- list memberships: per list, ceil(n / 500) (500 = leadsync's chunk; HubSpot documents no smaller cap);
+- properties: 1 (the pre-write property check).
+
+Reads only what the emulators' stores say was there; writes from the run's own confirmed counts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+SOQL_PAGE = 2000
+COLLECTION = 200
+SEARCH_PAGE = 200
+HS_BATCH = 100
+MEMBERSHIP = 500
+
+
+def pages(n: int, size: int, *, needed: bool | None = None) -> int:
+    """ceil(n / size); with `needed`, at least 1 (a stream that must be asked even when empty)."""
+    base = math.ceil(n / size) if n > 0 else 0
+    return max(base, 1) if (needed if needed is not None else n > 0) else base
+
+
+@dataclass(frozen=True)
+class Row:
+    system: str
+    endpoint: str
+    records: int | None
+    made: int
+    minimum: int
+
+    @property
+    def over(self) -> float | None:
+        return None if self.minimum == 0 else round(100.0 * (self.made - self.minimum) / self.minimum, 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"system": self.system, "endpoint": self.endpoint, "records": self.records, "made": self.made,
+                "minimum": self.minimum, "over_minimum_pct": self.over}
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    """What the sandbox held before the run (from the emulators' stores)."""
+
+    opportunities: int
+    lost_opportunities: int
+    lost_history_rows: int
+    contact_roles: int
+    people_with_lost_deal: int
+    sf_emails_missing_in_hubspot: int
+    hubspot_active: int
+    hubspot_archived: int
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def data_facts(salesforce: Any, hubspot: Any) -> DataFacts:
+    """Count the streams' rows in the emulators' stores (Python handles, in this process)."""
+    store = salesforce.store
+    opps = store.table("Opportunity").rows
+    lost = {rid for rid, r in opps.items() if r.get("StageName") == "Closed Lost" and not r.get("IsDeleted")}
+    history = sum(1 for r in store.table("OpportunityHistory").rows.values()
+                  if r.get("OpportunityId") in lost)
+    roles = store.table("OpportunityContactRole").rows
+    people_lost = {r.get("ContactId") for r in roles.values()
+                   if r.get("OpportunityId") in lost and not r.get("IsDeleted")}
+    contacts = store.table("Contact").rows
+    role_contacts = {r.get("ContactId") for r in roles.values() if not r.get("IsDeleted")}
+    sf_emails = {str(contacts[c]["Email"]).strip().lower() for c in role_contacts
+                 if c in contacts and contacts[c].get("Email")}
+    hs_emails = {(c.prop("email") or "").lower() for c in hubspot.store.all_active()}
+    archived = sum(1 for c in hubspot.store._iter(True) if c.archived_at is not None)
+    return DataFacts(
+        opportunities=len(opps), lost_opportunities=len(lost), lost_history_rows=history,
+        contact_roles=len(roles), people_with_lost_deal=len(people_lost),
+        sf_emails_missing_in_hubspot=len(sf_emails - hs_emails), hubspot_active=len(hubspot.store),
+        hubspot_archived=archived)
+
+
+def first_sync_rows(run: dict[str, Any], facts: DataFacts, server: dict[str, Any],
+                    list_members: dict[str, int]) -> list[Row]:
+    """Calls made (server side, retries included) versus the minimum, per endpoint, for a first sync."""
+    counts: dict[str, int] = run.get("counts", {})
+    calls: dict[str, int] = server["calls"]
+    first: dict[str, int] = server["soql_by_object"]
+    more: dict[str, int] = server["soql_more_by_object"]
+    tasks = counts.get("salesforce.tasks_created", 0)
+    streams = {
+        "Opportunity": (counts.get("deals_read", 0), True),
+        "OpportunityHistory": (facts.lost_history_rows, facts.lost_opportunities > 0),
+        "OpportunityContactRole": (facts.contact_roles, counts.get("deals_read", 0) > 0),
+        "OpportunityStage": (0, True),
+        "Contact": (counts.get("salesforce_contacts_checked", 0), None),
+        "Campaign": (0, counts.get("salesforce.list_adds", 0) > 0),
+        "Task": (tasks, None),
+        "CampaignMember": (counts.get("salesforce.list_removes", 0), None),
+    }
+    rows = [Row("salesforce", "login", None, calls.get("salesforce.login", 0), 1)]
+    for obj in sorted(set(streams) | set(first) | set(more)):
+        n, needed = streams.get(obj, (0, None))
+        made = first.get(obj, 0) + more.get(obj, 0)
+        rows.append(Row("salesforce", f"query {obj}", n, made, pages(n, SOQL_PAGE, needed=needed)))
+    writes = (counts.get("salesforce.records_updated", 0), counts.get("salesforce.list_adds", 0), tasks)
+    rows.append(Row("salesforce", "collections (updates, members, tasks)", sum(writes),
+                    calls.get("salesforce.collections", 0), sum(pages(n, COLLECTION) for n in writes)))
+    rows.append(Row("salesforce", "describe", None, calls.get("salesforce.describe", 0), 1))
+    rows += _others(calls, "salesforce", {"login", "query", "query_more", "collections", "describe"})
+
+    hs_read = counts.get("hubspot_contacts_read", 0)
+    rows.append(Row("hubspot", "search", hs_read, calls.get("hubspot.search", 0),
+                    pages(hs_read, SEARCH_PAGE)))
+    rows.append(Row("hubspot", "batch read by email", facts.sf_emails_missing_in_hubspot,
+                    calls.get("hubspot.batch_read", 0), pages(facts.sf_emails_missing_in_hubspot, HS_BATCH)))
+    updated = counts.get("hubspot.records_updated", 0)
+    rows.append(Row("hubspot", "batch update", updated, calls.get("hubspot.batch_update", 0),
+                    pages(updated, HS_BATCH)))
+    rows.append(Row("hubspot", "list memberships", sum(list_members.values()),
+                    calls.get("hubspot.memberships", 0),
+                    sum(pages(n, MEMBERSHIP) for n in list_members.values())))
+    rows.append(Row("hubspot", "properties", None, calls.get("hubspot.properties", 0), 1))
+    rows.append(Row("hubspot", "lists (ids by name)", len(list_members), calls.get("hubspot.lists", 0),
+                    1 if list_members else 0))
+    rows += _others(calls, "hubspot", {"search", "batch_read", "batch_update", "memberships", "properties",
+                                       "lists"})
+    return rows
+
+
+def _others(calls: dict[str, int], system: str, known: set[str]) -> list[Row]:
+    """Endpoints the minimum has no use for (minimum 0), each on its own row."""
+    prefix = f"{system}."
+    return [Row(system, k.removeprefix(prefix), None, v, 0) for k, v in sorted(calls.items())
+            if k.startswith(prefix) and k.removeprefix(prefix) not in known]
+
+
+def noop_rows(run: dict[str, Any], server: dict[str, Any], archived: int, window: int) -> list[Row]:
+    """A run with nothing to write: the reads its watermark windows need, and no write at all.
+    `window`: the HubSpot contacts modified since the watermark minus the lookback (counted in the
+    emulator); deals in the window are what the run reported reading; one Contact query looks for
+    hand-edited keep_manual fields; archived contacts cannot be filtered by date, so listing them costs
+    ceil(archived / 100) every run."""
+    counts: dict[str, int] = run.get("counts", {})
+    calls: dict[str, int] = server["calls"]
+    first: dict[str, int] = server["soql_by_object"]
+    more: dict[str, int] = server["soql_more_by_object"]
+    deals = counts.get("deals_read", 0)
+    rows = [Row("salesforce", "login", None, calls.get("salesforce.login", 0), 1)]
+    needed = {"Opportunity": pages(deals, SOQL_PAGE, needed=True), "Contact": 1,
+              "OpportunityContactRole": 1 if deals else 0, "OpportunityStage": 1 if deals else 0}
+    for obj in sorted(set(needed) | set(first) | set(more)):
+        made = first.get(obj, 0) + more.get(obj, 0)
+        rows.append(Row("salesforce", f"query {obj}", deals if obj == "Opportunity" else None, made,
+                        needed.get(obj, 0)))
+    rows += _others(calls, "salesforce", {"login", "query", "query_more"})
+    listed = calls.get("hubspot.contacts", 0)
+    rows.append(Row("hubspot", "search", window, calls.get("hubspot.search", 0),
+                    pages(window, SEARCH_PAGE, needed=True)))
+    rows.append(Row("hubspot", "contacts (archived listing)", archived, listed,
+                    pages(archived, 100, needed=True)))
+    rows += _others(calls, "hubspot", {"search", "contacts"})
+    return rows
+
+
+WRITE_ENDPOINTS = frozenset({"salesforce.collections", "salesforce.sobject", "salesforce.bulk",
+                             "hubspot.batch_update", "hubspot.batch_upsert", "hubspot.batch_create",
+                             "hubspot.batch_archive", "hubspot.memberships"})
+
+
+def split_reads_writes(calls: dict[str, int]) -> tuple[Counter[str], Counter[str]]:
+    """Server-side calls split into writes and reads (a Bulk call counts as a write: leadsync's sync
+    only writes through Bulk; a membership GET would be a read, but leadsync never pages members)."""
+    reads, writes = Counter[str](), Counter[str]()
+    for k, v in calls.items():
+        (writes if k in WRITE_ENDPOINTS else reads)[k] += v
+    return reads, writes
+
+
+def totals(rows: list[Row]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for system in ("salesforce", "hubspot", "all"):
+        sel = [r for r in rows if system in ("all", r.system)]
+        made, minimum = sum(r.made for r in sel), sum(r.minimum for r in sel)
+        out[system] = {"made": made, "minimum": minimum,
+                       "over_minimum_pct": round(100.0 * (made - minimum) / minimum, 1) if minimum else None}
+    return out
