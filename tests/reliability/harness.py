@@ -28,6 +28,7 @@ from sync.runner import RunOptions, RunResult, run
 from sync.settings import load_settings
 from sync.setup import run_setup
 from sync.state import StateStore
+from tests.reliability.forkserver import ForkedProcess, ForkServer
 from tests.reliability.state_compare import FinalState, capture
 
 NOW = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
@@ -36,9 +37,11 @@ SEED = 11
 CLI_TIMEOUT = 240.0  # seconds; generous: a loaded 2-core CI machine, never a timed assertion
 
 # Retries in tests: as many attempts as in production, but no real waiting.
-FAST_RETRIES: dict[str, dict[str, Any]] = {"sync": {"max_attempts": 6, "max_backoff_seconds": 0.2}}
+FAST_RETRIES: dict[str, dict[str, Any]] = {"sync": {"max_attempts": 6, "max_backoff_seconds": 0.05}}
 SF_DEFAULT_LIMIT = 1_000_000
 HS_DEFAULT_LIMIT = 1_000_000
+
+Process = subprocess.Popen[bytes] | ForkedProcess
 
 
 def leadsync_executable() -> list[str]:
@@ -150,8 +153,12 @@ class Harness:
         return [*leadsync_executable(), "sync", "--config", str(self.settings_path), "--json",
                 "--now", self.now.isoformat()]
 
-    def spawn(self, name: str = "sync") -> subprocess.Popen[bytes]:
-        """Start `leadsync sync --config ... --json --now ...`; output goes to files named `name`."""
+    def spawn(self, name: str = "sync", *, via: ForkServer | None = None) -> Process:
+        """Start `leadsync sync --config ... --json --now ...` (the installed executable, or a child of
+        the fork server `via`); output goes to files named `name` in the folder."""
+        if via is not None:
+            return via.spawn(self.sync_argv()[len(leadsync_executable()):], cwd=self.folder,
+                             stdout=self.folder / f"{name}.out", stderr=self.folder / f"{name}.err")
         out = (self.folder / f"{name}.out").open("wb")
         err = (self.folder / f"{name}.err").open("wb")
         try:
@@ -161,7 +168,7 @@ class Harness:
             out.close()
             err.close()
 
-    def finish(self, proc: subprocess.Popen[bytes], name: str = "sync",
+    def finish(self, proc: Process, name: str = "sync",
                timeout: float = CLI_TIMEOUT) -> CliResult:
         """Wait for a spawned command (killing it after `timeout`) and read what it printed."""
         try:
@@ -173,8 +180,8 @@ class Harness:
         stderr = (self.folder / f"{name}.err").read_text(encoding="utf-8", errors="replace")
         return CliResult(code, parse_json(stdout), stdout, stderr)
 
-    def sync_cli(self, name: str = "sync") -> CliResult:
-        return self.finish(self.spawn(name), name)
+    def sync_cli(self, name: str = "sync", *, via: ForkServer | None = None) -> CliResult:
+        return self.finish(self.spawn(name, via=via), name)
 
 
 def cli_environment() -> dict[str, str]:
@@ -199,7 +206,7 @@ def parse_json(stdout: str) -> dict[str, Any] | None:
     return None
 
 
-def kill(proc: subprocess.Popen[bytes]) -> int:
+def kill(proc: Process) -> int:
     """SIGKILL the process (if still running) and reap it; its return code."""
     if proc.poll() is None:
         with suppress(ProcessLookupError):
