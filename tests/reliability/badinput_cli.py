@@ -43,13 +43,14 @@ def invoke(*args: str) -> Outcome:
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-            timeout: float = 120) -> Outcome:
-    """`leadsync ARGS` as a subprocess (the real entry point, real stdout/stderr)."""
+            timeout: float = 120, umask: int = -1) -> Outcome:
+    """`leadsync ARGS` as a subprocess (the real entry point, real stdout/stderr); `umask` >= 0 sets
+    the child's umask. LEADSYNC_* variables of this process are not passed on."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSYNC_")}
     full_env.update({"COLUMNS": "200", "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"})
     full_env.update(env or {})
     proc = subprocess.run([str(LEADSYNC), *args], capture_output=True, text=True, env=full_env, cwd=cwd,
-                          timeout=timeout, check=False)
+                          timeout=timeout, check=False, umask=umask)
     crash = proc.stderr if "Traceback (most recent call last)" in proc.stderr else None
     return Outcome(proc.returncode, proc.stdout, proc.stderr, crash)
 

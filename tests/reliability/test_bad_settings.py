@@ -89,11 +89,17 @@ def test_bad_environment_override_exits_2_naming_the_key(tmp_path: Path) -> None
 
 
 @pytest.mark.xfail(strict=True, reason="sync/cli_sync.py context(): open_context raises "
-                   "connectors.base.ConfigurationError (connectors/hubspot_transport.py build_client: "
-                   "'hubspot.access_token is not set') which is not caught: traceback, exit 1 instead of 2")
-def test_settings_without_credentials_exit_2_without_traceback(tmp_path: Path) -> None:
-    path = _settings(tmp_path, f"[state]\nurl = 'sqlite:///{tmp_path}/s.db'\n")
-    _assert_bad_config(run_cli("sync", "--config", str(path)), "hubspot.access_token")
+                   "connectors.base.ConfigurationError (connectors/hubspot_transport.py build_client, "
+                   "connectors/salesforce_read.py field_name) which is not caught: traceback, exit 1, not 2")
+@pytest.mark.parametrize(("text", "key"), [
+    pytest.param("", "hubspot.access_token", id="no-credentials"),
+    pytest.param("[hubspot]\naccess_token = 't'\n[salesforce]\nloss_reason_field = 'Loss Reason'\n",
+                 "Loss Reason", id="bad-field-name"),
+])
+def test_settings_refused_by_a_connector_exit_2_without_traceback(tmp_path: Path, text: str,
+                                                                  key: str) -> None:
+    path = _settings(tmp_path, f"{text}[state]\nurl = 'sqlite:///{tmp_path}/s.db'\n")
+    _assert_bad_config(run_cli("sync", "--config", str(path)), key)
 
 
 @pytest.mark.xfail(strict=True, reason="sync/settings.py _describe: a bad value from an environment "
