@@ -31,9 +31,10 @@ class Outcome:
         return self.stdout + self.stderr
 
 
-def invoke(*args: str) -> Outcome:
-    """`leadsync ARGS` in this process (fast; an uncaught exception is reported in `.crash`)."""
-    result = CliRunner().invoke(app, list(args), catch_exceptions=True)
+def invoke(*args: str, env: dict[str, str] | None = None) -> Outcome:
+    """`leadsync ARGS` in this process (fast; an uncaught exception is reported in `.crash`), with
+    `env` set in os.environ for the call. Only for commands that stop before configuring logging."""
+    result = CliRunner().invoke(app, list(args), catch_exceptions=True, env=env)
     crash = None
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         import traceback

@@ -96,8 +96,10 @@ def secret_scan_commands(box: Sandbox, folder: Path, secrets: Secrets, now: date
                      env={"LEADSYNC_SALESFORCE__SESSION_ID": box.salesforce.mint_session()}))
     scan.add("runs", run_cli("runs", "--config", c(main), "--limit", "50"))
     listed = scan.add("runs --json", run_cli("runs", "--config", c(main), "--json", "--limit", "50"))
-    for run_id in _run_ids(listed):
-        scan.add(f"runs show {run_id} --json", run_cli("runs", "show", run_id, "--config", c(main), "--json"))
+    for run_id, as_json in zip(_run_ids(listed), (False, True), strict=False):
+        flags = ["--json"] if as_json else []
+        scan.add(f"runs show {run_id} {' '.join(flags)}", run_cli("runs", "show", run_id, "--config", c(main),
+                                                                  *flags))
     scan.add("failures", run_cli("failures", "--config", c(main), "--all"))
     scan.add("failures --json", run_cli("failures", "--config", c(main), "--all", "--json"))
     scan.add("report --json", run_cli("report", "--config", c(main), "--json"))
@@ -105,9 +107,9 @@ def secret_scan_commands(box: Sandbox, folder: Path, secrets: Secrets, now: date
 
 
 def _run_ids(outcome: Outcome) -> list[str]:
-    """The runs worth showing in full: those that failed or left failures (at most three)."""
+    """The runs worth showing in full: those that failed or left failures."""
     runs = json.loads(outcome.stdout)
-    return [str(r["id"]) for r in runs if r["error"] or r["status"] != "ok"][:3]
+    return [str(r["id"]) for r in runs if r["error"] or r["status"] != "ok"]
 
 
 # ------------------------------------------------------------------------------------------ SOQL

@@ -29,7 +29,7 @@ from tests.reliability.badinput_mapping_mutations import (
     mutated_texts,
 )
 
-EXAMPLES = int(os.environ.get("LEADSYNC_FUZZ_EXAMPLES", "120"))
+EXAMPLES = int(os.environ.get("LEADSYNC_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -134,17 +134,14 @@ def test_targeted_bad_values_point_at_their_line(fuzz_dir: Path, case: str) -> N
     assert want in {n for n, _ in errors}, f"{case}: no error on line {want}: {errors}"
 
 
-@pytest.mark.parametrize("content", [
-    pytest.param(b"version = 1\n[phases\n", id="broken-toml"),
-    pytest.param(DEFAULT_TEXT.replace("wait_days = 30", "wait_days = []").encode(), id="wrong-type"),
-])
-def test_subprocess_prints_file_line_errors_and_exits_2(tmp_path: Path, content: bytes) -> None:
+def test_subprocess_prints_file_line_errors_and_exits_2(tmp_path: Path) -> None:
     """The real entry point (console script, real stderr), not only the in-process runner."""
     path = tmp_path / "bad.toml"
-    path.write_bytes(content)
+    content = DEFAULT_TEXT.replace("wait_days = 30", "wait_days = []").replace("[rank]", "[rank]\nhto = 1")
+    path.write_text(content, encoding="utf-8")
     outcome = run_cli("mappings", "validate", str(path))
     assert outcome.exit_code == 2
-    assert check_validate_answer(outcome, path, content.decode())
+    assert len(check_validate_answer(outcome, path, content)) == 2
 
 
 @pytest.mark.xfail(strict=True, reason="sync/cli_mappings.py read_text: a file that is not UTF-8 is "
