@@ -128,6 +128,7 @@ def world(_empty_sandbox_servers: Sandbox, tmp_path_factory: pytest.TempPathFact
         snap = snapshot(box, ctx, [first, second], all_hs)
     finally:
         ctx.close()
+        box.reset(people=0)  # leave the shared servers empty, as the `empty_sandbox` fixture expects
     yield World(snap, cases, now)
 
 
