@@ -1,7 +1,7 @@
 """Chaos: both emulators answer 10 % of calls with 429, 5 % with 5xx, cut 2 % of connections and fail
-5 % of the records of batch writes with UNABLE_TO_LOCK_ROW. The first run also meets a lock storm
-(60 % of records locked, as during a big data load), so some records fail every resubmission and
-must be recorded; later runs meet the background rates only.
+5 % of the records of batch writes with UNABLE_TO_LOCK_ROW; the Salesforce session expires once.
+The first run also meets a lock storm (60 % of records locked, as during a big data load), so some
+records fail every resubmission and must be recorded; later runs meet the background rates only.
 
 Syncing again (a bounded number of times) must reach exactly the state a fault-free run reaches, with
 no duplicate members or tasks; after every run, each record not yet right in a system must be an open
@@ -24,7 +24,7 @@ LOCKED_ROW = "UNABLE_TO_LOCK_ROW"
 # One-shot rules first (every kind is met at least once, on the write endpoints where it matters
 # most), then the background rates. The first matching rule that fires decides a call's fault.
 CHAOS = ";".join([
-    "salesforce.collections:drop=1x1,503=1x1",
+    "salesforce.collections:drop=1x1,503=1x1,expire=1x1",
     "hubspot.batch_update:drop=1x1,500=1x1",
     "hubspot.memberships:429=1x1",
     f"salesforce.collections:record=0.05@{LOCKED_ROW}",
@@ -88,7 +88,8 @@ def test_syncing_under_faults_converges_to_the_fault_free_state(
     assert differences(expected, capture(harness.box)) == [], history
     assert _open_write_failures(harness) == set()
 
-    assert {"429", "drop", "record"} <= injected.keys() and injected["500"] + injected["503"] > 0, injected
+    assert {"429", "drop", "record", "expire"} <= injected.keys(), injected
+    assert injected["500"] + injected["503"] > 0, injected
     # the storm left records failed after every resubmission: recorded, then resolved by a later run
     first = runs[0]
     assert first.status == "partial" and first.exit_code == 1, history

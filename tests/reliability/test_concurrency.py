@@ -4,7 +4,8 @@ Whichever takes the run lock first is held at its Salesforce login (a gate in th
 injector) until the other has had its chance, so the two certainly overlap however the machine
 schedules them. With `lock_wait_seconds = 0` exactly one runs and the other exits with code 3 and the
 "another leadsync run ... holds the lock" message; with a wait, the second runs after the first and
-has nothing left to write. Either way both systems end as after a single clean run."""
+has nothing left to write; and when the lock was left behind by a killed run, the two race to take it
+over and still exactly one runs. Each time both systems end as after a single clean run."""
 
 from __future__ import annotations
 
@@ -130,3 +131,31 @@ def test_with_a_lock_wait_the_second_runs_after_the_first(harness: Harness, refe
     assert not any(v for k, v in second.counts.items()
                    if k.endswith((".fields_written", ".list_adds", ".list_removes", ".tasks_created"))), \
         dict(second.counts)
+
+
+def test_two_runs_racing_to_take_over_a_dead_runs_lock_exactly_one_runs(
+        harness: Harness, references: References, gate: LoginGate) -> None:
+    expected = references.get()
+    harness.load()
+    harness.configure(state={"lock_wait_seconds": 0})
+    harness.setup()
+    harness.box.salesforce.faults = gate
+    dead = harness.spawn("dead")
+    try:
+        _wait_until(lambda: gate.arrived.is_set() or dead.poll() is not None, "the first run's login")
+        assert kill(dead) == -9  # killed holding the lock: its row stays, naming a process that is gone
+        procs = harness.spawn("first"), harness.spawn("second")
+        _wait_until(lambda: any(p.poll() is not None for p in procs), "the locked-out run to exit")
+        gate.open.set()
+        results = [harness.finish(p, name) for p, name in zip(procs, ("first", "second"), strict=True)]
+    finally:
+        gate.open.set()
+        for p in (dead, *procs):
+            kill(p)
+    ran, locked = sorted(results, key=lambda r: r.code)
+    assert (ran.code, locked.code) == (0, 3), [(r.code, r.stderr[-800:]) for r in results]
+    assert "holds the lock" in ((locked.result or {}).get("error") or "")
+    assert "took over" in ran.stderr, ran.stderr[-800:]
+    assert differences(expected, harness.capture()) == []
+    with harness.store() as store:
+        assert [r.status for r in store.list_runs()] == ["ok", "interrupted"]
