@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from connectors.base import ConfigurationError
 from mappings import MappingError
 from sync import logs
 from sync.cli_mappings import InputProblem
@@ -67,6 +68,8 @@ def context(settings: Settings) -> SyncContext:
         return open_context(settings)
     except (MappingError, InputProblem) as exc:
         raise fail(f"mapping file: {exc}") from None
+    except ConfigurationError as exc:  # a connector refused the settings (missing token, bad field name)
+        raise fail(f"settings: {exc}") from None
 
 
 def progress_bar(enabled: bool) -> tuple[Progress | None, Any]:

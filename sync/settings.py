@@ -156,8 +156,17 @@ def _describe(config: Path, exc: ValidationError) -> str:
     lines = [f"{config}: invalid settings ({exc.error_count()} problem(s)):"]
     for err in exc.errors(include_url=False, include_input=False):
         loc = ".".join(str(p) for p in err["loc"])
-        lines.append(f"  {loc}: {err['msg']}")
+        variable = env_variable(err["loc"])
+        where = f" (from environment variable {variable})" if variable else ""
+        lines.append(f"  {loc}{where}: {err['msg']}")
     return "\n".join(lines)
+
+
+def env_variable(loc: tuple[int | str, ...]) -> str | None:
+    """The environment variable that set the value at `loc`, if one is set (names are
+    case-insensitive, as pydantic-settings reads them)."""
+    wanted = "LEADSYNC_" + "__".join(str(p) for p in loc[:2]).upper()
+    return next((name for name in os.environ if name.upper() == wanted), None)
 
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:

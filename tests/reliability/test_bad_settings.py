@@ -88,9 +88,6 @@ def test_bad_environment_override_exits_2_naming_the_key(tmp_path: Path) -> None
     _assert_bad_config(outcome, "hubspot.requests_per_10s", "integer")
 
 
-@pytest.mark.xfail(strict=True, reason="sync/cli_sync.py context(): open_context raises "
-                   "connectors.base.ConfigurationError (connectors/hubspot_transport.py build_client, "
-                   "connectors/salesforce_read.py field_name) which is not caught: traceback, exit 1, not 2")
 @pytest.mark.parametrize(("text", "key"), [
     pytest.param("", "hubspot.access_token", id="no-credentials"),
     pytest.param("[hubspot]\naccess_token = 't'\n[salesforce]\nloss_reason_field = 'Loss Reason'\n",
@@ -102,9 +99,6 @@ def test_settings_refused_by_a_connector_exit_2_without_traceback(tmp_path: Path
     _assert_bad_config(run_cli("sync", "--config", str(path)), key)
 
 
-@pytest.mark.xfail(strict=True, reason="sync/settings.py _describe: a bad value from an environment "
-                   "override is reported as '<settings file>: invalid settings' without naming the "
-                   "variable, so the user looks for it in a file that does not contain it")
 def test_bad_environment_override_names_the_variable(tmp_path: Path) -> None:
     path = _settings(tmp_path, "[hubspot]\nrequests_per_10s = 100\n")
     outcome = invoke("sync", "--config", str(path), env={"LEADSYNC_HUBSPOT__REQUESTS_PER_10S": "abc"})
