@@ -188,9 +188,14 @@ def _records(what: str, expected: MappingABC[str, dict[str, Any]],
             out.append(f"{what} {key}: {'missing' if b is None else 'unexpected'}")
             continue
         changed = {f: (a.get(f), b.get(f)) for f in a.keys() | b.keys() if a.get(f) != b.get(f)}
-        out.append(f"{what} {key}: " + ", ".join(f"{f} expected {x!r} got {y!r}"
+        out.append(f"{what} {key}: " + ", ".join(f"{f} expected {_short(x)} got {_short(y)}"
                                                  for f, (x, y) in sorted(changed.items())))
     return out
+
+
+def _short(value: Any, width: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _sets(what: str, expected: MappingABC[str, frozenset[str]],
