@@ -15,6 +15,8 @@ from pydantic_core import PydanticCustomError
 
 from mappings.facts import PHASES, RECYCLE_GROUPS, STAGES
 
+MAX_DAYS = 36_500  # day counts (waits, ages, due dates) up to a century: dates stay representable
+
 SYSTEMS: tuple[str, ...] = ("hubspot", "salesforce")
 POLICIES: tuple[str, ...] = ("overwrite", "if_blank", "keep_manual")
 FROM_NAMES: tuple[str, ...] = (
@@ -133,12 +135,12 @@ DEFAULT_TASK_DESCRIPTION = (
 class CallTask(_Model):
     subject: NonEmpty
     description: str = DEFAULT_TASK_DESCRIPTION
-    due_days: int = Field(ge=0)
+    due_days: int = Field(ge=0, le=MAX_DAYS)
 
 
 class Recycle(_Model):
-    wait_days: int = Field(ge=0)
-    max_age_days: int = Field(ge=1)
+    wait_days: int = Field(ge=0, le=MAX_DAYS)
+    max_age_days: int = Field(ge=1, le=MAX_DAYS)
     high: list[PhaseName]
     low: list[PhaseName]
     promote_on: list[str] = Field(default_factory=list)

@@ -49,7 +49,9 @@ def read_text(path: Path) -> str:
     except IsADirectoryError:
         raise InputProblem(f"{path}: is a directory, not a file") from None
     except UnicodeDecodeError as exc:
-        raise InputProblem(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise InputProblem(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                           "save the file as UTF-8") from None
     except OSError as exc:
         raise InputProblem(f"{path}: cannot read: {exc.strerror}") from None
 
@@ -96,7 +98,7 @@ def validate(
     try:
         mapping = load_mapping_file(file)
     except InputProblem as exc:
-        raise _fail([str(exc)]) from None
+        raise _fail([str(exc), "1 error"]) from None
     except MappingError as exc:
         count = len(exc.errors)
         raise _fail([str(e) for e in exc.errors] + [f"{count} error{'s' if count != 1 else ''}"]) from None

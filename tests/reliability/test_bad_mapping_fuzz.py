@@ -144,8 +144,6 @@ def test_subprocess_prints_file_line_errors_and_exits_2(tmp_path: Path) -> None:
     assert len(check_validate_answer(outcome, path, content)) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="sync/cli_mappings.py read_text: a file that is not UTF-8 is "
-                   "reported as 'FILE: not UTF-8 text (... at byte N)' without a line number")
 def test_non_utf8_file_reports_file_and_line(fuzz_dir: Path) -> None:
     path = fuzz_dir / "latin1.toml"
     raw = DEFAULT_TEXT.replace('label = "email opens"', 'label = "e-mail \xe9"').encode("latin-1")
@@ -155,9 +153,6 @@ def test_non_utf8_file_reports_file_and_line(fuzz_dir: Path) -> None:
     assert errors and errors[0][0] == _line_of(DEFAULT_TEXT, 'label = "email opens"')
 
 
-@pytest.mark.xfail(strict=True, reason="mappings/loader.py _message/_describe and mappings/checks.py put "
-                   "keys and values from the file into error messages raw: a \\r or \\n in them splits or "
-                   "overwrites the FILE:LINE error line")
 @pytest.mark.parametrize("edit", [
     pytest.param(("wait_days = 30", 'wait_days = 30\n"evil\\rkey" = 1'), id="CR-in-unknown-key"),
     pytest.param(("due_days = 3", 'due_days = "line\\nbreak"'), id="LF-in-wrong-typed-value"),
@@ -206,9 +201,6 @@ def test_a_mapping_that_validates_never_crashes_the_engine(case: tuple[dict[str,
             raise AssertionError(f"{type(exc).__name__}: {exc} for {person.key}\nmutations: {log}") from exc
 
 
-@pytest.mark.xfail(strict=True, reason="mappings/model.py: day counts ([recycle.call_task].due_days, "
-                   "[recycle].wait_days/max_age_days) have no upper bound; a mapping that validates then "
-                   "crashes mappings/recycle.py (date.fromordinal: year out of range) in sync and explain")
 @pytest.mark.parametrize("edits", [
     pytest.param([("due_days = 3", "due_days = 3000000")], id="due_days"),
     pytest.param([("due_days = 3", "due_days = 99999999999")], id="due_days-overflow"),

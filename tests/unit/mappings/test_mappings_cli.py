@@ -88,7 +88,7 @@ def test_validate_reports_a_toml_syntax_error_with_its_line(tmp_path: Path) -> N
         pytest.param(lambda p: p, "is a directory", id="directory"),
         pytest.param(
             lambda p: (p / "latin1.toml", (p / "latin1.toml").write_bytes(b"version = '\xe9'"))[0],
-            "not UTF-8 text",
+            "1: not UTF-8 text",  # names the line the bad byte is on
             id="not-utf8",
         ),
     ],
@@ -97,7 +97,8 @@ def test_validate_unreadable_file_exits_2(tmp_path: Path, make, message: str) ->
     path = make(tmp_path)
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"{path}: {message}")
+    assert result.stderr.startswith(f"{path}:{message}" if message[0].isdigit() else f"{path}: {message}")
+    assert result.stderr.rstrip().endswith("1 error")
 
 
 def test_explain_prints_the_assignment_and_its_reasons(tmp_path: Path) -> None:
