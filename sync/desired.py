@@ -75,15 +75,16 @@ def desired_for(person: Person, a: Assignment, mapping: Mapping, current: Curren
 
 
 def needs_current(d: PersonDesired, last_written: MappingABC[tuple[str, str, str, str], Scalar],
-                  system: str) -> set[str]:
+                  system: str, pending: MappingABC[tuple[str, str, str, str], Scalar]) -> set[str]:
     """Records of `system` whose current values must be read before planning: a field with a
-    keep_manual or if_blank policy that leadsync would change (its value differs from the last write).
-    Steady state (nothing to change) reads nothing."""
+    keep_manual or if_blank policy that leadsync would change (its value differs from the last write)
+    or that an interrupted run was writing. Steady state (nothing to change) reads nothing."""
     out: set[str] = set()
     for t in d.fields:
         if t.system != system or t.policy == "overwrite" or t.current is not UNKNOWN:
             continue
-        if t.key not in last_written or canonical(last_written[t.key]) != canonical(t.value):
+        if (t.key in pending or t.key not in last_written
+                or canonical(last_written[t.key]) != canonical(t.value)):
             out.add(t.record_id)
     return out
 

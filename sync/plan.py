@@ -62,7 +62,7 @@ from sync.plan_model import (
 __all__ = [
     "DEFAULT_BATCH_SIZES", "POLICIES", "UNKNOWN", "BatchSizes", "FieldKey", "FieldTarget", "ListTarget",
     "Membership", "PersonDesired", "PlanState", "PlanSummary", "PlannedChange", "Policy", "Skipped",
-    "TaskTarget", "WritePlan", "canonical", "decide", "plan",
+    "TaskTarget", "WritePlan", "canonical", "decide", "decide_with_pending", "plan",
 ]
 
 
@@ -143,6 +143,20 @@ def decide(t: FieldTarget, last_written: Mapping[FieldKey, Scalar]) -> tuple[Dec
     return "write", f"{name}: {before} → {_show(t.value)}"
 
 
+def decide_with_pending(t: FieldTarget, last_written: Mapping[FieldKey, Scalar],
+                        pending: Mapping[FieldKey, Scalar]) -> tuple[Decision, str]:
+    """`decide`, knowing what an earlier run died writing: when the system holds exactly that value,
+    the value is leadsync's own (the write landed, its checkpoint did not), never a hand edit."""
+    if t.key in pending and not isinstance(t.current, _Unknown):
+        sent = canonical(pending[t.key])
+        if canonical(t.current) == sent:
+            if sent == canonical(t.value):
+                return "adopt", (f"{t.field} already {_show(t.value)} (written by an interrupted run); "
+                                 "recording it")
+            return decide(t, {t.key: pending[t.key]})
+    return decide(t, last_written)
+
+
 # --------------------------------------------------------------------------- planning
 
 
@@ -169,6 +183,11 @@ def plan(people: Iterable[PersonDesired], state: PlanState, *,
     changes: list[PlannedChange] = []
     seen_fields: set[FieldKey] = set()
 
+    pending = state.pending
+    unsure: dict[tuple[str, str], set[str]] = {}
+    for system, list_name, rid in state.uncertain:
+        unsure.setdefault((system, rid), set()).add(list_name)
+
     for p in people:
         for t in p.fields:
             if t.key in seen_fields:
@@ -177,7 +196,7 @@ def plan(people: Iterable[PersonDesired], state: PlanState, *,
                                        t.field))
                 continue
             seen_fields.add(t.key)
-            what, reason = decide(t, last)
+            what, reason = decide_with_pending(t, last, pending)
             reason = _with_note(reason, t.note)
             if what == "write":
                 updates.setdefault((t.system, t.object), {}).setdefault(t.record_id, {})[t.field] = t.value
@@ -202,11 +221,12 @@ def plan(people: Iterable[PersonDesired], state: PlanState, *,
         for system, rid in sorted(scope):
             want = desired.get((system, rid), set())
             have = managed.get((system, rid), set())
-            for list_name in sorted(want - have):
+            doubt = unsure.get((system, rid), set())  # an earlier run died changing these: say it again
+            for list_name in sorted((want - have) | (want & doubt)):
                 lists.setdefault(system, []).append(ListChange(list_name, rid, "add"))
                 changes.append(PlannedChange("list_add", system, list_name, rid, p.key, _with_note(
                     f"add to '{list_name}'", notes.get((system, list_name, rid)))))
-            for list_name in sorted(have - want):
+            for list_name in sorted((have - want) | (doubt - want)):
                 why = ("opted out of email" if p.opted_out and (system, list_name) in email
                        else "no longer assigned to it")
                 lists.setdefault(system, []).append(ListChange(list_name, rid, "remove"))

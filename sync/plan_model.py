@@ -90,11 +90,17 @@ class PersonDesired:
 
 @dataclass(frozen=True, slots=True)
 class PlanState:
-    """What the state store knows, for the people being planned (more is harmless)."""
+    """What the state store knows, for the people being planned (more is harmless).
+
+    `pending` and `uncertain` come from write intents left by a run that died with a batch in flight
+    (see sync.state_pending): the value it was writing to a field, and memberships it was changing.
+    """
 
     last_written: Mapping[FieldKey, Scalar] = field(default_factory=dict)
     memberships: Collection[Membership] = ()
     recorded_tasks: Collection[str] = ()
+    pending: Mapping[FieldKey, Scalar] = field(default_factory=dict)
+    uncertain: Collection[Membership] = ()
 
 
 # --------------------------------------------------------------------------- output

@@ -142,6 +142,8 @@ class _Run:
             if self.writer is not None and self.writer.failures:
                 status, code = "partial", EXIT_RECORD_FAILURES
             if not o.dry_run:
+                if self.run_id is not None:  # this run planned and wrote past any earlier intents
+                    ctx.store.clear_pending_before(self.run_id)
                 for stream, mark in self.marks.items():
                     current = ctx.store.get_watermark(stream)
                     if current is None or mark > current:  # only forward (a backfill reads the past)
@@ -279,14 +281,16 @@ class _Run:
         done = 0
         for keys in chunked(sorted(people), PEOPLE_CHUNK):
             chunk = [people[k] for k in keys]
-            desired, last = self.desire(chunk)
-            self.plan_and_write(desired, last, lists)
+            desired, last, pending = self.desire(chunk)
+            self.plan_and_write(desired, last, pending, lists)
             done += len(chunk)
             self._tick("people", done)
 
-    def desire(self, chunk: Sequence[Person]) -> tuple[list[PersonDesired], dict[FieldKey, Scalar]]:
+    def desire(self, chunk: Sequence[Person]
+               ) -> tuple[list[PersonDesired], dict[FieldKey, Scalar], dict[FieldKey, Scalar]]:
         """What leadsync wants for these people, with the current Salesforce values read where a
-        keep_manual/if_blank field would change; and what leadsync last wrote to their fields."""
+        keep_manual/if_blank field would change or an interrupted run left a write pending; and what
+        leadsync last wrote to their fields, and was writing when a run died."""
         mapping, now = self.ctx.mapping, self.now
         pairs = []
         for p in chunk:
@@ -307,16 +311,17 @@ class _Run:
         desired = [desired_for(p, a, mapping, current) for p, a in pairs]
         sf_ids: set[str] = set()
         last = self.ctx.store.last_written_map(t.key for d in desired for t in d.fields)
+        pending = self.ctx.store.pending_fields(t.key for d in desired for t in d.fields)
         for d in desired:
-            sf_ids |= needs_current(d, last, "salesforce")
+            sf_ids |= needs_current(d, last, "salesforce", pending)
         if not sf_ids:
-            return desired, last
+            return desired, last, pending
         fields = self.salesforce_fields()
         for row in self.ctx.salesforce.read_contacts(sorted(sf_ids), fields):
             current["salesforce"][row["Id"]] = {f: row.get(f) for f in fields}
         self.counts["salesforce_contacts_checked"] += len(sf_ids)
         return [self._with_current(d, current) if any(t.record_id in sf_ids for t in d.fields) else d
-                for d in desired], last
+                for d in desired], last, pending
 
     @staticmethod
     def _with_current(d: PersonDesired, current: Current) -> PersonDesired:
@@ -327,16 +332,20 @@ class _Run:
         return replace(d, fields=tuple(fields))
 
     def plan_and_write(self, desired: list[PersonDesired], last: dict[FieldKey, Scalar],
-                       lists: set[tuple[str, str]]) -> None:
+                       pending: dict[FieldKey, Scalar], lists: set[tuple[str, str]]) -> None:
         store = self.ctx.store
         memberships = set()
         for system in ("salesforce", "hubspot"):
             ids = sorted({rid for d in desired for s, rid in d.records if s == system})
             memberships |= {(m.system, m.list_name, m.record_id)
                             for m in store.get_memberships(system, record_ids=ids)}
+        uncertain: set[tuple[str, str, str]] = set()
+        for system in ("salesforce", "hubspot"):
+            ids = sorted({rid for d in desired for s, rid in d.records if s == system})
+            uncertain |= store.pending_lists(system, ids)
         cycle_keys = [tt.task.cycle_key for d in desired for tt in d.tasks]
         recorded = set(store.tasks_for(cycle_keys)) if cycle_keys else set()
-        state = PlanState(last, memberships, recorded)
+        state = PlanState(last, memberships, recorded, pending, uncertain)
         wp = plan(desired, state, email_lists=lists)
         self.summary.add(wp)
         if self.writer is not None:

@@ -12,6 +12,7 @@ What it holds, and the methods that read and write it:
                                          record_list_changes
 - the task written per recycle cycle ... get_task / tasks_for / record_tasks
 - runs and failed records .............. see `sync.state_runs.RunHistory` (mixed in)
+- write intents (crash recovery) ........ see `sync.state_pending.PendingWrites` (mixed in)
 
 Bulk methods take iterables, write in batches (executemany) and iterate with streaming cursors.
 Each `record_*` call is ONE transaction: after it returns, the batch survives a crash; if the process
@@ -38,6 +39,7 @@ from sync.state_codec import (
     scalar_from_json,
     scalar_to_json,
 )
+from sync.state_pending import PendingWrites
 from sync.state_records import Membership, RecordedTask, WrittenValue
 from sync.state_runs import RunHistory
 from sync.state_sql import IN_CHUNK, WRITE_CHUNK, chunks, create_engine, display_url, upsert
@@ -51,7 +53,7 @@ def _now(at: datetime | None) -> datetime:
     return at if at is not None else datetime.now(UTC)
 
 
-class StateStore(RunHistory):
+class StateStore(RunHistory, PendingWrites):
     """Handle on one state database. Thread-safe (each call takes its own pooled connection)."""
 
     def __init__(self, engine: Engine) -> None:

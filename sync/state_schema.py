@@ -175,6 +175,23 @@ run_lock = sa.Table(
     sa.Column("heartbeat_at", UTCDateTime, nullable=False),
 )
 
+# Write intents: recorded before a batch is sent, cleared when the system answers for each record. A
+# row left behind means the process died with that write in flight: it may or may not have landed, so
+# the next run treats it as uncertain (see sync.plan). kind: field | list_add | list_remove; target:
+# the object type (field) or the list name; field: "" for list changes; value: JSON scalar or null.
+pending_writes = sa.Table(
+    "pending_writes", metadata,
+    sa.Column("system", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("target", sa.String(255), primary_key=True),
+    sa.Column("record_id", sa.String(64), primary_key=True),
+    sa.Column("field", sa.String(128), primary_key=True),
+    sa.Column("value", sa.Text),
+    sa.Column("run_id", sa.Integer),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_pending_writes_record", "system", "record_id"),
+)
+
 _V1_TABLES = (watermarks, deals, contacts, written_values, list_memberships, call_tasks, runs, failures,
               run_lock)
 
@@ -191,8 +208,13 @@ def _create_v1(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _create_pending_writes(conn: Connection) -> None:
+    pending_writes.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _create_v1),
+    Migration(2, "write intents (pending_writes) for crash recovery", _create_pending_writes),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -5,7 +5,9 @@ operation, tasks) and sends a batch only when it is full (or at the end of the r
 ceil(n / batch size) write calls per endpoint however its people were chunked. Right after a batch
 answers, the records it confirmed are recorded in the state store in one transaction: a crash loses at
 most the batch in flight, which the next run plans and sends again (field writes, list adds and
-upserted tasks are idempotent in both systems).
+upserted tasks are idempotent in both systems). Each batch's intents are recorded before it is sent
+(sync.state_pending), so that next run can tell leadsync's own landed-but-unrecorded values from hand
+edits and re-send uncertain list changes.
 
 A record the system refused is kept as a failure (reason included) and planned again next run; one bad
 record never stops the batch or the run. Between batches the writer checks the stop event (SIGTERM from
@@ -118,40 +120,46 @@ class Writer:
             self.check_lock()
 
     def _call(self, system: str, what: str, records: Sequence[str],
-              send: Callable[[], list[WriteResult]]) -> list[WriteResult]:
-        """One batch call; a whole-batch API error becomes a failure of each of its records."""
+              send: Callable[[], list[WriteResult]]) -> tuple[list[WriteResult], bool]:
+        """One batch call -> (a result per record, whether the system answered for each). A whole-batch
+        API error becomes a failure of each record, but an unanswered batch may have landed (its
+        intents stay pending: the next run treats those writes as uncertain)."""
         try:
             results = send()
         except (FatalAPIError, RetriableAPIError) as exc:
             log.warning("%s %s batch of %d failed: %s", system, what, len(records), exc)
             return [WriteResult(r, False, getattr(exc, "code", None) or type(exc).__name__, str(exc))
-                    for r in records]
+                    for r in records], False
         if len(results) != len(records):
             raise RuntimeError(f"{system} {what}: {len(results)} results for {len(records)} records")
-        return results
+        return results, True
 
     def _send_fields(self, system: str, batch: list[FieldUpdate]) -> None:
-        results = self._call(system, "field update", [u.record_id for u in batch],
-                             lambda: self.sinks[system].update_fields(batch))
+        self.store.add_pending(system, updates=batch, run_id=self.run_id)
+        results, answered = self._call(system, "field update", [u.record_id for u in batch],
+                                       lambda: self.sinks[system].update_fields(batch))
         ok = [u for u, r in zip(batch, results, strict=True) if r.ok]
         self.store.record_writes(system, ok, run_id=self.run_id, mapping_version=self.mapping_version)
+        self.store.clear_pending(system, updates=batch if answered else ok)
         self.counts[f"{system}.records_updated"] += len(ok)
         self.counts[f"{system}.fields_written"] += sum(len(u.values) for u in ok)
         self._settle(system, "field update", batch, results, key=lambda u: u.record_id)
 
     def _send_lists(self, system: str, batch: list[ListChange]) -> None:
-        results = self._call(system, "list change", [c.record_id for c in batch],
-                             lambda: self.sinks[system].change_lists(batch))
+        self.store.add_pending(system, changes=batch, run_id=self.run_id)
+        results, answered = self._call(system, "list change", [c.record_id for c in batch],
+                                       lambda: self.sinks[system].change_lists(batch))
         ok = [c for c, r in zip(batch, results, strict=True) if r.ok]
         self.store.record_list_changes(system, ok, run_id=self.run_id)
+        self.store.clear_pending(system, changes=batch if answered else ok)
         self.counts[f"{system}.list_adds"] += sum(1 for c in ok if c.op == "add")
         self.counts[f"{system}.list_removes"] += sum(1 for c in ok if c.op == "remove")
         self._settle(system, "list change", batch, results,
                      key=lambda c: f"{c.record_id}@{c.list_name}")
 
     def _send_tasks(self, batch: list[CallTask]) -> None:
-        results = self._call("salesforce", "task", [t.cycle_key for t in batch],
-                             lambda: self.task_sink.create_tasks(batch))
+        results, _answered = self._call("salesforce", "task", [t.cycle_key for t in batch],
+                                        lambda: self.task_sink.create_tasks(batch))  # upserts: idempotent
         created = [(t.cycle_key, r.created_id or r.record_id)
                    for t, r in zip(batch, results, strict=True) if r.ok]
         self.store.record_tasks("salesforce", created, run_id=self.run_id)

@@ -11,9 +11,11 @@ recent loss have entered a recycle group and some have changed nurture list. Bot
 as after a clean run followed by the same later run (call tasks aside: a task the killed run never
 sent is rightly created by the later run, with its dates).
 
-The control case (next run at the same instant) passes: the landed values are adopted. The later
-cases fail today (strict xfail, on the final comparison only): a lost checkpoint makes leadsync
-forget that it wrote a keep_manual field or added a list membership (see the reasons below).
+The control case (next run at the same instant) adopts the landed values. The later cases were the
+defect this test found: a lost checkpoint made leadsync forget that it wrote a keep_manual field (taken
+for a hand edit) or added a list membership (never removed on a move). Write intents recorded before
+each batch (sync/state_pending.py) let the next run recognise its own landed values and re-send
+uncertain list changes.
 """
 
 from __future__ import annotations
@@ -105,35 +107,22 @@ Probe = Callable[[Sandbox], bool]
 
 
 class FinalStateDiffers(AssertionError):
-    """The final state is not the expected one (the defect under test, not a harness problem)."""
+    """The final state is not the expected one (not a harness problem)."""
 
 
-def defect(reason: str) -> pytest.MarkDecorator:
-    """Expected to fail on the final comparison only: any other failure is reported as one."""
-    return pytest.mark.xfail(strict=True, raises=FinalStateDiffers, reason=reason)
-
-KEEP_MANUAL_DEFECT = (
-    "sync/plan.py decide(): a keep_manual field whose value leadsync wrote but could not checkpoint "
-    "(killed in between) has no last-written value, so the next run takes leadsync's own value for a "
-    "manual edit ('not written by leadsync; keep_manual leaves it') and never updates it again: the "
-    "recycle group stays 'waiting' after the waiting period")
-MEMBERSHIP_DEFECT = (
-    "sync/runner.py plan_and_write()/sync/plan.py: a list add that landed but was not checkpointed "
-    "is not a membership leadsync manages, so when the person moves to another list the next run "
-    "adds the new membership and never removes the old one: the person stays on two nurture lists")
 CASES = [
     # (system, endpoint whose call is cut off from its checkpoint, from when on, "its write landed",
     #  when the next run comes)
     pytest.param("salesforce", "salesforce.collections", _always, _sf_fields_landed, timedelta(0),
                  id="salesforce-fields-same-instant"),  # control: the landed values are adopted
     pytest.param("salesforce", "salesforce.collections", _always, _sf_fields_landed, LATER,
-                 id="salesforce-fields", marks=defect(KEEP_MANUAL_DEFECT)),
+                 id="salesforce-fields"),
     pytest.param("salesforce", "salesforce.collections", _before_events_adds, _events_adds_landed, LATER,
-                 id="salesforce-campaign-adds", marks=defect(MEMBERSHIP_DEFECT)),
+                 id="salesforce-campaign-adds"),
     pytest.param("hubspot", "hubspot.batch_update", _always, _hs_fields_landed, LATER,
-                 id="hubspot-fields", marks=defect(KEEP_MANUAL_DEFECT)),
+                 id="hubspot-fields"),
     pytest.param("hubspot", "hubspot.memberships", _always, _hs_members_landed, LATER,
-                 id="hubspot-list-adds", marks=defect(MEMBERSHIP_DEFECT)),
+                 id="hubspot-list-adds"),
 ]
 
 
