@@ -17,6 +17,8 @@ connection errors at once instead of retrying some methods silently, so retries 
 from __future__ import annotations
 
 import json
+import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -25,12 +27,21 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import hubspot
+import urllib3
 from pydantic import SecretStr
 from urllib3.util.retry import Retry
 
 from connectors import retry
-from connectors.base import BudgetExhausted, CallCounter, ConfigurationError, RetriableAPIError
+from connectors.base import (
+    BudgetExhausted,
+    CallCounter,
+    ConfigurationError,
+    FatalAPIError,
+    RetriableAPIError,
+)
 from connectors.pacing import Clock, IntervalLimiter, Limiter, RollingWindowLimiter, Sleep
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 SYSTEM = "hubspot"
@@ -90,6 +101,8 @@ def build_client(config: HubSpotConfig) -> hubspot.Client:
     }
     if config.ca_bundle is not None:
         options["ssl_ca_cert"] = str(config.ca_bundle)
+    if not config.verify_tls:
+        log.warning("TLS verification is OFF for HubSpot (hubspot.verify_tls = false)")
     return hubspot.Client.create(**options)
 
 
@@ -200,6 +213,11 @@ class HubSpotTransport:
                     data, status, headers = _read_raw(method(*args, **kwargs))
                 else:
                     data, status, headers = method(*args, **kwargs)
+            except AttributeError as exc:
+                if _tls_failure(exc):  # the client's own error handler fails on an SSL error's empty body
+                    raise FatalAPIError(f"{SYSTEM}.{endpoint}: TLS failure (certificate not trusted; "
+                                        "set hubspot.ca_bundle)", code="TLS") from None
+                raise
             except Exception as exc:
                 self.budget.observe(getattr(exc, "headers", None))
                 raise
@@ -208,6 +226,19 @@ class HubSpotTransport:
 
         return retry.call(attempt, system=SYSTEM, endpoint=endpoint, counter=self.counter,
                           policy=self.policy, sleep=self._sleep)
+
+
+def _tls_failure(exc: BaseException) -> bool:
+    """Is an SSL error somewhere in this exception's chain? (hubspot-api-client turns one into an
+    ApiException with status 0 and no body, then raises AttributeError handling it.)"""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError | urllib3.exceptions.SSLError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _read_raw(response: Any) -> tuple[Any, int, Any]:

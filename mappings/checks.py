@@ -7,6 +7,7 @@ checks that need it are skipped; its shape errors are reported instead) and yiel
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Iterator
 
@@ -147,12 +148,31 @@ def check_nurture(nurture: Nurture) -> Iterator[Problem]:
             )
 
 
+# API names as each system allows them (they go into queries and URLs, so nothing else may pass)
+_NAMES = {
+    "salesforce": (re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z"), "letters, digits and underscores, starting "
+                   "with a letter (an API name such as Lead_Stage__c)"),
+    "hubspot": (re.compile(r"[a-z][a-z0-9_]*\Z"), "lower-case letters, digits and underscores, starting "
+                "with a letter (an internal property name such as leadsync_stage)"),
+}
+
+
+_OBJECT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+
+
 def check_fields(fields: Fields) -> Iterator[Problem]:
     for system in ("salesforce", "hubspot"):
         objects: dict[str, dict[str, object]] = getattr(fields, system)
+        pattern, rule = _NAMES[system]
         for obj, mapping in objects.items():
+            if not _OBJECT.match(obj):
+                yield (("fields", system, obj), f'"{obj}" is not an object name: expected letters, digits '
+                       "and underscores, starting with a letter (Contact, contacts)")
             first: dict[str, str] = {}
             for name in mapping:
+                if not pattern.match(name):
+                    yield (("fields", system, obj, name), f'"{name}" is not a field name: expected {rule}')
+                    continue
                 folded = name.casefold()  # both systems treat field names case-insensitively
                 if folded in first:
                     yield (

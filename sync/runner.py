@@ -133,8 +133,9 @@ class _Run:
             status, code, error = "interrupted", EXIT_RECORD_FAILURES, str(exc)
         except (AuthenticationError, ConfigurationError) as exc:
             status, code, error = "failed", EXIT_BAD_CONFIG, str(exc)
-        except ConnectorError as exc:
-            status, code, error = "failed", EXIT_RECORD_FAILURES, str(exc)
+        except ConnectorError as exc:  # a TLS trust failure is configuration (ca_bundle), so exit 2
+            tls = getattr(exc, "code", None) == "TLS"
+            status, code, error = "failed", EXIT_BAD_CONFIG if tls else EXIT_RECORD_FAILURES, str(exc)
         except BaseException as exc:
             self._finish("failed", f"{type(exc).__name__}: {exc}")
             raise

@@ -27,6 +27,7 @@ import pytest
 from connectors.base import ConfigurationError
 from connectors.sandbox.launcher import Sandbox
 from connectors.sandbox.server import LOOPBACK, ServerThread, TlsFiles, make_tls
+from mappings import MappingError
 from sync.context import open_context
 from sync.runner import RunOptions, RunResult, run
 from sync.settings import load_settings
@@ -186,12 +187,12 @@ def test_quotes_and_soql_fragments_cannot_change_a_query(empty_sandbox: Sandbox,
 
 
 def _run_with(box: Sandbox, tmp_path: Path, *, dry_run: bool = False, drop: tuple[str, ...] = (),
-              **sections: dict[str, Any]) -> RunResult | ConfigurationError:
-    """One run with these settings; the ConfigurationError if the settings are refused before it."""
+              **sections: dict[str, Any]) -> RunResult | ConfigurationError | MappingError:
+    """One run with these settings; the error if the settings or mapping are refused before it."""
     path = write_settings(tmp_path / "settings.toml", box, tmp_path / "state.db", drop=drop, **sections)
     try:
         ctx = open_context(load_settings(path))
-    except ConfigurationError as exc:
+    except (ConfigurationError, MappingError) as exc:
         return exc
     try:
         return run(ctx, RunOptions(dry_run=dry_run))
@@ -199,14 +200,14 @@ def _run_with(box: Sandbox, tmp_path: Path, *, dry_run: bool = False, drop: tupl
         ctx.close()
 
 
-def _ran(outcome: RunResult | ConfigurationError) -> RunResult:
+def _ran(outcome: RunResult | ConfigurationError | MappingError) -> RunResult:
     assert isinstance(outcome, RunResult), outcome
     return outcome
 
 
-def _refused(outcome: RunResult | ConfigurationError) -> str:
+def _refused(outcome: RunResult | ConfigurationError | MappingError) -> str:
     """The message of a run refused as bad configuration (before or during the run)."""
-    if isinstance(outcome, ConfigurationError):
+    if isinstance(outcome, ConfigurationError | MappingError):
         return str(outcome)
     assert outcome.status == "failed" and outcome.exit_code == 2, outcome
     return outcome.error or ""
@@ -245,9 +246,6 @@ def test_field_name_with_soql_fragment_in_mapping_never_reaches_a_query(
     assert not any(c.get("Lead_Stage__c") for c in box.salesforce.store.all("Contact"))  # nothing written
 
 
-@pytest.mark.xfail(strict=True, reason="mappings/model.py: Salesforce field and object names in [fields] "
-                   "are not checked against the identifier pattern (connectors/salesforce_read.py _FIELD), "
-                   "so `mappings validate` accepts a key holding SOQL that only fails at run time")
 def test_mappings_validate_rejects_a_field_name_holding_soql(tmp_path: Path) -> None:
     path = tmp_path / "mapping.toml"
     path.write_text(_mapping_with_fragment(), encoding="utf-8")
@@ -299,10 +297,6 @@ def test_hubspot_over_tls_with_its_ca_works(empty_sandbox: Sandbox, tmp_path: Pa
     assert result.status == "dry_run", result.error
 
 
-@pytest.mark.xfail(strict=True, reason="hubspot-api-client turns an SSL error into ApiException(status=0) "
-                   "with body None, then fails in its own handler (api_client.py: e.body.decode -> "
-                   "AttributeError); connectors/hubspot_transport.py does not catch it, so sync.runner.run "
-                   "raises AttributeError (CLI: traceback) instead of failing the run with a TLS error")
 def test_hubspot_tls_is_verified_by_default(empty_sandbox: Sandbox, tmp_path: Path,
                                             hubspot_tls: tuple[ServerThread, TlsFiles]) -> None:
     server, _ = hubspot_tls
@@ -321,8 +315,6 @@ def test_hubspot_verify_tls_false_works(empty_sandbox: Sandbox, tmp_path: Path,
 
 
 @INSECURE
-@pytest.mark.xfail(strict=True, reason="connectors/hubspot_transport.py build_client passes verify_ssl=False "
-                   "without logging a warning (Salesforce's build_session does log one)")
 def test_hubspot_verify_tls_false_logs_a_warning(empty_sandbox: Sandbox, tmp_path: Path,
                                                  hubspot_tls: tuple[ServerThread, TlsFiles],
                                                  caplog: pytest.LogCaptureFixture) -> None:
