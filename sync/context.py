@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 from connectors.base import CallCounter
 from connectors.hubspot import HubSpotConnector
@@ -12,7 +11,7 @@ from connectors.retry import RetryPolicy
 from connectors.salesforce import SalesforceConnector
 from mappings import Mapping
 from sync.cli_mappings import load_mapping_file
-from sync.settings import Settings, insecure_permission_warning
+from sync.settings import Settings
 from sync.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -38,10 +37,6 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 def open_context(settings: Settings, *, mapping: Mapping | None = None) -> SyncContext:
     """Load the mapping, open (and migrate) the state store and build both connectors (no I/O to the
     systems yet: the runner logs in when it starts)."""
-    if settings.config_path is not None:
-        warning = insecure_permission_warning(Path(settings.config_path))
-        if warning:
-            log.warning(warning)
     mapping = mapping or load_mapping_file(settings.sync.mapping_file)
     counter = CallCounter()
     policy = retry_policy(settings)

@@ -7,6 +7,7 @@ unreadable file is an error (pydantic-settings would silently yield `{}`).
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import tomllib
@@ -22,6 +23,7 @@ from pydantic_settings import (
 )
 
 DEFAULT_CONFIG = Path("settings.toml")
+log = logging.getLogger(__name__)
 
 
 class SettingsFileError(Exception):
@@ -149,6 +151,9 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
     except ValidationError as exc:
         raise SettingsFileError(_describe(config, exc)) from None
     settings = Settings.model_construct(**{**dict(settings), "config_path": config.resolve()})
+    warning = insecure_permission_warning(config)
+    if warning:
+        log.warning(warning)
     return _resolve_paths(settings, config.resolve().parent)
 
 

@@ -100,3 +100,12 @@ def test_group_readable_file_warns(tmp_path: Path) -> None:
     path.chmod(0o644)
     warning = insecure_permission_warning(path)
     assert warning is not None and "chmod 600" in warning
+
+
+def test_loading_a_group_readable_file_logs_the_warning(tmp_path: Path,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    path = write(tmp_path, '[hubspot]\naccess_token = "pat-x"\n')
+    path.chmod(0o640)
+    with caplog.at_level("WARNING"):
+        load_settings(path)
+    assert any("readable by group/others" in r.getMessage() for r in caplog.records)
