@@ -96,7 +96,8 @@ def run_record(name: str, child: ChildRun, server: dict[str, Any], people: int,
     }
 
 
-def bench(people: int, seed: int, noop_runs: int, unthrottled: bool, workdir: Path) -> dict[str, Any]:
+def bench(people: int, seed: int, noop_runs: int, unthrottled: bool, workdir: Path,
+          profile: Path | None = None) -> dict[str, Any]:
     timings: dict[str, float] = {}
     facts = machine_facts()
     with phase(f"seed {people:,} people into both emulators", timings):
@@ -127,7 +128,8 @@ def bench(people: int, seed: int, noop_runs: int, unthrottled: bool, workdir: Pa
             window = hubspot_window(box, state_url)
             tally.clear()
             with phase(name, timings):
-                child = leadsync("sync", "--json", *(["--now", now] if now else []), config=config)
+                child = leadsync("sync", "--json", *(["--now", now] if now else []), config=config,
+                                 profile=profile if i == 0 else None)
             record = run_record(name, child, tally.snapshot(), people, hs_limits)
             if i == 0:
                 members = {name_: len(box.hubspot.store.list_members(name_)) for name_ in lists}
@@ -191,18 +193,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=100_000, help="demo book size (default 100,000)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--noop-runs", type=int, default=2, help="syncs after the first (default 2)")
+    parser.add_argument("--noop-runs", type=int, default=1, help="syncs after the first (default 1)")
     parser.add_argument("--unthrottled", action="store_true", help="lift HubSpot's quotas on both sides")
     parser.add_argument("--workdir", type=Path, default=None, help="keep files here (default: a temp dir)")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="run the first sync under cProfile and write its stats to this file (slower)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     args = parser.parse_args(argv)
+    profile = args.profile.resolve() if args.profile else None
     started = time.perf_counter()
     if args.workdir is not None:
         args.workdir.mkdir(parents=True, exist_ok=True)
-        result = bench(args.people, args.seed, args.noop_runs, args.unthrottled, args.workdir)
+        result = bench(args.people, args.seed, args.noop_runs, args.unthrottled, args.workdir, profile)
     else:
         with tempfile.TemporaryDirectory(prefix="leadsync-bench-e2e-") as tmp:
-            result = bench(args.people, args.seed, args.noop_runs, args.unthrottled, Path(tmp))
+            result = bench(args.people, args.seed, args.noop_runs, args.unthrottled, Path(tmp), profile)
     result["seconds"]["total"] = round(time.perf_counter() - started, 1)
     if args.json:
         import json

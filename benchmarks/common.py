@@ -115,15 +115,17 @@ class ChildRun:
 
 
 def run_child(args: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None,
-              timeout: float | None = None) -> ChildRun:
+              timeout: float | None = None, pass_stderr: bool = False) -> ChildRun:
     """Run `args` to completion and measure it. Output goes through files (no pipe can fill up) and
-    the child is reaped with os.wait4, whose rusage belongs to that child only."""
+    the child is reaped with os.wait4, whose rusage belongs to that child only. `pass_stderr`: the
+    child's stderr goes to ours (progress lines) instead of being kept."""
     workdir = Path(cwd or ROOT)
     out_path = workdir / f".child-{os.getpid()}-{time.monotonic_ns()}"
     full_env = {**os.environ, **(env or {})}
     cpu0, wall0 = self_cpu_seconds(), time.perf_counter()
     with open(f"{out_path}.out", "w+b") as out, open(f"{out_path}.err", "w+b") as err:
-        proc = subprocess.Popen(list(args), cwd=str(workdir), stdout=out, stderr=err, env=full_env)
+        proc = subprocess.Popen(list(args), cwd=str(workdir), stdout=out, stderr=None if pass_stderr else err,
+                                env=full_env)
         killer = None
         if timeout is not None:
             killer = threading.Timer(timeout, proc.kill)
@@ -144,9 +146,12 @@ def run_child(args: Sequence[str], *, cwd: Path | None = None, env: Mapping[str,
                     usage.ru_utime + usage.ru_stime, cpu)
 
 
-def leadsync(*args: str, config: Path, timeout: float | None = None) -> ChildRun:
-    """`leadsync <args> --config <config>` as a child process."""
-    return run_child([str(LEADSYNC), *args, "--config", str(config)], cwd=config.parent, timeout=timeout)
+def leadsync(*args: str, config: Path, timeout: float | None = None, profile: Path | None = None) -> ChildRun:
+    """`leadsync <args> --config <config>` as a child process; with `profile`, under cProfile (stats
+    written there; read them with `python -m pstats`)."""
+    head = ([sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "sync.cli"] if profile
+            else [str(LEADSYNC)])
+    return run_child([*head, *args, "--config", str(config)], cwd=config.parent, timeout=timeout)
 
 
 # --------------------------------------------------------------------------- settings

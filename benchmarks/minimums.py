@@ -157,21 +157,23 @@ def _others(calls: dict[str, int], system: str, known: set[str]) -> list[Row]:
 def noop_rows(run: dict[str, Any], server: dict[str, Any], archived: int, window: int) -> list[Row]:
     """A run with nothing to write: the reads its watermark windows need, and no write at all.
     `window`: the HubSpot contacts modified since the watermark minus the lookback (counted in the
-    emulator); deals in the window are what the run reported reading; one Contact query looks for
-    hand-edited keep_manual fields; archived contacts cannot be filtered by date, so listing them costs
-    ceil(archived / 100) every run."""
+    emulator); deals and managed Salesforce contacts (keep_manual fields changed since the last run)
+    in their windows are what the run reported reading; archived contacts cannot be filtered by date,
+    so listing them costs ceil(archived / 100) every run."""
     counts: dict[str, int] = run.get("counts", {})
     calls: dict[str, int] = server["calls"]
     first: dict[str, int] = server["soql_by_object"]
     more: dict[str, int] = server["soql_more_by_object"]
     deals = counts.get("deals_read", 0)
     rows = [Row("salesforce", "login", None, calls.get("salesforce.login", 0), 1)]
-    needed = {"Opportunity": pages(deals, SOQL_PAGE, needed=True), "Contact": 1,
+    managed = counts.get("salesforce_managed_contacts_read", 0)
+    needed = {"Opportunity": pages(deals, SOQL_PAGE, needed=True),
+              "Contact": pages(managed, SOQL_PAGE, needed=True),
               "OpportunityContactRole": 1 if deals else 0, "OpportunityStage": 1 if deals else 0}
     for obj in sorted(set(needed) | set(first) | set(more)):
         made = first.get(obj, 0) + more.get(obj, 0)
-        rows.append(Row("salesforce", f"query {obj}", deals if obj == "Opportunity" else None, made,
-                        needed.get(obj, 0)))
+        records = {"Opportunity": deals, "Contact": managed}.get(obj)
+        rows.append(Row("salesforce", f"query {obj}", records, made, needed.get(obj, 0)))
     rows += _others(calls, "salesforce", {"login", "query", "query_more"})
     listed = calls.get("hubspot.contacts", 0)
     rows.append(Row("hubspot", "search", window, calls.get("hubspot.search", 0),
