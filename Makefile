@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check connectors mappings sync tests benchmarks
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/run_all.py $(ARGS)
 
 sandbox: $(STAMP)
 	$(BIN)/leadsync sandbox
