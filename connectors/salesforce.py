@@ -54,6 +54,7 @@ class SalesforceConnector:
             self.config, counter=counter, policy=policy, session=session, sleep=sleep
         )
         self.bulk_options = bulk_options
+        self._campaigns: dict[str, str] = {}  # lower campaign name -> id, found or created this run
         self._reader = DealReader(
             self.client,
             loss_reason_field=self.config.loss_reason_field,
@@ -106,7 +107,7 @@ class SalesforceConnector:
         )
 
     def change_lists(self, changes: Sequence[ListChange]) -> list[WriteResult]:
-        return salesforce_campaigns.change_lists(self.client, changes)
+        return salesforce_campaigns.change_lists(self.client, changes, self._campaigns)
 
     def create_tasks(self, tasks: Sequence[CallTask]) -> list[WriteResult]:
         return salesforce_write.create_tasks(self.client, tasks)

@@ -118,16 +118,23 @@ def _members(
     return out
 
 
-def change_lists(client: SalesforceClient, changes: Sequence[ListChange]) -> list[WriteResult]:
+def change_lists(client: SalesforceClient, changes: Sequence[ListChange],
+                 known: dict[str, str] | None = None) -> list[WriteResult]:
     """Apply adds and removes; one WriteResult per change (record_id = the contact/lead id), in order.
-    Removes are applied before adds."""
+    Removes are applied before adds. `known` (lower name -> campaign id) caches campaigns across calls:
+    only names not in it are looked up (or created), and what is found is added to it."""
     results: list[WriteResult | None] = [None] * len(changes)
     adds = [i for i, c in enumerate(changes) if c.op == "add"]
     removes = [i for i, c in enumerate(changes) if c.op == "remove"]
-    campaigns = find_campaigns(client, [c.list_name for c in changes])
-    add_names = [changes[i].list_name for i in adds if changes[i].list_name.lower() not in campaigns]
+    cache = known if known is not None else {}
+    names = {c.list_name.lower(): c.list_name for c in changes}
+    unknown = [name for low, name in names.items() if low not in cache]
+    if unknown:
+        cache.update(find_campaigns(client, unknown))
+    add_names = [changes[i].list_name for i in adds if changes[i].list_name.lower() not in cache]
     if add_names:
-        campaigns.update(ensure_campaigns(client, add_names))
+        cache.update(ensure_campaigns(client, add_names))
+    campaigns = {low: cache[low] for low in names if low in cache}
 
     # ---- removes
     remove_ids = [i for i in removes if changes[i].list_name.lower() in campaigns]

@@ -309,3 +309,18 @@ def test_check_fields(make: Callable[..., Run]) -> None:
     assert "Contact.Nurture_List__c: value" in text and "longer than the field (80" in text
     assert "NoSuchObject__c: object not found" in text
     assert len(problems) == 6
+
+
+def test_campaign_ids_are_looked_up_once_per_connector(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    emu.store.create("Campaign", {"Name": "Nurture - Events", "IsActive": True})
+    ids = [org.contact() for _ in range(600)]
+    run = make()
+    for start in range(0, 600, 200):  # the writer sends a run's memberships in batches like these
+        batch = [ListChange("Nurture - Events", cid, "add") for cid in ids[start:start + 200]]
+        assert all(r.ok for r in run.connector.change_lists(batch))
+    # one query finds the campaign for all three batches; no other query is needed to add members
+    assert run.calls()["salesforce.query"] == 1
+    assert run.calls()["salesforce.collections"] == 3
+    assert sum(members(emu).values()) == 600

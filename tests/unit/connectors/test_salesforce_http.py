@@ -21,6 +21,7 @@ from connectors.base import (
 from connectors.retry import RetryPolicy
 from connectors.salesforce import SalesforceConnector
 from connectors.salesforce_auth import SalesforceConfig
+from connectors.salesforce_read import MAX_IN_IDS
 
 INSTANCE = "https://acme.my.salesforce.com"
 BASE = f"{INSTANCE}/services/data/v59.0/"
@@ -225,7 +226,8 @@ def test_contact_reads_are_batched_in_in_lists() -> None:
     ids = [f"0035g{i:010d}AAA" for i in range(650)]
     responses.get(QUERY, json=page([]))
     list(connector("session").read_contacts(ids + ids[:10], ["Email", "HasOptedOutOfEmail"]))
-    assert len(responses.calls) == 3  # 300 + 300 + 50 unique ids
+    assert len(responses.calls) == -(-650 // MAX_IN_IDS)  # unique ids, MAX_IN_IDS per query
+    assert all(len(c.request.url) < 16_384 for c in responses.calls)  # Salesforce's URL limit
     queries = [parse_qs(urlsplit(c.request.url).query)["q"][0] for c in responses.calls]
     assert all(
         q.startswith("SELECT Id, Email, HasOptedOutOfEmail FROM Contact WHERE Id IN (") for q in queries
