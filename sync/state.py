@@ -39,7 +39,7 @@ from sync.state_codec import (
     scalar_from_json,
     scalar_to_json,
 )
-from sync.state_pending import PendingWrites
+from sync.state_pending import PendingWrites, clear_pending_in
 from sync.state_records import Membership, RecordedTask, WrittenValue
 from sync.state_runs import RunHistory
 from sync.state_sql import IN_CHUNK, WRITE_CHUNK, chunks, create_engine, display_url, upsert
@@ -211,20 +211,23 @@ class StateStore(RunHistory, PendingWrites):
     # ------------------------------------------------------------------ written values (checkpoint)
 
     def record_writes(self, system: str, updates: Sequence[FieldUpdate], *, run_id: int | None,
-                      mapping_version: int, at: datetime | None = None) -> int:
+                      mapping_version: int, at: datetime | None = None,
+                      answered: Sequence[FieldUpdate] = ()) -> int:
         """Record confirmed field writes (one batch the system accepted) in ONE transaction.
 
         This is the crash checkpoint: call it right after each successful batch, with only the records
-        the system confirmed. Returns the number of field values recorded.
+        the system confirmed; the `answered` intents (sync.state_pending) are forgotten in the same
+        transaction. Returns the number of field values recorded.
         """
         written_at = _now(at)
         rows = [{"system": system, "object": u.object_type, "record_id": u.record_id, "field": f,
                  "value": scalar_to_json(v), "written_at": written_at, "mapping_version": mapping_version,
                  "run_id": run_id} for u in updates for f, v in u.values.items()]
-        if rows:
+        if rows or answered:
             with self.engine.begin() as conn:
                 for part in chunks(rows, WRITE_CHUNK):
                     upsert(conn, s.written_values, part, ["system", "object", "record_id", "field"])
+                clear_pending_in(conn, system, updates=answered)
         return len(rows)
 
     def last_written(self, system: str, object_type: str,
@@ -284,8 +287,9 @@ class StateStore(RunHistory, PendingWrites):
         return out
 
     def record_list_changes(self, system: str, changes: Sequence[ListChange], *, run_id: int | None,
-                            at: datetime | None = None) -> int:
-        """Record confirmed list adds and removes in ONE transaction (checkpoint); returns how many."""
+                            at: datetime | None = None, answered: Sequence[ListChange] = ()) -> int:
+        """Record confirmed list adds and removes in ONE transaction (checkpoint), forgetting the
+        `answered` intents in it too; returns how many changes were recorded."""
         added_at = _now(at)
         adds = [{"system": system, "list_name": c.list_name, "record_id": c.record_id, "added_at": added_at,
                  "run_id": run_id} for c in changes if c.op == "add"]
@@ -298,6 +302,7 @@ class StateStore(RunHistory, PendingWrites):
                 conn.execute(s.list_memberships.delete().where(
                     m.system == system, m.list_name == sa.bindparam("l"), m.record_id == sa.bindparam("r")),
                     removes)
+            clear_pending_in(conn, system, changes=answered)
         return len(adds) + len(removes)
 
     def add_memberships(self, system: str, list_name: str, record_ids: Iterable[str], *,

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from connectors.base import FieldUpdate, ListChange, Scalar
 from sync import state_schema as s
@@ -41,6 +41,19 @@ def _list_rows(system: str, changes: Sequence[ListChange]) -> list[dict[str, obj
              "field": "", "value": None} for c in changes]
 
 
+def clear_pending_in(conn: Connection, system: str, *, updates: Sequence[FieldUpdate] = (),
+                     changes: Sequence[ListChange] = ()) -> None:
+    """Delete these intents inside the caller's transaction (the checkpoint's own, so that the
+    confirmation and the forgetting commit together)."""
+    keys = [{"k": r["kind"], "t": r["target"], "r": r["record_id"], "f": r["field"]}
+            for r in _field_rows(system, updates) + _list_rows(system, changes)]
+    if keys:
+        p = s.pending_writes.c
+        conn.execute(s.pending_writes.delete().where(
+            p.system == system, p.kind == sa.bindparam("k"), p.target == sa.bindparam("t"),
+            p.record_id == sa.bindparam("r"), p.field == sa.bindparam("f")), keys)
+
+
 class PendingWrites:
     engine: Engine
 
@@ -59,15 +72,8 @@ class PendingWrites:
     def clear_pending(self, system: str, *, updates: Sequence[FieldUpdate] = (),
                       changes: Sequence[ListChange] = ()) -> None:
         """Forget intents the system has answered for (confirmed or refused), in ONE transaction."""
-        keys = [{"k": r["kind"], "t": r["target"], "r": r["record_id"], "f": r["field"]}
-                for r in _field_rows(system, updates) + _list_rows(system, changes)]
-        if not keys:
-            return
-        p = s.pending_writes.c
         with self.engine.begin() as conn:
-            conn.execute(s.pending_writes.delete().where(
-                p.system == system, p.kind == sa.bindparam("k"), p.target == sa.bindparam("t"),
-                p.record_id == sa.bindparam("r"), p.field == sa.bindparam("f")), keys)
+            clear_pending_in(conn, system, updates=updates, changes=changes)
 
     def pending_fields(self, keys: Iterable[FieldKey]) -> dict[FieldKey, Scalar]:
         """The value an unfinished earlier batch was writing to each of these fields (if any)."""

@@ -70,6 +70,10 @@ class Writer:
     _lists: dict[tuple[str, str, str], list[ListChange]] = field(default_factory=dict)
     _tasks: list[CallTask] = field(default_factory=list)
     _ready: set[str] = field(default_factory=set)
+    _open_failures: bool = True  # set by __post_init__ from the store
+
+    def __post_init__(self) -> None:
+        self._open_failures = bool(self.store.list_failures(stage="write", limit=1))
 
     # ------------------------------------------------------------------ intake
     def add(self, plan: WritePlan) -> None:
@@ -139,8 +143,8 @@ class Writer:
         results, answered = self._call(system, "field update", [u.record_id for u in batch],
                                        lambda: self.sinks[system].update_fields(batch))
         ok = [u for u, r in zip(batch, results, strict=True) if r.ok]
-        self.store.record_writes(system, ok, run_id=self.run_id, mapping_version=self.mapping_version)
-        self.store.clear_pending(system, updates=batch if answered else ok)
+        self.store.record_writes(system, ok, run_id=self.run_id, mapping_version=self.mapping_version,
+                                 answered=batch if answered else ok)
         self.counts[f"{system}.records_updated"] += len(ok)
         self.counts[f"{system}.fields_written"] += sum(len(u.values) for u in ok)
         self._settle(system, "field update", batch, results, key=lambda u: u.record_id)
@@ -150,8 +154,7 @@ class Writer:
         results, answered = self._call(system, "list change", [c.record_id for c in batch],
                                        lambda: self.sinks[system].change_lists(batch))
         ok = [c for c, r in zip(batch, results, strict=True) if r.ok]
-        self.store.record_list_changes(system, ok, run_id=self.run_id)
-        self.store.clear_pending(system, changes=batch if answered else ok)
+        self.store.record_list_changes(system, ok, run_id=self.run_id, answered=batch if answered else ok)
         self.counts[f"{system}.list_adds"] += sum(1 for c in ok if c.op == "add")
         self.counts[f"{system}.list_removes"] += sum(1 for c in ok if c.op == "remove")
         self._settle(system, "list change", batch, results,
@@ -176,7 +179,8 @@ class Writer:
             self.failures.extend(failed)
             self.store.add_failures(self.run_id, failed)
             self.counts[f"{system}.write_failures"] += len(failed)
-        if done:
+            self._open_failures = True
+        if done and self._open_failures:  # nothing to resolve (and no transaction) when none are open
             self.store.resolve_failures(system, done, stage="write")
 
     def _record_adopted(self, adopted: Sequence[FieldTarget]) -> None:
