@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -94,7 +95,7 @@ def execute(settings: Settings, options: RunOptions, *, show_progress: bool) -> 
         if bar is None:
             return run(ctx, options)
         with bar:
-            return run(ctx, RunOptions(**{**options.__dict__, "progress": update}))
+            return run(ctx, replace(options, progress=update))
     finally:
         ctx.close()
 

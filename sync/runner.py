@@ -12,11 +12,10 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from itertools import islice
-from typing import Any, TypeVar
+from typing import Any
 
 from connectors.base import (
     AuthenticationError,
@@ -34,10 +33,10 @@ from sync.lock import LockHeld, LockLost, RunLock
 from sync.plan import PlanState, PlanSummary, plan
 from sync.plan_model import FieldKey, PersonDesired
 from sync.setup import property_specs, salesforce_expectations
+from sync.state_sql import chunks
 from sync.writer import WRITE_SIZES, StopRequested, Writer
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 STREAM_DEALS = "salesforce.opportunities"
 STREAM_CONTACTS = "hubspot.contacts"
@@ -78,12 +77,6 @@ class RunResult:
         return {"run_id": self.run_id, "status": self.status, "exit_code": self.exit_code,
                 "counts": self.counts, "api_calls": self.api_calls, "plan": self.plan, "error": self.error,
                 "duration_seconds": round(self.duration_seconds, 3)}
-
-
-def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    it = iter(items)
-    while batch := list(islice(it, size)):
-        yield batch
 
 
 def run(ctx: SyncContext, options: RunOptions = RunOptions()) -> RunResult:
@@ -196,7 +189,7 @@ class _Run:
         # recycling, so it must be known before the first assignment is written
         deals = ctx.salesforce.iter_deals(sf_since, o.until)
         sf_emails: set[str] = set()
-        for batch in chunked(deals, SNAPSHOT_CHUNK):
+        for batch in chunks(deals, SNAPSHOT_CHUNK):
             store.upsert_deals(batch)
             self.counts["deals_read"] += len(batch)
             for d in batch:
@@ -231,7 +224,7 @@ class _Run:
             return
         n = 0
         managed = self.ctx.salesforce.iter_managed_contacts(self.salesforce_fields(), watch, since)
-        for batch in chunked(managed, SNAPSHOT_CHUNK):
+        for batch in chunks(managed, SNAPSHOT_CHUNK):
             self.ctx.store.upsert_contacts("salesforce", batch)
             for ref in batch:
                 self._mark(STREAM_SF_CONTACTS, ref.modified_at)
@@ -243,7 +236,7 @@ class _Run:
 
     def _store_contacts(self, contacts: Iterable[ContactRef], stream: str | None) -> int:
         n = 0
-        for batch in chunked(contacts, SNAPSHOT_CHUNK):
+        for batch in chunks(contacts, SNAPSHOT_CHUNK):
             self.ctx.store.upsert_contacts("hubspot", batch)
             n += len(batch)
             if stream is not None:
@@ -280,7 +273,7 @@ class _Run:
         mapping = self.ctx.mapping
         lists = email_lists(mapping)
         done = 0
-        for keys in chunked(sorted(people), PEOPLE_CHUNK):
+        for keys in chunks(sorted(people), PEOPLE_CHUNK):
             chunk = [people[k] for k in keys]
             desired, last, pending = self.desire(chunk)
             self.plan_and_write(desired, last, pending, lists)

@@ -1,7 +1,8 @@
 """Write intents: what a run was about to send when it died (mixed into `StateStore`).
 
-The writer records a batch's intents in one transaction before sending it, and clears them when the
-system has answered for each record (the confirmed ones are checkpointed in the same breath). Intents
+The writer records a batch's intents in one transaction before sending it; the checkpoint that
+records what the system confirmed (`record_writes` / `record_list_changes`, `answered=`) forgets the
+intents the system answered for in the same transaction (`clear_pending_in`). Intents
 left behind belong to a batch that was in flight when the process died: it may or may not have
 landed. The next run reads them (`pending_fields`, `pending_lists`) so that:
 
@@ -68,12 +69,6 @@ class PendingWrites:
                 for part in chunks(rows, WRITE_CHUNK):
                     upsert(conn, s.pending_writes, part, ["system", "kind", "target", "record_id", "field"])
         return len(rows)
-
-    def clear_pending(self, system: str, *, updates: Sequence[FieldUpdate] = (),
-                      changes: Sequence[ListChange] = ()) -> None:
-        """Forget intents the system has answered for (confirmed or refused), in ONE transaction."""
-        with self.engine.begin() as conn:
-            clear_pending_in(conn, system, updates=updates, changes=changes)
 
     def pending_fields(self, keys: Iterable[FieldKey]) -> dict[FieldKey, Scalar]:
         """The value an unfinished earlier batch was writing to each of these fields (if any)."""

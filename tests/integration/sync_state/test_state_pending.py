@@ -22,7 +22,9 @@ def test_intents_round_trip_and_are_cleared(tmp_path: Path) -> None:
         ("salesforce", "Nurture - Events", "003A"), ("salesforce", "Nurture - Call/DM", "003B")}
     assert store.pending_lists("hubspot", ["003A"]) == set()
 
-    store.clear_pending("salesforce", updates=ups, changes=changes[:1])
+    # the checkpoint forgets the intents the system answered for, in its own transaction
+    store.record_writes("salesforce", ups, run_id=7, mapping_version=1, answered=ups)
+    store.record_list_changes("salesforce", changes[:1], run_id=7, answered=changes[:1])
     assert store.pending_fields(keys) == {}
     assert store.count_pending() == 1
     assert store.clear_pending_before(7) == 0  # the current run's own intents stay
