@@ -16,11 +16,11 @@ demo: $(STAMP)
 	$(BIN)/leadsync demo
 
 test: $(STAMP)
-	$(BIN)/ruff check connectors mappings sync tests benchmarks
+	$(BIN)/ruff check connectors mappings sync sandbox tests benchmarks
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check connectors mappings sync tests benchmarks
+	$(BIN)/ruff check connectors mappings sync sandbox tests benchmarks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py $(ARGS)

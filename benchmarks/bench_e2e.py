@@ -43,8 +43,8 @@ from common import (  # noqa: E402
 )
 from minimums import data_facts, first_sync_rows, noop_rows, split_reads_writes, totals  # noqa: E402
 
-from connectors.sandbox.launcher import Sandbox  # noqa: E402
-from sync.state import StateStore  # noqa: E402
+from sandbox.launcher import Sandbox  # noqa: E402
+from sync.state.store import StateStore  # noqa: E402
 
 LOOKBACK_MINUTES = 10  # leadsync's default hubspot.lookback_minutes
 CLIENT_SEARCHES_PER_S = 4.0  # leadsync's default hubspot.searches_per_second

@@ -47,7 +47,7 @@ from common import (  # noqa: E402
     write_settings,
 )
 
-from connectors.sandbox.launcher import Sandbox  # noqa: E402
+from sandbox.launcher import Sandbox  # noqa: E402
 
 QUOTA = 100  # requests per 10 s
 BATCH = 100  # records per batch update

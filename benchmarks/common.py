@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from connectors.sandbox.settings_toml import dumps_toml  # noqa: E402
+from sandbox.settings_toml import dumps_toml  # noqa: E402
 
 BIN = Path(sys.executable).parent
 LEADSYNC = BIN / "leadsync"
@@ -149,7 +149,7 @@ def run_child(args: Sequence[str], *, cwd: Path | None = None, env: Mapping[str,
 def leadsync(*args: str, config: Path, timeout: float | None = None, profile: Path | None = None) -> ChildRun:
     """`leadsync <args> --config <config>` as a child process; with `profile`, under cProfile (stats
     written there; read them with `python -m pstats`)."""
-    head = ([sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "sync.cli"] if profile
+    head = ([sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "sync.cli.main"] if profile
             else [str(LEADSYNC)])
     return run_child([*head, *args, "--config", str(config)], cwd=config.parent, timeout=timeout)
 

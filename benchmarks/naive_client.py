@@ -46,7 +46,7 @@ def hubspot_naive(settings: dict[str, Any], ids: list[str], prop: str, value: st
 def salesforce_client(settings: dict[str, Any]) -> Any:
     from simple_salesforce import Salesforce
 
-    from connectors.salesforce_transport import build_session
+    from connectors.salesforce.transport import build_session
 
     sf = settings["salesforce"]
     session = build_session(login_url=sf["login_url"], ca_bundle=Path(sf["ca_bundle"]))

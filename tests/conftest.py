@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from connectors.sandbox.launcher import Sandbox
+    from sandbox.launcher import Sandbox
 
 SANDBOX_PEOPLE = 60
 SANDBOX_SEED = 7
@@ -33,7 +33,7 @@ def sandbox_now() -> datetime:
 
 
 def _start(tmp_path_factory: pytest.TempPathFactory, name: str) -> Sandbox:
-    from connectors.sandbox.launcher import Sandbox
+    from sandbox.launcher import Sandbox
 
     return Sandbox.start(people=0, workdir=tmp_path_factory.mktemp(name))
 

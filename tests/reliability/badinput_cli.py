@@ -12,7 +12,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from sync.cli import app
+from sync.cli.main import app
 
 LEADSYNC = Path(sys.executable).with_name("leadsync")
 SUMMARY = re.compile(r"^(\d+) errors?$")

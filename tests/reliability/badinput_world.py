@@ -13,13 +13,13 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from connectors.sandbox.hubspot.timefmt import to_ms
-from connectors.sandbox.launcher import Sandbox
-from sync.context import SyncContext, open_context
-from sync.runner import RunOptions, RunResult, run
+from sandbox.hubspot.timefmt import to_ms
+from sandbox.launcher import Sandbox
+from sync.run.context import SyncContext, open_context
+from sync.run.runner import RunOptions, RunResult, run
+from sync.run.setup import run_setup
 from sync.settings import load_settings
-from sync.setup import run_setup
-from sync.state_records import FailureRecord
+from sync.state.records import FailureRecord
 
 OPEN_STAGES = ["Prospecting", "Qualification", "Needs Analysis", "Value Proposition", "Id. Decision Makers",
                "Perception Analysis", "Proposal/Price Quote", "Negotiation/Review"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sandbox.launcher import Sandbox
+from sandbox.launcher import Sandbox
 from tests.reliability.harness import HS_DEFAULT_LIMIT, NOW, PEOPLE, SEED, SF_DEFAULT_LIMIT, Harness
 from tests.reliability.state_compare import FinalState
 

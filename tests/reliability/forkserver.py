@@ -1,7 +1,7 @@
 """Start `leadsync` commands without paying for Python start-up and imports each time.
 
-A helper process imports the command (`sync.cli`) once, then forks a child per command; the child
-runs `sync.cli.main()` — the `leadsync` console script's entry point — with the command's argv, its
+A helper process imports the command (`sync.cli.main`) once, then forks a child per command; the child
+runs `sync.cli.main.main()` — the `leadsync` console script's entry point — with the command's argv, its
 own working folder and its own stdout/stderr files, exactly as the script would after its imports.
 The crash test starts twenty-odd runs to kill them: with the imports paid once, its kills land in
 the run itself rather than in the interpreter's start-up (which the trials that use the real
@@ -28,9 +28,9 @@ from typing import Any
 
 HELPER = r"""
 import json, os, sys, threading, traceback
-import sync.cli
+import sync.cli.main
 if threading.active_count() != 1:
-    raise SystemExit("fork server: importing sync.cli started threads; forking would be unsafe")
+    raise SystemExit("fork server: importing sync.cli.main started threads; forking would be unsafe")
 print(json.dumps({"ready": True}), flush=True)
 for line in sys.stdin:
     cmd = json.loads(line)
@@ -49,7 +49,7 @@ for line in sys.stdin:
                 os.close(fd)
             sys.argv = ["leadsync", *cmd["argv"]]
             try:
-                sync.cli.main()
+                sync.cli.main.main()
                 code = 0
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

@@ -21,13 +21,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from connectors.sandbox.launcher import Sandbox
-from connectors.sandbox.settings_toml import dumps_toml
-from sync.context import SyncContext, open_context
-from sync.runner import RunOptions, RunResult, run
+from sandbox.launcher import Sandbox
+from sandbox.settings_toml import dumps_toml
+from sync.run.context import SyncContext, open_context
+from sync.run.runner import RunOptions, RunResult, run
+from sync.run.setup import run_setup
 from sync.settings import load_settings
-from sync.setup import run_setup
-from sync.state import StateStore
+from sync.state.store import StateStore
 from tests.reliability.forkserver import ForkedProcess, ForkServer
 from tests.reliability.state_compare import FinalState, capture
 
@@ -50,7 +50,7 @@ def leadsync_executable() -> list[str]:
     if beside.is_file():
         return [str(beside)]
     found = shutil.which("leadsync")
-    return [found] if found else [sys.executable, "-m", "sync.cli"]
+    return [found] if found else [sys.executable, "-m", "sync.cli.main"]
 
 
 def merge(base: Mapping[str, Mapping[str, Any]], *overrides: Mapping[str, Mapping[str, Any]]

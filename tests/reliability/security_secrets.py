@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
-from connectors.sandbox.launcher import Sandbox
+from sandbox.launcher import Sandbox
 
 
 def _tag() -> str:

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from connectors.sandbox.faults import FaultInjector
-from connectors.sandbox.launcher import Sandbox
-from connectors.sandbox.salesforce.soql import BoolOp, Comparison, InValues, Literal, Not, Query, parse
-from connectors.sandbox.settings_toml import dumps_toml
+from sandbox.faults import FaultInjector
+from sandbox.launcher import Sandbox
+from sandbox.salesforce.soql import BoolOp, Comparison, InValues, Literal, Not, Query, parse
+from sandbox.settings_toml import dumps_toml
 from tests.reliability.badinput_cli import Outcome, run_cli
 from tests.reliability.security_secrets import Secrets
 

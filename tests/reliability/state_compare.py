@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from connectors.sandbox.launcher import Sandbox
 from mappings import Mapping
-from sync.cli_mappings import load_mapping_file
-from sync.plan import canonical
-from sync.state import StateStore
+from sandbox.launcher import Sandbox
+from sync.cli.mappings import load_mapping_file
+from sync.run.plan import canonical
+from sync.state.store import StateStore
 
 TASK_KEY = "Leadsync_Cycle_Key__c"
 # Task fields leadsync sets (Id, audit fields and timestamps differ between runs by design)

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connectors.sandbox.launcher import Sandbox
 from mappings.facts import STAGES
+from sandbox.launcher import Sandbox
 from tests.reliability.badinput_mapping_mutations import DEFAULT_TEXT
 from tests.reliability.badinput_world import Seeder, Snapshot, open_world_context, snapshot, sync_once
 

@@ -13,8 +13,8 @@ from collections import Counter
 
 import pytest
 
-from connectors.sandbox.faults import FaultInjector
-from sync.runner import RunResult
+from sandbox.faults import FaultInjector
+from sync.run.runner import RunResult
 from tests.reliability.conftest import References
 from tests.reliability.harness import Harness
 from tests.reliability.state_compare import capture, differences, differing_keys

@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from connectors.sandbox.faults import KINDS, Fault, FaultInjector
+from sandbox.faults import KINDS, Fault, FaultInjector
 from tests.reliability.conftest import References
 from tests.reliability.harness import CLI_TIMEOUT, CliResult, Harness, Process, kill
 from tests.reliability.state_compare import checkpoint_mismatches, differences

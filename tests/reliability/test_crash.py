@@ -19,7 +19,7 @@ completes.
 
 The emulators run in this process, so a write whose answer the killed client never read still lands
 (the checkpoint is lost, the write is not: the next run must adopt it, not repeat it). The run after
-each kill is a normal run in this process (`sync.runner.run`, as `leadsync sync` calls it).
+each kill is a normal run in this process (`sync.run.runner.run`, as `leadsync sync` calls it).
 """
 
 from __future__ import annotations

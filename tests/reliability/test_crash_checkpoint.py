@@ -30,8 +30,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sandbox.faults import KINDS, Fault, FaultInjector
-from connectors.sandbox.launcher import Sandbox
+from sandbox.faults import KINDS, Fault, FaultInjector
+from sandbox.launcher import Sandbox
 from tests.reliability.harness import CLI_TIMEOUT, Harness, kill
 from tests.reliability.state_compare import (
     checkpoint_mismatches,

@@ -25,14 +25,14 @@ import psutil
 import pytest
 
 from connectors.base import ConfigurationError
-from connectors.sandbox.launcher import Sandbox
-from connectors.sandbox.server import LOOPBACK, ServerThread, TlsFiles, make_tls
 from mappings import MappingError
-from sync.context import open_context
-from sync.runner import RunOptions, RunResult, run
+from sandbox.launcher import Sandbox
+from sandbox.server import LOOPBACK, ServerThread, TlsFiles, make_tls
+from sync.run.context import open_context
+from sync.run.runner import RunOptions, RunResult, run
+from sync.run.setup import run_setup
 from sync.settings import load_settings
-from sync.setup import run_setup
-from sync.state import StateStore
+from sync.state.store import StateStore
 from tests.reliability.badinput_cli import invoke, run_cli
 from tests.reliability.badinput_mapping_mutations import DEFAULT_TEXT
 from tests.reliability.badinput_world import Seeder
@@ -275,7 +275,7 @@ def test_salesforce_verify_tls_false_works_and_warns(empty_sandbox: Sandbox, tmp
     assert result.status == "dry_run", result.error
     warned = [r.name for r in caplog.records
               if r.levelname == "WARNING" and "verify_tls = false" in r.getMessage()]
-    assert warned == ["connectors.salesforce_transport"]
+    assert warned == ["connectors.salesforce.transport"]
 
 
 @pytest.fixture

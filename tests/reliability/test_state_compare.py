@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sandbox.launcher import Sandbox
+from sandbox.launcher import Sandbox
 from tests.reliability.conftest import References
 from tests.reliability.harness import NOW, PEOPLE, SEED, Harness
 from tests.reliability.state_compare import capture, checkpoint_mismatches, differences

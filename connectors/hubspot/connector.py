@@ -1,0 +1,137 @@
+"""The HubSpot connector: a `ContactSource` and `RecordSink` on hubspot-api-client.
+
+    connector = HubSpotConnector(settings.hubspot, counter=counter, policy=RetryPolicy())
+    for ref in connector.iter_contacts(since, properties=mapping_properties):
+        ...
+    results = connector.update_fields(updates)
+
+Every request is paced (`requests_per_10s` rolling, searches at `searches_per_second`), counted per
+endpoint in `counter`, retried by `connectors.retry`, and refused once the daily allowance left falls
+below `daily_reserve` (`BudgetExhausted`). The pieces: `hubspot_transport` (client, pacing, budget),
+`hubspot_read` (search without the 10,000 cap, archived contacts, batch read by email),
+`hubspot_write` (batch update, list membership), `hubspot_setup` (properties, lists).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+import hubspot
+
+from connectors.base import CallCounter, ContactRef, FieldUpdate, ListChange, System, WriteResult
+from connectors.hubspot import read as hubspot_read
+from connectors.hubspot import setup as hubspot_setup
+from connectors.hubspot import write as hubspot_write
+from connectors.hubspot.setup import PropertySpec
+from connectors.hubspot.transport import (
+    HubSpotConfig,
+    HubSpotOptions,
+    HubSpotPacing,
+    HubSpotTransport,
+    build_client,
+)
+from connectors.hubspot.write import PropertyRule
+from connectors.pacing import Clock, Sleep
+from connectors.retry import RetryPolicy
+
+__all__ = ["HubSpotConfig", "HubSpotConnector", "HubSpotOptions", "PropertySpec"]
+
+
+class HubSpotConnector:
+    """Reads contacts from and writes assignments to one HubSpot portal.
+
+    `client` defaults to one built from `settings` (its own retry off). `clock` and `sleep` drive the
+    pacers and the retry backoff (inject a `connectors.pacing.VirtualClock` in tests).
+    """
+
+    system: System = "hubspot"
+
+    def __init__(self, settings: HubSpotConfig, *, counter: CallCounter, policy: RetryPolicy,
+                 client: hubspot.Client | None = None, clock: Clock = time.monotonic,
+                 sleep: Sleep = time.sleep) -> None:
+        self.settings = settings
+        self.policy = policy
+        self._sleep = sleep
+        self.pacing = HubSpotPacing.from_config(settings, clock=clock, sleep=sleep)
+        self.transport = HubSpotTransport(
+            client or build_client(settings), counter=counter, policy=policy, pacing=self.pacing,
+            daily_reserve=settings.daily_reserve, timeout=settings.timeout, sleep=sleep,
+        )
+        self._rules: dict[str, PropertyRule] | None = None
+        self._list_ids: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ reads
+
+    def iter_contacts(self, since: datetime | None, properties: Sequence[str],
+                      until: datetime | None = None) -> Iterator[ContactRef]:
+        """Contacts with `since <= lastmodifieddate < until`, ascending, each once; the 10,000-result
+        search cap is never hit (see `connectors.hubspot.read`). The caller subtracts its lookback."""
+        return hubspot_read.iter_search(self.transport, since, until, properties)
+
+    def iter_archived(self, since: datetime | None) -> Iterator[ContactRef]:
+        """Archived (deleted) contacts archived at or after `since` (`archived=True` on each)."""
+        return hubspot_read.iter_archived(self.transport, since)
+
+    def read_by_email(self, emails: Sequence[str], properties: Sequence[str]) -> Iterator[ContactRef]:
+        """Contacts by email (batch read, `idProperty=email`, 100 per call); unknown emails skipped."""
+        return hubspot_read.iter_by_email(self.transport, emails, properties)
+
+    # ------------------------------------------------------------------ writes
+
+    def update_fields(self, updates: Sequence[FieldUpdate]) -> list[WriteResult]:
+        """Batch update (100 per call); one result per input update, in input order. Values are
+        checked against the contact property definitions (read once per connector) first."""
+        if not updates:
+            return []
+        return hubspot_write.update_contacts(self.transport, updates, rules=self._property_rules(),
+                                             policy=self.policy, sleep=self._sleep)
+
+    def change_lists(self, changes: Sequence[ListChange]) -> list[WriteResult]:
+        """Add/remove list members by list name (MANUAL lists; see `ensure_lists`); one result per
+        change, in input order; merged/deleted contacts -> `RECORD_MISSING`."""
+        return hubspot_write.change_memberships(self.transport, changes, self._list_id)
+
+    # ------------------------------------------------------------------ setup
+
+    def ensure_properties(self, definitions: Sequence[PropertySpec], *, create_missing: bool) -> list[str]:
+        """Problems left with the custom properties (missing, wrong type, missing options); with
+        `create_missing` creates the group, the properties and missing options first."""
+        problems = hubspot_setup.ensure_properties(self.transport, definitions,
+                                                   create_missing=create_missing)
+        with self._lock:
+            self._rules = None  # re-read on the next write: definitions may have changed
+        return problems
+
+    def ensure_lists(self, names: Sequence[str], *, create_missing: bool) -> dict[str, str]:
+        """name -> list id of the MANUAL lists (created when missing and `create_missing`)."""
+        found = hubspot_setup.ensure_lists(self.transport, names, create_missing=create_missing)
+        with self._lock:
+            self._list_ids.update(found)
+        return found
+
+    def budget(self) -> tuple[int, int] | None:
+        """(remaining, max) daily calls as HubSpot last reported them; None before any answer."""
+        return self.transport.budget.snapshot()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _property_rules(self) -> dict[str, PropertyRule]:
+        with self._lock:
+            rules = self._rules
+        if rules is None:
+            rules = hubspot_setup.read_rules(self.transport)
+            with self._lock:
+                self._rules = rules
+        return rules
+
+    def _list_id(self, name: str) -> str | None:
+        with self._lock:
+            known = self._list_ids.get(name)
+        if known is not None:
+            return known
+        found = self.ensure_lists([name], create_missing=False)
+        return found.get(name)

@@ -1,0 +1,288 @@
+"""Writing to HubSpot: contact properties by batch update, list membership by chunked add/remove.
+
+Batch update (100 contacts a call) answers 200, or 207 with per-record `errors`; a 207 is never taken
+as success for its failed records: every input gets the result HubSpot reported for it, and an input
+HubSpot neither confirmed nor reported is a failure (`UNCONFIRMED`, retryable). Retryable per-record
+errors are resubmitted through `connectors.retry.retry_records`, only those records.
+
+Values are checked against the property definitions first (when known), so a value HubSpot would
+reject (an enumeration value that is not an option, an unknown property) fails that record alone
+instead of the whole batch. If HubSpot still rejects a whole batch with a 400, the batch is split in
+halves to isolate the bad records; when both halves are rejected too, the cause is not in particular
+records and splitting stops (all of the batch's records fail with HubSpot's message).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
+
+from connectors import retry
+from connectors.base import (
+    AuthenticationError,
+    ConnectorError,
+    FatalAPIError,
+    FieldUpdate,
+    ListChange,
+    Scalar,
+    WriteResult,
+)
+from connectors.hubspot.transport import HubSpotTransport
+from connectors.pacing import Sleep
+
+log = logging.getLogger(__name__)
+
+BATCH_UPDATE_SIZE = 100  # HubSpot's maximum inputs per batch update
+MEMBERSHIP_CHUNK = 500  # record ids per membership add/remove call (HubSpot's maximum: unverified)
+CONTACT_TYPES = frozenset({"contacts", "contact", "0-1"})
+RECORD_MISSING = "RECORD_MISSING"
+RETRYABLE_RECORD_ERRORS = frozenset(
+    {"RATE_LIMITS", "LOCKED", "CONFLICT", "INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "UNABLE_TO_LOCK_ROW"}
+)
+MISSING_RECORD_ERRORS = frozenset({"OBJECT_NOT_FOUND", "RESOURCE_NOT_FOUND"})
+
+
+@dataclass(frozen=True)
+class PropertyRule:
+    """What a contact property accepts: its type and, for enumerations, the option values."""
+
+    name: str
+    type: str
+    options: frozenset[str] | None = None
+    read_only: bool = False
+
+
+def to_hubspot_value(value: Scalar) -> str:
+    """HubSpot property values are strings: None clears ("") and booleans are lowercase."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def check_values(values: Mapping[str, str], rules: Mapping[str, PropertyRule]) -> tuple[str, str] | None:
+    """(error code, message) for the first value HubSpot would reject, else None."""
+    for name, value in values.items():
+        rule = rules.get(name)
+        if rule is None:
+            return "PROPERTY_DOESNT_EXIST", f"property {name!r} does not exist on contacts"
+        if rule.read_only:
+            return "READ_ONLY_VALUE", f"property {name!r} is read-only"
+        if value == "":
+            continue
+        if rule.type == "enumeration" and rule.options is not None:
+            bad = [v for v in value.split(";") if v not in rule.options]
+            if bad:
+                return "INVALID_OPTION", f"{bad[0]!r} is not an option of {name!r}"
+        elif rule.type == "number":
+            try:
+                float(value)
+            except ValueError:
+                return "INVALID_NUMBER", f"{value!r} is not a number ({name!r})"
+        elif rule.type == "bool" and value not in ("true", "false"):
+            return "INVALID_BOOLEAN", f"{value!r} is not a boolean ({name!r})"
+    return None
+
+
+# --------------------------------------------------------------------------- batch update
+
+
+def update_contacts(transport: HubSpotTransport, updates: Sequence[FieldUpdate], *,
+                    rules: Mapping[str, PropertyRule] | None, policy: retry.RetryPolicy,
+                    sleep: Sleep = time.sleep) -> list[WriteResult]:
+    """One WriteResult per input update, in input order. Updates of the same contact are merged
+    (later values win) and share one result.
+
+    If the run must stop (`BudgetExhausted`, `AuthenticationError`, or `RetriableAPIError` after all
+    attempts) the error propagates with `.results`: the results of the inputs whose batches finished.
+    """
+    merged: dict[str, dict[str, str]] = {}
+    early: dict[str, WriteResult] = {}
+    for upd in updates:
+        rid = str(upd.record_id)
+        if upd.object_type not in CONTACT_TYPES:
+            early[rid] = WriteResult(rid, False, "UNSUPPORTED_OBJECT",
+                                     f"the HubSpot connector writes contacts, not {upd.object_type!r}")
+            continue
+        merged.setdefault(rid, {}).update({k: to_hubspot_value(v) for k, v in upd.values.items()})
+    to_send: list[tuple[str, dict[str, str]]] = []
+    for rid, values in merged.items():
+        if rid in early:
+            continue
+        problem = check_values(values, rules) if rules is not None else None
+        if problem:
+            early[rid] = WriteResult(rid, False, problem[0], problem[1])
+        elif not values:
+            early[rid] = WriteResult(rid, True)
+        else:
+            to_send.append((rid, values))
+
+    done: dict[str, WriteResult] = dict(early)
+
+    def submit(batch: Sequence[tuple[str, dict[str, str]]]) -> list[WriteResult]:
+        out: list[WriteResult] = []
+        for start in range(0, len(batch), BATCH_UPDATE_SIZE):
+            chunk_results = _submit_update(transport, batch[start:start + BATCH_UPDATE_SIZE])
+            done.update((r.record_id, r) for r in chunk_results)  # known even if a later chunk fails
+            out.extend(chunk_results)
+        return out
+
+    try:
+        # the whole set at once, so that records failing retryably anywhere are resubmitted together,
+        # in full batches, not one small batch per original batch
+        final = retry.retry_records(to_send, submit, policy=policy, key=lambda item: item[0], sleep=sleep)
+    except ConnectorError as exc:
+        exc.results = [done[str(u.record_id)] for u in updates if str(u.record_id) in done]  # type: ignore[attr-defined]
+        raise
+    done.update((r.record_id, r) for r in final)
+    return [done[str(u.record_id)] for u in updates]
+
+
+def _submit_update(transport: HubSpotTransport, batch: Sequence[tuple[str, dict[str, str]]],
+                   ) -> list[WriteResult]:
+    """One batch update call; one result per input in order. A whole-batch 400 is bisected."""
+    sent = _send_update(transport, batch)
+    return sent if isinstance(sent, list) else _isolate(transport, batch, sent)
+
+
+def _send_update(transport: HubSpotTransport, batch: Sequence[tuple[str, dict[str, str]]],
+                 ) -> list[WriteResult] | FatalAPIError:
+    """Per-record results, or the 400 that rejected the whole batch."""
+    api = transport.client.crm.contacts.batch_api
+    body = BatchInputSimplePublicObjectBatchInput(
+        inputs=[SimplePublicObjectBatchInput(id=rid, properties=values) for rid, values in batch]
+    )
+    try:
+        data, _ = transport.request("batch_update", api.update_with_http_info, body, raw=True)
+    except FatalAPIError as exc:
+        if isinstance(exc, AuthenticationError) or exc.status != 400:
+            raise
+        return exc
+    return map_batch_results([rid for rid, _ in batch], data)
+
+
+def _isolate(transport: HubSpotTransport, batch: Sequence[tuple[str, dict[str, str]]],
+             exc: FatalAPIError) -> list[WriteResult]:
+    """Split a rejected batch in halves until the rejected records are alone; stop when both halves
+    are rejected (then the cause is not in the records)."""
+    code, message = exc.code or "VALIDATION_ERROR", _api_message(exc)
+    if len(batch) == 1:
+        return [WriteResult(batch[0][0], False, code, message)]
+    log.warning("hubspot batch update of %d rejected (%s); splitting to isolate the bad records",
+                len(batch), code)
+    half = len(batch) // 2
+    parts = (batch[:half], batch[half:])
+    sent = [_send_update(transport, part) for part in parts]
+    if all(isinstance(s, FatalAPIError) for s in sent):
+        return [WriteResult(rid, False, code, message) for rid, _ in batch]
+    out: list[WriteResult] = []
+    for part, res in zip(parts, sent, strict=True):
+        out.extend(res if isinstance(res, list) else _isolate(transport, part, res))
+    return out
+
+
+def map_batch_results(ids: Sequence[str], data: Mapping[str, Any] | None) -> list[WriteResult]:
+    """Per-input results of a batch answer (200 or 207 JSON), in `ids` order. An input neither in
+    `results` nor in `errors` is a retryable failure: HubSpot did not confirm it."""
+    data = data or {}
+    confirmed = {str(obj.get("id")) for obj in data.get("results") or []}
+    failed: dict[str, WriteResult] = {}
+    for err in data.get("errors") or []:
+        category = str(err.get("category") or "ERROR")
+        context = err.get("context") or {}
+        err_ids = context.get("ids") or context.get("id") or []
+        if isinstance(err_ids, str):
+            err_ids = [err_ids]
+        code = RECORD_MISSING if category in MISSING_RECORD_ERRORS else category
+        for rid in err_ids:
+            failed[str(rid)] = WriteResult(str(rid), False, code, err.get("message"),
+                                           retryable=category in RETRYABLE_RECORD_ERRORS)
+    out = []
+    for rid in ids:
+        if rid in failed:
+            out.append(failed[rid])
+        elif rid in confirmed:
+            out.append(WriteResult(rid, True))
+        else:
+            out.append(WriteResult(rid, False, "UNCONFIRMED", "HubSpot neither confirmed nor rejected "
+                                   "this record", retryable=True))
+    return out
+
+
+def _api_message(exc: BaseException) -> str:
+    """The `message` of the HubSpot error body behind `exc` (truncated), else the error text."""
+    cause = exc.__cause__
+    body = getattr(cause, "body", None)
+    try:
+        message = json.loads(body).get("message") if body else None
+    except (ValueError, TypeError, AttributeError):
+        message = None
+    return str(message or exc)[:500]
+
+
+# --------------------------------------------------------------------------- list membership
+
+
+def change_memberships(transport: HubSpotTransport, changes: Sequence[ListChange],
+                       resolve: Callable[[str], str | None]) -> list[WriteResult]:
+    """Add/remove records to/from MANUAL lists named in `changes`; one WriteResult per change, in
+    input order. `resolve(name)` gives the list id (None: no such list -> `LIST_NOT_FOUND`).
+    `recordIdsMissing` (merged or deleted contacts) -> `RECORD_MISSING`. A record already in (or
+    not in) the list is a success. For the same list and record, the last change wins; earlier
+    ones are reported as successes superseded by it."""
+    final: dict[tuple[str, str], int] = {}
+    for i, ch in enumerate(changes):
+        final[(ch.list_name, str(ch.record_id))] = i
+    outcome: dict[int, WriteResult] = {}
+    by_list: dict[str, dict[str, list[int]]] = {}
+    for (name, _rid), i in final.items():
+        by_list.setdefault(name, {"add": [], "remove": []})[changes[i].op].append(i)
+
+    try:
+        for name, ops in by_list.items():
+            list_id = resolve(name)
+            if list_id is None:
+                for i in ops["add"] + ops["remove"]:
+                    outcome[i] = WriteResult(str(changes[i].record_id), False, "LIST_NOT_FOUND",
+                                             f"HubSpot list {name!r} does not exist (run setup)")
+                continue
+            for op, indexes in ops.items():
+                for start in range(0, len(indexes), MEMBERSHIP_CHUNK):
+                    chunk = indexes[start:start + MEMBERSHIP_CHUNK]
+                    ids = [str(changes[i].record_id) for i in chunk]
+                    for i, res in zip(chunk, _membership_call(transport, list_id, op, ids), strict=True):
+                        outcome[i] = res
+    except ConnectorError as exc:
+        exc.results = [outcome[i] for i in range(len(changes)) if i in outcome]  # type: ignore[attr-defined]
+        raise
+
+    results = []
+    for i, ch in enumerate(changes):
+        last = final[(ch.list_name, str(ch.record_id))]
+        results.append(outcome[i] if i == last else WriteResult(
+            str(ch.record_id), True, message=f"superseded by a later {changes[last].op}"))
+    return results
+
+
+def _membership_call(transport: HubSpotTransport, list_id: str, op: str, ids: list[str],
+                     ) -> list[WriteResult]:
+    api = transport.client.crm.lists.memberships_api
+    method = api.add_with_http_info if op == "add" else api.remove_with_http_info
+    try:
+        data, _ = transport.request("memberships", method, list_id, ids)
+    except FatalAPIError as exc:
+        if isinstance(exc, AuthenticationError) or exc.status not in (400, 404):
+            raise
+        return [WriteResult(rid, False, exc.code or f"HTTP_{exc.status}", _api_message(exc)) for rid in ids]
+    missing = {str(r) for r in (getattr(data, "record_ids_missing", None) or [])}
+    return [WriteResult(rid, False, RECORD_MISSING, "contact does not exist (merged or deleted)")
+            if rid in missing else WriteResult(rid, True) for rid in ids]

@@ -1,0 +1,132 @@
+"""The Salesforce connector: a DealSource, RecordSink and TaskSink built on simple-salesforce.
+
+Every request goes through the one retry policy (`connectors.retry`), is counted per endpoint in the
+run's CallCounter, and updates the daily API budget from `Sforce-Limit-Info`; a batch is not started
+when fewer than `daily_reserve` calls remain (BudgetExhausted). The work lives in small modules:
+`salesforce_auth` (config, login), `salesforce_client` (requests, retries, budget), `salesforce_read`
+(deals, contacts), `salesforce_write` (field updates, tasks), `salesforce_campaigns` (lists),
+`salesforce_bulk` (Bulk API 2.0), `salesforce_describe` (field checks).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Literal
+
+import requests
+
+from connectors.base import CallCounter, CallTask, ContactRef, FieldUpdate, ListChange, LostDeal, WriteResult
+from connectors.retry import RetryPolicy
+from connectors.salesforce import campaigns as salesforce_campaigns
+from connectors.salesforce import describe as salesforce_describe
+from connectors.salesforce import write as salesforce_write
+from connectors.salesforce.auth import SalesforceConfig, SalesforceSettingsLike
+from connectors.salesforce.bulk import BulkOptions
+from connectors.salesforce.client import SalesforceClient
+from connectors.salesforce.read import (
+    DealReader,
+    as_text,
+    iter_managed,
+    parse_datetime,
+    read_records,
+    window,
+)
+
+
+class SalesforceConnector:
+    """Reads deals and contacts from, and writes field values, campaign membership and call tasks to,
+    one Salesforce org. Not thread-safe: one connector per run."""
+
+    system: Literal["salesforce"] = "salesforce"
+
+    def __init__(
+        self,
+        settings: SalesforceSettingsLike | SalesforceConfig,
+        *,
+        counter: CallCounter,
+        policy: RetryPolicy,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        bulk_options: BulkOptions = BulkOptions(),
+    ):
+        self.config = SalesforceConfig.from_settings(settings)  # checked (ConfigurationError) on connect()
+        self.client = SalesforceClient(
+            self.config, counter=counter, policy=policy, session=session, sleep=sleep
+        )
+        self.bulk_options = bulk_options
+        self._campaigns: dict[str, str] = {}  # lower campaign name -> id, found or created this run
+        self._reader = DealReader(
+            self.client,
+            loss_reason_field=self.config.loss_reason_field,
+            bulk_threshold=self.config.bulk_read_threshold,
+            bulk_options=bulk_options,
+        )
+
+    def connect(self) -> None:
+        """Log in by the configured auth mode (later expiries: one re-login per request, then an error)."""
+        self.client.connect()
+
+    # ------------------------------------------------------------------ reads
+    def iter_deals(
+        self,
+        since: datetime | None,
+        until: datetime | None = None,
+        *,
+        lost_only: bool = False,
+        page_size: int = 2000,
+    ) -> Iterator[LostDeal]:
+        """Opportunities with SystemModstamp >= since - lookback_minutes (and < until), all states unless
+        `lost_only`, deleted ones included (is_deleted=True), page by page. In REST mode they come ordered
+        by SystemModstamp, Id; above `bulk_read_threshold` matches they come from a Bulk API 2.0 job in
+        no particular order, so advance a watermark only after the iterator is exhausted."""
+        yield from self._reader.iter_deals(
+            window(since, self.config.lookback_minutes), until, lost_only=lost_only, page_size=page_size
+        )
+
+    def read_contacts(self, ids: Sequence[str], fields: Sequence[str]) -> Iterator[dict]:
+        """Contacts by id with `fields` (plus Id), in batched IN queries; unknown ids are skipped."""
+        yield from read_records(self.client, "Contact", ids, fields)
+
+    def iter_managed_contacts(self, fields: Sequence[str], watch: Sequence[str],
+                              since: datetime | None) -> Iterator[ContactRef]:
+        """Contacts where any of the `watch` fields is set, changed at or after `since` - lookback_minutes,
+        oldest change first, as ContactRefs whose properties hold `fields`' current values as text. Lets a
+        run see values edited by hand (keep_manual) without reading every contact."""
+        since = window(since, self.config.lookback_minutes)
+        for row in iter_managed(self.client, "Contact", fields, watch, since):
+            yield ContactRef(row["Id"], None, {f: as_text(row.get(f)) for f in fields},
+                             parse_datetime(row["SystemModstamp"]))
+
+    # ------------------------------------------------------------------ writes
+    def update_fields(self, updates: Sequence[FieldUpdate]) -> list[WriteResult]:
+        return salesforce_write.update_fields(
+            self.client,
+            updates,
+            bulk_threshold=self.config.bulk_write_threshold,
+            bulk_options=self.bulk_options,
+        )
+
+    def change_lists(self, changes: Sequence[ListChange]) -> list[WriteResult]:
+        return salesforce_campaigns.change_lists(self.client, changes, self._campaigns)
+
+    def create_tasks(self, tasks: Sequence[CallTask]) -> list[WriteResult]:
+        return salesforce_write.create_tasks(self.client, tasks)
+
+    def check_fields(self, expected: Mapping[str, Mapping[str, Collection[str] | None]]) -> list[str]:
+        return salesforce_describe.check_fields(self.client, expected)
+
+    # ------------------------------------------------------------------ budget
+    def budget(self) -> tuple[int, int] | None:
+        """(used, max) daily API requests from the last Sforce-Limit-Info header; None before any call."""
+        return self.client.budget()
+
+
+for _doc_source, _name in (
+    (salesforce_write.update_fields, "update_fields"),
+    (salesforce_campaigns.change_lists, "change_lists"),
+    (salesforce_write.create_tasks, "create_tasks"),
+    (salesforce_describe.check_fields, "check_fields"),
+):
+    getattr(SalesforceConnector, _name).__doc__ = _doc_source.__doc__

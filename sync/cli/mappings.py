@@ -1,0 +1,278 @@
+"""`leadsync mappings ...`: check a mapping file and explain how it treats a person.
+
+    leadsync mappings validate [FILE]
+    leadsync mappings explain --person FILE.json [--mapping FILE] [--now ISO] [--json]
+    leadsync mappings explain EMAIL [--config FILE] [--now ISO] [--json]   (sync.views.explain, synced data)
+
+Exit codes: 0 ok; 2 bad configuration or input, with every error printed as `file:line key: message`.
+This module does the file I/O and the clock; `mappings` stays pure.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mappings import DEFAULT_MAPPING_RESOURCE, Mapping, MappingError, load_mapping_text
+from mappings.engine import assign, explain, field_value
+from mappings.errors import FileErrors
+from mappings.facts import Assignment
+from mappings.person_file import people_from_json_text
+
+app = typer.Typer(
+    help="Check the mapping file and see how it scores, stages and groups people.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_BAD_INPUT = 2
+DEFAULT_MAPPING_LABEL = "mappings/default.toml"
+
+
+class InputProblem(Exception):
+    """A file could not be read or parsed; the message is ready to print."""
+
+
+def read_text(path: Path) -> str:
+    """The file's text (UTF-8, BOM allowed). Raises InputProblem naming the file when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not content
+    except FileNotFoundError:
+        raise InputProblem(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise InputProblem(f"{path}: is a directory, not a file") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise InputProblem(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                           "save the file as UTF-8") from None
+    except OSError as exc:
+        raise InputProblem(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def load_mapping_file(path: Path | None) -> Mapping:
+    """Load `path`, or the bundled default mapping when None. Raises MappingError / InputProblem."""
+    if path is None:
+        text = resources.files("mappings").joinpath(DEFAULT_MAPPING_RESOURCE).read_text(encoding="utf-8")
+        return load_mapping_text(text, DEFAULT_MAPPING_LABEL)
+    return load_mapping_text(read_text(path), str(path))
+
+
+def _fail(lines: list[str]) -> typer.Exit:
+    for line in lines:
+        typer.echo(line, err=True)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+@app.command()
+def validate(
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Mapping file to check (default: the bundled mappings/default.toml).",
+            show_default=False,
+            metavar="FILE",
+        ),
+    ] = None,
+    live: Annotated[
+        bool,
+        typer.Option("--live", help="Also check the mapped fields, properties, picklist options and lists "
+                     "in both systems (settings from --config; reads only, creates nothing)."),
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="settings.toml, for --live (default: $LEADSYNC_CONFIG or "
+                     "./settings.toml); without FILE, its mapping_file is the one checked.",
+                     show_default=False),
+    ] = None,
+) -> None:
+    """Check a mapping file: exit 0 with a one-line summary, or exit 2 listing every error."""
+    if live:
+        raise typer.Exit(_validate_live(file, config))
+    try:
+        mapping = load_mapping_file(file)
+    except InputProblem as exc:
+        raise _fail([str(exc), "1 error"]) from None
+    except MappingError as exc:
+        count = len(exc.errors)
+        raise _fail([str(e) for e in exc.errors] + [f"{count} error{'s' if count != 1 else ''}"]) from None
+    typer.echo(summary(mapping))
+
+
+def _validate_live(file: Path | None, config: Path | None) -> int:
+    """The mapping checked, then both systems checked against it (no writes)."""
+    from sync.cli.sync import load  # imported on use: these modules import this one
+    from sync.run.context import open_context
+    from sync.run.setup import run_setup
+
+    settings = load(config)
+    try:
+        mapping = load_mapping_file(file or settings.sync.mapping_file)
+    except InputProblem as exc:
+        raise _fail([str(exc)]) from None
+    except MappingError as exc:
+        raise _fail([str(e) for e in exc.errors]) from None
+    typer.echo(summary(mapping))
+    ctx = open_context(settings, mapping=mapping)
+    try:
+        report = run_setup(ctx, create_missing=False)
+    finally:
+        ctx.close()
+    problems = ([f"hubspot: {p}" for p in report.hubspot_problems]
+                + [f"salesforce: {p}" for p in report.salesforce_problems])
+    for line in problems:
+        typer.echo(line, err=True)
+    if problems:
+        typer.echo(f"{len(problems)} problem(s) in the live systems (`leadsync setup` creates what HubSpot "
+                   "lacks; Salesforce fields are created by an admin)", err=True)
+        return EXIT_BAD_INPUT
+    typer.echo("live: both systems have every field, property, option and list the mapping writes")
+    return 0
+
+
+def summary(mapping: Mapping) -> str:
+    """One line describing a valid mapping."""
+    fields = len(mapping.field_mappings)
+    return (
+        f"{mapping.filename}: valid (version {mapping.version}; {len(mapping.phases)} opportunity stages, "
+        f"{len(mapping.natives)} native stage sources, {len(mapping.behaviour)} behaviour and "
+        f"{len(mapping.fit)} fit rules, score 0..{mapping.score_max}, {len(mapping.nurture_lists)} nurture "
+        f"lists, {fields} field mappings; reads {len(mapping.hubspot_properties())} HubSpot properties)"
+    )
+
+
+@app.command("explain")
+def explain_command(
+    email: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="EMAIL",
+            help="Explain a person from the state store the sync wrote (settings from --config).",
+            show_default=False,
+        ),
+    ] = None,
+    person: Annotated[
+        Path | None,
+        typer.Option(
+            "--person",
+            help="JSON file with one person or an array (docs/explain-person.md).",
+            show_default=False,
+        ),
+    ] = None,
+    mapping_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping",
+            help="Mapping file for --person (default: the bundled mappings/default.toml).",
+            show_default=False,
+        ),
+    ] = None,
+    now: Annotated[
+        str | None,
+        typer.Option("--now", help="Evaluate at this ISO date/time (default: now, UTC).", show_default=False),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Settings file for EMAIL (default: $LEADSYNC_CONFIG, else ./settings.toml).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Show a person's assignment and every rule behind it: a synced EMAIL, or --person FILE.json."""
+    if email is not None and person is not None:
+        raise _fail(["give either EMAIL or --person FILE.json, not both"])
+    if email is not None:
+        if mapping_file is not None:
+            raise _fail(
+                [
+                    "--mapping applies to --person; for EMAIL the mapping comes from the settings "
+                    "([sync] mapping_file)"
+                ]
+            )
+        from sync.views.explain import explain_email_command  # imports this module: import on use
+
+        raise typer.Exit(explain_email_command(email, config, as_json, now))
+    if person is None:
+        raise _fail(["nothing to explain: give EMAIL or --person FILE.json (see docs/explain-person.md)"])
+    try:
+        at = parse_now(now)
+        mapping = load_mapping_file(mapping_file)
+        people = people_from_json_text(read_text(person), str(person))
+    except (InputProblem, ValueError) as exc:
+        lines = [str(e) for e in exc.errors] if isinstance(exc, FileErrors) else [str(exc)]
+        raise _fail(lines) from None
+    assignments = [assign(p, mapping, at) for p in people]
+    if as_json:
+        payload = [assignment_json(a, mapping) for a in assignments]
+        typer.echo(json.dumps(payload[0] if len(payload) == 1 else payload, ensure_ascii=False, indent=2))
+        return
+    for i, a in enumerate(assignments):
+        if i:
+            typer.echo("")
+        typer.echo(render_text(a, mapping, at))
+
+
+def parse_now(text: str | None) -> datetime:
+    """`--now`: ISO date or date-time (naive = UTC); None = the current time."""
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f'--now: "{text}" is not an ISO date or date-time (e.g. 2026-05-01T09:00:00Z)'
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def render_text(a: Assignment, mapping: Mapping, at: datetime) -> str:
+    lines = [f"At {at.isoformat()} with {mapping.filename} (version {mapping.version}):"]
+    lines += [f"  {line}" for line in explain(a)]
+    if a.task is not None:
+        lines.append("  Task description:")
+        lines += [f"    {line}" for line in a.task.description.splitlines()]
+    lines.append("  Fields leadsync would write:")
+    for fm in mapping.field_mappings:
+        value = field_value(a, fm.from_name, mapping, fm.system)
+        if value is None:
+            shown = "(blank)"
+        elif fm.from_name == "explanation":
+            shown = "(the explanation above)"
+        else:
+            shown = str(value)
+        lines.append(f"    {fm.system}.{fm.object}.{fm.field} = {shown}  [{fm.policy}]")
+    return "\n".join(lines)
+
+
+def assignment_json(a: Assignment, mapping: Mapping) -> dict[str, Any]:
+    """The assignment as JSON-ready data: the Assignment fields, the explanation, fields and lists."""
+    data = asdict(a)
+    data["reasons"] = [{**r._asdict(), "points": round(r.points, 2)} for r in a.reasons]
+    data["review"] = list(a.review)
+    if a.task is not None:
+        data["task"] = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(a.task).items()}
+    data["explanation"] = explain(a)
+    fields: dict[str, dict[str, Any]] = {}
+    for fm in mapping.field_mappings:
+        fields.setdefault(f"{fm.system}.{fm.object}", {})[fm.field] = field_value(
+            a, fm.from_name, mapping, fm.system
+        )
+    data["fields"] = fields
+    data["lists"] = (
+        {
+            "salesforce_campaign": mapping.list_name(a.nurture_list, "salesforce"),
+            "hubspot_list": mapping.list_name(a.nurture_list, "hubspot"),
+        }
+        if a.nurture_list is not None
+        else None
+    )
+    return data

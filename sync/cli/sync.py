@@ -1,0 +1,220 @@
+"""CLI: sync, backfill, schedule, setup, runs, failures. Exit codes: 0 ok, 1 record-level failures or
+an unfinished run, 2 bad configuration or input, 3 another run holds the lock."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from connectors.base import ConfigurationError
+from mappings import MappingError
+from sync import logs
+from sync.cli.mappings import InputProblem
+from sync.run.context import SyncContext, open_context
+from sync.run.runner import EXIT_BAD_CONFIG, RunOptions, RunResult, run
+from sync.run.schedule import ScheduleError, Trigger, install_signal_handlers, run_schedule
+from sync.run.setup import run_setup
+from sync.settings import Settings, SettingsFileError, load_settings
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="settings.toml (default: "
+                                                "$LEADSYNC_CONFIG or ./settings.toml)", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON (for machines).")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Plan only: print what would change, write "
+                                         "nothing to either system.")]
+NowOpt = Annotated[str | None, typer.Option("--now", help="Evaluate time-based rules as of this ISO "
+                                            "date/time (default: now).", show_default=False)]
+LogJsonOpt = Annotated[bool, typer.Option("--log-json", help="Log one JSON object per line.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG level.")]
+
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = EXIT_BAD_CONFIG) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+def parse_when(text: str | None, option: str) -> datetime | None:
+    """ISO date or date-time; naive values are UTC."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text) if "T" in text or " " in text else \
+            datetime.combine(date.fromisoformat(text), datetime.min.time())
+    except ValueError:
+        raise fail(f"{option} {text!r}: expected an ISO date (2026-01-31) or date-time") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def load(config: Path | None, *, log_json: bool = False, verbose: bool = False) -> Settings:
+    try:
+        settings = load_settings(config)
+    except SettingsFileError as exc:
+        raise fail(str(exc)) from None
+    logs.configure(settings, level="DEBUG" if verbose else None, json_format=log_json or None)
+    return settings
+
+
+def context(settings: Settings) -> SyncContext:
+    try:
+        return open_context(settings)
+    except (MappingError, InputProblem) as exc:
+        raise fail(f"mapping file: {exc}") from None
+    except ConfigurationError as exc:  # a connector refused the settings (missing token, bad field name)
+        raise fail(f"settings: {exc}") from None
+
+
+def progress_bar(enabled: bool) -> tuple[Progress | None, Any]:
+    if not enabled:
+        return None, None
+    bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=None),
+                   TextColumn("{task.completed:,}"), TimeElapsedColumn(), console=err, transient=True)
+    tasks: dict[str, Any] = {}
+
+    def update(phase: str, done: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(phase, total=None)
+        bar.update(tasks[phase], completed=done)
+
+    return bar, update
+
+
+def execute(settings: Settings, options: RunOptions, *, show_progress: bool) -> RunResult:
+    ctx = context(settings)
+    bar, update = progress_bar(show_progress)
+    try:
+        if bar is None:
+            return run(ctx, options)
+        with bar:
+            return run(ctx, replace(options, progress=update))
+    finally:
+        ctx.close()
+
+
+def print_result(result: RunResult, *, json_out: bool, dry_run: bool) -> None:
+    if json_out:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
+        return
+    out = Console()
+    title = f"run {result.run_id or '(dry run)'}: {result.status} in {result.duration_seconds:.1f}s"
+    out.print(f"[bold]{title}[/bold]")
+    if result.error:
+        out.print(f"[yellow]{result.error}[/yellow]", highlight=False)
+    counts = result.counts
+    people = Table("people", "count", title="assignments", title_justify="left")
+    for key in ("people", "quarantined", "duplicates", "needs_review"):
+        people.add_row(key, f"{counts.get(key, 0):,}")
+    for prefix in ("group.", "rank.", "stage."):
+        for k, v in counts.items():
+            if k.startswith(prefix):
+                people.add_row(k, f"{v:,}")
+    out.print(people)
+    plan = result.plan.get("counts", {})
+    calls_title = "API calls (est.)" if dry_run else "API calls"
+    table = Table("system", "records", "fields", "list adds", "list removes", "tasks", "skipped", calls_title,
+                  title="planned writes" if dry_run else "writes", title_justify="left")
+    for system in ("salesforce", "hubspot"):
+        c = plan.get(system, {})
+        calls = (result.plan.get("estimated_api_calls", {}).get(system, 0) if dry_run
+                 else sum(result.api_calls.get(system, {}).values()))
+        table.add_row(system, *(f"{c.get(k, 0):,}" for k in ("records", "fields", "list_adds", "list_removes",
+                                                              "tasks", "skipped")), f"{calls:,}")
+    out.print(table)
+    sample = result.plan.get("sample", []) + result.plan.get("skipped", [])
+    if sample and dry_run:
+        changes = Table("system", "record", "change", title="sample of changes", title_justify="left")
+        for item in sample:
+            changes.add_row(item["system"], item["record_id"], item["reason"])
+        out.print(changes)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sync")(sync_command)
+    app.command("backfill")(backfill_command)
+    app.command("schedule")(schedule_command)
+    app.command("setup")(setup_command)
+
+
+def sync_command(config: ConfigOpt = None, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
+                 now: NowOpt = None, log_json: LogJsonOpt = False, verbose: VerboseOpt = False) -> None:
+    """One incremental run: pull changes, recompute everyone, write what changed."""
+    settings = load(config, log_json=log_json, verbose=verbose)
+    result = execute(settings, RunOptions(dry_run=dry_run, now=parse_when(now, "--now")),
+                     show_progress=not json_out)
+    print_result(result, json_out=json_out, dry_run=dry_run)
+    raise typer.Exit(result.exit_code)
+
+
+def backfill_command(
+    since: Annotated[str, typer.Option("--since", help="Re-read everything modified from this date.")],
+    until: Annotated[str | None, typer.Option("--until", help="...up to this date (default: now).")] = None,
+    config: ConfigOpt = None, dry_run: DryRunOpt = False, json_out: JsonOpt = False, now: NowOpt = None,
+    log_json: LogJsonOpt = False, verbose: VerboseOpt = False,
+) -> None:
+    """Re-read a period in full from both systems (Bulk API for large Salesforce reads), then sync."""
+    settings = load(config, log_json=log_json, verbose=verbose)
+    start, end = parse_when(since, "--since"), parse_when(until, "--until")
+    if start is not None and end is not None and end <= start:
+        raise fail("--until must be after --since")
+    result = execute(settings, RunOptions(dry_run=dry_run, kind="backfill", since=start, until=end,
+                                          now=parse_when(now, "--now")), show_progress=not json_out)
+    print_result(result, json_out=json_out, dry_run=dry_run)
+    raise typer.Exit(result.exit_code)
+
+
+def schedule_command(
+    every: Annotated[str | None, typer.Option("--every", help="Run at this interval, e.g. 15m, 1h.")] = None,
+    cron: Annotated[str | None, typer.Option("--cron", help='Run on this cron schedule (UTC), e.g. '
+                                             '"*/15 * * * *".')] = None,
+    config: ConfigOpt = None, log_json: LogJsonOpt = False, verbose: VerboseOpt = False,
+) -> None:
+    """Run syncs on a schedule, one at a time, until SIGINT/SIGTERM (which finish the current batch)."""
+    load(config, log_json=log_json, verbose=verbose)  # fail fast on bad settings
+    try:
+        trigger = Trigger.from_options(every, cron)
+    except ScheduleError as exc:
+        raise fail(str(exc)) from None
+    stop = threading.Event()
+    install_signal_handlers(stop)
+
+    def job(stop_event: threading.Event) -> int:
+        fresh = load(config, log_json=log_json, verbose=verbose)  # pick up edited settings and mapping
+        return execute(fresh, RunOptions(stop=stop_event), show_progress=False).exit_code
+
+    run_schedule(job, trigger, stop)
+
+
+def setup_command(
+    config: ConfigOpt = None, json_out: JsonOpt = False,
+    check_only: Annotated[bool, typer.Option("--check", help="Only report; create nothing.")] = False,
+    log_json: LogJsonOpt = False, verbose: VerboseOpt = False,
+) -> None:
+    """Create the HubSpot properties and lists the mapping needs; check the Salesforce fields."""
+    settings = load(config, log_json=log_json, verbose=verbose)
+    ctx = context(settings)
+    try:
+        report = run_setup(ctx, create_missing=not check_only)
+    finally:
+        ctx.close()
+    if json_out:
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        out = Console()
+        out.print(f"HubSpot lists: {', '.join(sorted(report.hubspot_lists)) or '(none)'}")
+        for p in report.hubspot_problems:
+            out.print(f"[red]HubSpot:[/red] {p}", highlight=False)
+        for p in report.salesforce_problems:
+            out.print(f"[red]Salesforce:[/red] {p} (create or fix it in Setup > Object Manager)",
+                      highlight=False)
+        if report.ok:
+            out.print("[green]setup complete: both systems have what the mapping needs[/green]")
+    raise typer.Exit(0 if report.ok else EXIT_BAD_CONFIG)

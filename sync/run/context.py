@@ -1,0 +1,46 @@
+"""Everything a run needs, built from settings: the mapping, the state store, both connectors."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from connectors.base import CallCounter
+from connectors.hubspot.connector import HubSpotConnector
+from connectors.retry import RetryPolicy
+from connectors.salesforce.connector import SalesforceConnector
+from mappings import Mapping
+from sync.cli.mappings import load_mapping_file
+from sync.settings import Settings
+from sync.state.store import StateStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SyncContext:
+    settings: Settings
+    mapping: Mapping
+    store: StateStore
+    counter: CallCounter
+    salesforce: SalesforceConnector
+    hubspot: HubSpotConnector
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(max_attempts=settings.sync.max_attempts, max_backoff=settings.sync.max_backoff_seconds)
+
+
+def open_context(settings: Settings, *, mapping: Mapping | None = None) -> SyncContext:
+    """Load the mapping, open (and migrate) the state store and build both connectors (no I/O to the
+    systems yet: the runner logs in when it starts)."""
+    mapping = mapping or load_mapping_file(settings.sync.mapping_file)
+    counter = CallCounter()
+    policy = retry_policy(settings)
+    store = StateStore.open(settings.state.url)
+    sf = SalesforceConnector(settings.salesforce, counter=counter, policy=policy)
+    hs = HubSpotConnector(settings.hubspot, counter=counter, policy=policy)
+    return SyncContext(settings, mapping, store, counter, sf, hs)

@@ -1,0 +1,322 @@
+"""Identity: one person per normalized email, joining Salesforce and HubSpot contacts.
+
+Rules
+- Normalization: `email.strip().casefold()`.
+- A usable email (checked on the normalized form) is at most 254 characters, has exactly one "@",
+  a local part of 1-64 characters with no whitespace, control or zero-width characters, none of
+  `( ) < > [ ] \\ , ; : "` and no leading, trailing or doubled dot (quoted local parts are not
+  accepted), and a domain of two or more dot-separated labels, each 1-63 letters, digits or inner
+  hyphens (Unicode letters allowed), with a top-level label that is not all digits (no IP
+  literals). Non-ASCII local parts (RFC 6531, e.g. Japanese) are accepted.
+- Salesforce contacts come from the deals they are on (`LostDeal.contacts`); a contact id seen on
+  several deal snapshots takes its email and opt-out from the most recently modified deal.
+  HubSpot contacts come as `ContactRef`; archived ones are ignored (listed in `Resolution.ignored`).
+- Several records of ONE system with the same email all stay on the person (every id is kept, so
+  writes go to each of them) and are reported in `Resolution.duplicates`; nothing is merged away.
+- A record without a usable email is quarantined (`Resolution.quarantined`, with the reason), never
+  dropped silently; the runner stores these as failures at stage "identity".
+- HubSpot properties of a person with several HubSpot records: for each property, the first
+  non-blank value in order of (modified_at newest first, then contact id) wins.
+- Opted out = opted out in either system (any of the person's records).
+
+Emails are never logged in full above DEBUG: use `mask_email()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from connectors.base import ContactRef, LostDeal
+from mappings.facts import DealFacts, PersonFacts
+from sync.state.records import NewFailure
+
+log = logging.getLogger(__name__)
+
+MAX_EMAIL = 254
+MAX_LOCAL = 64
+
+_BAD_LOCAL_CHARS = r"\s@()<>\[\]\\,;:\"\x00-\x1f\x7f\u200b-\u200f\u2060\ufeff"
+_ATOM = rf"[^{_BAD_LOCAL_CHARS}.]+"
+_LABEL = r"[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?"
+_EMAIL = re.compile(rf"(?={_ATOM}(?:\.{_ATOM})*@)[^@]{{1,{MAX_LOCAL}}}@(?:{_LABEL}\.)+(?!\d+$){_LABEL}")
+
+OPTOUT_PROPERTY = "hs_email_optout"
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+
+
+def normalize_email(raw: str | None) -> str:
+    """Trimmed and case-folded; "" for None. Does not validate (see `email_problem`)."""
+    return raw.strip().casefold() if raw else ""
+
+
+def email_problem(normalized: str) -> str | None:
+    """Why a normalized email is not usable, or None when it is. See the module docstring."""
+    if not normalized:
+        return "no email"
+    if len(normalized) <= MAX_EMAIL and _EMAIL.fullmatch(normalized):
+        return None
+    if len(normalized) > MAX_EMAIL:
+        return f"malformed email: longer than {MAX_EMAIL} characters"
+    if normalized.count("@") != 1:
+        return "malformed email: needs exactly one @"
+    local, domain = normalized.split("@")
+    if not local:
+        return "malformed email: nothing before the @"
+    if len(local) > MAX_LOCAL:
+        return f"malformed email: more than {MAX_LOCAL} characters before the @"
+    if re.search(rf"[{_BAD_LOCAL_CHARS}]", local):
+        return "malformed email: space, control or special character before the @"
+    if local.startswith(".") or local.endswith(".") or ".." in local:
+        return "malformed email: misplaced dot before the @"
+    return "malformed email: the domain is not a valid host name"
+
+
+def parse_email(raw: str | None) -> tuple[str | None, str | None]:
+    """(normalized email, None) when usable, else (None, reason)."""
+    norm = normalize_email(raw)
+    problem = email_problem(norm)
+    return (None, problem) if problem else (norm, None)
+
+
+def mask_email(email: str | None) -> str:
+    """A loggable form that identifies without revealing: "taro.yamada@example.com" -> "ta***@example.com".
+
+    At most two characters of the local part are shown (one when it is that short); anything that is
+    not an email shows at most its first two characters.
+    """
+    if not email:
+        return "<no email>"
+    local, at, domain = email.strip().rpartition("@")
+    if not at:
+        return f"{domain[:2]}***"
+    shown = local[:2] if len(local) > 2 else local[:1]
+    return f"{shown}***@{domain[:100]}"
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """One human: every system id that carries their normalized email, and what the systems say."""
+
+    key: str  # the normalized email
+    emails: tuple[str, ...]  # every spelling seen, trimmed, sorted
+    salesforce_contact_ids: tuple[str, ...]  # sorted
+    hubspot_contact_ids: tuple[str, ...]  # sorted
+    deals: tuple[LostDeal, ...]  # not deleted, most recent first (see `deal_recency`)
+    hubspot_properties: Mapping[str, str | None] = field(default_factory=dict)
+    salesforce_opted_out: bool = False
+    hubspot_opted_out: bool = False
+
+    @property
+    def opted_out(self) -> bool:
+        return self.salesforce_opted_out or self.hubspot_opted_out
+
+    @property
+    def masked(self) -> str:
+        return mask_email(self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """A record left out of identity resolution, with the reason. Store it as a failure."""
+
+    system: str
+    record_id: str
+    reason: str
+    email_masked: str
+
+    def as_failure(self) -> NewFailure:
+        return NewFailure(self.system, self.record_id, "identity", self.reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """Several records of one system share a person's email. All are kept on the person."""
+
+    key: str
+    system: str
+    record_ids: tuple[str, ...]
+
+    def message(self) -> str:
+        return (f"{len(self.record_ids)} {self.system} records share {mask_email(self.key)}: "
+                f"{', '.join(self.record_ids)} (all kept; merge them in {self.system} "
+                "if they are one person)")
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    people: dict[str, Person]
+    quarantined: tuple[Quarantined, ...] = ()
+    duplicates: tuple[Duplicate, ...] = ()
+    ignored: tuple[tuple[str, str, str], ...] = ()  # (system, record_id, why) e.g. archived
+
+
+def deal_recency(deal: LostDeal) -> tuple[datetime, datetime, str]:
+    """Sort key, larger = more recent: lost date (else last modification), then modification, then id."""
+    lost = (datetime(deal.lost_date.year, deal.lost_date.month, deal.lost_date.day, tzinfo=UTC)
+            if deal.lost_date else deal.modified_at)
+    return lost, deal.modified_at, deal.opportunity_id
+
+
+# --------------------------------------------------------------------------- resolver
+
+
+@dataclass(slots=True)
+class _SfContact:
+    seen_at: datetime
+    email: str | None
+    opted_out: bool
+    deal_ids: set[str]
+
+
+@dataclass(slots=True)
+class _Builder:
+    emails: set[str] = field(default_factory=set)
+    sf_ids: list[str] = field(default_factory=list)
+    hs: list[ContactRef] = field(default_factory=list)
+    deal_ids: set[str] = field(default_factory=set)
+    sf_opted_out: bool = False
+
+
+class IdentityResolver:
+    """Collects deals and contacts (streamed in any order, any number of calls), then `resolve()`s.
+
+    Later snapshots of the same deal or HubSpot contact replace earlier ones (by modified_at)."""
+
+    def __init__(self, *, optout_property: str = OPTOUT_PROPERTY) -> None:
+        self.optout_property = optout_property
+        self._deals: dict[str, LostDeal] = {}
+        self._hubspot: dict[str, ContactRef] = {}
+
+    def add_deals(self, deals: Iterable[LostDeal]) -> None:
+        for d in deals:
+            old = self._deals.get(d.opportunity_id)
+            if old is None or d.modified_at >= old.modified_at:
+                self._deals[d.opportunity_id] = d
+
+    def add_contacts(self, contacts: Iterable[ContactRef]) -> None:
+        for c in contacts:
+            old = self._hubspot.get(c.contact_id)
+            if old is None or (c.modified_at or _EPOCH) >= (old.modified_at or _EPOCH):
+                self._hubspot[c.contact_id] = c
+
+    def resolve(self) -> Resolution:
+        builders: dict[str, _Builder] = {}
+        quarantined: list[Quarantined] = []
+        ignored: list[tuple[str, str, str]] = []
+
+        for cid, sfc in sorted(self._salesforce_contacts().items()):
+            key, problem = parse_email(sfc.email)
+            if key is None:
+                quarantined.append(
+                    Quarantined("salesforce", cid, problem or "no email", mask_email(sfc.email)))
+                continue
+            b = builders.get(key) or builders.setdefault(key, _Builder())
+            b.emails.add(sfc.email.strip() if sfc.email else key)
+            b.sf_ids.append(cid)
+            b.deal_ids |= sfc.deal_ids
+            b.sf_opted_out = b.sf_opted_out or sfc.opted_out
+
+        for cid, hc in sorted(self._hubspot.items()):
+            if hc.archived:
+                ignored.append(("hubspot", cid, "archived"))
+                continue
+            key, problem = parse_email(hc.email)
+            if key is None:
+                quarantined.append(Quarantined("hubspot", cid, problem or "no email", mask_email(hc.email)))
+                continue
+            b = builders.get(key) or builders.setdefault(key, _Builder())
+            b.emails.add(hc.email.strip() if hc.email else key)
+            b.hs.append(hc)
+
+        people: dict[str, Person] = {}
+        duplicates: list[Duplicate] = []
+        for key in sorted(builders):
+            person = self._person(key, builders[key])
+            people[key] = person
+            for system, ids in (("salesforce", person.salesforce_contact_ids),
+                                ("hubspot", person.hubspot_contact_ids)):
+                if len(ids) > 1:
+                    duplicates.append(Duplicate(key, system, ids))
+        log.info("identity: %d people, %d quarantined, %d duplicate groups, %d ignored",
+                 len(people), len(quarantined), len(duplicates), len(ignored))
+        for q in quarantined:
+            log.debug("identity: quarantined %s %s (%s): %s", q.system, q.record_id, q.email_masked, q.reason)
+        return Resolution(people, tuple(quarantined), tuple(duplicates), tuple(ignored))
+
+    def _salesforce_contacts(self) -> dict[str, _SfContact]:
+        out: dict[str, _SfContact] = {}
+        for deal in self._deals.values():
+            for c in deal.contacts:
+                known = out.get(c.contact_id)
+                if known is None:
+                    out[c.contact_id] = _SfContact(deal.modified_at, c.email, c.opted_out,
+                                                   {deal.opportunity_id})
+                    continue
+                known.deal_ids.add(deal.opportunity_id)
+                if deal.modified_at > known.seen_at:
+                    known.seen_at, known.email, known.opted_out = deal.modified_at, c.email, c.opted_out
+        return out
+
+    def _person(self, key: str, b: _Builder) -> Person:
+        deals = [self._deals[i] for i in b.deal_ids]
+        deals = sorted((d for d in deals if not d.is_deleted), key=deal_recency, reverse=True)
+        hs = sorted(b.hs, key=lambda c: c.contact_id)
+        hs.sort(key=lambda c: c.modified_at or _EPOCH, reverse=True)  # stable: ties keep id order
+        props: dict[str, str | None] = {}
+        for c in hs:
+            for name, value in c.properties.items():
+                if props.get(name) in (None, "") and value not in (None, ""):
+                    props[name] = value
+                else:
+                    props.setdefault(name, value)
+        hs_opted_out = any(
+            str(c.properties.get(self.optout_property) or "").strip().lower() == "true" for c in hs)
+        return Person(key=key, emails=tuple(sorted(b.emails)), salesforce_contact_ids=tuple(sorted(b.sf_ids)),
+                      hubspot_contact_ids=tuple(sorted(c.contact_id for c in hs)), deals=tuple(deals),
+                      hubspot_properties=props, salesforce_opted_out=b.sf_opted_out,
+                      hubspot_opted_out=hs_opted_out)
+
+
+def resolve(deals: Iterable[LostDeal], contacts: Iterable[ContactRef], *,
+            optout_property: str = OPTOUT_PROPERTY) -> Resolution:
+    """One-shot `IdentityResolver`."""
+    resolver = IdentityResolver(optout_property=optout_property)
+    resolver.add_deals(deals)
+    resolver.add_contacts(contacts)
+    return resolver.resolve()
+
+
+# --------------------------------------------------------------------------- engine input
+
+
+def deal_facts(deal: LostDeal) -> DealFacts:
+    return DealFacts(deal_id=deal.opportunity_id, state=deal.state, stage_at_loss=deal.stage_at_loss,
+                     loss_reason=deal.loss_reason, lost_on=deal.lost_date, amount=deal.amount,
+                     owner_id=deal.owner_id, name=deal.name)
+
+
+def to_person_facts(person: Person) -> PersonFacts:
+    """What the mapping engine needs about a person.
+
+    values: "hubspot.<prop>" = raw HubSpot strings (merged, see module docstring);
+    "salesforce.Account.NumberOfEmployees" / ".Industry" / ".Name" from the most recent deal's account
+    (only when the person has a deal); "salesforce.Contact.HasOptedOutOfEmail" (only when the person
+    has a Salesforce contact). Deals keep the most-recent-first order.
+    """
+    values: dict[str, object] = {f"hubspot.{k}": v for k, v in person.hubspot_properties.items()}
+    if person.deals:
+        latest = person.deals[0]
+        values["salesforce.Account.NumberOfEmployees"] = latest.account_employees
+        values["salesforce.Account.Industry"] = latest.account_industry
+        values["salesforce.Account.Name"] = latest.account_name
+    if person.salesforce_contact_ids:
+        values["salesforce.Contact.HasOptedOutOfEmail"] = person.salesforce_opted_out
+    return PersonFacts(key=person.key, values=values, opted_out=person.opted_out,
+                       deals=tuple(deal_facts(d) for d in person.deals))

@@ -1,0 +1,347 @@
+"""One run: lock → pull → snapshot → resolve → assign → plan → write (checkpointed) → record.
+
+Every run recomputes every person from the stored snapshots (time-based rules — the waiting period,
+score decay — change assignments with no new source data), but only what differs from the last
+confirmed write is sent. Watermarks move only when a run got through its writes (ok or partial), to the
+newest modification time actually seen, never to the wall clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from connectors.base import (
+    AuthenticationError,
+    BudgetExhausted,
+    ConfigurationError,
+    ConnectorError,
+    ContactRef,
+    Scalar,
+)
+from mappings.engine import assign
+from sync.run.context import SyncContext
+from sync.run.desired import Current, desired_for, email_lists, needs_current
+from sync.run.identity import IdentityResolver, Person, normalize_email, to_person_facts
+from sync.run.lock import LockHeld, LockLost, RunLock
+from sync.run.plan import PlanState, PlanSummary, plan
+from sync.run.plan_model import FieldKey, PersonDesired
+from sync.run.setup import property_specs, salesforce_expectations
+from sync.run.writer import WRITE_SIZES, StopRequested, Writer
+from sync.state.sql import chunks
+
+log = logging.getLogger(__name__)
+
+STREAM_DEALS = "salesforce.opportunities"
+STREAM_CONTACTS = "hubspot.contacts"
+STREAM_ARCHIVED = "hubspot.archived"
+STREAM_SF_CONTACTS = "salesforce.managed_contacts"
+PEOPLE_CHUNK = 2_000  # people assigned and planned together (writes are batched across chunks)
+SNAPSHOT_CHUNK = 1_000
+
+EXIT_OK, EXIT_RECORD_FAILURES, EXIT_BAD_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
+
+Progress = Callable[[str, int], None]  # (phase, items done so far)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    dry_run: bool = False
+    now: datetime | None = None  # the clock for time-based rules (tests and backfills inject it)
+    kind: str = "sync"  # "sync" | "backfill" | "retry"
+    since: datetime | None = None  # backfill window: re-read everything modified in [since, until)
+    until: datetime | None = None
+    stop: threading.Event | None = None
+    sample_size: int = 20
+    progress: Progress | None = None
+
+
+@dataclass
+class RunResult:
+    run_id: int | None
+    status: str  # ok | partial | budget_stopped | interrupted | failed | locked | dry_run
+    exit_code: int
+    counts: dict[str, Any] = field(default_factory=dict)
+    api_calls: dict[str, dict[str, int]] = field(default_factory=dict)
+    plan: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    duration_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "status": self.status, "exit_code": self.exit_code,
+                "counts": self.counts, "api_calls": self.api_calls, "plan": self.plan, "error": self.error,
+                "duration_seconds": round(self.duration_seconds, 3)}
+
+
+def run(ctx: SyncContext, options: RunOptions = RunOptions()) -> RunResult:
+    """One run under the run lock. Never raises for expected trouble: the result says what happened."""
+    started = time.monotonic()
+    lock = RunLock(ctx.store.engine, wait_seconds=ctx.settings.state.lock_wait_seconds)
+    try:
+        lock.acquire()
+    except LockHeld as exc:
+        return RunResult(None, "locked", EXIT_LOCKED, error=str(exc))
+    try:
+        ctx.store.mark_interrupted_runs()
+        return _Run(ctx, options, lock).execute(started)
+    finally:
+        lock.release()
+
+
+class _Run:
+    def __init__(self, ctx: SyncContext, options: RunOptions, lock: RunLock):
+        self.ctx, self.o, self.lock = ctx, options, lock
+        self.now = options.now or datetime.now(UTC)
+        self.counts: Counter[str] = Counter()
+        self.summary = PlanSummary(sample_size=options.sample_size)
+        self.marks: dict[str, datetime] = {}
+        self.run_id: int | None = None
+        self.writer: Writer | None = None
+
+    # ------------------------------------------------------------------ outline
+    def execute(self, started: float) -> RunResult:
+        ctx, o = self.ctx, self.o
+        if not o.dry_run:
+            self.run_id = ctx.store.start_run(mapping_version=ctx.mapping.version, kind=o.kind)
+            self.writer = Writer(ctx.store, {"salesforce": ctx.salesforce, "hubspot": ctx.hubspot},
+                                 ctx.salesforce, self.run_id, ctx.mapping.version, stop=o.stop,
+                                 check_lock=self.lock.check, preflight=self.preflight)
+        status, code, error = "ok", EXIT_OK, None
+        ctx.counter.counts.clear()  # this run's calls only
+        try:
+            ctx.salesforce.connect()
+            self.pull()
+            self.recompute()
+            if self.writer is not None:
+                self.writer.flush(final=True)
+        except BudgetExhausted as exc:
+            status, code, error = "budget_stopped", EXIT_RECORD_FAILURES, str(exc)
+        except (StopRequested, LockLost) as exc:
+            status, code, error = "interrupted", EXIT_RECORD_FAILURES, str(exc)
+        except (AuthenticationError, ConfigurationError) as exc:
+            status, code, error = "failed", EXIT_BAD_CONFIG, str(exc)
+        except ConnectorError as exc:  # a TLS trust failure is configuration (ca_bundle), so exit 2
+            tls = getattr(exc, "code", None) == "TLS"
+            status, code, error = "failed", EXIT_BAD_CONFIG if tls else EXIT_RECORD_FAILURES, str(exc)
+        except BaseException as exc:
+            self._finish("failed", f"{type(exc).__name__}: {exc}")
+            raise
+        if status == "ok":
+            if self.writer is not None and self.writer.failures:
+                status, code = "partial", EXIT_RECORD_FAILURES
+            if not o.dry_run:
+                if self.run_id is not None:  # this run planned and wrote past any earlier intents
+                    ctx.store.clear_pending_before(self.run_id)
+                for stream, mark in self.marks.items():
+                    current = ctx.store.get_watermark(stream)
+                    if current is None or mark > current:  # only forward (a backfill reads the past)
+                        ctx.store.set_watermark(stream, mark)
+        if o.dry_run and status == "ok":
+            status = "dry_run"
+        self._finish(status, error)
+        return RunResult(self.run_id, status, code, self._counts(), ctx.counter.by_system(),
+                         self.summary.to_dict(WRITE_SIZES), error, time.monotonic() - started)
+
+    def preflight(self, system: str) -> None:
+        """Before the first write to a system: every mapped field/property exists, is writable and
+        takes every value leadsync may write (one describe / properties read). A mismatch stops the run
+        as a configuration error naming the field and value; `leadsync setup` fixes HubSpot's side."""
+        mapping = self.ctx.mapping
+        if system == "salesforce":
+            problems = self.ctx.salesforce.check_fields(salesforce_expectations(mapping))
+        else:
+            problems = self.ctx.hubspot.ensure_properties(property_specs(mapping), create_missing=False)
+        if problems:
+            hint = " (run `leadsync setup`)" if system == "hubspot" else ""
+            raise ConfigurationError(f"{system} is not ready for the mapping{hint}: " + "; ".join(problems))
+
+    def _counts(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(sorted(self.counts.items()))
+        if self.writer is not None:
+            out.update(sorted(self.writer.counts.items()))
+        return out
+
+    def _finish(self, status: str, error: str | None) -> None:
+        if self.run_id is not None:
+            self.ctx.store.finish_run(self.run_id, status=status, counts=self._counts(),
+                                      api_calls=self.ctx.counter.by_system(), error=error)
+
+    def _tick(self, phase: str, n: int) -> None:
+        if self.o.progress is not None:
+            self.o.progress(phase, n)
+
+    def _mark(self, stream: str, when: datetime | None) -> None:
+        if when is not None and (stream not in self.marks or when > self.marks[stream]):
+            self.marks[stream] = when
+
+    # ------------------------------------------------------------------ pull
+    def pull(self) -> None:
+        ctx, o, store = self.ctx, self.o, self.ctx.store
+        backfill = o.kind == "backfill"
+        sf_since = o.since if backfill else store.get_watermark(STREAM_DEALS)
+        # all states, also on a first run: a deal won or re-opened after a loss takes its people out of
+        # recycling, so it must be known before the first assignment is written
+        deals = ctx.salesforce.iter_deals(sf_since, o.until)
+        sf_emails: set[str] = set()
+        for batch in chunks(deals, SNAPSHOT_CHUNK):
+            store.upsert_deals(batch)
+            self.counts["deals_read"] += len(batch)
+            for d in batch:
+                self._mark(STREAM_DEALS, d.modified_at)
+                sf_emails.update(e for c in d.contacts if (e := normalize_email(c.email)))
+            self._tick("salesforce deals", self.counts["deals_read"])
+
+        props = self.hubspot_properties()
+        lookback = timedelta(minutes=ctx.settings.hubspot.lookback_minutes)
+        hs_mark = o.since if backfill else store.get_watermark(STREAM_CONTACTS)
+        hs_since = hs_mark - lookback if hs_mark is not None and not backfill else hs_mark
+        self._store_contacts(ctx.hubspot.iter_contacts(hs_since, props, o.until), STREAM_CONTACTS)
+        arch_mark = store.get_watermark(STREAM_ARCHIVED)
+        if arch_mark is not None or backfill or hs_mark is not None:
+            since = arch_mark - lookback if arch_mark is not None else None
+            self._store_contacts(ctx.hubspot.iter_archived(since), STREAM_ARCHIVED)
+
+        self._pull_managed_salesforce_contacts(None if backfill else store.get_watermark(STREAM_SF_CONTACTS))
+
+        known = {normalize_email(c.email) for c in store.iter_contacts("hubspot", emails=sorted(sf_emails))}
+        missing = sorted(sf_emails - known)
+        if missing:
+            found = self._store_contacts(ctx.hubspot.read_by_email(missing, props), None)
+            self.counts["hubspot_looked_up_by_email"] += found
+
+    def _pull_managed_salesforce_contacts(self, since: datetime | None) -> None:
+        """Salesforce contacts leadsync has written to that changed since the last run, with the
+        mapped fields: what they hold now, so a value edited by hand is seen (keep_manual)."""
+        watch = sorted({fm.field for fm in self.ctx.mapping.fields_for("salesforce", "Contact")
+                        if fm.policy != "overwrite"})
+        if not watch:  # every field is leadsync's own: what a human wrote there does not matter
+            return
+        n = 0
+        managed = self.ctx.salesforce.iter_managed_contacts(self.salesforce_fields(), watch, since)
+        for batch in chunks(managed, SNAPSHOT_CHUNK):
+            self.ctx.store.upsert_contacts("salesforce", batch)
+            for ref in batch:
+                self._mark(STREAM_SF_CONTACTS, ref.modified_at)
+            n += len(batch)
+        self.counts["salesforce_managed_contacts_read"] = n
+
+    def salesforce_fields(self) -> list[str]:
+        return sorted({fm.field for fm in self.ctx.mapping.fields_for("salesforce", "Contact")})
+
+    def _store_contacts(self, contacts: Iterable[ContactRef], stream: str | None) -> int:
+        n = 0
+        for batch in chunks(contacts, SNAPSHOT_CHUNK):
+            self.ctx.store.upsert_contacts("hubspot", batch)
+            n += len(batch)
+            if stream is not None:
+                for c in batch:
+                    self._mark(stream, c.modified_at)
+            self._tick("hubspot contacts", n)
+        self.counts["hubspot_contacts_read"] += n
+        return n
+
+    def hubspot_properties(self) -> list[str]:
+        """What to read from HubSpot: what the rules need plus what leadsync writes (keep_manual)."""
+        mapping = self.ctx.mapping
+        written = {fm.field for fm in mapping.fields_for("hubspot")}
+        return sorted(set(mapping.hubspot_properties()) | written | {"email", "hs_email_optout"})
+
+    # ------------------------------------------------------------------ recompute, plan, write
+    def resolve(self) -> dict[str, Person]:
+        store = self.ctx.store
+        resolver = IdentityResolver()
+        resolver.add_deals(store.iter_deals(include_deleted=True))
+        resolver.add_contacts(store.iter_contacts("hubspot"))
+        res = resolver.resolve()
+        self.counts["people"] = len(res.people)
+        self.counts["quarantined"] = len(res.quarantined)
+        self.counts["duplicates"] = len(res.duplicates)
+        for dup in res.duplicates:
+            log.info("duplicate: %s", dup.message())
+        if res.quarantined and self.run_id is not None:
+            store.add_failures(self.run_id, [q.as_failure() for q in res.quarantined])
+        return res.people
+
+    def recompute(self) -> None:
+        people = self.resolve()
+        mapping = self.ctx.mapping
+        lists = email_lists(mapping)
+        done = 0
+        for keys in chunks(sorted(people), PEOPLE_CHUNK):
+            chunk = [people[k] for k in keys]
+            desired, last, pending = self.desire(chunk)
+            self.plan_and_write(desired, last, pending, lists)
+            done += len(chunk)
+            self._tick("people", done)
+
+    def desire(self, chunk: Sequence[Person]
+               ) -> tuple[list[PersonDesired], dict[FieldKey, Scalar], dict[FieldKey, Scalar]]:
+        """What leadsync wants for these people, with the current Salesforce values read where a
+        keep_manual/if_blank field would change or an interrupted run left a write pending; and what
+        leadsync last wrote to their fields, and was writing when a run died."""
+        mapping, now = self.ctx.mapping, self.now
+        pairs = []
+        for p in chunk:
+            a = assign(to_person_facts(p), mapping, now)
+            self.counts[f"group.{a.recycle_group or 'none'}"] += 1
+            self.counts[f"rank.{a.rank}"] += 1
+            self.counts[f"stage.{a.stage}"] += 1
+            if a.review:
+                self.counts["needs_review"] += 1
+            pairs.append((p, a))
+        current: dict[str, dict[str, dict[str, object]]] = {"salesforce": {}, "hubspot": {}}
+        for p, _ in pairs:
+            if len(p.hubspot_contact_ids) == 1:  # merged view == the record's own values
+                current["hubspot"][p.hubspot_contact_ids[0]] = dict(p.hubspot_properties)
+        sf_known = [cid for p, _ in pairs for cid in p.salesforce_contact_ids]
+        for ref in self.ctx.store.iter_contacts("salesforce", ids=sf_known):
+            current["salesforce"][ref.contact_id] = dict(ref.properties)
+        desired = [desired_for(p, a, mapping, current) for p, a in pairs]
+        sf_ids: set[str] = set()
+        last = self.ctx.store.last_written_map(t.key for d in desired for t in d.fields)
+        pending = self.ctx.store.pending_fields(t.key for d in desired for t in d.fields)
+        for d in desired:
+            sf_ids |= needs_current(d, last, "salesforce", pending)
+        if not sf_ids:
+            return desired, last, pending
+        fields = self.salesforce_fields()
+        for row in self.ctx.salesforce.read_contacts(sorted(sf_ids), fields):
+            current["salesforce"][row["Id"]] = {f: row.get(f) for f in fields}
+        self.counts["salesforce_contacts_checked"] += len(sf_ids)
+        return [self._with_current(d, current) if any(t.record_id in sf_ids for t in d.fields) else d
+                for d in desired], last, pending
+
+    @staticmethod
+    def _with_current(d: PersonDesired, current: Current) -> PersonDesired:
+        fields = []
+        for t in d.fields:
+            rec = current.get(t.system, {}).get(t.record_id)
+            fields.append(replace(t, current=rec[t.field]) if rec is not None and t.field in rec else t)
+        return replace(d, fields=tuple(fields))
+
+    def plan_and_write(self, desired: list[PersonDesired], last: dict[FieldKey, Scalar],
+                       pending: dict[FieldKey, Scalar], lists: set[tuple[str, str]]) -> None:
+        store = self.ctx.store
+        memberships = set()
+        for system in ("salesforce", "hubspot"):
+            ids = sorted({rid for d in desired for s, rid in d.records if s == system})
+            memberships |= {(m.system, m.list_name, m.record_id)
+                            for m in store.get_memberships(system, record_ids=ids)}
+        uncertain: set[tuple[str, str, str]] = set()
+        for system in ("salesforce", "hubspot"):
+            ids = sorted({rid for d in desired for s, rid in d.records if s == system})
+            uncertain |= store.pending_lists(system, ids)
+        cycle_keys = [tt.task.cycle_key for d in desired for tt in d.tasks]
+        recorded = set(store.tasks_for(cycle_keys)) if cycle_keys else set()
+        state = PlanState(last, memberships, recorded, pending, uncertain)
+        wp = plan(desired, state, email_lists=lists)
+        self.summary.add(wp)
+        if self.writer is not None:
+            self.writer.add(wp)
+

@@ -1,0 +1,281 @@
+"""The state store's tables and their ordered, versioned migrations (SQLAlchemy Core).
+
+Portable SQL only: every table and statement here compiles for SQLite and PostgreSQL alike. The
+`schema_version` table keeps one row per applied migration; `migrate()` applies the missing ones in
+order, inside one transaction that also serialises concurrent migrators (SQLite `BEGIN IMMEDIATE`,
+PostgreSQL transaction-scoped advisory lock).
+
+Adding a migration: append `Migration(version=N + 1, ...)` to `MIGRATIONS` and change the live `Table`
+objects below to the new shape. Migration 1 creates tables from those live objects, so before a later
+migration alters a table, freeze that table's version-1 definition inside `_create_v1`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect, Engine
+
+RUN_STATUSES: tuple[str, ...] = (
+    "running", "ok", "partial", "failed", "budget_stopped", "interrupted", "dry_run",
+)
+FAILURE_STAGES: tuple[str, ...] = ("identity", "map", "write")
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    Naive datetimes are refused (a naive value is almost always a bug). PostgreSQL and others get a
+    `TIMESTAMP WITH TIME ZONE`. SQLite has no time zone type: there the value is stored as naive UTC
+    text "YYYY-MM-DD HH:MM:SS.ffffff" (SQLAlchemy's own SQLite format, fixed width so it sorts),
+    converted with the C-speed `isoformat`/`fromisoformat`, and given back as aware UTC.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(32))
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the state store needs timezone-aware values")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version", metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("description", sa.String(200), nullable=False),
+    sa.Column("applied_at", UTCDateTime, nullable=False),
+)
+
+watermarks = sa.Table(
+    "watermarks", metadata,
+    sa.Column("stream", sa.String(200), primary_key=True),
+    sa.Column("value", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+deals = sa.Table(
+    "deals", metadata,
+    sa.Column("opportunity_id", sa.String(64), primary_key=True),
+    sa.Column("data", sa.Text, nullable=False),  # JSON of connectors.base.LostDeal
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("modified_at", UTCDateTime, nullable=False),
+    sa.Column("is_deleted", sa.Boolean, nullable=False),
+    sa.Column("stored_at", UTCDateTime, nullable=False),
+)
+
+contacts = sa.Table(
+    "contacts", metadata,
+    sa.Column("system", sa.String(32), primary_key=True),
+    sa.Column("contact_id", sa.String(64), primary_key=True),
+    sa.Column("email", sa.Text),  # as the system gave it
+    sa.Column("email_norm", sa.String(320)),  # trimmed + case-folded (not validated)
+    sa.Column("properties", sa.Text, nullable=False),  # JSON object of raw property values
+    sa.Column("modified_at", UTCDateTime),
+    sa.Column("archived", sa.Boolean, nullable=False),
+    sa.Column("merged_into", sa.String(64)),
+    sa.Column("stored_at", UTCDateTime, nullable=False),
+    sa.Index("ix_contacts_email_norm", "email_norm"),
+)
+
+written_values = sa.Table(
+    "written_values", metadata,
+    sa.Column("system", sa.String(32), primary_key=True),
+    sa.Column("object", sa.String(64), primary_key=True),
+    sa.Column("record_id", sa.String(64), primary_key=True),
+    sa.Column("field", sa.String(128), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),  # JSON scalar
+    sa.Column("written_at", UTCDateTime, nullable=False),
+    sa.Column("mapping_version", sa.Integer, nullable=False),
+    sa.Column("run_id", sa.Integer),
+)
+
+list_memberships = sa.Table(
+    "list_memberships", metadata,
+    sa.Column("system", sa.String(32), primary_key=True),
+    sa.Column("list_name", sa.String(255), primary_key=True),
+    sa.Column("record_id", sa.String(64), primary_key=True),
+    sa.Column("added_at", UTCDateTime, nullable=False),
+    sa.Column("run_id", sa.Integer),
+    sa.Index("ix_list_memberships_record", "system", "record_id"),
+)
+
+call_tasks = sa.Table(
+    "call_tasks", metadata,
+    sa.Column("cycle_key", sa.String(255), primary_key=True),
+    sa.Column("system", sa.String(32), nullable=False),
+    sa.Column("task_id", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("run_id", sa.Integer),
+)
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("counts", sa.Text, nullable=False),  # JSON object
+    sa.Column("api_calls", sa.Text, nullable=False),  # JSON object
+    sa.Column("mapping_version", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Column("pid", sa.Integer),
+    sa.Column("host", sa.String(255)),
+    sa.Index("ix_runs_started_at", "started_at"),
+)
+
+failures = sa.Table(
+    "failures", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer),
+    sa.Column("system", sa.String(32), nullable=False),
+    sa.Column("record_key", sa.String(255), nullable=False),
+    sa.Column("stage", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+    sa.Column("last_seen", UTCDateTime, nullable=False),
+    sa.Column("resolved", sa.Boolean, nullable=False),
+    sa.Column("resolved_at", UTCDateTime),
+    sa.UniqueConstraint("system", "record_key", "stage", name="uq_failures_record"),
+    sa.Index("ix_failures_resolved", "resolved"),
+)
+
+run_lock = sa.Table(
+    "run_lock", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("token", sa.String(64), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("acquired_at", UTCDateTime, nullable=False),
+    sa.Column("heartbeat_at", UTCDateTime, nullable=False),
+)
+
+# Write intents: recorded before a batch is sent, cleared when the system answers for each record. A
+# row left behind means the process died with that write in flight: it may or may not have landed, so
+# the next run treats it as uncertain (see sync.run.plan). kind: field | list_add | list_remove; target:
+# the object type (field) or the list name; field: "" for list changes; value: JSON scalar or null.
+pending_writes = sa.Table(
+    "pending_writes", metadata,
+    sa.Column("system", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("target", sa.String(255), primary_key=True),
+    sa.Column("record_id", sa.String(64), primary_key=True),
+    sa.Column("field", sa.String(128), primary_key=True),
+    sa.Column("value", sa.Text),
+    sa.Column("run_id", sa.Integer),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_pending_writes_record", "system", "record_id"),
+)
+
+_V1_TABLES = (watermarks, deals, contacts, written_values, list_memberships, call_tasks, runs, failures,
+              run_lock)
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _create_v1(conn: Connection) -> None:
+    for table in _V1_TABLES:
+        table.create(conn, checkfirst=True)
+
+
+def _create_pending_writes(conn: Connection) -> None:
+    pending_writes.create(conn, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _create_v1),
+    Migration(2, "write intents (pending_writes) for crash recovery", _create_pending_writes),
+)
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database was upgraded by a newer leadsync than this one."""
+
+
+def current_version(conn: Connection) -> int:
+    """The highest applied migration, 0 for an empty database."""
+    if not sa.inspect(conn).has_table(schema_version.name):
+        return 0
+    return int(conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0)
+
+
+def migrate(engine: Engine, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
+    """Apply the missing migrations in order; returns the versions applied (empty when up to date).
+
+    Runs in one transaction, so a failure leaves the database at its previous version. Two processes
+    migrating at once are serialised; the second finds nothing left to do.
+    """
+    versions = [m.version for m in migrations]
+    if versions != list(range(1, len(versions) + 1)):
+        raise ValueError(f"migrations must be numbered 1, 2, ... in order, got {versions}")
+    with engine.connect() as conn:
+        if current_version(conn) == (versions[-1] if versions else 0):
+            return []  # fast path: no lock taken when up to date
+    with engine.begin() as conn:
+        _serialise(conn)
+        schema_version.create(conn, checkfirst=True)
+        have = current_version(conn)
+        latest = versions[-1] if versions else 0
+        if have > latest:
+            raise SchemaTooNewError(
+                f"the state store is at schema version {have}, newer than this leadsync knows ({latest}); "
+                "upgrade leadsync"
+            )
+        applied: list[int] = []
+        for m in migrations:
+            if m.version <= have:
+                continue
+            m.apply(conn)
+            conn.execute(schema_version.insert().values(
+                version=m.version, description=m.description, applied_at=datetime.now(UTC)))
+            applied.append(m.version)
+        return applied
+
+
+def _serialise(conn: Connection) -> None:
+    """Take a database-wide write lock for the rest of this transaction, where the backend has one."""
+    name = conn.dialect.name
+    if name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x1EAD5C})
+
+
+def table_names() -> list[str]:
+    """Every table the latest schema has (for docs and tests)."""
+    return sorted(metadata.tables)
+
+
+def column_names(table: str) -> list[str]:
+    return [c.name for c in metadata.tables[table].columns]

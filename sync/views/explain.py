@@ -1,0 +1,342 @@
+"""Explain one synced person from the local state store (no API calls): `leadsync mappings explain EMAIL`.
+
+    explain_person(store, mapping, email, now) -> PersonExplanation | None
+    explain_email_command(email, config, json_out, now) -> exit code (0 found, 1 not found, 2 bad config)
+
+What it shows: the person's inputs from both systems (Salesforce contacts and the deals they are on,
+with stage at loss, phase, loss reason, lost date, amount and state; HubSpot contacts with the
+properties the mapping reads), the assignment at `now` and every rule that fired
+(`mappings.render.explain`), what leadsync last wrote to each field of each of their records (time,
+mapping version, run) next to what it would write now, the list memberships leadsync manages for
+them, and the call tasks recorded for their recycle cycles.
+
+Only this person is resolved: their HubSpot contacts are looked up by normalized email, and the
+deal snapshots are streamed once, keeping the deals with a contact that carries the email. (A
+Salesforce contact whose email changed between deals is matched on the deals that carry this email.)
+Emails are shown in full in the output (the user asked for this person), never logged above DEBUG.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from connectors.base import ContactRef, LostDeal, Scalar
+from mappings import Mapping
+from mappings.engine import assign
+from mappings.facts import Assignment
+from mappings.recycle import cycle_key
+from mappings.render import explain, field_value
+from sync.cli.mappings import assignment_json, parse_now
+from sync.run.identity import (
+    OPTOUT_PROPERTY,
+    Person,
+    mask_email,
+    normalize_email,
+    parse_email,
+    resolve,
+    to_person_facts,
+)
+from sync.run.plan import canonical
+from sync.state.records import Membership, RecordedTask
+from sync.state.store import StateStore
+from sync.views.local_state import (
+    EXIT_BAD_CONFIG,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    LocalStateError,
+    open_local_state,
+    output_console,
+)
+
+log = logging.getLogger(__name__)
+
+UNMAPPED = "unmapped"
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@dataclass(frozen=True)
+class SalesforceContactInput:
+    contact_id: str
+    email: str | None
+    name: str
+    opted_out: bool
+    deal_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DealInput:
+    deal_id: str
+    name: str
+    state: str
+    stage_name: str
+    stage_at_loss: str | None
+    phase: str | None  # buying-process phase at loss ("unmapped" when the stage is not in [phases])
+    loss_reason: str | None
+    lost_date: date | None
+    amount: float | None
+    owner_id: str | None
+    account_name: str | None
+    contact_ids: tuple[str, ...]  # this person's contacts on the deal
+    deleted: bool
+    decides_group: bool  # the deal the recycle group was decided on
+
+
+@dataclass(frozen=True)
+class HubSpotInput:
+    contact_id: str
+    email: str | None
+    archived: bool  # archived contacts are not used (identity ignores them)
+    modified_at: datetime | None
+    properties: dict[str, str | None]  # those the mapping reads, plus the opt-out flag
+
+
+@dataclass(frozen=True)
+class WrittenField:
+    """One field leadsync owns on one record: last write (if any) and what it would write now."""
+
+    system: str
+    object: str
+    record_id: str
+    field: str
+    policy: str
+    wanted: Scalar  # the value of the assignment at `now`
+    written: Scalar  # last confirmed write (None: never written, see `written_at`)
+    written_at: datetime | None
+    mapping_version: int | None
+    run_id: int | None
+
+    @property
+    def status(self) -> str:
+        """One of: in sync; will change (the next run writes `wanted`, policy permitting); never written."""
+        if self.written_at is None:
+            return "never written"
+        return "in sync" if canonical(self.written) == canonical(self.wanted) else "will change"
+
+
+@dataclass(frozen=True)
+class ListState:
+    system: str
+    list_name: str
+    record_id: str
+    managed_since: datetime | None  # None: wanted, not (yet) a managed member
+    wanted: bool  # the assignment puts this record on this list
+
+
+@dataclass(frozen=True)
+class TaskState:
+    cycle_key: str
+    deal_id: str
+    current: bool  # the cycle of the assignment at `now`
+    task: RecordedTask | None
+
+
+@dataclass(frozen=True)
+class PersonExplanation:
+    email: str  # the normalized email (the person's key)
+    emails: tuple[str, ...]  # every spelling seen
+    now: datetime
+    opted_out_salesforce: bool
+    opted_out_hubspot: bool
+    salesforce: tuple[SalesforceContactInput, ...]
+    deals: tuple[DealInput, ...]  # most recent loss first (as the engine sees them), then the others
+    hubspot: tuple[HubSpotInput, ...]
+    assignment: Assignment
+    explanation: tuple[str, ...]  # mappings.render.explain
+    fields: tuple[WrittenField, ...]
+    lists: tuple[ListState, ...]
+    tasks: tuple[TaskState, ...]
+    mapping: Mapping
+
+    def to_dict(self) -> dict[str, Any]:
+        a = assignment_json(self.assignment, self.mapping)
+        return {
+            "email": self.email,
+            "emails": list(self.emails),
+            "now": self.now.isoformat(),
+            "opted_out": {"salesforce": self.opted_out_salesforce, "hubspot": self.opted_out_hubspot},
+            "salesforce": {"contacts": [asdict(c) for c in self.salesforce],
+                           "deals": [{**asdict(d), "lost_date": _iso(d.lost_date)} for d in self.deals]},
+            "hubspot": {"contacts": [{**asdict(h), "modified_at": _iso(h.modified_at)}
+                                     for h in self.hubspot]},
+            "assignment": a,
+            "written": [{**asdict(f), "written_at": _iso(f.written_at), "status": f.status}
+                        for f in self.fields],
+            "lists": [{**asdict(m), "managed_since": _iso(m.managed_since)} for m in self.lists],
+            "tasks": [{"cycle_key": t.cycle_key, "deal_id": t.deal_id, "current": t.current,
+                       "task": None if t.task is None else {**asdict(t.task),
+                                                           "created_at": _iso(t.task.created_at)}}
+                      for t in self.tasks],
+        }
+
+    def render(self, console: Console) -> None:
+        from sync.views.explain_render import render_explanation
+
+        render_explanation(self, console)
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _deals_with_email(deals: Iterable[LostDeal], key: str) -> Iterator[LostDeal]:
+    for d in deals:
+        if any(normalize_email(c.email) == key for c in d.contacts):
+            yield d
+
+
+@dataclass(frozen=True)
+class Found:
+    person: Person
+    deals: tuple[LostDeal, ...]  # every stored deal with a contact carrying the email (deleted too)
+    hubspot: tuple[ContactRef, ...]  # every HubSpot snapshot with the email (archived too)
+
+
+def find_person(store: StateStore, key: str) -> Found | None:
+    """The person with normalized email `key`, resolved from their own records only (one stream over
+    the deal snapshots, one indexed lookup of HubSpot contacts)."""
+    contacts = tuple(store.iter_contacts("hubspot", emails=[key], include_archived=True))
+    deals = tuple(_deals_with_email(store.iter_deals(include_deleted=True), key))
+    person = resolve(deals, contacts).people.get(key)
+    return Found(person, deals, contacts) if person is not None else None
+
+
+def explain_person(store: StateStore, mapping: Mapping, email: str,
+                   now: datetime) -> PersonExplanation | None:
+    """Everything leadsync knows and did about the person with this email, or None if the store
+    knows no such person (or the email is not usable)."""
+    key, problem = parse_email(email)
+    if key is None:
+        log.debug("explain: %s is not a usable email: %s", mask_email(email), problem)
+        return None
+    found = find_person(store, key)
+    if found is None:
+        log.info("explain: no person %s in the state store", mask_email(key))
+        return None
+    person = found.person
+    a = assign(to_person_facts(person), mapping, now)
+    return PersonExplanation(
+        email=key, emails=person.emails, now=now,
+        opted_out_salesforce=person.salesforce_opted_out, opted_out_hubspot=person.hubspot_opted_out,
+        salesforce=_sf_contacts(person), deals=_deals(found, mapping, a),
+        hubspot=_hubspot(found.hubspot, mapping), assignment=a, explanation=tuple(explain(a)),
+        fields=_fields(store, mapping, person, a), lists=_lists(store, mapping, person, a),
+        tasks=_tasks(store, person, a), mapping=mapping)
+
+
+def _sf_contacts(person: Person) -> tuple[SalesforceContactInput, ...]:
+    out = []
+    for cid in person.salesforce_contact_ids:
+        on = [d for d in person.deals if any(c.contact_id == cid for c in d.contacts)]
+        latest = max(on, key=lambda d: d.modified_at) if on else None
+        c = next((c for c in latest.contacts if c.contact_id == cid), None) if latest else None
+        name = " ".join(p for p in ((c.first_name, c.last_name) if c else ()) if p)
+        out.append(SalesforceContactInput(cid, c.email if c else None, name, bool(c and c.opted_out),
+                                          tuple(sorted(d.opportunity_id for d in on))))
+    return tuple(out)
+
+
+def _deals(found: Found, mapping: Mapping, a: Assignment) -> tuple[DealInput, ...]:
+    """The deals the engine saw (most recent first), then the deleted ones it ignored."""
+    ids = set(found.person.salesforce_contact_ids)
+    out = []
+    for d in (*found.person.deals, *(d for d in found.deals if d.is_deleted)):
+        phase = (mapping.phases.get(d.stage_at_loss) if d.stage_at_loss else None) or UNMAPPED
+        out.append(DealInput(
+            d.opportunity_id, d.name, d.state, d.stage_name, d.stage_at_loss,
+            phase if d.state == "lost" else None, d.loss_reason, d.lost_date, d.amount, d.owner_id,
+            d.account_name, tuple(c.contact_id for c in d.contacts if c.contact_id in ids), d.is_deleted,
+            d.opportunity_id == a.deal_id))
+    return tuple(out)
+
+
+def _hubspot(contacts: Iterable[ContactRef], mapping: Mapping) -> tuple[HubSpotInput, ...]:
+    read = [*mapping.hubspot_properties(), OPTOUT_PROPERTY]
+    return tuple(HubSpotInput(c.contact_id, c.email, c.archived, c.modified_at,
+                              {p: c.properties.get(p) for p in dict.fromkeys(read)})
+                 for c in sorted(contacts, key=lambda c: c.contact_id))
+
+
+def _records(person: Person) -> dict[str, tuple[str, ...]]:
+    return {"salesforce": person.salesforce_contact_ids, "hubspot": person.hubspot_contact_ids}
+
+
+def _fields(store: StateStore, mapping: Mapping, person: Person, a: Assignment) -> tuple[WrittenField, ...]:
+    out = []
+    for system, ids in _records(person).items():
+        mappings = mapping.fields_for(system)
+        for obj in dict.fromkeys(fm.object for fm in mappings):
+            last = store.last_written(system, obj, ids)
+            for rid in ids:
+                for fm in (fm for fm in mappings if fm.object == obj):
+                    wv = last.get((rid, fm.field))
+                    out.append(WrittenField(
+                        system, obj, rid, fm.field, fm.policy, field_value(a, fm.from_name, mapping, system),
+                        wv.value if wv else None, wv.written_at if wv else None,
+                        wv.mapping_version if wv else None, wv.run_id if wv else None))
+    return tuple(out)
+
+
+def _lists(store: StateStore, mapping: Mapping, person: Person, a: Assignment) -> tuple[ListState, ...]:
+    out = []
+    for system, ids in _records(person).items():
+        managed: dict[tuple[str, str], Membership] = {
+            (m.list_name, m.record_id): m for m in store.get_memberships(system, record_ids=ids)}
+        wanted = mapping.list_name(a.nurture_list, system) if a.nurture_list else None
+        keys = set(managed) | ({(wanted, rid) for rid in ids} if wanted else set())
+        for name, rid in sorted(keys):
+            m = managed.get((name, rid))
+            out.append(ListState(system, name, rid, m.added_at if m else None, name == wanted))
+    return tuple(out)
+
+
+def _tasks(store: StateStore, person: Person, a: Assignment) -> tuple[TaskState, ...]:
+    """The recorded task of every recycle cycle of the person's lost deals, and the current cycle's
+    (recorded or not)."""
+    keys = {cycle_key(person.key, d.opportunity_id, d.lost_date): d.opportunity_id
+            for d in person.deals if d.state == "lost" and d.lost_date is not None}
+    current = a.task.cycle_key if a.task is not None else None
+    if a.task is not None:
+        keys[a.task.cycle_key] = a.task.deal_id
+    recorded = store.tasks_for(sorted(keys)) if keys else {}
+    return tuple(TaskState(k, deal_id, k == current, recorded.get(k))
+                 for k, deal_id in keys.items() if k in recorded or k == current)
+
+
+# --------------------------------------------------------------------------- command
+
+
+def explain_email_command(email: str, config: Path | str | None, json_out: bool, now: str | None,
+                          console: Console | None = None) -> int:
+    """`leadsync mappings explain EMAIL`: print the explanation; returns the exit code
+    (0 found, 1 no such person in the state store, 2 bad configuration or --now)."""
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        at = parse_now(now)
+        with open_local_state(config) as local:
+            result = explain_person(local.store, local.mapping, email, at)
+    except (LocalStateError, ValueError) as exc:
+        err.print(str(exc), markup=False)
+        return EXIT_BAD_CONFIG
+    if result is None:
+        _, problem = parse_email(email)
+        why = f"not a usable email ({problem})" if problem else (
+            "no Salesforce contact on a stored deal and no HubSpot contact has this email; "
+            "run `leadsync sync` if the person is new")
+        err.print(f"{email}: not found in the state store: {why}", markup=False)
+        return EXIT_NOT_FOUND
+    if json_out:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        result.render(console or output_console())
+    return EXIT_OK

@@ -1,0 +1,355 @@
+"""Loss analysis (失注分析) and stage KPIs, computed from the local state store only (no API calls).
+
+    build_report(store, mapping, now) -> Report          Report.to_dict() for --json
+
+Inputs: the deal and HubSpot contact snapshots the last runs stored, the list memberships leadsync
+recorded, and the run history. Every person is resolved (`sync.run.identity`) and assigned at `now` with
+the mapping engine, exactly as a run would, so the numbers are what a run at `now` would write.
+
+What it counts
+- people: per shared stage (every stage of the mapping's order, zeros included; they sum to the
+  people total) and per rank; quarantined records and duplicate groups as identity reports them.
+- lost deals (every stored, not deleted deal in state "lost", also those without people): a cross
+  table of the buying-process phase at loss (from `[phases]`; a stage missing there or unknown is
+  "unmapped") × loss reason (blank → "(none)"), with deal counts and amounts; the loss reasons
+  ranked by deals (then amount), each with its most common phase and the recycle groups of the
+  people whose recycle decision was taken on a deal lost for that reason.
+- recycle groups (high/low/waiting/excluded/review): people, the amount of the lost deals they were
+  grouped on, how many re-engaged since the loss (a behaviour rule's last event on a later day than
+  the loss date: `mappings.recycle.engagement_since`, the same test the call task uses) and, for
+  `high`, how many were promoted from a low phase by such engagement.
+- nurture lists per system: members the assignments want (people and records) against the
+  memberships leadsync manages in the store (what it confirmed writing).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from connectors.base import LostDeal
+from mappings import Mapping
+from mappings.engine import assign
+from mappings.facts import PHASES, RECYCLE_GROUPS, Assignment, PersonFacts
+from mappings.recycle import engagement_since
+from sync.run.identity import Person, Resolution, resolve, to_person_facts
+from sync.state.store import StateStore
+
+UNMAPPED = "unmapped"
+NO_REASON = "(none)"
+SYSTEMS = ("salesforce", "hubspot")
+
+
+def _money(amount: float) -> float:
+    return round(amount, 2)
+
+
+@dataclass(frozen=True)
+class Tally:
+    """A number of deals and their summed amount (deals without an amount add 0)."""
+
+    deals: int = 0
+    amount: float = 0.0
+
+    def add(self, amount: float | None) -> Tally:
+        return Tally(self.deals + 1, self.amount + (amount or 0.0))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"deals": self.deals, "amount": _money(self.amount)}
+
+
+@dataclass(frozen=True)
+class LossReason:
+    """One loss reason, with where deals were lost for it and where its people are now."""
+
+    reason: str
+    deals: int
+    amount: float
+    share: float  # of all lost deals, 0..1
+    top_phase: str
+    excluded: bool  # listed in recycle.exclude_loss_reasons
+    people_by_group: dict[str, int]  # recycle group -> people grouped on a deal lost for this reason
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reason": self.reason, "deals": self.deals, "amount": _money(self.amount),
+                "share": round(self.share, 4), "top_phase": self.top_phase, "excluded": self.excluded,
+                "people_by_group": dict(self.people_by_group)}
+
+
+@dataclass(frozen=True)
+class LossTable:
+    """Lost deals by phase at loss × loss reason."""
+
+    phases: tuple[str, ...]  # row order: the mapping's phases in buying order, then "unmapped"
+    reasons: tuple[str, ...]  # column order: most deals first
+    cells: dict[tuple[str, str], Tally]  # only non-empty cells
+    total: Tally
+
+    def cell(self, phase: str, reason: str) -> Tally:
+        return self.cells.get((phase, reason), Tally())
+
+    def by_phase(self) -> dict[str, Tally]:
+        return {p: _sum(t for (ph, _), t in self.cells.items() if ph == p) for p in self.phases}
+
+    def by_reason(self) -> dict[str, Tally]:
+        return {r: _sum(t for (_, rs), t in self.cells.items() if rs == r) for r in self.reasons}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.total.to_dict(),
+            "phases": list(self.phases),
+            "reasons": list(self.reasons),
+            "cells": [{"phase": p, "reason": r, **self.cells[(p, r)].to_dict()}
+                      for p in self.phases for r in self.reasons if (p, r) in self.cells],
+            "by_phase": {p: t.to_dict() for p, t in self.by_phase().items()},
+        }
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    group: str
+    people: int
+    lost_amount: float  # summed amount of the lost deals these people were grouped on
+    re_engaged: int  # engagement after the loss date
+    promoted: int  # low phase, moved to high by engagement after the loss (high group only)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"group": self.group, "people": self.people, "lost_amount": _money(self.lost_amount),
+                "re_engaged": self.re_engaged, "promoted": self.promoted}
+
+
+@dataclass(frozen=True)
+class ListStats:
+    """One nurture list in one system: wanted by the assignments vs managed in the store."""
+
+    system: str
+    list_name: str
+    keys: tuple[str, ...]  # nurture list keys of the mapping with this name in this system
+    email: bool
+    desired_people: int
+    desired_records: int  # a person with two records of the system is two members
+    managed: int  # memberships leadsync recorded (confirmed writes)
+
+    @property
+    def difference(self) -> int:
+        """Records still to add (positive) or to remove (negative) on the next run."""
+        return self.desired_records - self.managed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"system": self.system, "list_name": self.list_name, "keys": list(self.keys),
+                "email": self.email, "desired_people": self.desired_people,
+                "desired_records": self.desired_records, "managed": self.managed,
+                "difference": self.difference}
+
+
+@dataclass(frozen=True)
+class LastRun:
+    id: int
+    kind: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    mapping_version: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "status": self.status,
+                "started_at": self.started_at.isoformat(),
+                "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+                "mapping_version": self.mapping_version}
+
+
+@dataclass(frozen=True)
+class Report:
+    now: datetime
+    mapping_version: int
+    mapping_file: str
+    last_run: LastRun | None
+    people: int
+    quarantined: int
+    duplicates: int
+    stages: dict[str, int]  # shared stage -> people (mapping order; zeros included)
+    ranks: dict[str, int]  # rank -> people (hot first)
+    lost: LossTable
+    loss_reasons: tuple[LossReason, ...]  # most deals first
+    groups: tuple[GroupStats, ...]  # in RECYCLE_GROUPS order
+    not_recycled: int  # people in no recycle group
+    lists: tuple[ListStats, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "now": self.now.isoformat(),
+            "mapping": {"version": self.mapping_version, "file": self.mapping_file},
+            "last_run": self.last_run.to_dict() if self.last_run else None,
+            "people": {"total": self.people, "quarantined": self.quarantined,
+                       "duplicates": self.duplicates, "by_stage": dict(self.stages),
+                       "by_rank": dict(self.ranks)},
+            "lost_deals": self.lost.to_dict(),
+            "loss_reasons": [r.to_dict() for r in self.loss_reasons],
+            "recycle_groups": [g.to_dict() for g in self.groups],
+            "not_recycled": self.not_recycled,
+            "nurture_lists": [s.to_dict() for s in self.lists],
+        }
+
+
+# --------------------------------------------------------------------------- building
+
+
+def phase_of(deal: LostDeal, mapping: Mapping) -> str:
+    """The buying-process phase a deal was lost in, or "unmapped"."""
+    return (mapping.phases.get(deal.stage_at_loss) if deal.stage_at_loss else None) or UNMAPPED
+
+
+def reason_of(deal: LostDeal) -> str:
+    return (deal.loss_reason or "").strip() or NO_REASON
+
+
+def _sum(tallies: Iterable[Tally]) -> Tally:
+    deals, amount = 0, 0.0
+    for t in tallies:
+        deals, amount = deals + t.deals, amount + t.amount
+    return Tally(deals, amount)
+
+
+def _loss_table(deals: Iterable[LostDeal], mapping: Mapping) -> LossTable:
+    cells: dict[tuple[str, str], Tally] = {}
+    for d in deals:
+        key = (phase_of(d, mapping), reason_of(d))
+        cells[key] = cells.get(key, Tally()).add(d.amount)
+    used = {p for p, _ in cells}
+    mapped = set(mapping.phases.values())
+    known = [p for p in PHASES if p in used or p in mapped]
+    extra = sorted(used - set(known) - {UNMAPPED})  # phases a mapping may name beyond PHASES
+    phases = tuple(known + extra + ([UNMAPPED] if UNMAPPED in used else []))
+    per_reason: dict[str, Tally] = defaultdict(Tally)
+    for (_, r), t in cells.items():
+        per_reason[r] = _sum([per_reason[r], t])
+    reasons = tuple(sorted(per_reason, key=lambda r: (-per_reason[r].deals, -per_reason[r].amount, r)))
+    return LossTable(phases, reasons, cells, _sum(cells.values()))
+
+
+def _loss_reasons(table: LossTable, mapping: Mapping,
+                  groups_by_reason: dict[str, Counter[str]]) -> tuple[LossReason, ...]:
+    out = []
+    total = table.total.deals
+    for reason, tally in table.by_reason().items():
+        per_phase = [(table.cell(p, reason).deals, -i, p) for i, p in enumerate(table.phases)]
+        top = max(per_phase)[2] if per_phase else UNMAPPED
+        groups = groups_by_reason.get(reason, Counter())
+        out.append(LossReason(
+            reason, tally.deals, tally.amount, tally.deals / total if total else 0.0, top,
+            mapping.recycle.excludes(reason),
+            {g: groups[g] for g in RECYCLE_GROUPS if groups[g]}))
+    return tuple(out)
+
+
+def assignments(resolution: Resolution, mapping: Mapping,
+                now: datetime) -> Iterator[tuple[Person, PersonFacts, Assignment]]:
+    """Every resolved person with the engine's facts and assignment at `now` (sorted by key)."""
+    for key in sorted(resolution.people):
+        person = resolution.people[key]
+        facts = to_person_facts(person)
+        yield person, facts, assign(facts, mapping, now)
+
+
+def _last_run(store: StateStore) -> LastRun | None:
+    runs = [r for r in store.list_runs(limit=20) if r.status != "dry_run"]
+    if not runs:
+        return None
+    r = runs[0]
+    return LastRun(r.id, r.kind, r.status, r.started_at, r.finished_at, r.mapping_version)
+
+
+def build_report(store: StateStore, mapping: Mapping, now: datetime) -> Report:
+    """The report at `now` from the stored snapshots and memberships (reads the store only)."""
+    lost_deals: list[LostDeal] = []
+
+    def remember(deals: Iterable[LostDeal]) -> Iterator[LostDeal]:
+        for d in deals:
+            if d.state == "lost" and not d.is_deleted:
+                lost_deals.append(d)
+            yield d
+
+    resolution = resolve(remember(store.iter_deals(include_deleted=True)), store.iter_contacts("hubspot"))
+    table = _loss_table(lost_deals, mapping)
+    deal_by_id = {d.opportunity_id: d for d in lost_deals}
+
+    stages: Counter[str] = Counter()
+    ranks: Counter[str] = Counter()
+    group_people: Counter[str] = Counter()
+    group_amount: dict[str, float] = defaultdict(float)
+    re_engaged: Counter[str] = Counter()
+    promoted = 0
+    groups_by_reason: dict[str, Counter[str]] = defaultdict(Counter)
+    # (system, list name) -> [people, records] the assignments put on it
+    wanted: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for person, facts, a in assignments(resolution, mapping, now):
+        stages[a.stage] += 1
+        ranks[a.rank] += 1
+        if a.nurture_list is not None:
+            for system, ids in (("salesforce", person.salesforce_contact_ids),
+                                ("hubspot", person.hubspot_contact_ids)):
+                if ids:
+                    counts = wanted[(system, mapping.list_name(a.nurture_list, system))]
+                    counts[0] += 1
+                    counts[1] += len(ids)
+        group = a.recycle_group
+        if group is None:
+            continue
+        group_people[group] += 1
+        deal = deal_by_id.get(a.deal_id) if a.deal_id else None
+        if deal is None:
+            continue
+        group_amount[group] += deal.amount or 0.0
+        groups_by_reason[reason_of(deal)][group] += 1
+        if deal.lost_date is not None and engagement_since(mapping, deal.lost_date, facts.values.get):
+            re_engaged[group] += 1
+        phase = phase_of(deal, mapping)
+        if group == "high" and phase not in mapping.recycle.high and phase in mapping.recycle.low:
+            promoted += 1
+
+    people = len(resolution.people)
+    return Report(
+        now=now,
+        mapping_version=mapping.version,
+        mapping_file=mapping.filename,
+        last_run=_last_run(store),
+        people=people,
+        quarantined=len(resolution.quarantined),
+        duplicates=len(resolution.duplicates),
+        stages=_ordered(stages, mapping.stage_order),
+        ranks=_ordered(ranks, tuple(r for r, _ in mapping.ranks)),
+        lost=table,
+        loss_reasons=_loss_reasons(table, mapping, groups_by_reason),
+        groups=tuple(GroupStats(g, group_people[g], group_amount[g], re_engaged[g],
+                                promoted if g == "high" else 0) for g in RECYCLE_GROUPS),
+        not_recycled=people - sum(group_people.values()),
+        lists=_lists(store, mapping, wanted),
+    )
+
+
+def _ordered(counts: Counter[str], order: tuple[str, ...]) -> dict[str, int]:
+    out = {k: counts[k] for k in order}
+    out.update(sorted((k, v) for k, v in counts.items() if k not in out))
+    return out
+
+
+def _lists(store: StateStore, mapping: Mapping,
+           wanted: dict[tuple[str, str], list[int]]) -> tuple[ListStats, ...]:
+    """Every nurture list of the mapping per system, then lists the store still manages members of
+    that the mapping no longer names (keys empty: the next run removes those members)."""
+    out = []
+    for system in SYSTEMS:
+        managed = Counter(m.list_name for m in store.get_memberships(system))
+        by_name: dict[str, list[str]] = defaultdict(list)
+        for key in mapping.nurture_lists:
+            by_name[mapping.list_name(key, system)].append(key)
+        for name in sorted(managed.keys() - by_name.keys()):
+            by_name[name] = []
+        for name, keys in by_name.items():
+            people, records = wanted.get((system, name), (0, 0))
+            email = any(mapping.nurture_lists[k].email for k in keys)
+            out.append(ListStats(system, name, tuple(keys), email, people, records, managed[name]))
+    return tuple(out)

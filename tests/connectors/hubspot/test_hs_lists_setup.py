@@ -1,0 +1,124 @@
+"""MANUAL lists (find/create, chunked adds and removes, missing records) and the property setup."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from connectors.base import AuthenticationError, ConfigurationError, FieldUpdate, ListChange
+from connectors.hubspot.connector import PropertySpec
+from connectors.hubspot.write import MEMBERSHIP_CHUNK
+
+from .conftest import SEEDED, Hub
+
+SPECS = [
+    PropertySpec("leadsync_stage", "Stage", "enumeration", "select", ("inquiry", "mql", "sql")),
+    PropertySpec("leadsync_score", "Score", "number", "number"),
+    PropertySpec("recycle_group", "Recycle group", "enumeration", "radio", ("high", "low")),
+]
+
+
+def contacts(hub: Hub, n: int) -> list[str]:
+    return [hub.emu.store.create_contact({"email": f"l{i}@example.com"}, at=SEEDED) for i in range(n)]
+
+
+FAULTS = (("429", 1.0, 2, "1"), ("500", 0.3, None, None), ("drop", 0.2, None, None))
+
+
+@pytest.mark.parametrize("faults", [(), FAULTS], ids=["clean", "faults"])
+def test_list_changes_in_chunks(hub: Hub, faults: tuple) -> None:
+    ids = contacts(hub, 1_300)
+    conn = hub.connector()
+    assert conn.ensure_lists(["Nurture - Events"], create_missing=True) == {"Nurture - Events": "1"}
+    for kind, probability, count, arg in faults:
+        hub.emu.faults.add("hubspot.memberships", kind, probability, count, arg)
+    hub.reset_counts()
+    added = conn.change_lists([ListChange("Nurture - Events", c, "add") for c in ids[:1_200]])
+    assert all(r.ok for r in added)
+    removed = conn.change_lists([ListChange("Nurture - Events", c, "remove") for c in ids[:300]])
+    assert all(r.ok for r in removed)
+    assert hub.emu.store.list_members("Nurture - Events") == set(ids[300:1_200])
+    assert hub.counted()["memberships"] >= math.ceil(1_200 / MEMBERSHIP_CHUNK) + 1
+    if not faults:
+        assert hub.counted() == {"memberships": math.ceil(1_200 / MEMBERSHIP_CHUNK) + 1}
+    assert hub.counted() == hub.calls()
+
+
+def test_missing_records_and_lists_are_failures(hub: Hub) -> None:
+    ids = contacts(hub, 10)
+    store = hub.emu.store
+    store.merge_contacts(ids[0], ids[1])
+    store.archive_contact(ids[2])
+    conn = hub.connector()
+    conn.ensure_lists(["Nurture - Newsletter"], create_missing=True)
+    changes = [ListChange("Nurture - Newsletter", c, "add") for c in ids]
+    changes += [ListChange("Nurture - Gone", ids[3], "add"),
+                ListChange("Nurture - Newsletter", ids[4], "remove")]  # supersedes the add of ids[4]
+    results = conn.change_lists(changes)
+    assert len(results) == len(changes)
+    by_input = list(zip(changes, results, strict=True))
+    missing = {ch.record_id for ch, r in by_input if r.error_code == "RECORD_MISSING"}
+    assert missing == {ids[1], ids[2]}
+    assert [r.error_code for ch, r in by_input if ch.list_name == "Nurture - Gone"] == ["LIST_NOT_FOUND"]
+    others = [r for ch, r in by_input
+              if ch.record_id not in (ids[1], ids[2]) and ch.list_name != "Nurture - Gone"]
+    assert others and all(r.ok for r in others)
+    assert store.list_members("Nurture - Newsletter") == {ids[0], *ids[3:4], *ids[5:]}
+
+
+def test_lists_are_found_case_insensitively_and_dynamic_ones_refused(hub: Hub) -> None:
+    conn = hub.connector()
+    created = conn.ensure_lists(["Nurture - Call/DM"], create_missing=True)
+    assert conn.ensure_lists(["nurture - call/dm"], create_missing=False) == {"nurture - call/dm":
+                                                                             created["Nurture - Call/DM"]}
+    assert conn.ensure_lists(["Not there"], create_missing=False) == {}
+    lists_api = conn.transport.client.crm.lists.lists_api
+    lists_api.create({"name": "Hot leads", "objectTypeId": "0-1", "processingType": "DYNAMIC",
+                      "filterBranch": {"filterBranchType": "OR", "filterBranches": [], "filters": []}})
+    with pytest.raises(ConfigurationError, match="DYNAMIC"):
+        conn.ensure_lists(["Hot leads"], create_missing=True)
+
+
+def test_setup_creates_properties_once_then_only_checks(hub: Hub) -> None:
+    conn = hub.connector()
+    assert len(conn.ensure_properties(SPECS, create_missing=False)) == 3  # all missing: reported only
+    assert hub.emu.store.schema.get("leadsync_stage") is None
+    assert conn.ensure_properties(SPECS, create_missing=True) == []
+    stage = hub.emu.store.schema.get("leadsync_stage")
+    assert stage.group_name == "leadsync" and [o.value for o in stage.options] == ["inquiry", "mql", "sql"]
+    hub.reset_counts()
+    assert conn.ensure_properties(SPECS, create_missing=True) == []
+    assert hub.counted() == {"properties": 1} == hub.calls()  # a second setup only reads
+
+
+def test_setup_adds_missing_options_and_reports_wrong_types(hub: Hub) -> None:
+    conn = hub.connector()
+    conn.ensure_properties(SPECS, create_missing=True)
+    stages = ("inquiry", "mql", "sql", "recycle")
+    wider = [PropertySpec("leadsync_stage", "Stage", "enumeration", "select", stages),
+             PropertySpec("leadsync_score", "Score", "string", "text")]
+    problems = conn.ensure_properties(wider, create_missing=False)
+    assert any("recycle" in p for p in problems) and any("leadsync_score" in p for p in problems)
+    problems = conn.ensure_properties(wider, create_missing=True)
+    assert problems == [p for p in problems if "leadsync_score" in p] and len(problems) == 1
+    assert [o.value for o in hub.emu.store.schema.get("leadsync_stage").options][-1] == "recycle"
+    assert hub.emu.store.schema.get("leadsync_score").type == "number"  # never altered
+
+
+def test_new_options_are_usable_by_the_next_write(hub: Hub) -> None:
+    (cid,) = contacts(hub, 1)
+    conn = hub.connector()
+    conn.ensure_properties(SPECS[:1], create_missing=True)
+    assert conn.update_fields([FieldUpdate("contacts", cid, {"leadsync_stage": "recycle"})])[0].error_code \
+        == "INVALID_OPTION"
+    conn.ensure_properties([PropertySpec("leadsync_stage", "Stage", "enumeration", "select", ("recycle",))],
+                           create_missing=True)
+    assert conn.update_fields([FieldUpdate("contacts", cid, {"leadsync_stage": "recycle"})])[0].ok
+
+
+def test_a_refused_token_fails_at_once_with_a_clear_error(hub: Hub) -> None:
+    conn = hub.connector(access_token="not-the-token")
+    with pytest.raises(AuthenticationError, match="401"):
+        conn.ensure_lists(["Any"], create_missing=False)
+    assert hub.counted() == {"lists": 1} == hub.calls()  # never retried

@@ -1,0 +1,89 @@
+"""Every auth mode against the emulator's real login endpoints, re-login on expiry, TLS trust."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from connectors.base import AuthenticationError, FatalAPIError
+from sandbox.salesforce import SalesforceEmulator
+from sandbox.server import make_tls
+
+from .conftest import Org, Run, emulator_calls
+
+
+@pytest.mark.parametrize(
+    ("overrides", "login_endpoint"),
+    [
+        ({"auth": "password"}, "salesforce.login"),  # SOAP with security token
+        ({"auth": "password", "security_token": None, "consumer_key": "K", "consumer_secret": "S"}, None),
+        ({"auth": "jwt"}, "salesforce.token"),
+        ({"auth": "client_credentials"}, "salesforce.token"),
+        ({"auth": "session"}, None),
+    ],
+    ids=["password-soap", "password-oauth", "jwt", "client_credentials", "session"],
+)
+def test_each_auth_mode_logs_in_and_reads(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator, overrides: dict, login_endpoint: str | None
+) -> None:
+    if overrides.get("consumer_key") == "K":  # OAuth username-password flow with the app's real keys
+        overrides = {
+            **overrides,
+            "consumer_key": emu.credentials.consumer_key,
+            "consumer_secret": emu.credentials.consumer_secret,
+        }
+        login_endpoint = "salesforce.token"
+    cid = org.contact()
+    run = make(**overrides)
+    run.connector.connect()
+    assert [r["Id"] for r in run.connector.read_contacts([cid], ["Email"])] == [cid]
+    expected = {"salesforce.query": 1} | ({login_endpoint: 1} if login_endpoint else {})
+    assert run.calls() == expected == emulator_calls(emu)
+
+
+def test_expired_session_logs_in_again_once(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    cid = org.contact()
+    run = make()
+    run.connector.connect()
+    emu.sessions.expire()  # every session ends (as after 2 h of inactivity)
+    assert [r["Id"] for r in run.connector.read_contacts([cid], [])] == [cid]
+    assert run.calls() == {"salesforce.login": 2, "salesforce.query": 2} == emulator_calls(emu)
+
+
+def test_an_expired_given_session_is_a_clear_error(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    cid = org.contact()
+    run = make(auth="session")
+    emu.sessions.expire()
+    with pytest.raises(AuthenticationError, match="auth = 'session'"):
+        list(run.connector.read_contacts([cid], []))
+
+
+def test_wrong_password_is_an_authentication_error_without_retries(
+    make: Callable[..., Run], emu: SalesforceEmulator
+) -> None:
+    run = make(password="wrong")
+    with pytest.raises(AuthenticationError) as info:
+        run.connector.connect()
+    assert info.value.code == "INVALID_LOGIN" and "wrong" not in str(info.value)
+    assert emu.calls.snapshot()["salesforce.login"] == 1
+
+
+def test_login_outage_is_retried(make: Callable[..., Run], emu: SalesforceEmulator) -> None:
+    emu.faults.add("salesforce.login", "503", 1.0, 2)
+    emu.faults.add("salesforce.login", "drop", 1.0, 1)
+    run = make()
+    run.connector.connect()
+    assert run.calls() == {"salesforce.login": 4} == emulator_calls(emu)
+
+
+def test_tls_is_verified_against_the_configured_ca(make: Callable[..., Run], tmp_path: Path) -> None:
+    other_ca = make_tls(tmp_path / "other").ca_file  # a CA that did not sign the emulator's certificate
+    with pytest.raises(FatalAPIError) as info:
+        make(ca_bundle=other_ca).connector.connect()
+    assert info.value.code == "TLS"

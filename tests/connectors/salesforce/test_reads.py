@@ -1,0 +1,228 @@
+"""Reading deals and contacts from the emulator with the real simple-salesforce client."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import date, timedelta
+
+import pytest
+
+from connectors.base import BudgetExhausted
+from connectors.salesforce.read import MAX_IN_IDS
+from sandbox.salesforce import SalesforceEmulator
+
+from .conftest import T0, Org, Run, emulator_calls
+
+SINCE = T0 - timedelta(days=1)
+
+
+def test_a_lost_deal_with_everything_on_it(make: Callable[..., Run], org: Org) -> None:
+    acc = org.account("Globex", employees=1200, industry="Energy")
+    first, primary = org.contact(account_id=acc), org.contact(account_id=acc, opted_out=True)
+    opp = org.deal(
+        ["Prospecting", "Needs Analysis", "Proposal/Price Quote", "Closed Lost"],
+        account_id=acc,
+        contacts=[first, primary],
+        primary=primary,
+        reason="Competitor",
+        amount=12000.5,
+    )
+    (deal,) = make().connector.iter_deals(SINCE)
+    assert deal.opportunity_id == opp and deal.state == "lost" and deal.stage_name == "Closed Lost"
+    assert deal.stage_at_loss == "Proposal/Price Quote"
+    assert (deal.loss_reason, deal.lost_date, deal.amount) == ("Competitor", date(2024, 6, 30), 12000.5)
+    assert (deal.account_id, deal.account_name, deal.account_employees, deal.account_industry) == (
+        acc,
+        "Globex",
+        1200,
+        "Energy",
+    )
+    assert [c.contact_id for c in deal.contacts] == [primary, first]  # primary first
+    assert deal.contacts[0].is_primary and deal.contacts[0].opted_out and not deal.contacts[1].opted_out
+    assert deal.contacts[1].email and deal.contacts[1].role == "Influencer"
+    assert deal.modified_at == T0 + timedelta(days=3) and deal.modified_at.tzinfo is not None
+    assert deal.owner_id and not deal.is_deleted
+
+
+@pytest.mark.parametrize(
+    ("stages", "expected"),
+    [
+        (["Prospecting", "Closed Lost"], "Prospecting"),
+        (["Closed Lost"], None),  # created lost: no open stage ever
+        (
+            ["Qualification", "Negotiation/Review", "Closed Lost", "Value Proposition", "Closed Lost"],
+            "Value Proposition",
+        ),  # re-opened and lost again: the latest loss counts
+        (["Qualification", "Closed Won", "Perception Analysis", "Closed Lost"], "Perception Analysis"),
+    ],
+)
+def test_stage_at_loss_from_history(
+    make: Callable[..., Run], org: Org, stages: list[str], expected: str | None
+) -> None:
+    org.deal(stages)
+    (deal,) = make().connector.iter_deals(SINCE)
+    assert deal.state == "lost" and deal.stage_at_loss == expected
+
+
+def test_all_states_and_deleted_deals_are_read_and_lost_only_filters(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    lost = org.deal(["Prospecting", "Closed Lost"], name="lost")
+    won = org.deal(["Prospecting", "Closed Won"], name="won")
+    open_ = org.deal(["Prospecting", "Qualification"], name="open")
+    gone = org.deal(["Prospecting", "Value Proposition", "Closed Lost"], name="gone")
+    emu.store.delete("Opportunity", gone, at=T0 + timedelta(days=5))
+    conn = make().connector
+    by_id = {d.opportunity_id: d for d in conn.iter_deals(SINCE)}
+    assert {i: (d.state, d.is_deleted) for i, d in by_id.items()} == {
+        lost: ("lost", False),
+        won: ("won", False),
+        open_: ("open", False),
+        gone: ("lost", True),
+    }
+    assert by_id[won].stage_at_loss is None and by_id[won].lost_date is None
+    assert by_id[gone].stage_at_loss == "Value Proposition"
+    assert {d.opportunity_id for d in conn.iter_deals(SINCE, lost_only=True)} == {lost, gone}
+
+
+def test_window_and_order(make: Callable[..., Run], org: Org) -> None:
+    ids = [
+        org.deal(["Prospecting", "Closed Lost"], start=T0 + timedelta(hours=i), step=timedelta(minutes=1))
+        for i in range(6)
+    ]
+    conn = make().connector
+    deals = list(conn.iter_deals(T0 + timedelta(hours=2, minutes=1), T0 + timedelta(hours=5, minutes=1)))
+    assert [d.opportunity_id for d in deals] == ids[2:5]  # >= since, < until, by SystemModstamp
+    assert [d.modified_at for d in deals] == sorted(d.modified_at for d in deals)
+
+
+def test_lookback_reads_again_what_changed_just_before_the_watermark(
+    make: Callable[..., Run], org: Org
+) -> None:
+    org.deal(["Prospecting", "Closed Lost"], start=T0, step=timedelta(minutes=1))
+    watermark = T0 + timedelta(minutes=5)
+    assert list(make(lookback_minutes=0).connector.iter_deals(watermark)) == []
+    assert len(list(make(lookback_minutes=10).connector.iter_deals(watermark))) == 1
+
+
+def test_reads_are_batched_never_one_query_per_deal(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    contacts = [org.contact() for _ in range(21)]
+    n, page = 450, 200
+    for i in range(n):
+        org.deal(
+            ["Prospecting", "Value Proposition", "Closed Lost"],
+            contacts=contacts[i % 20 : i % 20 + 2],
+            primary=contacts[i % 20],
+            start=T0 + timedelta(seconds=i),
+            step=timedelta(hours=1),
+        )
+    run = make()
+    deals = list(run.connector.iter_deals(SINCE, page_size=page))
+    assert len(deals) == n == len({d.opportunity_id for d in deals})
+    assert all(d.stage_at_loss == "Value Proposition" and len(d.contacts) == 2 for d in deals)
+    pages = math.ceil(n / page)
+    related_per_page = 2 * math.ceil(page / MAX_IN_IDS)  # history + contact roles
+    stage_lookup = 1  # OpportunityStage, once per connector (the emulator refuses it: INVALID_TYPE)
+    assert run.calls() == {
+        "salesforce.login": 1,
+        "salesforce.query": 1 + pages * related_per_page + stage_lookup,
+        "salesforce.query_more": pages - 1,
+    }
+    assert run.calls() == emulator_calls(emu)
+
+
+def test_bulk_api_above_the_threshold_streams_pages(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    ids = {
+        org.deal(["Prospecting", "Needs Analysis", "Closed Lost"], start=T0 + timedelta(seconds=i))
+        for i in range(250)
+    }
+    gone = sorted(ids)[0]
+    emu.store.delete("Opportunity", gone, at=T0 + timedelta(days=9))
+    run = make(bulk_read_threshold=100)
+    deals = list(run.connector.iter_deals(SINCE, page_size=200))
+    assert {d.opportunity_id for d in deals} == ids and len(deals) == 250
+    assert all(d.stage_at_loss == "Needs Analysis" and d.loss_reason == "Price" for d in deals)
+    assert next(d for d in deals if d.opportunity_id == gone).is_deleted
+    calls = run.calls()
+    # create job, poll until complete, then 2 result pages of 200 / 50
+    assert calls["salesforce.bulk"] >= 4 and calls == emulator_calls(emu)
+
+
+# (endpoint glob, kind, probability, count, arg): a sure count-limited burst, then random ones
+FAULTS = {
+    "429 bursts": [("salesforce.query*", "429", 1.0, 3, "0"), ("salesforce.query*", "429", 0.2, None, "0")],
+    "5xx": [("salesforce.query_more", "503", 1.0, 2, None), ("salesforce.query*", "500", 0.2, None, None)],
+    "dropped connections": [
+        ("salesforce.query", "drop", 1.0, 1, None),
+        ("salesforce.query*", "drop", 0.2, None, None),
+    ],
+    "session expiry": [
+        ("salesforce.query", "expire", 1.0, 1, None),
+        ("salesforce.query_more", "expire", 1.0, 1, None),
+    ],
+}
+
+
+@pytest.mark.parametrize("faults", list(FAULTS.values()), ids=list(FAULTS))
+def test_reads_under_faults_lose_nothing_and_count_every_call(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator, faults: list
+) -> None:
+    contact = org.contact()
+    expected = {
+        org.deal(["Prospecting", "Closed Lost"], contacts=[contact], start=T0 + timedelta(seconds=i))
+        for i in range(300)
+    }
+    for rule in faults:
+        emu.faults.add(*rule)
+    run = make(max_attempts=8)
+    deals = list(run.connector.iter_deals(SINCE, page_size=200))
+    assert [d.opportunity_id for d in deals] == sorted(
+        expected, key=lambda i: (next(d.modified_at for d in deals if d.opportunity_id == i), i)
+    )
+    assert {d.opportunity_id for d in deals} == expected and len(deals) == 300
+    assert all(d.contacts and d.contacts[0].contact_id == contact for d in deals)
+    assert sum(emu.faults.injected.values()) > 0
+    assert run.calls() == emulator_calls(emu)
+
+
+def test_budget_stops_before_the_next_page(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    for i in range(450):
+        org.deal(["Prospecting", "Closed Lost"], start=T0 + timedelta(seconds=i))
+    emu.daily_limit = 1_000
+    emu.api_used = 990  # 10 calls left, reserve 7: page 1 (query, stages, history, roles) leaves 6
+    run = make(daily_reserve=7)
+    seen = []
+    with pytest.raises(BudgetExhausted):
+        for deal in run.connector.iter_deals(SINCE, page_size=200):
+            seen.append(deal)
+    assert len(seen) == 200
+    assert run.connector.budget() == (emu.api_used, 1_000)
+    assert emu.api_used == 994
+
+
+def test_read_contacts_in_batches(make: Callable[..., Run], org: Org, emu: SalesforceEmulator) -> None:
+    ids = [org.contact(email=f"c{i}@example.com") for i in range(620)]
+    run = make()
+    rows = list(run.connector.read_contacts(ids, ["Email", "HasOptedOutOfEmail"]))
+    assert sorted(r["Id"] for r in rows) == sorted(ids)
+    assert {r["Email"] for r in rows} == {f"c{i}@example.com" for i in range(620)}
+    assert run.calls()["salesforce.query"] == math.ceil(620 / MAX_IN_IDS)
+
+
+def test_values_with_quotes_are_escaped_in_queries(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    tricky = "x' OR Name != '"
+    contact = org.contact(last="O'Brien", email="ob@example.com")
+    org.deal(["Prospecting", "Closed Lost"], reason=None, contacts=[contact], name=tricky)
+    opp = emu.store.all("Opportunity")[0]["Id"]
+    emu.store.update("Opportunity", opp, {"Description": tricky}, at=T0 + timedelta(days=3))
+    (deal,) = make().connector.iter_deals(SINCE)
+    assert deal.name == tricky and deal.contacts[0].last_name.startswith("O'Brien")

@@ -1,0 +1,268 @@
+"""SOQL through the real client: paging, queryAll, relationships, filters, ordering, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from simple_salesforce import Salesforce, SalesforceMalformedRequest, format_soql
+
+from sandbox.salesforce import SalesforceEmulator
+
+
+@pytest.fixture
+def book(emu: SalesforceEmulator) -> dict[str, str]:
+    """Two accounts, four contacts (one without email, one opted out), a lost opportunity with a role."""
+    ids = {
+        "acme": emu.store.create(
+            "Account", {"Name": "Acme", "NumberOfEmployees": 1200, "Industry": "Banking"}
+        ),
+        "kaisha": emu.store.create("Account", {"Name": "株式会社サンプル", "NumberOfEmployees": 40}),
+    }
+    people = [
+        ("Ann", "Lee", "ann@acme.example", "acme", False, 70.0),
+        ("Bob", "Ito", "BOB@acme.example", "acme", True, 20.0),
+        ("Cy", "Zed", None, "kaisha", False, None),
+        ("太郎", "山田", "taro@kaisha.example", "kaisha", False, 55.0),
+    ]
+    for first, last, email, account, opted_out, score in people:
+        ids[first] = emu.store.create(
+            "Contact",
+            {
+                "FirstName": first,
+                "LastName": last,
+                "Email": email,
+                "AccountId": ids[account],
+                "HasOptedOutOfEmail": opted_out,
+                "Lead_Score__c": score,
+            },
+            at="2026-01-10T09:00:00Z",
+        )
+    ids["opp"] = emu.store.create(
+        "Opportunity",
+        {
+            "Name": "Acme renewal",
+            "StageName": "Proposal/Price Quote",
+            "CloseDate": "2026-02-01",
+            "Amount": 5000,
+            "AccountId": ids["acme"],
+        },
+        at="2026-01-01T00:00:00Z",
+    )
+    emu.store.update(
+        "Opportunity",
+        ids["opp"],
+        {"StageName": "Closed Lost", "Loss_Reason__c": "Price"},
+        at="2026-01-20T00:00:00Z",
+    )
+    emu.store.create(
+        "OpportunityContactRole",
+        {"OpportunityId": ids["opp"], "ContactId": ids["Ann"], "Role": "Decision Maker", "IsPrimary": True},
+    )
+    return ids
+
+
+def _names(sf: Salesforce, soql: str) -> list[str]:
+    return [r["FirstName"] for r in sf.query_all(soql)["records"]]
+
+
+def test_query_all_iter_pages_through_more_than_2000_rows(
+    emu: SalesforceEmulator, sf: Salesforce, check: Callable[..., None]
+) -> None:
+    for i in range(4500):
+        emu.store.create("Contact", {"LastName": f"P{i:05d}", "Email": f"p{i}@example.com"})
+    first = sf.query("SELECT Id, LastName FROM Contact")
+    check("query_result", first)
+    assert (first["totalSize"], first["done"], len(first["records"])) == (4500, False, 2000)
+    names = [r["LastName"] for r in sf.query_all_iter("SELECT Id, LastName FROM Contact ORDER BY LastName")]
+    assert names == [f"P{i:05d}" for i in range(4500)]
+    assert emu.calls.snapshot()["salesforce.query_more"] == 2
+
+
+def test_query_more_pages_validate_and_end(
+    emu: SalesforceEmulator, sf: Salesforce, check: Callable[..., None]
+) -> None:
+    for i in range(2100):
+        emu.store.create("Account", {"Name": f"A{i}"})
+    first = sf.query("SELECT Name FROM Account")
+    second = sf.query_more(first["nextRecordsUrl"], identifier_is_url=True)
+    check("query_result", second)
+    assert (second["done"], len(second["records"]), second["totalSize"]) == (True, 100, 2100)
+
+
+@pytest.mark.parametrize(("header", "page"), [("batchSize=500", 500), ("batchSize=50", 200), (None, 2000)])
+def test_batch_size_header(emu: SalesforceEmulator, sf: Salesforce, header: str | None, page: int) -> None:
+    for i in range(2500):
+        emu.store.create("Account", {"Name": f"A{i}"})
+    headers = {"Sforce-Query-Options": header} if header else {}
+    assert len(sf.query("SELECT Id FROM Account", headers=headers)["records"]) == page
+
+
+def test_two_long_text_fields_shrink_pages_to_200(emu: SalesforceEmulator, sf: Salesforce) -> None:
+    who = emu.store.create("Contact", {"LastName": "L", "Leadsync_Explanation__c": "why"})
+    for i in range(250):
+        emu.store.create("Task", {"Subject": f"T{i}", "Description": "x" * 300, "WhoId": who})
+    assert len(sf.query("SELECT Id, Description FROM Task")["records"]) == 250
+    two_long = sf.query("SELECT Id, Description, Who.Leadsync_Explanation__c FROM Task")
+    assert (len(two_long["records"]), two_long["totalSize"]) == (200, 250)
+    assert two_long["records"][0]["Who"]["Leadsync_Explanation__c"] == "why"
+
+
+def test_query_all_sees_deleted_rows(book: dict[str, str], sf: Salesforce) -> None:
+    sf.Contact.delete(book["Bob"])
+    live = _names(sf, "SELECT FirstName FROM Contact ORDER BY FirstName")
+    assert live == ["Ann", "Cy", "太郎"]
+    everyone = sf.query_all(
+        "SELECT FirstName, IsDeleted FROM Contact ORDER BY FirstName", include_deleted=True
+    )
+    assert [(r["FirstName"], r["IsDeleted"]) for r in everyone["records"]] == [
+        ("Ann", False),
+        ("Bob", True),
+        ("Cy", False),
+        ("太郎", False),
+    ]
+
+
+def test_parent_relationship_fields_nest_with_attributes(
+    book: dict[str, str], sf: Salesforce, check: Callable[..., None]
+) -> None:
+    result = sf.query(
+        "SELECT Id, Email, Account.Name, Account.Owner.Name, Owner.Name FROM Contact WHERE FirstName = 'Ann'"
+    )
+    check("query_result", result)
+    row = result["records"][0]
+    assert row["Account"]["Name"] == "Acme"
+    assert row["Account"]["attributes"]["type"] == "Account"
+    assert row["Account"]["Owner"]["Name"] == "Leadsync Integration"
+    role = sf.query("SELECT Contact.Email, Opportunity.StageName, Role FROM OpportunityContactRole")[
+        "records"
+    ][0]
+    assert (role["Contact"]["Email"], role["Opportunity"]["StageName"]) == ("ann@acme.example", "Closed Lost")
+
+
+def test_null_parent_is_null(emu: SalesforceEmulator, sf: Salesforce) -> None:
+    emu.store.create("Contact", {"LastName": "Orphan"})
+    assert sf.query("SELECT Account.Name FROM Contact")["records"][0]["Account"] is None
+
+
+def test_child_subquery(book: dict[str, str], sf: Salesforce, check: Callable[..., None]) -> None:
+    result = sf.query(
+        "SELECT Name, (SELECT ContactId, Role FROM OpportunityContactRoles), "
+        "(SELECT StageName FROM OpportunityHistories ORDER BY CreatedDate) FROM Opportunity"
+    )
+    check("query_result", result)
+    opp = result["records"][0]
+    assert [r["ContactId"] for r in opp["OpportunityContactRoles"]["records"]] == [book["Ann"]]
+    assert [r["StageName"] for r in opp["OpportunityHistories"]["records"]] == [
+        "Proposal/Price Quote",
+        "Closed Lost",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ("Email = 'bob@ACME.example'", ["Bob"]),  # text equality ignores case
+        ("Email != null", ["Ann", "Bob", "太郎"]),
+        ("Email = null", ["Cy"]),
+        ("Email != 'ann@acme.example'", ["Bob", "Cy", "太郎"]),  # != keeps nulls
+        ("Email LIKE '%acme%'", ["Ann", "Bob"]),
+        ("FirstName LIKE 'A_n'", ["Ann"]),
+        ("Lead_Score__c >= 55", ["Ann", "太郎"]),
+        ("Lead_Score__c < 55", ["Bob"]),
+        ("HasOptedOutOfEmail = true", ["Bob"]),
+        ("NOT HasOptedOutOfEmail = true", ["Ann", "Cy", "太郎"]),
+        ("FirstName IN ('Ann', 'cy')", ["Ann", "Cy"]),
+        ("FirstName NOT IN ('Ann', 'Cy')", ["Bob", "太郎"]),
+        ("(Lead_Score__c > 60 OR Email = null) AND Account.Name = 'Acme'", ["Ann"]),
+        ("Account.NumberOfEmployees > 100", ["Ann", "Bob"]),
+        ("CreatedDate >= 2026-01-10T09:00:00Z", ["Ann", "Bob", "Cy", "太郎"]),
+        ("CreatedDate > 2026-01-10T17:59:59+09:00", ["Ann", "Bob", "Cy", "太郎"]),
+        ("CreatedDate > 2026-01-10T18:00:00+09:00", []),
+        ("SystemModstamp < 2026-01-10T09:00:00.000+0000", []),
+        ("Id IN (SELECT ContactId FROM OpportunityContactRole)", ["Ann"]),
+        ("Id NOT IN (SELECT ContactId FROM OpportunityContactRole)", ["Bob", "Cy", "太郎"]),
+    ],
+)
+def test_where_clauses(book: dict[str, str], sf: Salesforce, where: str, expected: list[str]) -> None:
+    assert sorted(_names(sf, f"SELECT FirstName FROM Contact WHERE {where}")) == sorted(expected)
+
+
+def test_format_soql_values_are_escaped_and_matched(book: dict[str, str], sf: Salesforce) -> None:
+    sf.Contact.update(book["Cy"], {"LastName": "O'Neil \\ 100%"})
+    soql = format_soql(
+        "SELECT FirstName FROM Contact WHERE LastName = {} OR Id IN {}", "O'Neil \\ 100%", [book["Ann"]]
+    )
+    assert sorted(_names(sf, soql)) == ["Ann", "Cy"]
+
+
+def test_relative_date_literals(emu: SalesforceEmulator, sf: Salesforce) -> None:
+    now = datetime.now(UTC)
+    emu.store.create("Contact", {"FirstName": "old", "LastName": "x"}, at=now - timedelta(days=40))
+    emu.store.create("Contact", {"FirstName": "new", "LastName": "x"}, at=now - timedelta(days=2))
+    assert _names(sf, "SELECT FirstName FROM Contact WHERE CreatedDate = LAST_N_DAYS:30") == ["new"]
+    assert _names(sf, "SELECT FirstName FROM Contact WHERE CreatedDate < LAST_N_DAYS:30") == ["old"]
+
+
+def test_order_by_several_fields_with_nulls(book: dict[str, str], sf: Salesforce) -> None:
+    base = "SELECT FirstName FROM Contact ORDER BY "
+    assert _names(sf, base + "Lead_Score__c DESC NULLS LAST, FirstName") == ["Ann", "太郎", "Bob", "Cy"]
+    assert _names(sf, base + "Lead_Score__c ASC NULLS FIRST") == ["Cy", "Bob", "太郎", "Ann"]
+    assert _names(sf, base + "Account.Name DESC, FirstName DESC") == ["太郎", "Cy", "Bob", "Ann"]
+
+
+def test_limit_offset_and_count(book: dict[str, str], sf: Salesforce) -> None:
+    assert _names(sf, "SELECT FirstName FROM Contact ORDER BY FirstName LIMIT 2 OFFSET 1") == ["Bob", "Cy"]
+    assert sf.query("SELECT COUNT() FROM Contact WHERE Email != null")["totalSize"] == 3
+    counted = sf.query("SELECT COUNT(Email) FROM Contact")["records"][0]
+    assert counted["expr0"] == 3
+
+
+def test_opportunity_history_follows_stage_changes(book: dict[str, str], sf: Salesforce) -> None:
+    rows = sf.query_all(
+        format_soql(
+            "SELECT StageName, CreatedDate FROM OpportunityHistory WHERE "
+            "OpportunityId = {} ORDER BY CreatedDate",
+            book["opp"],
+        )
+    )["records"]
+    assert [(r["StageName"], r["CreatedDate"]) for r in rows] == [
+        ("Proposal/Price Quote", "2026-01-01T00:00:00.000+0000"),
+        ("Closed Lost", "2026-01-20T00:00:00.000+0000"),
+    ]
+    opp = sf.Opportunity.get(book["opp"])
+    assert (opp["IsClosed"], opp["IsWon"], opp["Probability"]) == (True, False, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("soql", "code"),
+    [
+        ("SELECT Id FROM Contact WHERE", "MALFORMED_QUERY"),
+        ("SELECT Id FROM Contact WHERE Email = 'a' AND LastName = 'b' OR FirstName = 'c'", "MALFORMED_QUERY"),
+        ("SELECT Id, Id FROM Contact", "MALFORMED_QUERY"),
+        ("SELECT Nope__c FROM Contact", "INVALID_FIELD"),
+        ("SELECT Id FROM Contact WHERE Nope = 1", "INVALID_FIELD"),
+        ("SELECT Foo.Name FROM Contact", "INVALID_FIELD"),
+        ("SELECT Id FROM Nope", "INVALID_TYPE"),
+        ("SELECT Id FROM Contact WHERE Lead_Score__c = '5'", "MALFORMED_QUERY"),
+        ("SELECT Id FROM Contact WHERE CreatedDate > 2026-01-01", "MALFORMED_QUERY"),
+        ("SELECT Id FROM Contact WHERE Email = 5", "MALFORMED_QUERY"),
+        ("SELECT Id FROM Contact WHERE AccountId = 'not-an-id'", "INVALID_QUERY_FILTER_OPERATOR"),
+        ("SELECT Id FROM Contact WHERE Leadsync_Explanation__c = 'x'", "MALFORMED_QUERY"),
+        ("SELECT Id FROM Contact OFFSET 2001", "NUMBER_OUTSIDE_VALID_RANGE"),
+    ],
+)
+def test_invalid_soql_gives_400_with_error_code(
+    emu: SalesforceEmulator, sf: Salesforce, soql: str, code: str, check: Callable[..., None]
+) -> None:
+    with pytest.raises(SalesforceMalformedRequest) as info:
+        sf.query(soql)
+    check("error_list", info.value.content)
+    assert info.value.content[0]["errorCode"] == code
+
+
+def test_expired_locator(emu: SalesforceEmulator, sf: Salesforce) -> None:
+    with pytest.raises(SalesforceMalformedRequest) as info:
+        sf.query_more("01g5g0000000999AAA-2000")
+    assert info.value.content[0]["errorCode"] == "INVALID_QUERY_LOCATOR"

@@ -1,0 +1,120 @@
+"""Schema creation and upgrade: ordered migrations, idempotent re-open, refusal of newer schemas,
+atomic failure, two processes migrating one fresh file at once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sync.state import schema as state_schema
+from sync.state.schema import MIGRATIONS, Migration, SchemaTooNewError, current_version, migrate
+from sync.state.sql import create_engine
+from sync.state.store import StateStore
+
+
+def _add_note_column(conn: Connection) -> None:
+    conn.execute(sa.text("ALTER TABLE runs ADD COLUMN note VARCHAR(100)"))
+
+
+def _broken(conn: Connection) -> None:
+    conn.execute(sa.text("CREATE TABLE half_done (id INTEGER)"))
+    raise RuntimeError("migration failed half way")
+
+
+V2 = (*MIGRATIONS, Migration(len(MIGRATIONS) + 1, "runs.note", _add_note_column))
+
+
+def test_empty_database_gets_every_migration_in_order(db_url: str) -> None:
+    engine = create_engine(db_url)
+    try:
+        assert migrate(engine) == [m.version for m in MIGRATIONS]
+        assert migrate(engine) == []
+        with engine.connect() as conn:
+            assert current_version(conn) == state_schema.LATEST_VERSION
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_keeps_data_and_adds_the_new_shape(db_url: str) -> None:
+    with StateStore.open(db_url) as st:
+        run_id = st.start_run(mapping_version=1)
+    engine = create_engine(db_url)
+    try:
+        assert migrate(engine, V2) == [V2[-1].version]
+        assert migrate(engine, V2) == []
+        with engine.connect() as conn:
+            cols = {c["name"] for c in sa.inspect(conn).get_columns("runs")}
+            assert "note" in cols
+            assert conn.execute(sa.text("SELECT id FROM runs")).scalar() == run_id
+    finally:
+        engine.dispose()
+
+
+def test_a_newer_schema_is_refused_with_a_clear_message(db_url: str) -> None:
+    engine = create_engine(db_url)
+    try:
+        migrate(engine, V2)
+    finally:
+        engine.dispose()
+    with pytest.raises(SchemaTooNewError, match="upgrade leadsync"):
+        StateStore.open(db_url)
+
+
+def test_a_failing_migration_leaves_the_previous_version(db_url: str) -> None:
+    engine = create_engine(db_url)
+    try:
+        migrate(engine)
+        with pytest.raises(RuntimeError, match="half way"):
+            migrate(engine, (*MIGRATIONS, Migration(len(MIGRATIONS) + 1, "broken", _broken)))
+        with engine.connect() as conn:
+            assert current_version(conn) == state_schema.LATEST_VERSION
+            assert not sa.inspect(conn).has_table("half_done")
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("versions", [(2, 3), (1, 1), (1, 3)])
+def test_migration_numbering_is_checked(db_url: str, versions: tuple[int, int]) -> None:
+    engine = create_engine(db_url)
+    try:
+        with pytest.raises(ValueError, match="numbered"):
+            migrate(engine, tuple(Migration(v, "x", _add_note_column) for v in versions))
+    finally:
+        engine.dispose()
+
+
+def test_two_processes_migrate_a_fresh_file_at_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    code = (
+        "import sys; from sync.state.schema import migrate; from sync.state.sql import create_engine; "
+        "print(migrate(create_engine(sys.argv[1])))"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
+    everything = str([m.version for m in MIGRATIONS])
+    assert sorted(out.strip() for out, _ in outs) == sorted(["[]", everything])  # exactly one did the work
+    with StateStore.open(url) as st:
+        assert st.schema_version() == state_schema.LATEST_VERSION
+
+
+def test_every_table_compiles_for_postgresql() -> None:
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.schema import CreateIndex, CreateTable
+
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    for table in state_schema.metadata.sorted_tables:
+        ddl = str(CreateTable(table).compile(dialect=dialect))
+        assert "CREATE TABLE" in ddl and "AUTOINCREMENT" not in ddl
+        for index in table.indexes:
+            assert str(CreateIndex(index).compile(dialect=dialect)).startswith("CREATE INDEX")

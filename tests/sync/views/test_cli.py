@@ -1,0 +1,126 @@
+"""The `report` command (via `cli_report.register`) and `explain_email_command` on a small Typer app, as
+the lead wires them into `leadsync` and `leadsync mappings explain EMAIL`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from sync.cli import report as cli_report
+from sync.run.identity import resolve
+from sync.views.explain import explain_email_command
+from sync.views.report import assignments, build_report
+
+from .worlds import Synced
+
+
+def make_app() -> typer.Typer:
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    cli_report.register(app)
+
+    @app.command("explain")
+    def explain(email: str, config: Annotated[Path | None, typer.Option("--config")] = None,
+                as_json: Annotated[bool, typer.Option("--json")] = False,
+                now: Annotated[str | None, typer.Option("--now")] = None) -> None:
+        raise typer.Exit(explain_email_command(email, config, as_json, now))
+
+    return app
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    # a fixed width: rich measures the real terminal (or $COLUMNS), which differs between runners
+    result = CliRunner(env={"COLUMNS": "160"}).invoke(make_app(), list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_report_help() -> None:
+    code, out, _ = invoke("report", "--help")
+    assert code == 0
+    assert "--json" in out and "--config" in out and "--now" in out
+
+
+def test_report_json_is_the_report(synced: Synced) -> None:
+    code, out, err = invoke("report", "--config", str(synced.settings_path), "--json",
+                            "--now", synced.now.isoformat())
+    assert code == 0, err
+    data = json.loads(out)
+    assert data == build_report(synced.ctx.store, synced.ctx.mapping, synced.now).to_dict()
+    assert set(data) == {"now", "mapping", "last_run", "people", "lost_deals", "loss_reasons",
+                         "recycle_groups", "not_recycled", "nurture_lists"}
+    assert data["last_run"]["id"] == synced.result.run_id
+    assert sum(data["people"]["by_stage"].values()) == data["people"]["total"]
+
+
+def test_report_tables(synced: Synced) -> None:
+    code, out, err = invoke("report", "--config", str(synced.settings_path), "--now", synced.now.isoformat())
+    assert code == 0, err
+    report = build_report(synced.ctx.store, synced.ctx.mapping, synced.now)
+    for title in ("People per shared stage", "Lost deals by loss reason × phase at loss",
+                  "Loss reasons ranked", "Recycle groups", "Nurture lists"):
+        assert title in out
+    assert report.loss_reasons[0].reason in out
+    assert f"{report.people} people" in out
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("case", "message"), [
+    ("missing settings", "settings file not found"),
+    ("invalid toml", "invalid TOML"),
+    ("unknown key", "invalid settings"),
+    ("no state store yet", "no state store at"),
+    ("missing mapping file", "file not found"),
+    ("bad --now", "--now"),
+])
+@pytest.mark.parametrize("command", ["report", "explain"])
+def test_bad_configuration_exits_2(tmp_path: Path, case: str, message: str, command: str) -> None:
+    settings = tmp_path / "settings.toml"
+    state = f'[state]\nurl = "sqlite:///{tmp_path}/state.db"\n'
+    now: list[str] = []
+    if case == "invalid toml":
+        _write(settings, "[state\n")
+    elif case == "unknown key":
+        _write(settings, state + "[nonsense]\nx = 1\n")
+    elif case in ("no state store yet", "bad --now"):
+        _write(settings, state)
+        now = ["--now", "yesterday"] if case == "bad --now" else []
+    elif case == "missing mapping file":
+        _write(settings, state + f'[sync]\nmapping_file = "{tmp_path}/nope.toml"\n')
+    args = ["report"] if command == "report" else ["explain", "someone@example.com"]
+    code, out, err = invoke(*args, "--config", str(settings), *now)
+    assert code == 2
+    assert message in err
+    assert out == ""
+    assert not (tmp_path / "state.db").exists()  # nothing was created
+
+
+def test_explain_found_text_and_json(synced: Synced) -> None:
+    res = resolve(synced.ctx.store.iter_deals(), synced.ctx.store.iter_contacts("hubspot"))
+    key = min(a.key for _, _, a in assignments(res, synced.ctx.mapping, synced.now)
+              if a.recycle_group == "high")
+    args = ("explain", key.upper(), "--config", str(synced.settings_path), "--now", synced.now.isoformat())
+    code, out, err = invoke(*args)
+    assert code == 0, err
+    assert key in out and "Assignment and every rule that fired" in out and "Written to salesforce" in out
+    code, out, err = invoke(*args, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["email"] == key and data["assignment"]["recycle_group"] == "high"
+    assert {"salesforce", "hubspot", "assignment", "written", "lists", "tasks"} <= set(data)
+    assert all(w["status"] == "in sync" for w in data["written"])
+
+
+@pytest.mark.parametrize("email", ["nobody@example.com", "no-at-sign"])
+def test_explain_unknown_email_exits_1(synced: Synced, email: str) -> None:
+    code, out, err = invoke("explain", email, "--config", str(synced.settings_path))
+    assert code == 1
+    assert out == ""
+    assert "not found in the state store" in err and email in err
