@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.rule import Rule
 
 from sync import logs
+from sync.cli import extras
 from sync.cli.report import render_report
 from sync.cli.sync import execute, print_result
 from sync.run.context import open_context
@@ -60,7 +61,7 @@ def demo_command(
                                                "(Ctrl-C stops it) to try the other commands.")] = False,
 ) -> None:
     """Start the sandbox with demo data, set it up, sync, report, explain three people, sync again."""
-    from sandbox.launcher import Sandbox  # the emulators load only when the demo runs
+    Sandbox = extras.sandbox_launcher().Sandbox  # the emulators load only when the demo runs
 
     out = Console()
     folder = workdir or Path(tempfile.mkdtemp(prefix="leadsync-demo-"))

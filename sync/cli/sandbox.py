@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sandbox.faults import KINDS, FaultInjector, FaultSpecError
+from sync.cli import extras
 
 if TYPE_CHECKING:
     from sandbox.launcher import Sandbox
@@ -78,7 +79,7 @@ def sandbox(
     temporary = workdir is None
     folder = Path(tempfile.mkdtemp(prefix="leadsync-sandbox-")) if workdir is None else workdir.resolve()
     try:
-        from sandbox.launcher import Sandbox  # the emulators load only when the command runs
+        Sandbox = extras.sandbox_launcher().Sandbox  # the emulators load only when the command runs
 
         box = _start(console, err, people, partial(
             Sandbox.start, people=people, seed=seed, faults=faults, port_salesforce=port_salesforce,

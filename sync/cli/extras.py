@@ -1,0 +1,25 @@
+"""Optional parts of leadsync that live in extras: load them, or say exactly how to add them."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+SANDBOX_HINT = "pip install 'leadsync[sandbox]'"
+
+
+def sandbox_launcher() -> ModuleType:
+    """`sandbox.launcher` (the emulators), or exit 2 naming the extra when its packages are missing.
+    Loaded only when a command that runs the emulators starts: a production sync never imports them."""
+    try:
+        return importlib.import_module("sandbox.launcher")
+    except ModuleNotFoundError as exc:
+        Console(stderr=True).print(
+            f"[red]error:[/red] the sandbox is an optional extra and is not installed here "
+            f"(missing module {exc.name!r}); add it with: {escape(SANDBOX_HINT)}", highlight=False,
+            soft_wrap=True)
+        raise typer.Exit(2) from None
