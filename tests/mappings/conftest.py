@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from tests.mappings.mapping_helpers import default_text
 
 from mappings import Mapping, load_mapping_text
+from tests.mappings.mapping_helpers import default_text
 
 
 @pytest.fixture(scope="session")

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.mappings.mapping_helpers import default_text, line_of
 from typer.testing import CliRunner
 
 from sync.cli.mappings import app
+from tests.mappings.mapping_helpers import default_text, line_of
 
 runner = CliRunner()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from tests.mappings.mapping_helpers import NOW, lost, person
 
 from mappings import Mapping
 from mappings.coerce import to_bool, to_count, to_datetime, to_epoch, to_number, to_text
@@ -13,6 +12,7 @@ from mappings.compiled import FieldMapping
 from mappings.engine import assign, assign_many, explain, field_value
 from mappings.facts import Assignment, Reason
 from mappings.render import EXPLANATION_MAX_CHARS, field_values
+from tests.mappings.mapping_helpers import NOW, lost, person
 
 
 def test_hubspot_properties_are_exactly_what_the_rules_read(default_mapping: Mapping) -> None:

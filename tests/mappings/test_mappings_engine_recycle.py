@@ -7,11 +7,11 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from tests.mappings.mapping_helpers import NOW, TODAY, lost, person
 
 from mappings import Mapping
 from mappings.engine import _make_assignment, assign
 from mappings.facts import Assignment, DealFacts, Reason, TaskSpec
+from tests.mappings.mapping_helpers import NOW, TODAY, lost, person
 
 
 def day(days_ago: int) -> date:

@@ -6,10 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from tests.mappings.mapping_helpers import NOW, default_text, person
 
 from mappings import Mapping, load_mapping_text
 from mappings.engine import assign
+from tests.mappings.mapping_helpers import NOW, default_text, person
 
 
 def iso_days_ago(days: float) -> str:

@@ -7,10 +7,10 @@ line of the edit (found by a marker in the edited text), the expected key path a
 from __future__ import annotations
 
 import pytest
-from tests.mappings.mapping_helpers import default_text, line_of
 
 from mappings import MappingError, load_mapping_data, load_mapping_text
 from mappings.facts import PHASES, STAGES
+from tests.mappings.mapping_helpers import default_text, line_of
 
 FILE = "mappings/custom.toml"
 KNOWN_PHASES = ", ".join(PHASES)

@@ -2,7 +2,7 @@
 an org's own users and imports would leave them), real syncs in-process, and a frozen snapshot of what
 both systems and the state store hold afterwards.
 
-Seeding follows tests/integration/sync_e2e/conftest.py: a Contact on an Opportunity that walks its
+Seeding follows tests/sync/run/conftest.py: a Contact on an Opportunity that walks its
 stages (the emulator writes OpportunityHistory) and closes lost; a HubSpot contact with raw properties.
 """
 

@@ -14,7 +14,7 @@ sent is rightly created by the later run, with its dates).
 The control case (next run at the same instant) adopts the landed values. The later cases were the
 defect this test found: a lost checkpoint made leadsync forget that it wrote a keep_manual field (taken
 for a hand edit) or added a list membership (never removed on a move). Write intents recorded before
-each batch (sync/state_pending.py) let the next run recognise its own landed values and re-send
+each batch (sync/state/pending.py) let the next run recognise its own landed values and re-send
 uncertain list changes.
 """
 

@@ -1,6 +1,6 @@
 """Throughput of the Salesforce emulator (not a test; run by hand):
 
-    .venv/bin/python tests/integration/sandbox_salesforce/bench_emulator.py [--seconds 5] [--clients 4]
+    .venv/bin/python tests/sandbox/salesforce/bench_emulator.py [--seconds 5] [--clients 4]
         [--seed-contacts 1000] [--seed-only N]
 
 The emulator runs in a child process (as in `leadsync sandbox`), clients are threads with keep-alive

@@ -1,6 +1,6 @@
 """Throughput of the state store, identity and planner at scale (not a test: run it by hand).
 
-    .venv/bin/python tests/integration/sync_state/bench_state_store.py [N]
+    .venv/bin/python tests/sync/state/bench_state_store.py [N]
 
 Prints wall and CPU seconds (CPU: less sensitive to a loaded machine) and rates for N (default
 100,000) deal and contact snapshot upserts, N record_writes

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from tests.sync.state.state_samples import T0, contact, deal
 
 from connectors.base import ContactRef, DealContact, FieldUpdate, ListChange
 from sync.state import schema as state_schema
@@ -18,6 +17,7 @@ from sync.state.records import NewFailure
 from sync.state.runs import redact_secrets
 from sync.state.sql import StateUrlError, display_url, portable_upsert, upsert
 from sync.state.store import StateStore
+from tests.sync.state.state_samples import T0, contact, deal
 
 
 def db_file(url: str) -> Path:
