@@ -130,10 +130,14 @@ class Sandbox:
             "state": {"url": state_url},
         }
 
+    def settings_toml(self, state_url: str) -> str:
+        """`settings_dict` as settings.toml text."""
+        return dumps_toml(self.settings_dict(state_url))
+
     def write_settings(self, path: Path, state_url: str) -> Path:
-        """Write `settings_dict` as TOML to `path`, readable by the owner only (0600)."""
+        """Write `settings_toml` to `path`, readable by the owner only (0600)."""
         text = "# leadsync settings for the local sandbox (written by `leadsync sandbox`)\n"
-        return _write_private(Path(path), text + dumps_toml(self.settings_dict(state_url)))
+        return _write_private(Path(path), text + self.settings_toml(state_url))
 
     def reset(self, *, people: int = 0, seed: int = 1, now: datetime | None = None,
               faults: str | None = None) -> LoadSummary:

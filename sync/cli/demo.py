@@ -18,8 +18,8 @@ from rich.rule import Rule
 
 from sync import logs
 from sync.cli import extras
-from sync.cli.report import render_report
 from sync.cli.sync import execute, print_result
+from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_OK, EXIT_RECORD_FAILURES
 from sync.run.context import open_context
 from sync.run.runner import RunOptions, RunResult
 from sync.run.setup import run_setup
@@ -28,6 +28,7 @@ from sync.state.store import StateStore
 from sync.views.explain import explain_person
 from sync.views.explain_render import render_explanation
 from sync.views.report import build_report
+from sync.views.report_render import render_report
 
 WRITE_ENDPOINTS = {"salesforce.collections", "salesforce.bulk", "batch_update", "memberships"}
 
@@ -85,7 +86,7 @@ def demo_command(
         out.print(f"HubSpot properties and lists ready: {', '.join(sorted(report.hubspot_lists))}")
         if not report.ok:
             out.print(report.to_dict())
-            raise typer.Exit(2)
+            raise typer.Exit(EXIT_BAD_CONFIG)
 
         now = box.now
         out.print(Rule("3. first sync"))
@@ -118,8 +119,8 @@ def demo_command(
             out.print(f"sandbox still running; leadsync sync --config {settings_path}  (Ctrl-C to stop)")
             threading.Event().wait()
         failed = first.status not in ("ok", "partial") or writes_in(second) != 0
-        raise typer.Exit(1 if failed else 0)
+        raise typer.Exit(EXIT_RECORD_FAILURES if failed else EXIT_OK)
     except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+        raise typer.Exit(EXIT_OK) from None
     finally:
         box.stop()

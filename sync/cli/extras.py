@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from sync.exit_codes import EXIT_BAD_CONFIG
+
 SANDBOX_HINT = "pip install 'leadsync[sandbox]'"
 
 
@@ -22,4 +24,4 @@ def sandbox_launcher() -> ModuleType:
             f"[red]error:[/red] the sandbox is an optional extra and is not installed here "
             f"(missing module {exc.name!r}); add it with: {escape(SANDBOX_HINT)}", highlight=False,
             soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_BAD_CONFIG) from None

@@ -11,19 +11,22 @@ This module does the file I/O and the clock; `mappings` stays pure.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
-from datetime import UTC, date, datetime
-from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from mappings import DEFAULT_MAPPING_RESOURCE, Mapping, MappingError, load_mapping_text
-from mappings.engine import assign, explain, field_value
+from mappings import Mapping, MappingError
+from mappings.engine import assign
 from mappings.errors import FileErrors
-from mappings.facts import Assignment
 from mappings.person_file import people_from_json_text
+from sync.cli.explain import explain_email_command
+from sync.cli.sync import load
+from sync.exit_codes import EXIT_BAD_CONFIG
+from sync.inputs import InputProblem, load_mapping_file, parse_now, read_text
+from sync.run.context import open_context
+from sync.run.setup import run_setup
+from sync.views.assignment import assignment_json, render_text
 
 app = typer.Typer(
     help="Check the mapping file and see how it scores, stages and groups people.",
@@ -32,42 +35,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT_BAD_INPUT = 2
-DEFAULT_MAPPING_LABEL = "mappings/default.toml"
-
-
-class InputProblem(Exception):
-    """A file could not be read or parsed; the message is ready to print."""
-
-
-def read_text(path: Path) -> str:
-    """The file's text (UTF-8, BOM allowed). Raises InputProblem naming the file when it cannot be read."""
-    try:
-        return path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not content
-    except FileNotFoundError:
-        raise InputProblem(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise InputProblem(f"{path}: is a directory, not a file") from None
-    except UnicodeDecodeError as exc:
-        line = exc.object[: exc.start].count(b"\n") + 1
-        raise InputProblem(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
-                           "save the file as UTF-8") from None
-    except OSError as exc:
-        raise InputProblem(f"{path}: cannot read: {exc.strerror}") from None
-
-
-def load_mapping_file(path: Path | None) -> Mapping:
-    """Load `path`, or the bundled default mapping when None. Raises MappingError / InputProblem."""
-    if path is None:
-        text = resources.files("mappings").joinpath(DEFAULT_MAPPING_RESOURCE).read_text(encoding="utf-8")
-        return load_mapping_text(text, DEFAULT_MAPPING_LABEL)
-    return load_mapping_text(read_text(path), str(path))
-
-
 def _fail(lines: list[str]) -> typer.Exit:
     for line in lines:
         typer.echo(line, err=True)
-    return typer.Exit(EXIT_BAD_INPUT)
+    return typer.Exit(EXIT_BAD_CONFIG)
 
 
 @app.command()
@@ -107,10 +78,6 @@ def validate(
 
 def _validate_live(file: Path | None, config: Path | None) -> int:
     """The mapping checked, then both systems checked against it (no writes)."""
-    from sync.cli.sync import load  # imported on use: these modules import this one
-    from sync.run.context import open_context
-    from sync.run.setup import run_setup
-
     settings = load(config)
     try:
         mapping = load_mapping_file(file or settings.sync.mapping_file)
@@ -131,7 +98,7 @@ def _validate_live(file: Path | None, config: Path | None) -> int:
     if problems:
         typer.echo(f"{len(problems)} problem(s) in the live systems (`leadsync setup` creates what HubSpot "
                    "lacks; Salesforce fields are created by an admin)", err=True)
-        return EXIT_BAD_INPUT
+        return EXIT_BAD_CONFIG
     typer.echo("live: both systems have every field, property, option and list the mapping writes")
     return 0
 
@@ -198,8 +165,6 @@ def explain_command(
                     "([sync] mapping_file)"
                 ]
             )
-        from sync.views.explain import explain_email_command  # imports this module: import on use
-
         raise typer.Exit(explain_email_command(email, config, as_json, now))
     if person is None:
         raise _fail(["nothing to explain: give EMAIL or --person FILE.json (see docs/explain-person.md)"])
@@ -219,60 +184,3 @@ def explain_command(
         if i:
             typer.echo("")
         typer.echo(render_text(a, mapping, at))
-
-
-def parse_now(text: str | None) -> datetime:
-    """`--now`: ISO date or date-time (naive = UTC); None = the current time."""
-    if text is None:
-        return datetime.now(UTC)
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(
-            f'--now: "{text}" is not an ISO date or date-time (e.g. 2026-05-01T09:00:00Z)'
-        ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
-def render_text(a: Assignment, mapping: Mapping, at: datetime) -> str:
-    lines = [f"At {at.isoformat()} with {mapping.filename} (version {mapping.version}):"]
-    lines += [f"  {line}" for line in explain(a)]
-    if a.task is not None:
-        lines.append("  Task description:")
-        lines += [f"    {line}" for line in a.task.description.splitlines()]
-    lines.append("  Fields leadsync would write:")
-    for fm in mapping.field_mappings:
-        value = field_value(a, fm.from_name, mapping, fm.system)
-        if value is None:
-            shown = "(blank)"
-        elif fm.from_name == "explanation":
-            shown = "(the explanation above)"
-        else:
-            shown = str(value)
-        lines.append(f"    {fm.system}.{fm.object}.{fm.field} = {shown}  [{fm.policy}]")
-    return "\n".join(lines)
-
-
-def assignment_json(a: Assignment, mapping: Mapping) -> dict[str, Any]:
-    """The assignment as JSON-ready data: the Assignment fields, the explanation, fields and lists."""
-    data = asdict(a)
-    data["reasons"] = [{**r._asdict(), "points": round(r.points, 2)} for r in a.reasons]
-    data["review"] = list(a.review)
-    if a.task is not None:
-        data["task"] = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(a.task).items()}
-    data["explanation"] = explain(a)
-    fields: dict[str, dict[str, Any]] = {}
-    for fm in mapping.field_mappings:
-        fields.setdefault(f"{fm.system}.{fm.object}", {})[fm.field] = field_value(
-            a, fm.from_name, mapping, fm.system
-        )
-    data["fields"] = fields
-    data["lists"] = (
-        {
-            "salesforce_campaign": mapping.list_name(a.nurture_list, "salesforce"),
-            "hubspot_list": mapping.list_name(a.nurture_list, "hubspot"),
-        }
-        if a.nurture_list is not None
-        else None
-    )
-    return data

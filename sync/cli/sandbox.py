@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sandbox.faults import KINDS, FaultInjector, FaultSpecError
 from sync.cli import extras
+from sync.exit_codes import EXIT_BAD_CONFIG
 
 if TYPE_CHECKING:
     from sandbox.launcher import Sandbox
@@ -74,7 +75,7 @@ def sandbox(
         FaultInjector.parse(faults or "", seed=seed)
     except FaultSpecError as exc:
         err.print(f"error: --faults: {exc}", markup=False)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_BAD_CONFIG) from None
 
     temporary = workdir is None
     folder = Path(tempfile.mkdtemp(prefix="leadsync-sandbox-")) if workdir is None else workdir.resolve()
@@ -115,7 +116,7 @@ def _start(console: Console, err: Console, people: int, start: Callable[..., San
         hint = (" (is the port in use? choose another with --port-salesforce/--port-hubspot, or 0 for a "
                 "free one)" if exc.errno == errno.EADDRINUSE else "")
         err.print(f"error: cannot start the sandbox: {exc.strerror or exc}{hint}", markup=False)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_BAD_CONFIG) from None
 
 
 def _describe(console: Console, box: Sandbox, state_url: str, settings_path: Path | None,
@@ -146,9 +147,7 @@ def _describe(console: Console, box: Sandbox, state_url: str, settings_path: Pat
             f"leadsync --config {settings_path} ...", markup=False)
     else:
         out("[bold]Settings[/bold]: put this in settings.toml (or pass --write-settings PATH):")
-        from sandbox.settings_toml import dumps_toml
-
-        out(dumps_toml(box.settings_dict(state_url)), markup=False)
+        out(box.settings_toml(state_url), markup=False)
     out("")
     out(FAULT_HELP, markup=False)
     out("")

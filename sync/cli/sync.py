@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,9 +18,10 @@ from rich.table import Table
 from connectors.base import ConfigurationError
 from mappings import MappingError
 from sync import logs
-from sync.cli.mappings import InputProblem
+from sync.exit_codes import EXIT_BAD_CONFIG
+from sync.inputs import InputProblem, parse_instant
 from sync.run.context import SyncContext, open_context
-from sync.run.runner import EXIT_BAD_CONFIG, RunOptions, RunResult, run
+from sync.run.runner import RunOptions, RunResult, run
 from sync.run.schedule import ScheduleError, Trigger, install_signal_handlers, run_schedule
 from sync.run.setup import run_setup
 from sync.settings import Settings, SettingsFileError, load_settings
@@ -44,15 +45,13 @@ def fail(message: str, code: int = EXIT_BAD_CONFIG) -> typer.Exit:
 
 
 def parse_when(text: str | None, option: str) -> datetime | None:
-    """ISO date or date-time; naive values are UTC."""
+    """`--now`/`--since`/`--until`: None when not given; a bad value exits 2 naming the option."""
     if text is None:
         return None
     try:
-        value = datetime.fromisoformat(text) if "T" in text or " " in text else \
-            datetime.combine(date.fromisoformat(text), datetime.min.time())
-    except ValueError:
-        raise fail(f"{option} {text!r}: expected an ISO date (2026-01-31) or date-time") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return parse_instant(text, option)
+    except InputProblem as exc:
+        raise fail(str(exc)) from None
 
 
 def load(config: Path | None, *, log_json: bool = False, verbose: bool = False) -> Settings:

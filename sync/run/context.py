@@ -10,7 +10,7 @@ from connectors.hubspot.connector import HubSpotConnector
 from connectors.retry import RetryPolicy
 from connectors.salesforce.connector import SalesforceConnector
 from mappings import Mapping
-from sync.cli.mappings import load_mapping_file
+from sync.inputs import load_mapping_file
 from sync.settings import Settings
 from sync.state.store import StateStore
 

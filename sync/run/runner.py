@@ -25,10 +25,12 @@ from connectors.base import (
     ContactRef,
     Scalar,
 )
+from mappings.emails import normalize_email
 from mappings.engine import assign
+from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_LOCKED, EXIT_OK, EXIT_RECORD_FAILURES
 from sync.run.context import SyncContext
 from sync.run.desired import Current, desired_for, email_lists, needs_current
-from sync.run.identity import IdentityResolver, Person, normalize_email, to_person_facts
+from sync.run.identity import IdentityResolver, Person, to_person_facts
 from sync.run.lock import LockHeld, LockLost, RunLock
 from sync.run.plan import PlanState, PlanSummary, plan
 from sync.run.plan_model import FieldKey, PersonDesired
@@ -44,8 +46,6 @@ STREAM_ARCHIVED = "hubspot.archived"
 STREAM_SF_CONTACTS = "salesforce.managed_contacts"
 PEOPLE_CHUNK = 2_000  # people assigned and planned together (writes are batched across chunks)
 SNAPSHOT_CHUNK = 1_000
-
-EXIT_OK, EXIT_RECORD_FAILURES, EXIT_BAD_CONFIG, EXIT_LOCKED = 0, 1, 2, 3
 
 Progress = Callable[[str, int], None]  # (phase, items done so far)
 

@@ -26,10 +26,8 @@ from sqlalchemy.engine import Connection, Engine
 from connectors.base import FieldUpdate, ListChange, Scalar
 from sync.state import schema as s
 from sync.state.codec import scalar_from_json, scalar_to_json
+from sync.state.records import FieldKey, MembershipKey
 from sync.state.sql import IN_CHUNK, WRITE_CHUNK, chunks, upsert
-
-FieldKey = tuple[str, str, str, str]  # (system, object, record_id, field)
-MembershipKey = tuple[str, str, str]  # (system, list_name, record_id)
 
 
 def _field_rows(system: str, updates: Sequence[FieldUpdate]) -> list[dict[str, object]]:

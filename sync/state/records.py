@@ -9,6 +9,9 @@ from typing import Any
 
 from connectors.base import Scalar
 
+FieldKey = tuple[str, str, str, str]  # (system, object, record_id, field): one field of one record
+MembershipKey = tuple[str, str, str]  # (system, list_name, record_id): one record on one list
+
 
 @dataclass(frozen=True, slots=True)
 class WrittenValue:

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from connectors.base import ContactRef, FieldUpdate, ListChange, LostDeal, Scalar
-from sync.run.identity import normalize_email
+from mappings.emails import normalize_email
 from sync.state import schema as s
 from sync.state.codec import (
     deal_from_json,
@@ -40,13 +40,11 @@ from sync.state.codec import (
     scalar_to_json,
 )
 from sync.state.pending import PendingWrites, clear_pending_in
-from sync.state.records import Membership, RecordedTask, WrittenValue
+from sync.state.records import FieldKey, Membership, RecordedTask, WrittenValue
 from sync.state.runs import RunHistory
 from sync.state.sql import IN_CHUNK, WRITE_CHUNK, chunks, create_engine, display_url, upsert
 
 STREAM_BATCH = 1_000  # rows fetched per round trip when iterating
-
-FieldKey = tuple[str, str, str, str]  # (system, object, record_id, field)
 
 
 def _now(at: datetime | None) -> datetime:

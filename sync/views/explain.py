@@ -1,7 +1,6 @@
 """Explain one synced person from the local state store (no API calls): `leadsync mappings explain EMAIL`.
 
     explain_person(store, mapping, email, now) -> PersonExplanation | None
-    explain_email_command(email, config, json_out, now) -> exit code (0 found, 1 not found, 2 bad config)
 
 What it shows: the person's inputs from both systems (Salesforce contacts and the deals they are on,
 with stage at loss, phase, loss reason, lost date, amount and state; HubSpot contacts with the
@@ -18,44 +17,24 @@ Emails are shown in full in the output (the user asked for this person), never l
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
-
-import typer
-from rich.console import Console
 
 from connectors.base import ContactRef, LostDeal, Scalar
 from mappings import Mapping
+from mappings.emails import mask_email, normalize_email, parse_email
 from mappings.engine import assign
 from mappings.facts import Assignment
 from mappings.recycle import cycle_key
 from mappings.render import explain, field_value
-from sync.cli.mappings import assignment_json, parse_now
-from sync.run.identity import (
-    OPTOUT_PROPERTY,
-    Person,
-    mask_email,
-    normalize_email,
-    parse_email,
-    resolve,
-    to_person_facts,
-)
+from sync.run.identity import OPTOUT_PROPERTY, Person, resolve, to_person_facts
 from sync.run.plan import canonical
 from sync.state.records import Membership, RecordedTask
 from sync.state.store import StateStore
-from sync.views.local_state import (
-    EXIT_BAD_CONFIG,
-    EXIT_NOT_FOUND,
-    EXIT_OK,
-    LocalStateError,
-    open_local_state,
-    output_console,
-)
+from sync.views.assignment import assignment_json
 
 log = logging.getLogger(__name__)
 
@@ -179,11 +158,6 @@ class PersonExplanation:
                                                            "created_at": _iso(t.task.created_at)}}
                       for t in self.tasks],
         }
-
-    def render(self, console: Console) -> None:
-        from sync.views.explain_render import render_explanation
-
-        render_explanation(self, console)
 
 
 # --------------------------------------------------------------------------- building
@@ -311,32 +285,3 @@ def _tasks(store: StateStore, person: Person, a: Assignment) -> tuple[TaskState,
     recorded = store.tasks_for(sorted(keys)) if keys else {}
     return tuple(TaskState(k, deal_id, k == current, recorded.get(k))
                  for k, deal_id in keys.items() if k in recorded or k == current)
-
-
-# --------------------------------------------------------------------------- command
-
-
-def explain_email_command(email: str, config: Path | str | None, json_out: bool, now: str | None,
-                          console: Console | None = None) -> int:
-    """`leadsync mappings explain EMAIL`: print the explanation; returns the exit code
-    (0 found, 1 no such person in the state store, 2 bad configuration or --now)."""
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    try:
-        at = parse_now(now)
-        with open_local_state(config) as local:
-            result = explain_person(local.store, local.mapping, email, at)
-    except (LocalStateError, ValueError) as exc:
-        err.print(str(exc), markup=False)
-        return EXIT_BAD_CONFIG
-    if result is None:
-        _, problem = parse_email(email)
-        why = f"not a usable email ({problem})" if problem else (
-            "no Salesforce contact on a stored deal and no HubSpot contact has this email; "
-            "run `leadsync sync` if the person is new")
-        err.print(f"{email}: not found in the state store: {why}", markup=False)
-        return EXIT_NOT_FOUND
-    if json_out:
-        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
-    else:
-        result.render(console or output_console())
-    return EXIT_OK

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from connectors.base import Scalar
-
-if TYPE_CHECKING:
-    from sync.views.explain import PersonExplanation
+from sync.views.explain import PersonExplanation
 
 VALUE_CHARS = 40  # longer written values are shortened in the tables
 ID_WIDTH = 18  # Salesforce ids are never cut

@@ -19,13 +19,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from mappings import Mapping, MappingError
-from sync.cli.mappings import InputProblem, load_mapping_file
+from sync.inputs import InputProblem, load_mapping_file
 from sync.settings import Settings, SettingsFileError, load_settings
 from sync.state.schema import SchemaTooNewError
 from sync.state.sql import StateUrlError, display_url, sqlite_path
 from sync.state.store import StateStore
 
-EXIT_OK, EXIT_NOT_FOUND, EXIT_BAD_CONFIG = 0, 1, 2
 PIPE_WIDTH = 120  # tables written to a file or pipe (no terminal to measure) use this width
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from mappings import Mapping
 from sandbox.launcher import Sandbox
-from sync.cli.mappings import load_mapping_file
+from sync.inputs import load_mapping_file
 from sync.run.plan import canonical
 from sync.state.store import StateStore
 

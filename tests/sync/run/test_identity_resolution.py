@@ -12,14 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.base import ContactRef, DealContact, LostDeal
+from mappings.emails import email_problem, mask_email, normalize_email, parse_email
 from mappings.facts import DealFacts
 from sync.run.identity import (
     Person,
     deal_facts,
-    email_problem,
-    mask_email,
-    normalize_email,
-    parse_email,
     resolve,
     to_person_facts,
 )

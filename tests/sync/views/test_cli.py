@@ -12,8 +12,8 @@ import typer
 from typer.testing import CliRunner
 
 from sync.cli import report as cli_report
+from sync.cli.explain import explain_email_command
 from sync.run.identity import resolve
-from sync.views.explain import explain_email_command
 from sync.views.report import assignments, build_report
 
 from .worlds import Synced

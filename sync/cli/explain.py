@@ -1,0 +1,43 @@
+"""`leadsync mappings explain EMAIL`: one synced person from the local state store (no API calls).
+The work is in `sync.views.explain`; this prints it and chooses the exit code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from mappings.emails import parse_email
+from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_NOT_FOUND, EXIT_OK
+from sync.inputs import parse_now
+from sync.views.explain import explain_person
+from sync.views.explain_render import render_explanation
+from sync.views.local_state import LocalStateError, open_local_state, output_console
+
+
+def explain_email_command(email: str, config: Path | str | None, json_out: bool, now: str | None,
+                          console: Console | None = None) -> int:
+    """Print the explanation; returns the exit code (0 found, 1 no such person in the state store,
+    2 bad configuration or --now)."""
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        at = parse_now(now)
+        with open_local_state(config) as local:
+            result = explain_person(local.store, local.mapping, email, at)
+    except (LocalStateError, ValueError) as exc:
+        err.print(str(exc), markup=False)
+        return EXIT_BAD_CONFIG
+    if result is None:
+        _, problem = parse_email(email)
+        why = f"not a usable email ({problem})" if problem else (
+            "no Salesforce contact on a stored deal and no HubSpot contact has this email; "
+            "run `leadsync sync` if the person is new")
+        err.print(f"{email}: not found in the state store: {why}", markup=False)
+        return EXIT_NOT_FOUND
+    if json_out:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        render_explanation(result, console or output_console())
+    return EXIT_OK

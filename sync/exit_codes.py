@@ -1,0 +1,16 @@
+"""The exit codes of every `leadsync` command (README "Exit codes"; schedulers and Dagster read them).
+
+0  ok (also: a dry run, a report, a person found)
+1  the run stopped or some records failed (budget, signal, lost lock, refused records): running again
+   is the remedy; for `explain EMAIL`, no such person in the state store
+2  bad configuration or input (settings, mapping, credentials, --now...): a person must fix something
+3  another run holds the lock
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_RECORD_FAILURES = 1
+EXIT_NOT_FOUND = 1
+EXIT_BAD_CONFIG = 2
+EXIT_LOCKED = 3
