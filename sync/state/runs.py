@@ -7,7 +7,7 @@ import os
 import re
 import socket
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sync.state import schema as s
 from sync.state.codec import object_from_json, object_to_json
 from sync.state.records import FailureRecord, NewFailure, RunRecord
-from sync.state.sql import IN_CHUNK, chunks
+from sync.state.sql import IN_CHUNK, at_or_now, chunks
 
 MAX_ERROR_CHARS = 4_000
 
@@ -35,10 +35,6 @@ def redact_secrets(text: str) -> str:
     for pattern, repl in _SECRET_PATTERNS:
         text = pattern.sub(repl, text)
     return text
-
-
-def _now(at: datetime | None) -> datetime:
-    return at if at is not None else datetime.now(UTC)
 
 
 def _run(r: Any) -> RunRecord:
@@ -66,7 +62,7 @@ class RunHistory:
         """Record a run as `running`; returns its id. Take the run lock first."""
         with self.engine.begin() as conn:
             result = conn.execute(s.runs.insert().values(
-                kind=kind, started_at=_now(at), status="running", counts="{}", api_calls="{}",
+                kind=kind, started_at=at_or_now(at), status="running", counts="{}", api_calls="{}",
                 mapping_version=mapping_version, pid=os.getpid(), host=socket.gethostname()))
             return int(result.inserted_primary_key[0])
 
@@ -88,7 +84,7 @@ class RunHistory:
         """Close a run with its final status. `error` is redacted (tokens, passwords) and shortened."""
         if status not in s.RUN_STATUSES or status == "running":
             raise ValueError(f"status must be one of {', '.join(s.RUN_STATUSES[1:])}, not {status!r}")
-        values: dict[str, Any] = {"status": status, "finished_at": _now(at),
+        values: dict[str, Any] = {"status": status, "finished_at": at_or_now(at),
                                   "error": redact_secrets(error)[:MAX_ERROR_CHARS] if error else None}
         if counts is not None:
             values["counts"] = object_to_json(counts)
@@ -120,7 +116,7 @@ class RunHistory:
             ids = [r.id for r in conn.execute(sa.select(s.runs.c.id).where(s.runs.c.status == "running"))]
             if ids:
                 conn.execute(s.runs.update().where(s.runs.c.id.in_(ids)).values(
-                    status="interrupted", finished_at=_now(at),
+                    status="interrupted", finished_at=at_or_now(at),
                     error="the process stopped before the run finished (killed or crashed)"))
         return ids
 
@@ -130,7 +126,7 @@ class RunHistory:
                      at: datetime | None = None) -> int:
         """Record failed records in one transaction. A record already failing at that stage gets
         attempts + 1 and the new reason; a resolved one is reopened with attempts = 1."""
-        when = _now(at)
+        when = at_or_now(at)
         latest: dict[tuple[str, str, str], NewFailure] = {}
         for f in failures:
             if f.stage not in s.FAILURE_STAGES:
@@ -173,7 +169,7 @@ class RunHistory:
                      at: datetime | None = None) -> None:
         """One more failed attempt on a known failure (e.g. `leadsync failures retry` failed again)."""
         t = s.failures.c
-        values: dict[str, Any] = {"attempts": t.attempts + 1, "last_seen": _now(at)}
+        values: dict[str, Any] = {"attempts": t.attempts + 1, "last_seen": at_or_now(at)}
         if reason is not None:
             values["reason"] = reason
         if run_id is not None:
@@ -193,7 +189,7 @@ class RunHistory:
                                                  t.resolved == sa.false())
                 if stage is not None:
                     stmt = stmt.where(t.stage == stage)
-                n += conn.execute(stmt.values(resolved=True, resolved_at=_now(at))).rowcount
+                n += conn.execute(stmt.values(resolved=True, resolved_at=at_or_now(at))).rowcount
         return n
 
     def list_failures(self, *, include_resolved: bool = False, system: str | None = None,

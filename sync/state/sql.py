@@ -11,6 +11,7 @@ import logging
 import os
 import stat
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +26,21 @@ T = TypeVar("T")
 
 IN_CHUNK = 500  # ids per IN (...) list: well under every backend's bind-parameter limit
 WRITE_CHUNK = 2_000  # rows per executemany
+
+
+STREAM_BATCH = 1_000  # rows fetched per round trip when iterating
+
+
+def at_or_now(at: datetime | None) -> datetime:
+    """`at` (tests and backfills pass the clock), else the current time, UTC."""
+    return at if at is not None else datetime.now(UTC)
+
+
+def stream_rows(engine: Engine, stmt: sa.Select[Any]) -> Iterator[sa.Row[Any]]:
+    """Rows of `stmt` fetched STREAM_BATCH at a time (server-side cursor where the driver has one)."""
+    with engine.connect() as conn:
+        result = conn.execution_options(yield_per=STREAM_BATCH).execute(stmt)
+        yield from result
 
 
 def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:

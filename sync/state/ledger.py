@@ -1,0 +1,157 @@
+"""What leadsync wrote and the systems confirmed: the value last written to each field, the list
+memberships leadsync created (and so manages), and the task of each recycle cycle. Each `record_*` call
+is the crash checkpoint of one batch: ONE transaction. Mixed into StateStore."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from connectors.base import FieldUpdate, ListChange, Scalar
+from sync.state import schema as s
+from sync.state.codec import (
+    scalar_from_json,
+    scalar_to_json,
+)
+from sync.state.pending import clear_pending_in
+from sync.state.records import FieldKey, Membership, RecordedTask, WrittenValue
+from sync.state.sql import IN_CHUNK, WRITE_CHUNK, at_or_now, chunks, stream_rows, upsert
+
+
+class Ledger:
+    engine: Engine
+
+    # ------------------------------------------------------------------ written values (checkpoint)
+
+    def record_writes(self, system: str, updates: Sequence[FieldUpdate], *, run_id: int | None,
+                      mapping_version: int, at: datetime | None = None,
+                      answered: Sequence[FieldUpdate] = ()) -> int:
+        """Record confirmed field writes (one batch the system accepted) in ONE transaction.
+
+        This is the crash checkpoint: call it right after each successful batch, with only the records
+        the system confirmed; the `answered` intents (sync.state.pending) are forgotten in the same
+        transaction. Returns the number of field values recorded.
+        """
+        written_at = at_or_now(at)
+        rows = [{"system": system, "object": u.object_type, "record_id": u.record_id, "field": f,
+                 "value": scalar_to_json(v), "written_at": written_at, "mapping_version": mapping_version,
+                 "run_id": run_id} for u in updates for f, v in u.values.items()]
+        if rows or answered:
+            with self.engine.begin() as conn:
+                for part in chunks(rows, WRITE_CHUNK):
+                    upsert(conn, s.written_values, part, ["system", "object", "record_id", "field"])
+                clear_pending_in(conn, system, updates=answered)
+        return len(rows)
+
+    def last_written(self, system: str, object_type: str,
+                     record_ids: Iterable[str]) -> dict[tuple[str, str], WrittenValue]:
+        """What leadsync last wrote to these records: {(record_id, field): WrittenValue}."""
+        w = s.written_values.c
+        out: dict[tuple[str, str], WrittenValue] = {}
+        with self.engine.connect() as conn:
+            for part in chunks(record_ids, IN_CHUNK):
+                for r in conn.execute(sa.select(s.written_values).where(
+                        w.system == system, w.object == object_type, w.record_id.in_(part))):
+                    out[(r.record_id, r.field)] = WrittenValue(
+                        r.system, r.object, r.record_id, r.field, scalar_from_json(r.value), r.written_at,
+                        r.mapping_version, r.run_id)
+        return out
+
+    def last_written_map(self, keys: Iterable[FieldKey]) -> dict[FieldKey, Scalar]:
+        """The planner's view: {(system, object, record_id, field): value} for the given keys that have
+        a recorded write (keys with none are absent)."""
+        groups: dict[tuple[str, str], set[str]] = {}
+        wanted = set(keys)
+        for system, obj, rid, _field in wanted:
+            groups.setdefault((system, obj), set()).add(rid)
+        out: dict[FieldKey, Scalar] = {}
+        for (system, obj), ids in groups.items():
+            for (rid, fld), wv in self.last_written(system, obj, sorted(ids)).items():
+                key = (system, obj, rid, fld)
+                if key in wanted:
+                    out[key] = wv.value
+        return out
+
+    def iter_written(self, system: str | None = None) -> Iterator[WrittenValue]:
+        """Stream every recorded write (optionally of one system)."""
+        stmt = sa.select(s.written_values).order_by(*s.written_values.primary_key.columns)
+        if system is not None:
+            stmt = stmt.where(s.written_values.c.system == system)
+        for r in stream_rows(self.engine, stmt):
+            yield WrittenValue(r.system, r.object, r.record_id, r.field, scalar_from_json(r.value),
+                               r.written_at, r.mapping_version, r.run_id)
+
+    # ------------------------------------------------------------------ list memberships
+
+    def get_memberships(self, system: str, *, list_name: str | None = None,
+                        record_ids: Iterable[str] | None = None) -> list[Membership]:
+        """Memberships leadsync manages in one system, optionally narrowed to a list or to records."""
+        m = s.list_memberships.c
+        stmt = sa.select(s.list_memberships).where(m.system == system).order_by(m.list_name, m.record_id)
+        if list_name is not None:
+            stmt = stmt.where(m.list_name == list_name)
+        parts: Iterable[list[str] | None] = [None] if record_ids is None else chunks(record_ids, IN_CHUNK)
+        out: list[Membership] = []
+        with self.engine.connect() as conn:
+            for part in parts:
+                q = stmt if part is None else stmt.where(m.record_id.in_(part))
+                out.extend(Membership(r.system, r.list_name, r.record_id, r.added_at, r.run_id)
+                           for r in conn.execute(q))
+        return out
+
+    def record_list_changes(self, system: str, changes: Sequence[ListChange], *, run_id: int | None,
+                            at: datetime | None = None, answered: Sequence[ListChange] = ()) -> int:
+        """Record confirmed list adds and removes in ONE transaction (checkpoint), forgetting the
+        `answered` intents in it too; returns how many changes were recorded."""
+        added_at = at_or_now(at)
+        adds = [{"system": system, "list_name": c.list_name, "record_id": c.record_id, "added_at": added_at,
+                 "run_id": run_id} for c in changes if c.op == "add"]
+        removes = [{"l": c.list_name, "r": c.record_id} for c in changes if c.op == "remove"]
+        m = s.list_memberships.c
+        with self.engine.begin() as conn:
+            for part in chunks(adds, WRITE_CHUNK):
+                upsert(conn, s.list_memberships, part, ["system", "list_name", "record_id"])
+            if removes:
+                conn.execute(s.list_memberships.delete().where(
+                    m.system == system, m.list_name == sa.bindparam("l"), m.record_id == sa.bindparam("r")),
+                    removes)
+            clear_pending_in(conn, system, changes=answered)
+        return len(adds) + len(removes)
+
+    def add_memberships(self, system: str, list_name: str, record_ids: Iterable[str], *,
+                        run_id: int | None, at: datetime | None = None) -> int:
+        return self.record_list_changes(
+            system, [ListChange(list_name, rid, "add") for rid in record_ids], run_id=run_id, at=at)
+
+    def remove_memberships(self, system: str, list_name: str, record_ids: Iterable[str]) -> int:
+        return self.record_list_changes(
+            system, [ListChange(list_name, rid, "remove") for rid in record_ids], run_id=None)
+
+    # ------------------------------------------------------------------ call tasks
+
+    def tasks_for(self, cycle_keys: Iterable[str]) -> dict[str, RecordedTask]:
+        """The recorded task of each of these recycle cycles that has one."""
+        t = s.call_tasks.c
+        out: dict[str, RecordedTask] = {}
+        with self.engine.connect() as conn:
+            for part in chunks(cycle_keys, IN_CHUNK):
+                for r in conn.execute(sa.select(s.call_tasks).where(t.cycle_key.in_(part))):
+                    out[r.cycle_key] = RecordedTask(r.cycle_key, r.system, r.task_id, r.created_at, r.run_id)
+        return out
+
+    def get_task(self, cycle_key: str) -> RecordedTask | None:
+        return self.tasks_for([cycle_key]).get(cycle_key)
+
+    def record_tasks(self, system: str, created: Sequence[tuple[str, str]], *, run_id: int | None,
+                     at: datetime | None = None) -> int:
+        """Record confirmed task creations [(cycle_key, task_id)] in ONE transaction (checkpoint)."""
+        created_at = at_or_now(at)
+        rows = [{"cycle_key": key, "system": system, "task_id": task_id, "created_at": created_at,
+                 "run_id": run_id} for key, task_id in created]
+        if rows:
+            with self.engine.begin() as conn:
+                upsert(conn, s.call_tasks, rows, ["cycle_key"])
+        return len(rows)

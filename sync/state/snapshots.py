@@ -1,0 +1,139 @@
+"""What was pulled, kept between runs: the watermark per stream and the last snapshot of every deal
+(with the people on it) and contact. Every run recomputes everyone from these, so a time-based rule
+(waiting period, score decay) changes assignments with no new source data. Mixed into StateStore."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from connectors.base import ContactRef, LostDeal
+from mappings.emails import normalize_email
+from sync.state import schema as s
+from sync.state.codec import (
+    deal_from_json,
+    deal_to_json,
+    properties_from_json,
+    properties_to_json,
+)
+from sync.state.sql import IN_CHUNK, WRITE_CHUNK, at_or_now, chunks, stream_rows, upsert
+
+
+class Snapshots:
+    engine: Engine
+
+    # ------------------------------------------------------------------ watermarks
+
+    def get_watermark(self, stream: str) -> datetime | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(s.watermarks.c.value).where(s.watermarks.c.stream == stream)).scalar()
+
+    def set_watermark(self, stream: str, value: datetime, *, at: datetime | None = None) -> None:
+        """Move a stream's watermark. Call only after the data it covers is safely stored."""
+        with self.engine.begin() as conn:
+            upsert(conn, s.watermarks, [{"stream": stream, "value": value, "updated_at": at_or_now(at)}],
+                   ["stream"])
+
+    def watermarks(self) -> dict[str, datetime]:
+        with self.engine.connect() as conn:
+            return {r.stream: r.value for r in conn.execute(sa.select(s.watermarks))}
+
+    # ------------------------------------------------------------------ deal snapshots
+
+    def upsert_deals(self, deals: Iterable[LostDeal], *, at: datetime | None = None) -> int:
+        """Store (or replace) deal snapshots; returns how many. One transaction per WRITE_CHUNK."""
+        stored_at, n = at_or_now(at), 0
+        for batch in chunks(deals, WRITE_CHUNK):
+            rows = [{"opportunity_id": d.opportunity_id, "data": deal_to_json(d), "state": d.state,
+                     "modified_at": d.modified_at, "is_deleted": d.is_deleted, "stored_at": stored_at}
+                    for d in batch]
+            with self.engine.begin() as conn:
+                upsert(conn, s.deals, rows, ["opportunity_id"])
+            n += len(rows)
+        return n
+
+    def iter_deals(self, *, include_deleted: bool = True,
+                   ids: Iterable[str] | None = None) -> Iterator[LostDeal]:
+        """Stream deal snapshots in id order. Deleted deals are included by default: their people must
+        still be recomputed (so they leave the recycle groups)."""
+        base = sa.select(s.deals.c.data).order_by(s.deals.c.opportunity_id)
+        if not include_deleted:
+            base = base.where(s.deals.c.is_deleted == sa.false())
+        if ids is None:
+            for row in stream_rows(self.engine, base):
+                yield deal_from_json(row.data)
+            return
+        for part in chunks(ids, IN_CHUNK):
+            with self.engine.connect() as conn:
+                rows = conn.execute(base.where(s.deals.c.opportunity_id.in_(part))).all()
+            for row in rows:
+                yield deal_from_json(row.data)
+
+    def get_deal(self, opportunity_id: str) -> LostDeal | None:
+        return next(self.iter_deals(ids=[opportunity_id]), None)
+
+    def count_deals(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(s.deals)).scalar_one())
+
+    # ------------------------------------------------------------------ contact snapshots
+
+    def upsert_contacts(self, system: str, contacts: Iterable[ContactRef], *,
+                        at: datetime | None = None) -> int:
+        """Store (or replace) contact snapshots of one system; returns how many.
+
+        A contact's `merged_ids` (records merged into it) are marked `merged_into` it, so they no longer
+        appear as people of their own. A contact that comes back itself is live again.
+        """
+        stored_at, n = at_or_now(at), 0
+        c = s.contacts.c
+        for batch in chunks(contacts, WRITE_CHUNK):
+            rows = [{"system": system, "contact_id": x.contact_id, "email": x.email,
+                     "email_norm": normalize_email(x.email) or None,
+                     "properties": properties_to_json(x.properties), "modified_at": x.modified_at,
+                     "archived": x.archived, "merged_into": None, "stored_at": stored_at} for x in batch]
+            merges = [{"m_id": old, "m_into": x.contact_id} for x in batch for old in x.merged_ids]
+            with self.engine.begin() as conn:
+                upsert(conn, s.contacts, rows, ["system", "contact_id"])
+                if merges:
+                    conn.execute(s.contacts.update().where(
+                        c.system == system, c.contact_id == sa.bindparam("m_id"),
+                    ).values(merged_into=sa.bindparam("m_into")), merges)
+            n += len(rows)
+        return n
+
+    def iter_contacts(self, system: str, *, include_archived: bool = False, include_merged: bool = False,
+                      emails: Iterable[str] | None = None,
+                      ids: Iterable[str] | None = None) -> Iterator[ContactRef]:
+        """Stream one system's contact snapshots in id order; `emails` (normalized) or `ids` narrow the
+        search. Archived contacts and those merged into another are left out unless asked for."""
+        c = s.contacts.c
+        stmt = sa.select(c.contact_id, c.email, c.properties, c.modified_at, c.archived).where(
+            c.system == system).order_by(c.contact_id)
+        if not include_archived:
+            stmt = stmt.where(c.archived == sa.false())
+        if not include_merged:
+            stmt = stmt.where(c.merged_into.is_(None))
+        if emails is not None:
+            rows: Iterable[sa.Row[Any]] = (
+                r for part in chunks(emails, IN_CHUNK)
+                for r in stream_rows(self.engine, stmt.where(c.email_norm.in_(part))))
+        elif ids is not None:
+            rows = (r for part in chunks(ids, IN_CHUNK)
+                    for r in stream_rows(self.engine, stmt.where(c.contact_id.in_(part))))
+        else:
+            rows = stream_rows(self.engine, stmt)
+        for r in rows:
+            yield ContactRef(contact_id=r.contact_id, email=r.email,
+                             properties=properties_from_json(r.properties),
+                             modified_at=r.modified_at, archived=r.archived)
+
+    def count_contacts(self, system: str) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(s.contacts).where(
+                s.contacts.c.system == system)).scalar_one())
