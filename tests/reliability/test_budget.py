@@ -17,6 +17,8 @@ from tests.reliability.conftest import References
 from tests.reliability.harness import HS_DEFAULT_LIMIT, SF_DEFAULT_LIMIT, Harness
 from tests.reliability.state_compare import FinalState, checkpoint_mismatches, differences
 
+pytestmark = pytest.mark.slow  # seconds per test: `pytest -m "not slow"` skips it in a quick loop
+
 SHORT_BY = 5  # the allowance runs out this many calls before a full run's last one
 
 

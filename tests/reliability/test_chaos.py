@@ -19,6 +19,8 @@ from tests.reliability.conftest import References
 from tests.reliability.harness import Harness
 from tests.reliability.state_compare import capture, differences, differing_keys
 
+pytestmark = pytest.mark.slow  # seconds per test: `pytest -m "not slow"` skips it in a quick loop
+
 MAX_RUNS = 5
 LOCKED_ROW = "UNABLE_TO_LOCK_ROW"
 # One-shot rules first (every kind is met at least once, on the write endpoints where it matters

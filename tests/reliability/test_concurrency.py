@@ -22,6 +22,8 @@ from tests.reliability.conftest import References
 from tests.reliability.harness import CLI_TIMEOUT, CliResult, Harness, Process, kill
 from tests.reliability.state_compare import checkpoint_mismatches, differences
 
+pytestmark = pytest.mark.slow  # seconds per test: `pytest -m "not slow"` skips it in a quick loop
+
 GATE_TIMEOUT = 120.0  # the gate opens by itself after this long, so a broken lock cannot hang the suite
 POLL_S = 0.02
 

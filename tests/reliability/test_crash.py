@@ -38,6 +38,8 @@ from tests.reliability.forkserver import ForkServer
 from tests.reliability.harness import Harness, cli_environment, kill
 from tests.reliability.state_compare import checkpoint_mismatches, differences
 
+pytestmark = pytest.mark.slow  # seconds per test: `pytest -m "not slow"` skips it in a quick loop
+
 TRIALS = 20
 TIME_MODE_SHARE = 0.3  # share of trials killed after a random time instead of a random API call
 SECOND_KILL_SHARE = 0.25  # share of trials whose next run is killed too, before the run that completes

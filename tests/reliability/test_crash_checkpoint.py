@@ -40,6 +40,8 @@ from tests.reliability.state_compare import (
     hubspot_list_names,
 )
 
+pytestmark = pytest.mark.slow  # seconds per test: `pytest -m "not slow"` skips it in a quick loop
+
 LATER = timedelta(days=31)
 POLL_S = 0.002
 

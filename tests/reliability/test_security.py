@@ -60,6 +60,7 @@ def secret_box(tmp_path: Path) -> Iterator[tuple[Sandbox, Secrets]]:
         box.stop()
 
 
+@pytest.mark.slow
 def test_no_secret_in_any_output_or_in_the_state_store(secret_box: tuple[Sandbox, Secrets],
                                                        tmp_path: Path) -> None:
     box, secrets = secret_box

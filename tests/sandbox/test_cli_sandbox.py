@@ -85,6 +85,7 @@ def urls(output: str) -> dict[str, str]:
     return {name: m.group(1) for name, m in found.items() if m}
 
 
+@pytest.mark.slow
 def test_serves_until_ctrl_c(tmp_path: Path) -> None:
     work, settings, cwd = tmp_path / "work", tmp_path / "out" / "settings.toml", tmp_path / "cwd"
     settings.parent.mkdir()

@@ -41,6 +41,7 @@ def test_a_missing_settings_file_exits_2(command: list[str], tmp_path: Path) -> 
     assert "settings file not found" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_demo_runs_the_method_end_to_end_and_rewrites_nothing(tmp_path: Path) -> None:
     result = leadsync("demo", "--people", "60", "--workdir", str(tmp_path), timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -54,6 +55,7 @@ def test_demo_runs_the_method_end_to_end_and_rewrites_nothing(tmp_path: Path) ->
     assert (tmp_path / "settings.toml").stat().st_mode & 0o077 == 0
 
 
+@pytest.mark.slow
 def test_sync_json_dry_run_then_runs_and_failures_json(empty_sandbox: Sandbox, tmp_path: Path) -> None:
     empty_sandbox.hubspot.store.create_contact({"email": "json@example.com", "hs_email_open": "2"})
     settings = empty_sandbox.write_settings(tmp_path / "settings.toml",
