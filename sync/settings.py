@@ -1,5 +1,8 @@
 """Settings: `settings.toml` plus environment overrides (`LEADSYNC_HUBSPOT__ACCESS_TOKEN=...`).
 
+Each connector owns its section's model (`connectors.salesforce.settings`, `connectors.hubspot.settings`);
+this module composes them with the run's own sections (state, sync, logging) into `Settings`.
+
 Precedence, highest first: values passed in code, environment variables, the TOML file, defaults.
 The file path comes from `--config`, else `LEADSYNC_CONFIG`, else `./settings.toml`. A missing or
 unreadable file is an error (pydantic-settings would silently yield `{}`).
@@ -14,13 +17,16 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from connectors.hubspot.settings import HubSpotSettings
+from connectors.salesforce.settings import SalesforceSettings
 
 DEFAULT_CONFIG = Path("settings.toml")
 log = logging.getLogger(__name__)
@@ -32,42 +38,6 @@ class SettingsFileError(Exception):
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class SalesforceSettings(_Section):
-    auth: Literal["password", "jwt", "client_credentials", "session"] = "password"
-    domain: str = "login"  # login, test, or a My Domain prefix ("acme.my")
-    login_url: str | None = None  # send https://{domain}.salesforce.com to this base instead (sandbox)
-    instance_url: str | None = None  # for auth = "session"
-    api_version: str = "59.0"
-    username: str | None = None
-    password: SecretStr | None = None
-    security_token: SecretStr | None = None
-    consumer_key: str | None = None
-    consumer_secret: SecretStr | None = None
-    private_key_file: Path | None = None
-    session_id: SecretStr | None = None
-    ca_bundle: Path | None = None
-    verify_tls: bool = True
-    connect_timeout: float = 10.0
-    read_timeout: float = 120.0
-    loss_reason_field: str = "Loss_Reason__c"
-    lookback_minutes: int = Field(default=10, ge=0)
-    bulk_read_threshold: int = Field(default=50_000, ge=1)
-    bulk_write_threshold: int = Field(default=10_000, ge=1)
-    daily_reserve: int = Field(default=1_000, ge=0)
-
-
-class HubSpotSettings(_Section):
-    access_token: SecretStr | None = None
-    host: str = "https://api.hubapi.com"
-    ca_bundle: Path | None = None
-    verify_tls: bool = True
-    timeout: float = 60.0
-    requests_per_10s: int = Field(default=100, ge=1)  # 100 free/starter, 190 pro/enterprise
-    searches_per_second: float = Field(default=4.0, gt=0)
-    daily_reserve: int = Field(default=5_000, ge=0)
-    lookback_minutes: int = Field(default=10, ge=0)
 
 
 class StateSettings(_Section):

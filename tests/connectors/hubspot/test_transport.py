@@ -6,9 +6,9 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.base import BudgetExhausted, ConfigurationError
+from connectors.hubspot.settings import HubSpotSettings
 from connectors.hubspot.transport import DailyBudget, HubSpotOptions, HubSpotPacing, build_client
 from connectors.pacing import VirtualClock
-from sync.settings import HubSpotSettings
 
 
 @pytest.mark.parametrize("api", ["contacts", "lists", "properties"])
