@@ -27,12 +27,6 @@ from connectors.salesforce.settings import SalesforceSettings
 from connectors.salesforce.transport import build_session
 
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_NEEDS: dict[str, tuple[str, ...]] = {
-    "password": ("username", "password"),
-    "jwt": ("username", "consumer_key", "private_key_file"),
-    "client_credentials": ("consumer_key", "consumer_secret"),
-    "session": ("session_id", "instance_url"),
-}
 
 
 def secret(value: SecretStr | None) -> str | None:
@@ -41,8 +35,9 @@ def secret(value: SecretStr | None) -> str | None:
 
 
 def check_settings(settings: SalesforceSettings) -> None:
-    """Raise ConfigurationError when the chosen auth mode lacks what it needs."""
-    missing = [f"salesforce.{n}" for n in _NEEDS[settings.auth] if not getattr(settings, n)]
+    """Raise ConfigurationError when the chosen auth mode lacks what it needs (checked when the
+    connector connects; the private key file is looked for once paths are resolved)."""
+    missing = settings.missing_for_auth()
     if missing:
         raise ConfigurationError(f"salesforce.auth = {settings.auth!r} needs {', '.join(missing)}")
     if settings.auth == "client_credentials" and settings.domain in ("login", "test"):

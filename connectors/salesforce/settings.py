@@ -1,5 +1,9 @@
 """The `[salesforce]` section of settings.toml (env: `LEADSYNC_SALESFORCE__<KEY>`): the one model the
-connector, its login and the settings loader share. Secrets are `SecretStr` (never shown in repr)."""
+connector, its login and the settings loader share. Secrets are `SecretStr` (never shown in repr).
+
+One flat model for every auth mode; `AUTH_NEEDS` says which keys each mode needs. The connector checks
+them when it connects (`connectors.salesforce.auth.check_settings`), not when the file is loaded:
+commands that never log in (report, explain, runs) keep working without Salesforce credentials."""
 
 from __future__ import annotations
 
@@ -9,6 +13,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 AuthMode = Literal["password", "jwt", "client_credentials", "session"]
+AUTH_NEEDS: dict[str, tuple[str, ...]] = {
+    "password": ("username", "password"),
+    "jwt": ("username", "consumer_key", "private_key_file"),
+    "client_credentials": ("consumer_key", "consumer_secret"),
+    "session": ("session_id", "instance_url"),
+}
 
 
 class SalesforceSettings(BaseModel):
@@ -35,3 +45,7 @@ class SalesforceSettings(BaseModel):
     bulk_read_threshold: int = Field(default=50_000, ge=1)
     bulk_write_threshold: int = Field(default=10_000, ge=1)
     daily_reserve: int = Field(default=1_000, ge=0)
+
+    def missing_for_auth(self) -> list[str]:
+        """The keys the chosen auth mode needs that are not set (or empty), as `salesforce.<key>`."""
+        return [f"salesforce.{name}" for name in AUTH_NEEDS[self.auth] if not getattr(self, name)]
