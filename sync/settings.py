@@ -31,6 +31,15 @@ from connectors.salesforce.settings import SalesforceSettings
 DEFAULT_CONFIG = Path("settings.toml")
 log = logging.getLogger(__name__)
 
+# (section, key) -> why the key is ignored; still accepted so older files keep loading.
+DEPRECATED: dict[tuple[str, str], str] = {
+    ("sync", "max_failure_attempts"): (
+        "nothing limits retries of failed records: every run checks quarantined records again and "
+        "re-plans failed writes until they go through (`leadsync failures` shows the attempts); "
+        "remove the key"
+    ),
+}
+
 
 class SettingsFileError(Exception):
     """The settings file is missing, unreadable or invalid. The message names the file."""
@@ -49,7 +58,7 @@ class SyncSettings(_Section):
     mapping_file: Path | None = None  # None: the bundled mappings/default.toml
     max_attempts: int = Field(default=5, ge=1)
     max_backoff_seconds: float = Field(default=60.0, gt=0)
-    max_failure_attempts: int = Field(default=5, ge=1)  # a quarantined record is retried this often
+    max_failure_attempts: int = Field(default=5, ge=1)  # deprecated, read by nothing: see DEPRECATED
 
 
 class LoggingSettings(_Section):
@@ -124,7 +133,20 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
     warning = insecure_permission_warning(config)
     if warning:
         log.warning(warning)
+    for warning in deprecation_warnings(settings, config):
+        log.warning(warning)
     return _resolve_paths(settings, config.resolve().parent)
+
+
+def deprecation_warnings(settings: Settings, config: Path) -> list[str]:
+    """One warning per deprecated key that is set (in the file or the environment)."""
+    out = []
+    for (section, key), why in DEPRECATED.items():
+        if key in getattr(settings, section).model_fields_set:
+            variable = env_variable((section, key))
+            where = f"set by environment variable {variable}" if variable else f"set in {config}"
+            out.append(f"{section}.{key} is deprecated and ignored: {why} ({where})")
+    return out
 
 
 def _describe(config: Path, exc: ValidationError) -> str:
