@@ -1,5 +1,8 @@
 """Settings: `settings.toml` plus environment overrides (`LEADSYNC_HUBSPOT__ACCESS_TOKEN=...`).
 
+Each connector owns its section's model (`connectors.salesforce.settings`, `connectors.hubspot.settings`);
+this module composes them with the run's own sections (state, sync, logging) into `Settings`.
+
 Precedence, highest first: values passed in code, environment variables, the TOML file, defaults.
 The file path comes from `--config`, else `LEADSYNC_CONFIG`, else `./settings.toml`. A missing or
 unreadable file is an error (pydantic-settings would silently yield `{}`).
@@ -14,7 +17,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,8 +25,20 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from connectors.hubspot.settings import HubSpotSettings
+from connectors.salesforce.settings import SalesforceSettings
+
 DEFAULT_CONFIG = Path("settings.toml")
 log = logging.getLogger(__name__)
+
+# (section, key) -> why the key is ignored; still accepted so older files keep loading.
+DEPRECATED: dict[tuple[str, str], str] = {
+    ("sync", "max_failure_attempts"): (
+        "nothing limits retries of failed records: every run checks quarantined records again and "
+        "re-plans failed writes until they go through (`leadsync failures` shows the attempts); "
+        "remove the key"
+    ),
+}
 
 
 class SettingsFileError(Exception):
@@ -32,42 +47,6 @@ class SettingsFileError(Exception):
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class SalesforceSettings(_Section):
-    auth: Literal["password", "jwt", "client_credentials", "session"] = "password"
-    domain: str = "login"  # login, test, or a My Domain prefix ("acme.my")
-    login_url: str | None = None  # send https://{domain}.salesforce.com to this base instead (sandbox)
-    instance_url: str | None = None  # for auth = "session"
-    api_version: str = "59.0"
-    username: str | None = None
-    password: SecretStr | None = None
-    security_token: SecretStr | None = None
-    consumer_key: str | None = None
-    consumer_secret: SecretStr | None = None
-    private_key_file: Path | None = None
-    session_id: SecretStr | None = None
-    ca_bundle: Path | None = None
-    verify_tls: bool = True
-    connect_timeout: float = 10.0
-    read_timeout: float = 120.0
-    loss_reason_field: str = "Loss_Reason__c"
-    lookback_minutes: int = Field(default=10, ge=0)
-    bulk_read_threshold: int = Field(default=50_000, ge=1)
-    bulk_write_threshold: int = Field(default=10_000, ge=1)
-    daily_reserve: int = Field(default=1_000, ge=0)
-
-
-class HubSpotSettings(_Section):
-    access_token: SecretStr | None = None
-    host: str = "https://api.hubapi.com"
-    ca_bundle: Path | None = None
-    verify_tls: bool = True
-    timeout: float = 60.0
-    requests_per_10s: int = Field(default=100, ge=1)  # 100 free/starter, 190 pro/enterprise
-    searches_per_second: float = Field(default=4.0, gt=0)
-    daily_reserve: int = Field(default=5_000, ge=0)
-    lookback_minutes: int = Field(default=10, ge=0)
 
 
 class StateSettings(_Section):
@@ -79,7 +58,7 @@ class SyncSettings(_Section):
     mapping_file: Path | None = None  # None: the bundled mappings/default.toml
     max_attempts: int = Field(default=5, ge=1)
     max_backoff_seconds: float = Field(default=60.0, gt=0)
-    max_failure_attempts: int = Field(default=5, ge=1)  # a quarantined record is retried this often
+    max_failure_attempts: int = Field(default=5, ge=1)  # deprecated, read by nothing: see DEPRECATED
 
 
 class LoggingSettings(_Section):
@@ -154,7 +133,20 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
     warning = insecure_permission_warning(config)
     if warning:
         log.warning(warning)
+    for warning in deprecation_warnings(settings, config):
+        log.warning(warning)
     return _resolve_paths(settings, config.resolve().parent)
+
+
+def deprecation_warnings(settings: Settings, config: Path) -> list[str]:
+    """One warning per deprecated key that is set (in the file or the environment)."""
+    out = []
+    for (section, key), why in DEPRECATED.items():
+        if key in getattr(settings, section).model_fields_set:
+            variable = env_variable((section, key))
+            where = f"set by environment variable {variable}" if variable else f"set in {config}"
+            out.append(f"{section}.{key} is deprecated and ignored: {why} ({where})")
+    return out
 
 
 def _describe(config: Path, exc: ValidationError) -> str:

@@ -25,19 +25,14 @@ from connectors.base import CallCounter, ContactRef, FieldUpdate, ListChange, Sy
 from connectors.hubspot import read as hubspot_read
 from connectors.hubspot import setup as hubspot_setup
 from connectors.hubspot import write as hubspot_write
+from connectors.hubspot.settings import HubSpotSettings
 from connectors.hubspot.setup import PropertySpec
-from connectors.hubspot.transport import (
-    HubSpotConfig,
-    HubSpotOptions,
-    HubSpotPacing,
-    HubSpotTransport,
-    build_client,
-)
+from connectors.hubspot.transport import HubSpotPacing, HubSpotTransport, build_client
 from connectors.hubspot.write import PropertyRule
 from connectors.pacing import Clock, Sleep
 from connectors.retry import RetryPolicy
 
-__all__ = ["HubSpotConfig", "HubSpotConnector", "HubSpotOptions", "PropertySpec"]
+__all__ = ["HubSpotConnector", "HubSpotSettings", "PropertySpec"]
 
 
 class HubSpotConnector:
@@ -49,7 +44,7 @@ class HubSpotConnector:
 
     system: System = "hubspot"
 
-    def __init__(self, settings: HubSpotConfig, *, counter: CallCounter, policy: RetryPolicy,
+    def __init__(self, settings: HubSpotSettings, *, counter: CallCounter, policy: RetryPolicy,
                  client: hubspot.Client | None = None, clock: Clock = time.monotonic,
                  sleep: Sleep = time.sleep) -> None:
         self.settings = settings

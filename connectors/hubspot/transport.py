@@ -23,12 +23,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import hubspot
 import urllib3
-from pydantic import SecretStr
 from urllib3.util.retry import Retry
 
 from connectors import retry
@@ -39,6 +37,7 @@ from connectors.base import (
     FatalAPIError,
     RetriableAPIError,
 )
+from connectors.hubspot.settings import HubSpotSettings
 from connectors.pacing import Clock, IntervalLimiter, Limiter, RollingWindowLimiter, Sleep
 
 log = logging.getLogger(__name__)
@@ -51,46 +50,9 @@ WINDOW_MARGIN = 0.05  # seconds added to the 10-second window's edge
 SEARCH_MARGIN = 0.01  # seconds added to the spacing of search calls
 
 
-class HubSpotConfig(Protocol):
-    """What the connector reads from its settings (`sync.settings.HubSpotSettings` satisfies it)."""
-
-    @property
-    def access_token(self) -> SecretStr | str | None: ...
-    @property
-    def host(self) -> str: ...
-    @property
-    def ca_bundle(self) -> Path | None: ...
-    @property
-    def verify_tls(self) -> bool: ...
-    @property
-    def timeout(self) -> float: ...
-    @property
-    def requests_per_10s(self) -> int: ...
-    @property
-    def searches_per_second(self) -> float: ...
-    @property
-    def daily_reserve(self) -> int: ...
-
-
-@dataclass(frozen=True)
-class HubSpotOptions:
-    """A plain `HubSpotConfig` for code and tests that do not load `sync` settings."""
-
-    access_token: SecretStr | str | None
-    host: str = "https://api.hubapi.com"
-    ca_bundle: Path | None = None
-    verify_tls: bool = True
-    timeout: float = 60.0
-    requests_per_10s: int = 100
-    searches_per_second: float = 4.0
-    daily_reserve: int = 5_000
-
-
-def build_client(config: HubSpotConfig) -> hubspot.Client:
+def build_client(config: HubSpotSettings) -> hubspot.Client:
     """A hubspot-api-client pointed at `config.host`, with TLS settings and its own retry off."""
-    token = config.access_token
-    if isinstance(token, SecretStr):
-        token = token.get_secret_value()
+    token = config.access_token.get_secret_value() if config.access_token is not None else None
     if not token:
         raise ConfigurationError("hubspot.access_token is not set (a private app access token)")
     options: dict[str, Any] = {
@@ -115,7 +77,7 @@ class HubSpotPacing:
     searches: Limiter
 
     @classmethod
-    def from_config(cls, config: HubSpotConfig, *, clock: Clock = time.monotonic,
+    def from_config(cls, config: HubSpotSettings, *, clock: Clock = time.monotonic,
                     sleep: Sleep = time.sleep) -> HubSpotPacing:
         return cls(
             requests=RollingWindowLimiter(config.requests_per_10s, 10.0, margin=WINDOW_MARGIN,

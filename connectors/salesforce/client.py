@@ -19,7 +19,8 @@ from simple_salesforce.exceptions import SalesforceError
 
 from connectors.base import AuthenticationError, BudgetExhausted, CallCounter
 from connectors.retry import HTTPResponseError, RetryPolicy, call
-from connectors.salesforce.auth import SalesforceConfig, login, session_for
+from connectors.salesforce.auth import check_settings, login, secret, session_for
+from connectors.salesforce.settings import SalesforceSettings
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class SalesforceClient:
 
     def __init__(
         self,
-        config: SalesforceConfig,
+        config: SalesforceSettings,
         *,
         counter: CallCounter,
         policy: RetryPolicy,
@@ -70,7 +71,7 @@ class SalesforceClient:
     def connect(self) -> None:
         """Log in (retrying transient failures). Incomplete auth settings raise ConfigurationError, a
         refused login AuthenticationError."""
-        self.config.validate()
+        check_settings(self.config)
         if self.config.auth == "session":  # nothing to send: the session is given
             self._sf = login(self.config, self.session)
             return
@@ -198,10 +199,10 @@ class SalesforceClient:
             )
 
 
-def login_endpoint(config: SalesforceConfig) -> str:
+def login_endpoint(config: SalesforceSettings) -> str:
     """The endpoint a login counts under: SOAP for username/password(+token), OAuth token otherwise."""
     if config.auth == "password" and (
-        config.security_token or not (config.consumer_key and config.consumer_secret)
+        secret(config.security_token) or not (config.consumer_key and secret(config.consumer_secret))
     ):
         return LOGIN
     return TOKEN

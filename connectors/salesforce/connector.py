@@ -3,9 +3,9 @@
 Every request goes through the one retry policy (`connectors.retry`), is counted per endpoint in the
 run's CallCounter, and updates the daily API budget from `Sforce-Limit-Info`; a batch is not started
 when fewer than `daily_reserve` calls remain (BudgetExhausted). The work lives in small modules:
-`salesforce_auth` (config, login), `salesforce_client` (requests, retries, budget), `salesforce_read`
-(deals, contacts), `salesforce_write` (field updates, tasks), `salesforce_campaigns` (lists),
-`salesforce_bulk` (Bulk API 2.0), `salesforce_describe` (field checks).
+`salesforce_settings` (the settings model), `salesforce_auth` (login), `salesforce_client` (requests,
+retries, budget), `salesforce_read` (deals, contacts), `salesforce_write` (field updates, tasks),
+`salesforce_campaigns` (lists), `salesforce_bulk` (Bulk API 2.0), `salesforce_describe` (field checks).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from connectors.retry import RetryPolicy
 from connectors.salesforce import campaigns as salesforce_campaigns
 from connectors.salesforce import describe as salesforce_describe
 from connectors.salesforce import write as salesforce_write
-from connectors.salesforce.auth import SalesforceConfig, SalesforceSettingsLike
 from connectors.salesforce.bulk import BulkOptions
 from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.read import (
@@ -33,6 +32,7 @@ from connectors.salesforce.read import (
     read_records,
     window,
 )
+from connectors.salesforce.settings import SalesforceSettings
 
 
 class SalesforceConnector:
@@ -43,7 +43,7 @@ class SalesforceConnector:
 
     def __init__(
         self,
-        settings: SalesforceSettingsLike | SalesforceConfig,
+        settings: SalesforceSettings,
         *,
         counter: CallCounter,
         policy: RetryPolicy,
@@ -51,7 +51,7 @@ class SalesforceConnector:
         sleep: Callable[[float], None] = time.sleep,
         bulk_options: BulkOptions = BulkOptions(),
     ):
-        self.config = SalesforceConfig.from_settings(settings)  # checked (ConfigurationError) on connect()
+        self.config = settings  # checked (ConfigurationError) on connect()
         self.client = SalesforceClient(
             self.config, counter=counter, policy=policy, session=session, sleep=sleep
         )

@@ -109,3 +109,35 @@ def test_loading_a_group_readable_file_logs_the_warning(tmp_path: Path,
     with caplog.at_level("WARNING"):
         load_settings(path)
     assert any("readable by group/others" in r.getMessage() for r in caplog.records)
+
+
+DEPRECATION = "sync.max_failure_attempts is deprecated and ignored: nothing limits retries"
+
+
+def test_deprecated_max_failure_attempts_still_loads_and_warns_naming_file_and_key(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = write(tmp_path, "[sync]\nmax_attempts = 3\nmax_failure_attempts = 7\n")
+    with caplog.at_level("WARNING", logger="sync.settings"):
+        settings = load_settings(path)
+    assert settings.sync.max_attempts == 3
+    warnings = [r.getMessage() for r in caplog.records if DEPRECATION in r.getMessage()]
+    assert len(warnings) == 1 and f"set in {path}" in warnings[0], caplog.text
+
+
+def test_deprecated_key_from_the_environment_names_the_variable(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, "[sync]\nmax_attempts = 3\n")
+    monkeypatch.setenv("LEADSYNC_SYNC__MAX_FAILURE_ATTEMPTS", "7")
+    with caplog.at_level("WARNING", logger="sync.settings"):
+        load_settings(path)
+    warnings = [r.getMessage() for r in caplog.records if DEPRECATION in r.getMessage()]
+    assert len(warnings) == 1 and "LEADSYNC_SYNC__MAX_FAILURE_ATTEMPTS" in warnings[0], caplog.text
+
+
+def test_no_deprecation_warning_when_the_key_is_absent(tmp_path: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    path = write(tmp_path, "[sync]\nmax_attempts = 3\n")
+    with caplog.at_level("WARNING", logger="sync.settings"):
+        load_settings(path)
+        load_settings(REPO / "settings.example.toml")
+    assert "max_failure_attempts" not in caplog.text

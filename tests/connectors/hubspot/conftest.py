@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from connectors.base import CallCounter
-from connectors.hubspot.connector import HubSpotConnector, HubSpotOptions
+from connectors.hubspot.connector import HubSpotConnector
+from connectors.hubspot.settings import HubSpotSettings
 from connectors.pacing import VirtualClock
 from connectors.retry import RetryPolicy
 from sandbox.faults import FaultInjector
@@ -38,9 +39,9 @@ class Hub:
 
     def connector(self, **options: Any) -> HubSpotConnector:
         policy = options.pop("policy", RetryPolicy(max_attempts=6, base_delay=0.5, max_backoff=60.0))
-        settings = HubSpotOptions(**{"access_token": TOKEN, "host": self.server.url, "timeout": 30.0,
-                                     "requests_per_10s": 190, "searches_per_second": 5.0,
-                                     "daily_reserve": 0, **options})
+        settings = HubSpotSettings(**{"access_token": TOKEN, "host": self.server.url, "timeout": 30.0,
+                                      "requests_per_10s": 190, "searches_per_second": 5.0,
+                                      "daily_reserve": 0, **options})
         return HubSpotConnector(settings, counter=self.counter, policy=policy, clock=self.clock,
                                 sleep=self.clock.sleep)
 

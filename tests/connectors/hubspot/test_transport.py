@@ -6,15 +6,16 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.base import BudgetExhausted, ConfigurationError
-from connectors.hubspot.transport import DailyBudget, HubSpotOptions, HubSpotPacing, build_client
+from connectors.hubspot.settings import HubSpotSettings
+from connectors.hubspot.transport import DailyBudget, HubSpotPacing, build_client
 from connectors.pacing import VirtualClock
-from sync.settings import HubSpotSettings
 
 
 @pytest.mark.parametrize("api", ["contacts", "lists", "properties"])
 def test_client_retry_is_off_and_host_and_tls_are_passed(api: str, tmp_path) -> None:  # noqa: ANN001
     ca = tmp_path / "ca.pem"
-    client = build_client(HubSpotOptions(SecretStr("tok"), host="http://127.0.0.1:9/", ca_bundle=ca))
+    client = build_client(HubSpotSettings(access_token=SecretStr("tok"), host="http://127.0.0.1:9/",
+                                          ca_bundle=ca))
     sub = {"contacts": client.crm.contacts.batch_api, "lists": client.crm.lists.memberships_api,
            "properties": client.crm.properties.core_api}[api]
     config = sub.api_client.configuration
@@ -24,7 +25,7 @@ def test_client_retry_is_off_and_host_and_tls_are_passed(api: str, tmp_path) -> 
     assert config.access_token == "tok"
 
 
-def test_settings_model_satisfies_the_config_protocol() -> None:
+def test_settings_drive_the_client_token_and_the_pacers() -> None:
     settings = HubSpotSettings(access_token=SecretStr("tok"), host="http://127.0.0.1:9")
     assert build_client(settings).crm.contacts.batch_api.api_client.configuration.access_token == "tok"
     pacing = HubSpotPacing.from_config(settings, clock=VirtualClock(), sleep=VirtualClock().sleep)
@@ -33,7 +34,7 @@ def test_settings_model_satisfies_the_config_protocol() -> None:
 
 def test_a_missing_token_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="access_token"):
-        build_client(HubSpotOptions(None))
+        build_client(HubSpotSettings())
 
 
 def test_daily_budget_from_headers_and_estimates() -> None:

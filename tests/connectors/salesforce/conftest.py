@@ -14,9 +14,9 @@ import pytest
 
 from connectors.base import CallCounter
 from connectors.retry import RetryPolicy
-from connectors.salesforce.auth import SalesforceConfig
 from connectors.salesforce.bulk import BulkOptions
 from connectors.salesforce.connector import SalesforceConnector
+from connectors.salesforce.settings import SalesforceSettings
 from sandbox.salesforce import SalesforceEmulator
 from sandbox.server import ServerThread
 
@@ -88,7 +88,7 @@ def make(emu: SalesforceEmulator, url: str, tmp_path: Path) -> Callable[..., Run
         counter = CallCounter()
         sleeps: list[float] = []
         connector = SalesforceConnector(
-            SalesforceConfig(**values),
+            SalesforceSettings(**values),
             counter=counter,
             policy=RetryPolicy(max_attempts=max_attempts, base_delay=0.01, max_backoff=0.05),
             sleep=sleeps.append,

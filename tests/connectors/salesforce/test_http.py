@@ -19,9 +19,9 @@ from connectors.base import (
     RetriableAPIError,
 )
 from connectors.retry import RetryPolicy
-from connectors.salesforce.auth import SalesforceConfig
 from connectors.salesforce.connector import SalesforceConnector
 from connectors.salesforce.read import MAX_IN_IDS
+from connectors.salesforce.settings import SalesforceSettings
 
 INSTANCE = "https://acme.my.salesforce.com"
 BASE = f"{INSTANCE}/services/data/v59.0/"
@@ -70,7 +70,7 @@ def connector(
     counter: CallCounter | None = None,
     sleeps: Sleeps | None = None,
 ) -> SalesforceConnector:
-    config = SalesforceConfig(
+    config = SalesforceSettings(
         auth=auth,
         username="int@acme.com",
         password="pw",
@@ -241,14 +241,21 @@ def test_field_names_that_are_not_identifiers_are_refused(bad: str) -> None:
         list(connector("session").read_contacts(["0035g000000001AAA"], [bad]))
 
 
-def test_settings_like_objects_are_accepted_and_secrets_unwrapped() -> None:
-    from pydantic import SecretStr
+@responses.activate
+def test_secret_settings_are_unwrapped_where_sent_and_hidden_elsewhere() -> None:
+    responses.post(SOAP, body=soap_ok("SESSION1"))
+    responses.get(QUERY, json=page([]))
+    sf = connector()  # password mode: password "pw", security token "tok"
+    sf.connect()
+    login_body = responses.calls[0].request.body
+    login_body = login_body.decode() if isinstance(login_body, bytes) else login_body
+    assert "<n1:password>pwtok</n1:password>" in login_body
 
-    from sync.settings import SalesforceSettings  # tests may import sync/; connectors do not
-
-    settings = SalesforceSettings(auth="session", session_id=SecretStr("S3CRET"), instance_url=INSTANCE)
-    config = SalesforceConfig.from_settings(settings)
-    assert config.session_id == "S3CRET" and "S3CRET" not in repr(config)
+    given = connector("session")  # session mode: session id "SESSION0"
+    list(given.read_contacts(["0035g000000001AAA"], ["Email"]))
+    assert auth_headers(responses.calls, "/query") == ["Bearer SESSION0"]
+    shown = repr(sf.config) + str(sf.config) + repr(given.config)
+    assert "pwtok" not in shown and "'pw'" not in shown and "SESSION0" not in shown
 
 
 @pytest.mark.parametrize(
@@ -265,8 +272,6 @@ def test_settings_like_objects_are_accepted_and_secrets_unwrapped() -> None:
 )
 @responses.activate
 def test_incomplete_auth_settings_fail_at_connect_before_any_request(settings: dict, message: str) -> None:
-    from sync.settings import SalesforceSettings
-
     sf = SalesforceConnector(SalesforceSettings(**settings), counter=CallCounter(), policy=RetryPolicy())
     with pytest.raises(ConfigurationError, match=message):
         sf.connect()

@@ -13,10 +13,10 @@ import responses
 
 from connectors.base import CallCounter, ConfigurationError, FieldUpdate
 from connectors.retry import RetryPolicy
-from connectors.salesforce.auth import SalesforceConfig
 from connectors.salesforce.bulk import BulkOptions, build_csv, parse_csv
 from connectors.salesforce.connector import SalesforceConnector
 from connectors.salesforce.read import _nest, deal_soql, parse_datetime, stage_at_loss
+from connectors.salesforce.settings import SalesforceSettings
 from connectors.salesforce.write import record_result
 
 INSTANCE = "https://acme.my.salesforce.com"
@@ -135,7 +135,7 @@ def test_csv_round_trip_with_nulls_booleans_and_quotes() -> None:
 
 def connector(**overrides: object) -> tuple[SalesforceConnector, CallCounter, list[float]]:
     counter, sleeps = CallCounter(), []
-    config = SalesforceConfig(
+    config = SalesforceSettings(
         auth="session", session_id="S", instance_url=INSTANCE, lookback_minutes=0, **overrides
     )
     return (

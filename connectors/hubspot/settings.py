@@ -1,0 +1,22 @@
+"""The `[hubspot]` section of settings.toml (env: `LEADSYNC_HUBSPOT__<KEY>`): the one model the
+connector, its transport and the settings loader share. The token is a `SecretStr`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class HubSpotSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    access_token: SecretStr | None = None
+    host: str = "https://api.hubapi.com"
+    ca_bundle: Path | None = None
+    verify_tls: bool = True
+    timeout: float = 60.0
+    requests_per_10s: int = Field(default=100, ge=1)  # 100 free/starter, 190 pro/enterprise
+    searches_per_second: float = Field(default=4.0, gt=0)
+    daily_reserve: int = Field(default=5_000, ge=0)
+    lookback_minutes: int = Field(default=10, ge=0)  # read by the run (sync/), not the connector

@@ -1,0 +1,51 @@
+"""The `[salesforce]` section of settings.toml (env: `LEADSYNC_SALESFORCE__<KEY>`): the one model the
+connector, its login and the settings loader share. Secrets are `SecretStr` (never shown in repr).
+
+One flat model for every auth mode; `AUTH_NEEDS` says which keys each mode needs. The connector checks
+them when it connects (`connectors.salesforce.auth.check_settings`), not when the file is loaded:
+commands that never log in (report, explain, runs) keep working without Salesforce credentials."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+AuthMode = Literal["password", "jwt", "client_credentials", "session"]
+AUTH_NEEDS: dict[str, tuple[str, ...]] = {
+    "password": ("username", "password"),
+    "jwt": ("username", "consumer_key", "private_key_file"),
+    "client_credentials": ("consumer_key", "consumer_secret"),
+    "session": ("session_id", "instance_url"),
+}
+
+
+class SalesforceSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    auth: AuthMode = "password"
+    domain: str = "login"  # login, test, or a My Domain prefix ("acme.my")
+    login_url: str | None = None  # send https://{domain}.salesforce.com to this base instead (sandbox)
+    instance_url: str | None = None  # for auth = "session"
+    api_version: str = "59.0"
+    username: str | None = None
+    password: SecretStr | None = None
+    security_token: SecretStr | None = None
+    consumer_key: str | None = None
+    consumer_secret: SecretStr | None = None
+    private_key_file: Path | None = None
+    session_id: SecretStr | None = None
+    ca_bundle: Path | None = None
+    verify_tls: bool = True
+    connect_timeout: float = 10.0
+    read_timeout: float = 120.0
+    loss_reason_field: str = "Loss_Reason__c"
+    lookback_minutes: int = Field(default=10, ge=0)
+    bulk_read_threshold: int = Field(default=50_000, ge=1)
+    bulk_write_threshold: int = Field(default=10_000, ge=1)
+    daily_reserve: int = Field(default=1_000, ge=0)
+
+    def missing_for_auth(self) -> list[str]:
+        """The keys the chosen auth mode needs that are not set (or empty), as `salesforce.<key>`."""
+        return [f"salesforce.{name}" for name in AUTH_NEEDS[self.auth] if not getattr(self, name)]
