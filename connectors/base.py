@@ -116,6 +116,16 @@ class WriteResult:
     created_id: str | None = None  # id of a record the write created (Task, CampaignMember)
 
 
+@dataclass(frozen=True, slots=True)
+class BatchSizes:
+    """Records per write call, as a connector sends them (the writer fills batches to these sizes and
+    the dry-run estimates divide by them)."""
+
+    fields: int
+    list_members: int
+    tasks: int
+
+
 # --------------------------------------------------------------------------- errors
 
 

@@ -21,7 +21,15 @@ from datetime import datetime
 
 import hubspot
 
-from connectors.base import CallCounter, ContactRef, FieldUpdate, ListChange, System, WriteResult
+from connectors.base import (
+    BatchSizes,
+    CallCounter,
+    ContactRef,
+    FieldUpdate,
+    ListChange,
+    System,
+    WriteResult,
+)
 from connectors.hubspot import read as hubspot_read
 from connectors.hubspot import setup as hubspot_setup
 from connectors.hubspot import write as hubspot_write
@@ -48,6 +56,11 @@ class HubSpotConnector:
     """
 
     system: System = "hubspot"
+    # batch update inputs per call; list member ids per membership call (HubSpot does not take tasks:
+    # `tasks` is the batch update size, never used by the writer, which sends tasks to the SFA)
+    write_sizes: BatchSizes = BatchSizes(fields=hubspot_write.BATCH_UPDATE_SIZE,
+                                         list_members=hubspot_write.MEMBERSHIP_CHUNK,
+                                         tasks=hubspot_write.BATCH_UPDATE_SIZE)
 
     def __init__(self, settings: HubSpotConfig, *, counter: CallCounter, policy: RetryPolicy,
                  client: hubspot.Client | None = None, clock: Clock = time.monotonic,

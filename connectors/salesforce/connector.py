@@ -17,7 +17,16 @@ from typing import Literal
 
 import requests
 
-from connectors.base import CallCounter, CallTask, ContactRef, FieldUpdate, ListChange, LostDeal, WriteResult
+from connectors.base import (
+    BatchSizes,
+    CallCounter,
+    CallTask,
+    ContactRef,
+    FieldUpdate,
+    ListChange,
+    LostDeal,
+    WriteResult,
+)
 from connectors.retry import RetryPolicy
 from connectors.salesforce import campaigns as salesforce_campaigns
 from connectors.salesforce import describe as salesforce_describe
@@ -40,6 +49,10 @@ class SalesforceConnector:
     one Salesforce org. Not thread-safe: one connector per run."""
 
     system: Literal["salesforce"] = "salesforce"
+    # sObject Collections: 200 records per request for fields, campaign members and tasks alike
+    write_sizes: BatchSizes = BatchSizes(fields=salesforce_write.MAX_COLLECTION,
+                                         list_members=salesforce_write.MAX_COLLECTION,
+                                         tasks=salesforce_write.MAX_COLLECTION)
 
     def __init__(
         self,

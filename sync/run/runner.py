@@ -33,7 +33,7 @@ from sync.run.lock import LockHeld, LockLost, RunLock
 from sync.run.plan import PlanState, PlanSummary, plan
 from sync.run.plan_model import FieldKey, PersonDesired
 from sync.run.setup import property_specs, salesforce_expectations
-from sync.run.writer import WRITE_SIZES, StopRequested, Writer
+from sync.run.writer import StopRequested, Writer
 from sync.state.sql import chunks
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,8 @@ class _Run:
         self.marks: dict[str, datetime] = {}
         self.run_id: int | None = None
         self.writer: Writer | None = None
+        # records per write call, as each system's connector sends them (the writer and the estimates)
+        self.sizes = {"salesforce": ctx.salesforce.write_sizes, "hubspot": ctx.hubspot.write_sizes}
 
     # ------------------------------------------------------------------ outline
     def execute(self, started: float) -> RunResult:
@@ -111,7 +113,7 @@ class _Run:
             self.run_id = ctx.store.start_run(mapping_version=ctx.mapping.version, kind=o.kind)
             self.writer = Writer(ctx.store, {"salesforce": ctx.salesforce, "hubspot": ctx.hubspot},
                                  ctx.salesforce, self.run_id, ctx.mapping.version, stop=o.stop,
-                                 check_lock=self.lock.check, preflight=self.preflight)
+                                 check_lock=self.lock.check, preflight=self.preflight, sizes=self.sizes)
         status, code, error = "ok", EXIT_OK, None
         ctx.counter.counts.clear()  # this run's calls only
         try:
@@ -146,7 +148,7 @@ class _Run:
             status = "dry_run"
         self._finish(status, error)
         return RunResult(self.run_id, status, code, self._counts(), ctx.counter.by_system(),
-                         self.summary.to_dict(WRITE_SIZES), error, time.monotonic() - started)
+                         self.summary.to_dict(self.sizes), error, time.monotonic() - started)
 
     def preflight(self, system: str) -> None:
         """Before the first write to a system: every mapped field/property exists, is writable and
