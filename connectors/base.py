@@ -16,6 +16,7 @@ from typing import Literal, Protocol
 System = Literal["salesforce", "hubspot"]
 DealState = Literal["lost", "won", "open"]
 Scalar = str | int | float | bool | None
+ValueKind = Literal["enumeration", "number", "date", "text", "long_text"]
 
 
 # --------------------------------------------------------------------------- records read
@@ -114,6 +115,17 @@ class WriteResult:
     message: str | None = None
     retryable: bool = False
     created_id: str | None = None  # id of a record the write created (Task, CampaignMember)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """A field leadsync writes, described in no system's vocabulary: what its values are. Each
+    connector turns the `kind` into its own field type (HubSpot: property type and fieldType)."""
+
+    name: str
+    label: str
+    kind: ValueKind
+    options: tuple[str, ...] | None = None  # enumerations: every value leadsync may write
 
 
 @dataclass(frozen=True, slots=True)

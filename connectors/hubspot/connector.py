@@ -25,6 +25,7 @@ from connectors.base import (
     BatchSizes,
     CallCounter,
     ContactRef,
+    FieldSpec,
     FieldUpdate,
     ListChange,
     System,
@@ -33,7 +34,6 @@ from connectors.base import (
 from connectors.hubspot import read as hubspot_read
 from connectors.hubspot import setup as hubspot_setup
 from connectors.hubspot import write as hubspot_write
-from connectors.hubspot.setup import PropertySpec
 from connectors.hubspot.transport import (
     HubSpotConfig,
     HubSpotOptions,
@@ -45,7 +45,7 @@ from connectors.hubspot.write import PropertyRule
 from connectors.pacing import Clock, Sleep
 from connectors.retry import RetryPolicy
 
-__all__ = ["HubSpotConfig", "HubSpotConnector", "HubSpotOptions", "PropertySpec"]
+__all__ = ["HubSpotConfig", "HubSpotConnector", "HubSpotOptions"]
 
 
 class HubSpotConnector:
@@ -110,11 +110,12 @@ class HubSpotConnector:
 
     # ------------------------------------------------------------------ setup
 
-    def ensure_properties(self, definitions: Sequence[PropertySpec], *, create_missing: bool) -> list[str]:
-        """Problems left with the custom properties (missing, wrong type, missing options); with
-        `create_missing` creates the group, the properties and missing options first."""
-        problems = hubspot_setup.ensure_properties(self.transport, definitions,
-                                                   create_missing=create_missing)
+    def ensure_properties(self, definitions: Sequence[FieldSpec], *, create_missing: bool) -> list[str]:
+        """Problems left with the custom contact properties for these fields (missing, wrong type,
+        missing options); with `create_missing` creates the group, the properties and missing options
+        first. Each field's value kind becomes a property type (`hubspot_setup.PROPERTY_TYPES`)."""
+        specs = [hubspot_setup.property_spec(d) for d in definitions]
+        problems = hubspot_setup.ensure_properties(self.transport, specs, create_missing=create_missing)
         with self._lock:
             self._rules = None  # re-read on the next write: definitions may have changed
         return problems

@@ -32,7 +32,7 @@ from sync.run.identity import IdentityResolver, Person, normalize_email, to_pers
 from sync.run.lock import LockHeld, LockLost, RunLock
 from sync.run.plan import PlanState, PlanSummary, plan
 from sync.run.plan_model import FieldKey, PersonDesired
-from sync.run.setup import property_specs, salesforce_expectations
+from sync.run.setup import field_expectations, field_specs
 from sync.run.writer import StopRequested, Writer
 from sync.state.sql import chunks
 
@@ -156,9 +156,10 @@ class _Run:
         as a configuration error naming the field and value; `leadsync setup` fixes HubSpot's side."""
         mapping = self.ctx.mapping
         if system == "salesforce":
-            problems = self.ctx.salesforce.check_fields(salesforce_expectations(mapping))
+            problems = self.ctx.salesforce.check_fields(field_expectations(mapping, "salesforce"))
         else:
-            problems = self.ctx.hubspot.ensure_properties(property_specs(mapping), create_missing=False)
+            problems = self.ctx.hubspot.ensure_properties(field_specs(mapping, "hubspot", "contacts"),
+                                                          create_missing=False)
         if problems:
             hint = " (run `leadsync setup`)" if system == "hubspot" else ""
             raise ConfigurationError(f"{system} is not ready for the mapping{hint}: " + "; ".join(problems))
