@@ -44,7 +44,6 @@ _ATOM = rf"[^{_BAD_LOCAL_CHARS}.]+"
 _LABEL = r"[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?"
 _EMAIL = re.compile(rf"(?={_ATOM}(?:\.{_ATOM})*@)[^@]{{1,{MAX_LOCAL}}}@(?:{_LABEL}\.)+(?!\d+$){_LABEL}")
 
-OPTOUT_PROPERTY = "hs_email_optout"
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
@@ -189,8 +188,8 @@ class IdentityResolver:
 
     Later snapshots of the same deal or HubSpot contact replace earlier ones (by modified_at)."""
 
-    def __init__(self, *, optout_property: str = OPTOUT_PROPERTY) -> None:
-        self.optout_property = optout_property
+    def __init__(self, *, optout_property: str) -> None:
+        self.optout_property = optout_property  # the MA platform's own opt-out flag (mapping's [optout])
         self._deals: dict[str, LostDeal] = {}
         self._hubspot: dict[str, ContactRef] = {}
 
@@ -285,7 +284,7 @@ class IdentityResolver:
 
 
 def resolve(deals: Iterable[LostDeal], contacts: Iterable[ContactRef], *,
-            optout_property: str = OPTOUT_PROPERTY) -> Resolution:
+            optout_property: str) -> Resolution:
     """One-shot `IdentityResolver`."""
     resolver = IdentityResolver(optout_property=optout_property)
     resolver.add_deals(deals)

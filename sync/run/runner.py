@@ -250,15 +250,16 @@ class _Run:
         return n
 
     def hubspot_properties(self) -> list[str]:
-        """What to read from HubSpot: what the rules need plus what leadsync writes (keep_manual)."""
+        """What to read from HubSpot: what the rules need, what leadsync writes (keep_manual) and the
+        contact's own opt-out flag (the connector adds what it always needs, such as the email)."""
         mapping = self.ctx.mapping
         written = {fm.field for fm in mapping.fields_for("hubspot")}
-        return sorted(set(mapping.hubspot_properties()) | written | {"email", "hs_email_optout"})
+        return sorted(set(mapping.hubspot_properties()) | written | {mapping.hubspot_optout_property})
 
     # ------------------------------------------------------------------ recompute, plan, write
     def resolve(self) -> dict[str, Person]:
         store = self.ctx.store
-        resolver = IdentityResolver()
+        resolver = IdentityResolver(optout_property=self.ctx.mapping.hubspot_optout_property)
         resolver.add_deals(store.iter_deals(include_deleted=True))
         resolver.add_contacts(store.iter_contacts("hubspot"))
         res = resolver.resolve()
