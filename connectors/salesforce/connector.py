@@ -25,6 +25,7 @@ from connectors.base import (
     FieldUpdate,
     ListChange,
     LostDeal,
+    Scalar,
     WriteResult,
 )
 from connectors.retry import RetryPolicy
@@ -101,6 +102,13 @@ class SalesforceConnector:
     def read_contacts(self, ids: Sequence[str], fields: Sequence[str]) -> Iterator[dict]:
         """Contacts by id with `fields` (plus Id), in batched IN queries; unknown ids are skipped."""
         yield from read_records(self.client, "Contact", ids, fields)
+
+    def read_current(self, ids: Sequence[str], fields: Sequence[str]) -> dict[str, dict[str, Scalar]]:
+        """Contact id -> the current value of each of `fields` (as Salesforce returns it: text, number,
+        bool or None), for the contacts `ids` that exist (unknown ids are left out). Batched like
+        `read_contacts`."""
+        return {row["Id"]: {f: row.get(f) for f in fields}
+                for row in read_records(self.client, "Contact", ids, fields)}
 
     def iter_managed_contacts(self, fields: Sequence[str], watch: Sequence[str],
                               since: datetime | None) -> Iterator[ContactRef]:

@@ -315,8 +315,7 @@ class _Run:
         if not sf_ids:
             return desired, last, pending
         fields = self.salesforce_fields()
-        for row in self.ctx.salesforce.read_contacts(sorted(sf_ids), fields):
-            current["salesforce"][row["Id"]] = {f: row.get(f) for f in fields}
+        current["salesforce"].update(self.ctx.salesforce.read_current(sorted(sf_ids), fields))
         self.counts["salesforce_contacts_checked"] += len(sf_ids)
         return [self._with_current(d, current) if any(t.record_id in sf_ids for t in d.fields) else d
                 for d in desired], last, pending

@@ -216,6 +216,15 @@ def test_read_contacts_in_batches(make: Callable[..., Run], org: Org, emu: Sales
     assert run.calls()["salesforce.query"] == math.ceil(620 / MAX_IN_IDS)
 
 
+def test_read_current_maps_ids_to_field_values(make: Callable[..., Run], org: Org) -> None:
+    ids = [org.contact(email=f"c{i}@example.com") for i in range(3)]
+    run = make()
+    current = run.connector.read_current([*ids, "003000000000000AAA"], ["Email", "HasOptedOutOfEmail"])
+    assert current == {cid: {"Email": f"c{i}@example.com", "HasOptedOutOfEmail": False}
+                       for i, cid in enumerate(ids)}
+    assert run.connector.read_current(ids[:1], []) == {ids[0]: {}}
+
+
 def test_values_with_quotes_are_escaped_in_queries(
     make: Callable[..., Run], org: Org, emu: SalesforceEmulator
 ) -> None:
