@@ -7,11 +7,11 @@ writes. Nothing here does I/O.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from threading import Lock
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 System = Literal["salesforce", "hubspot"]
 DealState = Literal["lost", "won", "open"]
@@ -202,6 +202,10 @@ class CallCounter:
 
 
 # --------------------------------------------------------------------------- protocols
+#
+# The small roles first, then what `sync` asks of each system: `SalesSystem` (the SFA) and
+# `MarketingSystem` (the MA platform). `sync` types its connectors with these two and builds them
+# through `connectors.factory`; another SFA or MA platform is one more module satisfying one of them.
 
 
 class DealSource(Protocol):
@@ -227,9 +231,10 @@ class ContactSource(Protocol):
 
 
 class RecordSink(Protocol):
-    """A system leadsync writes assignments into."""
+    """A system leadsync writes assignments into, in batches of `write_sizes` records per call."""
 
     system: System
+    write_sizes: BatchSizes
 
     def update_fields(self, updates: Sequence[FieldUpdate]) -> list[WriteResult]: ...
 
@@ -240,3 +245,45 @@ class TaskSink(Protocol):
     """A system that receives call tasks for the high recycle group (the SFA)."""
 
     def create_tasks(self, tasks: Sequence[CallTask]) -> list[WriteResult]: ...
+
+
+@runtime_checkable
+class SalesSystem(DealSource, RecordSink, TaskSink, Protocol):
+    """The SFA: deals, the contacts leadsync manages there, field and list (campaign) writes, tasks."""
+
+    def connect(self) -> None:
+        """Log in (no other call before this one)."""
+        ...
+
+    def iter_managed_contacts(self, fields: Sequence[str], watch: Sequence[str],
+                              since: datetime | None) -> Iterator[ContactRef]:
+        """Contacts where any `watch` field is set, changed at or after `since`, with `fields`' values
+        as text in `properties`."""
+        ...
+
+    def read_current(self, ids: Sequence[str], fields: Sequence[str]) -> dict[str, dict[str, Scalar]]:
+        """Contact id -> field -> current value, for the contacts `ids` that exist."""
+        ...
+
+    def check_fields(self, expected: Mapping[str, Mapping[str, Collection[str] | None]]) -> list[str]:
+        """Problems with object -> field -> values leadsync may write (missing, read-only, a value the
+        picklist lacks); an admin creates SFA fields, so this only checks."""
+        ...
+
+
+@runtime_checkable
+class MarketingSystem(ContactSource, RecordSink, Protocol):
+    """The MA platform: contacts (changed, archived, by email), the fields and lists leadsync needs
+    there (created by `leadsync setup`), field and list writes."""
+
+    def iter_archived(self, since: datetime | None) -> Iterator[ContactRef]:
+        """Contacts archived (deleted) at or after `since`, `archived=True` on each."""
+        ...
+
+    def ensure_properties(self, definitions: Sequence[FieldSpec], *, create_missing: bool) -> list[str]:
+        """Problems left with the fields leadsync writes; with `create_missing`, creates them first."""
+        ...
+
+    def ensure_lists(self, names: Sequence[str], *, create_missing: bool) -> dict[str, str]:
+        """List name -> id of the lists that exist (created when missing and `create_missing`)."""
+        ...
