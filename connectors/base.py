@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from threading import Lock
 from typing import Literal, Protocol, runtime_checkable
 
@@ -206,6 +206,8 @@ class CallCounter:
 # The small roles first, then what `sync` asks of each system: `SalesSystem` (the SFA) and
 # `MarketingSystem` (the MA platform). `sync` types its connectors with these two and builds them
 # through `connectors.factory`; another SFA or MA platform is one more module satisfying one of them.
+# A connector reads from exactly the `since` it is given; `lookback` (from its settings) is what the
+# runner subtracts from a watermark for an incremental read (sync.run.streams).
 
 
 class DealSource(Protocol):
@@ -251,6 +253,8 @@ class TaskSink(Protocol):
 class SalesSystem(DealSource, RecordSink, TaskSink, Protocol):
     """The SFA: deals, the contacts leadsync manages there, field and list (campaign) writes, tasks."""
 
+    lookback: timedelta
+
     def connect(self) -> None:
         """Log in (no other call before this one)."""
         ...
@@ -275,6 +279,8 @@ class SalesSystem(DealSource, RecordSink, TaskSink, Protocol):
 class MarketingSystem(ContactSource, RecordSink, Protocol):
     """The MA platform: contacts (changed, archived, by email), the fields and lists leadsync needs
     there (created by `leadsync setup`), field and list writes."""
+
+    lookback: timedelta
 
     def iter_archived(self, since: datetime | None) -> Iterator[ContactRef]:
         """Contacts archived (deleted) at or after `since`, `archived=True` on each."""

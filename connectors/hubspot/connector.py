@@ -1,4 +1,4 @@
-"""The HubSpot connector: a `ContactSource` and `RecordSink` on hubspot-api-client.
+"""The HubSpot connector: the `MarketingSystem` of `connectors.base` on hubspot-api-client.
 
     connector = HubSpotConnector(settings.hubspot, counter=counter, policy=RetryPolicy())
     for ref in connector.iter_contacts(since, properties=mapping_properties):
@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import hubspot
 
@@ -52,7 +52,9 @@ class HubSpotConnector:
     """Reads contacts from and writes assignments to one HubSpot portal.
 
     `client` defaults to one built from `settings` (its own retry off). `clock` and `sleep` drive the
-    pacers and the retry backoff (inject a `connectors.pacing.VirtualClock` in tests).
+    pacers and the retry backoff (inject a `connectors.pacing.VirtualClock` in tests). `lookback`: how
+    far before a watermark the runner starts an incremental read (settings' `lookback_minutes`, passed
+    by `connectors.factory`); the connector itself reads from the `since` it is given.
     """
 
     system: System = "hubspot"
@@ -64,8 +66,9 @@ class HubSpotConnector:
 
     def __init__(self, settings: HubSpotConfig, *, counter: CallCounter, policy: RetryPolicy,
                  client: hubspot.Client | None = None, clock: Clock = time.monotonic,
-                 sleep: Sleep = time.sleep) -> None:
+                 sleep: Sleep = time.sleep, lookback: timedelta = timedelta(0)) -> None:
         self.settings = settings
+        self.lookback = lookback
         self.policy = policy
         self._sleep = sleep
         self.pacing = HubSpotPacing.from_config(settings, clock=clock, sleep=sleep)
@@ -82,7 +85,7 @@ class HubSpotConnector:
     def iter_contacts(self, since: datetime | None, properties: Sequence[str],
                       until: datetime | None = None) -> Iterator[ContactRef]:
         """Contacts with `since <= lastmodifieddate < until`, ascending, each once; the 10,000-result
-        search cap is never hit (see `connectors.hubspot.read`). The caller subtracts its lookback."""
+        search cap is never hit (see `connectors.hubspot.read`). The caller applies its lookback."""
         return hubspot_read.iter_search(self.transport, since, until, properties)
 
     def iter_archived(self, since: datetime | None) -> Iterator[ContactRef]:

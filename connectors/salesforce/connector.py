@@ -1,4 +1,4 @@
-"""The Salesforce connector: a DealSource, RecordSink and TaskSink built on simple-salesforce.
+"""The Salesforce connector: the `SalesSystem` of `connectors.base`, built on simple-salesforce.
 
 Every request goes through the one retry policy (`connectors.retry`), is counted per endpoint in the
 run's CallCounter, and updates the daily API budget from `Sforce-Limit-Info`; a batch is not started
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 import requests
@@ -41,7 +41,6 @@ from connectors.salesforce.read import (
     iter_managed,
     parse_datetime,
     read_records,
-    window,
 )
 
 
@@ -66,6 +65,9 @@ class SalesforceConnector:
         bulk_options: BulkOptions = BulkOptions(),
     ):
         self.config = SalesforceConfig.from_settings(settings)  # checked (ConfigurationError) on connect()
+        # how far before a watermark the runner starts an incremental read (the connector reads from
+        # the `since` it is given; see sync.run.streams)
+        self.lookback = timedelta(minutes=self.config.lookback_minutes)
         self.client = SalesforceClient(
             self.config, counter=counter, policy=policy, session=session, sleep=sleep
         )
@@ -91,13 +93,11 @@ class SalesforceConnector:
         lost_only: bool = False,
         page_size: int = 2000,
     ) -> Iterator[LostDeal]:
-        """Opportunities with SystemModstamp >= since - lookback_minutes (and < until), all states unless
+        """Opportunities with SystemModstamp >= since (and < until), all states unless
         `lost_only`, deleted ones included (is_deleted=True), page by page. In REST mode they come ordered
         by SystemModstamp, Id; above `bulk_read_threshold` matches they come from a Bulk API 2.0 job in
         no particular order, so advance a watermark only after the iterator is exhausted."""
-        yield from self._reader.iter_deals(
-            window(since, self.config.lookback_minutes), until, lost_only=lost_only, page_size=page_size
-        )
+        yield from self._reader.iter_deals(since, until, lost_only=lost_only, page_size=page_size)
 
     def read_contacts(self, ids: Sequence[str], fields: Sequence[str]) -> Iterator[dict]:
         """Contacts by id with `fields` (plus Id), in batched IN queries; unknown ids are skipped."""
@@ -112,10 +112,9 @@ class SalesforceConnector:
 
     def iter_managed_contacts(self, fields: Sequence[str], watch: Sequence[str],
                               since: datetime | None) -> Iterator[ContactRef]:
-        """Contacts where any of the `watch` fields is set, changed at or after `since` - lookback_minutes,
-        oldest change first, as ContactRefs whose properties hold `fields`' current values as text. Lets a
-        run see values edited by hand (keep_manual) without reading every contact."""
-        since = window(since, self.config.lookback_minutes)
+        """Contacts where any of the `watch` fields is set, changed at or after `since`, oldest change
+        first, as ContactRefs whose properties hold `fields`' current values as text. Lets a run see
+        values edited by hand (keep_manual) without reading every contact."""
         for row in iter_managed(self.client, "Contact", fields, watch, since):
             yield ContactRef(row["Id"], None, {f: as_text(row.get(f)) for f in fields},
                              parse_datetime(row["SystemModstamp"]))

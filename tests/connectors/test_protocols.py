@@ -8,7 +8,8 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import pytest
@@ -91,9 +92,14 @@ def conformance_problems(cls: type, instance: object, proto: type) -> list[str]:
     return problems
 
 
+@dataclass(frozen=True)
+class _HubSpotSettings(HubSpotOptions):
+    lookback_minutes: int = 7
+
+
 @pytest.fixture(scope="module")
 def built() -> tuple[SalesSystem, MarketingSystem]:
-    return build_connectors(SalesforceConfig(), HubSpotOptions(access_token="not-used"),
+    return build_connectors(SalesforceConfig(lookback_minutes=12), _HubSpotSettings(access_token="not-used"),
                             counter=CallCounter(), policy=RetryPolicy())
 
 
@@ -102,6 +108,7 @@ def test_the_factory_builds_one_connector_per_role(built: tuple[SalesSystem, Mar
     assert type(sales) is SalesforceConnector and type(marketing) is HubSpotConnector
     assert isinstance(sales, SalesSystem) and isinstance(marketing, MarketingSystem)
     assert (sales.system, marketing.system) == ("salesforce", "hubspot")
+    assert (sales.lookback, marketing.lookback) == (timedelta(minutes=12), timedelta(minutes=7))
 
 
 def test_the_role_protocols_cover_what_sync_calls() -> None:
@@ -111,7 +118,8 @@ def test_the_role_protocols_cover_what_sync_calls() -> None:
                           "update_fields", "change_lists", "create_tasks"}
     assert set(marketing) == {"iter_contacts", "iter_archived", "read_by_email", "ensure_properties",
                               "ensure_lists", "update_fields", "change_lists"}
-    assert set(protocol_members(SalesSystem)[0]) >= {"system", "write_sizes"}
+    assert set(protocol_members(SalesSystem)[0]) == {"system", "write_sizes", "lookback"}
+    assert set(protocol_members(MarketingSystem)[0]) == {"system", "write_sizes", "lookback"}
 
 
 @pytest.mark.parametrize("role", ["sales", "marketing"])
