@@ -7,15 +7,16 @@ writes. Nothing here does I/O.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from threading import Lock
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 System = Literal["salesforce", "hubspot"]
 DealState = Literal["lost", "won", "open"]
 Scalar = str | int | float | bool | None
+ValueKind = Literal["enumeration", "number", "date", "text", "long_text"]
 
 
 # --------------------------------------------------------------------------- records read
@@ -116,6 +117,27 @@ class WriteResult:
     created_id: str | None = None  # id of a record the write created (Task, CampaignMember)
 
 
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """A field leadsync writes, described in no system's vocabulary: what its values are. Each
+    connector turns the `kind` into its own field type (HubSpot: property type and fieldType)."""
+
+    name: str
+    label: str
+    kind: ValueKind
+    options: tuple[str, ...] | None = None  # enumerations: every value leadsync may write
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSizes:
+    """Records per write call, as a connector sends them (the writer fills batches to these sizes and
+    the dry-run estimates divide by them)."""
+
+    fields: int
+    list_members: int
+    tasks: int
+
+
 # --------------------------------------------------------------------------- errors
 
 
@@ -180,6 +202,12 @@ class CallCounter:
 
 
 # --------------------------------------------------------------------------- protocols
+#
+# The small roles first, then what `sync` asks of each system: `SalesSystem` (the SFA) and
+# `MarketingSystem` (the MA platform). `sync` types its connectors with these two and builds them
+# through `connectors.factory`; another SFA or MA platform is one more module satisfying one of them.
+# A connector reads from exactly the `since` it is given; `lookback` (from its settings) is what the
+# runner subtracts from a watermark for an incremental read (sync.run.streams).
 
 
 class DealSource(Protocol):
@@ -205,9 +233,10 @@ class ContactSource(Protocol):
 
 
 class RecordSink(Protocol):
-    """A system leadsync writes assignments into."""
+    """A system leadsync writes assignments into, in batches of `write_sizes` records per call."""
 
     system: System
+    write_sizes: BatchSizes
 
     def update_fields(self, updates: Sequence[FieldUpdate]) -> list[WriteResult]: ...
 
@@ -218,3 +247,49 @@ class TaskSink(Protocol):
     """A system that receives call tasks for the high recycle group (the SFA)."""
 
     def create_tasks(self, tasks: Sequence[CallTask]) -> list[WriteResult]: ...
+
+
+@runtime_checkable
+class SalesSystem(DealSource, RecordSink, TaskSink, Protocol):
+    """The SFA: deals, the contacts leadsync manages there, field and list (campaign) writes, tasks."""
+
+    lookback: timedelta
+
+    def connect(self) -> None:
+        """Log in (no other call before this one)."""
+        ...
+
+    def iter_managed_contacts(self, fields: Sequence[str], watch: Sequence[str],
+                              since: datetime | None) -> Iterator[ContactRef]:
+        """Contacts where any `watch` field is set, changed at or after `since`, with `fields`' values
+        as text in `properties`."""
+        ...
+
+    def read_current(self, ids: Sequence[str], fields: Sequence[str]) -> dict[str, dict[str, Scalar]]:
+        """Contact id -> field -> current value, for the contacts `ids` that exist."""
+        ...
+
+    def check_fields(self, expected: Mapping[str, Mapping[str, Collection[str] | None]]) -> list[str]:
+        """Problems with object -> field -> values leadsync may write (missing, read-only, a value the
+        picklist lacks); an admin creates SFA fields, so this only checks."""
+        ...
+
+
+@runtime_checkable
+class MarketingSystem(ContactSource, RecordSink, Protocol):
+    """The MA platform: contacts (changed, archived, by email), the fields and lists leadsync needs
+    there (created by `leadsync setup`), field and list writes."""
+
+    lookback: timedelta
+
+    def iter_archived(self, since: datetime | None) -> Iterator[ContactRef]:
+        """Contacts archived (deleted) at or after `since`, `archived=True` on each."""
+        ...
+
+    def ensure_properties(self, definitions: Sequence[FieldSpec], *, create_missing: bool) -> list[str]:
+        """Problems left with the fields leadsync writes; with `create_missing`, creates them first."""
+        ...
+
+    def ensure_lists(self, names: Sequence[str], *, create_missing: bool) -> dict[str, str]:
+        """List name -> id of the lists that exist (created when missing and `create_missing`)."""
+        ...

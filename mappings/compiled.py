@@ -122,6 +122,7 @@ class Mapping:
     nurture_lists: MappingABC[str, NurtureList]
     nurture_groups: MappingABC[str, str | None]  # recycle group -> list key (None = on no list)
     optout_sources: tuple[str, ...]
+    hubspot_optout_property: str  # HubSpot's own opt-out flag of a contact: "true" = opted out
     field_mappings: tuple[FieldMapping, ...]
 
     def hubspot_properties(self) -> list[str]:
@@ -264,6 +265,7 @@ def compile_mapping(model: MappingFile, filename: str) -> Mapping:
         nurture_lists=MappingProxyType(lists),
         nurture_groups=MappingProxyType(groups),
         optout_sources=tuple(model.optout.sources),
+        hubspot_optout_property=model.optout.hubspot_property,
         field_mappings=tuple(fields),
     )
 

@@ -18,6 +18,7 @@ from mappings.facts import PHASES, RECYCLE_GROUPS, STAGES
 MAX_DAYS = 36_500  # day counts (waits, ages, due dates) up to a century: dates stay representable
 
 SYSTEMS: tuple[str, ...] = ("hubspot", "salesforce")
+DEFAULT_HUBSPOT_OPTOUT_PROPERTY = "hs_email_optout"
 POLICIES: tuple[str, ...] = ("overwrite", "if_blank", "keep_manual")
 FROM_NAMES: tuple[str, ...] = (
     "stage",
@@ -171,6 +172,8 @@ class Fields(_Model):
 
 class OptOut(_Model):
     sources: list[Source] = Field(default_factory=list)
+    # the HubSpot contact property holding the contact's own email opt-out (the sync layer's flag)
+    hubspot_property: NonEmpty = DEFAULT_HUBSPOT_OPTOUT_PROPERTY
 
 
 class MappingFile(_Model):

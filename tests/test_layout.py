@@ -85,10 +85,22 @@ def test_the_product_reaches_the_sandbox_only_through_the_extras_loader() -> Non
     assert [i.target for i in faults.imports] == []  # it imports no other sandbox module
 
 
+def test_sync_reaches_a_vendor_only_through_the_factory_and_its_settings_model() -> None:
+    """sync/ types connectors with the Protocols of connectors.base and builds them with
+    connectors.factory; of a vendor package it may name only the settings model it composes into
+    settings.toml's sections (sync/settings.py)."""
+    vendor = ("connectors.salesforce", "connectors.hubspot")
+    reached = {(m.name, i.target) for m in g.modules().values() if m.name.split(".")[0] == "sync"
+               for i in m.imports if i.target.startswith(vendor)}
+    assert {t for _, t in reached} <= {f"{v}.settings" for v in vendor}, sorted(reached)
+    assert {n for n, _ in reached} == {"sync.settings"}
+
+
 def test_layers_point_down() -> None:
     assert _imports_between("mappings", "connectors") == []
     assert _imports_between("mappings", "sync") == []
     assert _imports_between("connectors", "sync") == []
+    assert _imports_between("connectors", "mappings") == []
     for lower in ("sync.run", "sync.state", "sync.views"):
         assert _imports_between(lower, "sync.cli") == []
     assert _imports_between("sync.state", "sync.run") == []

@@ -1,4 +1,4 @@
-"""The HubSpot connector: a `ContactSource` and `RecordSink` on hubspot-api-client.
+"""The HubSpot connector: the `MarketingSystem` of `connectors.base` on hubspot-api-client.
 
     connector = HubSpotConnector(settings.hubspot, counter=counter, policy=RetryPolicy())
     for ref in connector.iter_contacts(since, properties=mapping_properties):
@@ -17,37 +17,53 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import hubspot
 
-from connectors.base import CallCounter, ContactRef, FieldUpdate, ListChange, System, WriteResult
+from connectors.base import (
+    BatchSizes,
+    CallCounter,
+    ContactRef,
+    FieldSpec,
+    FieldUpdate,
+    ListChange,
+    System,
+    WriteResult,
+)
 from connectors.hubspot import read as hubspot_read
 from connectors.hubspot import setup as hubspot_setup
 from connectors.hubspot import write as hubspot_write
 from connectors.hubspot.settings import HubSpotSettings
-from connectors.hubspot.setup import PropertySpec
 from connectors.hubspot.transport import HubSpotPacing, HubSpotTransport, build_client
 from connectors.hubspot.write import PropertyRule
 from connectors.pacing import Clock, Sleep
 from connectors.retry import RetryPolicy
 
-__all__ = ["HubSpotConnector", "HubSpotSettings", "PropertySpec"]
+__all__ = ["HubSpotConnector", "HubSpotSettings"]
 
 
 class HubSpotConnector:
     """Reads contacts from and writes assignments to one HubSpot portal.
 
     `client` defaults to one built from `settings` (its own retry off). `clock` and `sleep` drive the
-    pacers and the retry backoff (inject a `connectors.pacing.VirtualClock` in tests).
+    pacers and the retry backoff (inject a `connectors.pacing.VirtualClock` in tests). `lookback`: how
+    far before a watermark the runner starts an incremental read (settings' `lookback_minutes`); the
+    connector itself reads from the `since` it is given (see sync.run.streams).
     """
 
     system: System = "hubspot"
+    # batch update inputs per call; list member ids per membership call (HubSpot does not take tasks:
+    # `tasks` is the batch update size, never used by the writer, which sends tasks to the SFA)
+    write_sizes: BatchSizes = BatchSizes(fields=hubspot_write.BATCH_UPDATE_SIZE,
+                                         list_members=hubspot_write.MEMBERSHIP_CHUNK,
+                                         tasks=hubspot_write.BATCH_UPDATE_SIZE)
 
     def __init__(self, settings: HubSpotSettings, *, counter: CallCounter, policy: RetryPolicy,
                  client: hubspot.Client | None = None, clock: Clock = time.monotonic,
                  sleep: Sleep = time.sleep) -> None:
         self.settings = settings
+        self.lookback = timedelta(minutes=settings.lookback_minutes)
         self.policy = policy
         self._sleep = sleep
         self.pacing = HubSpotPacing.from_config(settings, clock=clock, sleep=sleep)
@@ -64,7 +80,7 @@ class HubSpotConnector:
     def iter_contacts(self, since: datetime | None, properties: Sequence[str],
                       until: datetime | None = None) -> Iterator[ContactRef]:
         """Contacts with `since <= lastmodifieddate < until`, ascending, each once; the 10,000-result
-        search cap is never hit (see `connectors.hubspot.read`). The caller subtracts its lookback."""
+        search cap is never hit (see `connectors.hubspot.read`). The caller applies its lookback."""
         return hubspot_read.iter_search(self.transport, since, until, properties)
 
     def iter_archived(self, since: datetime | None) -> Iterator[ContactRef]:
@@ -92,11 +108,12 @@ class HubSpotConnector:
 
     # ------------------------------------------------------------------ setup
 
-    def ensure_properties(self, definitions: Sequence[PropertySpec], *, create_missing: bool) -> list[str]:
-        """Problems left with the custom properties (missing, wrong type, missing options); with
-        `create_missing` creates the group, the properties and missing options first."""
-        problems = hubspot_setup.ensure_properties(self.transport, definitions,
-                                                   create_missing=create_missing)
+    def ensure_properties(self, definitions: Sequence[FieldSpec], *, create_missing: bool) -> list[str]:
+        """Problems left with the custom contact properties for these fields (missing, wrong type,
+        missing options); with `create_missing` creates the group, the properties and missing options
+        first. Each field's value kind becomes a property type (`hubspot_setup.PROPERTY_TYPES`)."""
+        specs = [hubspot_setup.property_spec(d) for d in definitions]
+        problems = hubspot_setup.ensure_properties(self.transport, specs, create_missing=create_missing)
         with self._lock:
             self._rules = None  # re-read on the next write: definitions may have changed
         return problems

@@ -15,7 +15,7 @@ from typing import Any
 from hubspot.crm.lists import ListCreateRequest
 from hubspot.crm.properties import OptionInput, PropertyCreate, PropertyGroupCreate, PropertyUpdate
 
-from connectors.base import ConfigurationError, FatalAPIError
+from connectors.base import ConfigurationError, FatalAPIError, FieldSpec, ValueKind
 from connectors.hubspot.transport import HubSpotTransport
 from connectors.hubspot.write import PropertyRule
 
@@ -36,6 +36,23 @@ class PropertySpec:
     field_type: str  # HubSpot fieldType: text, number, select, radio, booleancheckbox, date, ...
     options: tuple[str, ...] | None = None
     group: str = "leadsync"
+
+
+# what a value kind becomes in HubSpot: (property type, fieldType)
+PROPERTY_TYPES: dict[ValueKind, tuple[str, str]] = {
+    "enumeration": ("enumeration", "select"),
+    "number": ("number", "number"),
+    "date": ("date", "date"),
+    "text": ("string", "text"),
+    "long_text": ("string", "textarea"),
+}
+
+
+def property_spec(spec: FieldSpec) -> PropertySpec:
+    """The HubSpot contact property for a neutral field description (options only on enumerations)."""
+    kind, field_type = PROPERTY_TYPES[spec.kind]
+    options = spec.options if kind == "enumeration" else None
+    return PropertySpec(spec.name, spec.label, kind, field_type, options)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The Salesforce connector: a DealSource, RecordSink and TaskSink built on simple-salesforce.
+"""The Salesforce connector: the `SalesSystem` of `connectors.base`, built on simple-salesforce.
 
 Every request goes through the one retry policy (`connectors.retry`), is counted per endpoint in the
 run's CallCounter, and updates the daily API budget from `Sforce-Limit-Info`; a batch is not started
@@ -12,12 +12,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 import requests
 
-from connectors.base import CallCounter, CallTask, ContactRef, FieldUpdate, ListChange, LostDeal, WriteResult
+from connectors.base import (
+    BatchSizes,
+    CallCounter,
+    CallTask,
+    ContactRef,
+    FieldUpdate,
+    ListChange,
+    LostDeal,
+    Scalar,
+    WriteResult,
+)
 from connectors.retry import RetryPolicy
 from connectors.salesforce import campaigns as salesforce_campaigns
 from connectors.salesforce import describe as salesforce_describe
@@ -30,7 +40,6 @@ from connectors.salesforce.read import (
     iter_managed,
     parse_datetime,
     read_records,
-    window,
 )
 from connectors.salesforce.settings import SalesforceSettings
 
@@ -40,6 +49,10 @@ class SalesforceConnector:
     one Salesforce org. Not thread-safe: one connector per run."""
 
     system: Literal["salesforce"] = "salesforce"
+    # sObject Collections: 200 records per request for fields, campaign members and tasks alike
+    write_sizes: BatchSizes = BatchSizes(fields=salesforce_write.MAX_COLLECTION,
+                                         list_members=salesforce_write.MAX_COLLECTION,
+                                         tasks=salesforce_write.MAX_COLLECTION)
 
     def __init__(
         self,
@@ -52,6 +65,9 @@ class SalesforceConnector:
         bulk_options: BulkOptions = BulkOptions(),
     ):
         self.config = settings  # checked (ConfigurationError) on connect()
+        # how far before a watermark the runner starts an incremental read (the connector reads from
+        # the `since` it is given; see sync.run.streams)
+        self.lookback = timedelta(minutes=settings.lookback_minutes)
         self.client = SalesforceClient(
             self.config, counter=counter, policy=policy, session=session, sleep=sleep
         )
@@ -77,24 +93,28 @@ class SalesforceConnector:
         lost_only: bool = False,
         page_size: int = 2000,
     ) -> Iterator[LostDeal]:
-        """Opportunities with SystemModstamp >= since - lookback_minutes (and < until), all states unless
+        """Opportunities with SystemModstamp >= since (and < until), all states unless
         `lost_only`, deleted ones included (is_deleted=True), page by page. In REST mode they come ordered
         by SystemModstamp, Id; above `bulk_read_threshold` matches they come from a Bulk API 2.0 job in
         no particular order, so advance a watermark only after the iterator is exhausted."""
-        yield from self._reader.iter_deals(
-            window(since, self.config.lookback_minutes), until, lost_only=lost_only, page_size=page_size
-        )
+        yield from self._reader.iter_deals(since, until, lost_only=lost_only, page_size=page_size)
 
     def read_contacts(self, ids: Sequence[str], fields: Sequence[str]) -> Iterator[dict]:
         """Contacts by id with `fields` (plus Id), in batched IN queries; unknown ids are skipped."""
         yield from read_records(self.client, "Contact", ids, fields)
 
+    def read_current(self, ids: Sequence[str], fields: Sequence[str]) -> dict[str, dict[str, Scalar]]:
+        """Contact id -> the current value of each of `fields` (as Salesforce returns it: text, number,
+        bool or None), for the contacts `ids` that exist (unknown ids are left out). Batched like
+        `read_contacts`."""
+        return {row["Id"]: {f: row.get(f) for f in fields}
+                for row in read_records(self.client, "Contact", ids, fields)}
+
     def iter_managed_contacts(self, fields: Sequence[str], watch: Sequence[str],
                               since: datetime | None) -> Iterator[ContactRef]:
-        """Contacts where any of the `watch` fields is set, changed at or after `since` - lookback_minutes,
-        oldest change first, as ContactRefs whose properties hold `fields`' current values as text. Lets a
-        run see values edited by hand (keep_manual) without reading every contact."""
-        since = window(since, self.config.lookback_minutes)
+        """Contacts where any of the `watch` fields is set, changed at or after `since`, oldest change
+        first, as ContactRefs whose properties hold `fields`' current values as text. Lets a run see
+        values edited by hand (keep_manual) without reading every contact."""
         for row in iter_managed(self.client, "Contact", fields, watch, since):
             yield ContactRef(row["Id"], None, {f: as_text(row.get(f)) for f in fields},
                              parse_datetime(row["SystemModstamp"]))

@@ -12,7 +12,7 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from simple_salesforce import format_soql
@@ -360,7 +360,3 @@ def as_text(value: Any) -> str | None:
         return "true" if value else "false"
     return str(value)
 
-
-def window(since: datetime | None, lookback_minutes: int) -> datetime | None:
-    """`since` minus the configured lookback (records changed during the last run are read again)."""
-    return None if since is None else since - timedelta(minutes=lookback_minutes)

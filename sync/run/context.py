@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from connectors.base import CallCounter
-from connectors.hubspot.connector import HubSpotConnector
+from connectors.base import CallCounter, MarketingSystem, SalesSystem
+from connectors.factory import build_connectors
 from connectors.retry import RetryPolicy
-from connectors.salesforce.connector import SalesforceConnector
 from mappings import Mapping
 from sync.inputs import load_mapping_file
 from sync.settings import Settings
@@ -23,8 +22,8 @@ class SyncContext:
     mapping: Mapping
     store: StateStore
     counter: CallCounter
-    salesforce: SalesforceConnector
-    hubspot: HubSpotConnector
+    salesforce: SalesSystem  # the SFA ("salesforce" in the mapping)
+    hubspot: MarketingSystem  # the MA platform ("hubspot" in the mapping)
 
     def close(self) -> None:
         self.store.close()
@@ -41,6 +40,5 @@ def open_context(settings: Settings, *, mapping: Mapping | None = None) -> SyncC
     counter = CallCounter()
     policy = retry_policy(settings)
     store = StateStore.open(settings.state.url)
-    sf = SalesforceConnector(settings.salesforce, counter=counter, policy=policy)
-    hs = HubSpotConnector(settings.hubspot, counter=counter, policy=policy)
+    sf, hs = build_connectors(settings.salesforce, settings.hubspot, counter=counter, policy=policy)
     return SyncContext(settings, mapping, store, counter, sf, hs)

@@ -30,7 +30,6 @@ from sync.state.records import NewFailure
 
 log = logging.getLogger(__name__)
 
-OPTOUT_PROPERTY = "hs_email_optout"
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
@@ -126,8 +125,8 @@ class IdentityResolver:
 
     Later snapshots of the same deal or HubSpot contact replace earlier ones (by modified_at)."""
 
-    def __init__(self, *, optout_property: str = OPTOUT_PROPERTY) -> None:
-        self.optout_property = optout_property
+    def __init__(self, *, optout_property: str) -> None:
+        self.optout_property = optout_property  # the MA platform's own opt-out flag (mapping's [optout])
         self._deals: dict[str, LostDeal] = {}
         self._hubspot: dict[str, ContactRef] = {}
 
@@ -222,7 +221,7 @@ class IdentityResolver:
 
 
 def resolve(deals: Iterable[LostDeal], contacts: Iterable[ContactRef], *,
-            optout_property: str = OPTOUT_PROPERTY) -> Resolution:
+            optout_property: str) -> Resolution:
     """One-shot `IdentityResolver`."""
     resolver = IdentityResolver(optout_property=optout_property)
     resolver.add_deals(deals)

@@ -36,12 +36,10 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from connectors.base import CallTask, FieldUpdate, ListChange, Scalar
+from connectors.base import BatchSizes, CallTask, FieldUpdate, ListChange, Scalar
 from sync.run.plan_model import (
-    DEFAULT_BATCH_SIZES,
     POLICIES,
     UNKNOWN,
-    BatchSizes,
     FieldKey,
     FieldTarget,
     ListTarget,
@@ -60,7 +58,7 @@ from sync.run.plan_model import (
 )
 
 __all__ = [
-    "DEFAULT_BATCH_SIZES", "POLICIES", "UNKNOWN", "BatchSizes", "FieldKey", "FieldTarget", "ListTarget",
+    "POLICIES", "UNKNOWN", "BatchSizes", "FieldKey", "FieldTarget", "ListTarget",
     "Membership", "PersonDesired", "PlanState", "PlanSummary", "PlannedChange", "Policy", "Skipped",
     "TaskTarget", "WritePlan", "canonical", "decide", "decide_with_pending", "plan",
 ]
@@ -277,11 +275,13 @@ class PlanSummary:
         if room > 0:
             self.skipped_sample.extend(p.skipped[:room])
 
-    def estimate_api_calls(self, sizes: Mapping[str, BatchSizes] = DEFAULT_BATCH_SIZES) -> dict[str, int]:
+    def estimate_api_calls(self, sizes: Mapping[str, BatchSizes]) -> dict[str, int]:
+        """Write calls per system with the connectors' `write_sizes` (see `WritePlan.estimate_api_calls`)."""
         return _estimate(self._shape, sizes)
 
-    def to_dict(self, sizes: Mapping[str, BatchSizes] = DEFAULT_BATCH_SIZES) -> dict[str, Any]:
-        """JSON-ready: counts per system, estimated API calls, and the samples with their reasons."""
+    def to_dict(self, sizes: Mapping[str, BatchSizes]) -> dict[str, Any]:
+        """JSON-ready: counts per system, estimated API calls (with the connectors' `write_sizes`), and
+        the samples with their reasons."""
         return {
             "counts": {k: dict(v) for k, v in sorted(self.counts.items())},
             "estimated_api_calls": self.estimate_api_calls(sizes),

@@ -9,7 +9,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from connectors.base import CallTask, FieldUpdate, ListChange, Scalar
+from connectors.base import BatchSizes, CallTask, FieldUpdate, ListChange, Scalar
 
 Policy = Literal["overwrite", "if_blank", "keep_manual"]
 POLICIES: tuple[str, ...] = ("overwrite", "if_blank", "keep_manual")
@@ -138,21 +138,6 @@ class Skipped:
 
 
 @dataclass(frozen=True, slots=True)
-class BatchSizes:
-    """Records per API call for one system."""
-
-    fields: int
-    list_members: int
-    tasks: int
-
-
-DEFAULT_BATCH_SIZES: Mapping[str, BatchSizes] = {
-    "salesforce": BatchSizes(fields=200, list_members=200, tasks=200),  # sObject Collections
-    "hubspot": BatchSizes(fields=100, list_members=100, tasks=100),  # batch API inputs / list chunks
-}
-
-
-@dataclass(frozen=True, slots=True)
 class WritePlan:
     field_updates: Mapping[tuple[str, str], tuple[FieldUpdate, ...]] = field(default_factory=dict)
     list_changes: Mapping[str, tuple[ListChange, ...]] = field(default_factory=dict)
@@ -166,11 +151,11 @@ class WritePlan:
         """Nothing to write and nothing to record (skipped items may remain: they are reports)."""
         return not (self.field_updates or self.list_changes or self.tasks or self.adopted)
 
-    def batches(self, system: str, object_type: str, size: int | None = None) -> list[list[FieldUpdate]]:
-        """The field updates of one system/object cut into API-sized batches."""
-        n = size or DEFAULT_BATCH_SIZES.get(system, BatchSizes(100, 100, 100)).fields
+    def batches(self, system: str, object_type: str, size: int) -> list[list[FieldUpdate]]:
+        """The field updates of one system/object cut into batches of `size` (the connector's
+        `write_sizes.fields`)."""
         ups = list(self.field_updates.get((system, object_type), ()))
-        return [ups[i:i + n] for i in range(0, len(ups), n)]
+        return [ups[i:i + size] for i in range(0, len(ups), size)]
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Per system: records and fields to update, list adds and removes, tasks, skipped, adopted."""
@@ -192,9 +177,11 @@ class WritePlan:
         keys = ("records", "fields", "list_adds", "list_removes", "tasks", "skipped", "adopted")
         return {system: {k: c[k] for k in keys} for system, c in sorted(out.items())}
 
-    def estimate_api_calls(self, sizes: Mapping[str, BatchSizes] = DEFAULT_BATCH_SIZES) -> dict[str, int]:
-        """Write calls per system if batches are full. A lower bound: list/campaign lookups, describe
-        checks, reads of campaign member ids for removals and retries are not counted."""
+    def estimate_api_calls(self, sizes: Mapping[str, BatchSizes]) -> dict[str, int]:
+        """Write calls per system if batches are full, with each system's connector `write_sizes`
+        (a system missing from `sizes` counts one call per record). A lower bound: list/campaign
+        lookups, describe checks, reads of campaign member ids for removals and retries are not
+        counted."""
         return _estimate(_shape(self), sizes)
 
 
@@ -231,7 +218,7 @@ def _estimate(shape: _Shape, sizes: Mapping[str, BatchSizes]) -> dict[str, int]:
     calls: Counter[str] = Counter()
 
     def size(system: str) -> BatchSizes:
-        return sizes.get(system) or DEFAULT_BATCH_SIZES.get(system) or BatchSizes(1, 1, 1)
+        return sizes.get(system) or BatchSizes(1, 1, 1)
 
     for (system, _obj), n in shape.fields.items():
         calls[system] += math.ceil(n / size(system).fields)

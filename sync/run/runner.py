@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import (
@@ -23,27 +23,25 @@ from connectors.base import (
     ConfigurationError,
     ConnectorError,
     ContactRef,
+    LostDeal,
     Scalar,
 )
 from mappings.emails import normalize_email
 from mappings.engine import assign
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_LOCKED, EXIT_OK, EXIT_RECORD_FAILURES
+from sync.run import streams
 from sync.run.context import SyncContext
 from sync.run.desired import Current, desired_for, email_lists, needs_current
 from sync.run.identity import IdentityResolver, Person, to_person_facts
 from sync.run.lock import LockHeld, LockLost, RunLock
 from sync.run.plan import PlanState, PlanSummary, plan
 from sync.run.plan_model import FieldKey, PersonDesired
-from sync.run.setup import property_specs, salesforce_expectations
-from sync.run.writer import WRITE_SIZES, StopRequested, Writer
+from sync.run.setup import field_expectations, field_specs
+from sync.run.writer import StopRequested, Writer
 from sync.state.sql import chunks
 
 log = logging.getLogger(__name__)
 
-STREAM_DEALS = "salesforce.opportunities"
-STREAM_CONTACTS = "hubspot.contacts"
-STREAM_ARCHIVED = "hubspot.archived"
-STREAM_SF_CONTACTS = "salesforce.managed_contacts"
 PEOPLE_CHUNK = 2_000  # people assigned and planned together (writes are batched across chunks)
 SNAPSHOT_CHUNK = 1_000
 
@@ -103,6 +101,8 @@ class _Run:
         self.marks: dict[str, datetime] = {}
         self.run_id: int | None = None
         self.writer: Writer | None = None
+        # records per write call, as each system's connector sends them (the writer and the estimates)
+        self.sizes = {"salesforce": ctx.salesforce.write_sizes, "hubspot": ctx.hubspot.write_sizes}
 
     # ------------------------------------------------------------------ outline
     def execute(self, started: float) -> RunResult:
@@ -111,7 +111,7 @@ class _Run:
             self.run_id = ctx.store.start_run(mapping_version=ctx.mapping.version, kind=o.kind)
             self.writer = Writer(ctx.store, {"salesforce": ctx.salesforce, "hubspot": ctx.hubspot},
                                  ctx.salesforce, self.run_id, ctx.mapping.version, stop=o.stop,
-                                 check_lock=self.lock.check, preflight=self.preflight)
+                                 check_lock=self.lock.check, preflight=self.preflight, sizes=self.sizes)
         status, code, error = "ok", EXIT_OK, None
         ctx.counter.counts.clear()  # this run's calls only
         try:
@@ -146,7 +146,7 @@ class _Run:
             status = "dry_run"
         self._finish(status, error)
         return RunResult(self.run_id, status, code, self._counts(), ctx.counter.by_system(),
-                         self.summary.to_dict(WRITE_SIZES), error, time.monotonic() - started)
+                         self.summary.to_dict(self.sizes), error, time.monotonic() - started)
 
     def preflight(self, system: str) -> None:
         """Before the first write to a system: every mapped field/property exists, is writable and
@@ -154,9 +154,10 @@ class _Run:
         as a configuration error naming the field and value; `leadsync setup` fixes HubSpot's side."""
         mapping = self.ctx.mapping
         if system == "salesforce":
-            problems = self.ctx.salesforce.check_fields(salesforce_expectations(mapping))
+            problems = self.ctx.salesforce.check_fields(field_expectations(mapping, "salesforce"))
         else:
-            problems = self.ctx.hubspot.ensure_properties(property_specs(mapping), create_missing=False)
+            problems = self.ctx.hubspot.ensure_properties(field_specs(mapping, "hubspot", "contacts"),
+                                                          create_missing=False)
         if problems:
             hint = " (run `leadsync setup`)" if system == "hubspot" else ""
             raise ConfigurationError(f"{system} is not ready for the mapping{hint}: " + "; ".join(problems))
@@ -182,32 +183,30 @@ class _Run:
 
     # ------------------------------------------------------------------ pull
     def pull(self) -> None:
+        """Every stream of `sync.run.streams` in order (deals first: a deal won or re-opened after a
+        loss takes its people out of recycling, so it must be known before the first assignment is
+        written), then the HubSpot contacts of deal people not seen yet, by email."""
         ctx, o, store = self.ctx, self.o, self.ctx.store
         backfill = o.kind == "backfill"
-        sf_since = o.since if backfill else store.get_watermark(STREAM_DEALS)
-        # all states, also on a first run: a deal won or re-opened after a loss takes its people out of
-        # recycling, so it must be known before the first assignment is written
-        deals = ctx.salesforce.iter_deals(sf_since, o.until)
-        sf_emails: set[str] = set()
-        for batch in chunks(deals, SNAPSHOT_CHUNK):
-            store.upsert_deals(batch)
-            self.counts["deals_read"] += len(batch)
-            for d in batch:
-                self._mark(STREAM_DEALS, d.modified_at)
-                sf_emails.update(e for c in d.contacts if (e := normalize_email(c.email)))
-            self._tick("salesforce deals", self.counts["deals_read"])
-
         props = self.hubspot_properties()
-        lookback = timedelta(minutes=ctx.settings.hubspot.lookback_minutes)
-        hs_mark = o.since if backfill else store.get_watermark(STREAM_CONTACTS)
-        hs_since = hs_mark - lookback if hs_mark is not None and not backfill else hs_mark
-        self._store_contacts(ctx.hubspot.iter_contacts(hs_since, props, o.until), STREAM_CONTACTS)
-        arch_mark = store.get_watermark(STREAM_ARCHIVED)
-        if arch_mark is not None or backfill or hs_mark is not None:
-            since = arch_mark - lookback if arch_mark is not None else None
-            self._store_contacts(ctx.hubspot.iter_archived(since), STREAM_ARCHIVED)
-
-        self._pull_managed_salesforce_contacts(None if backfill else store.get_watermark(STREAM_SF_CONTACTS))
+        sources = streams.Sources(ctx.salesforce, ctx.hubspot, props, self.salesforce_fields(),
+                          self.watched_salesforce_fields(), o.until)
+        marks = {s.name: store.get_watermark(s.name) for s in streams.STREAMS}
+        sf_emails: set[str] = set()
+        for stream in streams.STREAMS:
+            if not streams.due(stream, marks, backfill=backfill):
+                continue
+            since = streams.start(stream, watermark=marks[stream.name], backfill=backfill, since=o.since,
+                                  lookback=streams.lookback(stream, sources))
+            records = stream.read(sources, since)
+            if records is None:
+                continue
+            if stream.snapshot == "deals":
+                sf_emails |= self._store_deals(records, stream.name)
+            elif stream.system == "hubspot":
+                self._store_contacts(records, stream.name)
+            else:
+                self._store_managed(records, stream.name)
 
         known = {normalize_email(c.email) for c in store.iter_contacts("hubspot", emails=sorted(sf_emails))}
         missing = sorted(sf_emails - known)
@@ -215,21 +214,34 @@ class _Run:
             found = self._store_contacts(ctx.hubspot.read_by_email(missing, props), None)
             self.counts["hubspot_looked_up_by_email"] += found
 
-    def _pull_managed_salesforce_contacts(self, since: datetime | None) -> None:
+    def _store_deals(self, deals: Iterable[LostDeal], stream: str) -> set[str]:
+        """Store the deals (all states, also on a first run); the emails of their people."""
+        emails: set[str] = set()
+        for batch in chunks(deals, SNAPSHOT_CHUNK):
+            self.ctx.store.upsert_deals(batch)
+            self.counts["deals_read"] += len(batch)
+            for d in batch:
+                self._mark(stream, d.modified_at)
+                emails.update(e for c in d.contacts if (e := normalize_email(c.email)))
+            self._tick("salesforce deals", self.counts["deals_read"])
+        return emails
+
+    def _store_managed(self, managed: Iterable[ContactRef], stream: str) -> None:
         """Salesforce contacts leadsync has written to that changed since the last run, with the
         mapped fields: what they hold now, so a value edited by hand is seen (keep_manual)."""
-        watch = sorted({fm.field for fm in self.ctx.mapping.fields_for("salesforce", "Contact")
-                        if fm.policy != "overwrite"})
-        if not watch:  # every field is leadsync's own: what a human wrote there does not matter
-            return
         n = 0
-        managed = self.ctx.salesforce.iter_managed_contacts(self.salesforce_fields(), watch, since)
         for batch in chunks(managed, SNAPSHOT_CHUNK):
             self.ctx.store.upsert_contacts("salesforce", batch)
             for ref in batch:
-                self._mark(STREAM_SF_CONTACTS, ref.modified_at)
+                self._mark(stream, ref.modified_at)
             n += len(batch)
         self.counts["salesforce_managed_contacts_read"] = n
+
+    def watched_salesforce_fields(self) -> list[str]:
+        """The Salesforce contact fields a human may edit (policy other than overwrite); none: every
+        field is leadsync's own, what a human wrote there does not matter."""
+        return sorted({fm.field for fm in self.ctx.mapping.fields_for("salesforce", "Contact")
+                       if fm.policy != "overwrite"})
 
     def salesforce_fields(self) -> list[str]:
         return sorted({fm.field for fm in self.ctx.mapping.fields_for("salesforce", "Contact")})
@@ -247,15 +259,16 @@ class _Run:
         return n
 
     def hubspot_properties(self) -> list[str]:
-        """What to read from HubSpot: what the rules need plus what leadsync writes (keep_manual)."""
+        """What to read from HubSpot: what the rules need, what leadsync writes (keep_manual) and the
+        contact's own opt-out flag (the connector adds what it always needs, such as the email)."""
         mapping = self.ctx.mapping
         written = {fm.field for fm in mapping.fields_for("hubspot")}
-        return sorted(set(mapping.hubspot_properties()) | written | {"email", "hs_email_optout"})
+        return sorted(set(mapping.hubspot_properties()) | written | {mapping.hubspot_optout_property})
 
     # ------------------------------------------------------------------ recompute, plan, write
     def resolve(self) -> dict[str, Person]:
         store = self.ctx.store
-        resolver = IdentityResolver()
+        resolver = IdentityResolver(optout_property=self.ctx.mapping.hubspot_optout_property)
         resolver.add_deals(store.iter_deals(include_deleted=True))
         resolver.add_contacts(store.iter_contacts("hubspot"))
         res = resolver.resolve()
@@ -311,8 +324,7 @@ class _Run:
         if not sf_ids:
             return desired, last, pending
         fields = self.salesforce_fields()
-        for row in self.ctx.salesforce.read_contacts(sorted(sf_ids), fields):
-            current["salesforce"][row["Id"]] = {f: row.get(f) for f in fields}
+        current["salesforce"].update(self.ctx.salesforce.read_current(sorted(sf_ids), fields))
         self.counts["salesforce_contacts_checked"] += len(sf_ids)
         return [self._with_current(d, current) if any(t.record_id in sf_ids for t in d.fields) else d
                 for d in desired], last, pending

@@ -11,21 +11,22 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from connectors.hubspot.setup import PropertySpec
+from connectors.base import FieldSpec, ValueKind
 from mappings import Mapping
 from mappings.facts import RANKS, RECYCLE_GROUPS
 from sync.run.context import SyncContext
 
-# from-name -> (HubSpot type, fieldType); enumerations get their options from `possible_values`
-_HUBSPOT_TYPES = {
-    "stage": ("enumeration", "select"),
-    "rank": ("enumeration", "select"),
-    "recycle_group": ("enumeration", "select"),
-    "nurture_list": ("enumeration", "select"),
-    "score": ("number", "number"),
-    "mapping_version": ("number", "number"),
-    "explanation": ("string", "textarea"),
-    "recycle_deal_id": ("string", "text"),
+# what the values of each from-name are (a connector turns the kind into its own field type);
+# enumerations get their options from `possible_values`; unknown names are text
+VALUE_KINDS: dict[str, ValueKind] = {
+    "stage": "enumeration",
+    "rank": "enumeration",
+    "recycle_group": "enumeration",
+    "nurture_list": "enumeration",
+    "score": "number",
+    "mapping_version": "number",
+    "explanation": "long_text",
+    "recycle_deal_id": "text",
 }
 
 
@@ -42,20 +43,24 @@ def possible_values(mapping: Mapping, from_name: str, system: str) -> tuple[str,
     return None
 
 
-def property_specs(mapping: Mapping) -> list[PropertySpec]:
+def field_specs(mapping: Mapping, system: str, object_name: str) -> list[FieldSpec]:
+    """The fields leadsync writes to `system`'s `object_name`, described neutrally (the MA platform's
+    connector creates or checks them: `ensure_properties`)."""
     specs = []
-    for fm in mapping.fields_for("hubspot", "contacts"):
-        kind, field_type = _HUBSPOT_TYPES.get(fm.from_name, ("string", "text"))
-        options = possible_values(mapping, fm.from_name, "hubspot") if kind == "enumeration" else None
+    for fm in mapping.fields_for(system, object_name):
+        kind = VALUE_KINDS.get(fm.from_name, "text")
+        options = possible_values(mapping, fm.from_name, system) if kind == "enumeration" else None
         label = "leadsync " + fm.from_name.replace("_", " ")
-        specs.append(PropertySpec(fm.field, label, kind, field_type, options))
+        specs.append(FieldSpec(fm.field, label, kind, options))
     return specs
 
 
-def salesforce_expectations(mapping: Mapping) -> dict[str, dict[str, Collection[str] | None]]:
+def field_expectations(mapping: Mapping, system: str) -> dict[str, dict[str, Collection[str] | None]]:
+    """object -> field -> every value leadsync may write there (None: free text or number), for a
+    system whose fields an admin creates (the SFA's connector checks them: `check_fields`)."""
     out: dict[str, dict[str, Collection[str] | None]] = {}
-    for fm in mapping.fields_for("salesforce"):
-        out.setdefault(fm.object, {})[fm.field] = possible_values(mapping, fm.from_name, "salesforce")
+    for fm in mapping.fields_for(system):
+        out.setdefault(fm.object, {})[fm.field] = possible_values(mapping, fm.from_name, system)
     return out
 
 
@@ -78,12 +83,12 @@ def run_setup(ctx: SyncContext, *, create_missing: bool) -> SetupReport:
     """Check (and with `create_missing`, create) what the mapping needs in both systems."""
     mapping = ctx.mapping
     report = SetupReport()
-    report.hubspot_problems = ctx.hubspot.ensure_properties(property_specs(mapping),
+    report.hubspot_problems = ctx.hubspot.ensure_properties(field_specs(mapping, "hubspot", "contacts"),
                                                             create_missing=create_missing)
     names = sorted({mapping.list_name(k, "hubspot") for k in mapping.nurture_lists})
     report.hubspot_lists = ctx.hubspot.ensure_lists(names, create_missing=create_missing)
     report.hubspot_problems += [f"HubSpot list {n!r} does not exist (run `leadsync setup`)"
                                 for n in names if n not in report.hubspot_lists]
     ctx.salesforce.connect()
-    report.salesforce_problems = ctx.salesforce.check_fields(salesforce_expectations(mapping))
+    report.salesforce_problems = ctx.salesforce.check_fields(field_expectations(mapping, "salesforce"))
     return report

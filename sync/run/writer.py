@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from connectors.base import (
+    BatchSizes,
     CallTask,
     FatalAPIError,
     FieldUpdate,
@@ -33,21 +34,12 @@ from connectors.base import (
     TaskSink,
     WriteResult,
 )
-from connectors.hubspot.write import BATCH_UPDATE_SIZE, MEMBERSHIP_CHUNK
-from connectors.salesforce.write import MAX_COLLECTION
-from sync.run.plan_model import BatchSizes, FieldTarget, WritePlan
+from sync.run.plan_model import FieldTarget, WritePlan
 from sync.state.records import NewFailure
 from sync.state.store import StateStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-# Records per write call, as the connectors send them (one source of truth for estimates too).
-WRITE_SIZES: Mapping[str, BatchSizes] = {
-    "salesforce": BatchSizes(fields=MAX_COLLECTION, list_members=MAX_COLLECTION, tasks=MAX_COLLECTION),
-    "hubspot": BatchSizes(fields=BATCH_UPDATE_SIZE, list_members=MEMBERSHIP_CHUNK, tasks=BATCH_UPDATE_SIZE),
-}
-
 
 class StopRequested(Exception):
     """A stop was asked for (signal); raised between batches, never inside one."""
@@ -63,7 +55,7 @@ class Writer:
     stop: threading.Event | None = None
     check_lock: Callable[[], None] | None = None
     preflight: Callable[[str], None] | None = None  # once per system, before its first write
-    sizes: Mapping[str, BatchSizes] = field(default_factory=lambda: dict(WRITE_SIZES))
+    sizes: Mapping[str, BatchSizes] = field(kw_only=True)  # per system: its connector's `write_sizes`
     counts: Counter[str] = field(default_factory=Counter)
     failures: list[NewFailure] = field(default_factory=list)
     _fields: dict[tuple[str, str], list[FieldUpdate]] = field(default_factory=dict)

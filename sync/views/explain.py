@@ -30,7 +30,7 @@ from mappings.engine import assign
 from mappings.facts import Assignment
 from mappings.recycle import cycle_key
 from mappings.render import explain, field_value
-from sync.run.identity import OPTOUT_PROPERTY, Person, resolve, to_person_facts
+from sync.run.identity import Person, resolve, to_person_facts
 from sync.run.plan import canonical
 from sync.state.records import Membership, RecordedTask
 from sync.state.store import StateStore
@@ -176,12 +176,12 @@ class Found:
     hubspot: tuple[ContactRef, ...]  # every HubSpot snapshot with the email (archived too)
 
 
-def find_person(store: StateStore, key: str) -> Found | None:
+def find_person(store: StateStore, key: str, optout_property: str) -> Found | None:
     """The person with normalized email `key`, resolved from their own records only (one stream over
     the deal snapshots, one indexed lookup of HubSpot contacts)."""
     contacts = tuple(store.iter_contacts("hubspot", emails=[key], include_archived=True))
     deals = tuple(_deals_with_email(store.iter_deals(include_deleted=True), key))
-    person = resolve(deals, contacts).people.get(key)
+    person = resolve(deals, contacts, optout_property=optout_property).people.get(key)
     return Found(person, deals, contacts) if person is not None else None
 
 
@@ -193,7 +193,7 @@ def explain_person(store: StateStore, mapping: Mapping, email: str,
     if key is None:
         log.debug("explain: %s is not a usable email: %s", mask_email(email), problem)
         return None
-    found = find_person(store, key)
+    found = find_person(store, key, mapping.hubspot_optout_property)
     if found is None:
         log.info("explain: no person %s in the state store", mask_email(key))
         return None
@@ -235,7 +235,7 @@ def _deals(found: Found, mapping: Mapping, a: Assignment) -> tuple[DealInput, ..
 
 
 def _hubspot(contacts: Iterable[ContactRef], mapping: Mapping) -> tuple[HubSpotInput, ...]:
-    read = [*mapping.hubspot_properties(), OPTOUT_PROPERTY]
+    read = [*mapping.hubspot_properties(), mapping.hubspot_optout_property]
     return tuple(HubSpotInput(c.contact_id, c.email, c.archived, c.modified_at,
                               {p: c.properties.get(p) for p in dict.fromkeys(read)})
                  for c in sorted(contacts, key=lambda c: c.contact_id))

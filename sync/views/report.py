@@ -272,7 +272,8 @@ def build_report(store: StateStore, mapping: Mapping, now: datetime) -> Report:
                 lost_deals.append(d)
             yield d
 
-    resolution = resolve(remember(store.iter_deals(include_deleted=True)), store.iter_contacts("hubspot"))
+    resolution = resolve(remember(store.iter_deals(include_deleted=True)), store.iter_contacts("hubspot"),
+                         optout_property=mapping.hubspot_optout_property)
     table = _loss_table(lost_deals, mapping)
     deal_by_id = {d.opportunity_id: d for d in lost_deals}
 

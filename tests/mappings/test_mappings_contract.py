@@ -6,13 +6,13 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from mappings import Mapping
+from mappings import Mapping, MappingError, load_mapping_text
 from mappings.coerce import to_bool, to_count, to_datetime, to_epoch, to_number, to_text
 from mappings.compiled import FieldMapping
 from mappings.engine import assign, assign_many, explain, field_value
 from mappings.facts import Assignment, Reason
 from mappings.render import EXPLANATION_MAX_CHARS, field_values
-from tests.mappings.mapping_helpers import NOW, lost, person
+from tests.mappings.mapping_helpers import NOW, default_text, lost, person
 
 
 def test_hubspot_properties_are_exactly_what_the_rules_read(default_mapping: Mapping) -> None:
@@ -38,6 +38,18 @@ def test_hubspot_properties_are_exactly_what_the_rules_read(default_mapping: Map
         "Contact.HasOptedOutOfEmail",
         "Lead.Status",
     ]
+
+
+def test_the_hubspot_opt_out_flag_is_named_by_the_mapping(default_mapping: Mapping) -> None:
+    assert default_mapping.hubspot_optout_property == "hs_email_optout"
+    text = default_text()
+    key = 'hubspot_property = "hs_email_optout"\n'
+    assert key in text
+    assert load_mapping_text(text.replace(key, ""), "m.toml").hubspot_optout_property == "hs_email_optout"
+    custom = load_mapping_text(text.replace(key, 'hubspot_property = "unsubscribed"\n'), "m.toml")
+    assert custom.hubspot_optout_property == "unsubscribed"
+    with pytest.raises(MappingError):
+        load_mapping_text(text.replace(key, 'hubspot_property = ""\n'), "m.toml")
 
 
 def test_field_mappings_use_the_fixed_names(default_mapping: Mapping) -> None:

@@ -6,16 +6,15 @@ import math
 
 import pytest
 
-from connectors.base import AuthenticationError, ConfigurationError, FieldUpdate, ListChange
-from connectors.hubspot.connector import PropertySpec
+from connectors.base import AuthenticationError, ConfigurationError, FieldSpec, FieldUpdate, ListChange
 from connectors.hubspot.write import MEMBERSHIP_CHUNK
 
 from .conftest import SEEDED, Hub
 
 SPECS = [
-    PropertySpec("leadsync_stage", "Stage", "enumeration", "select", ("inquiry", "mql", "sql")),
-    PropertySpec("leadsync_score", "Score", "number", "number"),
-    PropertySpec("recycle_group", "Recycle group", "enumeration", "radio", ("high", "low")),
+    FieldSpec("leadsync_stage", "Stage", "enumeration", ("inquiry", "mql", "sql")),
+    FieldSpec("leadsync_score", "Score", "number"),
+    FieldSpec("recycle_group", "Recycle group", "enumeration", ("high", "low")),
 ]
 
 
@@ -96,8 +95,8 @@ def test_setup_adds_missing_options_and_reports_wrong_types(hub: Hub) -> None:
     conn = hub.connector()
     conn.ensure_properties(SPECS, create_missing=True)
     stages = ("inquiry", "mql", "sql", "recycle")
-    wider = [PropertySpec("leadsync_stage", "Stage", "enumeration", "select", stages),
-             PropertySpec("leadsync_score", "Score", "string", "text")]
+    wider = [FieldSpec("leadsync_stage", "Stage", "enumeration", stages),
+             FieldSpec("leadsync_score", "Score", "text")]
     problems = conn.ensure_properties(wider, create_missing=False)
     assert any("recycle" in p for p in problems) and any("leadsync_score" in p for p in problems)
     problems = conn.ensure_properties(wider, create_missing=True)
@@ -112,7 +111,7 @@ def test_new_options_are_usable_by_the_next_write(hub: Hub) -> None:
     conn.ensure_properties(SPECS[:1], create_missing=True)
     assert conn.update_fields([FieldUpdate("contacts", cid, {"leadsync_stage": "recycle"})])[0].error_code \
         == "INVALID_OPTION"
-    conn.ensure_properties([PropertySpec("leadsync_stage", "Stage", "enumeration", "select", ("recycle",))],
+    conn.ensure_properties([FieldSpec("leadsync_stage", "Stage", "enumeration", ("recycle",))],
                            create_missing=True)
     assert conn.update_fields([FieldUpdate("contacts", cid, {"leadsync_stage": "recycle"})])[0].ok
 

@@ -97,13 +97,17 @@ def test_window_and_order(make: Callable[..., Run], org: Org) -> None:
     assert [d.modified_at for d in deals] == sorted(d.modified_at for d in deals)
 
 
-def test_lookback_reads_again_what_changed_just_before_the_watermark(
+def test_reads_start_exactly_at_since_and_the_lookback_is_only_declared(
     make: Callable[..., Run], org: Org
 ) -> None:
+    """The runner subtracts the lookback (sync.run.streams); the connector reads from `since` as given."""
     org.deal(["Prospecting", "Closed Lost"], start=T0, step=timedelta(minutes=1))
     watermark = T0 + timedelta(minutes=5)
-    assert list(make(lookback_minutes=0).connector.iter_deals(watermark)) == []
-    assert len(list(make(lookback_minutes=10).connector.iter_deals(watermark))) == 1
+    run = make(lookback_minutes=10)
+    assert run.connector.lookback == timedelta(minutes=10)
+    assert list(run.connector.iter_deals(watermark)) == []
+    assert len(list(run.connector.iter_deals(watermark - run.connector.lookback))) == 1
+    assert make(lookback_minutes=0).connector.lookback == timedelta(0)
 
 
 def test_reads_are_batched_never_one_query_per_deal(
@@ -214,6 +218,15 @@ def test_read_contacts_in_batches(make: Callable[..., Run], org: Org, emu: Sales
     assert sorted(r["Id"] for r in rows) == sorted(ids)
     assert {r["Email"] for r in rows} == {f"c{i}@example.com" for i in range(620)}
     assert run.calls()["salesforce.query"] == math.ceil(620 / MAX_IN_IDS)
+
+
+def test_read_current_maps_ids_to_field_values(make: Callable[..., Run], org: Org) -> None:
+    ids = [org.contact(email=f"c{i}@example.com") for i in range(3)]
+    run = make()
+    current = run.connector.read_current([*ids, "003000000000000AAA"], ["Email", "HasOptedOutOfEmail"])
+    assert current == {cid: {"Email": f"c{i}@example.com", "HasOptedOutOfEmail": False}
+                       for i, cid in enumerate(ids)}
+    assert run.connector.read_current(ids[:1], []) == {ids[0]: {}}
 
 
 def test_values_with_quotes_are_escaped_in_queries(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -14,14 +15,16 @@ from hypothesis import strategies as st
 from connectors.base import ContactRef, DealContact, LostDeal
 from mappings.emails import email_problem, mask_email, normalize_email, parse_email
 from mappings.facts import DealFacts
-from sync.run.identity import (
-    Person,
-    deal_facts,
-    resolve,
-    to_person_facts,
-)
+from sync.run import identity
+from sync.run.identity import Person, Resolution, deal_facts, to_person_facts
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
+OPTOUT = "hs_email_optout"  # the default mapping's [optout] hubspot_property
+
+
+def resolve(deals: Iterable[LostDeal], contacts: Iterable[ContactRef], *,
+            optout_property: str = OPTOUT) -> Resolution:
+    return identity.resolve(deals, contacts, optout_property=optout_property)
 
 
 def sf_contact(cid: str, email: str | None, *, opted_out: bool = False, first: str = "Taro") -> DealContact:
@@ -275,6 +278,15 @@ def test_opted_out_in_either_system(sf_out: bool, hs_out: str | None, expected: 
     person = res.people["a@x.com"]
     assert person.opted_out is expected
     assert to_person_facts(person).opted_out is expected
+
+
+def test_the_opt_out_flag_is_the_property_the_caller_names() -> None:
+    contacts = [hs("101", "a@x.com", hs_email_optout="true", custom_unsubscribed="false"),
+                hs("102", "b@x.com", hs_email_optout="false", custom_unsubscribed="true")]
+    res = resolve([], contacts, optout_property="custom_unsubscribed")
+    assert {k: p.opted_out for k, p in res.people.items()} == {"a@x.com": False, "b@x.com": True}
+    res = resolve([], contacts)
+    assert {k: p.opted_out for k, p in res.people.items()} == {"a@x.com": True, "b@x.com": False}
 
 
 def test_japanese_emoji_and_huge_values_pass_through_untouched() -> None:

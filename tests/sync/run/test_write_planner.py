@@ -10,6 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.base import CallTask, FieldUpdate, ListChange, Scalar
+from connectors.hubspot.connector import HubSpotConnector
+from connectors.salesforce.connector import SalesforceConnector
 from sync.run.plan import (
     UNKNOWN,
     BatchSizes,
@@ -27,6 +29,7 @@ from sync.run.plan import (
 )
 
 KEY: FieldKey = ("salesforce", "Contact", "003A", "Recycle_Group__c")
+SIZES = {"salesforce": SalesforceConnector.write_sizes, "hubspot": HubSpotConnector.write_sizes}
 
 
 def target(value: Scalar, policy: str = "overwrite", current: Any = UNKNOWN) -> FieldTarget:
@@ -265,12 +268,15 @@ def test_counts_batches_and_api_call_estimates() -> None:
     ]
     p = plan(people, PlanState())
     assert p.counts()["salesforce"]["records"] == 450 and p.counts()["salesforce"]["fields"] == 900
-    assert [len(b) for b in p.batches("salesforce", "Contact")] == [200, 200, 50]
-    assert [len(b) for b in p.batches("hubspot", "contacts")] == [100] * 4 + [50]
-    assert p.estimate_api_calls() == {"hubspot": 5 + 5, "salesforce": 3}
+    assert [len(b) for b in p.batches("salesforce", "Contact", SIZES["salesforce"].fields)] == [200, 200, 50]
+    assert [len(b) for b in p.batches("hubspot", "contacts", SIZES["hubspot"].fields)] == [100] * 4 + [50]
+    # the connectors' sizes: 100 contacts per batch update, 500 ids per list membership call
+    assert p.estimate_api_calls(SIZES) == {"hubspot": 5 + 1, "salesforce": 3}
     assert p.estimate_api_calls(
-        {"hubspot": BatchSizes(100, 450, 100), "salesforce": BatchSizes(200, 200, 200)}
-    ) == {"hubspot": 6, "salesforce": 3}
+        {"hubspot": BatchSizes(100, 100, 100), "salesforce": BatchSizes(200, 200, 200)}
+    ) == {"hubspot": 5 + 5, "salesforce": 3}
+    assert p.estimate_api_calls({"salesforce": BatchSizes(200, 200, 200)}) == {"hubspot": 450 + 450,
+                                                                             "salesforce": 3}
 
 
 def test_summary_over_chunks_estimates_as_one_plan() -> None:
@@ -282,8 +288,8 @@ def test_summary_over_chunks_estimates_as_one_plan() -> None:
     summary = PlanSummary(sample_size=3)
     for chunk in (people[:70], people[70:]):
         summary.add(plan(chunk, PlanState()))
-    assert summary.estimate_api_calls() == whole.estimate_api_calls() == {"hubspot": 2}
-    out = summary.to_dict()
+    assert summary.estimate_api_calls(SIZES) == whole.estimate_api_calls(SIZES) == {"hubspot": 2}
+    out = summary.to_dict(SIZES)
     assert out["counts"]["hubspot"]["records"] == 150 and len(out["sample"]) == 3
     assert out["sample"][0]["reason"] == "s: never written → '0'"
 

@@ -97,7 +97,8 @@ def main(n: int) -> None:
             ),
         )
         res = timed(
-            "identity resolve (people)", n, lambda: resolve(st.iter_deals(), st.iter_contacts("hubspot"))
+            "identity resolve (people)", n, lambda: resolve(st.iter_deals(), st.iter_contacts("hubspot"),
+                                                         optout_property="hs_email_optout")
         )
         timed("to_person_facts", n, lambda: [to_person_facts(p) for p in res.people.values()])
         people = [

@@ -103,7 +103,8 @@ def test_bad_configuration_exits_2(tmp_path: Path, case: str, message: str, comm
 
 
 def test_explain_found_text_and_json(synced: Synced) -> None:
-    res = resolve(synced.ctx.store.iter_deals(), synced.ctx.store.iter_contacts("hubspot"))
+    res = resolve(synced.ctx.store.iter_deals(), synced.ctx.store.iter_contacts("hubspot"),
+                  optout_property=synced.ctx.mapping.hubspot_optout_property)
     key = min(a.key for _, _, a in assignments(res, synced.ctx.mapping, synced.now)
               if a.recycle_group == "high")
     args = ("explain", key.upper(), "--config", str(synced.settings_path), "--now", synced.now.isoformat())

@@ -1,0 +1,85 @@
+"""The pull streams: what a run reads from each system, under which watermark, and where it starts.
+
+One rule for every stream (`start`): an incremental read starts at its watermark minus the lookback
+of the connector that reads it (records changed while the last run read are read again); a backfill
+starts exactly at `--since` (streams that follow the backfill window); a stream with no watermark yet
+reads everything. Connectors read from exactly the `since` they are given.
+
+Watermark names are stored in users' state databases: never rename one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from connectors.base import ContactRef, LostDeal, MarketingSystem, SalesSystem
+
+Backfill = Literal["window", "watermark", "everything"]
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """What a stream's read needs: both connectors and the run's arguments."""
+
+    sales: SalesSystem
+    marketing: MarketingSystem
+    properties: Sequence[str]  # MA contact properties to read
+    fields: Sequence[str]  # SFA contact fields to read
+    watch: Sequence[str]  # SFA contact fields whose hand edits matter (keep_manual, if_blank)
+    until: datetime | None  # end of a backfill window (None: now)
+
+
+Read = Callable[[Sources, datetime | None], Iterable[LostDeal] | Iterable[ContactRef] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """One pull stream. `read(sources, since)` is the source call (None: nothing to read this run)."""
+
+    name: str  # its watermark in the state store
+    system: Literal["salesforce", "hubspot"]  # whose connector reads it: its `lookback` applies
+    snapshot: Literal["deals", "contacts"]  # what the records are stored as (in that system's snapshot)
+    read: Read
+    on_backfill: Backfill = "window"  # window: from --since to --until; watermark: as incremental;
+    #                                   everything: read it all again
+    after: str | None = None  # on a non-backfill run, read only once this stream or `after` has a mark
+
+
+DEALS = Stream("salesforce.opportunities", "salesforce", "deals",
+               lambda s, since: s.sales.iter_deals(since, s.until))
+CONTACTS = Stream("hubspot.contacts", "hubspot", "contacts",
+                  lambda s, since: s.marketing.iter_contacts(since, s.properties, s.until))
+ARCHIVED = Stream("hubspot.archived", "hubspot", "contacts",
+                  lambda s, since: s.marketing.iter_archived(since),
+                  on_backfill="watermark", after="hubspot.contacts")
+SF_CONTACTS = Stream("salesforce.managed_contacts", "salesforce", "contacts",  # none to watch: not read
+                     lambda s, since: s.sales.iter_managed_contacts(s.fields, s.watch, since) if s.watch
+                     else None, on_backfill="everything")
+STREAMS: tuple[Stream, ...] = (DEALS, CONTACTS, ARCHIVED, SF_CONTACTS)  # in pull order
+
+
+def lookback(stream: Stream, sources: Sources) -> timedelta:
+    """The lookback of the connector that reads `stream` (from that connector's settings)."""
+    return sources.sales.lookback if stream.system == "salesforce" else sources.marketing.lookback
+
+
+def start(stream: Stream, *, watermark: datetime | None, lookback: timedelta, backfill: bool,
+          since: datetime | None) -> datetime | None:
+    """Where a read of `stream` starts (None: from the beginning). The one rule: incremental =
+    watermark - lookback; backfill (for a stream that follows the window) = exactly `since`; no
+    watermark = everything."""
+    if backfill and stream.on_backfill == "window":
+        return since
+    if backfill and stream.on_backfill == "everything":
+        return None
+    return None if watermark is None else watermark - lookback
+
+
+def due(stream: Stream, marks: dict[str, datetime | None], *, backfill: bool) -> bool:
+    """Whether `stream` is read this run (`marks`: the watermarks before the run)."""
+    if backfill or stream.after is None:
+        return True
+    return marks.get(stream.name) is not None or marks.get(stream.after) is not None
