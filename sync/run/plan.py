@@ -40,13 +40,10 @@ from connectors.base import BatchSizes, CallTask, FieldUpdate, ListChange, Scala
 from sync.run.plan_model import (
     POLICIES,
     UNKNOWN,
-    FieldKey,
     FieldTarget,
     ListTarget,
-    Membership,
     PersonDesired,
     PlannedChange,
-    PlanState,
     Policy,
     Skipped,
     TaskTarget,
@@ -56,10 +53,11 @@ from sync.run.plan_model import (
     _shape,
     _Unknown,
 )
+from sync.state.records import FieldKey, MembershipKey, PlanState
 
 __all__ = [
     "POLICIES", "UNKNOWN", "BatchSizes", "FieldKey", "FieldTarget", "ListTarget",
-    "Membership", "PersonDesired", "PlanState", "PlanSummary", "PlannedChange", "Policy", "Skipped",
+    "MembershipKey", "PersonDesired", "PlanState", "PlanSummary", "PlannedChange", "Policy", "Skipped",
     "TaskTarget", "WritePlan", "canonical", "decide", "decide_with_pending", "plan",
 ]
 
@@ -207,7 +205,7 @@ def plan(people: Iterable[PersonDesired], state: PlanState, *,
 
         scope = set(p.records) or {(t.system, t.record_id) for t in p.fields}
         desired: dict[tuple[str, str], set[str]] = {}
-        notes: dict[Membership, str | None] = {}
+        notes: dict[MembershipKey, str | None] = {}
         for lt in p.lists:
             if p.opted_out and (lt.system, lt.list_name) in email:
                 skipped.append(Skipped("list_add", lt.system, lt.list_name, lt.record_id, p.key,

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from connectors.base import BatchSizes, CallTask, FieldUpdate, ListChange, Scalar
+from sync.state.records import FieldKey
 
 Policy = Literal["overwrite", "if_blank", "keep_manual"]
 POLICIES: tuple[str, ...] = ("overwrite", "if_blank", "keep_manual")
-FieldKey = tuple[str, str, str, str]  # (system, object, record_id, field)
-Membership = tuple[str, str, str]  # (system, list_name, record_id)
 
 
 class _Unknown:
@@ -87,20 +86,10 @@ class PersonDesired:
     opted_out: bool = False
     records: tuple[tuple[str, str], ...] = ()
 
-
-@dataclass(frozen=True, slots=True)
-class PlanState:
-    """What the state store knows, for the people being planned (more is harmless).
-
-    `pending` and `uncertain` come from write intents left by a run that died with a batch in flight
-    (see sync.state.pending): the value it was writing to a field, and memberships it was changing.
-    """
-
-    last_written: Mapping[FieldKey, Scalar] = field(default_factory=dict)
-    memberships: Collection[Membership] = ()
-    recorded_tasks: Collection[str] = ()
-    pending: Mapping[FieldKey, Scalar] = field(default_factory=dict)
-    uncertain: Collection[Membership] = ()
+    def touched(self) -> set[tuple[str, str]]:
+        """Every (system, record_id) the plan may read state for: `records` and those of the targets."""
+        return (set(self.records) | {(t.system, t.record_id) for t in self.fields}
+                | {(lt.system, lt.record_id) for lt in self.lists})
 
 
 # --------------------------------------------------------------------------- output

@@ -24,7 +24,6 @@ from connectors.base import (
     ConnectorError,
     ContactRef,
     LostDeal,
-    Scalar,
 )
 from mappings.emails import normalize_email
 from mappings.engine import assign
@@ -35,7 +34,7 @@ from sync.run.desired import Current, desired_for, email_lists, needs_current
 from sync.run.identity import IdentityResolver, Person, to_person_facts
 from sync.run.lock import LockHeld, LockLost, RunLock
 from sync.run.plan import PlanState, PlanSummary, plan
-from sync.run.plan_model import FieldKey, PersonDesired
+from sync.run.plan_model import PersonDesired
 from sync.run.setup import field_expectations, field_specs
 from sync.run.writer import StopRequested, Writer
 from sync.state.sql import chunks
@@ -288,16 +287,18 @@ class _Run:
         done = 0
         for keys in chunks(sorted(people), PEOPLE_CHUNK):
             chunk = [people[k] for k in keys]
-            desired, last, pending = self.desire(chunk)
-            self.plan_and_write(desired, last, pending, lists)
+            desired, state = self.desire(chunk)
+            wp = plan(desired, state, email_lists=lists)
+            self.summary.add(wp)
+            if self.writer is not None:
+                self.writer.add(wp)
             done += len(chunk)
             self._tick("people", done)
 
-    def desire(self, chunk: Sequence[Person]
-               ) -> tuple[list[PersonDesired], dict[FieldKey, Scalar], dict[FieldKey, Scalar]]:
+    def desire(self, chunk: Sequence[Person]) -> tuple[list[PersonDesired], PlanState]:
         """What leadsync wants for these people, with the current Salesforce values read where a
         keep_manual/if_blank field would change or an interrupted run left a write pending; and what
-        leadsync last wrote to their fields, and was writing when a run died."""
+        the state store knows of them (last writes, memberships, tasks, intents)."""
         mapping, now = self.ctx.mapping, self.now
         pairs = []
         for p in chunk:
@@ -316,18 +317,22 @@ class _Run:
         for ref in self.ctx.store.iter_contacts("salesforce", ids=sf_known):
             current["salesforce"][ref.contact_id] = dict(ref.properties)
         desired = [desired_for(p, a, mapping, current) for p, a in pairs]
-        sf_ids: set[str] = set()
-        last = self.ctx.store.last_written_map(t.key for d in desired for t in d.fields)
-        pending = self.ctx.store.pending_fields(t.key for d in desired for t in d.fields)
+        records: dict[str, set[str]] = {"salesforce": set(), "hubspot": set()}
         for d in desired:
-            sf_ids |= needs_current(d, last, "salesforce", pending)
+            for system, rid in d.touched():
+                records.setdefault(system, set()).add(rid)
+        state = self.ctx.store.plan_state((t.key for d in desired for t in d.fields), records,
+                                          (tt.task.cycle_key for d in desired for tt in d.tasks))
+        sf_ids: set[str] = set()
+        for d in desired:
+            sf_ids |= needs_current(d, state.last_written, "salesforce", state.pending)
         if not sf_ids:
-            return desired, last, pending
+            return desired, state
         fields = self.salesforce_fields()
         current["salesforce"].update(self.ctx.salesforce.read_current(sorted(sf_ids), fields))
         self.counts["salesforce_contacts_checked"] += len(sf_ids)
         return [self._with_current(d, current) if any(t.record_id in sf_ids for t in d.fields) else d
-                for d in desired], last, pending
+                for d in desired], state
 
     @staticmethod
     def _with_current(d: PersonDesired, current: Current) -> PersonDesired:
@@ -336,24 +341,3 @@ class _Run:
             rec = current.get(t.system, {}).get(t.record_id)
             fields.append(replace(t, current=rec[t.field]) if rec is not None and t.field in rec else t)
         return replace(d, fields=tuple(fields))
-
-    def plan_and_write(self, desired: list[PersonDesired], last: dict[FieldKey, Scalar],
-                       pending: dict[FieldKey, Scalar], lists: set[tuple[str, str]]) -> None:
-        store = self.ctx.store
-        memberships = set()
-        for system in ("salesforce", "hubspot"):
-            ids = sorted({rid for d in desired for s, rid in d.records if s == system})
-            memberships |= {(m.system, m.list_name, m.record_id)
-                            for m in store.get_memberships(system, record_ids=ids)}
-        uncertain: set[tuple[str, str, str]] = set()
-        for system in ("salesforce", "hubspot"):
-            ids = sorted({rid for d in desired for s, rid in d.records if s == system})
-            uncertain |= store.pending_lists(system, ids)
-        cycle_keys = [tt.task.cycle_key for d in desired for tt in d.tasks]
-        recorded = set(store.tasks_for(cycle_keys)) if cycle_keys else set()
-        state = PlanState(last, memberships, recorded, pending, uncertain)
-        wp = plan(desired, state, email_lists=lists)
-        self.summary.add(wp)
-        if self.writer is not None:
-            self.writer.add(wp)
-

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -11,6 +11,22 @@ from connectors.base import Scalar
 
 FieldKey = tuple[str, str, str, str]  # (system, object, record_id, field): one field of one record
 MembershipKey = tuple[str, str, str]  # (system, list_name, record_id): one record on one list
+
+
+@dataclass(frozen=True, slots=True)
+class PlanState:
+    """What the state store knows for the people being planned (more is harmless): the planner's input
+    besides what leadsync wants. `StateStore.plan_state` returns it for a chunk in one call.
+
+    `pending` and `uncertain` come from write intents left by a run that died with a batch in flight
+    (see sync.state.pending): the value it was writing to a field, and memberships it was changing.
+    """
+
+    last_written: Mapping[FieldKey, Scalar] = field(default_factory=dict)
+    memberships: Collection[MembershipKey] = ()
+    recorded_tasks: Collection[str] = ()
+    pending: Mapping[FieldKey, Scalar] = field(default_factory=dict)
+    uncertain: Collection[MembershipKey] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,21 +10,13 @@ from sync.state.store import StateStore
 
 
 def plan_state(store: StateStore, people: list[PersonDesired]) -> PlanState:
-    """What the runner reads from the store for one chunk of people."""
-    keys = [t.key for p in people for t in p.fields]
+    """What the runner reads from the store for one chunk of people: one `plan_state` call."""
     records: dict[str, set[str]] = {}
     for p in people:
-        for t in p.fields:
-            records.setdefault(t.system, set()).add(t.record_id)
-        for lt in p.lists:
-            records.setdefault(lt.system, set()).add(lt.record_id)
-    members = {
-        (m.system, m.list_name, m.record_id)
-        for system, ids in records.items()
-        for m in store.get_memberships(system, record_ids=sorted(ids))
-    }
-    cycle_keys = [tt.task.cycle_key for p in people for tt in p.tasks]
-    return PlanState(store.last_written_map(keys), members, set(store.tasks_for(cycle_keys)))
+        for system, rid in p.touched():
+            records.setdefault(system, set()).add(rid)
+    return store.plan_state((t.key for p in people for t in p.fields), records,
+                            (tt.task.cycle_key for p in people for tt in p.tasks))
 
 
 def record(store: StateStore, p: WritePlan, run_id: int) -> None:
