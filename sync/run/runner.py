@@ -189,7 +189,7 @@ class _Run:
         backfill = o.kind == "backfill"
         props = self.hubspot_properties()
         sources = streams.Sources(ctx.salesforce, ctx.hubspot, props, self.salesforce_fields(),
-                          self.watched_salesforce_fields(), o.until)
+                                  self.watched_salesforce_fields(), o.until)
         marks = {s.name: store.get_watermark(s.name) for s in streams.STREAMS}
         sf_emails: set[str] = set()
         for stream in streams.STREAMS:
