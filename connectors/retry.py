@@ -1,7 +1,10 @@
 """The one retry policy of leadsync: every API call of every connector goes through `call()`.
 
 Errors are classified by HTTP status and error code, never by exception class (each HubSpot
-sub-package has its own `ApiException`; simple-salesforce has its own table), into an `Outcome`:
+sub-package has its own `ApiException`; simple-salesforce has its own table), into an `Outcome`. The
+statuses mean the same everywhere; the codes and policy names below are each system's own, declared
+as data by its connector (`ErrorTable`: `connectors/salesforce/errors.py`, `connectors/hubspot/errors.py`)
+and passed to `call(..., errors=...)`:
 
 ===========================================================  ==============
 what happened                                                 outcome
@@ -47,9 +50,8 @@ from connectors.base import (
     RetriableAPIError,
     WriteResult,
 )
+from connectors.error_table import ErrorTable
 from connectors.retry_classify import (
-    LOCK_CODES,
-    RELOGIN_CODES,
     Decision,
     HTTPResponseError,
     Outcome,
@@ -59,9 +61,8 @@ from connectors.retry_classify import (
 )
 
 __all__ = [
-    "LOCK_CODES",
-    "RELOGIN_CODES",
     "Decision",
+    "ErrorTable",
     "HTTPResponseError",
     "Outcome",
     "RetryPolicy",
@@ -88,12 +89,12 @@ class RetryPolicy:
 # --------------------------------------------------------------------------- call
 
 
-def _relogin(relogin: Callable[[], None], endpoint: str) -> None:
+def _relogin(relogin: Callable[[], None], endpoint: str, errors: ErrorTable) -> None:
     """Log in again; a refused login is an AuthenticationError, a transient failure propagates."""
     try:
         relogin()
     except Exception as exc:
-        decision = classify(exc)
+        decision = classify(exc, errors)
         if decision.outcome in (Outcome.RETRY, Outcome.RATE_LIMITED) or isinstance(exc, ConnectorError):
             raise
         raise AuthenticationError(
@@ -124,12 +125,14 @@ def call(
     endpoint: str,
     counter: CallCounter,
     policy: RetryPolicy,
+    errors: ErrorTable,
     relogin: Callable[[], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """Run `fn` (one API request) under the retry policy and return its result.
 
-    Counts every attempt in `counter` under (system, endpoint). RETRY and RATE_LIMITED are retried up to
+    Counts every attempt in `counter` under (system, endpoint); `errors` is the system's error table.
+    RETRY and RATE_LIMITED are retried up to
     `policy.max_attempts` attempts in all, then `RetriableAPIError`; RELOGIN calls `relogin()` once and
     retries at once (a second expiry, or no `relogin`, raises `AuthenticationError`); BUDGET raises
     `BudgetExhausted` and FAIL `FatalAPIError` (`AuthenticationError` for a 401) without retrying.
@@ -144,7 +147,7 @@ def call(
         try:
             return fn()
         except Exception as exc:
-            decision = classify(exc)
+            decision = classify(exc, errors)
             outcome = decision.outcome
             if outcome is Outcome.RELOGIN:
                 if relogin is None or relogged:
@@ -156,7 +159,7 @@ def call(
                         code=decision.code,
                     ) from exc
                 relogged = True
-                _relogin(relogin, endpoint)
+                _relogin(relogin, endpoint, errors)
                 raise _Transient(decision, relogged=True) from exc
             if outcome in (Outcome.RETRY, Outcome.RATE_LIMITED):
                 transient_failures += 1

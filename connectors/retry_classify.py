@@ -1,6 +1,7 @@
 """Classification of failed API calls, by HTTP status and error code (never by exception class: each
 HubSpot sub-package has its own `ApiException`, simple-salesforce has its own table). Used by
-`connectors.retry`, which re-exports everything public here; see its docstring for the table.
+`connectors.retry`, which re-exports everything public here; see its docstring for the table. What a
+system's own codes mean comes from its `ErrorTable` (`connectors/<system>/errors.py`).
 
 Decision reasons hold status codes, error codes and exception type names only: never URLs (SOQL holds
 personal data), bodies or credentials.
@@ -27,10 +28,7 @@ from connectors.base import (
     FatalAPIError,
     RetriableAPIError,
 )
-
-RELOGIN_CODES = frozenset({"INVALID_SESSION_ID", "EXPIRED_AUTHENTICATION"})
-LOCK_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
-HUBSPOT_WINDOWS = {"TEN_SECONDLY_ROLLING": 10.0, "SECONDLY": 1.0}  # policyName -> window seconds
+from connectors.error_table import GENERIC, ErrorTable
 
 
 class Outcome(enum.Enum):
@@ -120,7 +118,7 @@ def _error_fields(body: object) -> tuple[str | None, str | None, str]:
     return (str(code) if code else None), (str(policy) if policy else None), str(message)
 
 
-def _rate_window(headers: Mapping[str, str] | None, policy: str | None) -> float | None:
+def _rate_window(headers: Mapping[str, str] | None, policy: str | None, table: ErrorTable) -> float | None:
     retry_after = parse_retry_after(_header(headers, "Retry-After"))
     if retry_after is not None:
         return retry_after
@@ -130,31 +128,33 @@ def _rate_window(headers: Mapping[str, str] | None, policy: str | None) -> float
             return max(0.0, float(interval) / 1000.0)
         except ValueError:
             pass
-    return HUBSPOT_WINDOWS.get(policy or "")
+    return table.rate_windows.get(policy or "")
 
 
 def classify_http(
-    status: int | None, headers: Mapping[str, str] | None, body: bytes | str | list | dict | None
+    status: int | None, headers: Mapping[str, str] | None, body: bytes | str | list | dict | None,
+    table: ErrorTable = GENERIC,
 ) -> Decision:
-    """Decide about one HTTP answer by status and error code (`body` raw, or decoded JSON)."""
+    """Decide about one HTTP answer by status and the system's error code (`body` raw, or decoded JSON)."""
     if status is None:
         return Decision(Outcome.RETRY, None, "no response")
     code, policy, message = _error_fields(body)
     label = f"HTTP {status}" + (f" {code}" if code else "")
-    if code in LOCK_CODES:
+    if code in table.retry_codes:
         return Decision(Outcome.RETRY, None, label, status, code)
     if status == 429:
-        if policy == "DAILY":
+        if policy in table.daily_policies:
             return Decision(Outcome.BUDGET, None, f"{label} daily limit", status, code or policy)
-        return Decision(Outcome.RATE_LIMITED, _rate_window(headers, policy), label, status, code or policy)
+        return Decision(Outcome.RATE_LIMITED, _rate_window(headers, policy, table), label, status,
+                        code or policy)
     if status == 401:
-        if code in RELOGIN_CODES:
+        if code in table.relogin_codes:
             return Decision(Outcome.RELOGIN, None, label, status, code)
         return Decision(Outcome.FAIL, None, label, status, code)
-    if status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
-        if "concurrent" in message.lower():
+    if status == 403 and code in table.budget_codes:
+        if table.concurrent_marker and table.concurrent_marker in message.lower():
             return Decision(
-                Outcome.RATE_LIMITED, _rate_window(headers, None), f"{label} concurrent", status, code
+                Outcome.RATE_LIMITED, _rate_window(headers, None, table), f"{label} concurrent", status, code
             )
         return Decision(Outcome.BUDGET, None, f"{label} daily limit", status, code)
     if status >= 500 or status == 408:
@@ -162,18 +162,15 @@ def classify_http(
     return Decision(Outcome.FAIL, None, label, status, code)
 
 
-TRANSIENT_LOGIN_CODES = frozenset({"UNKNOWN_EXCEPTION", "SERVER_UNAVAILABLE", "unknown_error"})
-
-
-def _classify_login_failure(code: object, status: int) -> Decision:
+def _classify_login_failure(code: object, status: int, table: ErrorTable) -> Decision:
     """simple-salesforce's SalesforceAuthenticationFailed: `code` is the SOAP exceptionCode / OAuth
     `error`, or the HTTP status when the answer was not XML/JSON (an outage page)."""
     if isinstance(code, int) and not isinstance(code, bool):
-        decision = classify_http(code, None, None)
+        decision = classify_http(code, None, None, table)
         if decision.outcome is not Outcome.FAIL:
             return Decision(decision.outcome, decision.wait, f"login: {decision.reason}", code)
         return Decision(Outcome.FAIL, None, f"login refused (HTTP {code})", status, "AUTHENTICATION_FAILED")
-    if code in TRANSIENT_LOGIN_CODES:
+    if code in table.transient_login_codes:
         return Decision(Outcome.RETRY, None, f"login: {code}", None, str(code))
     return Decision(
         Outcome.FAIL,
@@ -198,10 +195,11 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
 _TLS: tuple[type[BaseException], ...] = (requests.exceptions.SSLError, urllib3.exceptions.SSLError)
 
 
-def classify(exc: BaseException) -> Decision:
-    """Decide about an exception raised by a client library call (or by a connector itself)."""
+def classify(exc: BaseException, table: ErrorTable = GENERIC) -> Decision:
+    """Decide about an exception raised by a client library call (or by a connector itself), reading
+    error codes with the calling system's `table`."""
     if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
-        return classify(exc.reason)
+        return classify(exc.reason, table)
     if isinstance(exc, BudgetExhausted):
         return Decision(Outcome.BUDGET, None, "budget exhausted")
     if isinstance(exc, RetriableAPIError):
@@ -222,12 +220,12 @@ def classify(exc: BaseException) -> Decision:
     status = getattr(exc, "status", None)
     if isinstance(status, int) and not isinstance(status, bool):
         if type(exc).__name__ == "SalesforceAuthenticationFailed":
-            return _classify_login_failure(getattr(exc, "code", None), status)
+            return _classify_login_failure(getattr(exc, "code", None), status, table)
         headers = getattr(exc, "headers", None)
         body = getattr(exc, "body", None)
         if body is None:
             body = getattr(exc, "content", None)
-        return classify_http(status, headers, body)
+        return classify_http(status, headers, body, table)
     if isinstance(exc, _TRANSIENT):
         return Decision(Outcome.RETRY, None, type(exc).__name__)
     return Decision(Outcome.FAIL, None, f"unexpected {type(exc).__name__}")

@@ -37,6 +37,7 @@ from connectors.base import (
     FatalAPIError,
     RetriableAPIError,
 )
+from connectors.hubspot.errors import HUBSPOT_ERRORS
 from connectors.hubspot.settings import HubSpotSettings
 from connectors.pacing import Clock, IntervalLimiter, Limiter, RollingWindowLimiter, Sleep
 
@@ -187,7 +188,7 @@ class HubSpotTransport:
             return data, status
 
         return retry.call(attempt, system=SYSTEM, endpoint=endpoint, counter=self.counter,
-                          policy=self.policy, sleep=self._sleep)
+                          policy=self.policy, errors=HUBSPOT_ERRORS, sleep=self._sleep)
 
 
 def _tls_failure(exc: BaseException) -> bool:

@@ -20,6 +20,7 @@ from simple_salesforce.exceptions import SalesforceError
 from connectors.base import AuthenticationError, BudgetExhausted, CallCounter
 from connectors.retry import HTTPResponseError, RetryPolicy, call
 from connectors.salesforce.auth import check_settings, login, secret, session_for
+from connectors.salesforce.errors import SALESFORCE_ERRORS
 from connectors.salesforce.settings import SalesforceSettings
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ class SalesforceClient:
                 endpoint=endpoint,
                 counter=self.counter,
                 policy=policy or self.policy,
+                errors=SALESFORCE_ERRORS,
                 relogin=self._relogin if can_relogin else None,
                 sleep=self.sleep,
             )

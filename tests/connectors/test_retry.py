@@ -30,6 +30,8 @@ from connectors.base import (
     RetriableAPIError,
     WriteResult,
 )
+from connectors.error_table import GENERIC, ErrorTable
+from connectors.hubspot.errors import HUBSPOT_ERRORS
 from connectors.retry import (
     Decision,
     HTTPResponseError,
@@ -41,11 +43,15 @@ from connectors.retry import (
     parse_retry_after,
     retry_records,
 )
+from connectors.salesforce.errors import SALESFORCE_ERRORS
 
 SF_EXPIRED = json.dumps([{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
 SF_LIMIT = json.dumps([{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}])
 SF_CONCURRENT = json.dumps([{"message": "ConcurrentPerOrgLongTxn Limit exceeded.",
                              "errorCode": "REQUEST_LIMIT_EXCEEDED"}])
+SF_LOCKED = json.dumps([{"errorCode": "UNABLE_TO_LOCK_ROW", "message": "x"}])
+SF_NO_ACCESS = json.dumps([{"errorCode": "INSUFFICIENT_ACCESS", "message": "x"}])
+SF_NOT_FOUND = json.dumps([{"errorCode": "NOT_FOUND", "message": "x"}])
 SF_MALFORMED = json.dumps([{"message": "unexpected token: 'OR'", "errorCode": "MALFORMED_QUERY"}])
 HS_TEN_SECONDLY = json.dumps({"status": "error",
                               "message": "You have reached your ten_secondly_rolling limit.",
@@ -78,46 +84,47 @@ def sf_exc(cls: type, status: int, body: str) -> Exception:
 
 
 @pytest.mark.parametrize(
-    ("status", "headers", "body", "outcome", "wait"),
+    ("table", "status", "headers", "body", "outcome", "wait"),
     [
-        (None, None, None, Outcome.RETRY, None),
-        (500, {}, b"", Outcome.RETRY, None),
-        (502, {}, "<html>bad gateway</html>", Outcome.RETRY, None),
-        (503, {}, b"", Outcome.RETRY, None),
-        (408, {}, b"", Outcome.RETRY, None),
-        (429, {"Retry-After": "7"}, HS_TEN_SECONDLY, Outcome.RATE_LIMITED, 7.0),
-        (429, {"retry-after": "2.5"}, b"", Outcome.RATE_LIMITED, 2.5),
-        (429, {}, HS_TEN_SECONDLY, Outcome.RATE_LIMITED, 10.0),
-        (429, {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}, b"", Outcome.RATE_LIMITED, 10.0),
-        (429, {}, b"", Outcome.RATE_LIMITED, None),
-        (429, {"Retry-After": "3"}, HS_DAILY, Outcome.BUDGET, None),
-        (403, {}, SF_LIMIT, Outcome.BUDGET, None),
-        (403, {}, SF_CONCURRENT, Outcome.RATE_LIMITED, None),
-        (401, {}, SF_EXPIRED, Outcome.RELOGIN, None),
-        (401, {}, HS_EXPIRED, Outcome.RELOGIN, None),
-        (401, {}, HS_INVALID, Outcome.FAIL, None),
-        (401, {}, b"", Outcome.FAIL, None),
-        (400, {}, SF_MALFORMED, Outcome.FAIL, None),
-        (400, {}, json.dumps([{"errorCode": "UNABLE_TO_LOCK_ROW", "message": "x"}]), Outcome.RETRY, None),
-        (403, {}, json.dumps([{"errorCode": "INSUFFICIENT_ACCESS", "message": "x"}]), Outcome.FAIL, None),
-        (404, {}, json.dumps([{"errorCode": "NOT_FOUND", "message": "x"}]), Outcome.FAIL, None),
-        (409, {}, b"{not json", Outcome.FAIL, None),
+        (GENERIC, None, None, None, Outcome.RETRY, None),
+        (GENERIC, 500, {}, b"", Outcome.RETRY, None),
+        (GENERIC, 502, {}, "<html>bad gateway</html>", Outcome.RETRY, None),
+        (GENERIC, 503, {}, b"", Outcome.RETRY, None),
+        (GENERIC, 408, {}, b"", Outcome.RETRY, None),
+        (HUBSPOT_ERRORS, 429, {"Retry-After": "7"}, HS_TEN_SECONDLY, Outcome.RATE_LIMITED, 7.0),
+        (GENERIC, 429, {"retry-after": "2.5"}, b"", Outcome.RATE_LIMITED, 2.5),
+        (HUBSPOT_ERRORS, 429, {}, HS_TEN_SECONDLY, Outcome.RATE_LIMITED, 10.0),
+        (GENERIC, 429, {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}, b"", Outcome.RATE_LIMITED,
+         10.0),
+        (GENERIC, 429, {}, b"", Outcome.RATE_LIMITED, None),
+        (HUBSPOT_ERRORS, 429, {"Retry-After": "3"}, HS_DAILY, Outcome.BUDGET, None),
+        (SALESFORCE_ERRORS, 403, {}, SF_LIMIT, Outcome.BUDGET, None),
+        (SALESFORCE_ERRORS, 403, {}, SF_CONCURRENT, Outcome.RATE_LIMITED, None),
+        (SALESFORCE_ERRORS, 401, {}, SF_EXPIRED, Outcome.RELOGIN, None),
+        (HUBSPOT_ERRORS, 401, {}, HS_EXPIRED, Outcome.RELOGIN, None),
+        (HUBSPOT_ERRORS, 401, {}, HS_INVALID, Outcome.FAIL, None),
+        (GENERIC, 401, {}, b"", Outcome.FAIL, None),
+        (SALESFORCE_ERRORS, 400, {}, SF_MALFORMED, Outcome.FAIL, None),
+        (SALESFORCE_ERRORS, 400, {}, SF_LOCKED, Outcome.RETRY, None),
+        (SALESFORCE_ERRORS, 403, {}, SF_NO_ACCESS, Outcome.FAIL, None),
+        (SALESFORCE_ERRORS, 404, {}, SF_NOT_FOUND, Outcome.FAIL, None),
+        (GENERIC, 409, {}, b"{not json", Outcome.FAIL, None),
     ],
 )
-def test_classify_http_table(status, headers, body, outcome, wait) -> None:
-    decision = classify_http(status, headers, body)
+def test_classify_http_table(table, status, headers, body, outcome, wait) -> None:
+    decision = classify_http(status, headers, body, table)
     assert decision.outcome is outcome
     assert decision.wait == wait
 
 
 def test_classify_http_carries_code_and_status() -> None:
-    decision = classify_http(400, None, SF_MALFORMED)
+    decision = classify_http(400, None, SF_MALFORMED, SALESFORCE_ERRORS)
     assert (decision.status, decision.code) == (400, "MALFORMED_QUERY")
 
 
 def test_reason_never_holds_body_text() -> None:
     secret_body = json.dumps([{"message": "token 00Dxx!AQ4AQ secret", "errorCode": "INVALID_SESSION_ID"}])
-    assert "secret" not in classify_http(401, None, secret_body).reason
+    assert "secret" not in classify_http(401, None, secret_body, SALESFORCE_ERRORS).reason
 
 
 @pytest.mark.parametrize(
@@ -178,14 +185,39 @@ def test_parse_retry_after_http_date() -> None:
     ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else str(v),
 )
 def test_classify_exceptions(exc: BaseException, outcome: Outcome) -> None:
-    assert classify(exc).outcome is outcome
+    assert classify(exc, table_of(exc)).outcome is outcome
+
+
+def table_of(exc: BaseException) -> ErrorTable:
+    """The error table of the system whose client library raised `exc` (the connectors pass their own)."""
+    module = type(exc).__module__
+    if module.startswith("hubspot"):
+        return HUBSPOT_ERRORS
+    return SALESFORCE_ERRORS if module.startswith("simple_salesforce") else GENERIC
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "own", "other"),
+    [
+        (403, SF_LIMIT, SALESFORCE_ERRORS, HUBSPOT_ERRORS),
+        (429, HS_DAILY, HUBSPOT_ERRORS, SALESFORCE_ERRORS),
+        (401, SF_EXPIRED, SALESFORCE_ERRORS, HUBSPOT_ERRORS),
+        (401, HS_EXPIRED, HUBSPOT_ERRORS, SALESFORCE_ERRORS),
+        (400, SF_LOCKED, SALESFORCE_ERRORS, HUBSPOT_ERRORS),
+    ],
+)
+def test_a_code_means_something_only_in_its_own_systems_table(status, body, own, other) -> None:
+    """Each connector owns its error table: another system's code is plain HTTP to it."""
+    mine, theirs = classify_http(status, None, body, own), classify_http(status, None, body, other)
+    assert mine.outcome is not theirs.outcome
+    assert theirs.outcome is classify_http(status, None, body, GENERIC).outcome
 
 
 def test_classify_hubspot_header_dict_is_case_insensitive() -> None:
     headers = urllib3.HTTPHeaderDict({"retry-after": "3"})
     exc = hubspot_exc(ContactsApiException, 429, HS_TEN_SECONDLY)
     exc.headers = headers
-    assert classify(exc).wait == 3.0
+    assert classify(exc, HUBSPOT_ERRORS).wait == 3.0
 
 
 # --------------------------------------------------------------------------- call
@@ -215,6 +247,7 @@ def run(fn: Script, *, policy: RetryPolicy | None = None, relogin=None, counter:
         sleep: Sleeps | None = None) -> object:
     return call(fn, system="salesforce", endpoint="salesforce.query", counter=counter or CallCounter(),
                 policy=policy or RetryPolicy(max_attempts=4, base_delay=0.5, max_backoff=8.0),
+                errors=table_of(fn.effects[0]) if fn.effects else GENERIC,
                 relogin=relogin, sleep=sleep if sleep is not None else Sleeps())
 
 
