@@ -25,6 +25,9 @@ one add and one remove). Opted-out people are never added to an email list (`ema
 managed membership of theirs on an email list is removed.
 
 Tasks: one per cycle key; a cycle key with a recorded task (or planned twice) gets no second one.
+A cycle key whose loss was recorded under its former key (the lost date was the CloseDate before
+leadsync read it from stage history) counts as recorded when that task was created on or after the
+day the deal entered closed-lost: such a task was made for this loss (`recorded_cycles`).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -57,10 +60,28 @@ from sync.run.plan_model import (
     _Unknown,
 )
 
+
+def recorded_cycles(targets: Iterable[TaskTarget],
+                    tasks_for: Callable[[list[str]], Mapping[str, Any]]) -> set[str]:
+    """Cycle keys of `targets` that already have their task: recorded under the key itself, or under
+    its former (CloseDate-based) key by a task created on or after the current lost date. A task under
+    the former key created before that day belongs to an earlier loss (the deal was reopened and lost
+    again), so it does not count. `tasks_for(keys)` -> {key: recorded task with `.created_at`}."""
+    targets = list(targets)
+    keys = sorted({k for t in targets for k in (t.task.cycle_key, t.former_key) if k})
+    found = tasks_for(keys) if keys else {}
+    out = {t.task.cycle_key for t in targets if t.task.cycle_key in found}
+    for t in targets:
+        former = found.get(t.former_key) if t.former_key else None
+        if former is not None and (t.lost_on is None or former.created_at.date() >= t.lost_on):
+            out.add(t.task.cycle_key)
+    return out
+
+
 __all__ = [
     "POLICIES", "UNKNOWN", "BatchSizes", "FieldKey", "FieldTarget", "ListTarget",
     "Membership", "PersonDesired", "PlanState", "PlanSummary", "PlannedChange", "Policy", "Skipped",
-    "TaskTarget", "WritePlan", "canonical", "decide", "decide_with_pending", "plan",
+    "TaskTarget", "WritePlan", "canonical", "decide", "decide_with_pending", "plan", "recorded_cycles",
 ]
 
 

@@ -34,7 +34,7 @@ from sync.run.context import SyncContext
 from sync.run.desired import Current, desired_for, email_lists, needs_current
 from sync.run.identity import IdentityResolver, Person, to_person_facts
 from sync.run.lock import LockHeld, LockLost, RunLock
-from sync.run.plan import PlanState, PlanSummary, plan
+from sync.run.plan import PlanState, PlanSummary, plan, recorded_cycles
 from sync.run.plan_model import FieldKey, PersonDesired
 from sync.run.setup import field_expectations, field_specs
 from sync.run.writer import StopRequested, Writer
@@ -349,8 +349,7 @@ class _Run:
         for system in ("salesforce", "hubspot"):
             ids = sorted({rid for d in desired for s, rid in d.records if s == system})
             uncertain |= store.pending_lists(system, ids)
-        cycle_keys = [tt.task.cycle_key for d in desired for tt in d.tasks]
-        recorded = set(store.tasks_for(cycle_keys)) if cycle_keys else set()
+        recorded = recorded_cycles([tt for d in desired for tt in d.tasks], store.tasks_for)
         state = PlanState(last, memberships, recorded, pending, uncertain)
         wp = plan(desired, state, email_lists=lists)
         self.summary.add(wp)
