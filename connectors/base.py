@@ -15,6 +15,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 System = Literal["salesforce", "hubspot"]
 DealState = Literal["lost", "won", "open"]
+LostDateSource = Literal["history", "close_date"]
 Scalar = str | int | float | bool | None
 ValueKind = Literal["enumeration", "number", "date", "text", "long_text"]
 
@@ -46,7 +47,7 @@ class LostDeal:
     stage_name: str  # current StageName
     stage_at_loss: str | None  # last open stage before it closed (OpportunityHistory); None if unknown
     loss_reason: str | None
-    lost_date: date | None  # CloseDate when state == "lost"
+    lost_date: date | None  # when state == "lost": the day it entered a closed-lost stage (see below)
     amount: float | None
     owner_id: str | None
     account_id: str | None
@@ -56,6 +57,11 @@ class LostDeal:
     contacts: tuple[DealContact, ...]
     modified_at: datetime  # SystemModstamp, timezone-aware UTC
     is_deleted: bool = False
+    # where lost_date came from: "history" = UTC date of the first OpportunityHistory row of the final
+    # run of closed-lost rows; "close_date" = CloseDate, the fallback when there is no such history.
+    # None for deals that are not lost (and in snapshots written before leadsync knew the difference).
+    lost_date_source: LostDateSource | None = None
+    close_date: date | None = None  # Opportunity.CloseDate as read (a forecast; kept for the record)
 
 
 @dataclass(frozen=True, slots=True)

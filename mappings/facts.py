@@ -33,6 +33,10 @@ class DealFacts:
     owner_id: str | None = None
     name: str | None = None
     closed_on: date | None = None  # CloseDate of a won deal (the engine falls back to lost_on)
+    # how lost_on was found: "history" (the day the deal entered a closed-lost stage, from the SFA's
+    # stage history) or "close_date" (the forecast CloseDate: no stage history); None = not said
+    lost_on_source: str | None = None
+    close_date: date | None = None  # the deal's CloseDate: an earlier leadsync took it as the lost date
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +124,10 @@ class TaskSpec:
     subject: str
     description: str
     due_on: date
+    # the key the same loss had when the lost date was the CloseDate (None when it is the same key):
+    # a task recorded under it on or after `lost_on` is this loss's task (sync never makes a second)
+    former_cycle_key: str | None = None
+    lost_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

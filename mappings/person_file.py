@@ -34,6 +34,8 @@ class DealIn(BaseModel):
     stage_at_loss: str | None = None
     loss_reason: str | None = None
     lost_on: date | None = None
+    lost_on_source: Literal["history", "close_date"] | None = None
+    close_date: date | None = None
     closed_on: date | None = None
     amount: float | None = None
     owner_id: str | None = None
@@ -62,6 +64,8 @@ class PersonIn(BaseModel):
                 owner_id=d.owner_id,
                 name=d.name,
                 closed_on=d.closed_on,
+                lost_on_source=d.lost_on_source,
+                close_date=d.close_date,
             )
             for d in self.deals
         )

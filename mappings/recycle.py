@@ -61,6 +61,7 @@ def decide(
     if latest is None:
         return NO_DECISION
     lost_on: date = latest.lost_on  # type: ignore[assignment]
+    shown = _LostOn(latest)
     age = (today - lost_on).days
     if age > policy.max_age_days:
         _say(
@@ -68,7 +69,7 @@ def decide(
             "Last lost deal {} was lost on {}, more than recycle.max_age_days = {} days ago: "
             "not recycled",
             _Label(latest),
-            lost_on,
+            shown,
             policy.max_age_days,
         )
         return NO_DECISION
@@ -85,7 +86,7 @@ def decide(
                     _Label(deal),
                     f"on {closed}" if closed else "(date unknown)",
                     _Label(latest),
-                    lost_on,
+                    shown,
                 )
                 return NO_DECISION
     loss_reason = latest.loss_reason
@@ -114,7 +115,7 @@ def decide(
             "Deal {} was lost on {}; recycle.wait_days = {}, so it waits until {}: "
             "group waiting",
             _Label(latest),
-            lost_on,
+            shown,
             policy.wait_days,
             date.fromordinal(lost_on.toordinal() + policy.wait_days),
         )
@@ -126,7 +127,7 @@ def decide(
             _Label(latest),
             stage,
             phase,
-            lost_on,
+            shown,
         )
         return RecycleDecision("high", latest, phase)
     if phase in policy.low:
@@ -142,7 +143,7 @@ def decide(
                     _Label(latest),
                     stage,
                     phase,
-                    lost_on,
+                    shown,
                     rule.label,
                     _utc_date(when),
                 )
@@ -153,7 +154,7 @@ def decide(
             _Label(latest),
             stage,
             phase,
-            lost_on,
+            shown,
         )
         return RecycleDecision("low", latest, phase)
     _say(
@@ -194,13 +195,18 @@ def call_task(
         "score": str(score),
         "rank": rank,
     }
+    key = cycle_key(person.key, deal.deal_id, deal.lost_on)
+    former = (cycle_key(person.key, deal.deal_id, deal.close_date)
+              if deal.close_date is not None and deal.close_date != deal.lost_on else None)
     return TaskSpec(
-        cycle_key(person.key, deal.deal_id, deal.lost_on),
+        key,
         deal.deal_id,
         deal.owner_id,
         _fill(template.subject_format, values),
         _fill(template.description_format, values),
         date.fromordinal(today.toordinal() + template.due_days),
+        former,
+        deal.lost_on,
     )
 
 
@@ -244,6 +250,23 @@ def _fill(percent_format: str, values: dict[str, str]) -> str:
         return percent_format % values
     except (KeyError, ValueError, TypeError):  # a template the loader did not check
         return percent_format
+
+
+_SOURCES = {"history": "entered closed-lost, from stage history",
+            "close_date": "CloseDate: no stage history"}
+
+
+class _LostOn:
+    """A deal's lost date as explanations show it: the date, and how it was found when known."""
+
+    __slots__ = ("deal",)
+
+    def __init__(self, deal: DealFacts) -> None:
+        self.deal = deal
+
+    def __format__(self, spec: str) -> str:
+        source = _SOURCES.get(self.deal.lost_on_source or "")
+        return f"{self.deal.lost_on} ({source})" if source else str(self.deal.lost_on)
 
 
 class _Label:

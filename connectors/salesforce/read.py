@@ -17,7 +17,14 @@ from typing import Any
 
 from simple_salesforce import format_soql
 
-from connectors.base import ConfigurationError, DealContact, DealState, FatalAPIError, LostDeal
+from connectors.base import (
+    ConfigurationError,
+    DealContact,
+    DealState,
+    FatalAPIError,
+    LostDateSource,
+    LostDeal,
+)
 from connectors.salesforce.bulk import BulkOptions
 from connectors.salesforce.bulk import query_pages as bulk_query_pages
 from connectors.salesforce.client import SalesforceClient
@@ -134,7 +141,7 @@ def _state(row: Mapping[str, Any]) -> DealState:
     return "lost" if _bool(row.get("IsClosed")) else "open"
 
 
-# --------------------------------------------------------------------------- stage at loss
+# --------------------------------------------------------------------------- stage at loss, lost date
 
 
 def stage_at_loss(history: Sequence[Mapping[str, Any]], closed: Mapping[str, bool]) -> str | None:
@@ -152,6 +159,30 @@ def stage_at_loss(history: Sequence[Mapping[str, Any]], closed: Mapping[str, boo
         else:
             last_open = stage
     return at_loss if at_loss is not None else last_open
+
+
+def loss_entered(history: Sequence[Mapping[str, Any]], closed: Mapping[str, bool]) -> datetime | None:
+    """When the deal entered closed-lost for the last time: CreatedDate of the first row of the final
+    run of closed-lost rows, after the last row in any other stage. None when there is no such move:
+    no history, history that does not end closed-lost, or a deal created closed-lost (imported or
+    entered after the fact: its first row's CreatedDate is the day of the import, not of the loss).
+
+    OpportunityHistory gets a row on any change of Amount, Probability, StageName or CloseDate and has
+    no previous-stage field, so a CloseDate edit after the loss adds a closed-lost row that is not an
+    entry; moving between two closed-lost stages is not a new loss either. A deal reopened and lost
+    again has a later run: that one counts."""
+    entered: datetime | None = None
+    moved = False  # a row in another stage came before the current closed-lost run
+    for row in history:
+        stage = row.get("StageName")
+        if stage is None:
+            continue
+        if stage in closed and not closed[stage]:
+            if entered is None and moved and row.get("CreatedDate"):
+                entered = parse_datetime(row["CreatedDate"])
+        else:
+            entered, moved = None, True
+    return entered
 
 
 # --------------------------------------------------------------------------- reader
@@ -229,6 +260,12 @@ class DealReader:
         state = _state(row)
         account = row.get("Account") or {}
         reason = row.get(self.loss_reason_field)
+        close_date = _date(row.get("CloseDate"))
+        lost_date: date | None = None
+        source: LostDateSource | None = None
+        if state == "lost":
+            entered = loss_entered(history, closed)
+            lost_date, source = (entered.date(), "history") if entered else (close_date, "close_date")
         return LostDeal(
             opportunity_id=row["Id"],
             name=row.get("Name") or "",
@@ -236,7 +273,7 @@ class DealReader:
             stage_name=row.get("StageName") or "",
             stage_at_loss=stage_at_loss(history, closed) if state == "lost" else None,
             loss_reason=None if reason in (None, "") else str(reason),
-            lost_date=_date(row.get("CloseDate")) if state == "lost" else None,
+            lost_date=lost_date,
             amount=_float(row.get("Amount")),
             owner_id=row.get("OwnerId"),
             account_id=row.get("AccountId"),
@@ -246,6 +283,8 @@ class DealReader:
             contacts=tuple(contacts),
             modified_at=parse_datetime(row["SystemModstamp"]),
             is_deleted=_bool(row.get("IsDeleted")),
+            lost_date_source=source,
+            close_date=close_date,
         )
 
     def _histories(self, opp_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
@@ -291,14 +330,19 @@ class DealReader:
         return out
 
     def _closed(self, rows: Iterable[Mapping[str, Any]]) -> dict[str, bool]:
-        """Closed stage names -> IsWon, from OpportunityStage (once per reader); where that object cannot
-        be queried, the standard names plus the current stages of closed deals seen."""
+        """Closed stage names -> IsWon, from the org's OpportunityStage (once per reader); where that
+        object cannot be queried, the standard names plus the current stages of closed deals seen.
+
+        Keyed by MasterLabel: Opportunity.StageName and OpportunityHistory.StageName hold the stage's
+        label, not its ApiName (which differs once an admin renames a stage). Inactive stages are kept:
+        old history rows still name them."""
         if self._closed_stages is None:
             try:
                 self._closed_stages = {
-                    r["ApiName"]: _bool(r["IsWon"])
+                    r["MasterLabel"]: _bool(r["IsWon"])
                     for r in self.client.query(
-                        "SELECT ApiName, IsClosed, IsWon FROM OpportunityStage WHERE IsClosed = true",
+                        "SELECT MasterLabel, ApiName, IsClosed, IsWon FROM OpportunityStage "
+                        "WHERE IsClosed = true",
                         budgeted=False,
                     )
                 }

@@ -19,7 +19,13 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def parse_datetime(value: str | datetime | date) -> datetime:
-    """An aware UTC datetime (milliseconds) from an ISO 8601 string or a datetime; ValueError if invalid."""
+    """An aware UTC datetime, truncated to whole seconds, from an ISO 8601 string or a datetime;
+    ValueError if invalid.
+
+    Salesforce dateTime fields store no milliseconds: values come back as "...T09:00:00.000+0000" and
+    SOQL comparisons ignore milliseconds (a literal 900 ms later compares equal). Community evidence
+    only (salesforce.stackexchange q. 234824; /tmp/issue10-facts.md §12); stored values, the clock and
+    SOQL literals all go through here, so the emulator is never more precise than the org."""
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, date):
@@ -31,7 +37,7 @@ def parse_datetime(value: str | datetime | date) -> datetime:
         dt = datetime.fromisoformat(text)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).replace(microsecond=dt.microsecond // 1000 * 1000)
+    return dt.astimezone(UTC).replace(microsecond=0)
 
 
 def parse_date(value: str | date) -> date:

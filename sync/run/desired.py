@@ -69,7 +69,7 @@ def desired_for(person: Person, a: Assignment, mapping: Mapping, current: Curren
             tasks = (TaskTarget("salesforce", CallTask(
                 cycle_key=a.task.cycle_key, contact_id=contact, owner_id=a.task.owner_id,
                 subject=a.task.subject, description=a.task.description, due_date=a.task.due_on,
-                what_id=a.task.deal_id)),)
+                what_id=a.task.deal_id), a.task.former_cycle_key, a.task.lost_on),)
     return PersonDesired(key=person.key, fields=tuple(fields), lists=tuple(lists), tasks=tasks,
                          opted_out=person.opted_out, records=tuple(records))
 

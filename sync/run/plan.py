@@ -25,6 +25,9 @@ one add and one remove). Opted-out people are never added to an email list (`ema
 managed membership of theirs on an email list is removed.
 
 Tasks: one per cycle key; a cycle key with a recorded task (or planned twice) gets no second one.
+A cycle key whose loss was recorded under its former key (the lost date was the CloseDate before
+leadsync read it from stage history) counts as recorded when that task was created on or after the
+day the deal entered closed-lost: such a task was made for this loss (`StateStore.recorded_cycles`).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Final, Literal
 
 from connectors.base import BatchSizes, CallTask, FieldUpdate, ListChange, Scalar
@@ -68,6 +69,11 @@ class ListTarget:
 class TaskTarget:
     system: str
     task: CallTask
+    # the cycle key this loss had while the lost date was the CloseDate, and the lost date now:
+    # a task recorded under `former_key` on or after `lost_on` is this cycle's task
+    # (StateStore.recorded_cycles)
+    former_key: str | None = None
+    lost_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

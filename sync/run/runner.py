@@ -37,6 +37,7 @@ from sync.run.plan import PlanState, PlanSummary, plan
 from sync.run.plan_model import PersonDesired
 from sync.run.setup import field_expectations, field_specs
 from sync.run.writer import StopRequested, Writer
+from sync.state.records import TaskCycle
 from sync.state.sql import chunks
 
 log = logging.getLogger(__name__)
@@ -322,7 +323,8 @@ class _Run:
             for system, rid in d.touched():
                 records.setdefault(system, set()).add(rid)
         state = self.ctx.store.plan_state((t.key for d in desired for t in d.fields), records,
-                                          (tt.task.cycle_key for d in desired for tt in d.tasks))
+                                          (TaskCycle(tt.task.cycle_key, tt.former_key, tt.lost_on)
+                                           for d in desired for tt in d.tasks))
         sf_ids: set[str] = set()
         for d in desired:
             sf_ids |= needs_current(d, state.last_written, "salesforce", state.pending)

@@ -34,6 +34,8 @@ def deal_to_json(deal: LostDeal) -> str:
         "account_industry": deal.account_industry,
         "contacts": [_contact(c) for c in deal.contacts],
         "modified_at": deal.modified_at.isoformat(), "is_deleted": deal.is_deleted,
+        "lost_date_source": deal.lost_date_source,
+        "close_date": deal.close_date.isoformat() if deal.close_date else None,
     })
 
 
@@ -48,6 +50,10 @@ def deal_from_json(text: str) -> LostDeal:
         account_industry=d["account_industry"],
         contacts=tuple(DealContact(**c) for c in d["contacts"]),
         modified_at=datetime.fromisoformat(d["modified_at"]), is_deleted=d["is_deleted"],
+        # snapshots from before lost dates came from stage history: their lost date was the CloseDate
+        lost_date_source=d.get("lost_date_source", "close_date" if d["lost_date"] else None),
+        close_date=date.fromisoformat(d["close_date"]) if d.get("close_date") else
+        (date.fromisoformat(d["lost_date"]) if d["lost_date"] and "close_date" not in d else None),
     )
 
 

@@ -17,7 +17,7 @@ from sync.state.codec import (
     scalar_to_json,
 )
 from sync.state.pending import clear_pending_in
-from sync.state.records import FieldKey, Membership, RecordedTask, WrittenValue
+from sync.state.records import FieldKey, Membership, RecordedTask, TaskCycle, WrittenValue
 from sync.state.sql import IN_CHUNK, WRITE_CHUNK, at_or_now, chunks, stream_rows, upsert
 
 
@@ -131,6 +131,21 @@ class Ledger:
             system, [ListChange(list_name, rid, "remove") for rid in record_ids], run_id=None)
 
     # ------------------------------------------------------------------ call tasks
+
+    def recorded_cycles(self, cycles: Iterable[TaskCycle]) -> set[str]:
+        """Keys of `cycles` that already have their task: recorded under the key itself, or under its
+        former (CloseDate-based) key by a task created on or after the current lost date. A task under
+        the former key created before that day belongs to an earlier loss (the deal was reopened and
+        lost again), so it does not count."""
+        cycles = list(cycles)
+        keys = sorted({k for c in cycles for k in (c.key, c.former_key) if k})
+        found = self.tasks_for(keys) if keys else {}
+        out = {c.key for c in cycles if c.key in found}
+        for c in cycles:
+            former = found.get(c.former_key) if c.former_key else None
+            if former is not None and (c.lost_on is None or former.created_at.date() >= c.lost_on):
+                out.add(c.key)
+        return out
 
     def tasks_for(self, cycle_keys: Iterable[str]) -> dict[str, RecordedTask]:
         """The recorded task of each of these recycle cycles that has one."""

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from connectors.base import Scalar
 
 FieldKey = tuple[str, str, str, str]  # (system, object, record_id, field): one field of one record
 MembershipKey = tuple[str, str, str]  # (system, list_name, record_id): one record on one list
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCycle:
+    """The recycle cycle a call task is wanted for: its key, and the key it had while lost dates came
+    from CloseDate (a task recorded under that key on or after `lost_on` is this cycle's task)."""
+
+    key: str
+    former_key: str | None = None
+    lost_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

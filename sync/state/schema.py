@@ -212,9 +212,17 @@ def _create_pending_writes(conn: Connection) -> None:
     pending_writes.create(conn, checkfirst=True)
 
 
+def _reread_deals(conn: Connection) -> None:
+    """Lost dates now come from OpportunityHistory (the day the deal entered closed-lost), not from
+    CloseDate. Deal snapshots stored before hold the CloseDate, and an unchanged deal would keep it
+    forever: forget the deals watermark so the next run reads every deal again (one full read)."""
+    conn.execute(watermarks.delete().where(watermarks.c.stream == "salesforce.opportunities"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _create_v1),
     Migration(2, "write intents (pending_writes) for crash recovery", _create_pending_writes),
+    Migration(3, "lost dates from stage history: read every deal again", _reread_deals),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

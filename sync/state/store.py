@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 from sync.state import schema as s
 from sync.state.ledger import Ledger
 from sync.state.pending import PendingWrites
-from sync.state.records import FieldKey, MembershipKey, PlanState
+from sync.state.records import FieldKey, MembershipKey, PlanState, TaskCycle
 from sync.state.runs import RunHistory
 from sync.state.snapshots import Snapshots
 from sync.state.sql import create_engine, display_url
@@ -76,10 +76,11 @@ class StateStore(Snapshots, Ledger, RunHistory, PendingWrites):
     # ------------------------------------------------------------------ the planner's view
 
     def plan_state(self, fields: Iterable[FieldKey], records: Mapping[str, Iterable[str]],
-                   cycle_keys: Iterable[str]) -> PlanState:
+                   cycles: Iterable[TaskCycle]) -> PlanState:
         """Everything the planner needs to know about one chunk of people, in one call: what leadsync
         last wrote to these fields, the memberships it manages for these records (system -> record
-        ids), the recycle cycles that already have a task, and what an interrupted run left pending."""
+        ids), the recycle cycles that already have a task (`recorded_cycles`), and what an interrupted
+        run left pending."""
         keys = list(fields)
         memberships: set[MembershipKey] = set()
         uncertain: set[MembershipKey] = set()
@@ -88,7 +89,6 @@ class StateStore(Snapshots, Ledger, RunHistory, PendingWrites):
             memberships |= {(m.system, m.list_name, m.record_id)
                             for m in self.get_memberships(system, record_ids=wanted)}
             uncertain |= self.pending_lists(system, wanted)
-        cycles = list(cycle_keys)
         return PlanState(last_written=self.last_written_map(keys), memberships=memberships,
-                         recorded_tasks=set(self.tasks_for(cycles)) if cycles else set(),
+                         recorded_tasks=self.recorded_cycles(cycles),
                          pending=self.pending_fields(keys), uncertain=uncertain)

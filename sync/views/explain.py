@@ -70,6 +70,7 @@ class DealInput:
     contact_ids: tuple[str, ...]  # this person's contacts on the deal
     deleted: bool
     decides_group: bool  # the deal the recycle group was decided on
+    lost_date_source: str | None = None  # "history" (entered closed-lost) or "close_date" (fallback)
 
 
 @dataclass(frozen=True)
@@ -230,7 +231,7 @@ def _deals(found: Found, mapping: Mapping, a: Assignment) -> tuple[DealInput, ..
             d.opportunity_id, d.name, d.state, d.stage_name, d.stage_at_loss,
             phase if d.state == "lost" else None, d.loss_reason, d.lost_date, d.amount, d.owner_id,
             d.account_name, tuple(c.contact_id for c in d.contacts if c.contact_id in ids), d.is_deleted,
-            d.opportunity_id == a.deal_id))
+            d.opportunity_id == a.deal_id, d.lost_date_source))
     return tuple(out)
 
 
@@ -277,8 +278,9 @@ def _lists(store: StateStore, mapping: Mapping, person: Person, a: Assignment) -
 def _tasks(store: StateStore, person: Person, a: Assignment) -> tuple[TaskState, ...]:
     """The recorded task of every recycle cycle of the person's lost deals, and the current cycle's
     (recorded or not)."""
-    keys = {cycle_key(person.key, d.opportunity_id, d.lost_date): d.opportunity_id
-            for d in person.deals if d.state == "lost" and d.lost_date is not None}
+    keys = {cycle_key(person.key, d.opportunity_id, day): d.opportunity_id
+            for d in person.deals if d.state == "lost"
+            for day in (d.lost_date, d.close_date) if day is not None}  # close_date: the former key
     current = a.task.cycle_key if a.task is not None else None
     if a.task is not None:
         keys[a.task.cycle_key] = a.task.deal_id

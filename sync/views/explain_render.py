@@ -7,7 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from connectors.base import Scalar
-from sync.views.explain import PersonExplanation
+from sync.views.explain import DealInput, PersonExplanation
 
 VALUE_CHARS = 40  # longer written values are shortened in the tables
 ID_WIDTH = 18  # Salesforce ids are never cut
@@ -75,9 +75,16 @@ def _deals(x: PersonExplanation) -> Table | str:
                  if d.state == "lost" else f"(now {d.stage_name})")
         t.add_row(f"{'* ' if d.decides_group else ''}{d.deal_id}\nowner {d.owner_id or '-'}", escape(d.name),
                   state, escape(stage), escape(d.loss_reason or "-"),
-                  d.lost_date.isoformat() if d.lost_date else "-",
+                  _lost_on(d),
                   f"{d.amount:,.0f}" if d.amount is not None else "-")
     return t
+
+
+def _lost_on(d: DealInput) -> str:
+    if d.lost_date is None:
+        return "-"
+    source = {"history": "\n(stage history)", "close_date": "\n(CloseDate: no stage history)"}
+    return d.lost_date.isoformat() + source.get(d.lost_date_source or "", "")
 
 
 def _hubspot(x: PersonExplanation) -> Table | str:

@@ -109,12 +109,12 @@ def test_explain_prints_the_assignment_and_its_reasons(tmp_path: Path) -> None:
     assert lines[0] == "At 2026-06-01T09:00:00+00:00 with mappings/default.toml (version 1):"
     assert lines[1] == (
         "  alice@example.com: stage recycle, score 58, rank warm, recycle group high, nurture list "
-        "warm (mapping version 1)"
+        "recycle_high (mapping version 1)"
     )
     assert "  email opens: 3 × 10 = 30 points" in lines
     assert any("promoted to group high" in line for line in lines)
     assert "    Loss reason: 予算不足" in lines
-    assert "    salesforce.Contact.Nurture_List__c = Nurture - Call/DM  [overwrite]" in lines
+    assert "    salesforce.Contact.Nurture_List__c = Recycle - Sales Follow-up  [overwrite]" in lines
     assert "    hubspot.contacts.leadsync_recycle_group = high  [keep_manual]" in lines
 
 
@@ -127,13 +127,14 @@ def test_explain_json(tmp_path: Path) -> None:
         "alice@example.com",
         "recycle",
         "high",
-        "warm",
+        "recycle_high",
     )
     assert data["task"]["due_on"] == "2026-06-04"
     assert data["task"]["owner_id"] == "005000000000001AAA"
     assert data["fields"]["salesforce.Contact"]["Lead_Score__c"] == data["score"]
-    assert data["fields"]["hubspot.contacts"]["leadsync_nurture_list"] == "Nurture - Call/DM"
-    assert data["lists"] == {"salesforce_campaign": "Nurture - Call/DM", "hubspot_list": "Nurture - Call/DM"}
+    assert data["fields"]["hubspot.contacts"]["leadsync_nurture_list"] == "Recycle - Sales Follow-up"
+    assert data["lists"] == {"salesforce_campaign": "Recycle - Sales Follow-up",
+                             "hubspot_list": "Recycle - Sales Follow-up"}
     assert data["explanation"][0].startswith("alice@example.com: stage recycle")
     # the written explanation is the CLI's minus what moves with the clock alone (the task's due date)
     written = data["fields"]["salesforce.Contact"]["Leadsync_Explanation__c"]

@@ -78,6 +78,7 @@ def test_nurture_lists_and_recycle_policy(default_mapping: Mapping) -> None:
         "warm": "Nurture - Call/DM",
         "cold": "Nurture - Newsletter",
         "recycle_low": "Recycle - Email Nurture",
+        "recycle_high": "Recycle - Sales Follow-up",
     }
     assert default_mapping.list_names("hubspot") == default_mapping.list_names("salesforce")
     assert {k: v.email for k, v in default_mapping.nurture_lists.items()} == {
@@ -85,8 +86,10 @@ def test_nurture_lists_and_recycle_policy(default_mapping: Mapping) -> None:
         "warm": False,
         "cold": True,
         "recycle_low": True,
+        "recycle_high": False,  # the high group is called by sales, never mailed
     }
-    assert dict(default_mapping.nurture_groups) == {"low": "recycle_low", "waiting": None, "excluded": None}
+    assert dict(default_mapping.nurture_groups) == {
+        "high": "recycle_high", "low": "recycle_low", "waiting": None, "excluded": None}
     policy = default_mapping.recycle
     assert (policy.wait_days, policy.max_age_days, policy.call_task.due_days) == (30, 730, 3)
     assert policy.high == {"comparison", "purchase"}
@@ -131,7 +134,7 @@ def test_field_values_per_object(default_mapping: Mapping) -> None:
     assigned = assign(person(deals=(lost(60),)), default_mapping, NOW)
     values = field_values(assigned, default_mapping, "hubspot", "contacts")
     assert values["leadsync_recycle_group"] == "high"
-    assert values["leadsync_nurture_list"] == "Nurture - Newsletter"
+    assert values["leadsync_nurture_list"] == "Recycle - Sales Follow-up"  # called, not mailed
     assert values["leadsync_explanation"] == "\n".join(explain(assigned, stable=True))
 
 
@@ -154,7 +157,7 @@ def test_explain_lists_summary_reasons_task_and_review(default_mapping: Mapping)
     lines = explain(assigned)
     assert lines[0] == (
         "alice@example.com: stage recycle, score 0, rank cold, recycle group high, nurture list "
-        "cold (mapping version 1)"
+        "recycle_high (mapping version 1)"
     )
     assert lines[-2].startswith(
         'Call task "Recycle: call back about 006000000000001AAA" for owner unknown, due '

@@ -248,7 +248,8 @@ def test_a_lost_deal_without_date_is_sent_for_review(default_mapping: Mapping) -
         pytest.param((), True, {"hubspot__hs_email_open": "3"}, "warm", id="opted-out-stays-on-call-list"),
         pytest.param((lost(60, "Prospecting"),), False, {}, "recycle_low", id="low-goes-on-email-nurture"),
         pytest.param((lost(60, "Prospecting"),), True, {}, None, id="opted-out-low-on-no-list"),
-        pytest.param((lost(60),), False, {}, "cold", id="high-keeps-its-rank-list"),
+        pytest.param((lost(60),), False, {}, "recycle_high", id="high-on-the-sales-follow-up-list"),
+        pytest.param((lost(60),), True, {}, "recycle_high", id="opted-out-high-still-called"),
         pytest.param((lost(5),), False, {"hubspot__hs_email_open": "9"}, None, id="waiting-on-no-list"),
         pytest.param((lost(60, reason="Spam"),), False, {}, None, id="excluded-on-no-list"),
         pytest.param((lost(60, "Legacy Stage"),), False, {}, "cold", id="review-keeps-its-rank-list"),
@@ -355,3 +356,29 @@ def test_lazy_reasons_behave_like_plain_ones() -> None:
     assert tuple(lazy) == ("score.fit.x", 2.0, "size: +2 points")
     assert lazy._asdict() == {"rule": "score.fit.x", "points": 2.0, "text": "size: +2 points"}
     assert repr(lazy) == "Reason(rule='score.fit.x', points=2.0, text='size: +2 points')"
+
+
+@pytest.mark.parametrize(
+    ("source", "shown"),
+    [("history", " (entered closed-lost, from stage history)"),
+     ("close_date", " (CloseDate: no stage history)"), (None, "")],
+)
+def test_the_explanation_says_how_the_lost_date_was_found(
+    default_mapping: Mapping, source: str | None, shown: str
+) -> None:
+    assigned = assign(person(deals=(lost(5, lost_on_source=source),)), default_mapping, NOW)
+    (text,) = [r.text for r in assigned.reasons if r.rule == "recycle"]
+    assert f"was lost on {day(5)}{shown}; recycle.wait_days = 30" in text
+
+
+def test_the_task_names_its_former_close_date_key(default_mapping: Mapping) -> None:
+    """The key an earlier leadsync used (CloseDate as lost date) rides along, so sync can see that this
+    loss already has its task; none when the two dates agree."""
+    moved = assign(person(deals=(lost(45, lost_on_source="history", close_date=day(60)),)),
+                   default_mapping, NOW)
+    assert moved.task is not None and moved.task.lost_on == day(45)
+    assert moved.task.cycle_key.startswith(f"006000000000001AAA:{day(45)}:")
+    assert moved.task.former_cycle_key == moved.task.cycle_key.replace(str(day(45)), str(day(60)))
+    same = assign(person(deals=(lost(45, lost_on_source="history", close_date=day(45)),)),
+                  default_mapping, NOW)
+    assert same.task is not None and same.task.former_cycle_key is None

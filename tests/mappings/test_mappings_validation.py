@@ -161,7 +161,7 @@ CASES = [
         'low = "recycle_lo"',
         '"recycle_lo"',
         "[nurture.groups].low",
-        'unknown list "recycle_lo" (known: hot, warm, cold, recycle_low; "" for no list)',
+        'unknown list "recycle_lo" (known: hot, warm, cold, recycle_low, recycle_high; "" for no list)',
         id="group-on-unknown-list",
     ),
     pytest.param(

@@ -243,7 +243,10 @@ def test_unknown_lifecycle_value_is_not_guessed(world: World) -> None:
 
 def test_future_dates_are_taken_at_face_value_without_errors(world: World) -> None:
     contact = _written_sf(world, world.cases["future_dates"].sf[0])
-    assert contact["Recycle_Group__c"] == "waiting"  # lost next month: the waiting period has not begun
+    # CloseDate next month, but marked lost 40 days ago (stage history): the CloseDate is a forecast and
+    # does not make the deal wait; the loss counts from the day it entered Closed Lost
+    assert contact["Recycle_Group__c"] == "high"
+    assert "(entered closed-lost, from stage history)" in contact["Leadsync_Explanation__c"]
     # three clicks "in the future" count like clicks today (3 x 20, no decay) + company size 20
     assert float(contact["Lead_Score__c"]) == 80
 

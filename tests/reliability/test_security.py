@@ -120,15 +120,16 @@ def test_settings_and_connectors_do_not_show_secrets(empty_sandbox: Sandbox, tmp
 INJECTION = "x' OR Name != '"
 BACKSLASHED = "x\\' OR Name != \\'"  # x\' OR Name != \'  (an attacker's pre-escaped try)
 CAMPAIGNS = {"hot": "Events' OR Name != '", "warm": 'Call\\List "VIP" %_', "cold": "News' AND Id != null --",
-             "recycle_low": "Recycle \\' OR '1'='1"}
+             "recycle_low": "Recycle \\' OR '1'='1", "recycle_high": "Sales' OR Name LIKE '%"}
 
 
 def _soql_mapping() -> str:
     text = DEFAULT_TEXT.replace('exclude_loss_reasons = ["Duplicate", "Spam", "Invalid Contact"]',
                                 'exclude_loss_reasons = ["Duplicate", ' + _toml(INJECTION) + "]")
-    for old in ("Nurture - Events", "Nurture - Call/DM", "Nurture - Newsletter", "Recycle - Email Nurture"):
+    for old in ("Nurture - Events", "Nurture - Call/DM", "Nurture - Newsletter", "Recycle - Email Nurture",
+                "Recycle - Sales Follow-up"):
         key = {"Nurture - Events": "hot", "Nurture - Call/DM": "warm", "Nurture - Newsletter": "cold",
-               "Recycle - Email Nurture": "recycle_low"}[old]
+               "Recycle - Email Nurture": "recycle_low", "Recycle - Sales Follow-up": "recycle_high"}[old]
         text = text.replace(f'"{old}"', _toml(CAMPAIGNS[key]))
     assert text.count(_toml(CAMPAIGNS["hot"])) == 2
     return text

@@ -15,7 +15,7 @@ from connectors.base import CallCounter, ConfigurationError, FieldUpdate
 from connectors.retry import RetryPolicy
 from connectors.salesforce.bulk import BulkOptions, build_csv, parse_csv
 from connectors.salesforce.connector import SalesforceConnector
-from connectors.salesforce.read import _nest, deal_soql, parse_datetime, stage_at_loss
+from connectors.salesforce.read import _nest, deal_soql, loss_entered, parse_datetime, stage_at_loss
 from connectors.salesforce.settings import SalesforceSettings
 from connectors.salesforce.write import record_result
 
@@ -26,6 +26,31 @@ CLOSED = {"Closed Won": True, "Closed Lost": False}
 
 def rows(*stages: str) -> list[dict[str, str]]:
     return [{"StageName": s} for s in stages]
+
+
+def dated(*stages: str) -> list[dict[str, str]]:
+    """History rows one day apart: row i on 2024-01-(i+1)."""
+    return [{"StageName": s, "CreatedDate": f"2024-01-{i + 1:02d}T10:00:00.000+0000"}
+            for i, s in enumerate(stages)]
+
+
+@pytest.mark.parametrize(
+    ("history", "entered_day"),
+    [
+        ([], None),
+        (dated("Prospecting", "Closed Lost"), 2),
+        (dated("Prospecting", "Closed Lost", "Closed Lost", "Closed Lost"), 2),  # CloseDate/amount edits
+        (dated("Prospecting", "Closed Lost", "Qualification", "Closed Lost", "Closed Lost"), 4),  # again
+        (dated("Prospecting", "Closed Lost", "Lost - No Budget"), 2),  # closed-lost to closed-lost
+        (dated("Prospecting", "Closed Won", "Closed Lost"), 3),  # won, then lost
+        (dated("Prospecting", "Closed Lost", "Qualification"), None),  # reopened: not lost now
+        (dated("Closed Lost", "Closed Lost"), None),  # created lost (imported): no move to see
+    ],
+)
+def test_loss_entered(history: list[dict[str, str]], entered_day: int | None) -> None:
+    closed = {**CLOSED, "Lost - No Budget": False}
+    expected = None if entered_day is None else datetime(2024, 1, entered_day, 10, tzinfo=UTC)
+    assert loss_entered(history, closed) == expected
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,10 @@ def test_a_lost_deal_with_everything_on_it(make: Callable[..., Run], org: Org) -
     (deal,) = make().connector.iter_deals(SINCE)
     assert deal.opportunity_id == opp and deal.state == "lost" and deal.stage_name == "Closed Lost"
     assert deal.stage_at_loss == "Proposal/Price Quote"
-    assert (deal.loss_reason, deal.lost_date, deal.amount) == ("Competitor", date(2024, 6, 30), 12000.5)
+    assert (deal.loss_reason, deal.amount) == ("Competitor", 12000.5)
+    # lost the day it entered Closed Lost (the 4th stage, 3 days after T0), not on its CloseDate
+    assert (deal.lost_date, deal.lost_date_source, deal.close_date) == (
+        (T0 + timedelta(days=3)).date(), "history", date(2024, 6, 30))
     assert (deal.account_id, deal.account_name, deal.account_employees, deal.account_industry) == (
         acc,
         "Globex",
@@ -63,6 +66,30 @@ def test_stage_at_loss_from_history(
     org.deal(stages)
     (deal,) = make().connector.iter_deals(SINCE)
     assert deal.state == "lost" and deal.stage_at_loss == expected
+
+
+DAY = timedelta(days=1)
+
+
+def test_lost_date_is_the_last_entry_into_closed_lost_not_the_close_date(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    """Reopened and lost again: the second entry counts; edits after the loss (CloseDate, Amount) add
+    closed-lost history rows that are not entries; a CloseDate in the future does not matter."""
+    opp = org.deal(["Prospecting", "Closed Lost", "Value Proposition", "Closed Lost"], step=10 * DAY)
+    emu.store.update("Opportunity", opp, {"CloseDate": date(2030, 1, 1)}, at=T0 + 40 * DAY)
+    emu.store.update("Opportunity", opp, {"Amount": 9.0}, at=T0 + 41 * DAY)
+    (deal,) = make().connector.iter_deals(SINCE)
+    assert (deal.lost_date, deal.lost_date_source) == ((T0 + 30 * DAY).date(), "history")
+    assert deal.close_date == date(2030, 1, 1) and deal.stage_at_loss == "Value Proposition"
+
+
+def test_a_deal_created_closed_lost_falls_back_to_its_close_date(make: Callable[..., Run], org: Org) -> None:
+    """Created already lost (an import): its only history row is the day of the import, not a move
+    into closed-lost, so the CloseDate is the best date there is, and the deal says so."""
+    org.deal(["Closed Lost"])
+    (deal,) = make().connector.iter_deals(SINCE)
+    assert (deal.lost_date, deal.lost_date_source) == (date(2024, 6, 30), "close_date")
 
 
 def test_all_states_and_deleted_deals_are_read_and_lost_only_filters(

@@ -266,3 +266,13 @@ def test_expired_locator(emu: SalesforceEmulator, sf: Salesforce) -> None:
     with pytest.raises(SalesforceMalformedRequest) as info:
         sf.query_more("01g5g0000000999AAA-2000")
     assert info.value.content[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
+
+
+def test_datetimes_have_second_precision_like_the_org(emu: SalesforceEmulator, sf: Salesforce) -> None:
+    """Salesforce stores no milliseconds: values read back as ".000+0000" and a literal 900 ms later
+    compares equal (facts §12). A record written at 09:00:00.750 is stamped 09:00:00."""
+    emu.store.create("Contact", {"LastName": "Ms"}, at=datetime(2026, 2, 1, 9, 0, 0, 750_000, tzinfo=UTC))
+    (row,) = sf.query("SELECT CreatedDate, SystemModstamp FROM Contact WHERE LastName = 'Ms'")["records"]
+    assert row["CreatedDate"] == row["SystemModstamp"] == "2026-02-01T09:00:00.000+0000"
+    later = "SELECT LastName FROM Contact WHERE SystemModstamp >= 2026-02-01T09:00:00.900Z"
+    assert [r["LastName"] for r in sf.query(later)["records"]] == ["Ms"]

@@ -46,7 +46,10 @@ class World:
     # ---------------------------------------------------------------- seeding
     def person(self, email: str, *, lost_stage: str | None = None, lost_days_ago: int = 40,
                reason: str = "Price", hubspot: dict[str, str] | None = None, in_hubspot: bool = True,
-               sf_opted_out: bool = False, name: tuple[str, str] = ("Taro", "Yamada")) -> Seeded:
+               sf_opted_out: bool = False, name: tuple[str, str] = ("Taro", "Yamada"),
+               close_date_days_ago: int | None = None) -> Seeded:
+        """`close_date_days_ago`: the deal's CloseDate (a forecast) when it differs from the day it
+        was marked Closed Lost (`lost_days_ago`); negative = in the future."""
         sf = self.box.salesforce.store
         contact_id = opp_id = None
         if lost_stage is not None:
@@ -54,7 +57,8 @@ class World:
                                                "AccountId": self.account, "OwnerId": self.owner,
                                                "HasOptedOutOfEmail": sf_opted_out},
                                    at=self.now - timedelta(days=400))
-            opp_id = self.deal(contact_id, lost_stage, lost_days_ago, reason, outcome="Closed Lost")
+            opp_id = self.deal(contact_id, lost_stage, lost_days_ago, reason, outcome="Closed Lost",
+                               close_date_days_ago=close_date_days_ago)
         hs_id = None
         if in_hubspot:
             props = {"email": email, "firstname": name[0], "lastname": name[1], "lifecyclestage": "lead"}
@@ -65,19 +69,21 @@ class World:
         return seeded
 
     def deal(self, contact_id: str, last_open: str, days_ago: int, reason: str | None, *,
-             outcome: str) -> str:
+             outcome: str, close_date_days_ago: int | None = None) -> str:
         sf = self.box.salesforce.store
         path = OPEN_STAGES[: OPEN_STAGES.index(last_open) + 1]
         closed_at = self.now - timedelta(days=days_ago)
+        close_date = (self.now - timedelta(days=days_ago if close_date_days_ago is None
+                                           else close_date_days_ago)).date()
         start = closed_at - timedelta(days=len(path) + 5)
         opp_id = sf.create("Opportunity", {"Name": f"Deal {contact_id[-4:]}", "AccountId": self.account,
                                            "OwnerId": self.owner, "Amount": 1200000, "StageName": path[0],
-                                           "CloseDate": closed_at.date()}, at=start)
+                                           "CloseDate": close_date}, at=start)
         sf.create("OpportunityContactRole", {"OpportunityId": opp_id, "ContactId": contact_id,
                                              "Role": "Decision Maker", "IsPrimary": True}, at=start)
         for i, stage in enumerate(path[1:], start=1):
             sf.update("Opportunity", opp_id, {"StageName": stage}, at=start + timedelta(days=i))
-        final: dict[str, Any] = {"StageName": outcome, "CloseDate": closed_at.date()}
+        final: dict[str, Any] = {"StageName": outcome, "CloseDate": close_date}
         if reason and outcome == "Closed Lost":
             final["Loss_Reason__c"] = reason
         sf.update("Opportunity", opp_id, final, at=closed_at)

@@ -6,6 +6,7 @@ from datetime import date
 
 from connectors.base import CallTask, FieldUpdate
 from sync.run.plan import FieldTarget, ListTarget, PersonDesired, PlanState, TaskTarget, WritePlan, plan
+from sync.state.records import TaskCycle
 from sync.state.store import StateStore
 
 
@@ -16,7 +17,8 @@ def plan_state(store: StateStore, people: list[PersonDesired]) -> PlanState:
         for system, rid in p.touched():
             records.setdefault(system, set()).add(rid)
     return store.plan_state((t.key for p in people for t in p.fields), records,
-                            (tt.task.cycle_key for p in people for tt in p.tasks))
+                            (TaskCycle(tt.task.cycle_key, tt.former_key, tt.lost_on)
+                             for p in people for tt in p.tasks))
 
 
 def record(store: StateStore, p: WritePlan, run_id: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,21 @@ def test_every_table_compiles_for_postgresql() -> None:
         assert "CREATE TABLE" in ddl and "AUTOINCREMENT" not in ddl
         for index in table.indexes:
             assert str(CreateIndex(index).compile(dialect=dialect)).startswith("CREATE INDEX")
+
+
+def test_migration_3_makes_the_next_run_read_every_deal_again(db_url: str) -> None:
+    """Deal snapshots from before version 3 hold the CloseDate as lost date: the deals watermark goes,
+    so the next run rereads every deal (with its stage history); other watermarks stay."""
+    engine = create_engine(db_url)
+    try:
+        migrate(engine, MIGRATIONS[:2])
+        with engine.begin() as conn:
+            for stream in ("salesforce.opportunities", "hubspot.contacts"):
+                conn.execute(state_schema.watermarks.insert().values(
+                    stream=stream, value=datetime(2024, 1, 1, tzinfo=UTC), updated_at=datetime.now(UTC)))
+        assert migrate(engine) == [3]
+        with engine.connect() as conn:
+            left = {r.stream for r in conn.execute(sa.select(state_schema.watermarks))}
+        assert left == {"hubspot.contacts"}
+    finally:
+        engine.dispose()

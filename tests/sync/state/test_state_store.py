@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import stat
 from dataclasses import replace
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 
 from connectors.base import ContactRef, DealContact, FieldUpdate, ListChange
 from sync.state import schema as state_schema
+from sync.state.codec import deal_from_json, deal_to_json
 from sync.state.records import NewFailure
 from sync.state.runs import redact_secrets
 from sync.state.sql import StateUrlError, display_url, portable_upsert, upsert
@@ -367,3 +369,13 @@ def test_contact_ref_equality_ignores_nothing_we_store() -> None:
     # guards the round-trip assertions above: ContactRef compares every field we persist
     a = ContactRef("1", "a@x.com", {"p": "1"}, T0)
     assert a != ContactRef("1", "a@x.com", {"p": "2"}, T0)
+
+
+def test_a_deal_snapshot_from_before_lost_date_sources_still_loads() -> None:
+    """Snapshots written before lost dates came from stage history have neither `lost_date_source`
+    nor `close_date`: their lost date was the CloseDate, and they say so."""
+    data = json.loads(deal_to_json(deal(1)))
+    del data["lost_date_source"], data["close_date"]
+    old = deal_from_json(json.dumps(data))
+    assert (old.lost_date_source, old.close_date) == ("close_date", deal(1).lost_date)
+    assert replace(old, lost_date_source=None, close_date=None) == deal(1)
