@@ -11,6 +11,8 @@ from .app import build_app
 from .ratelimit import RateLimiter
 from .store import ContactStore
 
+BATCH_ERROR_MODES = ("multi_status", "whole_batch")
+
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
@@ -26,6 +28,11 @@ class HubSpotEmulator:
     `store` is the Python handle (seed, inspect; bypasses limits, faults and call counting),
     `calls` counts API calls per endpoint name, `faults` injects failures by endpoint name.
     `clock` supplies "now" for timestamps and for the rate-limit windows.
+
+    `batch_errors`: how batch update answers inputs it cannot apply. "multi_status" (default, what
+    HubSpot documents): 207 with the good inputs applied and the bad ones in `errors`. "whole_batch":
+    nothing is applied and the whole call answers 400, as client-library issues report; unknown,
+    archived or merged-away ids are named in the message, invalid values are not (see batch.py).
     """
 
     def __init__(
@@ -37,12 +44,16 @@ class HubSpotEmulator:
         daily_limit: int = 1_000_000,
         searches_per_second: float = 5.0,
         retry_after_on_429: bool = True,
+        batch_errors: str = "multi_status",
         clock: Callable[[], datetime] | None = None,
     ):
         self.tokens = frozenset(tokens)
         self.faults = faults if faults is not None else FaultInjector()
         self.clock = clock or _utc_now
         self.retry_after_on_429 = retry_after_on_429
+        if batch_errors not in BATCH_ERROR_MODES:
+            raise ValueError(f"batch_errors must be one of {BATCH_ERROR_MODES}, got {batch_errors!r}")
+        self.batch_errors = batch_errors
         self.calls = CallLog()
         self.limiter = RateLimiter(
             requests_per_10s=requests_per_10s,
