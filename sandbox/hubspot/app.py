@@ -7,7 +7,8 @@ handler. Non-search responses carry the `X-HubSpot-RateLimit-*` headers.
 
 Endpoint names (for faults and `emu.calls`): hubspot.search, hubspot.batch_read, hubspot.batch_update,
 hubspot.batch_upsert, hubspot.batch_create, hubspot.batch_archive, hubspot.contacts (basic CRUD,
-paging, merge), hubspot.properties (properties and groups), hubspot.lists, hubspot.memberships.
+paging, merge), hubspot.properties (properties and groups), hubspot.lists (including search),
+hubspot.memberships. A `%2F` in an API path is refused with 404 before all that (`EncodedSlashGuard`).
 
 `/_sandbox/...` is the private inspection API (no auth, no limits, not counted): see inspect_api.py.
 """
@@ -21,9 +22,11 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..faults import DroppedConnection
 from . import contacts_api, inspect_api, lists_api, schema_api
@@ -63,10 +66,11 @@ API_ROUTES: list[tuple[str, list[str], str, Handler]] = [
     (f"{P}/{{propertyName}}", ["PATCH"], "hubspot.properties", schema_api.update_property),
     (f"{P}/{{propertyName}}", ["DELETE"], "hubspot.properties", schema_api.archive_property),
     # the spec says /crm/v3/lists, hubspot-api-client 12 sends /crm/v3/lists/: serve both
+    (f"{L}/search", ["POST"], "hubspot.lists", lists_api.search_lists),
     (L, ["POST"], "hubspot.lists", lists_api.create_list),
     (f"{L}/", ["POST"], "hubspot.lists", lists_api.create_list),
     (
-        f"{L}/object-type-id/{{objectTypeId}}/name/{{listName:path}}",
+        f"{L}/object-type-id/{{objectTypeId}}/name/{{listName}}",
         ["GET"],
         "hubspot.lists",
         lists_api.get_list_by_name,
@@ -171,10 +175,31 @@ async def _method_not_allowed(request: Request, exc: Exception) -> Response:
     )
 
 
+class EncodedSlashGuard:
+    """Refuse a percent-encoded `/` (`%2F`) in an API path with 404, as web servers and gateways do by
+    default (Apache `AllowEncodedSlashes Off`; many proxies decode it into a path separator). A
+    literal `/` inside a segment already misses every route (404). UNVERIFIED what HubSpot's edge
+    does with `%2F` (issue-10 facts, Lists v3): the stricter answer, so a client never addresses
+    anything by a name that may contain `/` (look lists up with POST /crm/v3/lists/search)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = scope.get("raw_path") or b""
+        if scope["type"] == "http" and raw.startswith(b"/crm/") and b"%2f" in raw.lower():
+            path = raw.split(b"?", 1)[0].decode("latin-1")
+            body = error_body(f"Unknown path {scope.get('method', '')} {path}", "OBJECT_NOT_FOUND")
+            await json_response(404, body)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def build_app(emu: HubSpotEmulator) -> Starlette:
     routes = [
         Route(path, api_endpoint(emu, name, handler), methods=methods)
         for path, methods, name, handler in API_ROUTES
     ]
     routes += inspect_api.routes(emu)
-    return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _method_not_allowed})
+    return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _method_not_allowed},
+                     middleware=[Middleware(EncodedSlashGuard)])

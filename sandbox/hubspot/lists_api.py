@@ -1,4 +1,4 @@
-"""Lists v3 endpoints: create, fetch by id or name, delete, and memberships."""
+"""Lists v3 endpoints: create, search, fetch by id or name, delete, and memberships."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from starlette.requests import Request
 from .errors import ApiError
 from .http import Reply, json_body, query_bool, query_int
 from .lists import MAX_MEMBERSHIP_PAGE
+
+SEARCH_DEFAULT_COUNT = 20  # ListSearchRequest.count default (crm-lists-v3.json)
+SEARCH_MAX_COUNT = 500  # its maximum
 
 if TYPE_CHECKING:
     from .emulator import HubSpotEmulator
@@ -27,6 +30,23 @@ async def get_list(request: Request, emu: HubSpotEmulator) -> Reply:
 async def get_list_by_name(request: Request, emu: HubSpotEmulator) -> Reply:
     found = emu.store.lists.by_name(request.path_params["objectTypeId"], request.path_params["listName"])
     return Reply(200, {"list": found.as_json(include_filters=query_bool(request, "includeFilters"))})
+
+
+async def search_lists(request: Request, emu: HubSpotEmulator) -> Reply:
+    """POST /crm/v3/lists/search. `offset` and `additionalProperties` are required by the spec
+    (ListSearchRequest): refused when absent, the stricter reading. `count` at most 500 (spec)."""
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise ApiError.validation("Invalid input JSON: expected a ListSearchRequest object")
+    missing = [k for k in ("offset", "additionalProperties") if body.get(k) is None]
+    if missing:
+        raise ApiError.validation(f"Some required fields were not set: [{', '.join(missing)}]")
+    offset, count = body["offset"], body.get("count", SEARCH_DEFAULT_COUNT)
+    if not (isinstance(offset, int) and offset >= 0 and isinstance(count, int)
+            and 1 <= count <= SEARCH_MAX_COUNT):
+        raise ApiError.validation(f"offset must be >= 0 and count between 1 and {SEARCH_MAX_COUNT}")
+    types = body.get("processingTypes") or []
+    return Reply(200, emu.store.lists.search(str(body.get("query") or ""), offset, count, list(types)))
 
 
 async def delete_list(request: Request, emu: HubSpotEmulator) -> Reply:

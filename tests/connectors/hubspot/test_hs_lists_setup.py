@@ -66,6 +66,21 @@ def test_missing_records_and_lists_are_failures(hub: Hub) -> None:
     assert store.list_members("Nurture - Newsletter") == {ids[0], *ids[3:4], *ids[5:]}
 
 
+def test_lists_are_found_by_search_and_addressed_by_id(hub: Hub) -> None:
+    lists_api = hub.connector().transport.client.crm.lists.lists_api
+    # all match the search query; the wanted list comes last, on the second page
+    for name in [f"Nurture - Call/DM {i}" for i in range(150)] + ["Nurture - Call/DM"]:
+        lists_api.create({"name": name, "objectTypeId": "0-1", "processingType": "MANUAL"})
+    ids = contacts(hub, 3)
+    hub.reset_counts()
+    conn = hub.connector()
+    results = conn.change_lists([ListChange("NURTURE - CALL/DM", c, "add") for c in ids])
+    assert all(r.ok for r in results)
+    assert hub.emu.store.list_members("Nurture - Call/DM") == set(ids)
+    assert hub.calls() == {"lists": 2, "memberships": 1}  # two search pages, then by id
+    assert conn.ensure_lists(["Nurture - Call/DM"], create_missing=False) == {"Nurture - Call/DM": "151"}
+
+
 def test_lists_are_found_case_insensitively_and_dynamic_ones_refused(hub: Hub) -> None:
     conn = hub.connector()
     created = conn.ensure_lists(["Nurture - Call/DM"], create_missing=True)
