@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import hubspot
@@ -54,7 +55,8 @@ class HubSpotConnector:
 
     system: System = "hubspot"
     # batch update inputs per call; list member ids per membership call (HubSpot does not take tasks:
-    # `tasks` is the batch update size, never used by the writer, which sends tasks to the SFA)
+    # `tasks` is the batch update size, never used by the writer, which sends tasks to the SFA). The
+    # class value has the default membership chunk; an instance follows `settings.membership_chunk`.
     write_sizes: BatchSizes = BatchSizes(fields=hubspot_write.BATCH_UPDATE_SIZE,
                                          list_members=hubspot_write.MEMBERSHIP_CHUNK,
                                          tasks=hubspot_write.BATCH_UPDATE_SIZE)
@@ -64,6 +66,7 @@ class HubSpotConnector:
                  sleep: Sleep = time.sleep) -> None:
         self.settings = settings
         self.lookback = timedelta(minutes=settings.lookback_minutes)
+        self.write_sizes = replace(HubSpotConnector.write_sizes, list_members=settings.membership_chunk)
         self.policy = policy
         self._sleep = sleep
         self.pacing = HubSpotPacing.from_config(settings, clock=clock, sleep=sleep)
@@ -102,9 +105,11 @@ class HubSpotConnector:
                                              policy=self.policy, sleep=self._sleep)
 
     def change_lists(self, changes: Sequence[ListChange]) -> list[WriteResult]:
-        """Add/remove list members by list name (MANUAL lists; see `ensure_lists`); one result per
-        change, in input order; merged/deleted contacts -> `RECORD_MISSING`."""
-        return hubspot_write.change_memberships(self.transport, changes, self._list_id)
+        """Add/remove list members by list name (MANUAL lists; see `ensure_lists`), addressed by list
+        id, `membership_chunk` ids per call; one result per change, in input order; merged/deleted
+        contacts -> `RECORD_MISSING`."""
+        return hubspot_write.change_memberships(self.transport, changes, self._list_id,
+                                                chunk_size=self.settings.membership_chunk)
 
     # ------------------------------------------------------------------ setup
 

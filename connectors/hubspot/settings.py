@@ -20,3 +20,6 @@ class HubSpotSettings(BaseModel):
     searches_per_second: float = Field(default=4.0, gt=0)
     daily_reserve: int = Field(default=5_000, ge=0)
     lookback_minutes: int = Field(default=10, ge=0)  # read by the run (sync/), not the connector
+    # record ids per list membership add/remove call. HubSpot documents no maximum for Lists v3; the
+    # legacy v1 lists API took "up to 500" per request, so 500 is the assumed safe size
+    membership_chunk: int = Field(default=500, ge=1, le=10_000)

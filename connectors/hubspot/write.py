@@ -40,7 +40,7 @@ from connectors.pacing import Sleep
 log = logging.getLogger(__name__)
 
 BATCH_UPDATE_SIZE = 100  # HubSpot's maximum inputs per batch update
-MEMBERSHIP_CHUNK = 500  # record ids per membership add/remove call (HubSpot's maximum: unverified)
+MEMBERSHIP_CHUNK = 500  # default record ids per membership call (settings' membership_chunk; max unverified)
 CONTACT_TYPES = frozenset({"contacts", "contact", "0-1"})
 RECORD_MISSING = "RECORD_MISSING"
 RETRYABLE_RECORD_ERRORS = frozenset(
@@ -265,9 +265,11 @@ def _api_message(exc: BaseException) -> str:
 
 
 def change_memberships(transport: HubSpotTransport, changes: Sequence[ListChange],
-                       resolve: Callable[[str], str | None]) -> list[WriteResult]:
+                       resolve: Callable[[str], str | None], *,
+                       chunk_size: int = MEMBERSHIP_CHUNK) -> list[WriteResult]:
     """Add/remove records to/from MANUAL lists named in `changes`; one WriteResult per change, in
-    input order. `resolve(name)` gives the list id (None: no such list -> `LIST_NOT_FOUND`).
+    input order, at most `chunk_size` ids per call. `resolve(name)` gives the list id (None: no such
+    list -> `LIST_NOT_FOUND`).
     `recordIdsMissing` (merged or deleted contacts) -> `RECORD_MISSING`. A record already in (or
     not in) the list is a success. For the same list and record, the last change wins; earlier
     ones are reported as successes superseded by it."""
@@ -288,8 +290,8 @@ def change_memberships(transport: HubSpotTransport, changes: Sequence[ListChange
                                              f"HubSpot list {name!r} does not exist (run setup)")
                 continue
             for op, indexes in ops.items():
-                for start in range(0, len(indexes), MEMBERSHIP_CHUNK):
-                    chunk = indexes[start:start + MEMBERSHIP_CHUNK]
+                for start in range(0, len(indexes), chunk_size):
+                    chunk = indexes[start:start + chunk_size]
                     ids = [str(changes[i].record_id) for i in chunk]
                     for i, res in zip(chunk, _membership_call(transport, list_id, op, ids), strict=True):
                         outcome[i] = res

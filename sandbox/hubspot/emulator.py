@@ -33,6 +33,8 @@ class HubSpotEmulator:
     HubSpot documents): 207 with the good inputs applied and the bad ones in `errors`. "whole_batch":
     nothing is applied and the whole call answers 400, as client-library issues report; unknown,
     archived or merged-away ids are named in the message, invalid values are not (see batch.py).
+    `membership_max_ids`: record ids accepted per list membership call (the real maximum is
+    undocumented; 500 assumed from the legacy lists API), more is a 400 VALIDATION_ERROR.
     """
 
     def __init__(
@@ -45,6 +47,7 @@ class HubSpotEmulator:
         searches_per_second: float = 5.0,
         retry_after_on_429: bool = True,
         batch_errors: str = "multi_status",
+        membership_max_ids: int = 500,
         clock: Callable[[], datetime] | None = None,
     ):
         self.tokens = frozenset(tokens)
@@ -54,6 +57,7 @@ class HubSpotEmulator:
         if batch_errors not in BATCH_ERROR_MODES:
             raise ValueError(f"batch_errors must be one of {BATCH_ERROR_MODES}, got {batch_errors!r}")
         self.batch_errors = batch_errors
+        self.membership_max_ids = membership_max_ids
         self.calls = CallLog()
         self.limiter = RateLimiter(
             requests_per_10s=requests_per_10s,
