@@ -35,6 +35,7 @@ from connectors.base import (
 from connectors.hubspot import read as hubspot_read
 from connectors.hubspot import setup as hubspot_setup
 from connectors.hubspot import write as hubspot_write
+from connectors.hubspot.auth import OAuthTokens
 from connectors.hubspot.settings import HubSpotSettings
 from connectors.hubspot.transport import HubSpotPacing, HubSpotTransport, build_client
 from connectors.hubspot.write import PropertyRule
@@ -70,9 +71,12 @@ class HubSpotConnector:
         self.policy = policy
         self._sleep = sleep
         self.pacing = HubSpotPacing.from_config(settings, clock=clock, sleep=sleep)
+        client = client or build_client(settings)
+        oauth = (OAuthTokens(client, settings, counter=counter, policy=policy, clock=clock, sleep=sleep)
+                 if settings.uses_oauth else None)
         self.transport = HubSpotTransport(
-            client or build_client(settings), counter=counter, policy=policy, pacing=self.pacing,
-            daily_reserve=settings.daily_reserve, timeout=settings.timeout, sleep=sleep,
+            client, counter=counter, policy=policy, pacing=self.pacing,
+            daily_reserve=settings.daily_reserve, timeout=settings.timeout, sleep=sleep, oauth=oauth,
         )
         self._rules: dict[str, PropertyRule] | None = None
         self._list_ids: dict[str, str] = {}

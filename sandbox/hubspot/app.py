@@ -1,7 +1,8 @@
 """The Starlette app: API routes, and around every API call auth, rate limits, faults and call counting.
 
 Each API request goes through, in order: the call log (`emu.calls`), bearer-token auth (401
-INVALID_AUTHENTICATION), the rate limiter (429 with the real body; `Retry-After` only when
+INVALID_AUTHENTICATION; an expired OAuth token: 401 EXPIRED_AUTHENTICATION), the rate limiter
+(429 with the real body; `Retry-After` only when
 `retry_after_on_429`), the fault injector (429/500/503/drop/slow/expire by endpoint name), then the
 handler. Non-search responses carry the `X-HubSpot-RateLimit-*` headers.
 
@@ -29,7 +30,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..faults import DroppedConnection
-from . import contacts_api, inspect_api, lists_api, schema_api
+from . import contacts_api, inspect_api, lists_api, oauth, schema_api
 from .errors import AUTH_NOT_FOUND, ApiError, error_body
 from .http import Reply
 from .ratelimit import RATE_LIMIT_MESSAGES
@@ -105,9 +106,20 @@ def api_endpoint(
     async def endpoint(request: Request) -> Response:
         emu.calls.hit(name)
         token = _bearer(request)
-        if token is None or token not in emu.tokens:
+        principal = token
+        if token is not None and token not in emu.tokens:
+            client, expired_for = emu.oauth.check(token, emu.clock())
+            if client is None:
+                token = None
+            elif expired_for > 0:
+                return json_response(401, error_body(
+                    f"The OAuth token used to make this call expired {expired_for} second(s) ago.",
+                    "EXPIRED_AUTHENTICATION"))
+            else:
+                principal = f"oauth:{client}"  # an app's limits, whichever of its tokens is used
+        if token is None or principal is None:
             return json_response(401, error_body(AUTH_NOT_FOUND, "INVALID_AUTHENTICATION"))
-        decision = emu.limiter.check(token, search=search)
+        decision = emu.limiter.check(principal, search=search)
         headers = dict(decision.headers)
         if not decision.allowed:
             policy = decision.policy or "TEN_SECONDLY_ROLLING"
@@ -195,11 +207,23 @@ class EncodedSlashGuard:
         await self.app(scope, receive, send)
 
 
+def oauth_endpoint(emu: HubSpotEmulator) -> Callable[[Request], Awaitable[Response]]:
+    """POST /oauth/v1/token: no bearer auth, no rate limit; counted as hubspot.oauth."""
+
+    async def endpoint(request: Request) -> Response:
+        emu.calls.hit("hubspot.oauth")
+        reply = await oauth.token(request, emu.oauth, emu.clock())
+        return json_response(reply.status, reply.body)
+
+    return endpoint
+
+
 def build_app(emu: HubSpotEmulator) -> Starlette:
     routes = [
         Route(path, api_endpoint(emu, name, handler), methods=methods)
         for path, methods, name, handler in API_ROUTES
     ]
+    routes.append(Route("/oauth/v1/token", oauth_endpoint(emu), methods=["POST"]))
     routes += inspect_api.routes(emu)
     return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _method_not_allowed},
                      middleware=[Middleware(EncodedSlashGuard)])

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from ..faults import CallLog, FaultInjector
 from ..server import ServerThread
 from .app import build_app
+from .oauth import TOKEN_TTL, OAuthApps
 from .ratelimit import RateLimiter
 from .store import ContactStore
 
@@ -35,6 +36,9 @@ class HubSpotEmulator:
     archived or merged-away ids are named in the message, invalid values are not (see batch.py).
     `membership_max_ids`: record ids accepted per list membership call (the real maximum is
     undocumented; 500 assumed from the legacy lists API), more is a 400 VALIDATION_ERROR.
+    `oauth`: public apps (`emu.oauth.add_app(client_id, secret, refresh_token)`); POST /oauth/v1/token
+    issues access tokens that expire after `token_ttl` seconds (see oauth.py). `tokens` are private
+    app tokens: they never expire.
     """
 
     def __init__(
@@ -48,6 +52,7 @@ class HubSpotEmulator:
         retry_after_on_429: bool = True,
         batch_errors: str = "multi_status",
         membership_max_ids: int = 500,
+        token_ttl: int = TOKEN_TTL,
         clock: Callable[[], datetime] | None = None,
     ):
         self.tokens = frozenset(tokens)
@@ -58,6 +63,7 @@ class HubSpotEmulator:
             raise ValueError(f"batch_errors must be one of {BATCH_ERROR_MODES}, got {batch_errors!r}")
         self.batch_errors = batch_errors
         self.membership_max_ids = membership_max_ids
+        self.oauth = OAuthApps(token_ttl=token_ttl)
         self.calls = CallLog()
         self.limiter = RateLimiter(
             requests_per_10s=requests_per_10s,
