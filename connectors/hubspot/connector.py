@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import hubspot
@@ -34,6 +35,7 @@ from connectors.base import (
 from connectors.hubspot import read as hubspot_read
 from connectors.hubspot import setup as hubspot_setup
 from connectors.hubspot import write as hubspot_write
+from connectors.hubspot.auth import OAuthTokens
 from connectors.hubspot.settings import HubSpotSettings
 from connectors.hubspot.transport import HubSpotPacing, HubSpotTransport, build_client
 from connectors.hubspot.write import PropertyRule
@@ -54,7 +56,8 @@ class HubSpotConnector:
 
     system: System = "hubspot"
     # batch update inputs per call; list member ids per membership call (HubSpot does not take tasks:
-    # `tasks` is the batch update size, never used by the writer, which sends tasks to the SFA)
+    # `tasks` is the batch update size, never used by the writer, which sends tasks to the SFA). The
+    # class value has the default membership chunk; an instance follows `settings.membership_chunk`.
     write_sizes: BatchSizes = BatchSizes(fields=hubspot_write.BATCH_UPDATE_SIZE,
                                          list_members=hubspot_write.MEMBERSHIP_CHUNK,
                                          tasks=hubspot_write.BATCH_UPDATE_SIZE)
@@ -64,12 +67,16 @@ class HubSpotConnector:
                  sleep: Sleep = time.sleep) -> None:
         self.settings = settings
         self.lookback = timedelta(minutes=settings.lookback_minutes)
+        self.write_sizes = replace(HubSpotConnector.write_sizes, list_members=settings.membership_chunk)
         self.policy = policy
         self._sleep = sleep
         self.pacing = HubSpotPacing.from_config(settings, clock=clock, sleep=sleep)
+        client = client or build_client(settings)
+        oauth = (OAuthTokens(client, settings, counter=counter, policy=policy, clock=clock, sleep=sleep)
+                 if settings.uses_oauth else None)
         self.transport = HubSpotTransport(
-            client or build_client(settings), counter=counter, policy=policy, pacing=self.pacing,
-            daily_reserve=settings.daily_reserve, timeout=settings.timeout, sleep=sleep,
+            client, counter=counter, policy=policy, pacing=self.pacing,
+            daily_reserve=settings.daily_reserve, timeout=settings.timeout, sleep=sleep, oauth=oauth,
         )
         self._rules: dict[str, PropertyRule] | None = None
         self._list_ids: dict[str, str] = {}
@@ -102,9 +109,11 @@ class HubSpotConnector:
                                              policy=self.policy, sleep=self._sleep)
 
     def change_lists(self, changes: Sequence[ListChange]) -> list[WriteResult]:
-        """Add/remove list members by list name (MANUAL lists; see `ensure_lists`); one result per
-        change, in input order; merged/deleted contacts -> `RECORD_MISSING`."""
-        return hubspot_write.change_memberships(self.transport, changes, self._list_id)
+        """Add/remove list members by list name (MANUAL lists; see `ensure_lists`), addressed by list
+        id, `membership_chunk` ids per call; one result per change, in input order; merged/deleted
+        contacts -> `RECORD_MISSING`."""
+        return hubspot_write.change_memberships(self.transport, changes, self._list_id,
+                                                chunk_size=self.settings.membership_chunk)
 
     # ------------------------------------------------------------------ setup
 

@@ -1,17 +1,24 @@
 """The `[hubspot]` section of settings.toml (env: `LEADSYNC_HUBSPOT__<KEY>`): the one model the
-connector, its transport and the settings loader share. The token is a `SecretStr`."""
+connector, its transport and the settings loader share. Secrets are `SecretStr`.
+
+Authentication is either a private app's `access_token`, or a public app's OAuth `client_id`,
+`client_secret` and `refresh_token` (access tokens are then obtained and refreshed by the connector).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 
 class HubSpotSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    access_token: SecretStr | None = None
+    access_token: SecretStr | None = None  # private app
+    client_id: str | None = None  # public app (OAuth): all three
+    client_secret: SecretStr | None = None
+    refresh_token: SecretStr | None = None
     host: str = "https://api.hubapi.com"
     ca_bundle: Path | None = None
     verify_tls: bool = True
@@ -20,3 +27,21 @@ class HubSpotSettings(BaseModel):
     searches_per_second: float = Field(default=4.0, gt=0)
     daily_reserve: int = Field(default=5_000, ge=0)
     lookback_minutes: int = Field(default=10, ge=0)  # read by the run (sync/), not the connector
+    # record ids per list membership add/remove call. HubSpot documents no maximum for Lists v3; the
+    # legacy v1 lists API took "up to 500" per request, so 500 is the assumed safe size
+    membership_chunk: int = Field(default=500, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _one_way_to_authenticate(self) -> HubSpotSettings:
+        oauth = [self.client_id, self.client_secret, self.refresh_token]
+        if any(v is not None for v in oauth):
+            if not all(v is not None for v in oauth):
+                raise ValueError("hubspot OAuth needs client_id, client_secret and refresh_token together")
+            if self.access_token is not None:
+                raise ValueError("set either hubspot.access_token (private app) or client_id/client_secret/"
+                                 "refresh_token (public app), not both")
+        return self
+
+    @property
+    def uses_oauth(self) -> bool:
+        return self.refresh_token is not None

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hubspot.crm.lists import ListCreateRequest
+from hubspot.crm.lists import ListCreateRequest, ListSearchRequest
 from hubspot.crm.properties import OptionInput, PropertyCreate, PropertyGroupCreate, PropertyUpdate
 
-from connectors.base import ConfigurationError, FatalAPIError, FieldSpec, ValueKind
+from connectors.base import ConfigurationError, FieldSpec, ValueKind
 from connectors.hubspot.transport import HubSpotTransport
 from connectors.hubspot.write import PropertyRule
 
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 OBJECT_TYPE = "contacts"
 CONTACT_TYPE_ID = "0-1"
 WRITABLE_LIST_TYPES = frozenset({"MANUAL", "SNAPSHOT"})
+LIST_SEARCH_PAGE = 100  # lists per search page (the spec allows up to 500)
 
 
 @dataclass(frozen=True)
@@ -162,18 +163,25 @@ def _add_options(transport: HubSpotTransport, prop: Any, missing: Sequence[str])
 
 
 def find_list(transport: HubSpotTransport, name: str) -> ListInfo | None:
-    """The contact list called `name` (HubSpot matches names case-insensitively), or None."""
+    """The contact list called `name`, found through the lists search (POST /crm/v3/lists/search,
+    paged by offset) and matched here, exactly but case-insensitively (HubSpot list names are unique
+    regardless of case); None when there is none. Never by name in a URL: names may hold a `/`
+    (the default "Nurture - Call/DM"), which a gateway may refuse percent-encoded or not."""
     api = transport.client.crm.lists.lists_api
-    try:
-        data, _ = transport.request("lists", api.get_by_name_with_http_info, name, CONTACT_TYPE_ID)
-    except FatalAPIError as exc:
-        if exc.status == 404:
+    wanted = name.casefold()
+    offset = 0
+    while True:
+        body = ListSearchRequest(query=name, offset=offset, count=LIST_SEARCH_PAGE, additional_properties=[])
+        data, _ = transport.request("lists", api.do_search_with_http_info, body)
+        page = list(getattr(data, "lists", None) or [])
+        for found in page:
+            if str(found.name).casefold() == wanted and str(found.object_type_id) == CONTACT_TYPE_ID:
+                return ListInfo(str(found.list_id), found.name, str(found.processing_type))
+        next_offset = getattr(data, "offset", None)
+        if not page or not getattr(data, "has_more", False) or not isinstance(next_offset, int) \
+                or next_offset <= offset:
             return None
-        raise
-    found = data.list if data is not None else None
-    if found is None:
-        return None
-    return ListInfo(str(found.list_id), found.name, str(found.processing_type))
+        offset = next_offset
 
 
 def create_list(transport: HubSpotTransport, name: str) -> ListInfo:

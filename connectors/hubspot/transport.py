@@ -8,7 +8,9 @@ Every HubSpot request of the connector goes through `HubSpotTransport.request`, 
    `requests_per_10s`, rolling);
 3. runs the attempt under `connectors.retry.call` (counted per endpoint, 429/5xx/dropped connections
    retried, Retry-After honoured);
-4. reads the `X-HubSpot-RateLimit-Daily` / `-Daily-Remaining` headers of every answer.
+4. reads the `X-HubSpot-RateLimit-Daily` / `-Daily-Remaining` headers of every answer;
+5. with a public app (OAuth), sends the current access token (`connectors.hubspot.auth`), refreshed
+   before it expires and once after a 401.
 
 The hubspot-api-client's own urllib3 retry is switched off (`Retry(total=False)`): urllib3 then raises
 connection errors at once instead of retrying some methods silently, so retries live in one place.
@@ -31,12 +33,14 @@ from urllib3.util.retry import Retry
 
 from connectors import retry
 from connectors.base import (
+    AuthenticationError,
     BudgetExhausted,
     CallCounter,
     ConfigurationError,
     FatalAPIError,
     RetriableAPIError,
 )
+from connectors.hubspot.auth import OAuthTokens, bearer
 from connectors.hubspot.errors import HUBSPOT_ERRORS
 from connectors.hubspot.settings import HubSpotSettings
 from connectors.pacing import Clock, IntervalLimiter, Limiter, RollingWindowLimiter, Sleep
@@ -52,12 +56,14 @@ SEARCH_MARGIN = 0.01  # seconds added to the spacing of search calls
 
 
 def build_client(config: HubSpotSettings) -> hubspot.Client:
-    """A hubspot-api-client pointed at `config.host`, with TLS settings and its own retry off."""
+    """A hubspot-api-client pointed at `config.host`, with TLS settings and its own retry off. With
+    OAuth settings it holds no token: each request carries the current one (`HubSpotTransport`)."""
     token = config.access_token.get_secret_value() if config.access_token is not None else None
-    if not token:
-        raise ConfigurationError("hubspot.access_token is not set (a private app access token)")
+    if not token and not config.uses_oauth:
+        raise ConfigurationError("hubspot.access_token is not set (a private app access token), nor "
+                                 "client_id/client_secret/refresh_token (a public app)")
     options: dict[str, Any] = {
-        "access_token": token,
+        "access_token": token or None,
         "host": config.host.rstrip("/"),
         "retry": Retry(total=False),  # never None: the client would fall back to urllib3's default
         "verify_ssl": config.verify_tls,
@@ -145,8 +151,9 @@ class HubSpotTransport:
 
     def __init__(self, client: hubspot.Client, *, counter: CallCounter, policy: retry.RetryPolicy,
                  pacing: HubSpotPacing, daily_reserve: int, timeout: float | None,
-                 sleep: Sleep = time.sleep) -> None:
+                 sleep: Sleep = time.sleep, oauth: OAuthTokens | None = None) -> None:
         self.client = client
+        self.oauth = oauth
         self.counter = counter
         self.policy = policy
         self.pacing = pacing
@@ -171,6 +178,8 @@ class HubSpotTransport:
             if search:
                 self.pacing.searches.acquire()
             self.pacing.requests.acquire()
+            if self.oauth is not None:
+                kwargs["_request_auth"] = bearer(self.oauth.current())
             try:
                 if raw:
                     data, status, headers = _read_raw(method(*args, **kwargs))
@@ -187,8 +196,20 @@ class HubSpotTransport:
             self.budget.observe(headers)
             return data, status
 
-        return retry.call(attempt, system=SYSTEM, endpoint=endpoint, counter=self.counter,
-                          policy=self.policy, errors=HUBSPOT_ERRORS, sleep=self._sleep)
+        relogin = self.oauth.refresh if self.oauth is not None else None
+        try:
+            return retry.call(attempt, system=SYSTEM, endpoint=endpoint, counter=self.counter,
+                              policy=self.policy, errors=HUBSPOT_ERRORS, relogin=relogin,
+                              sleep=self._sleep)
+        except AuthenticationError as exc:
+            # an expired token (EXPIRED_AUTHENTICATION) was refreshed once inside `call`; any other
+            # 401 gets one refresh here: a public app's token may have been revoked or rotated
+            if self.oauth is None or exc.status != 401 or exc.code in HUBSPOT_ERRORS.relogin_codes:
+                raise
+            log.warning("hubspot %s: 401 %s with the OAuth token; refreshing it once", endpoint, exc.code)
+            self.oauth.refresh()
+            return retry.call(attempt, system=SYSTEM, endpoint=endpoint, counter=self.counter,
+                              policy=self.policy, errors=HUBSPOT_ERRORS, sleep=self._sleep)
 
 
 def _tls_failure(exc: BaseException) -> bool:

@@ -7,15 +7,16 @@ errors are resubmitted through `connectors.retry.retry_records`, only those reco
 
 Values are checked against the property definitions first (when known), so a value HubSpot would
 reject (an enumeration value that is not an option, an unknown property) fails that record alone
-instead of the whole batch. If HubSpot still rejects a whole batch with a 400, the batch is split in
-halves to isolate the bad records; when both halves are rejected too, the cause is not in particular
-records and splitting stops (all of the batch's records fail with HubSpot's message).
+instead of the whole batch. If HubSpot still rejects a whole batch with a 400, the records its error
+names fail and the rest is sent again; when it names none, the batch is split in halves down to
+single records, so every good record is written (see `_isolate`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from connectors.pacing import Sleep
 log = logging.getLogger(__name__)
 
 BATCH_UPDATE_SIZE = 100  # HubSpot's maximum inputs per batch update
-MEMBERSHIP_CHUNK = 500  # record ids per membership add/remove call (HubSpot's maximum: unverified)
+MEMBERSHIP_CHUNK = 500  # default record ids per membership call (settings' membership_chunk; max unverified)
 CONTACT_TYPES = frozenset({"contacts", "contact", "0-1"})
 RECORD_MISSING = "RECORD_MISSING"
 RETRYABLE_RECORD_ERRORS = frozenset(
@@ -172,22 +173,49 @@ def _send_update(transport: HubSpotTransport, batch: Sequence[tuple[str, dict[st
 
 def _isolate(transport: HubSpotTransport, batch: Sequence[tuple[str, dict[str, str]]],
              exc: FatalAPIError) -> list[WriteResult]:
-    """Split a rejected batch in halves until the rejected records are alone; stop when both halves
-    are rejected (then the cause is not in the records)."""
-    code, message = exc.code or "VALIDATION_ERROR", _api_message(exc)
+    """Get every good record of a batch HubSpot rejected whole (400) written.
+
+    When the error names records of the batch (`context.ids`, or a bracketed id list in the message,
+    as in "Duplicate IDs found in batch input: [123]"), those fail with HubSpot's reason and the rest
+    is sent again. Otherwise the batch is split in halves, each sent on its own, down to single
+    records: a record that fails alone is the bad one. Each step sends fewer records than the last,
+    so this ends; it costs about 2 calls per bad record per halving level (at most 2n - 1 calls when
+    every record is refused)."""
+    body = _error_body(exc)
+    category = str(body.get("category") or exc.code or "VALIDATION_ERROR")
+    code = RECORD_MISSING if category in MISSING_RECORD_ERRORS else category
+    message = _api_message(exc)
     if len(batch) == 1:
         return [WriteResult(batch[0][0], False, code, message)]
+    named = _named_ids(body, {rid for rid, _ in batch})
+    if named:
+        log.warning("hubspot batch update of %d rejected (%s) naming %d record(s); sending the rest",
+                    len(batch), category, len(named))
+        rest = [item for item in batch if item[0] not in named]
+        done = {r.record_id: r for r in (_submit_update(transport, rest) if rest else [])}
+        return [WriteResult(rid, False, code, message) if rid in named else done[rid]
+                for rid, _ in batch]
     log.warning("hubspot batch update of %d rejected (%s); splitting to isolate the bad records",
-                len(batch), code)
+                len(batch), category)
     half = len(batch) // 2
-    parts = (batch[:half], batch[half:])
-    sent = [_send_update(transport, part) for part in parts]
-    if all(isinstance(s, FatalAPIError) for s in sent):
-        return [WriteResult(rid, False, code, message) for rid, _ in batch]
-    out: list[WriteResult] = []
-    for part, res in zip(parts, sent, strict=True):
-        out.extend(res if isinstance(res, list) else _isolate(transport, part, res))
-    return out
+    return [r for part in (batch[:half], batch[half:]) for r in _submit_update(transport, part)]
+
+
+ID_LIST = re.compile(r"\[([0-9,\s\"']+)\]")  # a bracketed list of numeric ids, e.g. "[123, 456]"
+
+
+def _named_ids(body: Mapping[str, Any], batch_ids: set[str]) -> set[str]:
+    """The records of the batch a whole-batch error names: `context.ids` / `context.id`, or bracketed
+    lists of numeric ids in the message (never bare numbers: a property message holds values too)."""
+    context = body.get("context") or {}
+    named: set[str] = set()
+    if isinstance(context, Mapping):
+        for key in ("ids", "id"):
+            value = context.get(key) or []
+            named |= {str(v) for v in ([value] if isinstance(value, str | int) else value)}
+    for listed in ID_LIST.findall(str(body.get("message") or "")):
+        named |= {part.strip(" \"'") for part in listed.split(",")}
+    return named & batch_ids
 
 
 def map_batch_results(ids: Sequence[str], data: Mapping[str, Any] | None) -> list[WriteResult]:
@@ -218,24 +246,30 @@ def map_batch_results(ids: Sequence[str], data: Mapping[str, Any] | None) -> lis
     return out
 
 
+def _error_body(exc: BaseException) -> dict[str, Any]:
+    """The decoded HubSpot error body behind `exc`, or {}."""
+    raw = getattr(exc.__cause__, "body", None)
+    try:
+        body = json.loads(raw) if raw else None
+    except (ValueError, TypeError):
+        body = None
+    return body if isinstance(body, dict) else {}
+
+
 def _api_message(exc: BaseException) -> str:
     """The `message` of the HubSpot error body behind `exc` (truncated), else the error text."""
-    cause = exc.__cause__
-    body = getattr(cause, "body", None)
-    try:
-        message = json.loads(body).get("message") if body else None
-    except (ValueError, TypeError, AttributeError):
-        message = None
-    return str(message or exc)[:500]
+    return str(_error_body(exc).get("message") or exc)[:500]
 
 
 # --------------------------------------------------------------------------- list membership
 
 
 def change_memberships(transport: HubSpotTransport, changes: Sequence[ListChange],
-                       resolve: Callable[[str], str | None]) -> list[WriteResult]:
+                       resolve: Callable[[str], str | None], *,
+                       chunk_size: int = MEMBERSHIP_CHUNK) -> list[WriteResult]:
     """Add/remove records to/from MANUAL lists named in `changes`; one WriteResult per change, in
-    input order. `resolve(name)` gives the list id (None: no such list -> `LIST_NOT_FOUND`).
+    input order, at most `chunk_size` ids per call. `resolve(name)` gives the list id (None: no such
+    list -> `LIST_NOT_FOUND`).
     `recordIdsMissing` (merged or deleted contacts) -> `RECORD_MISSING`. A record already in (or
     not in) the list is a success. For the same list and record, the last change wins; earlier
     ones are reported as successes superseded by it."""
@@ -256,8 +290,8 @@ def change_memberships(transport: HubSpotTransport, changes: Sequence[ListChange
                                              f"HubSpot list {name!r} does not exist (run setup)")
                 continue
             for op, indexes in ops.items():
-                for start in range(0, len(indexes), MEMBERSHIP_CHUNK):
-                    chunk = indexes[start:start + MEMBERSHIP_CHUNK]
+                for start in range(0, len(indexes), chunk_size):
+                    chunk = indexes[start:start + chunk_size]
                     ids = [str(changes[i].record_id) for i in chunk]
                     for i, res in zip(chunk, _membership_call(transport, list_id, op, ids), strict=True):
                         outcome[i] = res

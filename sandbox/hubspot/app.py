@@ -1,13 +1,15 @@
 """The Starlette app: API routes, and around every API call auth, rate limits, faults and call counting.
 
 Each API request goes through, in order: the call log (`emu.calls`), bearer-token auth (401
-INVALID_AUTHENTICATION), the rate limiter (429 with the real body; `Retry-After` only when
+INVALID_AUTHENTICATION; an expired OAuth token: 401 EXPIRED_AUTHENTICATION), the rate limiter
+(429 with the real body; `Retry-After` only when
 `retry_after_on_429`), the fault injector (429/500/503/drop/slow/expire by endpoint name), then the
 handler. Non-search responses carry the `X-HubSpot-RateLimit-*` headers.
 
 Endpoint names (for faults and `emu.calls`): hubspot.search, hubspot.batch_read, hubspot.batch_update,
 hubspot.batch_upsert, hubspot.batch_create, hubspot.batch_archive, hubspot.contacts (basic CRUD,
-paging, merge), hubspot.properties (properties and groups), hubspot.lists, hubspot.memberships.
+paging, merge), hubspot.properties (properties and groups), hubspot.lists (including search),
+hubspot.memberships. A `%2F` in an API path is refused with 404 before all that (`EncodedSlashGuard`).
 
 `/_sandbox/...` is the private inspection API (no auth, no limits, not counted): see inspect_api.py.
 """
@@ -21,12 +23,14 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..faults import DroppedConnection
-from . import contacts_api, inspect_api, lists_api, schema_api
+from . import contacts_api, inspect_api, lists_api, oauth, schema_api
 from .errors import AUTH_NOT_FOUND, ApiError, error_body
 from .http import Reply
 from .ratelimit import RATE_LIMIT_MESSAGES
@@ -63,10 +67,11 @@ API_ROUTES: list[tuple[str, list[str], str, Handler]] = [
     (f"{P}/{{propertyName}}", ["PATCH"], "hubspot.properties", schema_api.update_property),
     (f"{P}/{{propertyName}}", ["DELETE"], "hubspot.properties", schema_api.archive_property),
     # the spec says /crm/v3/lists, hubspot-api-client 12 sends /crm/v3/lists/: serve both
+    (f"{L}/search", ["POST"], "hubspot.lists", lists_api.search_lists),
     (L, ["POST"], "hubspot.lists", lists_api.create_list),
     (f"{L}/", ["POST"], "hubspot.lists", lists_api.create_list),
     (
-        f"{L}/object-type-id/{{objectTypeId}}/name/{{listName:path}}",
+        f"{L}/object-type-id/{{objectTypeId}}/name/{{listName}}",
         ["GET"],
         "hubspot.lists",
         lists_api.get_list_by_name,
@@ -101,9 +106,20 @@ def api_endpoint(
     async def endpoint(request: Request) -> Response:
         emu.calls.hit(name)
         token = _bearer(request)
-        if token is None or token not in emu.tokens:
+        principal = token
+        if token is not None and token not in emu.tokens:
+            client, expired_for = emu.oauth.check(token, emu.clock())
+            if client is None:
+                token = None
+            elif expired_for > 0:
+                return json_response(401, error_body(
+                    f"The OAuth token used to make this call expired {expired_for} second(s) ago.",
+                    "EXPIRED_AUTHENTICATION"))
+            else:
+                principal = f"oauth:{client}"  # an app's limits, whichever of its tokens is used
+        if token is None or principal is None:
             return json_response(401, error_body(AUTH_NOT_FOUND, "INVALID_AUTHENTICATION"))
-        decision = emu.limiter.check(token, search=search)
+        decision = emu.limiter.check(principal, search=search)
         headers = dict(decision.headers)
         if not decision.allowed:
             policy = decision.policy or "TEN_SECONDLY_ROLLING"
@@ -171,10 +187,43 @@ async def _method_not_allowed(request: Request, exc: Exception) -> Response:
     )
 
 
+class EncodedSlashGuard:
+    """Refuse a percent-encoded `/` (`%2F`) in an API path with 404, as web servers and gateways do by
+    default (Apache `AllowEncodedSlashes Off`; many proxies decode it into a path separator). A
+    literal `/` inside a segment already misses every route (404). UNVERIFIED what HubSpot's edge
+    does with `%2F` (issue-10 facts, Lists v3): the stricter answer, so a client never addresses
+    anything by a name that may contain `/` (look lists up with POST /crm/v3/lists/search)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = scope.get("raw_path") or b""
+        if scope["type"] == "http" and raw.startswith(b"/crm/") and b"%2f" in raw.lower():
+            path = raw.split(b"?", 1)[0].decode("latin-1")
+            body = error_body(f"Unknown path {scope.get('method', '')} {path}", "OBJECT_NOT_FOUND")
+            await json_response(404, body)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def oauth_endpoint(emu: HubSpotEmulator) -> Callable[[Request], Awaitable[Response]]:
+    """POST /oauth/v1/token: no bearer auth, no rate limit; counted as hubspot.oauth."""
+
+    async def endpoint(request: Request) -> Response:
+        emu.calls.hit("hubspot.oauth")
+        reply = await oauth.token(request, emu.oauth, emu.clock())
+        return json_response(reply.status, reply.body)
+
+    return endpoint
+
+
 def build_app(emu: HubSpotEmulator) -> Starlette:
     routes = [
         Route(path, api_endpoint(emu, name, handler), methods=methods)
         for path, methods, name, handler in API_ROUTES
     ]
+    routes.append(Route("/oauth/v1/token", oauth_endpoint(emu), methods=["POST"]))
     routes += inspect_api.routes(emu)
-    return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _method_not_allowed})
+    return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _method_not_allowed},
+                     middleware=[Middleware(EncodedSlashGuard)])

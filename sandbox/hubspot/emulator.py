@@ -8,8 +8,11 @@ from datetime import UTC, datetime
 from ..faults import CallLog, FaultInjector
 from ..server import ServerThread
 from .app import build_app
+from .oauth import TOKEN_TTL, OAuthApps
 from .ratelimit import RateLimiter
 from .store import ContactStore
+
+BATCH_ERROR_MODES = ("multi_status", "whole_batch")
 
 
 def _utc_now() -> datetime:
@@ -26,6 +29,16 @@ class HubSpotEmulator:
     `store` is the Python handle (seed, inspect; bypasses limits, faults and call counting),
     `calls` counts API calls per endpoint name, `faults` injects failures by endpoint name.
     `clock` supplies "now" for timestamps and for the rate-limit windows.
+
+    `batch_errors`: how batch update answers inputs it cannot apply. "multi_status" (default, what
+    HubSpot documents): 207 with the good inputs applied and the bad ones in `errors`. "whole_batch":
+    nothing is applied and the whole call answers 400, as client-library issues report; unknown,
+    archived or merged-away ids are named in the message, invalid values are not (see batch.py).
+    `membership_max_ids`: record ids accepted per list membership call (the real maximum is
+    undocumented; 500 assumed from the legacy lists API), more is a 400 VALIDATION_ERROR.
+    `oauth`: public apps (`emu.oauth.add_app(client_id, secret, refresh_token)`); POST /oauth/v1/token
+    issues access tokens that expire after `token_ttl` seconds (see oauth.py). `tokens` are private
+    app tokens: they never expire.
     """
 
     def __init__(
@@ -37,12 +50,20 @@ class HubSpotEmulator:
         daily_limit: int = 1_000_000,
         searches_per_second: float = 5.0,
         retry_after_on_429: bool = True,
+        batch_errors: str = "multi_status",
+        membership_max_ids: int = 500,
+        token_ttl: int = TOKEN_TTL,
         clock: Callable[[], datetime] | None = None,
     ):
         self.tokens = frozenset(tokens)
         self.faults = faults if faults is not None else FaultInjector()
         self.clock = clock or _utc_now
         self.retry_after_on_429 = retry_after_on_429
+        if batch_errors not in BATCH_ERROR_MODES:
+            raise ValueError(f"batch_errors must be one of {BATCH_ERROR_MODES}, got {batch_errors!r}")
+        self.batch_errors = batch_errors
+        self.membership_max_ids = membership_max_ids
+        self.oauth = OAuthApps(token_ttl=token_ttl)
         self.calls = CallLog()
         self.limiter = RateLimiter(
             requests_per_10s=requests_per_10s,

@@ -55,6 +55,13 @@ class ContactList:
         return out
 
 
+    def search_json(self) -> dict[str, Any]:
+        """A PublicObjectListSearchResult (`additionalProperties` holds the size, as strings)."""
+        out = {k: v for k, v in self.as_json().items() if k != "size"}
+        out["additionalProperties"] = {"hs_list_size": str(len(self.members))}
+        return out
+
+
 class ListStore:
     """Lists of one portal; every method takes the contact store's lock."""
 
@@ -114,6 +121,18 @@ class ListStore:
                 "OBJECT_NOT_FOUND",
             )
         return found
+
+    def search(self, query: str, offset: int, count: int, processing_types: list[str]) -> dict[str, Any]:
+        """The ListSearchResponse page: lists whose name contains `query` (case-insensitively; empty:
+        all), by list id, `count` from `offset`."""
+        wanted = query.casefold()
+        with self._store.lock:
+            found = [x for _, x in sorted(self._lists.items())
+                     if wanted in x.name.casefold()
+                     and (not processing_types or x.processing_type in processing_types)]
+        page = found[offset:offset + count]
+        return {"lists": [x.search_json() for x in page], "offset": offset + len(page),
+                "hasMore": offset + len(page) < len(found), "total": len(found)}
 
     def delete(self, list_id: str) -> None:
         found = self.get(list_id)

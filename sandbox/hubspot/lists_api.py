@@ -1,4 +1,4 @@
-"""Lists v3 endpoints: create, fetch by id or name, delete, and memberships."""
+"""Lists v3 endpoints: create, search, fetch by id or name, delete, and memberships."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from starlette.requests import Request
 from .errors import ApiError
 from .http import Reply, json_body, query_bool, query_int
 from .lists import MAX_MEMBERSHIP_PAGE
+
+SEARCH_DEFAULT_COUNT = 20  # ListSearchRequest.count default (crm-lists-v3.json)
+SEARCH_MAX_COUNT = 500  # its maximum
 
 if TYPE_CHECKING:
     from .emulator import HubSpotEmulator
@@ -29,18 +32,35 @@ async def get_list_by_name(request: Request, emu: HubSpotEmulator) -> Reply:
     return Reply(200, {"list": found.as_json(include_filters=query_bool(request, "includeFilters"))})
 
 
+async def search_lists(request: Request, emu: HubSpotEmulator) -> Reply:
+    """POST /crm/v3/lists/search. `offset` and `additionalProperties` are required by the spec
+    (ListSearchRequest): refused when absent, the stricter reading. `count` at most 500 (spec)."""
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise ApiError.validation("Invalid input JSON: expected a ListSearchRequest object")
+    missing = [k for k in ("offset", "additionalProperties") if body.get(k) is None]
+    if missing:
+        raise ApiError.validation(f"Some required fields were not set: [{', '.join(missing)}]")
+    offset, count = body["offset"], body.get("count", SEARCH_DEFAULT_COUNT)
+    if not (isinstance(offset, int) and offset >= 0 and isinstance(count, int)
+            and 1 <= count <= SEARCH_MAX_COUNT):
+        raise ApiError.validation(f"offset must be >= 0 and count between 1 and {SEARCH_MAX_COUNT}")
+    types = body.get("processingTypes") or []
+    return Reply(200, emu.store.lists.search(str(body.get("query") or ""), offset, count, list(types)))
+
+
 async def delete_list(request: Request, emu: HubSpotEmulator) -> Reply:
     emu.store.lists.delete(request.path_params["listId"])
     return Reply(204)
 
 
 async def add_members(request: Request, emu: HubSpotEmulator) -> Reply:
-    ids = _id_array(await json_body(request))
+    ids = _capped(emu, _id_array(await json_body(request)))
     return Reply(200, emu.store.lists.change(request.path_params["listId"], ids, ()))
 
 
 async def remove_members(request: Request, emu: HubSpotEmulator) -> Reply:
-    ids = _id_array(await json_body(request))
+    ids = _capped(emu, _id_array(await json_body(request)))
     return Reply(200, emu.store.lists.change(request.path_params["listId"], (), ids))
 
 
@@ -50,6 +70,7 @@ async def add_and_remove(request: Request, emu: HubSpotEmulator) -> Reply:
         raise ApiError.validation("Invalid input JSON: expected {recordIdsToAdd, recordIdsToRemove}")
     add = _id_array(body.get("recordIdsToAdd") or [])
     remove = _id_array(body.get("recordIdsToRemove") or [])
+    _capped(emu, add + remove)
     return Reply(200, emu.store.lists.change(request.path_params["listId"], add, remove))
 
 
@@ -60,6 +81,20 @@ async def page_members(request: Request, emu: HubSpotEmulator) -> Reply:
     return Reply(
         200, emu.store.lists.page(request.path_params["listId"], request.query_params.get("after"), limit)
     )
+
+
+def _capped(emu: HubSpotEmulator, ids: list[str]) -> list[str]:
+    """Refuse more than `emu.membership_max_ids` record ids in one membership call. UNVERIFIED: the
+    Lists v3 spec and reference state no maximum (the legacy v1 lists API took up to 500 per request);
+    the emulator enforces the assumed one, with a HubSpot-shaped VALIDATION_ERROR of unknown text."""
+    limit = emu.membership_max_ids
+    if len(ids) > limit:
+        raise ApiError.validation(
+            f"The maximum number of record ids supported in a membership request is {limit}. "
+            "Please reduce the number of items and try again",
+            context={"maximum": [str(limit)], "received": [str(len(ids))]},
+        )
+    return ids
 
 
 def _id_array(body: Any) -> list[str]:

@@ -9,6 +9,8 @@ upserted tasks are idempotent in both systems). Each batch's intents are recorde
 (sync.state.pending), so that next run can tell leadsync's own landed-but-unrecorded values from hand
 edits and re-send uncertain list changes.
 
+Contacts the state store's snapshots know are gone are resolved before a batch is sent: one merged
+into another is written to the survivor, an archived one is not sent and fails with its reason.
 A record the system refused is kept as a failure (reason included) and planned again next run; one bad
 record never stops the batch or the run. Between batches the writer checks the stop event (SIGTERM from
 the scheduler) and the run lock.
@@ -20,7 +22,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from connectors.base import (
@@ -130,7 +132,38 @@ class Writer:
             raise RuntimeError(f"{system} {what}: {len(results)} results for {len(records)} records")
         return results, True
 
+    def _live(self, system: str, what: str, batch: list[T], record_id: Callable[[T], str],
+              moved: Callable[[T, str], T], key: Callable[[T], str]) -> list[T]:
+        """The batch with records the snapshots know are gone resolved first: a record merged into
+        another is written to the survivor; an archived one is not sent, and fails with its reason."""
+        fates = self.store.contact_fates(system, {record_id(item) for item in batch})
+        if not fates:
+            return batch
+        live: list[T] = []
+        gone: list[NewFailure] = []
+        for item in batch:
+            rid = record_id(item)
+            if rid not in fates:
+                live.append(item)
+            elif (survivor := fates[rid]) is not None:
+                log.info("%s record %s was merged into %s: writing to %s", system, rid, survivor, survivor)
+                live.append(moved(item, survivor))
+            else:
+                gone.append(NewFailure(system, key(item), "write", f"{what}: ARCHIVED: record {rid} is "
+                                       f"archived (deleted) in {system}; restore it there to have it "
+                                       "written again"))
+        if gone:
+            self.failures.extend(gone)
+            self.store.add_failures(self.run_id, gone)
+            self.counts[f"{system}.write_failures"] += len(gone)
+            self._open_failures = True
+        return live
+
     def _send_fields(self, system: str, batch: list[FieldUpdate]) -> None:
+        batch = self._live(system, "field update", batch, lambda u: u.record_id,
+                           lambda u, rid: replace(u, record_id=rid), key=lambda u: u.record_id)
+        if not batch:
+            return
         self.store.add_pending(system, updates=batch, run_id=self.run_id)
         results, answered = self._call(system, "field update", [u.record_id for u in batch],
                                        lambda: self.sinks[system].update_fields(batch))
@@ -142,6 +175,11 @@ class Writer:
         self._settle(system, "field update", batch, results, key=lambda u: u.record_id)
 
     def _send_lists(self, system: str, batch: list[ListChange]) -> None:
+        batch = self._live(system, "list change", batch, lambda c: c.record_id,
+                           lambda c, rid: replace(c, record_id=rid),
+                           key=lambda c: f"{c.record_id}@{c.list_name}")
+        if not batch:
+            return
         self.store.add_pending(system, changes=batch, run_id=self.run_id)
         results, answered = self._call(system, "list change", [c.record_id for c in batch],
                                        lambda: self.sinks[system].change_lists(batch))

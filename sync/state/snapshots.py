@@ -22,6 +22,8 @@ from sync.state.codec import (
 )
 from sync.state.sql import IN_CHUNK, WRITE_CHUNK, at_or_now, chunks, stream_rows, upsert
 
+MERGE_DEPTH = 8  # merges followed at most this deep (a chain: A into B, later B into C, ...)
+
 
 class Snapshots:
     engine: Engine
@@ -132,6 +134,35 @@ class Snapshots:
             yield ContactRef(contact_id=r.contact_id, email=r.email,
                              properties=properties_from_json(r.properties),
                              modified_at=r.modified_at, archived=r.archived)
+
+    def contact_fates(self, system: str, ids: Iterable[str]) -> dict[str, str | None]:
+        """Of these contact ids, the ones the snapshots know are gone: id -> the contact it was merged
+        into (merges followed to the last one), or None when it is archived (itself, or the contact it
+        ended up merged into). Ids not listed are live or unknown."""
+        c = s.contacts.c
+        fates: dict[str, str | None] = {}
+        nodes: dict[str, tuple[bool, str | None]] = {}
+        wanted = set(ids)
+        for _ in range(MERGE_DEPTH):
+            todo = sorted(wanted - set(nodes))
+            if not todo:
+                break
+            for part in chunks(todo, IN_CHUNK):
+                with self.engine.connect() as conn:
+                    for r in conn.execute(sa.select(c.contact_id, c.archived, c.merged_into).where(
+                            c.system == system, c.contact_id.in_(part))):
+                        nodes[r.contact_id] = (bool(r.archived), r.merged_into)
+            wanted = {into for _a, into in nodes.values() if into}
+        for rid in set(ids):
+            current, seen = rid, set()
+            while current in nodes and nodes[current][1] and current not in seen:
+                seen.add(current)
+                current = nodes[current][1]  # type: ignore[assignment]
+            if current in nodes and nodes[current][0]:
+                fates[rid] = None
+            elif current != rid:
+                fates[rid] = current
+        return fates
 
     def count_contacts(self, system: str) -> int:
         with self.engine.connect() as conn:

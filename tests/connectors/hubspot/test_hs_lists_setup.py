@@ -44,6 +44,23 @@ def test_list_changes_in_chunks(hub: Hub, faults: tuple) -> None:
     assert hub.counted() == hub.calls()
 
 
+@pytest.mark.parametrize("chunk", [100, 500])
+def test_membership_chunk_follows_the_setting_and_the_emulator_cap(make_hub, chunk: int) -> None:  # noqa: ANN001
+    hub: Hub = make_hub(membership_max_ids=chunk)
+    ids = contacts(hub, 1_050)
+    conn = hub.connector(membership_chunk=chunk)
+    assert conn.write_sizes.list_members == chunk
+    conn.ensure_lists(["Nurture - Events"], create_missing=True)
+    hub.reset_counts()
+    assert all(r.ok for r in conn.change_lists([ListChange("Nurture - Events", c, "add") for c in ids]))
+    assert hub.counted() == {"memberships": math.ceil(1_050 / chunk)} == hub.calls()
+    too_big = hub.connector(membership_chunk=chunk + 1)
+    refused = too_big.change_lists([ListChange("Nurture - Events", c, "remove") for c in ids[:chunk + 11]])
+    assert refused[0].error_code == "VALIDATION_ERROR" and "maximum" in (refused[0].message or "")
+    assert all(r.ok for r in refused[chunk + 1:])  # the last, smaller chunk is accepted
+    assert not any(r.ok for r in refused[:chunk + 1])
+
+
 def test_missing_records_and_lists_are_failures(hub: Hub) -> None:
     ids = contacts(hub, 10)
     store = hub.emu.store
@@ -64,6 +81,21 @@ def test_missing_records_and_lists_are_failures(hub: Hub) -> None:
               if ch.record_id not in (ids[1], ids[2]) and ch.list_name != "Nurture - Gone"]
     assert others and all(r.ok for r in others)
     assert store.list_members("Nurture - Newsletter") == {ids[0], *ids[3:4], *ids[5:]}
+
+
+def test_lists_are_found_by_search_and_addressed_by_id(hub: Hub) -> None:
+    lists_api = hub.connector().transport.client.crm.lists.lists_api
+    # all match the search query; the wanted list comes last, on the second page
+    for name in [f"Nurture - Call/DM {i}" for i in range(150)] + ["Nurture - Call/DM"]:
+        lists_api.create({"name": name, "objectTypeId": "0-1", "processingType": "MANUAL"})
+    ids = contacts(hub, 3)
+    hub.reset_counts()
+    conn = hub.connector()
+    results = conn.change_lists([ListChange("NURTURE - CALL/DM", c, "add") for c in ids])
+    assert all(r.ok for r in results)
+    assert hub.emu.store.list_members("Nurture - Call/DM") == set(ids)
+    assert hub.calls() == {"lists": 2, "memberships": 1}  # two search pages, then by id
+    assert conn.ensure_lists(["Nurture - Call/DM"], create_missing=False) == {"Nurture - Call/DM": "151"}
 
 
 def test_lists_are_found_case_insensitively_and_dynamic_ones_refused(hub: Hub) -> None:

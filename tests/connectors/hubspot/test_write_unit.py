@@ -103,15 +103,24 @@ class _Raw:
         pass
 
 
-def _transport(bad: set[str] | None, calls: list[list[str]]) -> HubSpotTransport:
-    """Batch update that rejects a whole batch (400) when it holds a `bad` id, or always (None)."""
+def _transport(bad: set[str] | None, calls: list[list[str]], *, naming: str | None = None,
+               ) -> HubSpotTransport:
+    """Batch update that rejects a whole batch (400) when it holds a `bad` id, or always (None).
+    `naming`: where the error names the bad ids ("context", "message"), or nowhere (None)."""
 
     def update(body: Any, **_: Any) -> _Raw:
         ids = [i.id for i in body.inputs]
         calls.append(ids)
         if bad is None or bad & set(ids):
+            hit = sorted(bad & set(ids)) if bad else []
+            if naming == "context":
+                raise _Rejected({"status": "error", "category": "OBJECT_NOT_FOUND", "message": "Could not "
+                                 "get some CONTACT objects", "context": {"ids": hit}})
+            if naming == "message":
+                raise _Rejected({"status": "error", "category": "VALIDATION_ERROR", "message": "Duplicate "
+                                 f"IDs found in batch input: [{', '.join(hit)}]. IDs must be unique"})
             raise _Rejected({"status": "error", "category": "VALIDATION_ERROR", "message": "Property values "
-                             "were not valid"})
+                             "were not valid: [{\"isValid\":false,\"message\":\"3 is not a date\"}]"})
         return _Raw({"status": "COMPLETE", "results": [{"id": i} for i in ids]})
 
     client = SimpleNamespace(crm=SimpleNamespace(contacts=SimpleNamespace(
@@ -134,8 +143,34 @@ def test_a_rejected_batch_is_split_until_the_bad_record_is_alone() -> None:
     assert max(len(c) for c in calls[1:]) == 50
 
 
-def test_splitting_stops_when_the_problem_is_not_in_the_records() -> None:
+def test_bad_records_in_both_halves_are_isolated_and_the_rest_is_written() -> None:
     calls: list[list[str]] = []
-    results = _submit_update(_transport(None, calls), [(str(i), {"x": "1"}) for i in range(100)])
-    assert not any(r.ok for r in results) and len(results) == 100
-    assert [len(c) for c in calls] == [100, 50, 50]
+    bad = {"3", "37", "60", "99"}
+    results = _submit_update(_transport(bad, calls), [(str(i), {"x": "1"}) for i in range(100)])
+    assert [r.record_id for r in results] == [str(i) for i in range(100)]
+    assert {r.record_id for r in results if not r.ok} == bad
+    written = {rid for c in calls if not bad & set(c) for rid in c}
+    assert written == {str(i) for i in range(100)} - bad  # every good record written, once
+    assert sum(len(c) for c in calls if not bad & set(c)) == 96
+    assert len(calls) <= 1 + 2 * 7 * len(bad)
+
+
+@pytest.mark.parametrize("naming", ["context", "message"])
+def test_records_named_by_a_rejected_batch_fail_and_the_rest_is_sent_once_more(naming: str) -> None:
+    calls: list[list[str]] = []
+    bad = {"5", "70"}
+    batch = [(str(i), {"x": "1"}) for i in range(100)]
+    results = _submit_update(_transport(bad, calls, naming=naming), batch)
+    assert {r.record_id for r in results if not r.ok} == bad
+    assert all(r.ok for r in results if r.record_id not in bad)
+    assert [len(c) for c in calls] == [100, 98]
+    expected = "RECORD_MISSING" if naming == "context" else "VALIDATION_ERROR"
+    assert {results[5].error_code, results[70].error_code} == {expected}
+
+
+def test_a_batch_refused_for_no_record_fails_each_record_alone() -> None:
+    calls: list[list[str]] = []
+    results = _submit_update(_transport(None, calls), [(str(i), {"x": "1"}) for i in range(8)])
+    assert not any(r.ok for r in results) and len(results) == 8
+    assert len(calls) == 15  # 8 + 4 + 2 + 1: down to single records
+    assert results[0].error_code == "VALIDATION_ERROR" and "not a date" in (results[0].message or "")

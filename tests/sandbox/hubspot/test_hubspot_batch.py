@@ -17,6 +17,8 @@ from hubspot.crm.contacts import (
     BatchResponseSimplePublicUpsertObject,
 )
 
+from sandbox.hubspot import HubSpotEmulator
+
 from .conftest import Sandbox, StepClock
 from .people import seed_people
 
@@ -231,3 +233,26 @@ def test_duplicate_ids_in_one_batch_update_are_refused(hs: Sandbox) -> None:
     )
     assert response.status == 400
     assert "Duplicate IDs" in response.json()["message"]
+    assert response.json()["context"] == {"ids": [people[0].id]}
+
+
+def test_whole_batch_mode_refuses_the_batch_and_applies_nothing(make_sandbox: Any) -> None:
+    hs = make_sandbox(batch_errors="whole_batch")
+    people = seed_people(hs.emu, 3)
+    path = "/crm/v3/objects/contacts/batch/update"
+    good = {"id": people[0].id, "properties": {"lifecyclestage": "customer"}}
+    missing = hs.raw("POST", path, {"inputs": [good, {"id": "987654", "properties": {"firstname": "x"}}]})
+    assert missing.status == 400
+    assert missing.json()["category"] == "OBJECT_NOT_FOUND" and "[987654]" in missing.json()["message"]
+    invalid = hs.raw("POST", path, {"inputs": [good, {"id": people[1].id,
+                                                      "properties": {"lifecyclestage": "bogus"}}]})
+    assert invalid.status == 400
+    assert invalid.json()["category"] == "VALIDATION_ERROR" and people[1].id not in invalid.json()["message"]
+    assert _stage(hs, people[0].id) == people[0].stage  # nothing applied
+    assert hs.raw("POST", path, {"inputs": [good]}).status == 200
+    assert _stage(hs, people[0].id) == "customer"
+
+
+def test_batch_errors_mode_is_checked() -> None:
+    with pytest.raises(ValueError, match="batch_errors"):
+        HubSpotEmulator(batch_errors="sometimes")

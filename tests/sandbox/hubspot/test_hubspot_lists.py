@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hubspot.crm.lists import ApiException, ListCreateRequest, MembershipChangeRequest
+from hubspot.crm.lists import ApiException, ListCreateRequest, ListSearchRequest, MembershipChangeRequest
 
 from .conftest import Sandbox
 from .people import seed_people
@@ -19,14 +19,45 @@ def _create(hs: Sandbox, name: str = NAME, processing: str = "MANUAL") -> str:
 
 
 def test_create_and_find_by_name_case_insensitively(hs: Sandbox) -> None:
-    list_id = _create(hs)
+    list_id = _create(hs, "Nurture - Events")
     lists_api = hs.client().crm.lists.lists_api
-    found = lists_api.get_by_name(NAME.upper(), "0-1")
-    assert (found.list.list_id, found.list.name, found.list.processing_type) == (list_id, NAME, "MANUAL")
-    assert lists_api.get_by_id(list_id).list.name == NAME
+    found = lists_api.get_by_name("NURTURE - EVENTS", "0-1")
+    assert (found.list.list_id, found.list.name, found.list.processing_type) == (
+        list_id, "Nurture - Events", "MANUAL")
+    assert lists_api.get_by_id(list_id).list.name == "Nurture - Events"
     with pytest.raises(ApiException) as absent:
-        lists_api.get_by_name("Nurture - Events", "0-1")
+        lists_api.get_by_name("Nurture - Webinars", "0-1")
     assert absent.value.status == 404
+
+
+def test_a_slash_in_a_path_segment_is_refused_encoded_or_not(hs: Sandbox) -> None:
+    list_id = _create(hs)
+    with pytest.raises(ApiException) as encoded:  # the client sends "Nurture%20-%20Call%2FDM"
+        hs.client().crm.lists.lists_api.get_by_name(NAME, "0-1")
+    assert encoded.value.status == 404
+    assert hs.raw("GET", "/crm/v3/lists/object-type-id/0-1/name/Nurture - Call/DM").status == 404
+    hs.recorder.records.pop()  # a path the spec does not have: nothing to check it against
+    assert hs.raw("GET", "/crm/v3/lists/object-type-id/0-1/name/Nurture%20-%20Call%2fDM").status == 404
+    assert hs.raw("GET", f"/crm/v3/lists/{list_id}").json()["list"]["name"] == NAME
+
+
+def test_search_pages_by_offset_and_matches_names_case_insensitively(hs: Sandbox) -> None:
+    ids = [_create(hs, f"{NAME} {i}") for i in range(5)] + [_create(hs, "Other")]
+    lists_api = hs.client().crm.lists.lists_api
+    first = lists_api.do_search(ListSearchRequest(query="call/dm", offset=0, count=3,
+                                                  additional_properties=[]))
+    assert (first.total, first.has_more, first.offset) == (5, True, 3)
+    second = lists_api.do_search(ListSearchRequest(query="call/dm", offset=3, count=3,
+                                                   additional_properties=[]))
+    assert (second.has_more, second.offset) == (False, 5)
+    assert [x.list_id for x in first.lists + second.lists] == ids[:5]
+    assert second.lists[0].name == f"{NAME} 3" and second.lists[0].object_type_id == "0-1"
+    everything = lists_api.do_search(ListSearchRequest(query="", offset=0, additional_properties=[]))
+    assert everything.total == 6
+    assert hs.raw("POST", "/crm/v3/lists/search", {"query": "x"}).status == 400  # offset is required
+    too_many = hs.raw("POST", "/crm/v3/lists/search",
+                      {"offset": 0, "count": 501, "additionalProperties": []})
+    assert too_many.status == 400
 
 
 def test_create_without_trailing_slash_as_the_spec_says(hs: Sandbox) -> None:
