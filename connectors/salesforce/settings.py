@@ -7,10 +7,11 @@ commands that never log in (report, explain, runs) keep working without Salesfor
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 AuthMode = Literal["password", "jwt", "client_credentials", "session"]
 AUTH_NEEDS: dict[str, tuple[str, ...]] = {
@@ -19,6 +20,9 @@ AUTH_NEEDS: dict[str, tuple[str, ...]] = {
     "client_credentials": ("consumer_key", "consumer_secret"),
     "session": ("session_id", "instance_url"),
 }
+# where a call task goes when the deal owner is an inactive user (see connectors.salesforce.owners)
+INACTIVE_OWNER_MODES = ("account_owner", "skip")
+OWNER_ID = re.compile(r"^(005|00G)[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$")  # a User or a queue (Group) id
 
 
 class SalesforceSettings(BaseModel):
@@ -45,6 +49,17 @@ class SalesforceSettings(BaseModel):
     bulk_read_threshold: int = Field(default=50_000, ge=1)
     bulk_write_threshold: int = Field(default=10_000, ge=1)
     daily_reserve: int = Field(default=1_000, ge=0)
+    inactive_owner: str = "account_owner"  # "account_owner" | "skip" | a User (005...) or queue (00G...) id
+
+    @field_validator("inactive_owner")
+    @classmethod
+    def _inactive_owner(cls, value: str) -> str:
+        value = value.strip()
+        if value in INACTIVE_OWNER_MODES or OWNER_ID.match(value):
+            return value
+        raise ValueError(
+            "must be 'account_owner', 'skip', or a User (005...) or queue (00G...) id of 15 or 18 characters"
+        )
 
     def missing_for_auth(self) -> list[str]:
         """The keys the chosen auth mode needs that are not set (or empty), as `salesforce.<key>`."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any, TypeVar
 
 from simple_salesforce import format_soql
@@ -16,6 +16,7 @@ from connectors.base import CallTask, FatalAPIError, FieldUpdate, Scalar, WriteR
 from connectors.retry import retry_records
 from connectors.salesforce.bulk import BulkOptions, ingest_update
 from connectors.salesforce.client import COLLECTIONS, SalesforceClient
+from connectors.salesforce.owners import assign_owners
 from connectors.salesforce.read import MAX_IN_IDS, chunks, field_name
 
 log = logging.getLogger(__name__)
@@ -195,16 +196,27 @@ def existing_tasks(client: SalesforceClient, keys: Sequence[str]) -> dict[str, s
     return found
 
 
-def create_tasks(client: SalesforceClient, tasks: Sequence[CallTask]) -> list[WriteResult]:
+def create_tasks(
+    client: SalesforceClient,
+    tasks: Sequence[CallTask],
+    *,
+    inactive_owner: str = "account_owner",
+    owner_cache: MutableMapping[str, bool] | None = None,
+) -> list[WriteResult]:
     """One open Task per cycle key: keys that already have a task are reported ok with its id and left
     alone (never a second task, never reopened); the rest are upserted by the external id
     Leadsync_Cycle_Key__c, so a retry after a crash or a dropped connection cannot duplicate them.
+    A task whose owner is an inactive user goes where `inactive_owner` says (`owners.assign_owners`:
+    the account owner, a given user or queue, or a failure INACTIVE_OWNER_OR_USER).
     WriteResult.record_id is the cycle key; created_id the Task id."""
     existing = existing_tasks(client, [t.cycle_key for t in tasks])
     todo: dict[str, CallTask] = {}
     for task in tasks:
         if task.cycle_key not in existing:
             todo.setdefault(task.cycle_key, task)
+    ready, refused = assign_owners(
+        client, list(todo.values()), inactive_owner, {} if owner_cache is None else owner_cache
+    )
 
     def submit(batch: Sequence[CallTask]) -> list[WriteResult]:
         items = collections(
@@ -215,9 +227,8 @@ def create_tasks(client: SalesforceClient, tasks: Sequence[CallTask]) -> list[Wr
         )
         return [record_result(t.cycle_key, r, keep_id=True) for t, r in zip(batch, items, strict=True)]
 
-    written = {
-        r.record_id: r for r in in_batches(client, list(todo.values()), submit, key=lambda t: t.contact_id)
-    }
+    written = {r.record_id: r for r in in_batches(client, ready, submit, key=lambda t: t.contact_id)}
+    written.update(refused)
     out = []
     for task in tasks:
         if task.cycle_key in existing:

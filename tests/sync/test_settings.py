@@ -71,6 +71,7 @@ def test_missing_file_is_an_error(tmp_path: Path) -> None:
         ("[hubspot]\nrequests_per_10s = 'many'\n",
          "hubspot.requests_per_10s: Input should be a valid integer"),
         ("[salesforce]\nauth = 'magic'\n", "salesforce.auth: Input should be"),
+        ("[salesforce]\ninactive_owner = 'the boss'\n", "salesforce.inactive_owner: Value error, must be"),
         ("[nonsense]\nx = 1\n", "nonsense: Extra inputs are not permitted"),
         ("[state\nurl = 1\n", "invalid TOML"),
     ],

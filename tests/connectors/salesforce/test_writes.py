@@ -324,3 +324,62 @@ def test_campaign_ids_are_looked_up_once_per_connector(
     assert run.calls()["salesforce.query"] == 1
     assert run.calls()["salesforce.collections"] == 3
     assert sum(members(emu).values()) == 600
+
+
+# --------------------------------------------------------------------------- inactive task owners
+
+
+def _user(emu: SalesforceEmulator, name: str, *, active: bool) -> str:
+    return emu.store.create(
+        "User", {"Username": f"{name}@example.com", "Email": f"{name}@example.com", "LastName": name,
+                 "IsActive": active},
+    )
+
+
+def _owned_deal(
+    org: Org, emu: SalesforceEmulator, deal_owner: str, account_owner: str | None
+) -> tuple[str, str]:
+    account = org.account() if account_owner else None
+    if account:
+        emu.store.update("Account", account, {"OwnerId": account_owner})
+    contact = org.contact(account_id=account)
+    opp = org.deal(["Prospecting", "Closed Lost"], account_id=account, contacts=[contact])
+    emu.store.update("Opportunity", opp, {"OwnerId": deal_owner})
+    return contact, opp
+
+
+def test_tasks_of_departed_owners_go_to_the_account_owner(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    active, left, also_left = (_user(emu, "rep", active=True), _user(emu, "left", active=False),
+                               _user(emu, "gone", active=False))
+    cases = [(left, active), (active, active), (left, also_left), (left, None)]
+    tasks = [task(f"k{i}", *_owned_deal(org, emu, deal_owner, acc_owner), deal_owner)
+             for i, (deal_owner, acc_owner) in enumerate(cases)]
+    run = make()
+    results = run.connector.create_tasks(tasks)
+    assert [r.ok for r in results] == [True, True, False, False]
+    owners = {r["Leadsync_Cycle_Key__c"]: r["OwnerId"] for r in emu.store.all("Task")}
+    assert owners == {"k0": active, "k1": active}
+    assert {r.error_code for r in results[2:]} == {"INACTIVE_OWNER_OR_USER"}
+    assert "account owner" in results[2].message and "inactive too" in results[2].message
+    assert "has no account" in results[3].message
+    # existing tasks + the owners' IsActive + the account owners of the 3 tasks with a departed owner
+    assert run.calls()["salesforce.query"] == 3
+    again = run.connector.create_tasks([task("k9", tasks[1].contact_id, tasks[1].what_id, active)])
+    assert again[0].ok and run.calls()["salesforce.query"] == 4  # owners known: only the existing-task query
+
+
+def test_inactive_owner_skip_and_fixed_user(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    active, left = _user(emu, "rep", active=True), _user(emu, "left", active=False)
+    contact, opp = _owned_deal(org, emu, left, active)
+    skipped = make(inactive_owner="skip").connector.create_tasks([task("s", contact, opp, left)])
+    assert not skipped[0].ok and skipped[0].error_code == "INACTIVE_OWNER_OR_USER"
+    assert not skipped[0].retryable and "'skip'" in skipped[0].message
+    assert emu.store.all("Task") == []
+    fixed = make(inactive_owner=active).connector.create_tasks([task("f", contact, opp, left)])
+    assert fixed[0].ok and emu.store.all("Task")[0]["OwnerId"] == active
+    refused = make(inactive_owner=left).connector.create_tasks([task("g", contact, opp, left)])
+    assert not refused[0].ok and "inactive too" in refused[0].message
