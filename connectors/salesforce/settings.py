@@ -61,6 +61,26 @@ class SalesforceSettings(BaseModel):
             "must be 'account_owner', 'skip', or a User (005...) or queue (00G...) id of 15 or 18 characters"
         )
 
+    def uses_soap_login(self) -> bool:
+        """`password` with a security token (or without a connected app): SOAP login(); otherwise
+        `password` means the OAuth username-password flow."""
+        has_app = bool(self.consumer_key and self.consumer_secret and self.consumer_secret.get_secret_value())
+        token = self.security_token.get_secret_value() if self.security_token else ""
+        return self.auth == "password" and (bool(token) or not has_app)
+
+    def login_notice(self) -> str | None:
+        """A warning for login paths Salesforce is retiring (None for the OAuth modes that stay)."""
+        if self.auth != "password":
+            return None
+        if self.uses_soap_login():
+            what = ("SOAP login(), which Salesforce does not offer from API version 65.0 and retires for "
+                    "versions 31.0-64.0 with the Summer '27 release (help article 005132110)")
+        else:
+            what = ("the OAuth username-password flow, which Salesforce is retiring for connected apps: "
+                    "integrations must move off it before 20 Feb 2027 (help article 005461976)")
+        return (f"salesforce.auth = 'password' logs in with {what}; switch to auth = 'jwt' or "
+                "'client_credentials' (docs/connect-salesforce.md)")
+
     def missing_for_auth(self) -> list[str]:
         """The keys the chosen auth mode needs that are not set (or empty), as `salesforce.<key>`."""
         return [f"salesforce.{name}" for name in AUTH_NEEDS[self.auth] if not getattr(self, name)]

@@ -115,6 +115,7 @@ async def _soap_login(emu: SalesforceEmulator, request: Request) -> Response:
         base_url(request),
         request.path_params["version"],
         emu.store.user_id,
+        retired=emu.soap_login_retired,
     )
     return Response(xml, status, media_type="text/xml;charset=UTF-8")
 
@@ -132,7 +133,12 @@ async def _token(emu: SalesforceEmulator, request: Request) -> Response:
         )
     form = dict(parse_qsl((await request.body()).decode()))
     status, body = oauth_token(
-        form, request.headers.get("authorization"), emu.credentials, base_url(request), emu.store.user_id
+        form,
+        request.headers.get("authorization"),
+        emu.credentials,
+        base_url(request),
+        emu.store.user_id,
+        password_retired=emu.password_grant_retired,
     )
     return json_response(body, status)
 

@@ -44,6 +44,9 @@ class SalesforceEmulator:
         self.faults = faults if faults is not None else FaultInjector()
         self.daily_limit = daily_limit
         self.api_version = api_version
+        # login paths Salesforce is retiring (see auth.py): switch on to fail as production will
+        self.soap_login_retired = False
+        self.password_grant_retired = False
         self.calls = CallLog()
         self.store = Store(Schema(custom_fields), self.clock)
         self.engine = QueryEngine(self.store)
@@ -70,8 +73,11 @@ class SalesforceEmulator:
         return self.sessions.mint()
 
     def reset(self) -> None:
-        """Empty data, API usage, call counts, cursors, bulk jobs, sessions and fault rules."""
+        """Empty data, API usage, call counts, cursors, bulk jobs, sessions and fault rules; the
+        strictness switches back to their defaults."""
         self.store.reset()
+        self.store.allow_inactive_task_owners = False
+        self.soap_login_retired = self.password_grant_retired = False
         self.calls.reset()
         self.faults.clear()
         self.faults.injected.clear()
