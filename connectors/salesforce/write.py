@@ -1,6 +1,8 @@
 """Writing to Salesforce through sObject Collections (200 records a call, allOrNone=false) and, above a
 threshold, Bulk API 2.0 ingest. Per-record results become WriteResults; UNABLE_TO_LOCK_ROW records are
-resubmitted on their own (`retry_records`). The budget is checked before each batch, never inside one.
+resubmitted on their own (`retry_records`; which codes: `retry_classify.record_retryable`), the others
+carry a hint of what to check in the org (`hints`). The budget is checked before each batch, never
+inside one.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from simple_salesforce import format_soql
 
 from connectors.base import CallTask, FatalAPIError, FieldUpdate, Scalar, WriteResult
 from connectors.retry import retry_records
+from connectors.retry_classify import record_retryable
 from connectors.salesforce.bulk import BulkOptions, ingest_update
 from connectors.salesforce.client import COLLECTIONS, SalesforceClient
+from connectors.salesforce.hints import with_hint
 from connectors.salesforce.owners import assign_owners
 from connectors.salesforce.read import MAX_IN_IDS, chunks, field_name
 
@@ -24,7 +28,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_COLLECTION = 200  # sObject Collections: records per request
 BULK_JOB_MAX = 100_000  # records per Bulk API 2.0 ingest job (keeps each CSV upload a few MB)
-RETRYABLE_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
 TASK_KEY_FIELD = "Leadsync_Cycle_Key__c"
 TASK_STATUS = "Not Started"
 DESCRIPTION_MAX = 32_000
@@ -54,11 +57,12 @@ def record_result(
     message = errors[0].get("message")
     if code in ok_codes:
         return WriteResult(record_id, ok=True, error_code=None, message=f"{code}: {message}")
+    retryable = record_retryable(code, message)
     fields = errors[0].get("fields") or []
     if fields:
         message = f"{message} (fields: {', '.join(map(str, fields))})"
     return WriteResult(
-        record_id, ok=False, error_code=code, message=message, retryable=code in RETRYABLE_CODES
+        record_id, ok=False, error_code=code, message=with_hint(code, message), retryable=retryable
     )
 
 

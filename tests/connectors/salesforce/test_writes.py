@@ -383,3 +383,37 @@ def test_inactive_owner_skip_and_fixed_user(
     assert fixed[0].ok and emu.store.all("Task")[0]["OwnerId"] == active
     refused = make(inactive_owner=left).connector.create_tasks([task("g", contact, opp, left)])
     assert not refused[0].ok and "inactive too" in refused[0].message
+
+
+# --------------------------------------------------------------------------- org automation errors
+
+ORG_CODES = ["FIELD_CUSTOM_VALIDATION_EXCEPTION", "DUPLICATES_DETECTED", "CANNOT_EXECUTE_FLOW_TRIGGER",
+             "ENTITY_IS_LOCKED", "INSUFFICIENT_ACCESS_OR_READONLY", "FIELD_INTEGRITY_EXCEPTION"]
+
+
+@pytest.mark.parametrize("code", ORG_CODES)
+def test_org_errors_fail_one_record_with_a_hint_and_are_never_retried(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator, code: str
+) -> None:
+    ids = [org.contact() for _ in range(3)]
+    emu.faults.add("salesforce.collections", "record", 1.0, 1, code)
+    run = make()
+    results = run.connector.update_fields(updates_for(ids))
+    assert [r.ok for r in results] == [False, True, True]
+    failed = results[0]
+    assert failed.error_code == code and not failed.retryable
+    assert "(check: " in failed.message and "sandbox fault injection" not in failed.message
+    assert run.calls()["salesforce.collections"] == 1  # not resubmitted
+    assert scores(emu)[ids[0]] is None
+
+
+def test_a_flow_failing_on_a_locked_row_is_retried(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    ids = [org.contact() for _ in range(3)]
+    wrapped = "CANNOT_EXECUTE_FLOW_TRIGGER/UNABLE_TO_LOCK_ROW"
+    emu.faults.add("salesforce.collections", "record", 1.0, 1, wrapped)
+    run = make()
+    results = run.connector.update_fields(updates_for(ids))
+    assert all(r.ok for r in results)
+    assert run.calls()["salesforce.collections"] == 2  # the batch, then the one record again
