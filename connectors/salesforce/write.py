@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any, TypeVar
+from urllib.parse import quote_plus
 
 from simple_salesforce import format_soql
 
@@ -187,11 +188,36 @@ def _task_record(task: CallTask) -> dict[str, Any]:
     return record
 
 
+# Salesforce refuses a request whose URI + headers exceed 16,384 bytes (431; 414 for the URI alone; help
+# article 000386264). A query travels in the URL (`GET query?q=`), so an IN list is cut by its
+# URL-encoded size too: 500 ids of 18 characters are ~14 KB, but 500 cycle keys (46 characters) would be
+# ~30 KB. This budget for the encoded values leaves ~2 KB for the path, the rest of the query and the
+# headers (a run measures ~14.5 KB at most: tests/connectors/salesforce/test_writes.py).
+MAX_IN_BYTES = 14_000
+
+
+def in_chunks(
+    values: Sequence[str], max_items: int = MAX_IN_IDS, budget: int = MAX_IN_BYTES
+) -> Iterator[list[str]]:
+    """`values` in IN-list chunks of at most `max_items` whose URL-encoded size stays under `budget`."""
+    chunk: list[str] = []
+    size = 0
+    for value in values:
+        cost = len(quote_plus(format_soql("{}", value))) + 4  # the separator ", " encodes as "%2C+"
+        if chunk and (len(chunk) >= max_items or size + cost > budget):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(value)
+        size += cost
+    if chunk:
+        yield chunk
+
+
 def existing_tasks(client: SalesforceClient, keys: Sequence[str]) -> dict[str, str]:
     """cycle key -> Task id of tasks already there (deleted ones included: a task someone deleted is not
-    created again)."""
+    created again). Keys are longer than ids, so fewer go in one query (`in_chunks`)."""
     found: dict[str, str] = {}
-    for chunk in chunks(list(dict.fromkeys(keys)), MAX_IN_IDS):
+    for chunk in in_chunks(list(dict.fromkeys(keys))):
         soql = format_soql(
             f"SELECT Id, {TASK_KEY_FIELD} FROM Task WHERE {TASK_KEY_FIELD} IN {{}}", list(chunk)
         )

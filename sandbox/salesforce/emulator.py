@@ -9,11 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from starlette.applications import Starlette
-
 from ..faults import CallLog, FaultInjector
 from ..server import ServerThread, make_tls
-from .app import build_app
+from .app import UriLimit, build_app
 from .auth import Credentials, Sessions
 from .bulk import BulkJobs
 from .query import QueryEngine
@@ -56,7 +54,7 @@ class SalesforceEmulator:
         self.bulk = BulkJobs()
         self.api_used = 0
         self._usage_lock = threading.Lock()
-        self.app: Starlette = build_app(self)
+        self.app: UriLimit = build_app(self)
         self.ca_file: Path | None = None
         self._tls_tmp: tempfile.TemporaryDirectory[str] | None = None
 

@@ -417,3 +417,25 @@ def test_a_flow_failing_on_a_locked_row_is_retried(
     results = run.connector.update_fields(updates_for(ids))
     assert all(r.ok for r in results)
     assert run.calls()["salesforce.collections"] == 2  # the batch, then the one record again
+
+
+# --------------------------------------------------------------------------- URI + headers limit
+
+
+def test_queries_stay_under_the_uri_and_header_limit(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    """The emulator refuses URI + headers over 16,384 bytes (414/431) like Salesforce; leadsync's largest
+    IN-list queries (500 contact ids; cycle keys, 2.5x longer than ids) must stay under it."""
+    contacts = [org.contact() for _ in range(500)]
+    run = make()
+    emu.app.largest = 0
+    assert len(list(run.connector.read_contacts(contacts, ["Email", "Lead_Score__c"]))) == 500
+    ids_query = emu.app.largest
+    assert 13_000 < ids_query < 16_384
+    tasks = [task(f"{contacts[i % 500]}:2024-06-30:{i:016x}", contacts[i % 500], None, None)
+             for i in range(600)]
+    assert all(r.ok for r in run.connector.create_tasks(tasks))
+    assert emu.app.largest < 16_384
+    print(f"largest request: {ids_query} bytes (500 ids), {emu.app.largest} bytes (with cycle keys)")
+    assert run.calls()["salesforce.query"] == 1 + 3  # contacts; existing tasks: 600 keys in 3 queries
