@@ -42,6 +42,7 @@ class DemoUser:
     username: str
     email: str
     alias: str
+    active: bool = True  # False: a rep who left (IsActive = false); still owns old opportunities
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,9 @@ _PRIMARY_ROLES = ("Decision Maker", "Economic Buyer", "Executive Sponsor")
 
 
 def make_users(people: int, seed: int) -> tuple[DemoUser, ...]:
-    """Salesforce Users: 3 plus one per 100 people, at most 50; about half with Japanese names."""
+    """Salesforce Users: 3 plus one per 100 people, at most 50; about half with Japanese names. Every
+    third user after the first three has left (inactive): they still own some old opportunities, never
+    accounts (an admin transfers a leaver's accounts, rarely their closed deals)."""
     rng = FastRandom(f"leadsync-demo-users:{seed}")
     pools = name_pools()
     users: list[DemoUser] = []
@@ -73,7 +75,7 @@ def make_users(people: int, seed: int) -> tuple[DemoUser, ...]:
         taken.add(local)
         email = f"{local}@{USER_DOMAIN}"
         users.append(DemoUser(key=f"U{i}", first_name=first, last_name=last, username=email, email=email,
-                              alias=(f[:1] + lst)[:8]))
+                              alias=(f[:1] + lst)[:8], active=not (i >= 3 and i % 3 == 0)))
     return tuple(users)
 
 
@@ -124,7 +126,7 @@ class _Generator:
         suffix = "" if self.domains[name_slug] == 1 else str(self.domains[name_slug])
         domain = f"{name_slug}{suffix}.example.{'co.jp' if japanese else 'com'}"
         in_sf = not self.chance("hubspot_only_company", 0.08, self.n_companies, after=6)
-        owner = rng.choice(self.book.users).key
+        owner = rng.choice([u for u in self.book.users if u.active]).key
         pattern = rng.choice(EMAIL_PATTERNS)
         people = [self.person_draft(key, japanese, domain, pattern, in_sf)
                   for _ in range(min(remaining, rng.randint(p_min, p_max)))]

@@ -85,7 +85,7 @@ class _SalesforceLoader:
         self.counts["users"] += 1
         return self.store.create("User", {
             "Username": user.username, "Email": user.email, "FirstName": user.first_name,
-            "LastName": user.last_name, "Alias": user.alias, "IsActive": True,
+            "LastName": user.last_name, "Alias": user.alias, "IsActive": user.active,
         }, at=at)
 
     def account(self, account: DemoAccount) -> None:

@@ -27,6 +27,15 @@ from connectors.salesforce.settings import SalesforceSettings
 from connectors.salesforce.transport import build_session
 
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+SOAP_LOGIN_LAST_VERSION = "64.0"  # SOAP login() is not available from API version 65.0 (help 005132110)
+
+
+def login_version(config: SalesforceSettings) -> str:
+    """The API version of the login request: `api_version`, except that SOAP login() is sent at 64.0
+    when `api_version` is 65.0 or later (the session it returns serves every REST version)."""
+    if config.uses_soap_login() and float(config.api_version) > float(SOAP_LOGIN_LAST_VERSION):
+        return SOAP_LOGIN_LAST_VERSION
+    return config.api_version
 
 
 def secret(value: SecretStr | None) -> str | None:
@@ -73,7 +82,7 @@ def login(config: SalesforceSettings, session: requests.Session) -> Salesforce:
         session_id, instance_url = secret(config.session_id), config.instance_url
     else:
         session_id, instance = SalesforceLogin(
-            session=session, domain=config.domain, sf_version=config.api_version, **_login_args(config)
+            session=session, domain=config.domain, sf_version=login_version(config), **_login_args(config)
         )
         instance_url = f"https://{instance}"
     return Salesforce(
@@ -83,7 +92,7 @@ def login(config: SalesforceSettings, session: requests.Session) -> Salesforce:
 
 def _login_args(config: SalesforceSettings) -> dict[str, Any]:
     if config.auth == "password":
-        if secret(config.security_token) or not (config.consumer_key and secret(config.consumer_secret)):
+        if config.uses_soap_login():
             return {
                 "username": config.username,
                 "password": secret(config.password),

@@ -21,11 +21,12 @@ from typing import Any
 
 from connectors.base import FatalAPIError, RetriableAPIError, Scalar, WriteResult
 from connectors.salesforce.client import BULK, SalesforceClient
+from connectors.salesforce.errors import record_retryable
+from connectors.salesforce.hints import with_hint
 
 log = logging.getLogger(__name__)
 
 JSON = {"Content-Type": "application/json", "Accept": "application/json"}
-RETRYABLE_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
 FINAL_STATES = ("JobComplete", "Failed", "Aborted")
 
 
@@ -202,7 +203,8 @@ def _ingest_results(
         rid = row.get("Id") or row.get("sf__Id") or ""
         code, message = _error_code(row.get("sf__Error"))
         by_id[rid] = WriteResult(
-            rid, ok=False, error_code=code, message=message, retryable=code in RETRYABLE_CODES
+            rid, ok=False, error_code=code, message=with_hint(code, message),
+            retryable=record_retryable(code, message),
         )
     for row in _result_file(client, job_id, "unprocessedrecords"):
         rid = row.get("Id") or ""

@@ -19,7 +19,7 @@ from simple_salesforce.exceptions import SalesforceError
 
 from connectors.base import AuthenticationError, BudgetExhausted, CallCounter
 from connectors.retry import HTTPResponseError, RetryPolicy, call
-from connectors.salesforce.auth import check_settings, login, secret, session_for
+from connectors.salesforce.auth import check_settings, login, session_for
 from connectors.salesforce.errors import SALESFORCE_ERRORS
 from connectors.salesforce.settings import SalesforceSettings
 
@@ -73,6 +73,9 @@ class SalesforceClient:
         """Log in (retrying transient failures). Incomplete auth settings raise ConfigurationError, a
         refused login AuthenticationError."""
         check_settings(self.config)
+        notice = self.config.login_notice()
+        if notice:
+            log.warning("salesforce: %s", notice)
         if self.config.auth == "session":  # nothing to send: the session is given
             self._sf = login(self.config, self.session)
             return
@@ -203,9 +206,7 @@ class SalesforceClient:
 
 def login_endpoint(config: SalesforceSettings) -> str:
     """The endpoint a login counts under: SOAP for username/password(+token), OAuth token otherwise."""
-    if config.auth == "password" and (
-        secret(config.security_token) or not (config.consumer_key and secret(config.consumer_secret))
-    ):
+    if config.uses_soap_login():
         return LOGIN
     return TOKEN
 

@@ -73,6 +73,7 @@ class SalesforceConnector:
         )
         self.bulk_options = bulk_options
         self._campaigns: dict[str, str] = {}  # lower campaign name -> id, found or created this run
+        self._users_active: dict[str, bool] = {}  # User id -> IsActive, read this run (task owners)
         self._reader = DealReader(
             self.client,
             loss_reason_field=self.config.loss_reason_field,
@@ -132,7 +133,9 @@ class SalesforceConnector:
         return salesforce_campaigns.change_lists(self.client, changes, self._campaigns)
 
     def create_tasks(self, tasks: Sequence[CallTask]) -> list[WriteResult]:
-        return salesforce_write.create_tasks(self.client, tasks)
+        return salesforce_write.create_tasks(
+            self.client, tasks, inactive_owner=self.config.inactive_owner, owner_cache=self._users_active
+        )
 
     def check_fields(self, expected: Mapping[str, Mapping[str, Collection[str] | None]]) -> list[str]:
         return salesforce_describe.check_fields(self.client, expected)

@@ -15,3 +15,22 @@ SALESFORCE_ERRORS = ErrorTable(
     concurrent_marker="concurrent",
     transient_login_codes=frozenset({"UNKNOWN_EXCEPTION", "SERVER_UNAVAILABLE", "unknown_error"}),
 )
+
+# Per-record error codes in a batch answer (sObject Collections, Bulk ingest results): only these are
+# resubmitted. CANNOT_EXECUTE_FLOW_TRIGGER is a flow or process failing on the record; it is transient
+# only when the flow's own error was a lock (a captured real message wraps "UNABLE_TO_LOCK_ROW: unable
+# to obtain exclusive access to this record", gitlab customers-gitlab-com #13770). Every other code
+# (FIELD_CUSTOM_VALIDATION_EXCEPTION, DUPLICATES_DETECTED, ENTITY_IS_LOCKED,
+# INSUFFICIENT_ACCESS_OR_READONLY, FIELD_INTEGRITY_EXCEPTION, INACTIVE_OWNER_OR_USER, ...) is data or org
+# configuration: retrying cannot help, the record is reported and planned again on the next run.
+RECORD_RETRY_CODES = SALESFORCE_ERRORS.retry_codes
+RECORD_WRAPPING_CODES = frozenset({"CANNOT_EXECUTE_FLOW_TRIGGER"})
+
+
+def record_retryable(code: str | None, message: str | None) -> bool:
+    """Whether one record's error in a batch answer is worth resubmitting (with backoff)."""
+    if code in RECORD_RETRY_CODES:
+        return True
+    if code in RECORD_WRAPPING_CODES:
+        return any(lock in (message or "") for lock in RECORD_RETRY_CODES)
+    return False

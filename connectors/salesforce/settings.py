@@ -7,10 +7,11 @@ commands that never log in (report, explain, runs) keep working without Salesfor
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 AuthMode = Literal["password", "jwt", "client_credentials", "session"]
 AUTH_NEEDS: dict[str, tuple[str, ...]] = {
@@ -19,6 +20,9 @@ AUTH_NEEDS: dict[str, tuple[str, ...]] = {
     "client_credentials": ("consumer_key", "consumer_secret"),
     "session": ("session_id", "instance_url"),
 }
+# where a call task goes when the deal owner is an inactive user (see connectors.salesforce.owners)
+INACTIVE_OWNER_MODES = ("account_owner", "skip")
+OWNER_ID = re.compile(r"^(005|00G)[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$")  # a User or a queue (Group) id
 
 
 class SalesforceSettings(BaseModel):
@@ -45,6 +49,37 @@ class SalesforceSettings(BaseModel):
     bulk_read_threshold: int = Field(default=50_000, ge=1)
     bulk_write_threshold: int = Field(default=10_000, ge=1)
     daily_reserve: int = Field(default=1_000, ge=0)
+    inactive_owner: str = "account_owner"  # "account_owner" | "skip" | a User (005...) or queue (00G...) id
+
+    @field_validator("inactive_owner")
+    @classmethod
+    def _inactive_owner(cls, value: str) -> str:
+        value = value.strip()
+        if value in INACTIVE_OWNER_MODES or OWNER_ID.match(value):
+            return value
+        raise ValueError(
+            "must be 'account_owner', 'skip', or a User (005...) or queue (00G...) id of 15 or 18 characters"
+        )
+
+    def uses_soap_login(self) -> bool:
+        """`password` with a security token (or without a connected app): SOAP login(); otherwise
+        `password` means the OAuth username-password flow."""
+        has_app = bool(self.consumer_key and self.consumer_secret and self.consumer_secret.get_secret_value())
+        token = self.security_token.get_secret_value() if self.security_token else ""
+        return self.auth == "password" and (bool(token) or not has_app)
+
+    def login_notice(self) -> str | None:
+        """A warning for login paths Salesforce is retiring (None for the OAuth modes that stay)."""
+        if self.auth != "password":
+            return None
+        if self.uses_soap_login():
+            what = ("SOAP login(), which Salesforce does not offer from API version 65.0 and retires for "
+                    "versions 31.0-64.0 with the Summer '27 release (help article 005132110)")
+        else:
+            what = ("the OAuth username-password flow, which Salesforce is retiring for connected apps: "
+                    "integrations must move off it before 20 Feb 2027 (help article 005461976)")
+        return (f"salesforce.auth = 'password' logs in with {what}; switch to auth = 'jwt' or "
+                "'client_credentials' (docs/connect-salesforce.md)")
 
     def missing_for_auth(self) -> list[str]:
         """The keys the chosen auth mode needs that are not set (or empty), as `salesforce.<key>`."""

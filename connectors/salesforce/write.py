@@ -1,14 +1,17 @@
 """Writing to Salesforce through sObject Collections (200 records a call, allOrNone=false) and, above a
 threshold, Bulk API 2.0 ingest. Per-record results become WriteResults; UNABLE_TO_LOCK_ROW records are
-resubmitted on their own (`retry_records`). The budget is checked before each batch, never inside one.
+resubmitted on their own (`retry_records`; which codes: `errors.record_retryable`), the others
+carry a hint of what to check in the org (`hints`). The budget is checked before each batch, never
+inside one.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any, TypeVar
+from urllib.parse import quote_plus
 
 from simple_salesforce import format_soql
 
@@ -16,6 +19,9 @@ from connectors.base import CallTask, FatalAPIError, FieldUpdate, Scalar, WriteR
 from connectors.retry import retry_records
 from connectors.salesforce.bulk import BulkOptions, ingest_update
 from connectors.salesforce.client import COLLECTIONS, SalesforceClient
+from connectors.salesforce.errors import record_retryable
+from connectors.salesforce.hints import with_hint
+from connectors.salesforce.owners import assign_owners
 from connectors.salesforce.read import MAX_IN_IDS, chunks, field_name
 
 log = logging.getLogger(__name__)
@@ -23,7 +29,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_COLLECTION = 200  # sObject Collections: records per request
 BULK_JOB_MAX = 100_000  # records per Bulk API 2.0 ingest job (keeps each CSV upload a few MB)
-RETRYABLE_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
 TASK_KEY_FIELD = "Leadsync_Cycle_Key__c"
 TASK_STATUS = "Not Started"
 DESCRIPTION_MAX = 32_000
@@ -53,11 +58,12 @@ def record_result(
     message = errors[0].get("message")
     if code in ok_codes:
         return WriteResult(record_id, ok=True, error_code=None, message=f"{code}: {message}")
+    retryable = record_retryable(code, message)
     fields = errors[0].get("fields") or []
     if fields:
         message = f"{message} (fields: {', '.join(map(str, fields))})"
     return WriteResult(
-        record_id, ok=False, error_code=code, message=message, retryable=code in RETRYABLE_CODES
+        record_id, ok=False, error_code=code, message=with_hint(code, message), retryable=retryable
     )
 
 
@@ -182,11 +188,36 @@ def _task_record(task: CallTask) -> dict[str, Any]:
     return record
 
 
+# Salesforce refuses a request whose URI + headers exceed 16,384 bytes (431; 414 for the URI alone; help
+# article 000386264). A query travels in the URL (`GET query?q=`), so an IN list is cut by its
+# URL-encoded size too: 500 ids of 18 characters are ~14 KB, but 500 cycle keys (46 characters) would be
+# ~30 KB. This budget for the encoded values leaves ~2 KB for the path, the rest of the query and the
+# headers (a run measures ~14.5 KB at most: tests/connectors/salesforce/test_writes.py).
+MAX_IN_BYTES = 14_000
+
+
+def in_chunks(
+    values: Sequence[str], max_items: int = MAX_IN_IDS, budget: int = MAX_IN_BYTES
+) -> Iterator[list[str]]:
+    """`values` in IN-list chunks of at most `max_items` whose URL-encoded size stays under `budget`."""
+    chunk: list[str] = []
+    size = 0
+    for value in values:
+        cost = len(quote_plus(format_soql("{}", value))) + 4  # the separator ", " encodes as "%2C+"
+        if chunk and (len(chunk) >= max_items or size + cost > budget):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(value)
+        size += cost
+    if chunk:
+        yield chunk
+
+
 def existing_tasks(client: SalesforceClient, keys: Sequence[str]) -> dict[str, str]:
     """cycle key -> Task id of tasks already there (deleted ones included: a task someone deleted is not
-    created again)."""
+    created again). Keys are longer than ids, so fewer go in one query (`in_chunks`)."""
     found: dict[str, str] = {}
-    for chunk in chunks(list(dict.fromkeys(keys)), MAX_IN_IDS):
+    for chunk in in_chunks(list(dict.fromkeys(keys))):
         soql = format_soql(
             f"SELECT Id, {TASK_KEY_FIELD} FROM Task WHERE {TASK_KEY_FIELD} IN {{}}", list(chunk)
         )
@@ -195,16 +226,27 @@ def existing_tasks(client: SalesforceClient, keys: Sequence[str]) -> dict[str, s
     return found
 
 
-def create_tasks(client: SalesforceClient, tasks: Sequence[CallTask]) -> list[WriteResult]:
+def create_tasks(
+    client: SalesforceClient,
+    tasks: Sequence[CallTask],
+    *,
+    inactive_owner: str = "account_owner",
+    owner_cache: MutableMapping[str, bool] | None = None,
+) -> list[WriteResult]:
     """One open Task per cycle key: keys that already have a task are reported ok with its id and left
     alone (never a second task, never reopened); the rest are upserted by the external id
     Leadsync_Cycle_Key__c, so a retry after a crash or a dropped connection cannot duplicate them.
+    A task whose owner is an inactive user goes where `inactive_owner` says (`owners.assign_owners`:
+    the account owner, a given user or queue, or a failure INACTIVE_OWNER_OR_USER).
     WriteResult.record_id is the cycle key; created_id the Task id."""
     existing = existing_tasks(client, [t.cycle_key for t in tasks])
     todo: dict[str, CallTask] = {}
     for task in tasks:
         if task.cycle_key not in existing:
             todo.setdefault(task.cycle_key, task)
+    ready, refused = assign_owners(
+        client, list(todo.values()), inactive_owner, {} if owner_cache is None else owner_cache
+    )
 
     def submit(batch: Sequence[CallTask]) -> list[WriteResult]:
         items = collections(
@@ -215,9 +257,8 @@ def create_tasks(client: SalesforceClient, tasks: Sequence[CallTask]) -> list[Wr
         )
         return [record_result(t.cycle_key, r, keep_id=True) for t, r in zip(batch, items, strict=True)]
 
-    written = {
-        r.record_id: r for r in in_batches(client, list(todo.values()), submit, key=lambda t: t.contact_id)
-    }
+    written = {r.record_id: r for r in in_batches(client, ready, submit, key=lambda t: t.contact_id)}
+    written.update(refused)
     out = []
     for task in tasks:
         if task.cycle_key in existing:

@@ -80,8 +80,42 @@ def _routes_for(emu: SalesforceEmulator) -> list[Route]:
     return routes + _inspection_routes(emu)
 
 
-def build_app(emu: SalesforceEmulator) -> Starlette:
-    return Starlette(routes=_routes_for(emu))
+# "the maximum combined length of the URI and headers is 16,384 bytes": over it 431 Request Header
+# Fields Too Large, and 414 URI Too Long when the URI alone is over it (help article 000386264).
+MAX_URI_AND_HEADERS = 16_384
+
+
+def request_size(scope: dict[str, Any]) -> tuple[int, int]:
+    """(URI bytes as sent: path + "?" + query, URI + header bytes "name: value\r\n")."""
+    query = scope.get("query_string") or b""
+    uri = len(scope.get("raw_path") or scope["path"].encode()) + (len(query) + 1 if query else 0)
+    headers = sum(len(name) + len(value) + 4 for name, value in scope.get("headers") or ())
+    return uri, uri + headers
+
+
+class UriLimit:
+    """ASGI middleware answering 414 / 431 like Salesforce's edge, before any route (and uncounted)."""
+
+    def __init__(self, app: Starlette, limit: int = MAX_URI_AND_HEADERS):
+        self.app, self.limit = app, limit
+        self.largest = 0  # the largest URI + headers seen (tests measure leadsync's requests with it)
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001 (ASGI signature)
+        if scope["type"] == "http":
+            uri, total = request_size(scope)
+            self.largest = max(self.largest, total)
+            if uri > self.limit or total > self.limit:
+                status = 414 if uri > self.limit else 431
+                text = b"URI Too Long" if status == 414 else b"Request Header Fields Too Large"
+                headers = [(b"content-type", b"text/plain"), (b"content-length", b"%d" % len(text))]
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": text})
+                return
+        await self.app(scope, receive, send)
+
+
+def build_app(emu: SalesforceEmulator) -> UriLimit:
+    return UriLimit(Starlette(routes=_routes_for(emu)))
 
 
 # ------------------------------------------------------------------ unauthenticated endpoints
@@ -115,6 +149,7 @@ async def _soap_login(emu: SalesforceEmulator, request: Request) -> Response:
         base_url(request),
         request.path_params["version"],
         emu.store.user_id,
+        retired=emu.soap_login_retired,
     )
     return Response(xml, status, media_type="text/xml;charset=UTF-8")
 
@@ -132,7 +167,12 @@ async def _token(emu: SalesforceEmulator, request: Request) -> Response:
         )
     form = dict(parse_qsl((await request.body()).decode()))
     status, body = oauth_token(
-        form, request.headers.get("authorization"), emu.credentials, base_url(request), emu.store.user_id
+        form,
+        request.headers.get("authorization"),
+        emu.credentials,
+        base_url(request),
+        emu.store.user_id,
+        password_retired=emu.password_grant_retired,
     )
     return json_response(body, status)
 

@@ -114,8 +114,26 @@ def soap_fault(code: str, message: str) -> str:
     )
 
 
-def soap_login(body: bytes, creds: Credentials, base_url: str, version: str, user_id: str) -> tuple[int, str]:
-    """(HTTP status, SOAP XML) for a partner `login` call."""
+# SOAP login() "is not available in API version 65.0 and later" and is retired for 31.0-64.0 with the
+# Summer '27 release (SOAP API End-of-Life Policy; help 005132110). The fault Salesforce sends is not
+# documented (unverified): the emulator answers a SOAP fault INVALID_OPERATION.
+SOAP_LOGIN_LAST_VERSION = 64.0
+SOAP_LOGIN_GONE = (
+    "login() is not available in this API version; use OAuth 2.0 (sandbox: exact text unverified)"
+)
+
+
+def soap_login(
+    body: bytes, creds: Credentials, base_url: str, version: str, user_id: str, *, retired: bool = False
+) -> tuple[int, str]:
+    """(HTTP status, SOAP XML) for a partner `login` call. `retired`: login() is refused at every
+    version (as from Summer '27); at 65.0 and later it always is."""
+    try:
+        too_new = float(version) > SOAP_LOGIN_LAST_VERSION
+    except ValueError:
+        too_new = False
+    if retired or too_new:
+        return 500, soap_fault("INVALID_OPERATION", SOAP_LOGIN_GONE)
     try:
         root = ET.fromstring(body)
     except ET.ParseError:
@@ -172,10 +190,20 @@ def _audience_ok(aud: Any, base_url: str) -> bool:
 
 
 def oauth_token(
-    form: dict[str, str], authorization: str | None, creds: Credentials, base_url: str, user_id: str
+    form: dict[str, str],
+    authorization: str | None,
+    creds: Credentials,
+    base_url: str,
+    user_id: str,
+    *,
+    password_retired: bool = False,
 ) -> tuple[int, dict[str, Any]]:
-    """(HTTP status, JSON body) for POST /services/oauth2/token."""
+    """(HTTP status, JSON body) for POST /services/oauth2/token. `password_retired`: the OAuth
+    username-password flow is refused (connected apps must move off it before 20 Feb 2027, help
+    005461976; the error then sent is unverified: the documented unsupported-grant answer is used)."""
     grant = form.get("grant_type", "")
+    if grant == "password" and password_retired:
+        return _oauth_error("unsupported_grant_type", "grant type not supported")
     if grant == "password":
         if form.get("client_id") != creds.consumer_key:
             return _oauth_error("invalid_client_id", "client identifier invalid")

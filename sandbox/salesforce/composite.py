@@ -33,14 +33,43 @@ ROLLED_BACK = {
 Operation = Callable[[], tuple[str, bool | None]]  # -> (Id, created or None)
 
 
+LOCK_MESSAGE = "unable to obtain exclusive access to this record or 1 records: {id}"
+# What real orgs answer per record on writes (REST API guide, sObject Collections, facts §10). The code
+# is real; the message text depends on the org (a validation rule's or a flow's own text): these are
+# representative, marked "(sandbox)" where made up. `record` fault ARG: a code, or
+# CANNOT_EXECUTE_FLOW_TRIGGER/<CODE> for a flow failing with <CODE> inside (e.g. UNABLE_TO_LOCK_ROW).
+ORG_ERRORS: dict[str, tuple[str, list[str]]] = {
+    "FIELD_CUSTOM_VALIDATION_EXCEPTION": (
+        "Lead score cannot change while the contact is in an open sales sequence (sandbox validation rule)",
+        [],
+    ),
+    "DUPLICATES_DETECTED": ("Use one of these records?", []),  # the REST guide's own example
+    "ENTITY_IS_LOCKED": ("the entity is locked for editing", []),
+    "INSUFFICIENT_ACCESS_OR_READONLY": ("insufficient access rights on object id", []),
+    "FIELD_INTEGRITY_EXCEPTION": ("field integrity exception: unknown (sandbox)", []),
+    "INACTIVE_OWNER_OR_USER": ("operation performed with inactive user: []", []),
+}
+FLOW_MESSAGE = (
+    "We can't save this record because the \u201cLeadsync Contact Update\u201d process failed. Give your "
+    "Salesforce admin these details. This error occurred when the flow tried to update records: {inner}. "
+    "You can look up ExceptionCode values in the SOAP API Developer Guide. Error ID: 1234567890-12345 "
+    "(-1234567890)"
+)
+
+
 def injected_error(code: str, record_id: str | None) -> RecordError:
-    if code == "UNABLE_TO_LOCK_ROW":
-        return RecordError(
-            code,
-            f"unable to obtain exclusive access to this record or 1 records: {record_id or ''}".rstrip(),
-            [],
-        )
-    return RecordError(code, f"sandbox fault injection: {code}", [])
+    outer, _, inner = code.partition("/")
+    if outer == "UNABLE_TO_LOCK_ROW":
+        return RecordError(outer, LOCK_MESSAGE.format(id=record_id or "").rstrip(), [])
+    if outer == "CANNOT_EXECUTE_FLOW_TRIGGER":
+        inner = inner or "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+        detail = (LOCK_MESSAGE.format(id=record_id or "").rstrip() if inner == "UNABLE_TO_LOCK_ROW"
+                  else ORG_ERRORS.get(inner, (f"sandbox fault injection: {inner}", []))[0])
+        return RecordError(outer, FLOW_MESSAGE.format(inner=f"{inner}: {detail}"), [])
+    if outer in ORG_ERRORS:
+        message, fields = ORG_ERRORS[outer]
+        return RecordError(outer, message, list(fields))
+    return RecordError(outer, f"sandbox fault injection: {outer}", [])
 
 
 def run_batch(

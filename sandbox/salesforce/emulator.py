@@ -9,11 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from starlette.applications import Starlette
-
 from ..faults import CallLog, FaultInjector
 from ..server import ServerThread, make_tls
-from .app import build_app
+from .app import UriLimit, build_app
 from .auth import Credentials, Sessions
 from .bulk import BulkJobs
 from .query import QueryEngine
@@ -44,6 +42,9 @@ class SalesforceEmulator:
         self.faults = faults if faults is not None else FaultInjector()
         self.daily_limit = daily_limit
         self.api_version = api_version
+        # login paths Salesforce is retiring (see auth.py): switch on to fail as production will
+        self.soap_login_retired = False
+        self.password_grant_retired = False
         self.calls = CallLog()
         self.store = Store(Schema(custom_fields), self.clock)
         self.engine = QueryEngine(self.store)
@@ -53,7 +54,7 @@ class SalesforceEmulator:
         self.bulk = BulkJobs()
         self.api_used = 0
         self._usage_lock = threading.Lock()
-        self.app: Starlette = build_app(self)
+        self.app: UriLimit = build_app(self)
         self.ca_file: Path | None = None
         self._tls_tmp: tempfile.TemporaryDirectory[str] | None = None
 
@@ -70,8 +71,11 @@ class SalesforceEmulator:
         return self.sessions.mint()
 
     def reset(self) -> None:
-        """Empty data, API usage, call counts, cursors, bulk jobs, sessions and fault rules."""
+        """Empty data, API usage, call counts, cursors, bulk jobs, sessions and fault rules; the
+        strictness switches back to their defaults."""
         self.store.reset()
+        self.store.allow_inactive_task_owners = False
+        self.soap_login_retired = self.password_grant_retired = False
         self.calls.reset()
         self.faults.clear()
         self.faults.injected.clear()

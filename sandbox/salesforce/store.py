@@ -111,6 +111,7 @@ class Store:
         self._journal: Journal | None = None
         self.tables: dict[str, Table] = {}
         self.user_id = ""
+        self.allow_inactive_task_owners = False  # see rules.INACTIVE_OWNER
         self.reset()
 
     def reset(self) -> None:
@@ -233,7 +234,7 @@ class Store:
                 derive(rec, changes, False)
             self._check_references(obj, changes)
             self._check_unique(table, rec, old["Id"])
-            rules.validate(self, obj.name, rec, False)
+            rules.validate(self, obj.name, rec, False, old)
             self._stamp(table, rec, when, created=False)
             self._put(table, old["Id"], rec)
             rules.after_write(self, obj.name, old, rec, when)

@@ -208,6 +208,9 @@ def setup_command(
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         out = Console()
+        notice = settings.salesforce.login_notice()
+        if notice:
+            out.print(f"[yellow]Salesforce login:[/yellow] {notice}", highlight=False)
         out.print(f"HubSpot lists: {', '.join(sorted(report.hubspot_lists)) or '(none)'}")
         for p in report.hubspot_problems:
             out.print(f"[red]HubSpot:[/red] {p}", highlight=False)

@@ -20,10 +20,12 @@ What it counts
   `high`, how many were promoted from a low phase by such engagement.
 - nurture lists per system: members the assignments want (people and records) against the
   memberships leadsync manages in the store (what it confirmed writing).
+- open failures per system and error code (`leadsync failures` lists them one by one).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -177,6 +179,8 @@ class Report:
     groups: tuple[GroupStats, ...]  # in RECYCLE_GROUPS order
     not_recycled: int  # people in no recycle group
     lists: tuple[ListStats, ...] = field(default_factory=tuple)
+    # open failures per (system, error code), most first: what an admin has to fix in each org
+    failures: tuple[tuple[str, str, int], ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -191,6 +195,7 @@ class Report:
             "recycle_groups": [g.to_dict() for g in self.groups],
             "not_recycled": self.not_recycled,
             "nurture_lists": [s.to_dict() for s in self.lists],
+            "open_failures": [{"system": sy, "code": c, "records": n} for sy, c, n in self.failures],
         }
 
 
@@ -328,7 +333,21 @@ def build_report(store: StateStore, mapping: Mapping, now: datetime) -> Report:
                                 promoted if g == "high" else 0) for g in RECYCLE_GROUPS),
         not_recycled=people - sum(group_people.values()),
         lists=_lists(store, mapping, wanted),
+        failures=_failure_codes(store),
     )
+
+
+_FAILURE_CODE = re.compile(r"^[^:]+: ([A-Z][A-Z0-9_]+): ")  # the writer's "<what>: <CODE>: <message>"
+
+
+def _failure_codes(store: StateStore) -> tuple[tuple[str, str, int], ...]:
+    """Open failures counted per (system, error code); failures without a code (identity) by stage."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for f in store.list_failures():
+        match = _FAILURE_CODE.match(f.reason)
+        counts[(f.system, match.group(1) if match else f.stage)] += 1
+    return tuple((system, code, n) for (system, code), n in
+                 sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def _ordered(counts: Counter[str], order: tuple[str, ...]) -> dict[str, int]:

@@ -36,6 +36,8 @@ def render_report(r: Report, console: Console) -> None:
     console.print(_reasons(r))
     console.print(_groups(r))
     console.print(_lists(r))
+    if r.failures:
+        console.print(_failures(r))
 
 
 def _stages(r: Report) -> Table:
@@ -109,4 +111,13 @@ def _lists(r: Report) -> Table:
         diff = f"{s.difference:+d}" if s.difference else "0"
         t.add_row(s.system, escape(label), "yes" if s.email else "no", str(s.desired_people),
                   str(s.desired_records), str(s.managed), diff)
+    return t
+
+
+def _failures(r: Report) -> Table:
+    t = Table(title="Open failures by error code (details: leadsync failures)", title_justify="left")
+    for name in ("System", "Code", "Records"):
+        t.add_column(name, justify="right" if name == "Records" else "left")
+    for system, code, n in r.failures:
+        t.add_row(system, escape(code), str(n))
     return t

@@ -184,3 +184,12 @@ def test_users_own_everything() -> None:
     for acc in book.accounts():
         assert acc.company.owner_key in keys
         assert all(o.owner_key in keys for o in acc.opportunities)
+
+
+def test_some_reps_have_left_and_still_own_old_deals_but_no_account() -> None:
+    book: DemoBook = generate(600, 1, NOW)
+    left = {u.key for u in book.users if not u.active}
+    assert left and len(left) < len(book.users)
+    accounts = list(book.accounts())
+    assert not any(acc.company.owner_key in left for acc in accounts)
+    assert any(o.owner_key in left for acc in accounts for o in acc.opportunities)

@@ -20,7 +20,8 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_example_file_is_valid_and_documents_every_section() -> None:
     settings = load_settings(REPO / "settings.example.toml")
-    assert settings.salesforce.auth == "password"
+    assert settings.salesforce.auth == "jwt"  # the documented default; the model's stays "password"
+    assert settings.salesforce.login_notice() is None
     assert settings.hubspot.requests_per_10s == 100
     text = (REPO / "settings.example.toml").read_text(encoding="utf-8")
     for section, model in (("salesforce", settings.salesforce), ("hubspot", settings.hubspot),
@@ -71,6 +72,7 @@ def test_missing_file_is_an_error(tmp_path: Path) -> None:
         ("[hubspot]\nrequests_per_10s = 'many'\n",
          "hubspot.requests_per_10s: Input should be a valid integer"),
         ("[salesforce]\nauth = 'magic'\n", "salesforce.auth: Input should be"),
+        ("[salesforce]\ninactive_owner = 'the boss'\n", "salesforce.inactive_owner: Value error, must be"),
         ("[nonsense]\nx = 1\n", "nonsense: Extra inputs are not permitted"),
         ("[state\nurl = 1\n", "invalid TOML"),
     ],

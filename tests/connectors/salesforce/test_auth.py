@@ -87,3 +87,57 @@ def test_tls_is_verified_against_the_configured_ca(make: Callable[..., Run], tmp
     with pytest.raises(FatalAPIError) as info:
         make(ca_bundle=other_ca).connector.connect()
     assert info.value.code == "TLS"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"auth": "password"}, "SOAP login(), which Salesforce does not offer from API version 65.0"),
+        ({"auth": "password", "security_token": None, "consumer_key": "K", "consumer_secret": "S"},
+         "OAuth username-password flow"),
+        ({"auth": "jwt"}, None),
+        ({"auth": "client_credentials"}, None),
+    ],
+    ids=["password-soap", "password-oauth", "jwt", "client_credentials"],
+)
+def test_retiring_login_paths_warn_at_connect(
+    make: Callable[..., Run], emu: SalesforceEmulator, caplog: pytest.LogCaptureFixture,
+    overrides: dict, expected: str | None,
+) -> None:
+    if overrides.get("consumer_key") == "K":
+        overrides = {**overrides, "consumer_key": emu.credentials.consumer_key,
+                     "consumer_secret": emu.credentials.consumer_secret}
+    with caplog.at_level("WARNING", logger="connectors.salesforce.client"):
+        make(**overrides).connector.connect()
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    if expected is None:
+        assert warnings == []
+    else:
+        assert len(warnings) == 1 and expected in warnings[0] and "auth = 'jwt'" in warnings[0]
+        assert emu.credentials.password not in warnings[0]
+
+
+def test_soap_login_at_64_when_the_api_version_is_65_or_later(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    emu.api_version = "66.0"  # the org serves v66.0; SOAP login() does not exist there
+    try:
+        cid = org.contact()
+        run = make(api_version="66.0")
+        assert [r["Id"] for r in run.connector.read_contacts([cid], ["Email"])] == [cid]
+        assert run.calls() == {"salesforce.login": 1, "salesforce.query": 1}
+    finally:
+        emu.api_version = "59.0"
+
+
+def test_retired_password_logins_are_refused_clearly(
+    make: Callable[..., Run], emu: SalesforceEmulator
+) -> None:
+    emu.soap_login_retired = emu.password_grant_retired = True
+    with pytest.raises(AuthenticationError, match="INVALID_OPERATION"):
+        make().connector.connect()
+    oauth = {"security_token": None, "consumer_key": emu.credentials.consumer_key,
+             "consumer_secret": emu.credentials.consumer_secret}
+    with pytest.raises(AuthenticationError, match="unsupported_grant_type"):
+        make(**oauth).connector.connect()
+    make(auth="jwt").connector.connect()  # the documented default keeps working

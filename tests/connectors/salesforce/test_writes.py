@@ -324,3 +324,118 @@ def test_campaign_ids_are_looked_up_once_per_connector(
     assert run.calls()["salesforce.query"] == 1
     assert run.calls()["salesforce.collections"] == 3
     assert sum(members(emu).values()) == 600
+
+
+# --------------------------------------------------------------------------- inactive task owners
+
+
+def _user(emu: SalesforceEmulator, name: str, *, active: bool) -> str:
+    return emu.store.create(
+        "User", {"Username": f"{name}@example.com", "Email": f"{name}@example.com", "LastName": name,
+                 "IsActive": active},
+    )
+
+
+def _owned_deal(
+    org: Org, emu: SalesforceEmulator, deal_owner: str, account_owner: str | None
+) -> tuple[str, str]:
+    account = org.account() if account_owner else None
+    if account:
+        emu.store.update("Account", account, {"OwnerId": account_owner})
+    contact = org.contact(account_id=account)
+    opp = org.deal(["Prospecting", "Closed Lost"], account_id=account, contacts=[contact])
+    emu.store.update("Opportunity", opp, {"OwnerId": deal_owner})
+    return contact, opp
+
+
+def test_tasks_of_departed_owners_go_to_the_account_owner(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    active, left, also_left = (_user(emu, "rep", active=True), _user(emu, "left", active=False),
+                               _user(emu, "gone", active=False))
+    cases = [(left, active), (active, active), (left, also_left), (left, None)]
+    tasks = [task(f"k{i}", *_owned_deal(org, emu, deal_owner, acc_owner), deal_owner)
+             for i, (deal_owner, acc_owner) in enumerate(cases)]
+    run = make()
+    results = run.connector.create_tasks(tasks)
+    assert [r.ok for r in results] == [True, True, False, False]
+    owners = {r["Leadsync_Cycle_Key__c"]: r["OwnerId"] for r in emu.store.all("Task")}
+    assert owners == {"k0": active, "k1": active}
+    assert {r.error_code for r in results[2:]} == {"INACTIVE_OWNER_OR_USER"}
+    assert "account owner" in results[2].message and "inactive too" in results[2].message
+    assert "has no account" in results[3].message
+    # existing tasks + the owners' IsActive + the account owners of the 3 tasks with a departed owner
+    assert run.calls()["salesforce.query"] == 3
+    again = run.connector.create_tasks([task("k9", tasks[1].contact_id, tasks[1].what_id, active)])
+    assert again[0].ok and run.calls()["salesforce.query"] == 4  # owners known: only the existing-task query
+
+
+def test_inactive_owner_skip_and_fixed_user(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    active, left = _user(emu, "rep", active=True), _user(emu, "left", active=False)
+    contact, opp = _owned_deal(org, emu, left, active)
+    skipped = make(inactive_owner="skip").connector.create_tasks([task("s", contact, opp, left)])
+    assert not skipped[0].ok and skipped[0].error_code == "INACTIVE_OWNER_OR_USER"
+    assert not skipped[0].retryable and "'skip'" in skipped[0].message
+    assert emu.store.all("Task") == []
+    fixed = make(inactive_owner=active).connector.create_tasks([task("f", contact, opp, left)])
+    assert fixed[0].ok and emu.store.all("Task")[0]["OwnerId"] == active
+    refused = make(inactive_owner=left).connector.create_tasks([task("g", contact, opp, left)])
+    assert not refused[0].ok and "inactive too" in refused[0].message
+
+
+# --------------------------------------------------------------------------- org automation errors
+
+ORG_CODES = ["FIELD_CUSTOM_VALIDATION_EXCEPTION", "DUPLICATES_DETECTED", "CANNOT_EXECUTE_FLOW_TRIGGER",
+             "ENTITY_IS_LOCKED", "INSUFFICIENT_ACCESS_OR_READONLY", "FIELD_INTEGRITY_EXCEPTION"]
+
+
+@pytest.mark.parametrize("code", ORG_CODES)
+def test_org_errors_fail_one_record_with_a_hint_and_are_never_retried(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator, code: str
+) -> None:
+    ids = [org.contact() for _ in range(3)]
+    emu.faults.add("salesforce.collections", "record", 1.0, 1, code)
+    run = make()
+    results = run.connector.update_fields(updates_for(ids))
+    assert [r.ok for r in results] == [False, True, True]
+    failed = results[0]
+    assert failed.error_code == code and not failed.retryable
+    assert "(check: " in failed.message and "sandbox fault injection" not in failed.message
+    assert run.calls()["salesforce.collections"] == 1  # not resubmitted
+    assert scores(emu)[ids[0]] is None
+
+
+def test_a_flow_failing_on_a_locked_row_is_retried(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    ids = [org.contact() for _ in range(3)]
+    wrapped = "CANNOT_EXECUTE_FLOW_TRIGGER/UNABLE_TO_LOCK_ROW"
+    emu.faults.add("salesforce.collections", "record", 1.0, 1, wrapped)
+    run = make()
+    results = run.connector.update_fields(updates_for(ids))
+    assert all(r.ok for r in results)
+    assert run.calls()["salesforce.collections"] == 2  # the batch, then the one record again
+
+
+# --------------------------------------------------------------------------- URI + headers limit
+
+
+def test_queries_stay_under_the_uri_and_header_limit(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    """The emulator refuses URI + headers over 16,384 bytes (414/431) like Salesforce; leadsync's largest
+    IN-list queries (500 contact ids; cycle keys, 2.5x longer than ids) must stay under it."""
+    contacts = [org.contact() for _ in range(500)]
+    run = make()
+    emu.app.largest = 0
+    assert len(list(run.connector.read_contacts(contacts, ["Email", "Lead_Score__c"]))) == 500
+    ids_query = emu.app.largest
+    assert 13_000 < ids_query < 16_384
+    tasks = [task(f"{contacts[i % 500]}:2024-06-30:{i:016x}", contacts[i % 500], None, None)
+             for i in range(600)]
+    assert all(r.ok for r in run.connector.create_tasks(tasks))
+    assert emu.app.largest < 16_384
+    print(f"largest request: {ids_query} bytes (500 ids), {emu.app.largest} bytes (with cycle keys)")
+    assert run.calls()["salesforce.query"] == 1 + 3  # contacts; existing tasks: 600 keys in 3 queries

@@ -180,3 +180,22 @@ def test_expire_fault_forces_one_relogin(
     assert sf.query("SELECT COUNT() FROM Contact")["done"] is True
     assert emu.calls.snapshot()["salesforce.login"] == 2
     assert emu.calls.snapshot()["salesforce.query"] == 2
+
+
+def test_soap_login_is_gone_from_version_65(emu: SalesforceEmulator, url: str) -> None:
+    creds = emu.credentials
+    body = (
+        '<?xml version="1.0"?><env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/envelope/">'
+        '<env:Body><n1:login xmlns:n1="urn:partner.soap.sforce.com">'
+        f"<n1:username>{creds.username}</n1:username>"
+        f"<n1:password>{creds.password}{creds.security_token}</n1:password></n1:login></env:Body></env:Envelope>"
+    )
+    headers = {"content-type": "text/xml", "SOAPAction": "login"}
+    post = lambda version: requests.post(  # noqa: E731
+        f"{url}/services/Soap/u/{version}", data=body, headers=headers, verify=str(emu.ca_file), timeout=10
+    )
+    assert post("64.0").status_code == 200
+    gone = post("65.0")
+    assert gone.status_code == 500 and "<sf:exceptionCode>INVALID_OPERATION</sf:exceptionCode>" in gone.text
+    emu.soap_login_retired = True  # Summer '27: every version
+    assert post("59.0").status_code == 500

@@ -147,3 +147,17 @@ def test_unknown_api_version_is_404(emu: SalesforceEmulator, url: str) -> None:
     )
     assert answer.status_code == 404
     assert answer.json()[0]["errorCode"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(("query_bytes", "header_bytes", "status"),
+                         [(15_000, 0, 200), (16_400, 0, 414), (15_000, 2_000, 431)])
+def test_uri_and_header_size_limit(
+    emu: SalesforceEmulator, url: str, query_bytes: int, header_bytes: int, status: int
+) -> None:
+    token = emu.mint_session()
+    padding = "x" * (query_bytes - 60)
+    soql = f"SELECT Id FROM Contact WHERE LastName = '{padding}'"
+    headers = {"Authorization": f"Bearer {token}", **({"X-Pad": "p" * header_bytes} if header_bytes else {})}
+    answer = requests.get(f"{url}/services/data/v59.0/query", params={"q": soql}, headers=headers,
+                          verify=str(emu.ca_file), timeout=30)
+    assert answer.status_code == status, answer.text[:200]

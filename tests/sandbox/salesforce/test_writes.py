@@ -294,3 +294,18 @@ def test_custom_fields_from_configuration() -> None:
     assert emulator.store.get("Contact", rid)["Region__c"] == "APAC"
     with pytest.raises(RecordError):
         emulator.store.create("Contact", {"LastName": "x", "Region__c": "LATAM"})
+
+
+def test_a_task_owned_by_an_inactive_user_is_refused(sf: Salesforce, emu: SalesforceEmulator) -> None:
+    left = emu.store.create("User", {"Username": "left@example.com", "Email": "left@example.com",
+                                     "LastName": "Left", "IsActive": False})
+    task = {"attributes": {"type": "Task"}, "Subject": "Call", "Status": "Not Started"}
+    answer = _collection(sf, "POST", [{**task, "OwnerId": left}, {**task, "OwnerId": emu.store.user_id}])
+    assert answer[0] == {"success": False, "errors": [{"statusCode": "INACTIVE_OWNER_OR_USER",
+                         "message": "operation performed with inactive user: []", "fields": []}]}
+    assert answer[1]["success"] is True
+    emu.store.allow_inactive_task_owners = True  # the per-org switch (unverified that any org allows it)
+    try:
+        assert _collection(sf, "POST", [{**task, "OwnerId": left}])[0]["success"] is True
+    finally:
+        emu.store.allow_inactive_task_owners = False

@@ -60,7 +60,10 @@ def test_sync_json_dry_run_then_runs_and_failures_json(empty_sandbox: Sandbox, t
     empty_sandbox.hubspot.store.create_contact({"email": "json@example.com", "hs_email_open": "2"})
     settings = empty_sandbox.write_settings(tmp_path / "settings.toml",
                                             state_url=f"sqlite:///{tmp_path}/state.db")
-    assert leadsync("setup", "--config", str(settings)).returncode == 0
+    setup = leadsync("setup", "--config", str(settings))
+    assert setup.returncode == 0
+    printed = " ".join(setup.stdout.split())  # the sandbox's settings log in with a password
+    assert "Salesforce login: salesforce.auth = 'password'" in printed and "Summer '27" in printed
     dry = leadsync("sync", "--config", str(settings), "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr
     plan = json.loads(dry.stdout)

@@ -51,7 +51,7 @@ def test_report_json_is_the_report(synced: Synced) -> None:
     data = json.loads(out)
     assert data == build_report(synced.ctx.store, synced.ctx.mapping, synced.now).to_dict()
     assert set(data) == {"now", "mapping", "last_run", "people", "lost_deals", "loss_reasons",
-                         "recycle_groups", "not_recycled", "nurture_lists"}
+                         "recycle_groups", "not_recycled", "nurture_lists", "open_failures"}
     assert data["last_run"]["id"] == synced.result.run_id
     assert sum(data["people"]["by_stage"].values()) == data["people"]["total"]
 

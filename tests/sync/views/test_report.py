@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from importlib import resources
 
 from mappings import DEFAULT_MAPPING_RESOURCE, load_mapping_text
+from sync.run.runner import RunOptions, run
 from sync.views.report import NO_REASON, UNMAPPED, build_report
 
 from .worlds import SeededWorld, Synced
@@ -87,7 +88,7 @@ def test_list_sizes_match_both_emulators(synced: Synced) -> None:
     assert sum(s.managed for s in report.lists) > 0
 
 
-def _seed(world: SeededWorld) -> None:
+def _seed(world: SeededWorld, *, sync: bool = True) -> None:
     w = world
     w.person("a@example.com", lost_stage="Prospecting", lost_days_ago=40, reason="Timing", amount=100,
              hubspot={"hs_email_click": "1", "hs_email_last_click_date": w.days_ago(5)})
@@ -99,7 +100,8 @@ def _seed(world: SeededWorld) -> None:
     w.person("e@example.com", lost_stage="Value Proposition", lost_days_ago=10, reason="Price", amount=1600)
     w.person("f@example.com", lost_stage="Proposal/Price Quote", lost_days_ago=50, reason="Spam", amount=3200)
     w.person("g@example.com", lost_stage="Qualification", lost_days_ago=45, reason=None, amount=6400)
-    w.sync()
+    if sync:
+        w.sync()
 
 
 def test_recycle_groups_and_re_engagement_since_the_loss(seeded_world: SeededWorld) -> None:
@@ -153,3 +155,19 @@ def test_report_of_an_empty_store_is_all_zeros(seeded_world: SeededWorld) -> Non
     assert data["people"]["total"] == 0 and data["lost_deals"]["deals"] == 0
     assert data["last_run"] is None
     assert all(s["managed"] == 0 and s["desired_records"] == 0 for s in data["nurture_lists"])
+
+
+def test_open_failures_are_counted_by_error_code(seeded_world: SeededWorld) -> None:
+    _seed(seeded_world, sync=False)
+    faults = seeded_world.box.salesforce.faults
+    faults.add("salesforce.collections", "record", 1.0, 2, "FIELD_CUSTOM_VALIDATION_EXCEPTION")
+    faults.add("salesforce.collections", "record", 1.0, 1, "ENTITY_IS_LOCKED")
+    result = run(seeded_world.ctx, RunOptions(now=seeded_world.now))
+    assert result.status == "partial", result.to_dict()
+    report = build_report(seeded_world.ctx.store, seeded_world.ctx.mapping, seeded_world.now)
+    assert report.failures == (("salesforce", "FIELD_CUSTOM_VALIDATION_EXCEPTION", 2),
+                               ("salesforce", "ENTITY_IS_LOCKED", 1))
+    assert {"system": "salesforce", "code": "ENTITY_IS_LOCKED", "records": 1} in \
+        report.to_dict()["open_failures"]
+    failures = seeded_world.ctx.store.list_failures()
+    assert all("(check: " in f.reason for f in failures)

@@ -1,0 +1,105 @@
+"""Call-task owners that can own a task: a Task whose OwnerId is an inactive user is refused with
+INACTIVE_OWNER_OR_USER ("operation performed with inactive user: []"), and deals lost up to two years
+ago often belong to reps who have left.
+
+Before tasks are sent, the IsActive of their owners is read with one User query per 500 distinct owners
+(usually one call per run: a run's tasks have a handful of owners; answers are cached for the
+connector's run). A relationship field on the deal read (`Owner.IsActive`) would cost no call, but the
+deal snapshot can be months old and deactivating a user does not change the deal's SystemModstamp, so
+an incremental read would never see it. A task whose owner is inactive goes where
+`salesforce.inactive_owner` says:
+
+  account_owner  the owner of the deal's account, when that user is active (one Opportunity query per
+                 500 such tasks: Account.OwnerId, Account.Owner.IsActive); otherwise a failure
+  <id>           that User (checked for IsActive like the owners) or queue (00G..., not checked)
+  skip           a per-record failure INACTIVE_OWNER_OR_USER, listed by `leadsync failures`
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping, Sequence
+from dataclasses import replace
+
+from simple_salesforce import format_soql
+
+from connectors.base import CallTask, WriteResult
+from connectors.salesforce.client import SalesforceClient
+from connectors.salesforce.read import MAX_IN_IDS, chunks
+
+USER_PREFIX = "005"
+INACTIVE = "INACTIVE_OWNER_OR_USER"
+
+
+def user_activity(
+    client: SalesforceClient, ids: Sequence[str], cache: MutableMapping[str, bool]
+) -> dict[str, bool]:
+    """User id -> IsActive for the user ids in `ids` (others, and unknown users, are left out); users
+    already in `cache` cost nothing, the rest one query per 500."""
+    wanted = [i for i in dict.fromkeys(ids) if i and i.startswith(USER_PREFIX) and i not in cache]
+    for chunk in chunks(wanted, MAX_IN_IDS):
+        for row in client.query(format_soql("SELECT Id, IsActive FROM User WHERE Id IN {}", list(chunk))):
+            cache[row["Id"]] = bool(row.get("IsActive"))
+    for i in wanted:  # an id the org does not know: let the write answer for it
+        cache.setdefault(i, True)
+    return {i: cache[i] for i in ids if i in cache}
+
+
+def _account_owners(client: SalesforceClient, opp_ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
+    """Opportunity id -> (account owner id, IsActive) for deals that have an account."""
+    out: dict[str, tuple[str, bool]] = {}
+    for chunk in chunks(list(dict.fromkeys(opp_ids)), MAX_IN_IDS):
+        soql = format_soql(
+            "SELECT Id, Account.OwnerId, Account.Owner.IsActive FROM Opportunity WHERE Id IN {}",
+            list(chunk),
+        )
+        for row in client.query(soql):
+            account = row.get("Account") or {}
+            owner = account.get("OwnerId")
+            if owner:
+                out[row["Id"]] = (owner, bool((account.get("Owner") or {}).get("IsActive")))
+    return out
+
+
+def _failure(task: CallTask, why: str) -> WriteResult:
+    return WriteResult(
+        task.cycle_key,
+        ok=False,
+        error_code=INACTIVE,
+        message=f"{why}. Reactivate the user or reassign the opportunity, or set "
+        "salesforce.inactive_owner to 'account_owner' or an active user / queue id",
+    )
+
+
+def assign_owners(
+    client: SalesforceClient, tasks: Sequence[CallTask], mode: str, cache: MutableMapping[str, bool]
+) -> tuple[list[CallTask], dict[str, WriteResult]]:
+    """(tasks to send, with owners replaced where needed; failures by cycle key for tasks not sent)."""
+    owners = [t.owner_id for t in tasks if t.owner_id]
+    fallback = mode if mode not in ("account_owner", "skip") else None
+    active = user_activity(client, owners + ([fallback] if fallback else []), cache)
+    inactive = [t for t in tasks if t.owner_id and not active.get(t.owner_id, True)]
+    if not inactive:
+        return list(tasks), {}
+    by_account = _account_owners(client, [t.what_id for t in inactive if t.what_id]) \
+        if mode == "account_owner" else {}
+    send: dict[str, CallTask] = {}
+    failed: dict[str, WriteResult] = {}
+    for task in inactive:
+        was = f"the deal owner {task.owner_id} is an inactive user"
+        if mode == "skip":
+            failed[task.cycle_key] = _failure(task, f"{was}; salesforce.inactive_owner = 'skip'")
+        elif mode == "account_owner":
+            owner, is_active = by_account.get(task.what_id or "", (None, False))
+            if owner and is_active:
+                send[task.cycle_key] = replace(task, owner_id=owner)
+            else:
+                detail = f"the account owner {owner} is inactive too" if owner else "the deal has no account"
+                failed[task.cycle_key] = _failure(task, f"{was} and {detail}")
+        elif fallback is not None and not active.get(fallback, True):
+            failed[task.cycle_key] = _failure(
+                task, f"{was} and salesforce.inactive_owner {fallback} is inactive too"
+            )
+        else:
+            send[task.cycle_key] = replace(task, owner_id=fallback)
+    out = [send.get(t.cycle_key, t) for t in tasks if t.cycle_key not in failed]
+    return out, failed
