@@ -135,6 +135,30 @@ class FieldSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Allowance:
+    """A system's daily API allowance as it last reported it, in one meaning for every system (the
+    connectors' own `budget()` tuples differ: Salesforce (used, max), HubSpot (remaining, max))."""
+
+    used: int
+    limit: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerOutlook:
+    """What the SFA connector would do with the call tasks of recently lost deals whose owner can no
+    longer own a task (an inactive user), under its own setting for that case."""
+
+    deals: int  # lost deals looked at
+    inactive: int  # of them, owned by an inactive user
+    reassigned: int  # ...whose task would go to another, active owner
+    unplaceable: int  # ...whose task would be a per-record failure
+
+
+@dataclass(frozen=True, slots=True)
 class BatchSizes:
     """Records per write call, as a connector sends them (the writer fills batches to these sizes and
     the dry-run estimates divide by them)."""
@@ -280,6 +304,20 @@ class SalesSystem(DealSource, RecordSink, TaskSink, Protocol):
         picklist lacks); an admin creates SFA fields, so this only checks."""
         ...
 
+    def check_read_fields(self) -> list[str]:
+        """Problems with the fields the connector reads that its settings name (not the mapped ones):
+        each missing field is a problem, since a deal read that names it fails. Reads only."""
+        ...
+
+    def task_owner_outlook(self, lost_since: datetime) -> OwnerOutlook:
+        """For the deals lost (last changed) at or after `lost_since`: how many are owned by inactive
+        users and what the connector would do with their call tasks. Reads only."""
+        ...
+
+    def daily_allowance(self) -> Allowance | None:
+        """The daily API allowance as last reported (None before any call)."""
+        ...
+
 
 @runtime_checkable
 class MarketingSystem(ContactSource, RecordSink, Protocol):
@@ -298,4 +336,8 @@ class MarketingSystem(ContactSource, RecordSink, Protocol):
 
     def ensure_lists(self, names: Sequence[str], *, create_missing: bool) -> dict[str, str]:
         """List name -> id of the lists that exist (created when missing and `create_missing`)."""
+        ...
+
+    def daily_allowance(self) -> Allowance | None:
+        """The daily API allowance as last reported (None before any answer that carries it)."""
         ...

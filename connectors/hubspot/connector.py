@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 import hubspot
 
 from connectors.base import (
+    Allowance,
     BatchSizes,
     CallCounter,
     ContactRef,
@@ -137,6 +138,11 @@ class HubSpotConnector:
     def budget(self) -> tuple[int, int] | None:
         """(remaining, max) daily calls as HubSpot last reported them; None before any answer."""
         return self.transport.budget.snapshot()
+
+    def daily_allowance(self) -> Allowance | None:
+        """`budget()` as an Allowance (used, limit): note `budget()` is (remaining, max)."""
+        snap = self.transport.budget.snapshot()
+        return None if snap is None else Allowance(used=max(0, snap[1] - snap[0]), limit=snap[1])
 
     # ------------------------------------------------------------------ helpers
 

@@ -18,6 +18,7 @@ from typing import Literal
 import requests
 
 from connectors.base import (
+    Allowance,
     BatchSizes,
     CallCounter,
     CallTask,
@@ -25,12 +26,14 @@ from connectors.base import (
     FieldUpdate,
     ListChange,
     LostDeal,
+    OwnerOutlook,
     Scalar,
     WriteResult,
 )
 from connectors.retry import RetryPolicy
 from connectors.salesforce import campaigns as salesforce_campaigns
 from connectors.salesforce import describe as salesforce_describe
+from connectors.salesforce import owners as salesforce_owners
 from connectors.salesforce import write as salesforce_write
 from connectors.salesforce.bulk import BulkOptions
 from connectors.salesforce.client import SalesforceClient
@@ -140,10 +143,25 @@ class SalesforceConnector:
     def check_fields(self, expected: Mapping[str, Mapping[str, Collection[str] | None]]) -> list[str]:
         return salesforce_describe.check_fields(self.client, expected)
 
+    def check_read_fields(self) -> list[str]:
+        """The loss-reason field (`loss_reason_field`) exists on Opportunity: the deal read names it."""
+        return salesforce_describe.missing_fields(self.client, "Opportunity", [self.config.loss_reason_field])
+
+    def task_owner_outlook(self, lost_since: datetime) -> OwnerOutlook:
+        """Deals lost since `lost_since` owned by inactive users, and what `inactive_owner` would do
+        with their call tasks (`salesforce_owners.outlook`; reads only)."""
+        return salesforce_owners.outlook(self.client, lost_since, self.config.inactive_owner,
+                                         self._users_active)
+
     # ------------------------------------------------------------------ budget
     def budget(self) -> tuple[int, int] | None:
         """(used, max) daily API requests from the last Sforce-Limit-Info header; None before any call."""
         return self.client.budget()
+
+    def daily_allowance(self) -> Allowance | None:
+        """`budget()` as an Allowance (used, limit)."""
+        usage = self.client.budget()
+        return None if usage is None else Allowance(used=usage[0], limit=usage[1])
 
 
 for _doc_source, _name in (

@@ -136,3 +136,14 @@ def check_fields(
         for name, values in fields.items():
             problems.extend(field_problems(sobject, by_name.get(name.lower()), name, values))
     return problems
+
+
+def missing_fields(client: SalesforceClient, sobject: str, names: Collection[str]) -> list[str]:
+    """Problems (empty = ok) with fields leadsync only reads: the object or a field is missing. One
+    describe call."""
+    result = describe(client, sobject)
+    if result is None:
+        return [f"{sobject}: object not found (or not visible to the integration user)"]
+    have = {str(f["name"]).lower() for f in result.get("fields", [])}
+    return [f"{sobject}.{name}: field missing (or not visible to the integration user)"
+            for name in names if name.lower() not in have]

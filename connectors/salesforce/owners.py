@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from simple_salesforce import format_soql
 
-from connectors.base import CallTask, WriteResult
+from connectors.base import CallTask, OwnerOutlook, WriteResult
 from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.read import MAX_IN_IDS, chunks
 
@@ -103,3 +104,28 @@ def assign_owners(
             send[task.cycle_key] = replace(task, owner_id=fallback)
     out = [send.get(t.cycle_key, t) for t in tasks if t.cycle_key not in failed]
     return out, failed
+
+
+def outlook(
+    client: SalesforceClient, lost_since: datetime, mode: str, cache: MutableMapping[str, bool]
+) -> OwnerOutlook:
+    """What `assign_owners` would do with a call task for each deal lost (last changed) at or after
+    `lost_since`: the same lookups (User IsActive, then the account owners of the inactive ones'
+    deals), nothing sent. One deal query (pages of 2,000) plus the owner queries. A deal that entered
+    closed-lost on or after `lost_since` was changed then, so its SystemModstamp is that late too: the
+    query finds every such deal (and some lost earlier but edited since)."""
+    soql = format_soql(
+        "SELECT Id, OwnerId FROM Opportunity WHERE IsClosed = true AND IsWon = false "
+        "AND SystemModstamp >= {}",
+        lost_since,
+    )
+    tasks = [
+        CallTask(cycle_key=row["Id"], contact_id="", owner_id=row.get("OwnerId"), subject="", description="",
+                 due_date=lost_since.date(), what_id=row["Id"])
+        for row in client.query(soql)
+    ]
+    placed, failed = assign_owners(client, tasks, mode, cache)
+    inactive = sum(1 for t in tasks if t.owner_id and not cache.get(t.owner_id, True))
+    by_key = {t.cycle_key: t.owner_id for t in tasks}
+    reassigned = sum(1 for t in placed if t.owner_id != by_key[t.cycle_key])
+    return OwnerOutlook(len(tasks), inactive, reassigned, len(failed))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from sync.cli import demo as cli_demo
+from sync.cli import doctor as cli_doctor
 from sync.cli import mappings as cli_mappings
 from sync.cli import report as cli_report
 from sync.cli import runs as cli_runs
@@ -22,6 +23,7 @@ app = typer.Typer(
 app.add_typer(cli_mappings.app, name="mappings")
 cli_sandbox.register(app)
 cli_sync.register(app)
+cli_doctor.register(app)
 cli_runs.register(app)
 cli_report.register(app)
 cli_demo.register(app)

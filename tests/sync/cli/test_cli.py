@@ -16,7 +16,8 @@ from sandbox.launcher import Sandbox
 LEADSYNC = [sys.executable, "-m", "sync.cli.main"]
 COMMANDS = [
     [], ["sync"], ["backfill"], ["schedule"], ["setup"], ["runs"], ["runs", "show"], ["failures"],
-    ["failures", "retry"], ["report"], ["demo"], ["sandbox"], ["mappings"], ["mappings", "validate"],
+    ["failures", "retry"], ["report"], ["doctor"], ["demo"], ["sandbox"], ["mappings"],
+    ["mappings", "validate"],
     ["mappings", "explain"],
 ]
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from connectors.base import (
+    Allowance,
     BatchSizes,
     CallCounter,
     CallTask,
@@ -22,6 +23,7 @@ from connectors.base import (
     ListChange,
     LostDeal,
     MarketingSystem,
+    OwnerOutlook,
     SalesSystem,
     Scalar,
     WriteResult,
@@ -82,6 +84,15 @@ class FakeSales(Recorder):
     def read_current(self, ids: Sequence[str], fields: Sequence[str]) -> dict[str, dict[str, Scalar]]:
         return {}
 
+    def check_read_fields(self) -> list[str]:
+        return []
+
+    def task_owner_outlook(self, lost_since: datetime) -> OwnerOutlook:
+        return OwnerOutlook(0, 0, 0, 0)
+
+    def daily_allowance(self) -> Allowance | None:
+        return None
+
     def check_fields(self, expected: Any) -> list[str]:
         return []
 
@@ -107,6 +118,9 @@ class FakeMarketing(Recorder):
 
     def ensure_properties(self, definitions: Sequence[FieldSpec], *, create_missing: bool) -> list[str]:
         return []
+
+    def daily_allowance(self) -> Allowance | None:
+        return None
 
     def ensure_lists(self, names: Sequence[str], *, create_missing: bool) -> dict[str, str]:
         return {}
