@@ -209,7 +209,10 @@ def test_bulk_api_above_the_threshold_streams_pages(
 
 # (endpoint glob, kind, probability, count, arg): a sure count-limited burst, then random ones
 FAULTS = {
-    "429 bursts": [("salesforce.query*", "429", 1.0, 3, "0"), ("salesforce.query*", "429", 0.2, None, "0")],
+    "concurrent-limit bursts": [  # 403 REQUEST_LIMIT_EXCEEDED: Salesforce sends no 429
+        ("salesforce.query*", "concurrent", 1.0, 3, None),
+        ("salesforce.query*", "concurrent", 0.2, None, None),
+    ],
     "5xx": [("salesforce.query_more", "503", 1.0, 2, None), ("salesforce.query*", "500", 0.2, None, None)],
     "dropped connections": [
         ("salesforce.query", "drop", 1.0, 1, None),
