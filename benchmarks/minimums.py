@@ -80,7 +80,9 @@ def data_facts(salesforce: Any, hubspot: Any) -> DataFacts:
     """Count the streams' rows in the emulators' stores (Python handles, in this process)."""
     store = salesforce.store
     opps = store.table("Opportunity").rows
-    lost = {rid for rid, r in opps.items() if r.get("StageName") == "Closed Lost" and not r.get("IsDeleted")}
+    lost_stages = {r["MasterLabel"] for r in store.table("OpportunityStage").rows.values()
+                   if r.get("IsClosed") and not r.get("IsWon")}
+    lost = {rid for rid, r in opps.items() if r.get("StageName") in lost_stages and not r.get("IsDeleted")}
     history = sum(1 for r in store.table("OpportunityHistory").rows.values()
                   if r.get("OpportunityId") in lost)
     roles = store.table("OpportunityContactRole").rows

@@ -13,7 +13,8 @@ What is in it (rates are approximate; every listed case appears at least once fr
   Salesforce and HubSpot; some opted out in HubSpot and/or Salesforce; a few HubSpot contacts archived
   and a few merged (a second record of the same person merged into the primary);
 - opportunities: about 60 % lost at every open stage (stage path through OpportunityHistory, then
-  "Closed Lost" with a Loss_Reason__c, 5 days to 3 years ago), 15 % won, 25 % still open; contact roles
+  "Closed Lost" with a Loss_Reason__c, or the custom closed-lost stage "Lost - No Budget" for budget
+  losses, 5 days to 3 years ago), 15 % won, 25 % still open; contact roles
   with the primary first;
 - HubSpot engagement: about 60 % cold, 28 % warm, 12 % hot (email opens/clicks/deliveries, page views,
   form conversions with their last dates); about a third of the people with a lost deal engage after
@@ -97,7 +98,7 @@ class DemoOpportunity:
 
     @property
     def lost_at_stage(self) -> str | None:
-        """The stage the deal was in when it was lost (the step before "Closed Lost")."""
+        """The stage the deal was in when it was lost (the step before its closed-lost stage)."""
         return self.path[-2].stage if self.outcome == "lost" else None
 
 

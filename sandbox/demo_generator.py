@@ -24,7 +24,6 @@ from sandbox.demo_data import (
 )
 from sandbox.demo_engagement import at, hubspot_contact
 from sandbox.demo_pools import (
-    CLOSED_LOST,
     CLOSED_WON,
     CONTACT_ROLES,
     EMAIL_PATTERNS,
@@ -42,6 +41,7 @@ from sandbox.demo_pools import (
     FastRandom,
     NamePools,
     Weighted,
+    lost_stage,
     name_pools,
     slug,
 )
@@ -248,7 +248,7 @@ class _Generator:
             end = now - self.loss_age_days() * DAY - rng.randint(0, 8 * 3600)
             self.n_lost += 1
             times = [*self.times_back(at_stage + 1, end), end]
-            stages = (*OPEN_STAGES[: at_stage + 1], CLOSED_LOST)
+            stages = (*OPEN_STAGES[: at_stage + 1], lost_stage(loss_reason))
         elif outcome == "won":
             end = now - rng.randint(10, 900) * DAY - rng.randint(0, 8 * 3600)
             times = [*self.times_back(len(OPEN_STAGES), end), end]

@@ -2,10 +2,10 @@
 
 Salesforce: Users, then per account the Account, its Contacts, and each Opportunity created at its
 first stage and moved stage by stage with the historical timestamps (so the org writes the
-OpportunityHistory rows), closed as "Closed Won"/"Closed Lost" with the loss reason; contact roles
-with the primary first. HubSpot: each person's contact created at its create date, the engagement
-written at the last activity, a duplicate contact merged into it where the book says so, archived
-contacts archived. Campaigns and lists are not created: leadsync creates them.
+OpportunityHistory rows), closed as "Closed Won", or "Closed Lost" / "Lost - No Budget" with the loss
+reason; contact roles with the primary first. HubSpot: each person's contact created at its create
+date, the engagement written at the last activity, a duplicate contact merged into it where the book
+says so, archived contacts archived. Campaigns and lists are not created: leadsync creates them.
 
 The store's Python handle is used (not the HTTP API), so loading costs no API calls, rate limits or
 faults. Records stream: a million people load without holding the book in memory.
@@ -19,8 +19,9 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sandbox.demo_data import DemoAccount, DemoBook, DemoPerson, DemoUser
+from sandbox.demo_pools import CLOSED_LOST_STAGES, CLOSED_WON
 
-CLOSING_STAGES = ("Closed Won", "Closed Lost")
+CLOSING_STAGES = (CLOSED_WON, *CLOSED_LOST_STAGES)
 
 
 class _SalesforceStore(Protocol):

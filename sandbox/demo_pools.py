@@ -28,6 +28,16 @@ OPEN_STAGES: tuple[str, ...] = (
 )
 CLOSED_WON = "Closed Won"
 CLOSED_LOST = "Closed Lost"
+# The emulated org's custom closed-lost stage (sandbox/salesforce/objects.py STAGES): losses for lack of
+# budget are closed there, so a demo book exercises a closed-lost stage other than "Closed Lost".
+LOST_NO_BUDGET = "Lost - No Budget"
+NO_BUDGET_REASONS = frozenset({"No Budget", "予算不足"})
+CLOSED_LOST_STAGES = (CLOSED_LOST, LOST_NO_BUDGET)
+
+
+def lost_stage(loss_reason: str | None) -> str:
+    """The closed-lost stage a deal lost for `loss_reason` ends in."""
+    return LOST_NO_BUDGET if loss_reason in NO_BUDGET_REASONS else CLOSED_LOST
 
 # Loss_Reason__c picklist values with relative weights (English and Japanese variants, as in an org
 # used by a bilingual sales team).

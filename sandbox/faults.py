@@ -9,7 +9,8 @@ Spec string (CLI `--faults`, and `FaultInjector.parse`):
     RULE[;RULE...]           RULE = ENDPOINT_GLOB:EFFECT[,EFFECT...]
     EFFECT = KIND=PROBABILITY[xCOUNT][@ARG]
 
-    KIND: 429 (rate limit; ARG = Retry-After seconds, "none" for no header), 500, 503,
+    KIND: 429 (HubSpot rate limit; ARG = Retry-After seconds, "none" for no header),
+          concurrent (Salesforce concurrent-request limit: 403 REQUEST_LIMIT_EXCEEDED), 500, 503,
           drop (connection dropped mid-response), slow (ARG = seconds of delay, default 5),
           expire (the session/token is reported expired), record (per-record failure inside a batch;
           ARG = error code, e.g. UNABLE_TO_LOCK_ROW)
@@ -18,7 +19,11 @@ Spec string (CLI `--faults`, and `FaultInjector.parse`):
                "hubspot.batch_update:429=1x3@2"   (the next three batch updates get a 429, Retry-After 2)
 
 Endpoint names are "<system>.<name>", e.g. "salesforce.query", "hubspot.search"; each emulator
-documents its names.
+documents its names. A kind one system never answers is refused when the rule is added: Salesforce sends
+no 429 (its limits are 403 REQUEST_LIMIT_EXCEEDED: REST API Developer Guide, status codes; App Limits
+cheatsheet), HubSpot has no `concurrent` answer. A glob that does not start with "salesforce." or
+"hubspot." may reach both systems, so it can use neither kind ("*:429=0.1" is refused: write
+"hubspot.*:429=0.1;salesforce.*:concurrent=0.1").
 """
 
 from __future__ import annotations
@@ -29,7 +34,29 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
-KINDS = ("429", "500", "503", "drop", "slow", "expire", "record")
+KINDS = ("429", "concurrent", "500", "503", "drop", "slow", "expire", "record")
+# kind -> (system that never answers it, why and what to use instead)
+NOT_ANSWERED = {
+    "429": (
+        "salesforce",
+        "Salesforce never answers 429: its limits are 403 REQUEST_LIMIT_EXCEEDED; use "
+        "'concurrent' for the concurrent-request limit (or the emulator's daily_limit), and name "
+        "the system ('hubspot.*:429=...') for HubSpot's 429",
+    ),
+    "concurrent": (
+        "hubspot",
+        "HubSpot has no concurrent-request answer (its limits are 429); name the system "
+        "('salesforce.*:concurrent=...')",
+    ),
+}
+
+
+def _systems(glob: str) -> tuple[str, ...]:
+    """The systems whose endpoints `glob` can match."""
+    for system in ("salesforce", "hubspot"):
+        if glob.startswith(system + "."):
+            return (system,)
+    return ("salesforce", "hubspot")
 
 
 class FaultSpecError(ValueError):
@@ -55,7 +82,7 @@ class Fault:
 
     @property
     def retry_after(self) -> float | None:
-        """Seconds for a 429's Retry-After header; None when the rule says `@none`."""
+        """Seconds for a HubSpot 429's Retry-After header; None when the rule says `@none`."""
         if self.arg is None:
             return 1.0
         if self.arg.lower() == "none":
@@ -84,6 +111,9 @@ class FaultInjector:
             raise FaultSpecError(f"unknown fault kind {kind!r} (known: {', '.join(KINDS)})")
         if not 0.0 <= probability <= 1.0:
             raise FaultSpecError(f"probability must be between 0 and 1, got {probability}")
+        refused = NOT_ANSWERED.get(kind)
+        if refused is not None and refused[0] in _systems(endpoint):
+            raise FaultSpecError(f"fault rule {endpoint}:{kind}: {refused[1]}")
         rule = FaultRule(endpoint, kind, probability, count, arg)
         with self._lock:
             self.rules.append(rule)

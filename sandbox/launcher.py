@@ -31,6 +31,10 @@ TLS_FOLDER = "tls"
 CA_NAME = "sandbox-ca.pem"
 JWT_KEY_NAME = "salesforce-jwt-key.pem"  # the connected app's private key, for auth = "jwt"
 
+# The settings written for leadsync keep its default version (simple-salesforce's 59.0), whatever the
+# newest version the emulator serves (66.0): a sandbox run is what a fresh install does.
+LEADSYNC_API_VERSION = "59.0"
+
 
 @dataclass
 class Sandbox:
@@ -117,7 +121,7 @@ class Sandbox:
                 "domain": "login",
                 "login_url": self.salesforce_url,
                 "ca_bundle": str(self.ca_file),
-                "api_version": getattr(self.salesforce, "api_version", "59.0"),
+                "api_version": LEADSYNC_API_VERSION,
                 "username": creds.username,
                 "password": creds.password,
                 "security_token": creds.security_token,

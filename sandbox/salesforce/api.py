@@ -12,15 +12,24 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..faults import DroppedConnection, Fault
+from ..faults import KINDS, DroppedConnection, Fault
 from .errors import ApiError, RecordError, not_found
 
 if TYPE_CHECKING:
     from .emulator import SalesforceEmulator
 
 Handler = Callable[[Request], Awaitable[Response]]
-MIN_VERSION = 20.0
-_VERSION_RE = re.compile(r"^\d{2}\.0$")
+# API versions (facts §14): Spring '26 = 66.0, the newest the emulator serves by default. 7.0-20.0 were
+# retired in Summer '22 and 21.0-30.0 in Summer '25; a retired version answers REST "410:GONE" (API
+# End-of-Life page; help 000354473), 31.0-40.0 follow in Summer '28 (`retired_below` raises the floor).
+NEWEST_VERSION = "66.0"
+OLDEST_VERSION = 31.0
+_VERSION_RE = re.compile(r"^\d{1,2}\.0$")
+# Status table (REST API Developer Guide, "Status Codes and Error Responses"): 410 "The requested resource
+# has been retired or removed." The body's errorCode "GONE" follows the EOL page's "410:GONE"; the exact
+# JSON body of a retired-version answer is unverified.
+GONE = ("GONE", "The requested resource has been retired or removed. Delete or update any references to "
+        "the resource.")
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -36,13 +45,18 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return json_response([{"message": message, "errorCode": code}], status, headers)
 
 
+# Salesforce answers no 429 (REST API Developer Guide, "Status Codes and Error Responses"): over the
+# concurrent long-running request limit (25 requests of 20 s or more; 5 in Developer and Trial orgs, App
+# Limits cheatsheet) it answers 403 REQUEST_LIMIT_EXCEEDED, with no Retry-After. The message is a captured
+# one (SalesforceLabs/OrgCheck #432, 2024: "REQUEST_LIMIT_EXCEEDED: ConcurrentRequests (Concurrent API
+# Requests) Limit exceeded."): partly verified for REST.
+CONCURRENT_LIMIT = "ConcurrentRequests (Concurrent API Requests) Limit exceeded."
+
+
 def fault_response(fault: Fault) -> Response:
-    """The body a REST call gets for an injected 429/500/503."""
-    if fault.kind == "429":
-        headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
-        return error_response(
-            429, "REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded.", headers
-        )
+    """The body a REST call gets for an injected concurrent/500/503 fault."""
+    if fault.kind == "concurrent":
+        return error_response(403, "REQUEST_LIMIT_EXCEEDED", CONCURRENT_LIMIT)
     if fault.kind == "503":
         return error_response(
             503, "SERVER_UNAVAILABLE", "Server temporarily unavailable. Please try again later."
@@ -66,14 +80,24 @@ def base_url(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}"
 
 
-def version_supported(version: str, newest: str) -> bool:
-    return bool(_VERSION_RE.match(version)) and MIN_VERSION <= float(version) <= float(newest)
+def version_status(version: str, newest: str, oldest: float = OLDEST_VERSION) -> int:
+    """200 for a served version, 410 for a retired one (below `oldest`), 404 for anything else."""
+    if not _VERSION_RE.match(version) or float(version) > float(newest) or float(version) < 7.0:
+        return 404
+    return 410 if float(version) < oldest else 200
 
 
-async def take_fault(emu: SalesforceEmulator, name: str, request: Request) -> Fault | None:
+# The concurrent limit counts API requests running 20 s or more; a login is none: logins draw the rest.
+LOGIN_FAULTS = tuple(k for k in KINDS if k != "concurrent")
+
+
+async def take_fault(
+    emu: SalesforceEmulator, name: str, request: Request, kinds: tuple[str, ...] = KINDS
+) -> Fault | None:
     """Draw a fault for endpoint `name`. A slow fault sleeps and an expire fault ends the caller's
-    session here (the call then carries on); 429/500/503/drop are returned for the caller to answer."""
-    fault = emu.faults.draw(name)
+    session here (the call then carries on); concurrent/500/503/drop are returned for the caller to
+    answer."""
+    fault = emu.faults.draw(name, kinds)
     if fault is None:
         return None
     if fault.kind == "slow":
@@ -96,7 +120,10 @@ def endpoint(emu: SalesforceEmulator, name: str, handler: Handler) -> Handler:
         if fault is not None:
             return DroppedConnection() if fault.kind == "drop" else fault_response(fault)  # type: ignore[return-value]
         version = request.path_params.get("version")
-        if version is not None and not version_supported(version, emu.api_version):
+        status = 200 if version is None else version_status(version, emu.api_version, emu.oldest_version)
+        if status == 410:
+            return error_response(410, *GONE)
+        if status == 404:
             err = not_found()
             return error_response(err.status, err.error_code, err.message)
         token = bearer_token(request)

@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..faults import DroppedConnection, Fault, FaultInjector, FaultSpecError
+from ..faults import DroppedConnection, FaultInjector, FaultSpecError
 from . import bulk, composite, rest
-from .api import base_url, endpoint, json_response, take_fault
+from .api import LOGIN_FAULTS, base_url, endpoint, json_response, take_fault
 from .auth import oauth_token, soap_fault, soap_login
 from .errors import RecordError
 from .values import to_json
@@ -123,25 +123,16 @@ async def _versions(emu: SalesforceEmulator, request: Request) -> Response:
     return await rest.versions(emu, request)
 
 
-def _retry_after(fault: Fault) -> dict[str, str]:
-    return (
-        {} if fault.kind != "429" or fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
-    )
-
-
 async def _soap_login(emu: SalesforceEmulator, request: Request) -> Response:
     emu.calls.hit("salesforce.login")
-    fault = await take_fault(emu, "salesforce.login", request)
+    fault = await take_fault(emu, "salesforce.login", request, LOGIN_FAULTS)
     if fault is not None:
         if fault.kind == "drop":
             return DroppedConnection()  # type: ignore[return-value]
         if fault.kind == "503":
             return Response("Service Unavailable", 503, media_type="text/plain")
         return Response(
-            soap_fault("UNKNOWN_EXCEPTION", "An unexpected error occurred."),
-            429 if fault.kind == "429" else 500,
-            media_type="text/xml",
-            headers=_retry_after(fault),
+            soap_fault("UNKNOWN_EXCEPTION", "An unexpected error occurred."), 500, media_type="text/xml"
         )
     status, xml = soap_login(
         await request.body(),
@@ -156,14 +147,12 @@ async def _soap_login(emu: SalesforceEmulator, request: Request) -> Response:
 
 async def _token(emu: SalesforceEmulator, request: Request) -> Response:
     emu.calls.hit("salesforce.token")
-    fault = await take_fault(emu, "salesforce.token", request)
+    fault = await take_fault(emu, "salesforce.token", request, LOGIN_FAULTS)
     if fault is not None:
         if fault.kind == "drop":
             return DroppedConnection()  # type: ignore[return-value]
         return json_response(
-            {"error": "unknown_error", "error_description": "retry your request"},
-            int(fault.kind),
-            _retry_after(fault),
+            {"error": "unknown_error", "error_description": "retry your request"}, int(fault.kind)
         )
     form = dict(parse_qsl((await request.body()).decode()))
     status, body = oauth_token(
@@ -173,6 +162,7 @@ async def _token(emu: SalesforceEmulator, request: Request) -> Response:
         base_url(request),
         emu.store.user_id,
         password_retired=emu.password_grant_retired,
+        rotate_refresh_tokens=emu.rotate_refresh_tokens,
     )
     return json_response(body, status)
 

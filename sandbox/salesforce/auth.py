@@ -95,6 +95,13 @@ class Credentials:
     consumer_secret: str = "sandbox-consumer-secret"
     private_key_pem: str = field(default_factory=lambda: _key_pair()[0], repr=False)
     public_key_pem: str = field(default_factory=lambda: _key_pair()[1], repr=False)
+    # a refresh token the connected app holds (as from a web-server flow with the refresh_token scope);
+    # `refresh_tokens` are the ones the org honours (rotation replaces the used one)
+    refresh_token: str = field(default="5Aep861leadsync.sandbox.refresh.token", repr=False)
+    refresh_tokens: set[str] = field(default_factory=set, repr=False)
+
+    def __post_init__(self) -> None:
+        self.refresh_tokens.add(self.refresh_token)
 
     def mint_session(self) -> str:
         return self.sessions.mint()
@@ -197,8 +204,10 @@ def oauth_token(
     user_id: str,
     *,
     password_retired: bool = False,
+    rotate_refresh_tokens: bool = False,
 ) -> tuple[int, dict[str, Any]]:
-    """(HTTP status, JSON body) for POST /services/oauth2/token. `password_retired`: the OAuth
+    """(HTTP status, JSON body) for POST /services/oauth2/token (password, JWT bearer, client
+    credentials and refresh_token grants). `password_retired`: the OAuth
     username-password flow is refused (connected apps must move off it before 20 Feb 2027, help
     005461976; the error then sent is unverified: the documented unsupported-grant answer is used)."""
     grant = form.get("grant_type", "")
@@ -245,4 +254,30 @@ def oauth_token(
         if key != creds.consumer_key or secret != creds.consumer_secret:
             return _oauth_error("invalid_client", "invalid client credentials")
         return _token(creds, base_url, user_id)
+    if grant == "refresh_token":
+        return _refresh(form, creds, base_url, user_id, rotate=rotate_refresh_tokens)
     return _oauth_error("unsupported_grant_type", "grant type not supported")
+
+
+# Refresh token flow (REST API guide and help "OAuth 2.0 Refresh Token Flow", facts §15): grant_type,
+# refresh_token, client_id, client_secret (required while the app's "Require Secret" is on, the emulator
+# always requires it: the stricter case). The answer has access_token, signature, scope, instance_url,
+# id, token_type, issued_at, and a new refresh_token only when the app rotates refresh tokens (the old
+# one then stops working). A refresh token the org does not know: 400 invalid_grant "expired
+# access/refresh token" (the text is the one integrations commonly log: partly verified).
+def _refresh(
+    form: dict[str, str], creds: Credentials, base_url: str, user_id: str, *, rotate: bool
+) -> tuple[int, dict[str, Any]]:
+    if form.get("client_id") != creds.consumer_key:
+        return _oauth_error("invalid_client_id", "client identifier invalid")
+    if form.get("client_secret") != creds.consumer_secret:
+        return _oauth_error("invalid_client", "invalid client credentials")
+    token = form.get("refresh_token", "")
+    if token not in creds.refresh_tokens:
+        return _oauth_error("invalid_grant", "expired access/refresh token")
+    status, body = _token(creds, base_url, user_id)
+    if rotate:
+        creds.refresh_tokens.discard(token)
+        body["refresh_token"] = f"5Aep861{secrets.token_urlsafe(60)}"
+        creds.refresh_tokens.add(body["refresh_token"])
+    return status, body

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..faults import CallLog, FaultInjector
 from ..server import ServerThread, make_tls
+from .api import NEWEST_VERSION, OLDEST_VERSION
 from .app import UriLimit, build_app
 from .auth import Credentials, Sessions
 from .bulk import BulkJobs
@@ -34,17 +35,19 @@ class SalesforceEmulator:
         faults: FaultInjector | None = None,
         daily_limit: int = 1_000_000,
         session_ttl_seconds: float = 7200,
-        api_version: str = "59.0",
+        api_version: str = NEWEST_VERSION,
         clock: Callable[[], datetime] | None = None,
         custom_fields: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
     ):
         self.clock: Callable[[], datetime] = clock or _utc_now
         self.faults = faults if faults is not None else FaultInjector()
         self.daily_limit = daily_limit
-        self.api_version = api_version
+        self.api_version = api_version  # the newest version served
+        self.oldest_version = OLDEST_VERSION  # older ones answer 410 GONE (retired)
         # login paths Salesforce is retiring (see auth.py): switch on to fail as production will
         self.soap_login_retired = False
         self.password_grant_retired = False
+        self.rotate_refresh_tokens = False  # the connected app's "refresh token rotation" (off by default)
         self.calls = CallLog()
         self.store = Store(Schema(custom_fields), self.clock)
         self.engine = QueryEngine(self.store)
@@ -75,7 +78,8 @@ class SalesforceEmulator:
         strictness switches back to their defaults."""
         self.store.reset()
         self.store.allow_inactive_task_owners = False
-        self.soap_login_retired = self.password_grant_retired = False
+        self.soap_login_retired = self.password_grant_retired = self.rotate_refresh_tokens = False
+        self.credentials.refresh_tokens = {self.credentials.refresh_token}
         self.calls.reset()
         self.faults.clear()
         self.faults.injected.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from .definitions import ChildRelationship, FieldDef, ObjectDef
@@ -51,18 +52,62 @@ def _owner() -> FieldDef:
     return _ref("OwnerId", "User", "Owner", nillable=False, default="$user")
 
 
-OPPORTUNITY_STAGES: dict[str, tuple[int, bool, bool]] = {  # stage -> (probability, IsClosed, IsWon)
-    "Prospecting": (10, False, False),
-    "Qualification": (10, False, False),
-    "Needs Analysis": (20, False, False),
-    "Value Proposition": (50, False, False),
-    "Id. Decision Makers": (60, False, False),
-    "Perception Analysis": (70, False, False),
-    "Proposal/Price Quote": (75, False, False),
-    "Negotiation/Review": (90, False, False),
-    "Closed Won": (100, True, True),
-    "Closed Lost": (0, True, False),
+@dataclass(frozen=True)
+class Stage:
+    """One row of the org's OpportunityStage table (the Opportunity.StageName picklist, with what each
+    value means). `label` is the MasterLabel, the value StageName holds; `api_name` stays the same when
+    an admin renames the label (OpportunityStage, object reference: ApiName from API 36.0)."""
+
+    label: str
+    api_name: str
+    probability: int
+    closed: bool = False
+    won: bool = False
+    forecast: str = "Pipeline"  # ForecastCategory (API value)
+    active: bool = True
+
+
+# A fresh org's stages, plus a custom closed-lost stage as many orgs add one ("Lost - No Budget": IsClosed
+# and not IsWon, so it is a loss like "Closed Lost"; facts §13). The order is SortOrder.
+STAGES: tuple[Stage, ...] = (
+    Stage("Prospecting", "Prospecting", 10),
+    Stage("Qualification", "Qualification", 10),
+    Stage("Needs Analysis", "Needs Analysis", 20),
+    Stage("Value Proposition", "Value Proposition", 50),
+    Stage("Id. Decision Makers", "Id. Decision Makers", 60),
+    Stage("Perception Analysis", "Perception Analysis", 70),
+    Stage("Proposal/Price Quote", "Proposal/Price Quote", 75),
+    Stage("Negotiation/Review", "Negotiation/Review", 90, forecast="Forecast"),
+    Stage("Closed Won", "Closed Won", 100, closed=True, won=True, forecast="Closed"),
+    Stage("Closed Lost", "Closed Lost", 0, closed=True, forecast="Omitted"),
+    Stage("Lost - No Budget", "Lost_No_Budget", 0, closed=True, forecast="Omitted"),
+)
+STAGE_BY_LABEL: dict[str, Stage] = {s.label: s for s in STAGES}
+OPPORTUNITY_STAGES: dict[str, tuple[int, bool, bool]] = {  # label -> (probability, IsClosed, IsWon)
+    s.label: (s.probability, s.closed, s.won) for s in STAGES
 }
+FORECAST_NAMES = {"BestCase": "Best Case", "Forecast": "Commit"}  # ForecastCategory value -> label
+CLOSED_LOST_STAGES = tuple(s.label for s in STAGES if s.closed and not s.won)
+
+
+def stage_rows() -> list[dict[str, Any]]:
+    """The OpportunityStage rows the org starts with (seeded by `Store.reset`)."""
+    return [
+        {
+            "MasterLabel": s.label,
+            "ApiName": s.api_name,
+            "IsActive": s.active,
+            "IsClosed": s.closed,
+            "IsWon": s.won,
+            "DefaultProbability": float(s.probability),
+            "ForecastCategory": s.forecast,
+            "ForecastCategoryName": FORECAST_NAMES.get(s.forecast, s.forecast),
+            "SortOrder": order,
+        }
+        for order, s in enumerate(STAGES, start=1)
+    ]
+
+
 INDUSTRIES = (
     "Agriculture",
     "Apparel",
@@ -246,7 +291,13 @@ def standard_objects() -> list[ObjectDef]:
             sys_fields
             + (
                 _text("Name", 120, nillable=False, label="Opportunity Name"),
-                _pick("StageName", OPPORTUNITY_STAGES, restricted=True, nillable=False, label="Stage"),
+                _pick(
+                    "StageName",
+                    (s.label for s in STAGES if s.active),
+                    restricted=True,
+                    nillable=False,
+                    label="Stage",
+                ),
                 FieldDef("CloseDate", "date", nillable=False),
                 FieldDef("Amount", "currency", precision=18, scale=2),
                 FieldDef("Probability", "percent", precision=3, scale=0, label="Probability (%)"),
@@ -290,6 +341,28 @@ def standard_objects() -> list[ObjectDef]:
             ),
             label="Opportunity History",
             label_plural="Opportunity History",
+            createable=False,
+            updateable=False,
+            deletable=False,
+        ),
+        ObjectDef(  # read-only over the API: query, retrieve, describe (object reference)
+            "OpportunityStage",
+            "01J",
+            sys_fields
+            + (
+                _text("MasterLabel", 255, nillable=False, label="Master Label"),
+                _text("ApiName", 255, nillable=False, label="Api Name"),
+                _bool("IsActive", label="Active"),
+                _bool("IsClosed", label="Closed"),
+                _bool("IsWon", label="Won"),
+                FieldDef("DefaultProbability", "percent", precision=3, scale=0, label="Probability (%)"),
+                _pick("ForecastCategory", ("Omitted", "Pipeline", "BestCase", "Forecast", "Closed")),
+                _pick("ForecastCategoryName", ("Omitted", "Pipeline", "Best Case", "Commit", "Closed")),
+                FieldDef("SortOrder", "int", precision=9, label="Sort Order"),
+                _text("Description", 255),
+            ),
+            label="Opportunity Stage",
+            label_plural="Opportunity Stages",
             createable=False,
             updateable=False,
             deletable=False,

@@ -265,10 +265,21 @@ async def limits(emu: SalesforceEmulator, request: Request) -> Response:
 
 
 async def versions(emu: SalesforceEmulator, request: Request) -> Response:
+    """GET /services/data/ (no authentication): the versions served, oldest first, as
+    [{"label": "Summer '14", "url": "/services/data/v31.0", "version": "31.0"}, ...] (facts §14)."""
     newest = int(float(emu.api_version))
     return json_response(
         [
-            {"label": f"v{v}.0", "url": f"/services/data/v{v}.0", "version": f"{v}.0"}
-            for v in range(31, newest + 1)
+            {"label": release_name(v), "url": f"/services/data/v{v}.0", "version": f"{v}.0"}
+            for v in range(int(emu.oldest_version), newest + 1)
         ]
     )
+
+
+def release_name(version: int) -> str:
+    """The release of an API version: three a year, 31.0 = Summer '14, 65.0 = Winter '26, 66.0 =
+    Spring '26 (a Winter release is named after the next year)."""
+    steps = version - 31  # from Summer '14
+    season = ("Summer", "Winter", "Spring")[steps % 3]
+    year = 14 + (steps + 2) // 3
+    return f"{season} '{year:02d}"

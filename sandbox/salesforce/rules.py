@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .errors import RecordError
-from .schema import OPPORTUNITY_STAGES
+from .schema import STAGE_BY_LABEL
 
 if TYPE_CHECKING:
     from .store import Record, Store
@@ -27,11 +27,11 @@ def _full_name(rec: Record, changed: dict[str, Any], creating: bool) -> None:
 
 def _opportunity(rec: Record, changed: dict[str, Any], creating: bool) -> None:
     if creating or "StageName" in changed:
-        probability, closed, won = OPPORTUNITY_STAGES[rec["StageName"]]
-        rec["IsClosed"] = closed
-        rec["IsWon"] = won
+        stage = STAGE_BY_LABEL[rec["StageName"]]  # the OpportunityStage row says what the stage means
+        rec["IsClosed"] = stage.closed
+        rec["IsWon"] = stage.won
         if "Probability" not in changed:
-            rec["Probability"] = float(probability)
+            rec["Probability"] = float(stage.probability)
 
 
 def _task(rec: Record, changed: dict[str, Any], creating: bool) -> None:

@@ -20,9 +20,22 @@ from .definitions import (
     FieldDef,
     ObjectDef,
 )
-from .objects import OPPORTUNITY_STAGES, standard_objects
+from .objects import (
+    CLOSED_LOST_STAGES,
+    OPPORTUNITY_STAGES,
+    STAGE_BY_LABEL,
+    STAGES,
+    Stage,
+    stage_rows,
+    standard_objects,
+)
 
 __all__ = [
+    "CLOSED_LOST_STAGES",
+    "STAGES",
+    "STAGE_BY_LABEL",
+    "Stage",
+    "stage_rows",
     "FIELD_TYPES",
     "ID_TYPES",
     "NUMBER_TYPES",

@@ -18,7 +18,7 @@ from . import rules
 from .errors import RecordError
 from .ids import make_id, normalize_id
 from .indexes import EqIndex, RangeIndex
-from .schema import FieldDef, ObjectDef, Schema
+from .schema import FieldDef, ObjectDef, Schema, stage_rows
 from .values import coerce, parse_datetime
 
 Record = dict[str, Any]
@@ -115,7 +115,8 @@ class Store:
         self.reset()
 
     def reset(self) -> None:
-        """Empty every table, then create the integration user (whose id stays the same)."""
+        """Empty every table, then create the integration user (whose id stays the same) and the org's
+        OpportunityStage rows."""
         with self.lock:
             self.tables = {name: Table(obj) for name, obj in self.schema.objects.items()}
             self.user_id = make_id("005", 1)
@@ -139,6 +140,9 @@ class Store:
             table.counter = 1
             table.rows[self.user_id] = user
             table.index(user)
+            for row in stage_rows():  # the org's stages (read-only over the API)
+                row.update(LastModifiedDate=at, LastModifiedById=self.user_id)
+                self.insert_system_row("OpportunityStage", row, at=at, user_id=self.user_id)
 
     def now(self) -> datetime:
         return parse_datetime(self.clock())
@@ -183,6 +187,7 @@ class Store:
         with self.lock:
             table = self.table(sobject)
             obj = table.obj
+            self._writable(obj, obj.createable, "insert")
             when = parse_datetime(at) if at is not None else self.now()
             changes = self._prepare(obj, fields, creating=True)
             rec: Record = {
@@ -216,6 +221,7 @@ class Store:
         with self.lock:
             table = self.table(sobject)
             obj = table.obj
+            self._writable(obj, obj.updateable, "update")
             old = self._existing(table, record_id)
             when = parse_datetime(at) if at is not None else self.now()
             changes = self._prepare(obj, fields, creating=False)
@@ -296,7 +302,7 @@ class Store:
             return self.create(sobject, {**body, fd.name: id_value}, at=at), True
 
     def insert_system_row(self, sobject: str, values: Record, *, at: datetime, user_id: str) -> str:
-        """A row the org writes itself (OpportunityHistory): no field-level write checks."""
+        """A row the org writes itself (OpportunityHistory, OpportunityStage): no field-level write checks."""
         table = self.tables[sobject]
         table.counter += 1
         rid = make_id(table.obj.key_prefix, table.counter)
@@ -323,6 +329,13 @@ class Store:
                 self._journal = None
 
     # ------------------------------------------------------------ internals
+    @staticmethod
+    def _writable(obj: ObjectDef, allowed: bool, operation: str) -> None:
+        """Objects the org writes itself (OpportunityHistory, OpportunityStage) refuse API writes, with
+        the code and wording delete uses here (the exact real message is unverified)."""
+        if not allowed:
+            raise RecordError("INVALID_TYPE", f"entity type {obj.name} does not support {operation}")
+
     def _existing(self, table: Table, record_id: str) -> Record:
         rid = normalize_id(record_id)
         if rid is None or rid[:3] != table.obj.key_prefix:

@@ -32,7 +32,8 @@ PROGRESS_FROM = 20_000  # show a progress bar when loading at least this many pe
 
 FAULT_HELP = (
     "Fault injection: --faults 'ENDPOINT_GLOB:KIND=PROBABILITY[xCOUNT][@ARG][,...][;RULE...]'\n"
-    f"  kinds: {', '.join(KINDS)}  (429 ARG = Retry-After seconds or 'none'; slow ARG = seconds;\n"
+    f"  kinds: {', '.join(KINDS)}  (429: HubSpot only, ARG = Retry-After seconds or 'none';\n"
+    "  concurrent: Salesforce only, 403 REQUEST_LIMIT_EXCEEDED; slow ARG = seconds;\n"
     "  record ARG = per-record error code, e.g. UNABLE_TO_LOCK_ROW)\n"
     "  endpoints: salesforce.{login,token,query,query_more,limits,describe,sobject,collections,bulk}\n"
     "             hubspot.{search,batch_read,batch_update,batch_upsert,batch_create,batch_archive,contacts,\n"

@@ -1,4 +1,5 @@
-"""Chaos: both emulators answer 10 % of calls with 429, 5 % with 5xx, cut 2 % of connections and fail
+"""Chaos: both emulators answer 10 % of calls with their rate-limit answer (HubSpot 429, Salesforce 403
+REQUEST_LIMIT_EXCEEDED for the concurrent limit), 5 % with 5xx, cut 2 % of connections and fail
 5 % of the records of batch writes with UNABLE_TO_LOCK_ROW; the Salesforce session expires once.
 The first run also meets a lock storm (60 % of records locked, as during a big data load), so some
 records fail every resubmission and must be recorded; later runs meet the background rates only.
@@ -31,7 +32,9 @@ CHAOS = ";".join([
     "hubspot.memberships:429=1x1",
     f"salesforce.collections:record=0.05@{LOCKED_ROW}",
     f"hubspot.batch_update:record=0.05@{LOCKED_ROW}",
-    "*:429=0.10,500=0.03,503=0.02,drop=0.02",
+    "hubspot.*:429=0.10",
+    "salesforce.*:concurrent=0.10",  # Salesforce's limits are 403 REQUEST_LIMIT_EXCEEDED, never 429
+    "*:500=0.03,503=0.02,drop=0.02",
 ])
 STORM = f"salesforce.collections:record=0.6@{LOCKED_ROW};hubspot.batch_update:record=0.6@{LOCKED_ROW}"
 
@@ -90,7 +93,7 @@ def test_syncing_under_faults_converges_to_the_fault_free_state(
     assert differences(expected, capture(harness.box)) == [], history
     assert _open_write_failures(harness) == set()
 
-    assert {"429", "drop", "record", "expire"} <= injected.keys(), injected
+    assert {"429", "concurrent", "drop", "record", "expire"} <= injected.keys(), injected
     assert injected["500"] + injected["503"] > 0, injected
     # the storm left records failed after every resubmission: recorded, then resolved by a later run
     first = runs[0]

@@ -10,7 +10,7 @@ from itertools import islice
 import pytest
 
 from sandbox.demo_data import DemoAccount, DemoBook, DemoPerson, generate
-from sandbox.demo_pools import CLOSED_LOST, CLOSED_WON, LOSS_REASONS, OPEN_STAGES
+from sandbox.demo_pools import CLOSED_WON, LOSS_REASONS, OPEN_STAGES, lost_stage
 
 NOW = datetime(2025, 6, 30, 9, 0, tzinfo=UTC)
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
@@ -130,7 +130,7 @@ def test_stage_paths_are_realistic(seed: int) -> None:
         assert stages[0] == "Prospecting"
         open_part = stages[:-1] if opp.outcome != "open" else stages
         assert open_part == list(OPEN_STAGES[: len(open_part)])  # stage by stage, no skips
-        final = {"lost": CLOSED_LOST, "won": CLOSED_WON}.get(opp.outcome)
+        final = {"lost": lost_stage(opp.loss_reason), "won": CLOSED_WON}.get(opp.outcome)
         if final:
             assert stages[-1] == final and opp.close_date == opp.path[-1].at.date()
         else:

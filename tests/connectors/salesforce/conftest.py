@@ -18,6 +18,7 @@ from connectors.salesforce.bulk import BulkOptions
 from connectors.salesforce.connector import SalesforceConnector
 from connectors.salesforce.settings import SalesforceSettings
 from sandbox.salesforce import SalesforceEmulator
+from sandbox.salesforce.schema import CLOSED_LOST_STAGES
 from sandbox.server import ServerThread
 
 MY_DOMAIN = "leadsync-sandbox.my"
@@ -161,7 +162,7 @@ class Org:
         opp = self.emu.store.create("Opportunity", fields, at=start)
         for i, stage in enumerate(stages[1:], start=1):
             changes: dict[str, Any] = {"StageName": stage}
-            if stage == "Closed Lost" and reason is not None:
+            if stage in CLOSED_LOST_STAGES and reason is not None:
                 changes["Loss_Reason__c"] = reason
             self.emu.store.update("Opportunity", opp, changes, at=start + i * step)
         for contact in contacts:

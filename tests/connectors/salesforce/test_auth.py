@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import AuthenticationError, FatalAPIError
+from connectors.base import AuthenticationError, FatalAPIError, FieldUpdate
 from sandbox.salesforce import SalesforceEmulator
 from sandbox.server import make_tls
 
@@ -117,17 +117,21 @@ def test_retiring_login_paths_warn_at_connect(
         assert emu.credentials.password not in warnings[0]
 
 
-def test_soap_login_at_64_when_the_api_version_is_65_or_later(
-    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+@pytest.mark.parametrize("auth", ["password", "jwt"])
+@pytest.mark.parametrize("api_version", ["59.0", "66.0"])
+def test_reads_and_writes_at_the_default_and_the_newest_api_version(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator, auth: str, api_version: str
 ) -> None:
-    emu.api_version = "66.0"  # the org serves v66.0; SOAP login() does not exist there
-    try:
-        cid = org.contact()
-        run = make(api_version="66.0")
-        assert [r["Id"] for r in run.connector.read_contacts([cid], ["Email"])] == [cid]
-        assert run.calls() == {"salesforce.login": 1, "salesforce.query": 1}
-    finally:
-        emu.api_version = "59.0"
+    """The org serves up to v66.0 (Spring '26) and no SOAP login() from 65.0: leadsync works at its
+    default 59.0 and at 66.0, with password login (sent at 64.0 when api_version >= 65.0) and JWT."""
+    assert emu.api_version == "66.0"
+    cid = org.contact()
+    run = make(auth=auth, api_version=api_version)
+    assert [r["Id"] for r in run.connector.read_contacts([cid], ["Email"])] == [cid]
+    (result,) = run.connector.update_fields([FieldUpdate("Contact", cid, {"Lead_Score__c": 7})])
+    assert result.ok and emu.store.get("Contact", cid)["Lead_Score__c"] == 7
+    assert run.calls() == {"salesforce.login" if auth == "password" else "salesforce.token": 1,
+                           "salesforce.query": 1, "salesforce.collections": 1}
 
 
 def test_retired_password_logins_are_refused_clearly(

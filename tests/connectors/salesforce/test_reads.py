@@ -71,6 +71,29 @@ def test_stage_at_loss_from_history(
 DAY = timedelta(days=1)
 
 
+def test_a_deal_lost_in_the_orgs_own_closed_lost_stage(make: Callable[..., Run], org: Org) -> None:
+    """"Lost - No Budget" is a custom stage with IsClosed and not IsWon in the org's OpportunityStage:
+    a loss like "Closed Lost", dated the day the deal entered it."""
+    opp = org.deal(["Prospecting", "Needs Analysis", "Lost - No Budget"], reason="No Budget", step=5 * DAY)
+    (deal,) = make().connector.iter_deals(SINCE)
+    assert (deal.opportunity_id, deal.state, deal.stage_name) == (opp, "lost", "Lost - No Budget")
+    assert (deal.stage_at_loss, deal.loss_reason) == ("Needs Analysis", "No Budget")
+    assert (deal.lost_date, deal.lost_date_source) == ((T0 + 10 * DAY).date(), "history")
+
+
+def test_moving_from_a_custom_lost_stage_to_closed_lost_is_not_a_new_loss(
+    make: Callable[..., Run], org: Org
+) -> None:
+    """Only the org's OpportunityStage says "Lost - No Budget" is closed-lost when no deal is in it any
+    more: without it the later move to "Closed Lost" would look like the loss (date and stage)."""
+    org.deal(["Prospecting", "Value Proposition", "Lost - No Budget", "Closed Lost"], step=10 * DAY)
+    run = make()
+    (deal,) = run.connector.iter_deals(SINCE)
+    assert (deal.state, deal.stage_name, deal.stage_at_loss) == ("lost", "Closed Lost", "Value Proposition")
+    assert (deal.lost_date, deal.lost_date_source) == ((T0 + 20 * DAY).date(), "history")
+
+
+
 def test_lost_date_is_the_last_entry_into_closed_lost_not_the_close_date(
     make: Callable[..., Run], org: Org, emu: SalesforceEmulator
 ) -> None:
@@ -156,7 +179,7 @@ def test_reads_are_batched_never_one_query_per_deal(
     assert all(d.stage_at_loss == "Value Proposition" and len(d.contacts) == 2 for d in deals)
     pages = math.ceil(n / page)
     related_per_page = 2 * math.ceil(page / MAX_IN_IDS)  # history + contact roles
-    stage_lookup = 1  # OpportunityStage, once per connector (the emulator refuses it: INVALID_TYPE)
+    stage_lookup = 1  # OpportunityStage, once per connector
     assert run.calls() == {
         "salesforce.login": 1,
         "salesforce.query": 1 + pages * related_per_page + stage_lookup,
@@ -186,7 +209,10 @@ def test_bulk_api_above_the_threshold_streams_pages(
 
 # (endpoint glob, kind, probability, count, arg): a sure count-limited burst, then random ones
 FAULTS = {
-    "429 bursts": [("salesforce.query*", "429", 1.0, 3, "0"), ("salesforce.query*", "429", 0.2, None, "0")],
+    "concurrent-limit bursts": [  # 403 REQUEST_LIMIT_EXCEEDED: Salesforce sends no 429
+        ("salesforce.query*", "concurrent", 1.0, 3, None),
+        ("salesforce.query*", "concurrent", 0.2, None, None),
+    ],
     "5xx": [("salesforce.query_more", "503", 1.0, 2, None), ("salesforce.query*", "500", 0.2, None, None)],
     "dropped connections": [
         ("salesforce.query", "drop", 1.0, 1, None),

@@ -57,9 +57,9 @@ def test_per_record_failures_are_reported_not_fatal(
 
 WRITE_FAULTS = {
     "lock rows": [("salesforce.collections", "record", 0.15, None, "UNABLE_TO_LOCK_ROW")],
-    "429 bursts": [
-        ("salesforce.collections", "429", 1.0, 2, "0"),
-        ("salesforce.collections", "429", 0.2, None, "0"),
+    "concurrent-limit bursts": [  # 403 REQUEST_LIMIT_EXCEEDED: Salesforce sends no 429
+        ("salesforce.collections", "concurrent", 1.0, 2, None),
+        ("salesforce.collections", "concurrent", 0.2, None, None),
     ],
     "5xx": [
         ("salesforce.collections", "503", 1.0, 1, None),

@@ -199,3 +199,54 @@ def test_soap_login_is_gone_from_version_65(emu: SalesforceEmulator, url: str) -
     assert gone.status_code == 500 and "<sf:exceptionCode>INVALID_OPERATION</sf:exceptionCode>" in gone.text
     emu.soap_login_retired = True  # Summer '27: every version
     assert post("59.0").status_code == 500
+
+
+def _refresh(emu: SalesforceEmulator, url: str, **overrides: str) -> requests.Response:
+    creds = emu.credentials
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": creds.refresh_token,
+        "client_id": creds.consumer_key,
+        "client_secret": creds.consumer_secret,
+        **overrides,
+    }
+    return requests.post(f"{url}/services/oauth2/token", data=form, verify=str(emu.ca_file), timeout=10)
+
+
+def test_refresh_token_grant(emu: SalesforceEmulator, url: str, check: Callable[..., None]) -> None:
+    """The refresh flow's answer (facts §15): the usual token fields, no refresh_token unless the app
+    rotates them, and a session that works."""
+    answer = _refresh(emu, url)
+    assert answer.status_code == 200
+    body = answer.json()
+    check("oauth_token", body)
+    fields = {"access_token", "signature", "scope", "instance_url", "id", "token_type", "issued_at"}
+    assert set(body) == fields
+    assert body["token_type"] == "Bearer" and body["issued_at"].isdigit()
+    session = build_session(login_url=url, ca_bundle=emu.ca_file)
+    sf = Salesforce(session_id=body["access_token"], instance_url=body["instance_url"], session=session)
+    assert sf.query("SELECT COUNT() FROM Contact")["totalSize"] == 0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "description"),
+    [
+        ({"refresh_token": "5Aep861unknown"}, "invalid_grant", "expired access/refresh token"),
+        ({"client_secret": "wrong"}, "invalid_client", "invalid client credentials"),
+        ({"client_id": "someone-else"}, "invalid_client_id", "client identifier invalid"),
+    ],
+)
+def test_refresh_token_grant_refusals(
+    emu: SalesforceEmulator, url: str, overrides: dict[str, str], error: str, description: str
+) -> None:
+    answer = _refresh(emu, url, **overrides)
+    assert (answer.status_code, answer.json()) == (400, {"error": error, "error_description": description})
+
+
+def test_rotated_refresh_tokens_are_single_use(emu: SalesforceEmulator, url: str) -> None:
+    emu.rotate_refresh_tokens = True
+    first = _refresh(emu, url).json()
+    assert first["refresh_token"] != emu.credentials.refresh_token
+    assert _refresh(emu, url).status_code == 400  # the used one is gone
+    second = _refresh(emu, url, refresh_token=first["refresh_token"])
+    assert second.status_code == 200 and second.json()["refresh_token"] != first["refresh_token"]

@@ -8,7 +8,7 @@ import pytest
 import requests
 from simple_salesforce import Salesforce, SalesforceGeneralError, SalesforceRefusedRequest
 
-from sandbox.faults import FaultInjector
+from sandbox.faults import FaultInjector, FaultSpecError
 from sandbox.salesforce import SalesforceEmulator
 
 
@@ -42,7 +42,7 @@ def test_limits_resource(sf: Salesforce, emu: SalesforceEmulator, check: Callabl
 @pytest.mark.parametrize(
     ("kind", "status", "code"),
     [
-        ("429", 429, "REQUEST_LIMIT_EXCEEDED"),
+        ("concurrent", 403, "REQUEST_LIMIT_EXCEEDED"),
         ("500", 500, "UNKNOWN_EXCEPTION"),
         ("503", 503, "SERVER_UNAVAILABLE"),
     ],
@@ -50,8 +50,8 @@ def test_limits_resource(sf: Salesforce, emu: SalesforceEmulator, check: Callabl
 def test_injected_http_faults(
     sf: Salesforce, emu: SalesforceEmulator, kind: str, status: int, code: str, check: Callable[..., None]
 ) -> None:
-    emu.faults.add("salesforce.query", kind, count=1, arg="3" if kind == "429" else None)
-    with pytest.raises(SalesforceGeneralError) as info:
+    emu.faults.add("salesforce.query", kind, count=1)
+    with pytest.raises(SalesforceRefusedRequest if status == 403 else SalesforceGeneralError) as info:
         sf.query("SELECT Id FROM Contact")
     assert info.value.status == status
     check("error_list", info.value.content)
@@ -60,8 +60,10 @@ def test_injected_http_faults(
     assert emu.faults.injected[("salesforce.query", kind)] == 1
 
 
-def test_retry_after_header_on_429(emu: SalesforceEmulator, url: str) -> None:
-    emu.faults.add("salesforce.limits", "429", count=1, arg="7")
+def test_the_concurrent_limit_is_a_403_without_retry_after(emu: SalesforceEmulator, url: str) -> None:
+    """Salesforce answers no 429: the concurrent long-running request limit is a 403
+    REQUEST_LIMIT_EXCEEDED naming ConcurrentRequests, and no Retry-After is sent."""
+    emu.faults.add("salesforce.limits", "concurrent", count=1)
     session = requests.Session()
     session.trust_env = False
     answer = session.get(
@@ -70,7 +72,33 @@ def test_retry_after_header_on_429(emu: SalesforceEmulator, url: str) -> None:
         timeout=10,
         headers={"Authorization": f"Bearer {emu.mint_session()}"},
     )
-    assert (answer.status_code, answer.headers["Retry-After"]) == (429, "7")
+    assert (answer.status_code, "Retry-After" in answer.headers) == (403, False)
+    assert answer.json() == [
+        {
+            "message": "ConcurrentRequests (Concurrent API Requests) Limit exceeded.",
+            "errorCode": "REQUEST_LIMIT_EXCEEDED",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["salesforce.query:429=1", "salesforce.*:500=0.1,429=0.1", "*:429=0.1", "*.query:429=1", "sales*:429=1"],
+)
+def test_salesforce_rules_cannot_use_429(spec: str) -> None:
+    with pytest.raises(FaultSpecError, match="Salesforce never answers 429"):
+        FaultInjector.parse(spec)
+
+
+def test_429_stays_for_hubspot_and_concurrent_is_salesforce_only() -> None:
+    parsed = FaultInjector.parse("hubspot.*:429=0.1;salesforce.*:concurrent=0.1")
+    rules = [(r.endpoint, r.kind) for r in parsed.rules]
+    assert rules == [("hubspot.*", "429"), ("salesforce.*", "concurrent")]
+    for spec in ("hubspot.search:concurrent=1", "*:concurrent=1"):
+        with pytest.raises(FaultSpecError, match="HubSpot has no concurrent"):
+            FaultInjector.parse(spec)
+    with pytest.raises(FaultSpecError, match="Salesforce never answers 429"):
+        SalesforceEmulator().faults.add("salesforce.query", "429")
 
 
 def test_dropped_connection(sf: Salesforce, emu: SalesforceEmulator) -> None:
@@ -97,7 +125,8 @@ def test_login_fault(emu: SalesforceEmulator, connect: Callable[[str], Salesforc
 
 
 def _fault_sequence(seed: int) -> list[str]:
-    emulator = SalesforceEmulator(faults=FaultInjector.parse("salesforce.*:500=0.3,429=0.2", seed=seed))
+    spec = "salesforce.*:500=0.3,concurrent=0.2"
+    emulator = SalesforceEmulator(faults=FaultInjector.parse(spec, seed=seed))
     out = []
     for _ in range(40):
         fault = emulator.faults.draw("salesforce.query")
@@ -109,7 +138,7 @@ def test_seeded_faults_repeat() -> None:
     first, second, other = _fault_sequence(11), _fault_sequence(11), _fault_sequence(12)
     assert first == second
     assert first != other
-    assert {"500", "429", "-"} == set(first)
+    assert {"500", "concurrent", "-"} == set(first)
 
 
 def test_inspection_endpoints(sf: Salesforce, emu: SalesforceEmulator, url: str) -> None:
@@ -161,3 +190,30 @@ def test_uri_and_header_size_limit(
     answer = requests.get(f"{url}/services/data/v59.0/query", params={"q": soql}, headers=headers,
                           verify=str(emu.ca_file), timeout=30)
     assert answer.status_code == status, answer.text[:200]
+
+
+def test_versions_resource_lists_31_to_66(emu: SalesforceEmulator, url: str) -> None:
+    """GET /services/data/ needs no session and lists the versions served (facts §14), with release names."""
+    answer = requests.get(f"{url}/services/data/", verify=str(emu.ca_file), timeout=10)
+    versions = answer.json()
+    assert answer.status_code == 200 and emu.api_version == "66.0"
+    assert versions[0] == {"label": "Summer '14", "url": "/services/data/v31.0", "version": "31.0"}
+    assert versions[-1] == {"label": "Spring '26", "url": "/services/data/v66.0", "version": "66.0"}
+    assert [v["version"] for v in versions] == [f"{n}.0" for n in range(31, 67)]
+    assert {"label": "Winter '26", "url": "/services/data/v65.0", "version": "65.0"} in versions
+
+
+@pytest.mark.parametrize(("version", "status"), [("20.0", 410), ("21.0", 410), ("30.0", 410), ("31.0", 200),
+                                                 ("66.0", 200), ("67.0", 404), ("6.0", 404)])
+def test_retired_versions_are_gone(emu: SalesforceEmulator, url: str, version: str, status: int) -> None:
+    """21.0-30.0 were retired in Summer '25 (7.0-20.0 in Summer '22): REST answers 410 GONE."""
+    answer = requests.get(
+        f"{url}/services/data/v{version}/limits",
+        verify=str(emu.ca_file),
+        timeout=10,
+        headers={"Authorization": f"Bearer {emu.mint_session()}"},
+    )
+    assert answer.status_code == status
+    if status == 410:
+        (error,) = answer.json()
+        assert error["errorCode"] == "GONE" and error["message"].startswith("The requested resource has been")

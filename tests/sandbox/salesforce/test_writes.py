@@ -78,6 +78,31 @@ def test_restricted_stage_name_and_derived_flags(sf: Salesforce) -> None:
     assert (won["IsClosed"], won["IsWon"], won["Probability"]) == (True, True, 100.0)
 
 
+def test_opportunity_stage_is_the_orgs_stage_table(sf: Salesforce) -> None:
+    """OpportunityStage is queryable and read-only; its rows are the StageName picklist and decide
+    IsClosed / IsWon / Probability of a deal, custom closed-lost stage included."""
+    rows = sf.query_all(
+        "SELECT MasterLabel, ApiName, IsActive, IsClosed, IsWon, DefaultProbability, SortOrder "
+        "FROM OpportunityStage ORDER BY SortOrder"
+    )["records"]
+    labels = [r["MasterLabel"] for r in rows]
+    assert labels[0] == "Prospecting" and [r["SortOrder"] for r in rows] == list(range(1, len(rows) + 1))
+    lost = [(r["MasterLabel"], r["ApiName"]) for r in rows if r["IsClosed"] and not r["IsWon"]]
+    assert lost == [("Closed Lost", "Closed Lost"), ("Lost - No Budget", "Lost_No_Budget")]
+    picklist = next(f for f in sf.Opportunity.describe()["fields"] if f["name"] == "StageName")
+    active = [r["MasterLabel"] for r in rows if r["IsActive"]]
+    assert [v["value"] for v in picklist["picklistValues"]] == active
+    by_label = {r["MasterLabel"]: r for r in rows}
+    for label in ("Lost - No Budget", "Negotiation/Review"):
+        rid = sf.Opportunity.create({"Name": "Deal", "CloseDate": "2026-03-31", "StageName": label})["id"]
+        deal = sf.Opportunity.get(rid)
+        stage = by_label[label]
+        assert (deal["IsClosed"], deal["IsWon"], deal["Probability"]) == (
+            stage["IsClosed"], stage["IsWon"], stage["DefaultProbability"])
+    with pytest.raises(SalesforceMalformedRequest):
+        sf.OpportunityStage.create({"MasterLabel": "Mine", "ApiName": "Mine"})
+
+
 def test_task_upsert_by_external_id_is_idempotent(
     sf: Salesforce, emu: SalesforceEmulator, contacts: list[str], check: Callable[..., None]
 ) -> None:

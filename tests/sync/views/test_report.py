@@ -17,7 +17,7 @@ def test_lost_deals_match_the_salesforce_emulator(synced: Synced) -> None:
     report = build_report(synced.ctx.store, synced.ctx.mapping, synced.now)
     by_reason: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
     for opp in synced.box.salesforce.store.all("Opportunity"):
-        if opp["StageName"] == "Closed Lost":
+        if opp["IsClosed"] and not opp["IsWon"]:  # any closed-lost stage ("Lost - No Budget" too)
             row = by_reason[(opp.get("Loss_Reason__c") or "").strip() or NO_REASON]
             row[0] += 1
             row[1] += opp.get("Amount") or 0.0
