@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from sandbox.demo_data import DemoAccount, DemoBook, DemoPerson, DemoUser
 from sandbox.demo_pools import CLOSED_LOST_STAGES, CLOSED_WON
+from sandbox.hubspot.defaults import numemployees_range
 
 CLOSING_STAGES = (CLOSED_WON, *CLOSED_LOST_STAGES)
 
@@ -150,7 +151,7 @@ class _HubSpotLoader:
         store = self.store
         base: dict[str, str | None] = {
             "email": hs.email, "firstname": person.first_name, "lastname": person.last_name,
-            "company": account.company.name, "numemployees": str(account.company.employees),
+            "company": account.company.name, "numemployees": numemployees_range(account.company.employees),
             "lifecyclestage": hs.lifecyclestage, "hs_lead_status": hs.lead_status,
             "inquiry_type": hs.inquiry_type, "hs_email_optout": "true" if hs.opted_out else None,
         }

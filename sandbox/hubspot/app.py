@@ -42,20 +42,34 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Request, "HubSpotEmulator"], Awaitable[Reply]]
 C, P, L = "/crm/v3/objects/contacts", "/crm/v3/properties/{objectType}", "/crm/v3/lists"
 
+# The contacts object answers under its plural name and its object type id `0-1` (HubSpot's objects
+# guide uses `crm/objects/2026-09/0-1`, the deals spec `/crm/v3/objects/0-3`: verified) and under the
+# singular `contact`: PARTLY VERIFIED, no HubSpot page says so, but shipping integrations call
+# `/crm/v3/objects/contact/...` against real portals (segmentio/action-destinations' HubSpot
+# destination uses object type `contact` for objects and properties).
+CONTACT_PATHS = (C, "/crm/v3/objects/0-1", "/crm/v3/objects/contact")
+
+
+def _contact_routes(base: str) -> list[tuple[str, list[str], str, Handler]]:
+    return [
+        (f"{base}/search", ["POST"], "hubspot.search", contacts_api.search_contacts),
+        (f"{base}/batch/read", ["POST"], "hubspot.batch_read", contacts_api.batch_read),
+        (f"{base}/batch/update", ["POST"], "hubspot.batch_update", contacts_api.batch_update),
+        (f"{base}/batch/upsert", ["POST"], "hubspot.batch_upsert", contacts_api.batch_upsert),
+        (f"{base}/batch/create", ["POST"], "hubspot.batch_create", contacts_api.batch_create),
+        (f"{base}/batch/archive", ["POST"], "hubspot.batch_archive", contacts_api.batch_archive),
+        (f"{base}/merge", ["POST"], "hubspot.contacts", contacts_api.merge_contacts),
+        (base, ["GET"], "hubspot.contacts", contacts_api.list_contacts),
+        (base, ["POST"], "hubspot.contacts", contacts_api.create_contact),
+        (f"{base}/{{contactId}}", ["GET"], "hubspot.contacts", contacts_api.get_contact),
+        (f"{base}/{{contactId}}", ["PATCH"], "hubspot.contacts", contacts_api.update_contact),
+        (f"{base}/{{contactId}}", ["DELETE"], "hubspot.contacts", contacts_api.archive_contact),
+    ]
+
+
 # (path, methods, endpoint name, handler)
 API_ROUTES: list[tuple[str, list[str], str, Handler]] = [
-    (f"{C}/search", ["POST"], "hubspot.search", contacts_api.search_contacts),
-    (f"{C}/batch/read", ["POST"], "hubspot.batch_read", contacts_api.batch_read),
-    (f"{C}/batch/update", ["POST"], "hubspot.batch_update", contacts_api.batch_update),
-    (f"{C}/batch/upsert", ["POST"], "hubspot.batch_upsert", contacts_api.batch_upsert),
-    (f"{C}/batch/create", ["POST"], "hubspot.batch_create", contacts_api.batch_create),
-    (f"{C}/batch/archive", ["POST"], "hubspot.batch_archive", contacts_api.batch_archive),
-    (f"{C}/merge", ["POST"], "hubspot.contacts", contacts_api.merge_contacts),
-    (C, ["GET"], "hubspot.contacts", contacts_api.list_contacts),
-    (C, ["POST"], "hubspot.contacts", contacts_api.create_contact),
-    (f"{C}/{{contactId}}", ["GET"], "hubspot.contacts", contacts_api.get_contact),
-    (f"{C}/{{contactId}}", ["PATCH"], "hubspot.contacts", contacts_api.update_contact),
-    (f"{C}/{{contactId}}", ["DELETE"], "hubspot.contacts", contacts_api.archive_contact),
+    *(route for base in CONTACT_PATHS for route in _contact_routes(base)),
     (f"{P}/groups", ["GET"], "hubspot.properties", schema_api.list_groups),
     (f"{P}/groups", ["POST"], "hubspot.properties", schema_api.create_group),
     (f"{P}/groups/{{groupName}}", ["GET"], "hubspot.properties", schema_api.get_group),

@@ -23,6 +23,8 @@ from typing import Any
 
 import urllib3
 
+from sandbox.hubspot.defaults import NUMEMPLOYEES_OPTIONS
+
 START = datetime(2024, 1, 1, tzinfo=UTC)
 STAGES = ("subscriber", "lead", "marketingqualifiedlead", "customer")
 
@@ -42,7 +44,7 @@ def _serve(contacts: int, out: Any, stop: Any) -> None:
                 "lastname": "Bench",
                 "lifecyclestage": STAGES[i % 4],
                 "hs_email_open": str(i % 13),
-                "numemployees": str(i % 5000),
+                "numemployees": NUMEMPLOYEES_OPTIONS[i % len(NUMEMPLOYEES_OPTIONS)],
             },
             at=START + timedelta(seconds=30 * i),
         )

@@ -12,6 +12,21 @@ def _opts(*values: str) -> tuple[Option, ...]:
     )
 
 
+# Contacts' numemployees is an enumeration (select) of company-size ranges in real portals (companies'
+# numberofemployees is a number). PARTLY VERIFIED: the type, from property dumps in public repos.
+# UNVERIFIED: these exact option values (no public dump of the options was found; portals may also have
+# "1000-5000", "5000-10000", "10000+"). A range's lower bound is what a fit rule compares.
+NUMEMPLOYEES_OPTIONS = ("1-5", "5-25", "25-50", "50-100", "100-500", "500-1000", "1000+")
+_RANGE_FLOORS = (5, 25, 50, 100, 500, 1000)
+
+
+def numemployees_range(employees: int) -> str:
+    """The numemployees option for a head count: the range whose lower bound is the highest one at or
+    below it ("5-25" for 5..24, "1000+" from 1000), so reading a range by its lower bound scores like
+    the count itself against thresholds at those bounds."""
+    return NUMEMPLOYEES_OPTIONS[sum(1 for floor in _RANGE_FLOORS if employees >= floor)]
+
+
 LIFECYCLE_STAGES = (
     "subscriber",
     "lead",
@@ -55,10 +70,11 @@ def default_contact_properties() -> list[PropertyDef]:
         p(
             "numemployees",
             "Number of Employees",
-            "number",
-            "number",
+            "enumeration",
+            "select",
             ci,
-            "Number of employees of the contact's company (the real portal uses an enumeration of ranges)",
+            "Number of employees at the contact's company",
+            tuple(Option(label=v, value=v, display_order=i) for i, v in enumerate(NUMEMPLOYEES_OPTIONS)),
         ),
         p("createdate", "Create Date", "datetime", "date", ci, "The date that a contact entered the system"),
         p(

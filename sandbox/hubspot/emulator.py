@@ -39,6 +39,10 @@ class HubSpotEmulator:
     `oauth`: public apps (`emu.oauth.add_app(client_id, secret, refresh_token)`); POST /oauth/v1/token
     issues access tokens that expire after `token_ttl` seconds (see oauth.py). `tokens` are private
     app tokens: they never expire.
+    `search_lag`: seconds before a write shows in search (HubSpot: "It may take a few moments for newly
+    created or updated CRM objects to appear in search results", search guide; no number is given).
+    Until then search sees the contact as it was (a new one not at all); reads by id, batch reads and
+    paging see writes at once. Default 0 (search is current).
     """
 
     def __init__(
@@ -53,6 +57,7 @@ class HubSpotEmulator:
         batch_errors: str = "multi_status",
         membership_max_ids: int = 500,
         token_ttl: int = TOKEN_TTL,
+        search_lag: float = 0.0,
         clock: Callable[[], datetime] | None = None,
     ):
         self.tokens = frozenset(tokens)
@@ -71,7 +76,7 @@ class HubSpotEmulator:
             searches_per_second=searches_per_second,
             clock=self.clock,
         )
-        self.store = ContactStore(self.clock)
+        self.store = ContactStore(self.clock, search_lag=search_lag)
         self.app = build_app(self)
 
     def reset(self) -> None:

@@ -4,6 +4,10 @@ GET  /_sandbox/calls                 {"calls": {endpoint: n}, "injected": {"endp
 POST /_sandbox/reset                 forget contacts, lists, custom properties, calls and limits
 GET  /_sandbox/contacts?archived=true&limit=N   contacts with every set property
 POST /_sandbox/contacts              {"properties": {...}, "at": ISO-8601?} -> {"id": ...}
+PATCH /_sandbox/contacts/{id}/engagement   {"properties": {...}, "at": ISO-8601?} -> the contact
+                                     sets engagement properties (hs_email_open, ...), which the real
+                                     API refuses (READ_ONLY_VALUE); only those, so a test or demo can
+                                     make a person respond again; bumps lastmodifieddate like an event
 GET  /_sandbox/lists/{name}/members  {"name": ..., "members": [ids]}
 """
 
@@ -57,6 +61,38 @@ def routes(emu: HubSpotEmulator) -> list[Route]:
             return json_response(400, error_body(f"bad seed request: {exc}", "VALIDATION_ERROR"))
         return json_response(201, {"id": contact_id})
 
+    async def engagement(request: Request) -> Response:
+        contact_id = request.path_params["contact_id"]
+        try:
+            body = await json_body(request)
+            props = body.get("properties")
+            if not isinstance(props, dict) or not props:
+                raise ValueError("'properties' must be a non-empty object")
+            schema = emu.store.schema
+            other = sorted(n for n in props if (p := schema.get(n)) is not None and not p.read_only_value)
+            if other:
+                return json_response(
+                    400,
+                    error_body(
+                        f"not engagement properties: {other}; set them through the API "
+                        f"(PATCH /crm/v3/objects/contacts/{contact_id})",
+                        "VALIDATION_ERROR",
+                    ),
+                )
+            at = datetime.fromisoformat(body["at"].replace("Z", "+00:00")) if body.get("at") else None
+            emu.store.update_contact(contact_id, props, at=at)
+        except KeyError:
+            return json_response(
+                404, error_body(f"no active contact with id {contact_id}", "OBJECT_NOT_FOUND")
+            )
+        except PropertyValidationError as exc:
+            return json_response(400, error_body(str(exc), "VALIDATION_ERROR"))
+        except ApiError as exc:
+            return json_response(exc.status, exc.body())
+        except (AttributeError, TypeError, ValueError) as exc:
+            return json_response(400, error_body(f"bad engagement request: {exc}", "VALIDATION_ERROR"))
+        return json_response(200, emu.store.get_contact(contact_id))
+
     async def members(request: Request) -> Response:
         name = request.path_params["name"]
         try:
@@ -70,5 +106,6 @@ def routes(emu: HubSpotEmulator) -> list[Route]:
         Route(f"{PREFIX}/reset", reset, methods=["POST"]),
         Route(f"{PREFIX}/contacts", contacts, methods=["GET"]),
         Route(f"{PREFIX}/contacts", seed, methods=["POST"]),
+        Route(f"{PREFIX}/contacts/{{contact_id}}/engagement", engagement, methods=["PATCH"]),
         Route(f"{PREFIX}/lists/{{name:path}}/members", members, methods=["GET"]),
     ]

@@ -28,6 +28,25 @@ FIELD_TYPES: dict[str, frozenset[str]] = {
     "phone_number": frozenset({"phonenumber"}),
 }
 OBJECT_TYPES = {"contacts": "contacts", "contact": "contacts", "0-1": "contacts"}
+# HubSpot's standard objects the emulator does not hold, by name, singular and object type id (ids:
+# HubSpot's "Understanding the CRM" object type table). The emulated app holds contact scopes only,
+# as docs/connect-hubspot.md asks of leadsync's app, so reads of these answer 403 MISSING_SCOPES.
+OTHER_STANDARD_TYPES = {
+    "companies": ("company", "0-2"),
+    "deals": ("deal", "0-3"),
+    "tickets": ("ticket", "0-5"),
+    "products": ("product", "0-7"),
+    "line_items": ("line_item", "0-8"),
+    "quotes": ("quote", "0-14"),
+    "tasks": ("task", "0-27"),
+    "notes": ("note", "0-46"),
+    "meetings": ("meeting", "0-47"),
+    "calls": ("call", "0-48"),
+    "emails": ("email", "0-49"),
+}
+STANDARD_TYPE_OF = {
+    alias: plural for plural, aliases in OTHER_STANDARD_TYPES.items() for alias in (plural, *aliases)
+}
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_STRING = 65_536
 

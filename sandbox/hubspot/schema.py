@@ -9,7 +9,14 @@ from typing import Any
 
 from .defaults import DEFAULT_GROUPS, default_contact_properties
 from .errors import ApiError, PropertyProblem
-from .properties import OBJECT_TYPES, SYSTEM_PROPERTIES, PropertyDef, definition_from_json, normalize_value
+from .properties import (
+    OBJECT_TYPES,
+    STANDARD_TYPE_OF,
+    SYSTEM_PROPERTIES,
+    PropertyDef,
+    definition_from_json,
+    normalize_value,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,13 +29,42 @@ class PropertyGroup:
         return {"name": self.name, "label": self.label, "displayOrder": self.display_order, "archived": False}
 
 
-def object_type_of(raw: str) -> str:
-    """Canonical object type for a path segment; only contacts are emulated (400 otherwise, as the real
-    API answers for an object type it cannot resolve)."""
-    try:
-        return OBJECT_TYPES[raw.lower()]
-    except KeyError:
-        raise ApiError.validation(f"Unable to infer object type from: {raw}") from None
+MISSING_SCOPES_MESSAGE = (
+    "This app hasn't been granted all required scopes to make this call. "
+    "Read more about required scopes here: https://developers.hubspot.com/scopes."
+)
+
+
+def object_type_of(raw: str, *, access: str = "read") -> str:
+    """Canonical object type for a path segment. Only contacts are emulated. A standard object the
+    emulator does not hold (companies, deals, ...: see properties.OTHER_STANDARD_TYPES) answers like a
+    portal to an app without that object's scopes: 403 MISSING_SCOPES, body as documented in HubSpot's
+    "Using Object APIs" guide. Anything else is a 400 "Unable to infer object type from: X", the real
+    message (captured in public notes and client tests, e.g. for an unknown custom object name)."""
+    key = raw.lower()
+    if key in OBJECT_TYPES:
+        return OBJECT_TYPES[key]
+    plural = STANDARD_TYPE_OF.get(key)
+    if plural is None:
+        raise ApiError.validation(f"Unable to infer object type from: {raw}")
+    # reading properties takes either scope (crm-properties-v3.json security), writing the schema one
+    scopes = [f"crm.objects.{plural}.read", f"crm.schemas.{plural}.read"] if access == "read" else [
+        f"crm.schemas.{plural}.write"
+    ]
+    raise ApiError(
+        403,
+        MISSING_SCOPES_MESSAGE,
+        "MISSING_SCOPES",
+        {
+            "errors": [
+                {
+                    "message": "One or more of the following scopes are required.",
+                    "context": {"requiredGranularScopes": scopes},
+                }
+            ],
+            "links": {"scopes": "https://developers.hubspot.com/scopes"},
+        },
+    )
 
 
 class PropertySchema:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def _schema(request: Request, emu: HubSpotEmulator):  # noqa: ANN202 (PropertySchema)
-    object_type_of(request.path_params["objectType"])
+    object_type_of(request.path_params["objectType"], access="read" if request.method == "GET" else "write")
     return emu.store.schema
 
 

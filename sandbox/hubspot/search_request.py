@@ -3,6 +3,14 @@
 Limits: `limit` <= 200; `after + limit` <= 10,000 (paging beyond the 10,000th result is a 400);
 at most 5 filterGroups, 6 filters per group and 18 filters in all (HubSpot's search guide; a 2024
 changelog announced 10 per group / 25 in all, so staying within these works with either); one sort.
+
+A top-level `filters` list (outside `filterGroups`) is ANDed with every filter group (alone, it is one
+group). PARTLY VERIFIED: it is not in the OpenAPI `PublicObjectSearchRequest`, but the API accepts it and
+ANDs its filters (hubspot-api-nodejs #491, 2024, citing examples in the official search guide); how it
+combines with `filterGroups` is UNVERIFIED. ANDing is what clients that send it rely on, and it never
+widens a result (ignoring it, as the emulator did, returned every contact: a watermark client paging on
+a top-level `lastmodifieddate` filter then hit the 10,000 cap and restarted forever). The top-level list
+counts as one group for the limits.
 """
 
 from __future__ import annotations
@@ -76,7 +84,7 @@ def parse_request(body: Any, store: ContactStore) -> SearchRequest:
             f"after={after} with limit={limit} pages beyond that limit",
             context={"after": [str(after)], "limit": [str(limit)]},
         )
-    groups = _parse_groups(body.get("filterGroups") or [], store)
+    groups = _parse_groups(body.get("filterGroups") or [], store, top=body.get("filters"))
     sort_prop, sort_desc = _parse_sorts(body.get("sorts") or [], store)
     props = body.get("properties") or []
     if not isinstance(props, list):
@@ -100,9 +108,19 @@ def _int(raw: Any, name: str) -> int:
         raise ApiError.validation(f"{name} must be an integer, got {raw!r}") from None
 
 
-def _parse_groups(raw: Any, store: ContactStore) -> tuple[tuple[Filter, ...], ...]:
+def _parse_groups(raw: Any, store: ContactStore, *, top: Any = None) -> tuple[tuple[Filter, ...], ...]:
     if not isinstance(raw, list):
         raise ApiError.validation("filterGroups must be a list")
+    if top is not None and not isinstance(top, list):
+        raise ApiError.validation("filters must be a list")
+    if top:  # checked as one more group, then ANDed into every group
+        common = _parse_groups([{"filters": top}], store)[0]
+        rest = _parse_groups(raw, store)
+        if len(common) + sum(len(g) for g in rest) > MAX_FILTERS:
+            raise ApiError.validation(
+                f"Too many filters: {len(common) + sum(len(g) for g in rest)} (the maximum is {MAX_FILTERS})"
+            )
+        return tuple(common + g for g in rest) if rest else (common,)
     if len(raw) > MAX_GROUPS:
         raise ApiError.validation(f"Too many filter groups: {len(raw)} (the maximum is {MAX_GROUPS})")
     groups: list[tuple[Filter, ...]] = []

@@ -69,8 +69,9 @@ def updated_key(contact: Contact) -> int:
 class ContactStore:
     """All contacts of one emulated portal, the property schema and the lists."""
 
-    def __init__(self, clock: Callable[[], datetime]):
+    def __init__(self, clock: Callable[[], datetime], *, search_lag: float = 0.0):
         self.clock = clock
+        self.search_lag_ms = int(search_lag * 1000)
         self.lock = threading.RLock()
         self.schema = PropertySchema()
         self.lists = ListStore(self)
@@ -87,6 +88,9 @@ class ContactStore:
             self.archived_ids: SortedList = SortedList()
             self.by_updated: SortedList = SortedList()
             self.merged_into: dict[int, int] = {}
+            # search index lag: id -> (epoch ms when search sees the current state, what search sees
+            # until then: a copy of the contact before its first unindexed write, None = not at all)
+            self.unindexed: dict[int, tuple[int, Contact | None]] = {}
 
     def now_ms(self) -> int:
         return to_ms(self.clock())
@@ -189,6 +193,7 @@ class ContactStore:
         contact.updated = max(at_ms, created)
         self._next_id += 1
         self._contacts[contact.id] = contact
+        self._unindex(contact, before=None)
         self.active_ids.add(contact.id)
         self.by_updated.add(updated_key(contact))
         if email:
@@ -200,6 +205,7 @@ class ContactStore:
     ) -> None:
         """Apply normalized values (caller holds the lock); bumps lastmodifieddate even if nothing changed,
         as a real write does."""
+        self._unindex(contact, before=contact)
         email = values.get("email", contact.values.get("email"))
         old_email = contact.values.get("email")
         if "email" in values and email and (not old_email or email.lower() != old_email.lower()):
@@ -233,6 +239,7 @@ class ContactStore:
     def archive(self, contact: Contact, at_ms: int) -> None:
         if contact.archived_at is not None:
             return
+        self._unindex(contact, before=contact)
         self.by_updated.discard(updated_key(contact))
         self.active_ids.discard(contact.id)
         email = contact.values.get("email")
@@ -247,6 +254,7 @@ class ContactStore:
             raise ValueError("cannot merge a contact into itself")
         if primary.archived_at is not None or merged.archived_at is not None:
             raise ValueError("cannot merge archived contacts")
+        self._unindex(primary, before=primary)
         ids = [x for x in (primary.values.get("hs_merged_object_ids") or "").split(";") if x]
         ids += [str(merged.id)] + [
             x for x in (merged.values.get("hs_merged_object_ids") or "").split(";") if x
@@ -280,7 +288,33 @@ class ContactStore:
     def contact(self, contact_id: int) -> Contact:
         return self._contacts[contact_id]
 
+    def search_view(self) -> dict[int, Contact | None]:
+        """Contacts search does not see as they are yet (caller holds the lock): id -> what search
+        sees instead (None: nothing). Empty unless `search_lag`; entries whose lag has passed go."""
+        if not self.unindexed:
+            return {}
+        now = self.now_ms()
+        for key in [k for k, (due, _) in self.unindexed.items() if due <= now]:
+            del self.unindexed[key]
+        return {k: seen for k, (_, seen) in self.unindexed.items()}
+
     # ------------------------------------------------------------------ internals
+    def _unindex(self, contact: Contact, *, before: Contact | None) -> None:
+        """Search index lag: a write reaches search `search_lag` after the latest write; until then
+        search sees the contact as it was before the first write it has not indexed."""
+        if not self.search_lag_ms:
+            return
+        now = self.now_ms()
+        pending = self.unindexed.get(contact.id)
+        if pending is not None and pending[0] > now:
+            seen = pending[1]
+        elif before is None or before.archived_at is not None:
+            seen = None
+        else:
+            seen = Contact(before.id, dict(before.values), before.created)
+            seen.updated = before.updated
+        self.unindexed[contact.id] = (now + self.search_lag_ms, seen)
+
     def _touch(self, contact: Contact, at_ms: int) -> None:
         active = contact.archived_at is None
         if active:

@@ -20,7 +20,7 @@ class Person:
     email: str
     stage: str
     opens: int | None
-    employees: int
+    views: int
     last_open: datetime | None
     modified: datetime
 
@@ -38,7 +38,7 @@ def seed_people(emu: HubSpotEmulator, count: int, base: datetime = BASE) -> list
             "lastname": f"Family{i % 7}",
             "lifecyclestage": STAGES[i % 4],
             "hs_email_open": None if opens is None else str(opens),
-            "numemployees": str(i * 37 % 5000),
+            "hs_analytics_num_page_views": str(i * 37 % 5000),
             "hs_email_last_open_date": None if last_open is None else last_open.isoformat(),
         }
         modified = base + timedelta(minutes=i)

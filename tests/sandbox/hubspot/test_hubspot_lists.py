@@ -35,8 +35,10 @@ def test_a_slash_in_a_path_segment_is_refused_encoded_or_not(hs: Sandbox) -> Non
     with pytest.raises(ApiException) as encoded:  # the client sends "Nurture%20-%20Call%2FDM"
         hs.client().crm.lists.lists_api.get_by_name(NAME, "0-1")
     assert encoded.value.status == 404
-    assert hs.raw("GET", "/crm/v3/lists/object-type-id/0-1/name/Nurture - Call/DM").status == 404
-    hs.recorder.records.pop()  # a path the spec does not have: nothing to check it against
+    literal = "/crm/v3/lists/object-type-id/0-1/name/Nurture - Call/DM"
+    # a path the spec does not have (urllib3 sends the spaces as %20): nothing to check it against
+    hs.recorder.unchecked.add(literal.replace(" ", "%20"))
+    assert hs.raw("GET", literal).status == 404
     assert hs.raw("GET", "/crm/v3/lists/object-type-id/0-1/name/Nurture%20-%20Call%2fDM").status == 404
     assert hs.raw("GET", f"/crm/v3/lists/{list_id}").json()["list"]["name"] == NAME
 

@@ -131,7 +131,7 @@ def test_python_handle_uses_the_same_validation(hs: Sandbox) -> None:
     ("prop", "value", "stored"),
     [
         ("hs_email_optout", "TRUE", "true"),
-        ("numemployees", "250", "250"),
+        ("numemployees", "100-500", "100-500"),
         ("recent_conversion_date", "1735689600000", "2025-01-01T00:00:00.000Z"),
         ("recent_conversion_date", "2025-01-01T09:30:00+09:00", "2025-01-01T00:30:00.000Z"),
         ("inquiry_type", "demo_request", "demo_request"),
@@ -146,13 +146,24 @@ def test_values_are_normalized_strings(hs: Sandbox, prop: str, value: str, store
 @pytest.mark.parametrize(
     ("prop", "value", "code"),
     [
-        ("numemployees", "many", "INVALID_LONG"),
+        ("seats", "many", "INVALID_LONG"),
+        ("numemployees", "250", "INVALID_OPTION"),
         ("hs_email_optout", "maybe", "INVALID_BOOLEAN"),
         ("lastmodifieddate", "1735689600000", "READ_ONLY_VALUE"),
         ("hs_email_click", "3", "READ_ONLY_VALUE"),
     ],
 )
 def test_invalid_values_fail_like_the_real_api(hs: Sandbox, prop: str, value: str, code: str) -> None:
+    hs.emu.store.create_property(
+        "contacts",
+        {
+            "name": "seats",
+            "label": "Seats",
+            "type": "number",
+            "fieldType": "number",
+            "groupName": "contactinformation",
+        },
+    )
     response = hs.raw(
         "POST", "/crm/v3/objects/contacts", {"properties": {"email": "q@acme.example", prop: value}}
     )

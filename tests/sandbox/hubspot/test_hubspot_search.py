@@ -50,11 +50,11 @@ CASES: list[tuple[str, list[dict[str, Any]], Callable[[Person], bool]]] = [
             {
                 "filters": [
                     {"propertyName": "lifecyclestage", "operator": "IN", "values": ["lead", "customer"]},
-                    {"propertyName": "numemployees", "operator": "LT", "value": "1000"},
+                    {"propertyName": "hs_analytics_num_page_views", "operator": "LT", "value": "1000"},
                 ]
             }
         ],
-        lambda p: p.stage in ("lead", "customer") and p.employees < 1000,
+        lambda p: p.stage in ("lead", "customer") and p.views < 1000,
     ),
     (
         "or-of-groups",
@@ -141,14 +141,16 @@ def test_search_sorts_by_one_property(hs: Sandbox, direction: str) -> None:
     people = seed_people(hs.emu, 60)
     page = hs.client().crm.contacts.search_api.do_search(
         PublicObjectSearchRequest(
-            filter_groups=[{"filters": [{"propertyName": "numemployees", "operator": "HAS_PROPERTY"}]}],
-            sorts=[{"propertyName": "numemployees", "direction": direction}],
+            filter_groups=[
+                {"filters": [{"propertyName": "hs_analytics_num_page_views", "operator": "HAS_PROPERTY"}]}
+            ],
+            sorts=[{"propertyName": "hs_analytics_num_page_views", "direction": direction}],
             limit=100,
-            properties=["numemployees"],
+            properties=["hs_analytics_num_page_views"],
         )
     )
-    got = [int(r.properties["numemployees"]) for r in page.results]
-    assert got == sorted((p.employees for p in people), reverse=direction == "DESCENDING")
+    got = [int(r.properties["hs_analytics_num_page_views"]) for r in page.results]
+    assert got == sorted((p.views for p in people), reverse=direction == "DESCENDING")
 
 
 def test_search_keyset_on_object_id_and_properties_are_strings(hs: Sandbox) -> None:
