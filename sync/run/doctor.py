@@ -169,7 +169,8 @@ def _salesforce(settings: Settings, mapping: Mapping | None, sf: SalesSystem, re
         for p in problems:
             report.add("salesforce", "loss_reason", "problem", p, FIX_SF_LOSS)
         if not problems:
-            report.add("salesforce", "loss_reason", "ok", f"Opportunity.{config.loss_reason_field} exists")
+            report.add("salesforce", "loss_reason", "ok",
+                       f"the loss-reason field {config.loss_reason_field!r} exists on the deals")
 
     def owners() -> None:
         days = mapping.recycle.max_age_days if mapping else 730
