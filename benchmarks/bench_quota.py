@@ -72,7 +72,7 @@ def seed_hubspot(box: Sandbox, n: int, seed: int) -> list[str]:
             "hs_email_open": str(rng.randint(0, 20)),
             "hs_email_click": str(rng.randint(0, 6)),
             "num_conversion_events": str(rng.randint(0, 4)),
-            "numemployees": str(rng.choice((20, 300, 5000))),
+            "numemployees": rng.choice(("5-25", "100-500", "1000+")),  # an enumeration of ranges
         }
         last = now - timedelta(days=rng.randint(1, 300))
         props["hs_email_last_open_date"] = str(int(last.timestamp() * 1000))
@@ -183,8 +183,11 @@ def naive_baselines(box: Sandbox, base: Mapping[str, Mapping[str, Any]], workdir
                     batched_seconds: float | None) -> dict[str, Any]:
     """One call per record: HubSpot PATCH under the same quota; Salesforce update (no such quota)."""
     box.hubspot.limiter.reset()
-    settings = write_settings(workdir / "naive.toml",
-                              merge_sections(base, {"hubspot": {"requests_per_10s": QUOTA}}))
+    # the naive client logs in with username, password and security token through simple-salesforce
+    # (the leadsync settings in `base` use JWT): give it the sandbox's password credentials
+    password_login = box.settings_dict(base["state"]["url"], auth="password")["salesforce"]
+    settings = write_settings(workdir / "naive.toml", merge_sections(
+        base, {"hubspot": {"requests_per_10s": QUOTA}, "salesforce": password_login}))
     ids_file = workdir / "naive-hubspot-ids.txt"
     ids_file.write_text("\n".join(ids[:sample]), "utf-8")
     script = str(Path(__file__).resolve().parent / "naive_client.py")

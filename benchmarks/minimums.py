@@ -42,6 +42,12 @@ def pages(n: int, size: int, *, needed: bool | None = None) -> int:
     return max(base, 1) if (needed if needed is not None else n > 0) else base
 
 
+def logins(calls: dict[str, int]) -> int:
+    """Salesforce logins of either kind: SOAP login() (salesforce.login) or the OAuth token endpoint
+    (salesforce.token: JWT bearer, the sandbox settings' default, client credentials, password flow)."""
+    return calls.get("salesforce.login", 0) + calls.get("salesforce.token", 0)
+
+
 @dataclass(frozen=True)
 class Row:
     system: str
@@ -119,7 +125,7 @@ def first_sync_rows(run: dict[str, Any], facts: DataFacts, server: dict[str, Any
         "Task": (tasks, None),
         "CampaignMember": (counts.get("salesforce.list_removes", 0), None),
     }
-    rows = [Row("salesforce", "login", None, calls.get("salesforce.login", 0), 1)]
+    rows = [Row("salesforce", "login", None, logins(calls), 1)]
     for obj in sorted(set(streams) | set(first) | set(more)):
         n, needed = streams.get(obj, (0, None))
         made = first.get(obj, 0) + more.get(obj, 0)
@@ -128,7 +134,7 @@ def first_sync_rows(run: dict[str, Any], facts: DataFacts, server: dict[str, Any
     rows.append(Row("salesforce", "collections (updates, members, tasks)", sum(writes),
                     calls.get("salesforce.collections", 0), sum(pages(n, COLLECTION) for n in writes)))
     rows.append(Row("salesforce", "describe", None, calls.get("salesforce.describe", 0), 1))
-    rows += _others(calls, "salesforce", {"login", "query", "query_more", "collections", "describe"})
+    rows += _others(calls, "salesforce", {"login", "token", "query", "query_more", "collections", "describe"})
 
     hs_read = counts.get("hubspot_contacts_read", 0)
     rows.append(Row("hubspot", "search", hs_read, calls.get("hubspot.search", 0),
@@ -167,7 +173,7 @@ def noop_rows(run: dict[str, Any], server: dict[str, Any], archived: int, window
     first: dict[str, int] = server["soql_by_object"]
     more: dict[str, int] = server["soql_more_by_object"]
     deals = counts.get("deals_read", 0)
-    rows = [Row("salesforce", "login", None, calls.get("salesforce.login", 0), 1)]
+    rows = [Row("salesforce", "login", None, logins(calls), 1)]
     managed = counts.get("salesforce_managed_contacts_read", 0)
     needed = {"Opportunity": pages(deals, SOQL_PAGE, needed=True),
               "Contact": pages(managed, SOQL_PAGE, needed=True),
@@ -176,7 +182,7 @@ def noop_rows(run: dict[str, Any], server: dict[str, Any], archived: int, window
         made = first.get(obj, 0) + more.get(obj, 0)
         records = {"Opportunity": deals, "Contact": managed}.get(obj)
         rows.append(Row("salesforce", f"query {obj}", records, made, needed.get(obj, 0)))
-    rows += _others(calls, "salesforce", {"login", "query", "query_more"})
+    rows += _others(calls, "salesforce", {"login", "token", "query", "query_more"})
     listed = calls.get("hubspot.contacts", 0)
     rows.append(Row("hubspot", "search", window, calls.get("hubspot.search", 0),
                     pages(window, SEARCH_PAGE, needed=True)))

@@ -112,19 +112,28 @@ class Sandbox:
         """The instant the demo data's ages are relative to (None for an empty sandbox)."""
         return self.book.now if self.book else None
 
-    def settings_dict(self, state_url: str) -> dict[str, dict[str, Any]]:
-        """leadsync settings (the sections of settings.toml) pointing at this sandbox."""
+    def settings_dict(self, state_url: str, *, auth: str = "jwt") -> dict[str, dict[str, Any]]:
+        """leadsync settings (the sections of settings.toml) pointing at this sandbox. `auth` "jwt"
+        (the default, the login leadsync recommends: the connected app's consumer key and the private
+        key file in the work folder) or "password" (username, password and security token: SOAP
+        login(), which Salesforce is retiring; for tests of that path)."""
         creds = self.salesforce.credentials
+        if auth == "jwt":
+            login: dict[str, Any] = {"consumer_key": creds.consumer_key,
+                                     "private_key_file": str(self.jwt_key_file)}
+        elif auth == "password":
+            login = {"password": creds.password, "security_token": creds.security_token}
+        else:
+            raise ValueError(f"auth must be 'jwt' or 'password', not {auth!r}")
         return {
             "salesforce": {
-                "auth": "password",
+                "auth": auth,
                 "domain": "login",
                 "login_url": self.salesforce_url,
                 "ca_bundle": str(self.ca_file),
                 "api_version": LEADSYNC_API_VERSION,
                 "username": creds.username,
-                "password": creds.password,
-                "security_token": creds.security_token,
+                **login,
             },
             "hubspot": {
                 "host": self.hubspot_url,

@@ -136,11 +136,12 @@ def _describe(console: Console, box: Sandbox, state_url: str, settings_path: Pat
             f"{s.hubspot_contacts:,} HubSpot contacts", markup=False)
     out("")
     out("[bold]Credentials[/bold]")
-    out(f"  Salesforce username {creds.username}  password {creds.password}  "
-        f"security token {creds.security_token}", markup=False)
-    out(f"  Salesforce connected app (auth = \"jwt\" / \"client_credentials\"): consumer key "
-        f"{creds.consumer_key}  consumer secret {creds.consumer_secret}  private key file "
+    out(f"  Salesforce username {creds.username}", markup=False)
+    out(f"  Salesforce connected app (auth = \"jwt\", the settings below / \"client_credentials\"): "
+        f"consumer key {creds.consumer_key}  consumer secret {creds.consumer_secret}  private key file "
         f"{box.jwt_key_file}", markup=False)
+    out(f"  Salesforce password {creds.password}  security token {creds.security_token}  "
+        f"(auth = \"password\": SOAP login, which Salesforce is retiring)", markup=False)
     out(f"  HubSpot access token {box.hubspot_token}", markup=False)
     out("")
     if settings_path is not None:

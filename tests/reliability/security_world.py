@@ -23,11 +23,12 @@ from tests.reliability.security_secrets import Secrets
 FAST_RETRIES = {"max_attempts": 3, "max_backoff_seconds": 0.2}
 
 
-def write_settings(path: Path, box: Sandbox, state_db: Path, *, mode: int = 0o600,
+def write_settings(path: Path, box: Sandbox, state_db: Path, *, mode: int = 0o600, auth: str = "jwt",
                    drop: tuple[str, ...] = (), **sections: dict[str, Any]) -> Path:
-    """settings.toml for `box` with a SQLite state file, `sections` merged in (None values and the
-    dotted keys in `drop` left out), written with permissions `mode`."""
-    data = box.settings_dict(f"sqlite:///{state_db}")
+    """settings.toml for `box` with a SQLite state file and the sandbox's `auth` credentials ("jwt" or
+    "password"), `sections` merged in (the dotted keys in `drop` left out), written with permissions
+    `mode`."""
+    data = box.settings_dict(f"sqlite:///{state_db}", auth=auth)
     for name, values in sections.items():
         data.setdefault(name, {}).update(values)
     for dotted in drop:
@@ -55,19 +56,16 @@ def secret_scan_commands(box: Sandbox, folder: Path, secrets: Secrets, now: date
     debug = {"level": "DEBUG"}
     main = write_settings(folder / "main.toml", box, db, sync=FAST_RETRIES, logging=debug)
     wrong_pw = write_settings(folder / "wrong-password.toml", box, db, sync=FAST_RETRIES, logging=debug,
-                              salesforce={"password": secrets.wrong_password})
+                              auth="password", salesforce={"password": secrets.wrong_password})
     wrong_token = write_settings(folder / "wrong-token.toml", box, db, sync=FAST_RETRIES, logging=debug,
                                  hubspot={"access_token": secrets.wrong_hubspot_token})
-    jwt = write_settings(folder / "jwt.toml", box, db, sync=FAST_RETRIES, logging=debug, drop=(
-        "salesforce.password", "salesforce.security_token"), salesforce={
-        "auth": "jwt", "consumer_key": box.salesforce.credentials.consumer_key,
-        "private_key_file": str(box.jwt_key_file)})
+    soap = write_settings(folder / "soap.toml", box, db, sync=FAST_RETRIES, logging=debug, auth="password")
     oauth = write_settings(folder / "oauth.toml", box, db, sync=FAST_RETRIES, logging=debug,
-                           drop=("salesforce.security_token",), salesforce={
+                           auth="password", drop=("salesforce.security_token",), salesforce={
                                "consumer_key": box.salesforce.credentials.consumer_key,
                                "consumer_secret": secrets.consumer_secret})
     session = write_settings(folder / "session.toml", box, db, sync=FAST_RETRIES, logging=debug, drop=(
-        "salesforce.password", "salesforce.security_token"), salesforce={"auth": "session",
+        "salesforce.consumer_key", "salesforce.private_key_file"), salesforce={"auth": "session",
                                                                      "instance_url": box.salesforce_url})
     later = (now + timedelta(days=45)).isoformat()
     scan = ScanRun()
@@ -89,7 +87,8 @@ def secret_scan_commands(box: Sandbox, folder: Path, secrets: Secrets, now: date
     scan.add("sync wrong password --verbose", run_cli("sync", "--config", c(wrong_pw), "--verbose"))
     scan.add("sync wrong token --verbose --log-json",
              run_cli("sync", "--config", c(wrong_token), "--verbose", "--log-json"))
-    scan.add("sync jwt --verbose --json", run_cli("sync", "--config", c(jwt), "--verbose", "--json"))
+    scan.add("sync soap password --verbose --json", run_cli("sync", "--config", c(soap), "--verbose",
+                                                             "--json"))
     scan.add("sync oauth password flow --verbose", run_cli("sync", "--config", c(oauth), "--verbose"))
     scan.add("sync session from the environment --verbose --log-json",
              run_cli("sync", "--config", c(session), "--verbose", "--log-json",

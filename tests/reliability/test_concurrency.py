@@ -28,8 +28,12 @@ GATE_TIMEOUT = 120.0  # the gate opens by itself after this long, so a broken lo
 POLL_S = 0.02
 
 
+# SOAP login() and the OAuth token endpoint (the sandbox settings log in with JWT: salesforce.token)
+LOGIN_ENDPOINTS = frozenset({"salesforce.login", "salesforce.token"})
+
+
 class LoginGate(FaultInjector):
-    """Holds every Salesforce login until `open` is set (no other fault)."""
+    """Holds every Salesforce login (either endpoint) until `open` is set (no other fault)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -38,7 +42,7 @@ class LoginGate(FaultInjector):
         self.logins = 0
 
     def draw(self, endpoint: str, kinds: tuple[str, ...] = KINDS) -> Fault | None:
-        if endpoint == "salesforce.login":
+        if endpoint in LOGIN_ENDPOINTS:
             self.logins += 1
             self.arrived.set()
             self.open.wait(GATE_TIMEOUT)

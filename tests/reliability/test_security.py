@@ -2,9 +2,10 @@
 
 - Secret scan: recognisable secrets (Salesforce password, security token, consumer secret, JWT private
   key, every session id the emulator mints, a custom HubSpot token) go through setup, syncs (plain,
-  with network faults, an expired session and refused records, a wrong password, a wrong token, JWT,
-  OAuth, a session id from the environment), runs, failures and report, all as subprocesses with DEBUG
-  logging, `--log-json` and `--json`; every output and the raw state database bytes are scanned.
+  JWT by default, with network faults, an expired session and refused records, a wrong password, a
+  wrong token, SOAP password login, OAuth, a session id from the environment), runs, failures and
+  report, all as subprocesses with DEBUG logging, `--log-json` and `--json`; every output and the raw
+  state database bytes are scanned.
 - SOQL: quotes, backslashes and SOQL fragments in loss reasons, names and campaign names from a custom
   mapping; the emulator records every query it compiles.
 - TLS on by default for both systems; `verify_tls = false` works and warns. The sandbox binds 127.0.0.1.
@@ -75,7 +76,7 @@ def test_no_secret_in_any_output_or_in_the_state_store(secret_box: tuple[Sandbox
     assert "INVALID_LOGIN" in by_label["sync wrong password --verbose"].output
     assert by_label["sync wrong password --verbose"].exit_code == 2
     assert by_label["sync wrong token --verbose --log-json"].exit_code != 0
-    for label in ("sync jwt --verbose --json", "sync oauth password flow --verbose",
+    for label in ("sync soap password --verbose --json", "sync oauth password flow --verbose",
                   "sync session from the environment --verbose --log-json"):
         assert by_label[label].exit_code == 0, (label, by_label[label].output[-2000:])
     assert '"level": "DEBUG"' in by_label["sync session from the environment --verbose --log-json"].stderr
@@ -97,7 +98,7 @@ def test_no_secret_in_any_output_or_in_the_state_store(secret_box: tuple[Sandbox
 
 def test_settings_and_connectors_do_not_show_secrets(empty_sandbox: Sandbox, tmp_path: Path) -> None:
     secrets = Secrets()
-    path = write_settings(tmp_path / "settings.toml", empty_sandbox, tmp_path / "state.db",
+    path = write_settings(tmp_path / "settings.toml", empty_sandbox, tmp_path / "state.db", auth="password",
                           salesforce={"password": secrets.password, "security_token": secrets.security_token,
                                       "consumer_secret": secrets.consumer_secret},
                           hubspot={"access_token": secrets.hubspot_token})
@@ -261,10 +262,10 @@ INSECURE = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureReques
 
 
 def test_salesforce_tls_is_verified_by_default(empty_sandbox: Sandbox, tmp_path: Path) -> None:
-    """No CA bundle configured for the sandbox's own CA: the login fails, with a TLS error."""
+    """No CA bundle configured for the sandbox's own CA: the (JWT) login fails, with a TLS error."""
     result = _ran(_run_with(empty_sandbox, tmp_path, drop=("salesforce.ca_bundle",)))
     assert result.status == "failed"
-    assert "salesforce.login" in (result.error or "") and "TLS" in (result.error or ""), result.error
+    assert "salesforce.token" in (result.error or "") and "TLS" in (result.error or ""), result.error
     assert "deals_read" not in result.counts
 
 

@@ -24,9 +24,14 @@ def settings_for(box: Sandbox, tmp_path: Path) -> Settings:
 
 
 def salesforce_client(settings: Settings) -> Salesforce:
+    """simple-salesforce logged in the way the settings say (JWT bearer, or SOAP with a password)."""
     sf = settings.salesforce
-    assert sf.password is not None and sf.security_token is not None
     session = build_session(domain=sf.domain, login_url=sf.login_url, ca_bundle=sf.ca_bundle)
+    if sf.auth == "jwt":
+        return Salesforce(username=sf.username, consumer_key=sf.consumer_key,
+                          privatekey_file=str(sf.private_key_file), domain=sf.domain,
+                          version=sf.api_version, session=session)
+    assert sf.password is not None and sf.security_token is not None
     return Salesforce(username=sf.username, password=sf.password.get_secret_value(),
                       security_token=sf.security_token.get_secret_value(), domain=sf.domain,
                       version=sf.api_version, session=session)
@@ -83,17 +88,37 @@ def test_real_clients_connect_with_the_written_settings(sandbox: Sandbox, tmp_pa
     assert [r.properties["email"] for r in found] == [twin.email]
 
 
-def test_jwt_login_with_the_written_private_key(sandbox: Sandbox, tmp_path: Path) -> None:
-    settings = settings_for(sandbox, tmp_path).salesforce
+def test_written_settings_log_in_with_jwt_and_the_private_key(sandbox: Sandbox, tmp_path: Path) -> None:
+    """The login leadsync recommends: JWT bearer, no password in the file, no retirement notice."""
+    settings = settings_for(sandbox, tmp_path)
+    sf_settings = settings.salesforce
+    assert sf_settings.auth == "jwt" and sf_settings.login_notice() is None
+    assert sf_settings.password is None and sf_settings.security_token is None
+    assert sf_settings.missing_for_auth() == []
     key = sandbox.jwt_key_file
+    assert sf_settings.private_key_file == key
     assert key.is_file() and stat.S_IMODE(key.stat().st_mode) == 0o600
-    session = build_session(domain=settings.domain, login_url=settings.login_url,
-                            ca_bundle=settings.ca_bundle)
-    sf = Salesforce(username=settings.username, consumer_key=sandbox.salesforce.credentials.consumer_key,
-                    privatekey_file=str(key), domain=settings.domain, version=settings.api_version,
-                    session=session)
-    accounts = sf.query("SELECT COUNT() FROM Account")
+    before = sandbox.salesforce.calls.snapshot()
+    accounts = salesforce_client(settings).query("SELECT COUNT() FROM Account")
     assert accounts["totalSize"] == sandbox.loaded.accounts > 0
+    after = sandbox.salesforce.calls.snapshot()
+    assert after.get("salesforce.token", 0) - before.get("salesforce.token", 0) == 1
+    assert after.get("salesforce.login", 0) == before.get("salesforce.login", 0)
+
+
+def test_password_settings_stay_available_for_the_soap_login(sandbox: Sandbox, tmp_path: Path) -> None:
+    data = sandbox.settings_dict(f"sqlite:///{tmp_path}/state.db", auth="password")
+    path = tmp_path / "password.toml"
+    path.write_text(dumps_toml(data), encoding="utf-8")
+    path.chmod(0o600)
+    settings = load_settings(path)
+    assert settings.salesforce.auth == "password" and settings.salesforce.uses_soap_login()
+    before = sandbox.salesforce.calls.snapshot().get("salesforce.login", 0)
+    accounts = salesforce_client(settings).query("SELECT COUNT() FROM Account")
+    assert accounts["totalSize"] == sandbox.loaded.accounts
+    assert sandbox.salesforce.calls.snapshot()["salesforce.login"] == before + 1
+    with pytest.raises(ValueError, match="auth must be"):
+        sandbox.settings_dict("sqlite://", auth="session")
 
 
 def test_start_with_a_fault_spec(tmp_path: Path) -> None:

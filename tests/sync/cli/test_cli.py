@@ -63,8 +63,8 @@ def test_sync_json_dry_run_then_runs_and_failures_json(empty_sandbox: Sandbox, t
                                             state_url=f"sqlite:///{tmp_path}/state.db")
     setup = leadsync("setup", "--config", str(settings))
     assert setup.returncode == 0
-    printed = " ".join(setup.stdout.split())  # the sandbox's settings log in with a password
-    assert "Salesforce login: salesforce.auth = 'password'" in printed and "Summer '27" in printed
+    printed = " ".join(setup.stdout.split())  # the sandbox's settings log in with JWT: no retirement notice
+    assert "Salesforce login:" not in printed and "Summer '27" not in printed and "retiring" not in printed
     dry = leadsync("sync", "--config", str(settings), "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr
     plan = json.loads(dry.stdout)

@@ -20,13 +20,8 @@ HS_WRITES = {"hubspot.batch_update", "hubspot.batch_upsert", "hubspot.batch_crea
 
 
 def _settings(box: Sandbox, folder: Path, *, jwt: bool) -> Path:
-    data: dict[str, Any] = box.settings_dict(f"sqlite:///{folder}/state.db")
-    if jwt:
-        sf = data["salesforce"]
-        for key in ("password", "security_token"):
-            sf.pop(key)
-        sf.update(auth="jwt", consumer_key=box.salesforce.credentials.consumer_key,
-                  private_key_file=str(box.jwt_key_file))
+    auth = "jwt" if jwt else "password"
+    data: dict[str, Any] = box.settings_dict(f"sqlite:///{folder}/state.db", auth=auth)
     path = folder / ("jwt.toml" if jwt else "password.toml")
     path.write_text(dumps_toml(data), encoding="utf-8")
     path.chmod(0o600)
@@ -103,7 +98,7 @@ def test_a_clean_org_and_portal_pass(empty_sandbox: Sandbox, tmp_path: Path) -> 
 
 def test_problems_are_listed_with_their_fixes_and_exit_2(empty_sandbox: Sandbox, tmp_path: Path) -> None:
     box = empty_sandbox
-    settings = _settings(box, tmp_path, jwt=False)  # the sandbox's own settings: auth = 'password'
+    settings = _settings(box, tmp_path, jwt=False)  # auth = 'password' (SOAP login)
     assert leadsync("setup", "--config", str(settings)).returncode == 0
     box.hubspot.store.schema.archive("leadsync_score")  # an admin deleted a property
     rep, left = _user(box, "rep", active=True), _user(box, "left", active=False)
