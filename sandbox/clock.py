@@ -4,7 +4,8 @@ offset that `move_to` sets, so a test or an operator can place writes in the pas
 The clock keeps running after a move (now = base + offset), so the writes made after it still get
 increasing timestamps (SystemModstamp order, watermarks). Not a Salesforce feature: the real org's
 CreatedDate, SystemModstamp and OpportunityHistory.CreatedDate are system fields the API cannot set
-(Object Reference, "System Fields"), which is why the emulator moves its clock instead.
+(https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/system_fields.htm), which is why
+the emulator moves its clock instead.
 """
 
 from __future__ import annotations
