@@ -62,19 +62,23 @@ class Sandbox:
         port_hubspot: int = 0,
         workdir: Path,
         now: datetime | None = None,
+        sf_clock: bool = False,
         hubspot_requests_per_10s: int = 190,
         retry_after_on_429: bool = True,
         progress: Callable[[int], None] | None = None,
     ) -> Sandbox:
         """Start both emulators with a demo book of `people` people (0: empty). `faults` is a
         `FaultInjector.parse` spec (raises FaultSpecError before anything starts); each emulator gets
-        its own injector seeded from `seed`. Ports 0 pick free ports. `progress(n)` is told as each
-        account's n people are loaded."""
+        its own injector seeded from `seed`. Ports 0 pick free ports. `now` dates the demo data; with
+        `sf_clock` the Salesforce emulator's clock moves there too (`leadsync sandbox --now`).
+        `progress(n)` is told as each account's n people are loaded."""
         sf_faults = FaultInjector.parse(faults or "", seed=seed)
         hs_faults = FaultInjector.parse(faults or "", seed=seed + 1)
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         salesforce = SalesforceEmulator(faults=sf_faults)
+        if now is not None and sf_clock:
+            salesforce.move_clock(now)  # the org's writes happen around `now` (it runs on from there)
         hubspot = HubSpotEmulator(tokens=(HUBSPOT_TOKEN,), faults=hs_faults,
                                   requests_per_10s=hubspot_requests_per_10s,
                                   retry_after_on_429=retry_after_on_429)

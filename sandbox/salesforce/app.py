@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..clock import parse_instant
 from ..faults import DroppedConnection, FaultInjector, FaultSpecError
 from . import bulk, composite, rest
 from .api import LOGIN_FAULTS, base_url, endpoint, json_response, take_fault
@@ -214,10 +215,23 @@ def _inspection_routes(emu: SalesforceEmulator) -> list[Route]:
         emu.sessions.expire()
         return Response(status_code=204)
 
+    async def clock(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                body = json.loads(await request.body() or b"{}")
+                text = body["now"]
+                emu.move_clock(None if text is None else parse_instant(text))
+            except (AttributeError, KeyError, TypeError, ValueError) as exc:
+                usage = 'body must be {"now": "ISO-8601 (UTC without an offset)"} or {"now": null}'
+                return json_response({"error": f"{usage}: {exc}"}, 400)
+        offset = emu.clock.offset.total_seconds()
+        return json_response({"now": emu.clock().isoformat(), "offset_seconds": offset})
+
     return [
         Route("/_sandbox/calls", calls, methods=["GET"]),
         Route("/_sandbox/reset", reset, methods=["POST"]),
         Route("/_sandbox/records/{sobject}", records, methods=["GET", "POST"]),
         Route("/_sandbox/faults", faults, methods=["POST", "DELETE"]),
         Route("/_sandbox/sessions/expire", expire_sessions, methods=["POST"]),
+        Route("/_sandbox/clock", clock, methods=["GET", "POST"]),
     ]

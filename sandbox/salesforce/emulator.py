@@ -5,10 +5,11 @@ from __future__ import annotations
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..clock import SandboxClock
 from ..faults import CallLog, FaultInjector
 from ..server import ServerThread, make_tls
 from .api import NEWEST_VERSION, OLDEST_VERSION
@@ -19,10 +20,6 @@ from .query import QueryEngine
 from .rest import Cursors
 from .schema import Schema
 from .store import DEFAULT_USERNAME, Store
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class SalesforceEmulator:
@@ -39,7 +36,8 @@ class SalesforceEmulator:
         clock: Callable[[], datetime] | None = None,
         custom_fields: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
     ):
-        self.clock: Callable[[], datetime] = clock or _utc_now
+        # `clock` (default: real UTC time) plus the offset `move_clock` / POST /_sandbox/clock set
+        self.clock = SandboxClock(clock)
         self.faults = faults if faults is not None else FaultInjector()
         self.daily_limit = daily_limit
         self.api_version = api_version  # the newest version served
@@ -69,13 +67,19 @@ class SalesforceEmulator:
             self.api_used += 1
             return self.api_used
 
+    def move_clock(self, instant: datetime | None) -> datetime:
+        """Make the org's now `instant` (record timestamps, OpportunityHistory rows, session
+        inactivity, SOQL date literals follow it); None: back to real time. Returns the new now."""
+        return self.clock.move_to(instant)
+
     def mint_session(self) -> str:
         """A valid session id (for `Salesforce(session_id=..., instance_url=...)`)."""
         return self.sessions.mint()
 
     def reset(self) -> None:
         """Empty data, API usage, call counts, cursors, bulk jobs, sessions and fault rules; the
-        strictness switches back to their defaults."""
+        strictness switches back to their defaults and the clock to real time."""
+        self.clock.move_to(None)
         self.store.reset()
         self.store.allow_inactive_task_owners = False
         self.soap_login_retired = self.password_grant_retired = self.rotate_refresh_tokens = False

@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sandbox.faults import KINDS, FaultInjector, FaultSpecError
 from sync.cli import extras
 from sync.exit_codes import EXIT_BAD_CONFIG
+from sync.inputs import InputProblem, parse_instant
 
 if TYPE_CHECKING:
     from sandbox.launcher import Sandbox
@@ -69,6 +70,10 @@ def sandbox(
                                                  "(default: a temporary folder, removed on exit).")] = None,
     write_settings: Annotated[Path | None, typer.Option(dir_okay=False, help="Write a settings.toml "
                                                         "pointing at the sandbox here (mode 0600).")] = None,
+    now: Annotated[str | None, typer.Option(help="Start the Salesforce emulator's clock at this ISO-8601 "
+                                            "date or date-time, UTC without a zone (it runs on from "
+                                            "there; the demo data is dated from it). Move it later "
+                                            "with POST /_sandbox/clock.")] = None,
 ) -> None:
     console = Console(soft_wrap=True, highlight=False)
     err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -76,6 +81,11 @@ def sandbox(
         FaultInjector.parse(faults or "", seed=seed)
     except FaultSpecError as exc:
         err.print(f"error: --faults: {exc}", markup=False)
+        raise typer.Exit(EXIT_BAD_CONFIG) from None
+    try:
+        start_at = parse_instant(now, "--now") if now is not None else None
+    except InputProblem as exc:
+        err.print(f"error: {exc}", markup=False)
         raise typer.Exit(EXIT_BAD_CONFIG) from None
 
     temporary = workdir is None
@@ -85,7 +95,7 @@ def sandbox(
 
         box = _start(console, err, people, partial(
             Sandbox.start, people=people, seed=seed, faults=faults, port_salesforce=port_salesforce,
-            port_hubspot=port_hubspot, workdir=folder))
+            port_hubspot=port_hubspot, workdir=folder, now=start_at, sf_clock=start_at is not None))
         try:
             state_url = f"sqlite:///{(folder / 'leadsync-state.db').as_posix()}"
             if write_settings is not None:

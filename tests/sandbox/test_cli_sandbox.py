@@ -157,3 +157,27 @@ def test_port_in_use_exits_2(tmp_path: Path) -> None:
                                             "--port-hubspot", port, "--workdir", str(tmp_path / "w")])
     assert result.exit_code == 2
     assert "is the port in use?" in result.stderr
+
+
+def test_now_starts_the_salesforce_clock_there(tmp_path: Path) -> None:
+    args = ["--people", "0", "--port-salesforce", "0", "--port-hubspot", "0", "--workdir",
+            str(tmp_path / "work"), "--now", "2026-01-15T09:00:00Z"]
+    with sandbox_process(args, tmp_path / "cwd") as running:
+        where = urls(running.wait_ready())
+        ca = str(tmp_path / "work" / "tls" / "sandbox-ca.pem")
+        now = requests.get(f"{where['salesforce']}/_sandbox/clock", verify=ca, timeout=30).json()["now"]
+        assert now.startswith("2026-01-15T"), now
+        seeded = requests.post(f"{where['salesforce']}/_sandbox/records/Account", json={"Name": "Then"},
+                               verify=ca, timeout=30).json()["id"]
+        rows = requests.get(f"{where['salesforce']}/_sandbox/records/Account", verify=ca, timeout=30).json()
+        (row,) = [r for r in rows["records"] if r["Id"] == seeded]
+        assert row["CreatedDate"].startswith("2026-01-15") and row["SystemModstamp"].startswith("2026-01-15")
+        code, _ = running.stop(signal.SIGINT)
+    assert code == 0
+
+
+def test_bad_now_exits_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli(), ["sandbox", "--now", "soon", "--workdir", str(tmp_path / "w")])
+    assert result.exit_code == 2
+    assert '--now: "soon" is not an ISO date' in result.stderr
+    assert not (tmp_path / "w").exists()
