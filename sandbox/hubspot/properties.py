@@ -43,6 +43,14 @@ OTHER_STANDARD_TYPES = {
     "meetings": ("meeting", "0-47"),
     "calls": ("call", "0-48"),
     "emails": ("email", "0-49"),
+    # Also standard, and asked for by third-party extractors (meltano-tap-hubspot reads the properties
+    # of each at discovery and tolerates a 403): leads 0-136 and goal targets 0-74 (HubSpot's "Lead
+    # object definition" page, objectMetadata table: verified); communications 0-18 and postal mail
+    # 0-116 (HubSpot's object type id table in "Understanding the CRM": partly verified here).
+    "leads": ("lead", "0-136"),
+    "goal_targets": ("goal_target", "0-74"),
+    "communications": ("communication", "0-18"),
+    "postal_mail": ("0-116",),
 }
 STANDARD_TYPE_OF = {
     alias: plural for plural, aliases in OTHER_STANDARD_TYPES.items() for alias in (plural, *aliases)

@@ -119,6 +119,11 @@ def test_contacts_by_object_type_id_and_names(hs: Sandbox, object_type: str) -> 
         ("companies", ["crm.objects.companies.read", "crm.schemas.companies.read"]),
         ("0-3", ["crm.objects.deals.read", "crm.schemas.deals.read"]),
         ("deal", ["crm.objects.deals.read", "crm.schemas.deals.read"]),
+        # standard objects meltano-tap-hubspot reads the properties of at discovery
+        ("communications", ["crm.objects.communications.read", "crm.schemas.communications.read"]),
+        ("postal_mail", ["crm.objects.postal_mail.read", "crm.schemas.postal_mail.read"]),
+        ("0-136", ["crm.objects.leads.read", "crm.schemas.leads.read"]),
+        ("goal_targets", ["crm.objects.goal_targets.read", "crm.schemas.goal_targets.read"]),
     ],
 )
 def test_properties_of_standard_objects_not_held_answer_missing_scopes(
