@@ -29,4 +29,4 @@ sandbox: $(STAMP)
 	$(BIN)/leadsync sandbox
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .conformance
