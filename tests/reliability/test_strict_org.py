@@ -1,6 +1,7 @@
 """A strict org and portal (issue 10): HubSpot refuses whole batches (400) instead of answering 207,
 caps membership calls, and the Salesforce org answers the errors real automation gives — validation
-rules, duplicate rules, flows, locked records, access, integrity — on some records of the first run.
+rules, duplicate rules, flows, locked records, access, integrity — on some records of the first run,
+and its concurrent-request limit (403 REQUEST_LIMIT_EXCEEDED) twice.
 
 The first run must write every other record and keep each refused one as an open failure carrying its
 code (`leadsync failures --json`), without resubmitting what a retry cannot fix; the next run (the org
@@ -53,7 +54,8 @@ def test_a_strict_org_and_portal_converge_with_every_refused_record_reported(
     harness.load()
     harness.configure()
     harness.setup()
-    spec = ";".join(f"salesforce.collections:record=1x{PER_CODE}@{code}" for code in ORG_ERRORS)
+    spec = ";".join([*(f"salesforce.collections:record=1x{PER_CODE}@{code}" for code in ORG_ERRORS),
+                     "salesforce.query:concurrent=1x2"])  # the org's concurrent-request limit: waited out
     harness.box.salesforce.faults = FaultInjector.parse(spec, seed=7)
     harness.box.hubspot.faults = FaultInjector.parse("hubspot.batch_update:record=1x3@INVALID_OPTION", seed=8)
 
@@ -71,6 +73,7 @@ def test_a_strict_org_and_portal_converge_with_every_refused_record_reported(
     injected = Counter(kind for emu in (harness.box.salesforce, harness.box.hubspot)
                        for (_endpoint, kind), n in emu.faults.injected.items() for _ in range(n))
     assert injected["record"] == len(ORG_ERRORS) * PER_CODE + 3, injected
+    assert injected["concurrent"] == 2, injected
 
     second = harness.run()
     assert second.status == "ok", (second.status, second.error)
