@@ -17,6 +17,7 @@ class ErrorTable:
     system: str
     retry_codes: frozenset[str] = frozenset()  # transient whatever the status (a row lock)
     relogin_codes: frozenset[str] = frozenset()  # a 401 with one of these: the session expired
+    relogin_on_any_401: bool = False  # every 401 is worth one new token (a refreshable OAuth token)
     budget_codes: frozenset[str] = frozenset()  # a 403 with one of these: the day's allowance is spent,
     concurrent_marker: str | None = None  # unless its message holds this: a concurrency limit, wait
     daily_policies: frozenset[str] = frozenset()  # a 429 with one of these policy names: the day is spent

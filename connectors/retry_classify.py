@@ -148,7 +148,7 @@ def classify_http(
         return Decision(Outcome.RATE_LIMITED, _rate_window(headers, policy, table), label, status,
                         code or policy)
     if status == 401:
-        if code in table.relogin_codes:
+        if code in table.relogin_codes or table.relogin_on_any_401:
             return Decision(Outcome.RELOGIN, None, label, status, code)
         return Decision(Outcome.FAIL, None, label, status, code)
     if status == 403 and code in table.budget_codes:

@@ -33,7 +33,6 @@ from urllib3.util.retry import Retry
 
 from connectors import retry
 from connectors.base import (
-    AuthenticationError,
     BudgetExhausted,
     CallCounter,
     ConfigurationError,
@@ -41,7 +40,7 @@ from connectors.base import (
     RetriableAPIError,
 )
 from connectors.hubspot.auth import OAuthTokens, bearer
-from connectors.hubspot.errors import HUBSPOT_ERRORS
+from connectors.hubspot.errors import HUBSPOT_ERRORS, HUBSPOT_OAUTH_ERRORS
 from connectors.hubspot.settings import HubSpotSettings
 from connectors.pacing import Clock, IntervalLimiter, Limiter, RollingWindowLimiter, Sleep
 
@@ -196,20 +195,12 @@ class HubSpotTransport:
             self.budget.observe(headers)
             return data, status
 
-        relogin = self.oauth.refresh if self.oauth is not None else None
-        try:
-            return retry.call(attempt, system=SYSTEM, endpoint=endpoint, counter=self.counter,
-                              policy=self.policy, errors=HUBSPOT_ERRORS, relogin=relogin,
-                              sleep=self._sleep)
-        except AuthenticationError as exc:
-            # an expired token (EXPIRED_AUTHENTICATION) was refreshed once inside `call`; any other
-            # 401 gets one refresh here: a public app's token may have been revoked or rotated
-            if self.oauth is None or exc.status != 401 or exc.code in HUBSPOT_ERRORS.relogin_codes:
-                raise
-            log.warning("hubspot %s: 401 %s with the OAuth token; refreshing it once", endpoint, exc.code)
-            self.oauth.refresh()
+        if self.oauth is None:
             return retry.call(attempt, system=SYSTEM, endpoint=endpoint, counter=self.counter,
                               policy=self.policy, errors=HUBSPOT_ERRORS, sleep=self._sleep)
+        return retry.call(attempt, system=SYSTEM, endpoint=endpoint, counter=self.counter,
+                          policy=self.policy, errors=HUBSPOT_OAUTH_ERRORS, relogin=self.oauth.refresh,
+                          sleep=self._sleep)
 
 
 def _tls_failure(exc: BaseException) -> bool:
