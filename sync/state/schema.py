@@ -192,6 +192,16 @@ pending_writes = sa.Table(
     sa.Index("ix_pending_writes_record", "system", "record_id"),
 )
 
+# Ids of the lists leadsync writes to, by the name the mapping gives them: found (or created) once and
+# then addressed by id, so a run needs no lookup by name. A row goes when the system says the id is gone.
+list_ids = sa.Table(
+    "list_ids", metadata,
+    sa.Column("system", sa.String(32), primary_key=True),
+    sa.Column("list_name", sa.String(255), primary_key=True),
+    sa.Column("list_id", sa.String(64), nullable=False),
+    sa.Column("found_at", UTCDateTime, nullable=False),
+)
+
 _V1_TABLES = (watermarks, deals, contacts, written_values, list_memberships, call_tasks, runs, failures,
               run_lock)
 
@@ -212,6 +222,10 @@ def _create_pending_writes(conn: Connection) -> None:
     pending_writes.create(conn, checkfirst=True)
 
 
+def _create_list_ids(conn: Connection) -> None:
+    list_ids.create(conn, checkfirst=True)
+
+
 def _reread_deals(conn: Connection) -> None:
     """Lost dates now come from OpportunityHistory (the day the deal entered closed-lost), not from
     CloseDate. Deal snapshots stored before hold the CloseDate, and an unchanged deal would keep it
@@ -223,6 +237,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _create_v1),
     Migration(2, "write intents (pending_writes) for crash recovery", _create_pending_writes),
     Migration(3, "lost dates from stage history: read every deal again", _reread_deals),
+    Migration(4, "list ids kept between runs (list_ids)", _create_list_ids),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -131,9 +131,34 @@ def test_migration_3_makes_the_next_run_read_every_deal_again(db_url: str) -> No
             for stream in ("salesforce.opportunities", "hubspot.contacts"):
                 conn.execute(state_schema.watermarks.insert().values(
                     stream=stream, value=datetime(2024, 1, 1, tzinfo=UTC), updated_at=datetime.now(UTC)))
-        assert migrate(engine) == [3]
+        assert migrate(engine, MIGRATIONS[:3]) == [3]
         with engine.connect() as conn:
             left = {r.stream for r in conn.execute(sa.select(state_schema.watermarks))}
         assert left == {"hubspot.contacts"}
     finally:
         engine.dispose()
+
+
+def test_migration_4_keeps_list_ids_and_a_changed_id_forgets_its_memberships(db_url: str) -> None:
+    """Version 4 adds `list_ids`. The first id kept for a name leaves the memberships recorded by name
+    alone (they were written to that list); a different id later means another list, so they go."""
+    engine = create_engine(db_url)
+    try:
+        migrate(engine, MIGRATIONS[:3])
+        assert migrate(engine) == [4]
+    finally:
+        engine.dispose()
+    with StateStore.open(db_url) as store:
+        store.add_memberships("hubspot", "Nurture - Call/DM", ["1", "2"], run_id=None)
+        store.add_memberships("hubspot", "Nurture - Events", ["1"], run_id=None)
+        assert store.set_list_id("hubspot", "Nurture - Call/DM", "11") == 0
+        assert store.set_list_id("hubspot", "Nurture - Call/DM", "11") == 0
+        assert store.list_ids("hubspot") == {"Nurture - Call/DM": "11"} and store.list_ids("salesforce") == {}
+        assert store.set_list_id("hubspot", "Nurture - Call/DM", "12") == 2
+        assert store.list_ids("hubspot") == {"Nurture - Call/DM": "12"}
+        assert {m.list_name for m in store.get_memberships("hubspot")} == {"Nurture - Events"}
+        store.add_memberships("hubspot", "Nurture - Events", ["2"], run_id=None)
+        store.set_list_id("hubspot", "Nurture - Events", "13")
+        assert store.set_list_id("hubspot", "Nurture - Events", None) == 2
+        assert store.list_ids("hubspot") == {"Nurture - Call/DM": "12"}
+        assert store.get_memberships("hubspot") == []
