@@ -7,7 +7,7 @@ writes. Nothing here does I/O.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from threading import Lock
@@ -336,6 +336,17 @@ class MarketingSystem(ContactSource, RecordSink, Protocol):
 
     def ensure_lists(self, names: Sequence[str], *, create_missing: bool) -> dict[str, str]:
         """List name -> id of the lists that exist (created when missing and `create_missing`)."""
+        ...
+
+    def confirm_lists(self, names: Sequence[str]) -> dict[str, str]:
+        """Name -> id of the lists that exist, checked against the system before planning (ids it no
+        longer knows are reported gone and the names looked up again). Reads only."""
+        ...
+
+    def remember_list_ids(self, known: Mapping[str, str],
+                          on_change: Callable[[str, str | None], None]) -> None:
+        """Address the lists in `known` (name -> id, kept from earlier runs) by id without a lookup;
+        report each id found, created or refused as gone (None) later to `on_change`."""
         ...
 
     def daily_allowance(self) -> Allowance | None:

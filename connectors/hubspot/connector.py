@@ -14,9 +14,10 @@ below `daily_reserve` (`BudgetExhausted`). The pieces: `hubspot_transport` (clie
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -44,6 +45,12 @@ from connectors.pacing import Clock, Sleep
 from connectors.retry import RetryPolicy
 
 __all__ = ["HubSpotConnector", "HubSpotSettings"]
+
+log = logging.getLogger(__name__)
+
+
+def _ignore_list_id(name: str, list_id: str | None) -> None:
+    """The default `remember_list_ids` callback: list ids live only as long as the connector."""
 
 
 class HubSpotConnector:
@@ -81,6 +88,7 @@ class HubSpotConnector:
         )
         self._rules: dict[str, PropertyRule] | None = None
         self._list_ids: dict[str, str] = {}
+        self._on_list_id: Callable[[str, str | None], None] = _ignore_list_id
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ reads
@@ -129,11 +137,46 @@ class HubSpotConnector:
         return problems
 
     def ensure_lists(self, names: Sequence[str], *, create_missing: bool) -> dict[str, str]:
-        """name -> list id of the MANUAL lists (created when missing and `create_missing`)."""
+        """name -> list id of the MANUAL lists (created when missing and `create_missing`), found by
+        name through the lists search; an id that differs from the one known is reported."""
         found = hubspot_setup.ensure_lists(self.transport, names, create_missing=create_missing)
         with self._lock:
+            changed = {n: i for n, i in found.items() if self._list_ids.get(n) != i}
             self._list_ids.update(found)
+        for name, list_id in changed.items():
+            self._on_list_id(name, list_id)
         return found
+
+    def confirm_lists(self, names: Sequence[str]) -> dict[str, str]:
+        """name -> id of the lists `names`, checked before a run plans: the known ids in ONE call
+        (a list deleted since is reported gone and looked up by name again), unknown names through
+        the lists search. A list renamed in HubSpot keeps its id and so stays leadsync's."""
+        with self._lock:
+            known = {n: self._list_ids[n] for n in dict.fromkeys(names) if n in self._list_ids}
+        alive = hubspot_setup.lists_by_id(self.transport, sorted(set(known.values())))
+        for name, list_id in known.items():
+            found = alive.get(list_id)
+            if found is None:
+                self._forget_list(name, list_id)
+            elif found.name.casefold() != name.casefold():
+                log.info("hubspot: list %r (id %s) is now called %r; leadsync keeps writing to it",
+                         name, list_id, found.name)
+        with self._lock:
+            unknown = [n for n in dict.fromkeys(names) if n not in self._list_ids]
+        if unknown:
+            self.ensure_lists(unknown, create_missing=False)
+        with self._lock:
+            return {n: self._list_ids[n] for n in names if n in self._list_ids}
+
+    def remember_list_ids(self, known: Mapping[str, str],
+                          on_change: Callable[[str, str | None], None]) -> None:
+        """Start from list ids found by earlier runs (name -> id): those lists are addressed by id
+        with no lookup by name. `on_change(name, id)` hears every id found or created from then on,
+        and `on_change(name, None)` every id HubSpot says is gone (404), before the write that met
+        it returns."""
+        with self._lock:
+            self._list_ids = dict(known)
+            self._on_list_id = on_change
 
     def budget(self) -> tuple[int, int] | None:
         """(remaining, max) daily calls as HubSpot last reported them; None before any answer."""
@@ -155,10 +198,23 @@ class HubSpotConnector:
                 self._rules = rules
         return rules
 
-    def _list_id(self, name: str) -> str | None:
+    def _list_id(self, name: str, gone: str | None = None) -> str | None:
+        """The id of list `name`, known or looked up by name; `gone`: HubSpot answered 404 for this
+        id, so it is forgotten (and reported) before the lookup."""
+        if gone is not None:
+            self._forget_list(name, gone)
         with self._lock:
             known = self._list_ids.get(name)
         if known is not None:
             return known
         found = self.ensure_lists([name], create_missing=False)
         return found.get(name)
+
+    def _forget_list(self, name: str, gone: str) -> None:
+        with self._lock:
+            forget = self._list_ids.get(name) == gone
+            if forget:
+                del self._list_ids[name]
+        if forget:
+            log.warning("hubspot: list %r (id %s) no longer exists; looking it up by name again", name, gone)
+            self._on_list_id(name, None)

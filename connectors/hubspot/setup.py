@@ -184,6 +184,17 @@ def find_list(transport: HubSpotTransport, name: str) -> ListInfo | None:
         offset = next_offset
 
 
+def lists_by_id(transport: HubSpotTransport, list_ids: Sequence[str]) -> dict[str, ListInfo]:
+    """list id -> the list, for those of `list_ids` that exist, in ONE call (GET /crm/v3/lists/ with
+    `listIds`); an id HubSpot does not know is absent from the answer."""
+    if not list_ids:
+        return {}
+    api = transport.client.crm.lists.lists_api
+    data, _ = transport.request("lists", api.get_all_with_http_info, list_ids=list(list_ids))
+    return {str(x.list_id): ListInfo(str(x.list_id), x.name, str(x.processing_type))
+            for x in (getattr(data, "lists", None) or [])}
+
+
 def create_list(transport: HubSpotTransport, name: str) -> ListInfo:
     api = transport.client.crm.lists.lists_api
     body = ListCreateRequest(name=name, object_type_id=CONTACT_TYPE_ID, processing_type="MANUAL")

@@ -265,11 +265,13 @@ def _api_message(exc: BaseException) -> str:
 
 
 def change_memberships(transport: HubSpotTransport, changes: Sequence[ListChange],
-                       resolve: Callable[[str], str | None], *,
+                       resolve: Callable[[str, str | None], str | None], *,
                        chunk_size: int = MEMBERSHIP_CHUNK) -> list[WriteResult]:
     """Add/remove records to/from MANUAL lists named in `changes`; one WriteResult per change, in
-    input order, at most `chunk_size` ids per call. `resolve(name)` gives the list id (None: no such
-    list -> `LIST_NOT_FOUND`).
+    input order, at most `chunk_size` ids per call. `resolve(name, None)` gives the list id (None: no
+    such list -> `LIST_NOT_FOUND`); when HubSpot answers 404 for that id (the list was deleted),
+    `resolve(name, gone_id)` forgets it and looks the name up again, and the call is made once more
+    with the id found, if any.
     `recordIdsMissing` (merged or deleted contacts) -> `RECORD_MISSING`. A record already in (or
     not in) the list is a success. For the same list and record, the last change wins; earlier
     ones are reported as successes superseded by it."""
@@ -283,17 +285,21 @@ def change_memberships(transport: HubSpotTransport, changes: Sequence[ListChange
 
     try:
         for name, ops in by_list.items():
-            list_id = resolve(name)
-            if list_id is None:
-                for i in ops["add"] + ops["remove"]:
-                    outcome[i] = WriteResult(str(changes[i].record_id), False, "LIST_NOT_FOUND",
-                                             f"HubSpot list {name!r} does not exist (run setup)")
-                continue
+            list_id = resolve(name, None)
             for op, indexes in ops.items():
                 for start in range(0, len(indexes), chunk_size):
                     chunk = indexes[start:start + chunk_size]
                     ids = [str(changes[i].record_id) for i in chunk]
-                    for i, res in zip(chunk, _membership_call(transport, list_id, op, ids), strict=True):
+                    if list_id is not None:
+                        try:
+                            answers = _membership_call(transport, list_id, op, ids)
+                        except _ListGone:
+                            list_id = resolve(name, list_id)
+                            answers = (_membership_call(transport, list_id, op, ids, gone_is_final=True)
+                                       if list_id is not None else [])
+                    if list_id is None:
+                        answers = [_no_list(name, rid) for rid in ids]
+                    for i, res in zip(chunk, answers, strict=True):
                         outcome[i] = res
     except ConnectorError as exc:
         exc.results = [outcome[i] for i in range(len(changes)) if i in outcome]  # type: ignore[attr-defined]
@@ -307,8 +313,17 @@ def change_memberships(transport: HubSpotTransport, changes: Sequence[ListChange
     return results
 
 
-def _membership_call(transport: HubSpotTransport, list_id: str, op: str, ids: list[str],
-                     ) -> list[WriteResult]:
+def _no_list(name: str, record_id: str) -> WriteResult:
+    return WriteResult(record_id, False, "LIST_NOT_FOUND",
+                       f"HubSpot list {name!r} does not exist (run setup)")
+
+
+class _ListGone(Exception):
+    """HubSpot answered 404 for a list id: the list was deleted (or never existed)."""
+
+
+def _membership_call(transport: HubSpotTransport, list_id: str, op: str, ids: list[str], *,
+                     gone_is_final: bool = False) -> list[WriteResult]:
     api = transport.client.crm.lists.memberships_api
     method = api.add_with_http_info if op == "add" else api.remove_with_http_info
     try:
@@ -316,6 +331,8 @@ def _membership_call(transport: HubSpotTransport, list_id: str, op: str, ids: li
     except FatalAPIError as exc:
         if isinstance(exc, AuthenticationError) or exc.status not in (400, 404):
             raise
+        if exc.status == 404 and not gone_is_final:
+            raise _ListGone(list_id) from exc
         return [WriteResult(rid, False, exc.code or f"HTTP_{exc.status}", _api_message(exc)) for rid in ids]
     missing = {str(r) for r in (getattr(data, "record_ids_missing", None) or [])}
     return [WriteResult(rid, False, RECORD_MISSING, "contact does not exist (merged or deleted)")

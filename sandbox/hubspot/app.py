@@ -82,6 +82,8 @@ API_ROUTES: list[tuple[str, list[str], str, Handler]] = [
     (f"{P}/{{propertyName}}", ["DELETE"], "hubspot.properties", schema_api.archive_property),
     # the spec says /crm/v3/lists, hubspot-api-client 12 sends /crm/v3/lists/: serve both
     (f"{L}/search", ["POST"], "hubspot.lists", lists_api.search_lists),
+    (L, ["GET"], "hubspot.lists", lists_api.get_lists),
+    (f"{L}/", ["GET"], "hubspot.lists", lists_api.get_lists),
     (L, ["POST"], "hubspot.lists", lists_api.create_list),
     (f"{L}/", ["POST"], "hubspot.lists", lists_api.create_list),
     (

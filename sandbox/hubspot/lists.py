@@ -111,6 +111,12 @@ class ListStore:
             raise ApiError(404, f"List does not exist with ID {list_id}.", "OBJECT_NOT_FOUND")
         return found
 
+    def by_ids(self, list_ids: Iterable[str]) -> list[ContactList]:
+        """The lists with these ids, by id; ids of no list are left out."""
+        keys = {int(x) for x in list_ids if str(x).isdigit()}
+        with self._store.lock:
+            return [self._lists[k] for k in sorted(keys) if k in self._lists]
+
     def by_name(self, object_type: str, name: str) -> ContactList:
         with self._store.lock:
             found = self._find_name(name) if object_type == CONTACT_OBJECT_TYPE else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 from connectors.base import CallCounter, MarketingSystem, SalesSystem
 from connectors.factory import build_connectors
@@ -35,10 +36,12 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 def open_context(settings: Settings, *, mapping: Mapping | None = None) -> SyncContext:
     """Load the mapping, open (and migrate) the state store and build both connectors (no I/O to the
-    systems yet: the runner logs in when it starts)."""
+    systems yet: the runner logs in when it starts). The MA platform starts from the list ids kept in
+    the state store and keeps every id it finds there."""
     mapping = mapping or load_mapping_file(settings.sync.mapping_file)
     counter = CallCounter()
     policy = retry_policy(settings)
     store = StateStore.open(settings.state.url)
     sf, hs = build_connectors(settings.salesforce, settings.hubspot, counter=counter, policy=policy)
+    hs.remember_list_ids(store.list_ids(hs.system), partial(store.set_list_id, hs.system))
     return SyncContext(settings, mapping, store, counter, sf, hs)

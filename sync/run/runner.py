@@ -284,6 +284,9 @@ class _Run:
     def recompute(self) -> None:
         people = self.resolve()
         mapping = self.ctx.mapping
+        # the MA platform's lists as they are now: memberships recorded for a list that is gone are
+        # forgotten (sync.state.list_ids) before the plan, so this run adds those people again
+        self.ctx.hubspot.confirm_lists(sorted(set(mapping.list_names("hubspot").values())))
         lists = email_lists(mapping)
         done = 0
         for keys in chunks(sorted(people), PEOPLE_CHUNK):

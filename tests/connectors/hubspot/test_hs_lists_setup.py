@@ -153,3 +153,34 @@ def test_a_refused_token_fails_at_once_with_a_clear_error(hub: Hub) -> None:
     with pytest.raises(AuthenticationError, match="401"):
         conn.ensure_lists(["Any"], create_missing=False)
     assert hub.counted() == {"lists": 1} == hub.calls()  # never retried
+
+
+def test_known_list_ids_need_no_lookup_and_a_gone_id_is_found_again(hub: Hub) -> None:
+    """Ids kept from an earlier run are used as they are (no search); when HubSpot answers 404 for one
+    (the list was deleted and made again), the id is reported gone, the name is looked up again, the
+    new id reported, and the chunk is sent to it."""
+    ids = contacts(hub, 5)
+    conn = hub.connector()
+    first = conn.ensure_lists(["Nurture - Call/DM", "Nurture - Events"], create_missing=True)
+    heard: list[tuple[str, str | None]] = []
+    later = hub.connector()
+    later.remember_list_ids(first, lambda name, list_id: heard.append((name, list_id)))
+    hub.reset_counts()
+    assert all(r.ok for r in later.change_lists([ListChange("Nurture - Call/DM", ids[0], "add")]))
+    assert hub.counted() == {"memberships": 1} and heard == []
+
+    lists = hub.emu.store.lists
+    lists.delete(first["Nurture - Call/DM"])
+    again = lists.create({"name": "Nurture - Call/DM", "objectTypeId": "0-1", "processingType": "MANUAL"})
+    hub.reset_counts()
+    results = later.change_lists([ListChange("Nurture - Call/DM", c, "add") for c in ids[1:]])
+    assert all(r.ok for r in results)
+    assert heard == [("Nurture - Call/DM", None), ("Nurture - Call/DM", str(again.list_id))]
+    assert hub.emu.store.list_members("Nurture - Call/DM") == set(ids[1:])
+    assert hub.counted() == {"memberships": 2, "lists": 1} == hub.calls()
+
+    lists.delete(str(again.list_id))
+    heard.clear()
+    gone = later.change_lists([ListChange("Nurture - Call/DM", ids[0], "remove")])
+    assert [r.error_code for r in gone] == ["LIST_NOT_FOUND"]
+    assert heard == [("Nurture - Call/DM", None)]

@@ -30,6 +30,14 @@ def test_create_and_find_by_name_case_insensitively(hs: Sandbox) -> None:
     assert absent.value.status == 404
 
 
+def test_lists_by_ids_in_one_call_leave_unknown_ids_out(hs: Sandbox) -> None:
+    first, second = _create(hs, "Nurture - Events"), _create(hs)
+    lists_api = hs.client().crm.lists.lists_api
+    lists_api.remove(second)
+    found = lists_api.get_all(list_ids=[second, first, "999", "not-a-number"])
+    assert [(x.list_id, x.name) for x in found.lists] == [(first, "Nurture - Events")]
+
+
 def test_a_slash_in_a_path_segment_is_refused_encoded_or_not(hs: Sandbox) -> None:
     list_id = _create(hs)
     with pytest.raises(ApiException) as encoded:  # the client sends "Nurture%20-%20Call%2FDM"

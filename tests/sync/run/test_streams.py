@@ -5,7 +5,7 @@ connectors: this is about the `since` the runner hands them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -124,6 +124,13 @@ class FakeMarketing(Recorder):
 
     def ensure_lists(self, names: Sequence[str], *, create_missing: bool) -> dict[str, str]:
         return {}
+
+    def confirm_lists(self, names: Sequence[str]) -> dict[str, str]:
+        return {}
+
+    def remember_list_ids(self, known: Mapping[str, str],
+                          on_change: Callable[[str, str | None], None]) -> None:
+        pass
 
 
 def pulled(tmp_path: Path, marks: dict[str, datetime], options: RunOptions) -> dict[str, datetime | None]:
