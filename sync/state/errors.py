@@ -45,6 +45,13 @@ _KINDS: tuple[tuple[re.Pattern[str], type[StateStoreError], str], ...] = tuple(
          r"|database corrupt|SQLITE_CORRUPT|SQLITE_NOTADB", StateStoreError,
          "it is damaged or not a SQLite database at all: restore it from a backup, or move it aside "
          "to start afresh (a new store reads both systems in full again)"),
+        (r"no such table|no such column|relation \".*\" does not exist|column \".*\" does not exist"
+         r"|has no column named", StateStoreError,
+         "it lacks tables or columns its schema_version promises: it was changed by hand or by another "
+         "program; restore it from a backup, or move it aside to start afresh"),
+        (r"disk i/o error|input/output error|SQLITE_IOERR", StateStoreError,
+         "the disk reported an I/O error (a failing disk, a removed file, a network file system that "
+         "went away): check the disk, then run again"),
         (r"unable to open database file", StateStoreError,
          "the file cannot be opened: check that its folder exists and that the user that runs leadsync "
          "can read and write it"),
@@ -95,9 +102,11 @@ def describe(exc: BaseException, where: str, *, disconnect: bool = False) -> Sta
     return StateStoreError(f"state store {where}: {detail}")
 
 
-def translatable(exc: BaseException) -> bool:
-    """Whether a database error is environment trouble to put in words (not a bug to show in full)."""
-    if isinstance(exc, _TRANSLATED):
-        return True
-    # SQLite reports a damaged or foreign file as a bare DatabaseError ("file is not a database")
-    return type(exc) is sa.exc.DatabaseError
+def translatable(exc: BaseException, backend: str) -> bool:
+    """Whether a database error is environment trouble to put in words (not a bug to show in full).
+    SQLite reports its SQL syntax errors as OperationalError too: there only the known words count."""
+    if any(pattern.search(first_line(exc)) for pattern, _, _ in _KINDS):
+        return isinstance(exc, sa.exc.DBAPIError) and not isinstance(exc, sa.exc.IntegrityError)
+    if backend == "sqlite":
+        return False
+    return isinstance(exc, _TRANSLATED) or type(exc) is sa.exc.DatabaseError

@@ -121,6 +121,7 @@ class StateUrlError(StateStoreError, ValueError):
 
 CONNECT_ATTEMPTS = 4  # a database server that refuses connections is tried this often...
 CONNECT_BACKOFF = 0.5  # ...waiting 0.5, 1, 2 s in between (a restart or failover usually takes that)
+CONNECT_BACKOFF_MAX = 2.0
 
 
 def sqlite_path(url: URL) -> Path | None:
@@ -195,7 +196,9 @@ def _translate_errors(engine: Engine, where: str) -> None:
     @sa.event.listens_for(engine, "handle_error")
     def _on_error(context: sa.engine.ExceptionContext) -> None:
         exc = context.sqlalchemy_exception
-        if exc is not None and translatable(exc):
+        if context.is_pre_ping:  # a dead pooled connection: the pool replaces it (with _retry_connect)
+            return
+        if exc is not None and translatable(exc, engine.dialect.name):
             raise describe(exc, where, disconnect=context.is_disconnect) from None
 
 
@@ -214,5 +217,5 @@ def _retry_connect(engine: Engine) -> None:
                     raise
                 log.warning("state store %s: %s; trying again (%d of %d)", display_url(engine.url),
                             first_line(exc), attempt + 1, CONNECT_ATTEMPTS)
-                time.sleep(CONNECT_BACKOFF * 2 ** (attempt - 1))
+                time.sleep(min(CONNECT_BACKOFF * 2 ** (attempt - 1), CONNECT_BACKOFF_MAX))
         raise AssertionError("unreachable")  # pragma: no cover
