@@ -16,10 +16,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from connectors.base import ConfigurationError
+from connectors.base import AuthenticationError, ConfigurationError, ConnectorError
 from mappings import MappingError
 from sync import logs
-from sync.exit_codes import EXIT_BAD_CONFIG
+from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_RECORD_FAILURES
 from sync.inputs import InputProblem, parse_instant
 from sync.run.context import SyncContext, open_context
 from sync.run.runner import RunOptions, RunResult, run
@@ -211,6 +211,11 @@ def setup_command(
     ctx = context(settings)
     try:
         report = run_setup(ctx, create_missing=not check_only)
+    except (AuthenticationError, ConfigurationError) as exc:
+        raise fail(str(exc)) from None
+    except ConnectorError as exc:  # as a run: a system that could not be reached is worth trying again
+        raise fail(str(exc), EXIT_BAD_CONFIG if getattr(exc, "code", None) == "TLS" else EXIT_RECORD_FAILURES
+                   ) from None
     finally:
         ctx.close()
     if json_out:

@@ -42,6 +42,7 @@ _KINDS: tuple[tuple[re.Pattern[str], type[StateStoreError], str], ...] = tuple(
          "it cannot be written (read-only file or folder, or no permission): make the file and its "
          "folder writable by the user that runs leadsync (SQLite also writes -wal and -shm files beside it)"),
         (r"file is not a database|disk image is malformed|file is encrypted|malformed database schema"
+         r"|could not decode to utf-8|codec can't decode"
          r"|database corrupt|SQLITE_CORRUPT|SQLITE_NOTADB", StateStoreError,
          "it is damaged or not a SQLite database at all: restore it from a backup, or move it aside "
          "to start afresh (a new store reads both systems in full again)"),
@@ -77,6 +78,14 @@ _KINDS: tuple[tuple[re.Pattern[str], type[StateStoreError], str], ...] = tuple(
 
 # Database errors that are trouble in the environment, not bugs in leadsync's SQL.
 _TRANSLATED = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.InternalError)
+
+
+def damaged_value(what: str, exc: BaseException) -> StateStoreError:
+    """A value the store gave back that cannot be decoded: the file was damaged or edited."""
+    detail = f"{type(exc).__name__}: {first_line(exc)[:120]}"
+    return StateStoreError(f"state store: {what} cannot be read ({detail}): the store is damaged or "
+                           "was edited; restore it from a backup, or move it aside to start afresh (a new "
+                           "store reads both systems in full again)")
 
 
 def first_line(exc: BaseException) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect, Engine
 
-from sync.state.errors import StateStoreError
+from sync.state.errors import StateStoreError, damaged_value
 
 RUN_STATUSES: tuple[str, ...] = (
     "running", "ok", "partial", "failed", "budget_stopped", "interrupted", "dry_run",
@@ -58,9 +58,12 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            if isinstance(value, str):
+                value = datetime.fromisoformat(value)
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise damaged_value("a stored date and time", exc) from None
 
 
 metadata = sa.MetaData()

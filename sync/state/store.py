@@ -31,7 +31,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
 from sync.state import schema as s
-from sync.state.errors import StateStoreError
+from sync.state.errors import StateStoreError, describe
 from sync.state.ledger import Ledger
 from sync.state.list_ids import ListIds
 from sync.state.pending import PendingWrites
@@ -69,7 +69,7 @@ def _sqlite_tables(path: Path) -> list[str]:
         return []
     try:
         return [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    except sqlite3.Error:
+    except (sqlite3.Error, UnicodeDecodeError):  # a damaged schema page: the real open says so
         return []
     finally:
         conn.close()
@@ -130,7 +130,10 @@ class StateStore(Snapshots, Ledger, ListIds, RunHistory, PendingWrites):
         except (ArgumentError, ImportError) as exc:  # no such dialect, or its driver is not installed
             raise StateUrlError(f"state.url {where}: {_driver_problem(exc)}") from None
         try:
-            s.migrate(engine)
+            try:
+                s.migrate(engine)
+            except UnicodeDecodeError as exc:  # SQLite decoding a damaged schema page (not a DBAPI error)
+                raise describe(exc, where) from None
         except BaseException as exc:
             engine.dispose()
             if new_file and path is not None:

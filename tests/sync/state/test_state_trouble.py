@@ -103,6 +103,22 @@ def test_a_damaged_file_is_one_sentence(sqlite_url: str, damage: str) -> None:
     assert str(info.value).startswith(f"state store {path}: it is damaged or not a SQLite database")
 
 
+@pytest.mark.parametrize(("table", "column", "bad", "words"), [
+    ("runs", "counts", "{not json", "a stored run record cannot be read"),
+    ("runs", "started_at", "yesterday-ish", "a stored date and time cannot be read"),
+])
+def test_a_stored_value_that_does_not_decode_is_one_sentence(db_url: str, table: str, column: str, bad: str,
+                                                              words: str) -> None:
+    with StateStore.open(db_url) as store:
+        store.start_run(mapping_version=1)
+        if column == "started_at" and not db_url.startswith("sqlite"):
+            pytest.skip("PostgreSQL keeps timestamps typed: no text to damage")
+        with store.engine.begin() as conn:
+            conn.execute(sa.text(f"UPDATE {table} SET {column} = :bad"), {"bad": bad})
+        with pytest.raises(StateStoreError, match=f"{words}.*damaged or was edited"):
+            store.list_runs(10)
+
+
 def test_a_full_database_mid_write_keeps_every_earlier_batch(sqlite_url: str) -> None:
     """SQLite's own SQLITE_FULL ("database or disk is full"), from a page limit set on each connection."""
     store = StateStore.open(sqlite_url)
