@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pwd
 import sqlite3
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from sync.state import sql
 from sync.state.errors import StateStoreError, StateStoreFullError, StateStoreGoneError, describe
 from sync.state.schema import NotAStateStoreError, SchemaTooNewError
 from sync.state.store import StateStore
+from tests.reliability.broken_state import can_mount, small_disk
 from tests.sync.state.own_postgres import PASSWORD, OwnPostgres
 
 
@@ -292,3 +294,32 @@ def test_postgresql_going_away_mid_run_stops_it_and_the_next_run_knows(
         first, second = sorted(store.list_runs(10), key=lambda r: r.id)
     assert first.status == "interrupted" and first.error  # marked by the next run
     assert second.status == "ok"
+
+
+@pytest.mark.skipif(not can_mount(), reason="needs root to mount a small tmpfs")
+def test_postgresql_disk_full_mid_write_keeps_every_earlier_batch(fresh_pg: OwnPostgres) -> None:
+    """A real full disk under PostgreSQL: the store's tables live in a tablespace on a tiny tmpfs."""
+    disk = fresh_pg.base / "pgdisk"  # a folder the server's account can reach
+    owner = pwd.getpwnam("postgres")
+    admin = sa.create_engine(fresh_pg.url(), isolation_level="AUTOCOMMIT")
+    with small_disk(disk, 768):
+        os.chown(disk, owner.pw_uid, owner.pw_gid)
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE TABLESPACE leadsync_small LOCATION '{disk}'")
+        try:
+            url = fresh_pg.url() + "?options=-c%20default_tablespace%3Dleadsync_small"
+            with StateStore.open(url) as store:
+                store.record_writes("hubspot", updates("early", 10), run_id=None, mapping_version=1)
+                with pytest.raises(StateStoreFullError) as info:
+                    for n in range(50):  # until the tablespace is full
+                        store.record_writes("hubspot", updates(f"late{n}-", 1_000), run_id=None,
+                                            mapping_version=1)
+                text = str(info.value)
+                assert "the disk holding it is full" in text and "the run can simply be repeated" in text
+                assert "No space left on device" in text and PASSWORD not in text
+                assert len(store.last_written("hubspot", "contacts", [f"early{i}" for i in range(10)])) == 20
+        finally:
+            with admin.connect() as conn:
+                conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+                conn.exec_driver_sql("DROP TABLESPACE leadsync_small")
+            admin.dispose()
