@@ -37,10 +37,11 @@ _KINDS: tuple[tuple[re.Pattern[str], type[StateStoreError], str], ...] = tuple(
         (r"database or disk is full|no space left on device|could not extend file|disk full"
          r"|could not write to file|SQLITE_FULL", StateStoreFullError,
          "the disk holding it is full; " + RERUN + " once there is space again"),
-        (r"readonly database|read-only file system|read only|permission denied|access denied",
+        (r"readonly database|read-only (file system|transaction)|read only|permission denied|access denied",
          StateStoreError,
-         "it cannot be written (read-only file or folder, or no permission): make the file and its "
-         "folder writable by the user that runs leadsync (SQLite also writes -wal and -shm files beside it)"),
+         "it cannot be written (a read-only file or folder, a database or server that takes no writes, or "
+         "no permission): make it writable for the user that runs leadsync (SQLite also writes -wal and "
+         "-shm files beside the file)"),
         (r"file is not a database|disk image is malformed|file is encrypted|malformed database schema"
          r"|could not decode to utf-8|codec can't decode"
          r"|database corrupt|SQLITE_CORRUPT|SQLITE_NOTADB", StateStoreError,

@@ -323,3 +323,23 @@ def test_postgresql_disk_full_mid_write_keeps_every_earlier_batch(fresh_pg: OwnP
                 conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
                 conn.exec_driver_sql("DROP TABLESPACE leadsync_small")
             admin.dispose()
+
+
+def test_postgresql_read_only_database(fresh_pg: OwnPostgres) -> None:
+    """PostgreSQL's "read-only folder": a database (or a hot standby) that takes no writes."""
+    with StateStore.open(fresh_pg.url()) as store:
+        store.record_writes("hubspot", updates("early", 10), run_id=None, mapping_version=1)
+    admin = sa.create_engine(fresh_pg.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql("ALTER DATABASE postgres SET default_transaction_read_only = on")
+    try:
+        with StateStore.open(fresh_pg.url()) as store:  # up to date: opening writes nothing
+            assert len(store.last_written("hubspot", "contacts", [f"early{i}" for i in range(10)])) == 20
+            with pytest.raises(StateStoreError) as info:
+                store.record_writes("hubspot", updates("late", 10), run_id=None, mapping_version=1)
+        assert "it cannot be written" in str(info.value) and "read-only transaction" in str(info.value)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql("SET default_transaction_read_only = off")
+            conn.exec_driver_sql("ALTER DATABASE postgres SET default_transaction_read_only = off")
+        admin.dispose()
