@@ -2,8 +2,9 @@
 
 0  ok (also: a dry run, a report, a person found)
 1  the run stopped or some records failed (budget, signal, lost lock, refused records): running again
-   is the remedy; for `explain EMAIL`, no such person in the state store
-2  bad configuration or input (settings, mapping, credentials, --now...): a person must fix something
+   is the remedy
+2  bad configuration or input (settings, mapping, credentials, --now, a state store that cannot be used,
+   a run id or person that is not there...): a person must fix something
 3  another run holds the lock
 """
 
@@ -11,6 +12,6 @@ from __future__ import annotations
 
 EXIT_OK = 0
 EXIT_RECORD_FAILURES = 1
-EXIT_NOT_FOUND = 1
+EXIT_NOT_FOUND = 2  # `runs show ID`, `mappings explain EMAIL`: bad input, like any other
 EXIT_BAD_CONFIG = 2
 EXIT_LOCKED = 3

@@ -121,6 +121,8 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
         raise SettingsFileError(f"cannot read settings file {config}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise SettingsFileError(f"{config}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise SettingsFileError(not_utf8(config, exc)) from None
 
     bound = type(
         "BoundSettings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": config}}
@@ -136,6 +138,16 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
     for warning in deprecation_warnings(settings, config):
         log.warning(warning)
     return _resolve_paths(settings, config.resolve().parent)
+
+
+def not_utf8(config: Path, exc: UnicodeDecodeError) -> str:
+    """Where a settings file stops being UTF-8: the byte, its offset, line and column."""
+    data = exc.object if isinstance(exc.object, bytes) else b""
+    line = data.count(b"\n", 0, exc.start) + 1
+    column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+    byte = data[exc.start:exc.start + 1].hex() or "?"
+    return (f"{config}: not UTF-8 text (byte 0x{byte} at offset {exc.start}, line {line}, column {column}); "
+            "TOML files must be UTF-8: save it as UTF-8")
 
 
 def deprecation_warnings(settings: Settings, config: Path) -> list[str]:

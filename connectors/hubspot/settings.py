@@ -8,8 +8,9 @@ Authentication is either a private app's `access_token`, or a public app's OAuth
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class HubSpotSettings(BaseModel):
@@ -30,6 +31,21 @@ class HubSpotSettings(BaseModel):
     # record ids per list membership add/remove call. HubSpot documents no maximum for Lists v3; the
     # legacy v1 lists API took "up to 500" per request, so 500 is the assumed safe size
     membership_chunk: int = Field(default=500, ge=1, le=10_000)
+
+    @field_validator("host")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        """A base URL with a scheme and a host (today an empty or bare host failed deep in urllib3)."""
+        value = value.strip()
+        try:
+            parts = urlsplit(value)
+            port_ok = parts.port is None or parts.port > 0
+            ok = parts.scheme in ("https", "http") and bool(parts.hostname) and port_ok
+        except ValueError:  # a port that is not a number
+            ok = False
+        if not ok or parts.query or parts.fragment:
+            raise ValueError(f"must be a URL with a host, such as https://api.hubapi.com (got {value!r})")
+        return value
 
     @model_validator(mode="after")
     def _one_way_to_authenticate(self) -> HubSpotSettings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -50,6 +51,24 @@ class SalesforceSettings(BaseModel):
     bulk_write_threshold: int = Field(default=10_000, ge=1)
     daily_reserve: int = Field(default=1_000, ge=0)
     inactive_owner: str = "account_owner"  # "account_owner" | "skip" | a User (005...) or queue (00G...) id
+
+    @field_validator("login_url", "instance_url")
+    @classmethod
+    def _https_url(cls, value: str | None) -> str | None:
+        """An https base URL with a host: the session id and password travel to it. (The transport
+        checked this only when connecting, with a traceback; settings validation names the key.)"""
+        if value is None:
+            return None
+        value = value.strip()
+        try:
+            parts = urlsplit(value)
+            ok = parts.port is None or parts.port > 0  # .port raises ValueError for a port not a number
+        except ValueError:
+            ok = False
+        if not ok or parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"must be an https URL with a host, such as https://acme.my.salesforce.com or "
+                             f"https://127.0.0.1:8443 (got {value!r})")
+        return value
 
     @field_validator("inactive_owner")
     @classmethod

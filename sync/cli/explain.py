@@ -19,8 +19,8 @@ from sync.views.local_state import LocalStateError, open_local_state, output_con
 
 def explain_email_command(email: str, config: Path | str | None, json_out: bool, now: str | None,
                           console: Console | None = None) -> int:
-    """Print the explanation; returns the exit code (0 found, 1 no such person in the state store,
-    2 bad configuration or --now)."""
+    """Print the explanation; returns the exit code (0 found; 2 no such person in the state store, bad
+    configuration or --now)."""
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         at = parse_now(now)

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sync.cli.sync import ConfigOpt, JsonOpt, LogJsonOpt, VerboseOpt, execute, fail, load, print_result
+from sync.exit_codes import EXIT_NOT_FOUND
 from sync.run.runner import RunOptions
 from sync.state.records import FailureRecord, RunRecord
 from sync.state.store import StateStore
@@ -52,8 +53,8 @@ def runs_list(ctx: typer.Context, config: ConfigOpt = None, json_out: JsonOpt = 
     """The most recent runs: status, duration, writes and API calls per system."""
     if ctx.invoked_subcommand is not None:
         return
-    store = _store(config)
-    runs = store.list_runs(limit)
+    with _store(config) as store:
+        runs = store.list_runs(limit)
     if json_out:
         typer.echo(json.dumps([run_dict(r) for r in runs], ensure_ascii=False))
         return
@@ -69,9 +70,10 @@ def runs_list(ctx: typer.Context, config: ConfigOpt = None, json_out: JsonOpt = 
 def runs_show(run_id: Annotated[int, typer.Argument(help="Run id (see `leadsync runs`).")],
               config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
     """Everything recorded about one run."""
-    record = _store(config).get_run(run_id)
+    with _store(config) as store:
+        record = store.get_run(run_id)
     if record is None:
-        raise fail(f"no run with id {run_id}", code=1)
+        raise fail(f"no run with id {run_id} (`leadsync runs` lists them)", code=EXIT_NOT_FOUND)
     data = run_dict(record)
     if json_out:
         typer.echo(json.dumps(data, ensure_ascii=False))
@@ -98,7 +100,8 @@ def failures_list(ctx: typer.Context, config: ConfigOpt = None, json_out: JsonOp
     """Open failures: the record, the stage (identity, map, write), the reason and the attempts."""
     if ctx.invoked_subcommand is not None:
         return
-    failures = _store(config).list_failures(include_resolved=include_resolved)
+    with _store(config) as store:
+        failures = store.list_failures(include_resolved=include_resolved)
     if json_out:
         typer.echo(json.dumps([failure_dict(f) for f in failures], ensure_ascii=False))
         return

@@ -12,19 +12,21 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from connectors.base import ConfigurationError
+from connectors.base import AuthenticationError, ConfigurationError, ConnectorError
 from mappings import MappingError
 from sync import logs
-from sync.exit_codes import EXIT_BAD_CONFIG
+from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_RECORD_FAILURES
 from sync.inputs import InputProblem, parse_instant
 from sync.run.context import SyncContext, open_context
 from sync.run.runner import RunOptions, RunResult, run
 from sync.run.schedule import ScheduleError, Trigger, install_signal_handlers, run_schedule
 from sync.run.setup import run_setup
 from sync.settings import Settings, SettingsFileError, load_settings
+from sync.state.store import StateStore
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="settings.toml (default: "
                                                 "$LEADSYNC_CONFIG or ./settings.toml)", show_default=False)]
@@ -35,12 +37,15 @@ NowOpt = Annotated[str | None, typer.Option("--now", help="Evaluate time-based r
                                             "date/time (default: now).", show_default=False)]
 LogJsonOpt = Annotated[bool, typer.Option("--log-json", help="Log one JSON object per line.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG level.")]
+ResetStateOpt = Annotated[bool, typer.Option("--reset-state", help="Start a new state store in a SQLite "
+                                             "file that is empty (0 bytes), which is refused otherwise.")]
 
 err = Console(stderr=True)
 
 
 def fail(message: str, code: int = EXIT_BAD_CONFIG) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    # the message is text, not markup: "[rank].hot" in a mapping error must stay as it is
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -63,9 +68,9 @@ def load(config: Path | None, *, log_json: bool = False, verbose: bool = False) 
     return settings
 
 
-def context(settings: Settings) -> SyncContext:
+def context(settings: Settings, *, reset_state: bool = False) -> SyncContext:
     try:
-        return open_context(settings)
+        return open_context(settings, reset_state=reset_state)
     except (MappingError, InputProblem) as exc:
         raise fail(f"mapping file: {exc}") from None
     except ConfigurationError as exc:  # a connector refused the settings (missing token, bad field name)
@@ -87,8 +92,9 @@ def progress_bar(enabled: bool) -> tuple[Progress | None, Any]:
     return bar, update
 
 
-def execute(settings: Settings, options: RunOptions, *, show_progress: bool) -> RunResult:
-    ctx = context(settings)
+def execute(settings: Settings, options: RunOptions, *, show_progress: bool,
+            reset_state: bool = False) -> RunResult:
+    ctx = context(settings, reset_state=reset_state)
     bar, update = progress_bar(show_progress)
     try:
         if bar is None:
@@ -144,11 +150,12 @@ def register(app: typer.Typer) -> None:
 
 
 def sync_command(config: ConfigOpt = None, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
-                 now: NowOpt = None, log_json: LogJsonOpt = False, verbose: VerboseOpt = False) -> None:
+                 now: NowOpt = None, log_json: LogJsonOpt = False, verbose: VerboseOpt = False,
+                 reset_state: ResetStateOpt = False) -> None:
     """One incremental run: pull changes, recompute everyone, write what changed."""
     settings = load(config, log_json=log_json, verbose=verbose)
     result = execute(settings, RunOptions(dry_run=dry_run, now=parse_when(now, "--now")),
-                     show_progress=not json_out)
+                     show_progress=not json_out, reset_state=reset_state)
     print_result(result, json_out=json_out, dry_run=dry_run)
     raise typer.Exit(result.exit_code)
 
@@ -157,7 +164,7 @@ def backfill_command(
     since: Annotated[str, typer.Option("--since", help="Re-read everything modified from this date.")],
     until: Annotated[str | None, typer.Option("--until", help="...up to this date (default: now).")] = None,
     config: ConfigOpt = None, dry_run: DryRunOpt = False, json_out: JsonOpt = False, now: NowOpt = None,
-    log_json: LogJsonOpt = False, verbose: VerboseOpt = False,
+    log_json: LogJsonOpt = False, verbose: VerboseOpt = False, reset_state: ResetStateOpt = False,
 ) -> None:
     """Re-read a period in full from both systems (Bulk API for large Salesforce reads), then sync."""
     settings = load(config, log_json=log_json, verbose=verbose)
@@ -165,7 +172,8 @@ def backfill_command(
     if start is not None and end is not None and end <= start:
         raise fail("--until must be after --since")
     result = execute(settings, RunOptions(dry_run=dry_run, kind="backfill", since=start, until=end,
-                                          now=parse_when(now, "--now")), show_progress=not json_out)
+                                          now=parse_when(now, "--now")), show_progress=not json_out,
+                     reset_state=reset_state)
     print_result(result, json_out=json_out, dry_run=dry_run)
     raise typer.Exit(result.exit_code)
 
@@ -177,7 +185,8 @@ def schedule_command(
     config: ConfigOpt = None, log_json: LogJsonOpt = False, verbose: VerboseOpt = False,
 ) -> None:
     """Run syncs on a schedule, one at a time, until SIGINT/SIGTERM (which finish the current batch)."""
-    load(config, log_json=log_json, verbose=verbose)  # fail fast on bad settings
+    settings = load(config, log_json=log_json, verbose=verbose)  # fail fast on bad settings...
+    StateStore.open(settings.state.url).close()  # ...and on a state store that cannot be used
     try:
         trigger = Trigger.from_options(every, cron)
     except ScheduleError as exc:
@@ -202,6 +211,11 @@ def setup_command(
     ctx = context(settings)
     try:
         report = run_setup(ctx, create_missing=not check_only)
+    except (AuthenticationError, ConfigurationError) as exc:
+        raise fail(str(exc)) from None
+    except ConnectorError as exc:  # as a run: a system that could not be reached is worth trying again
+        raise fail(str(exc), EXIT_BAD_CONFIG if getattr(exc, "code", None) == "TLS" else EXIT_RECORD_FAILURES
+                   ) from None
     finally:
         ctx.close()
     if json_out:

@@ -34,14 +34,16 @@ def retry_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(max_attempts=settings.sync.max_attempts, max_backoff=settings.sync.max_backoff_seconds)
 
 
-def open_context(settings: Settings, *, mapping: Mapping | None = None) -> SyncContext:
+def open_context(settings: Settings, *, mapping: Mapping | None = None,
+                 reset_state: bool = False) -> SyncContext:
     """Load the mapping, open (and migrate) the state store and build both connectors (no I/O to the
     systems yet: the runner logs in when it starts). The MA platform starts from the list ids kept in
-    the state store and keeps every id it finds there."""
+    the state store and keeps every id it finds there. `reset_state`: an empty (0-byte) SQLite file
+    becomes a new store instead of being refused."""
     mapping = mapping or load_mapping_file(settings.sync.mapping_file)
     counter = CallCounter()
     policy = retry_policy(settings)
-    store = StateStore.open(settings.state.url)
+    store = StateStore.open(settings.state.url, reset_empty=reset_state)
     sf, hs = build_connectors(settings.salesforce, settings.hubspot, counter=counter, policy=policy)
     hs.remember_list_ids(store.list_ids(hs.system), partial(store.set_list_id, hs.system))
     return SyncContext(settings, mapping, store, counter, sf, hs)

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from sync.state.errors import StateStoreError
 from sync.state.schema import run_lock
 
 log = logging.getLogger(__name__)
@@ -200,7 +201,7 @@ class RunLock:
                     updated = conn.execute(run_lock.update().where(
                         run_lock.c.name == self.name, run_lock.c.token == self.token,
                     ).values(heartbeat_at=datetime.now(UTC))).rowcount
-            except sa.exc.SQLAlchemyError as exc:  # a busy database: try again next beat
+            except (sa.exc.SQLAlchemyError, StateStoreError) as exc:  # a busy database: try again next beat
                 log.warning("run lock heartbeat failed: %s", type(exc).__name__)
                 continue
             if updated != 1:

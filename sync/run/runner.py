@@ -8,6 +8,7 @@ newest modification time actually seen, never to the wall clock.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -37,6 +38,7 @@ from sync.run.plan import PlanState, PlanSummary, plan
 from sync.run.plan_model import PersonDesired
 from sync.run.setup import field_expectations, field_specs
 from sync.run.writer import StopRequested, Writer
+from sync.state.errors import StateStoreError
 from sync.state.records import TaskCycle
 from sync.state.sql import chunks
 
@@ -129,6 +131,10 @@ class _Run:
         except ConnectorError as exc:  # a TLS trust failure is configuration (ca_bundle), so exit 2
             tls = getattr(exc, "code", None) == "TLS"
             status, code, error = "failed", EXIT_BAD_CONFIG if tls else EXIT_RECORD_FAILURES, str(exc)
+        except StateStoreError as exc:  # the store itself: record it if it still can, else the next run will
+            with contextlib.suppress(StateStoreError):
+                self._finish("failed", str(exc))
+            raise
         except BaseException as exc:
             self._finish("failed", f"{type(exc).__name__}: {exc}")
             raise

@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 
 from croniter import croniter
 
+from sync.state.errors import StateStoreError
+
 log = logging.getLogger(__name__)
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -108,6 +110,8 @@ def run_schedule(
             code = job(stop)
             log.info("scheduled run finished with exit code %s in %.1fs", code,
                      (clock() - started).total_seconds())
+        except StateStoreError as exc:  # a full disk, a database restart: the next run will try again
+            log.error("scheduled run failed: %s; the next run will try again", exc)
         except Exception:  # a failed run must not kill the schedule
             log.exception("scheduled run failed; the next run will try again")
         runs += 1

@@ -6,12 +6,32 @@ datetimes are UTC with an offset.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from connectors.base import DealContact, LostDeal, Scalar
+from sync.state.errors import damaged_value
+
+R = TypeVar("R")
+
+
+def _stored(what: str) -> Callable[[Callable[[Any], R]], Callable[[Any], R]]:
+    """A value read back that does not decode means the store was damaged (or edited): say so."""
+
+    def wrap(fn: Callable[[Any], R]) -> Callable[[Any], R]:
+        @functools.wraps(fn)
+        def decode(text: Any) -> R:
+            try:
+                return fn(text)
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                raise damaged_value(what, exc) from None
+
+        return decode
+
+    return wrap
 
 _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
@@ -39,6 +59,7 @@ def deal_to_json(deal: LostDeal) -> str:
     })
 
 
+@_stored("a stored deal")
 def deal_from_json(text: str) -> LostDeal:
     d = json.loads(text)
     return LostDeal(
@@ -61,6 +82,7 @@ def properties_to_json(properties: Mapping[str, str | None]) -> str:
     return _dumps(dict(properties))
 
 
+@_stored("stored contact properties")
 def properties_from_json(text: str) -> dict[str, str | None]:
     value = json.loads(text)
     if not isinstance(value, dict):
@@ -76,6 +98,7 @@ def scalar_to_json(value: Scalar) -> str:
     return _dumps(value)
 
 
+@_stored("a stored written value")
 def scalar_from_json(text: str) -> Scalar:
     value = json.loads(text)
     if value is not None and not isinstance(value, str | int | float | bool):
@@ -87,6 +110,7 @@ def object_to_json(value: Mapping[str, Any] | None) -> str:
     return _dumps(dict(value or {}))
 
 
+@_stored("a stored run record")
 def object_from_json(text: str | None) -> dict[str, Any]:
     if not text:
         return {}

@@ -20,6 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect, Engine
 
+from sync.state.errors import StateStoreError, damaged_value
+
 RUN_STATUSES: tuple[str, ...] = (
     "running", "ok", "partial", "failed", "budget_stopped", "interrupted", "dry_run",
 )
@@ -56,9 +58,12 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            if isinstance(value, str):
+                value = datetime.fromisoformat(value)
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise damaged_value("a stored date and time", exc) from None
 
 
 metadata = sa.MetaData()
@@ -242,8 +247,22 @@ MIGRATIONS: tuple[Migration, ...] = (
 LATEST_VERSION = MIGRATIONS[-1].version
 
 
-class SchemaTooNewError(RuntimeError):
+class SchemaTooNewError(StateStoreError, RuntimeError):
     """The database was upgraded by a newer leadsync than this one."""
+
+
+class NotAStateStoreError(StateStoreError):
+    """The database holds tables but is not a leadsync state store (no schema_version table)."""
+
+
+def refuse_foreign(tables: Sequence[str]) -> None:
+    """A database with tables but no `schema_version` was not made by leadsync: migrating it would
+    mix leadsync's tables with someone else's (and a foreign `runs` table would break every command)."""
+    if tables and schema_version.name not in tables:
+        shown = ", ".join(sorted(tables)[:8]) + (", ..." if len(tables) > 8 else "")
+        raise NotAStateStoreError(
+            f"it is not a leadsync state store (it has tables {shown} but no schema_version): point "
+            "state.url at leadsync's own database, or at a new file or an empty database")
 
 
 def current_version(conn: Connection) -> int:
@@ -267,13 +286,14 @@ def migrate(engine: Engine, migrations: Sequence[Migration] = MIGRATIONS) -> lis
             return []  # fast path: no lock taken when up to date
     with engine.begin() as conn:
         _serialise(conn)
+        refuse_foreign(sa.inspect(conn).get_table_names())
         schema_version.create(conn, checkfirst=True)
         have = current_version(conn)
         latest = versions[-1] if versions else 0
         if have > latest:
             raise SchemaTooNewError(
-                f"the state store is at schema version {have}, newer than this leadsync knows ({latest}); "
-                "upgrade leadsync"
+                f"it is at schema version {have}, newer than this leadsync knows ({latest}): a newer "
+                "leadsync upgraded it; upgrade leadsync"
             )
         applied: list[int] = []
         for m in migrations:

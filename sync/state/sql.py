@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import islice
@@ -19,6 +20,8 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+from sync.state.errors import StateStoreError, StateStoreGoneError, describe, first_line, translatable
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +115,13 @@ def display_url(url: str | URL) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-class StateUrlError(ValueError):
+class StateUrlError(StateStoreError, ValueError):
     """A state store URL that cannot hold leadsync's state."""
+
+
+CONNECT_ATTEMPTS = 4  # a database server that refuses connections is tried this often...
+CONNECT_BACKOFF = 0.5  # ...waiting 0.5, 1, 2 s in between (a restart or failover usually takes that)
+CONNECT_BACKOFF_MAX = 2.0
 
 
 def sqlite_path(url: URL) -> Path | None:
@@ -127,23 +135,32 @@ def sqlite_path(url: URL) -> Path | None:
     return Path(db).expanduser()
 
 
-def prepare_sqlite_file(path: Path) -> None:
+def prepare_sqlite_file(path: Path) -> bool:
     """Create the database file owner-only (0600) before SQLite opens it: it holds personal data.
+    Returns True when the file was created now (False: it existed).
 
     SQLite gives its -wal and -shm files the same permissions. An existing file that others can read
-    is left as it is, with a warning.
+    is left as it is, with a warning. A folder or file that cannot be created raises `StateStoreError`.
     """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
         mode = path.stat().st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             log.warning("state store %s is accessible by group/others (mode %s); it holds personal data: "
                         "chmod 600 %s", path, oct(mode & 0o777), path)
-        return
+        return False
+    except OSError as exc:
+        raise describe_os_error(exc, path) from None
     os.close(fd)
     os.chmod(path, 0o600)  # in case the umask was unusual
+    return True
+
+
+def describe_os_error(exc: OSError, path: Path) -> StateStoreError:
+    """A `StateStoreError` for a file-system error on the state store file or its folder."""
+    return describe(OSError(exc.errno, f"{exc.strerror}: {exc.filename or path}"), str(path))
 
 
 def create_engine(url: str | URL, *, busy_timeout_seconds: float = 30.0, echo: bool = False) -> Engine:
@@ -151,9 +168,13 @@ def create_engine(url: str | URL, *, busy_timeout_seconds: float = 30.0, echo: b
     parsed = make_url(url)
     path = sqlite_path(parsed)
     if path is None:
-        return sa.create_engine(parsed, echo=echo, pool_pre_ping=True)
+        engine = sa.create_engine(parsed, echo=echo, pool_pre_ping=True)
+        _translate_errors(engine, display_url(parsed))
+        _retry_connect(engine)
+        return engine
     prepare_sqlite_file(path)
     engine = sa.create_engine(parsed, echo=echo, connect_args={"timeout": busy_timeout_seconds})
+    _translate_errors(engine, str(path))
     timeout_ms = int(busy_timeout_seconds * 1000)
 
     @sa.event.listens_for(engine, "connect")
@@ -167,3 +188,34 @@ def create_engine(url: str | URL, *, busy_timeout_seconds: float = 30.0, echo: b
             cur.close()
 
     return engine
+
+
+def _translate_errors(engine: Engine, where: str) -> None:
+    """Database errors an admin can act on leave the engine as `StateStoreError` (one sentence)."""
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _on_error(context: sa.engine.ExceptionContext) -> None:
+        exc = context.sqlalchemy_exception
+        if context.is_pre_ping:  # a dead pooled connection: the pool replaces it (with _retry_connect)
+            return
+        if exc is not None and translatable(exc, engine.dialect.name):
+            raise describe(exc, where, disconnect=context.is_disconnect) from None
+
+
+def _retry_connect(engine: Engine) -> None:
+    """A database server that refuses a new connection (restarting, failing over) gets a few more
+    tries over a few seconds before the error stands; a refused password is not retried."""
+
+    @sa.event.listens_for(engine, "do_connect")
+    def _connect(dialect: sa.engine.Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+        for attempt in range(1, CONNECT_ATTEMPTS + 1):
+            try:
+                return dialect.connect(*cargs, **cparams)
+            except dialect.loaded_dbapi.OperationalError as exc:
+                error = describe(exc, display_url(engine.url))
+                if attempt == CONNECT_ATTEMPTS or not isinstance(error, StateStoreGoneError):
+                    raise
+                log.warning("state store %s: %s; trying again (%d of %d)", display_url(engine.url),
+                            first_line(exc), attempt + 1, CONNECT_ATTEMPTS)
+                time.sleep(min(CONNECT_BACKOFF * 2 ** (attempt - 1), CONNECT_BACKOFF_MAX))
+        raise AssertionError("unreachable")  # pragma: no cover

@@ -21,7 +21,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from mappings import Mapping, MappingError
 from sync.inputs import InputProblem, load_mapping_file
 from sync.settings import Settings, SettingsFileError, load_settings
-from sync.state.schema import SchemaTooNewError
+from sync.state.errors import StateStoreError
 from sync.state.sql import StateUrlError, display_url, sqlite_path
 from sync.state.store import StateStore
 
@@ -58,8 +58,8 @@ def _store(url: str) -> StateStore:
             f"no state store at {path}: run `leadsync sync` (or `leadsync demo`) first")
     try:
         return StateStore.open(url)
-    except (StateUrlError, SchemaTooNewError) as exc:
-        raise LocalStateError(f"state store {display_url(url)}: {exc}") from None
+    except StateStoreError as exc:  # the message names the store
+        raise LocalStateError(str(exc)) from None
     except SQLAlchemyError as exc:
         raise LocalStateError(f"cannot open the state store {display_url(url)}: "
                               f"{type(exc).__name__}: {exc.args[0] if exc.args else ''}") from None

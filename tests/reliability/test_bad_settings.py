@@ -24,6 +24,14 @@ BAD_FILES: dict[str, tuple[str, list[str]]] = {
     "out of range": ("[state]\nlock_wait_seconds = -1\n", ["state.lock_wait_seconds", "greater than"]),
     "not a choice": ("[logging]\nlevel = 'LOUD'\n", ["logging.level", "DEBUG"]),
     "broken TOML": ("[state\nurl = 'sqlite:///x.db'\n", ["invalid TOML", "line 1"]),
+    "login_url not https": ("[salesforce]\nlogin_url = 'http://127.0.0.1:8443'\n",
+                            ["salesforce.login_url", "https URL", "'http://127.0.0.1:8443'"]),
+    "login_url without a host": ("[salesforce]\nlogin_url = 'https://'\n",
+                                 ["salesforce.login_url", "https URL"]),
+    "login_url port not a number": ("[salesforce]\nlogin_url = 'https://127.0.0.1:port'\n",
+                                    ["salesforce.login_url", "https URL"]),
+    "instance_url not a URL": ("[salesforce]\ninstance_url = 'acme.my.salesforce.com'\n",
+                               ["salesforce.instance_url", "https URL"]),
 }
 
 COMMANDS = [("sync",), ("runs",), ("setup", "--check")]
@@ -103,3 +111,29 @@ def test_bad_environment_override_names_the_variable(tmp_path: Path) -> None:
     path = _settings(tmp_path, "[hubspot]\nrequests_per_10s = 100\n")
     outcome = invoke("sync", "--config", str(path), env={"LEADSYNC_HUBSPOT__REQUESTS_PER_10S": "abc"})
     _assert_bad_config(outcome, "LEADSYNC_HUBSPOT__REQUESTS_PER_10S")
+
+
+NOT_UTF8 = "[salesforce]\nusername = 'ok'\n# Café in Latin-1\n".encode("latin-1")
+
+
+@pytest.mark.parametrize("command", [*COMMANDS, ("doctor",), ("report",), ("failures",),
+                                     ("mappings", "explain", "a@example.com")], ids=lambda c: " ".join(c))
+def test_a_settings_file_that_is_not_utf8_is_named_with_the_place(tmp_path: Path,
+                                                                   command: tuple[str, ...]) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_bytes(NOT_UTF8)
+    path.chmod(0o600)
+    outcome = run_cli(*command, "--config", str(path))
+    assert outcome.crash is None, outcome.crash
+    assert outcome.exit_code == 2, outcome.output
+    said = _squeeze(outcome.output)
+    for needle in (str(path), "not UTF-8", "byte 0xe9", "offset 34", "line 3"):
+        assert _squeeze(needle) in said, outcome.output
+
+
+def test_login_url_is_checked_by_the_console_script_before_any_connection(tmp_path: Path) -> None:
+    text = ("[salesforce]\nlogin_url = 'ftp://127.0.0.1:9'\n[hubspot]\naccess_token = 't'\n"
+            f"[state]\nurl = 'sqlite:///{tmp_path}/s.db'\n")
+    path = _settings(tmp_path, text)
+    _assert_bad_config(run_cli("sync", "--config", str(path)), str(path), "salesforce.login_url", "https URL")
+    assert not (tmp_path / "s.db").exists()  # refused while reading the settings

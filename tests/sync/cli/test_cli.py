@@ -81,4 +81,6 @@ def test_sync_json_dry_run_then_runs_and_failures_json(empty_sandbox: Sandbox, t
                                 "--json").stdout)
     assert shown["counts"]["people"] == 1
     assert json.loads(leadsync("failures", "--config", str(settings), "--json").stdout) == []
-    assert leadsync("runs", "show", "999", "--config", str(settings)).returncode == 1
+    missing = leadsync("runs", "show", "999", "--config", str(settings))
+    assert missing.returncode == 2 and "no run with id 999" in missing.stderr  # bad input
+    assert "Traceback" not in missing.stderr

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sync.run.schedule import ScheduleError, Trigger, parse_interval, run_schedule
+from sync.state.errors import StateStoreFullError
 
 T0 = datetime(2026, 11, 22, 10, 7, 30, tzinfo=UTC)
 
@@ -99,6 +100,25 @@ def test_failing_job_does_not_stop_the_schedule() -> None:
 
     assert run_schedule(job, Trigger(every=timedelta(minutes=1)), threading.Event(), clock=fake.clock,
                         wait=fake.wait, max_runs=2) == 2
+
+
+def test_state_store_trouble_in_a_scheduled_run_is_one_line_and_the_schedule_goes_on(
+        caplog: pytest.LogCaptureFixture) -> None:
+    fake = FakeTime(T0)
+    calls = 0
+
+    def job(_stop: threading.Event) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise StateStoreFullError("state store /srv/leadsync.db: the disk holding it is full")
+        return 0
+
+    assert run_schedule(job, Trigger(every=timedelta(minutes=1)), threading.Event(), clock=fake.clock,
+                        wait=fake.wait, max_runs=2) == 2
+    failed = [r for r in caplog.records if "scheduled run failed" in r.getMessage()]
+    assert len(failed) == 1 and failed[0].exc_info is None  # a sentence, no traceback
+    assert "the disk holding it is full" in failed[0].getMessage()
 
 
 def test_stop_event_ends_the_wait_and_the_loop() -> None:

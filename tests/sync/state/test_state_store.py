@@ -59,8 +59,7 @@ def test_existing_file_readable_by_others_is_reported(
 ) -> None:
     db_url = sqlite_url
     path = db_file(db_url)
-    path.parent.mkdir(parents=True)
-    path.touch(mode=0o644)
+    StateStore.open(db_url).close()
     path.chmod(0o644)
     with StateStore.open(db_url):
         pass

@@ -120,8 +120,8 @@ def test_explain_found_text_and_json(synced: Synced) -> None:
 
 
 @pytest.mark.parametrize("email", ["nobody@example.com", "no-at-sign"])
-def test_explain_unknown_email_exits_1(synced: Synced, email: str) -> None:
+def test_explain_unknown_email_exits_2(synced: Synced, email: str) -> None:
     code, out, err = invoke("explain", email, "--config", str(synced.settings_path))
-    assert code == 1
+    assert code == 2  # bad input, as documented
     assert out == ""
     assert "not found in the state store" in err and email in err
