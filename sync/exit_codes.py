@@ -5,6 +5,7 @@
    is the remedy; for `explain EMAIL`, no such person in the state store
 2  bad configuration or input (settings, mapping, credentials, --now...): a person must fix something
 3  another run holds the lock
+130 a second Ctrl-C stopped a run at once (the first one asks for a clean stop after the batch: exit 1)
 """
 
 from __future__ import annotations
@@ -14,3 +15,4 @@ EXIT_RECORD_FAILURES = 1
 EXIT_NOT_FOUND = 1
 EXIT_BAD_CONFIG = 2
 EXIT_LOCKED = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it

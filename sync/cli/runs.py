@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sync.cli.sync import ConfigOpt, JsonOpt, LogJsonOpt, VerboseOpt, execute, fail, load, print_result
+from sync.cli.sync import ConfigOpt, JsonOpt, LogJsonOpt, VerboseOpt, execute_until_signal, fail, load
 from sync.run.runner import RunOptions
 from sync.state.records import FailureRecord, RunRecord
 from sync.state.store import StateStore
@@ -116,6 +116,5 @@ def failures_retry(config: ConfigOpt = None, json_out: JsonOpt = False, log_json
     """Retry failed records now: a run that plans every person again, so each failed write is sent
     again (identity failures need the source record fixed first)."""
     settings = load(config, log_json=log_json, verbose=verbose)
-    result = execute(settings, RunOptions(kind="retry"), show_progress=not json_out)
-    print_result(result, json_out=json_out, dry_run=False)
-    raise typer.Exit(result.exit_code)
+    execute_until_signal(settings, RunOptions(kind="retry"), json_out=json_out,
+                         again="leadsync failures retry")

@@ -18,12 +18,13 @@ from rich.table import Table
 from connectors.base import ConfigurationError
 from mappings import MappingError
 from sync import logs
-from sync.exit_codes import EXIT_BAD_CONFIG
+from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_INTERRUPTED
 from sync.inputs import InputProblem, parse_instant
 from sync.run.context import SyncContext, open_context
 from sync.run.runner import RunOptions, RunResult, run
 from sync.run.schedule import ScheduleError, Trigger, install_signal_handlers, run_schedule
 from sync.run.setup import run_setup
+from sync.run.signals import StopOnSignal
 from sync.settings import Settings, SettingsFileError, load_settings
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="settings.toml (default: "
@@ -99,6 +100,24 @@ def execute(settings: Settings, options: RunOptions, *, show_progress: bool) -> 
         ctx.close()
 
 
+def execute_until_signal(settings: Settings, options: RunOptions, *, json_out: bool, again: str) -> None:
+    """One run (`sync`, `backfill`, `failures retry`) that SIGINT/SIGTERM stop cleanly after the current
+    batch (recorded `interrupted`, exit 1); a second Ctrl-C stops at once (exit 130). Exits."""
+    with StopOnSignal(restore=False) as stop:  # the command exits right after
+        try:
+            result = execute(settings, replace(options, stop=stop.event), show_progress=not json_out)
+        except KeyboardInterrupt:
+            err.print(f"interrupted: stopped at once by a second Ctrl-C; run `{again}` again to finish "
+                      "(the next run reconciles the writes that were in flight)",
+                      highlight=False, markup=False)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        print_result(result, json_out=json_out, dry_run=options.dry_run)
+        if result.status == "interrupted" and stop.received is not None:
+            err.print(f"interrupted: {stop.received} received, stopped cleanly after the current batch; "
+                      f"run `{again}` again to carry on", highlight=False, markup=False)
+        raise typer.Exit(result.exit_code)
+
+
 def print_result(result: RunResult, *, json_out: bool, dry_run: bool) -> None:
     if json_out:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
@@ -147,10 +166,8 @@ def sync_command(config: ConfigOpt = None, dry_run: DryRunOpt = False, json_out:
                  now: NowOpt = None, log_json: LogJsonOpt = False, verbose: VerboseOpt = False) -> None:
     """One incremental run: pull changes, recompute everyone, write what changed."""
     settings = load(config, log_json=log_json, verbose=verbose)
-    result = execute(settings, RunOptions(dry_run=dry_run, now=parse_when(now, "--now")),
-                     show_progress=not json_out)
-    print_result(result, json_out=json_out, dry_run=dry_run)
-    raise typer.Exit(result.exit_code)
+    execute_until_signal(settings, RunOptions(dry_run=dry_run, now=parse_when(now, "--now")),
+                         json_out=json_out, again="leadsync sync")
 
 
 def backfill_command(
@@ -164,10 +181,9 @@ def backfill_command(
     start, end = parse_when(since, "--since"), parse_when(until, "--until")
     if start is not None and end is not None and end <= start:
         raise fail("--until must be after --since")
-    result = execute(settings, RunOptions(dry_run=dry_run, kind="backfill", since=start, until=end,
-                                          now=parse_when(now, "--now")), show_progress=not json_out)
-    print_result(result, json_out=json_out, dry_run=dry_run)
-    raise typer.Exit(result.exit_code)
+    execute_until_signal(settings, RunOptions(dry_run=dry_run, kind="backfill", since=start, until=end,
+                                              now=parse_when(now, "--now")),
+                         json_out=json_out, again="leadsync backfill")
 
 
 def schedule_command(

@@ -129,6 +129,10 @@ class _Run:
         except ConnectorError as exc:  # a TLS trust failure is configuration (ca_bundle), so exit 2
             tls = getattr(exc, "code", None) == "TLS"
             status, code, error = "failed", EXIT_BAD_CONFIG if tls else EXIT_RECORD_FAILURES, str(exc)
+        except KeyboardInterrupt:  # a second Ctrl-C: stop at once (the write intents make it safe)
+            self._finish("interrupted", "stopped at once by a second interrupt; the next run reconciles "
+                         "the writes in flight")
+            raise
         except BaseException as exc:
             self._finish("failed", f"{type(exc).__name__}: {exc}")
             raise
@@ -174,6 +178,9 @@ class _Run:
                                       api_calls=self.ctx.counter.by_system(), error=error)
 
     def _tick(self, phase: str, n: int) -> None:
+        """After each chunk read or planned: a stop request ends the run here (nothing half-done)."""
+        if self.o.stop is not None and self.o.stop.is_set():
+            raise StopRequested(f"stop requested ({phase}); the next run carries on from here")
         if self.o.progress is not None:
             self.o.progress(phase, n)
 
