@@ -26,6 +26,7 @@ from sync.run.schedule import ScheduleError, Trigger, install_signal_handlers, r
 from sync.run.setup import run_setup
 from sync.run.signals import StopOnSignal
 from sync.settings import Settings, SettingsFileError, load_settings
+from sync.views.terminal import safe
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="settings.toml (default: "
                                                 "$LEADSYNC_CONFIG or ./settings.toml)", show_default=False)]
@@ -41,7 +42,7 @@ err = Console(stderr=True)
 
 
 def fail(message: str, code: int = EXIT_BAD_CONFIG) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    err.print(f"[red]error:[/red] {safe(message)}", highlight=False, markup=True)
     return typer.Exit(code)
 
 
@@ -126,7 +127,7 @@ def print_result(result: RunResult, *, json_out: bool, dry_run: bool) -> None:
     title = f"run {result.run_id or '(dry run)'}: {result.status} in {result.duration_seconds:.1f}s"
     out.print(f"[bold]{title}[/bold]")
     if result.error:
-        out.print(f"[yellow]{result.error}[/yellow]", highlight=False)
+        out.print(f"[yellow]{safe(result.error)}[/yellow]", highlight=False)
     counts = result.counts
     people = Table("people", "count", title="assignments", title_justify="left")
     for key in ("people", "quarantined", "duplicates", "needs_review"):
@@ -151,7 +152,7 @@ def print_result(result: RunResult, *, json_out: bool, dry_run: bool) -> None:
     if sample and dry_run:
         changes = Table("system", "record", "change", title="sample of changes", title_justify="left")
         for item in sample:
-            changes.add_row(item["system"], item["record_id"], item["reason"])
+            changes.add_row(item["system"], safe(item["record_id"]), safe(item["reason"]))
         out.print(changes)
 
 
@@ -229,9 +230,9 @@ def setup_command(
             out.print(f"[yellow]Salesforce login:[/yellow] {notice}", highlight=False)
         out.print(f"HubSpot lists: {', '.join(sorted(report.hubspot_lists)) or '(none)'}")
         for p in report.hubspot_problems:
-            out.print(f"[red]HubSpot:[/red] {p}", highlight=False)
+            out.print(f"[red]HubSpot:[/red] {safe(p)}", highlight=False)
         for p in report.salesforce_problems:
-            out.print(f"[red]Salesforce:[/red] {p} (create or fix it in Setup > Object Manager)",
+            out.print(f"[red]Salesforce:[/red] {safe(p)} (create or fix it in Setup > Object Manager)",
                       highlight=False)
         if report.ok:
             out.print("[green]setup complete: both systems have what the mapping needs[/green]")
