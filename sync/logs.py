@@ -17,10 +17,13 @@ import json
 import logging
 import re
 import sys
+import warnings
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import SecretStr
+from urllib3.exceptions import InsecureRequestWarning
 
 from mappings.printable import visible
 from sync.settings import Settings
@@ -93,6 +96,30 @@ def secret_values(settings: Settings | None) -> list[str]:
     return out
 
 
+class _InsecureRequestsOnce:
+    """urllib3's InsecureRequestWarning (one per request with `verify_tls = false`) goes to the log
+    once per run (each `configure()` starts a run), not as raw warning blocks on stderr; every other
+    warning is shown as before."""
+
+    def __init__(self) -> None:
+        self.logged = False
+        self.previous = warnings.showwarning
+
+    def __call__(self, message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: Any = None, line: str | None = None) -> None:
+        if issubclass(category, InsecureRequestWarning):
+            if not self.logged:
+                self.logged = True
+                text = str(message).split(" See: ")[0]
+                logging.getLogger("urllib3").warning("%s (TLS verification is off; logged once per run)",
+                                                     text)
+            return
+        self.previous(message, category, filename, lineno, file, line)
+
+
+_insecure = _InsecureRequestsOnce()
+
+
 def configure(settings: Settings | None, *, level: str | None = None,
               json_format: bool | None = None) -> None:
     """Set up the root logger for a CLI command (idempotent: replaces leadsync's own handler)."""
@@ -110,3 +137,8 @@ def configure(settings: Settings | None, *, level: str | None = None,
     root.setLevel(level or (settings.logging.level if settings else "INFO"))
     for noisy in ("urllib3", "uvicorn", "uvicorn.error", "faker"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    _insecure.logged = False  # a new run
+    if warnings.showwarning is not _insecure:
+        _insecure.previous = warnings.showwarning
+        warnings.showwarning = _insecure
+    warnings.filterwarnings("always", category=InsecureRequestWarning)  # each reaches the hook above

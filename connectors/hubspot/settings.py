@@ -7,9 +7,11 @@ Authentication is either a private app's `access_token`, or a public app's OAuth
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class HubSpotSettings(BaseModel):
@@ -20,6 +22,9 @@ class HubSpotSettings(BaseModel):
     client_secret: SecretStr | None = None
     refresh_token: SecretStr | None = None
     host: str = "https://api.hubapi.com"
+    # plain http:// sends the bearer token in clear text: refused unless the host is loopback (the
+    # sandbox) or this is set (then every run logs a warning)
+    allow_insecure_http: bool = False
     ca_bundle: Path | None = None
     verify_tls: bool = True
     timeout: float = 60.0
@@ -30,6 +35,26 @@ class HubSpotSettings(BaseModel):
     # record ids per list membership add/remove call. HubSpot documents no maximum for Lists v3; the
     # legacy v1 lists API took "up to 500" per request, so 500 is the assumed safe size
     membership_chunk: int = Field(default=500, ge=1, le=10_000)
+
+    @field_validator("host")
+    @classmethod
+    def _host_is_a_base_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(f"must be an https:// base URL such as https://api.hubapi.com, got {value!r}")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _no_token_in_clear_text(self) -> HubSpotSettings:
+        if self.plain_http and not is_loopback(self.host) and not self.allow_insecure_http:
+            raise ValueError(f"hubspot.host {self.host!r} is plain http://: the access token would travel in "
+                             "clear text. Use https://, or set hubspot.allow_insecure_http = true if the "
+                             "network path is yours (loopback hosts are always allowed)")
+        return self
+
+    @property
+    def plain_http(self) -> bool:
+        return urlsplit(self.host).scheme == "http"
 
     @model_validator(mode="after")
     def _one_way_to_authenticate(self) -> HubSpotSettings:
@@ -45,3 +70,14 @@ class HubSpotSettings(BaseModel):
     @property
     def uses_oauth(self) -> bool:
         return self.refresh_token is not None
+
+
+def is_loopback(url: str) -> bool:
+    """Is the host of `url` this machine (localhost, 127.0.0.0/8, ::1)?"""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -116,6 +116,7 @@ class _Run:
         ctx.counter.counts.clear()  # this run's calls only
         try:
             ctx.salesforce.connect()
+            ctx.hubspot.connect()  # one cheap call: a refused token stops the run before any read
             self.pull()
             self.recompute()
             if self.writer is not None:
