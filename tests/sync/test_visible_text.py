@@ -10,7 +10,9 @@ import pytest
 
 from mappings.emails import mask_email
 from mappings.printable import visible
+from sync.cli.doctor import render
 from sync.logs import JsonFormatter, PlainFormatter
+from sync.run.doctor import DoctorReport
 
 
 @pytest.mark.parametrize(("raw", "shown"), [
@@ -49,3 +51,11 @@ def test_json_log_lines_keep_the_exact_text_with_nothing_raw() -> None:
     line = JsonFormatter().format(_record("%s", text))
     assert json.loads(line)["message"] == text
     assert not any(c in line for c in "\x1b\x00\r\n\x9b\u202e")
+
+
+def test_doctor_lines_show_api_text_escaped() -> None:
+    report = DoctorReport()
+    report.add("salesforce", "fields", "problem", "bad picklist value 'Hot\x1b]0;pwn\x07'", fix="fix\r\nit")
+    text = render(report)
+    assert "'Hot\\x1b]0;pwn\\x07'" in text and "fix: fix\\r\\nit" in text
+    assert "\x1b" not in text and "\r" not in text
