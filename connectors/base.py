@@ -326,6 +326,11 @@ class MarketingSystem(ContactSource, RecordSink, Protocol):
 
     lookback: timedelta
 
+    def connect(self) -> None:
+        """One cheap authenticated call: a refused credential or an unreachable host is known before
+        anything is read from either system."""
+        ...
+
     def iter_archived(self, since: datetime | None) -> Iterator[ContactRef]:
         """Contacts archived (deleted) at or after `since`, `archived=True` on each."""
         ...

@@ -41,6 +41,7 @@ from typing import TypeVar
 
 import tenacity
 
+from connectors import wording
 from connectors.base import (
     AuthenticationError,
     BudgetExhausted,
@@ -89,7 +90,7 @@ class RetryPolicy:
 # --------------------------------------------------------------------------- call
 
 
-def _relogin(relogin: Callable[[], None], endpoint: str, errors: ErrorTable) -> None:
+def _relogin(relogin: Callable[[], None], endpoint: str, errors: ErrorTable, label: str) -> None:
     """Log in again; a refused login is an AuthenticationError, a transient failure propagates."""
     try:
         relogin()
@@ -98,8 +99,20 @@ def _relogin(relogin: Callable[[], None], endpoint: str, errors: ErrorTable) -> 
         if decision.outcome in (Outcome.RETRY, Outcome.RATE_LIMITED) or isinstance(exc, ConnectorError):
             raise
         raise AuthenticationError(
-            f"{endpoint}: re-login failed ({decision.reason})", status=decision.status, code=decision.code
+            f"{label}: re-login failed ({decision.reason}) ({endpoint})", status=decision.status,
+            code=decision.code,
         ) from exc
+
+
+def _fatal(exc: BaseException, decision: Decision, system: str, where: str | None, endpoint: str) -> str:
+    """The message of a permanent failure: the system, where, what (TLS and 401 in plain words)."""
+    if decision.code == "TLS":
+        return f"{wording.tls_sentence(system, where, exc)} ({endpoint})"
+    label = wording.label(system, where)
+    if decision.status == 401 and not decision.reason.startswith("login"):
+        credential = wording.CREDENTIALS.get(system, "the credential")
+        return f"{label}: {credential} was refused ({decision.reason}) ({endpoint})"
+    return f"{label}: {decision.reason} ({endpoint})"
 
 
 class _Transient(Exception):
@@ -128,6 +141,7 @@ def call(
     errors: ErrorTable,
     relogin: Callable[[], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    where: str | Callable[[], str | None] | None = None,
 ) -> T:
     """Run `fn` (one API request) under the retry policy and return its result.
 
@@ -137,9 +151,15 @@ def call(
     retries at once (a second expiry, or no `relogin`, raises `AuthenticationError`); BUDGET raises
     `BudgetExhausted` and FAIL `FatalAPIError` (`AuthenticationError` for a 401) without retrying.
     Exceptions that are not API errors (bugs) propagate unchanged. Each retry is logged once at WARNING.
+    Error messages name the system and `where` it was reached (a base URL, or a callable giving it):
+    "HubSpot at https://api.hubapi.com: the access token was refused (HTTP 401 ...)".
     """
     relogged = False
     transient_failures = 0
+    last_exc: list[BaseException] = []
+
+    def place() -> str | None:
+        return where() if callable(where) else where
 
     def attempt() -> T:
         nonlocal relogged, transient_failures
@@ -151,31 +171,35 @@ def call(
             outcome = decision.outcome
             if outcome is Outcome.RELOGIN:
                 if relogin is None or relogged:
+                    label = wording.label(system, place())
                     raise AuthenticationError(
-                        f"{endpoint}: session expired again after re-login ({decision.reason})"
+                        f"{label}: session expired again after re-login ({decision.reason}) ({endpoint})"
                         if relogged
-                        else f"{endpoint}: session expired and no re-login possible",
+                        else f"{label}: session expired and no re-login possible ({endpoint})",
                         status=decision.status,
                         code=decision.code,
                     ) from exc
                 relogged = True
-                _relogin(relogin, endpoint, errors)
+                _relogin(relogin, endpoint, errors, wording.label(system, place()))
                 raise _Transient(decision, relogged=True) from exc
             if outcome in (Outcome.RETRY, Outcome.RATE_LIMITED):
                 transient_failures += 1
+                last_exc[:] = [exc]
                 raise _Transient(decision) from exc
             if outcome is Outcome.BUDGET:
                 if isinstance(exc, BudgetExhausted):
                     raise
+                label = wording.label(system, place())
                 raise BudgetExhausted(
-                    f"{system}: daily API limit reached at {endpoint} ({decision.reason})"
+                    f"{label}: daily API limit reached ({decision.reason}) ({endpoint})"
                 ) from exc
             if decision.status is None and decision.code is None:
                 raise  # not an API error: a bug, let it surface as it is
             if isinstance(exc, FatalAPIError):
                 raise
             err = AuthenticationError if decision.status == 401 else FatalAPIError
-            raise err(f"{endpoint}: {decision.reason}", status=decision.status, code=decision.code) from exc
+            raise err(_fatal(exc, decision, system, place(), endpoint), status=decision.status,
+                      code=decision.code) from exc
 
     def wait(state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -196,13 +220,15 @@ def call(
         if isinstance(exc, _Transient) and exc.relogged:
             log.warning("%s: session expired (%s), logged in again, retrying", endpoint, reason)
         else:
+            problem = (wording.connection_problem(last_exc[0]) if last_exc else None) or reason
             log.warning(
-                "%s: retry %d/%d in %.1f s (%s)",
+                "%s: %s (%s), retry %d/%d in %.1f s",
+                wording.label(system, place()),
+                problem,
                 endpoint,
                 transient_failures + 1,
                 policy.max_attempts,
                 delay,
-                reason,
             )
 
     retrying = tenacity.Retrying(
@@ -217,8 +243,9 @@ def call(
         return retrying(attempt)
     except _Transient as exc:
         d = exc.decision
+        what = (wording.connection_problem(last_exc[0]) if last_exc else None) or d.reason
         raise RetriableAPIError(
-            f"{endpoint}: gave up after {transient_failures} attempts ({d.reason})",
+            f"{wording.label(system, place())}: {what} after {transient_failures} attempts ({endpoint})",
             status=d.status,
             retry_after=d.wait,
         ) from exc.__cause__

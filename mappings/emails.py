@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from mappings.printable import visible
+
 MAX_EMAIL = 254
 MAX_LOCAL = 64
 
@@ -60,12 +62,13 @@ def mask_email(email: str | None) -> str:
     """A loggable form that identifies without revealing: "taro.yamada@example.com" -> "ta***@example.com".
 
     At most two characters of the local part are shown (one when it is that short); anything that is
-    not an email shows at most its first two characters.
+    not an email shows at most its first two characters. Control characters are made visible (`\\x1b`):
+    the mask goes to logs and failure reasons, which reach a terminal.
     """
     if not email:
         return "<no email>"
     local, at, domain = email.strip().rpartition("@")
     if not at:
-        return f"{domain[:2]}***"
+        return visible(f"{domain[:2]}***")
     shown = local[:2] if len(local) > 2 else local[:1]
-    return f"{shown}***@{domain[:100]}"
+    return visible(f"{shown}***@{domain[:100]}")

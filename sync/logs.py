@@ -1,5 +1,10 @@
 """Logging for the CLI: one line per event, plain or JSON, with secrets scrubbed from every record.
 
+A message may carry CRM text (names, loss reasons, API error text): in plain lines its control
+characters are made visible (`mappings.printable.visible`: no ESC sequence reaches the terminal, no CR/LF
+forges a line); JSON lines keep the exact text, with the characters JSON leaves raw (DEL, C1, bidi
+controls) written as `\\u` escapes.
+
 Connectors never put secrets in messages; the scrubbing filter is a second line of defence: every
 secret value from the settings (passwords, tokens, session ids, private keys) is replaced by `***` in
 the formatted message of every record, whatever its level or origin (including third-party loggers).
@@ -10,12 +15,17 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import sys
+import warnings
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import SecretStr
+from urllib3.exceptions import InsecureRequestWarning
 
+from mappings.printable import visible
 from sync.settings import Settings
 
 MASK = "***"
@@ -44,6 +54,21 @@ class SecretScrubber(logging.Filter):
         return True
 
 
+class PlainFormatter(logging.Formatter):
+    """`time LEVEL logger: message`, the message with control characters made visible."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        raw = record.message
+        record.message = visible(raw)
+        try:
+            return super().formatMessage(record)
+        finally:
+            record.message = raw
+
+
+_JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
@@ -52,7 +77,7 @@ class JsonFormatter(logging.Formatter):
             out["exception"] = record.exc_text
         elif record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
-        return json.dumps(out, ensure_ascii=False)
+        return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(out, ensure_ascii=False))
 
 
 def secret_values(settings: Settings | None) -> list[str]:
@@ -71,6 +96,30 @@ def secret_values(settings: Settings | None) -> list[str]:
     return out
 
 
+class _InsecureRequestsOnce:
+    """urllib3's InsecureRequestWarning (one per request with `verify_tls = false`) goes to the log
+    once per run (each `configure()` starts a run), not as raw warning blocks on stderr; every other
+    warning is shown as before."""
+
+    def __init__(self) -> None:
+        self.logged = False
+        self.previous = warnings.showwarning
+
+    def __call__(self, message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: Any = None, line: str | None = None) -> None:
+        if issubclass(category, InsecureRequestWarning):
+            if not self.logged:
+                self.logged = True
+                text = str(message).split(" See: ")[0]
+                logging.getLogger("urllib3").warning("%s (TLS verification is off; logged once per run)",
+                                                     text)
+            return
+        self.previous(message, category, filename, lineno, file, line)
+
+
+_insecure = _InsecureRequestsOnce()
+
+
 def configure(settings: Settings | None, *, level: str | None = None,
               json_format: bool | None = None) -> None:
     """Set up the root logger for a CLI command (idempotent: replaces leadsync's own handler)."""
@@ -82,9 +131,14 @@ def configure(settings: Settings | None, *, level: str | None = None,
     handler._leadsync = True  # type: ignore[attr-defined]
     use_json = json_format if json_format is not None else bool(settings and settings.logging.json_format)
     handler.setFormatter(JsonFormatter() if use_json else
-                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+                         PlainFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(SecretScrubber(secret_values(settings)))
     root.addHandler(handler)
     root.setLevel(level or (settings.logging.level if settings else "INFO"))
     for noisy in ("urllib3", "uvicorn", "uvicorn.error", "faker"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    _insecure.logged = False  # a new run
+    if warnings.showwarning is not _insecure:
+        _insecure.previous = warnings.showwarning
+        warnings.showwarning = _insecure
+    warnings.filterwarnings("always", category=InsecureRequestWarning)  # each reaches the hook above

@@ -18,7 +18,7 @@ from typing import Any
 
 import hubspot
 
-from connectors import retry
+from connectors import retry, wording
 from connectors.base import AuthenticationError, CallCounter, ConfigurationError, FatalAPIError
 from connectors.hubspot.errors import HUBSPOT_ERRORS
 from connectors.hubspot.settings import HubSpotSettings
@@ -42,6 +42,7 @@ class OAuthTokens:
         self._client_secret = settings.client_secret
         self._refresh_token = settings.refresh_token.get_secret_value()
         self._timeout = settings.timeout
+        self._host = settings.host
         self._counter, self._policy, self._clock, self._sleep = counter, policy, clock, sleep
         self._token: str | None = None
         self._expires_at = 0.0
@@ -72,10 +73,13 @@ class OAuthTokens:
 
         try:
             data = retry.call(attempt, system="hubspot", endpoint=ENDPOINT, counter=self._counter,
-                              policy=self._policy, errors=HUBSPOT_ERRORS, sleep=self._sleep)
+                              policy=self._policy, errors=HUBSPOT_ERRORS, sleep=self._sleep, where=self._host)
         except FatalAPIError as exc:
+            if exc.code == "TLS":
+                raise
             raise AuthenticationError(
-                f"hubspot: the OAuth token refresh was refused (HTTP {exc.status}); re-authorize the app "
+                f"{wording.label('hubspot', self._host)}: the OAuth token refresh was refused "
+                f"(HTTP {exc.status}); re-authorize the app "
                 "and set hubspot.refresh_token", status=exc.status, code=exc.code) from None
         token, expires_in = getattr(data, "access_token", None), getattr(data, "expires_in", None)
         if not token or not expires_in:

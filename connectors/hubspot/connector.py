@@ -85,11 +85,17 @@ class HubSpotConnector:
         self.transport = HubSpotTransport(
             client, counter=counter, policy=policy, pacing=self.pacing,
             daily_reserve=settings.daily_reserve, timeout=settings.timeout, sleep=sleep, oauth=oauth,
+            where=settings.host,
         )
         self._rules: dict[str, PropertyRule] | None = None
         self._list_ids: dict[str, str] = {}
         self._on_list_id: Callable[[str, str | None], None] = _ignore_list_id
         self._lock = threading.Lock()
+
+    def connect(self) -> None:
+        """Check the access token and the host with one cheap call (a run does this before the
+        Salesforce pull, so a refused token is not found after the whole Salesforce read)."""
+        hubspot_read.check_access(self.transport)
 
     # ------------------------------------------------------------------ reads
 

@@ -195,6 +195,13 @@ def _iter_instant(transport: HubSpotTransport, ms: int, seen: set[str],
 # --------------------------------------------------------------------------- archived, by email
 
 
+def check_access(transport: HubSpotTransport) -> None:
+    """One contact, one property: the cheapest call that proves the token works for what leadsync
+    reads (crm.objects.contacts.read)."""
+    api = transport.client.crm.contacts.basic_api
+    transport.request("contacts", api.get_page_with_http_info, raw=True, limit=1, properties=["email"])
+
+
 def iter_archived(transport: HubSpotTransport, since: datetime | None) -> Iterator[ContactRef]:
     """Archived (deleted) contacts, archived at or after `since`. HubSpot cannot filter archived
     contacts by date, so this pages through all of them (100 per call) and filters here."""

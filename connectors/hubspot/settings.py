@@ -7,6 +7,7 @@ Authentication is either a private app's `access_token`, or a public app's OAuth
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,6 +22,9 @@ class HubSpotSettings(BaseModel):
     client_secret: SecretStr | None = None
     refresh_token: SecretStr | None = None
     host: str = "https://api.hubapi.com"
+    # plain http:// sends the bearer token in clear text: refused unless the host is loopback (the
+    # sandbox) or this is set (then every run logs a warning)
+    allow_insecure_http: bool = False
     ca_bundle: Path | None = None
     verify_tls: bool = True
     timeout: float = 60.0
@@ -48,6 +52,18 @@ class HubSpotSettings(BaseModel):
         return value
 
     @model_validator(mode="after")
+    def _no_token_in_clear_text(self) -> HubSpotSettings:
+        if self.plain_http and not is_loopback(self.host) and not self.allow_insecure_http:
+            raise ValueError(f"hubspot.host {self.host!r} is plain http://: the access token would travel in "
+                             "clear text. Use https://, or set hubspot.allow_insecure_http = true if the "
+                             "network path is yours (loopback hosts are always allowed)")
+        return self
+
+    @property
+    def plain_http(self) -> bool:
+        return urlsplit(self.host).scheme == "http"
+
+    @model_validator(mode="after")
     def _one_way_to_authenticate(self) -> HubSpotSettings:
         oauth = [self.client_id, self.client_secret, self.refresh_token]
         if any(v is not None for v in oauth):
@@ -61,3 +77,14 @@ class HubSpotSettings(BaseModel):
     @property
     def uses_oauth(self) -> bool:
         return self.refresh_token is not None
+
+
+def is_loopback(url: str) -> bool:
+    """Is the host of `url` this machine (localhost, 127.0.0.0/8, ::1)?"""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

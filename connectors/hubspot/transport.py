@@ -31,7 +31,7 @@ import hubspot
 import urllib3
 from urllib3.util.retry import Retry
 
-from connectors import retry
+from connectors import retry, wording
 from connectors.base import (
     BudgetExhausted,
     CallCounter,
@@ -41,7 +41,7 @@ from connectors.base import (
 )
 from connectors.hubspot.auth import OAuthTokens, bearer
 from connectors.hubspot.errors import HUBSPOT_ERRORS, HUBSPOT_OAUTH_ERRORS
-from connectors.hubspot.settings import HubSpotSettings
+from connectors.hubspot.settings import HubSpotSettings, is_loopback
 from connectors.pacing import Clock, IntervalLimiter, Limiter, RollingWindowLimiter, Sleep
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,9 @@ def build_client(config: HubSpotSettings) -> hubspot.Client:
         options["ssl_ca_cert"] = str(config.ca_bundle)
     if not config.verify_tls:
         log.warning("TLS verification is OFF for HubSpot (hubspot.verify_tls = false)")
+    if config.plain_http and not is_loopback(config.host):
+        log.warning("HubSpot at %s is plain http://: the access token travels in clear text "
+                    "(hubspot.allow_insecure_http = true)", wording.base_url(config.host))
     return hubspot.Client.create(**options)
 
 
@@ -150,8 +153,10 @@ class HubSpotTransport:
 
     def __init__(self, client: hubspot.Client, *, counter: CallCounter, policy: retry.RetryPolicy,
                  pacing: HubSpotPacing, daily_reserve: int, timeout: float | None,
-                 sleep: Sleep = time.sleep, oauth: OAuthTokens | None = None) -> None:
+                 sleep: Sleep = time.sleep, oauth: OAuthTokens | None = None,
+                 where: str | None = None) -> None:
         self.client = client
+        self.where = where  # the host, for error messages ("HubSpot at https://...: ...")
         self.oauth = oauth
         self.counter = counter
         self.policy = policy
@@ -186,8 +191,8 @@ class HubSpotTransport:
                     data, status, headers = method(*args, **kwargs)
             except AttributeError as exc:
                 if _tls_failure(exc):  # the client's own error handler fails on an SSL error's empty body
-                    raise FatalAPIError(f"{SYSTEM}.{endpoint}: TLS failure (certificate not trusted; "
-                                        "set hubspot.ca_bundle)", code="TLS") from None
+                    raise FatalAPIError(f"{wording.tls_sentence(SYSTEM, self.where, exc)} ({endpoint})",
+                                        code="TLS") from None
                 raise
             except Exception as exc:
                 self.budget.observe(getattr(exc, "headers", None))
@@ -197,10 +202,10 @@ class HubSpotTransport:
 
         if self.oauth is None:
             return retry.call(attempt, system=SYSTEM, endpoint=endpoint, counter=self.counter,
-                              policy=self.policy, errors=HUBSPOT_ERRORS, sleep=self._sleep)
+                              policy=self.policy, errors=HUBSPOT_ERRORS, sleep=self._sleep, where=self.where)
         return retry.call(attempt, system=SYSTEM, endpoint=endpoint, counter=self.counter,
                           policy=self.policy, errors=HUBSPOT_OAUTH_ERRORS, relogin=self.oauth.refresh,
-                          sleep=self._sleep)
+                          sleep=self._sleep, where=self.where)
 
 
 def _tls_failure(exc: BaseException) -> bool:

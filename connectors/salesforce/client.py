@@ -83,6 +83,15 @@ class SalesforceClient:
             login_endpoint(self.config), lambda: login(self.config, self.session), relogin=False
         )
 
+    def where(self) -> str:
+        """The base URL requests go to, for error messages: the instance once logged in, else the login
+        host (`login_url` when set)."""
+        if self._sf is not None:
+            return f"https://{self._sf.sf_instance}"
+        if self.config.auth == "session" and self.config.instance_url:
+            return self.config.instance_url
+        return self.config.login_url or f"https://{self.config.domain}.salesforce.com"
+
     def _relogin(self) -> None:
         log.info("salesforce: session expired, logging in again")
         self.connect()
@@ -120,6 +129,7 @@ class SalesforceClient:
                 errors=SALESFORCE_ERRORS,
                 relogin=self._relogin if can_relogin else None,
                 sleep=self.sleep,
+                where=self.where,
             )
         except AuthenticationError as exc:
             if relogin and not can_relogin:

@@ -16,6 +16,7 @@ from sync.cli.sync import ConfigOpt, JsonOpt, LogJsonOpt, VerboseOpt
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_OK
 from sync.run.doctor import DoctorReport, run_doctor, settings_problem
 from sync.settings import SettingsFileError, load_settings
+from sync.views.terminal import visible
 
 WIDTH = {"status": 8, "system": 11, "name": 12}
 
@@ -51,9 +52,9 @@ def render(report: DoctorReport) -> str:
     indent = " " * (sum(WIDTH.values()) + 3)
     for c in report.checks:
         lines.append(f"{c.status:<{WIDTH['status']}} {c.system:<{WIDTH['system']}} "
-                     f"{c.name:<{WIDTH['name']}} {c.detail}")
+                     f"{c.name:<{WIDTH['name']}} {visible(c.detail)}")  # API answers hold CRM text
         if c.fix:
-            lines.append(f"{indent}fix: {c.fix}")
+            lines.append(f"{indent}fix: {visible(c.fix)}")
     n = report.counts()
     verdict = ("a problem blocks a sync" if report.blocking else
                "nothing blocks a sync" + (" (see the warnings)" if n["warning"] else ""))

@@ -15,6 +15,7 @@ from sync.inputs import parse_now
 from sync.views.explain import explain_person
 from sync.views.explain_render import render_explanation
 from sync.views.local_state import LocalStateError, open_local_state, output_console
+from sync.views.terminal import visible
 
 
 def explain_email_command(email: str, config: Path | str | None, json_out: bool, now: str | None,
@@ -27,14 +28,14 @@ def explain_email_command(email: str, config: Path | str | None, json_out: bool,
         with open_local_state(config) as local:
             result = explain_person(local.store, local.mapping, email, at)
     except (LocalStateError, ValueError) as exc:
-        err.print(str(exc), markup=False)
+        err.print(visible(exc), markup=False)
         return EXIT_BAD_CONFIG
     if result is None:
         _, problem = parse_email(email)
         why = f"not a usable email ({problem})" if problem else (
             "no Salesforce contact on a stored deal and no HubSpot contact has this email; "
             "run `leadsync sync` if the person is new")
-        err.print(f"{email}: not found in the state store: {why}", markup=False)
+        err.print(visible(f"{email}: not found in the state store: {why}"), markup=False)
         return EXIT_NOT_FOUND
     if json_out:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))

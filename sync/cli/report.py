@@ -18,6 +18,7 @@ from sync.inputs import parse_now
 from sync.views.local_state import LocalStateError, open_local_state, output_console
 from sync.views.report import build_report
 from sync.views.report_render import render_report
+from sync.views.terminal import visible
 
 CONFIG_HELP = "Settings file (default: $LEADSYNC_CONFIG, else ./settings.toml)."
 NOW_HELP = "Evaluate time-based rules at this ISO date/time (default: now, UTC)."
@@ -48,7 +49,7 @@ def report_command(config: Path | None, as_json: bool, now: str | None,
         with open_local_state(config) as local:
             result = build_report(local.store, local.mapping, at)
     except (LocalStateError, ValueError) as exc:
-        err.print(str(exc), markup=False)
+        err.print(visible(exc), markup=False)
         return EXIT_BAD_CONFIG
     if as_json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))

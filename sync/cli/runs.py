@@ -9,11 +9,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sync.cli.sync import ConfigOpt, JsonOpt, LogJsonOpt, VerboseOpt, execute, fail, load, print_result
+from sync.cli.sync import ConfigOpt, JsonOpt, LogJsonOpt, VerboseOpt, execute_until_signal, fail, load
 from sync.exit_codes import EXIT_NOT_FOUND
 from sync.run.runner import RunOptions
 from sync.state.records import FailureRecord, RunRecord
 from sync.state.store import StateStore
+from sync.views.terminal import safe, visible
 
 runs_app = typer.Typer(help="Run history.", no_args_is_help=False, invoke_without_command=True)
 failures_app = typer.Typer(help="Records that failed (quarantined with their reason).",
@@ -62,7 +63,7 @@ def runs_list(ctx: typer.Context, config: ConfigOpt = None, json_out: JsonOpt = 
     for r in runs:
         secs = f"{r.duration_seconds:.1f}" if r.duration_seconds is not None else "-"
         table.add_row(str(r.id), r.kind, r.started_at.strftime("%Y-%m-%d %H:%M:%S"), r.status, secs,
-                      f"{r.counts.get('people', 0):,}", _calls(r), (r.error or "")[:60])
+                      f"{r.counts.get('people', 0):,}", _calls(r), safe(visible(r.error)[:60]))
     Console().print(table)
 
 
@@ -81,15 +82,15 @@ def runs_show(run_id: Annotated[int, typer.Argument(help="Run id (see `leadsync 
     out = Console()
     for key in ("id", "kind", "status", "started_at", "finished_at", "duration_seconds", "mapping_version",
                 "error"):
-        out.print(f"{key}: {data[key]}", highlight=False)
+        out.print(f"{key}: {visible(str(data[key]))}", highlight=False, markup=False)
     table = Table("count", "value", title="counts", title_justify="left")
     for k, v in sorted(record.counts.items()):
-        table.add_row(k, f"{v:,}" if isinstance(v, int) else str(v))
+        table.add_row(safe(k), f"{v:,}" if isinstance(v, int) else safe(v))
     out.print(table)
     calls = Table("system", "endpoint", "calls", title="API calls", title_justify="left")
     for system, endpoints in sorted(record.api_calls.items()):
         for endpoint, n in sorted(endpoints.items()):
-            calls.add_row(system, endpoint, f"{n:,}")
+            calls.add_row(safe(system), safe(endpoint), f"{n:,}")
     out.print(calls)
 
 
@@ -107,8 +108,8 @@ def failures_list(ctx: typer.Context, config: ConfigOpt = None, json_out: JsonOp
         return
     table = Table("id", "system", "record", "stage", "attempts", "last seen", "reason")
     for f in failures:
-        table.add_row(str(f.id), f.system, f.record_key, f.stage, str(f.attempts),
-                      f.last_seen.strftime("%Y-%m-%d %H:%M"), f.reason[:80])
+        table.add_row(str(f.id), f.system, safe(f.record_key), f.stage, str(f.attempts),
+                      f.last_seen.strftime("%Y-%m-%d %H:%M"), safe(visible(f.reason)[:80]))
     Console().print(table)
     Console(stderr=True).print(f"{len(failures)} failure(s)")
 
@@ -119,6 +120,5 @@ def failures_retry(config: ConfigOpt = None, json_out: JsonOpt = False, log_json
     """Retry failed records now: a run that plans every person again, so each failed write is sent
     again (identity failures need the source record fixed first)."""
     settings = load(config, log_json=log_json, verbose=verbose)
-    result = execute(settings, RunOptions(kind="retry"), show_progress=not json_out)
-    print_result(result, json_out=json_out, dry_run=False)
-    raise typer.Exit(result.exit_code)
+    execute_until_signal(settings, RunOptions(kind="retry"), json_out=json_out,
+                         again="leadsync failures retry")

@@ -12,21 +12,22 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from connectors.base import AuthenticationError, ConfigurationError, ConnectorError
 from mappings import MappingError
 from sync import logs
-from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_RECORD_FAILURES
+from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_INTERRUPTED, EXIT_RECORD_FAILURES
 from sync.inputs import InputProblem, parse_instant
 from sync.run.context import SyncContext, open_context
 from sync.run.runner import RunOptions, RunResult, run
 from sync.run.schedule import ScheduleError, Trigger, install_signal_handlers, run_schedule
 from sync.run.setup import run_setup
+from sync.run.signals import StopOnSignal
 from sync.settings import Settings, SettingsFileError, load_settings
 from sync.state.store import StateStore
+from sync.views.terminal import safe
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="settings.toml (default: "
                                                 "$LEADSYNC_CONFIG or ./settings.toml)", show_default=False)]
@@ -44,8 +45,8 @@ err = Console(stderr=True)
 
 
 def fail(message: str, code: int = EXIT_BAD_CONFIG) -> typer.Exit:
-    # the message is text, not markup: "[rank].hot" in a mapping error must stay as it is
-    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
+    # the message is text, not markup ("[rank].hot" in a mapping error stays), control characters escaped
+    err.print(f"[red]error:[/red] {safe(message)}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -105,6 +106,26 @@ def execute(settings: Settings, options: RunOptions, *, show_progress: bool,
         ctx.close()
 
 
+def execute_until_signal(settings: Settings, options: RunOptions, *, json_out: bool, again: str,
+                         reset_state: bool = False) -> None:
+    """One run (`sync`, `backfill`, `failures retry`) that SIGINT/SIGTERM stop cleanly after the current
+    batch (recorded `interrupted`, exit 1); a second Ctrl-C stops at once (exit 130). Exits."""
+    with StopOnSignal(restore=False) as stop:  # the command exits right after
+        try:
+            result = execute(settings, replace(options, stop=stop.event), show_progress=not json_out,
+                             reset_state=reset_state)
+        except KeyboardInterrupt:
+            err.print(f"interrupted: stopped at once by a second Ctrl-C; run `{again}` again to finish "
+                      "(the next run reconciles the writes that were in flight)",
+                      highlight=False, markup=False)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        print_result(result, json_out=json_out, dry_run=options.dry_run)
+        if result.status == "interrupted" and stop.received is not None:
+            err.print(f"interrupted: {stop.received} received, stopped cleanly after the current batch; "
+                      f"run `{again}` again to carry on", highlight=False, markup=False)
+        raise typer.Exit(result.exit_code)
+
+
 def print_result(result: RunResult, *, json_out: bool, dry_run: bool) -> None:
     if json_out:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, default=str))
@@ -113,7 +134,7 @@ def print_result(result: RunResult, *, json_out: bool, dry_run: bool) -> None:
     title = f"run {result.run_id or '(dry run)'}: {result.status} in {result.duration_seconds:.1f}s"
     out.print(f"[bold]{title}[/bold]")
     if result.error:
-        out.print(f"[yellow]{result.error}[/yellow]", highlight=False)
+        out.print(f"[yellow]{safe(result.error)}[/yellow]", highlight=False)
     counts = result.counts
     people = Table("people", "count", title="assignments", title_justify="left")
     for key in ("people", "quarantined", "duplicates", "needs_review"):
@@ -138,7 +159,7 @@ def print_result(result: RunResult, *, json_out: bool, dry_run: bool) -> None:
     if sample and dry_run:
         changes = Table("system", "record", "change", title="sample of changes", title_justify="left")
         for item in sample:
-            changes.add_row(item["system"], item["record_id"], item["reason"])
+            changes.add_row(item["system"], safe(item["record_id"]), safe(item["reason"]))
         out.print(changes)
 
 
@@ -154,10 +175,8 @@ def sync_command(config: ConfigOpt = None, dry_run: DryRunOpt = False, json_out:
                  reset_state: ResetStateOpt = False) -> None:
     """One incremental run: pull changes, recompute everyone, write what changed."""
     settings = load(config, log_json=log_json, verbose=verbose)
-    result = execute(settings, RunOptions(dry_run=dry_run, now=parse_when(now, "--now")),
-                     show_progress=not json_out, reset_state=reset_state)
-    print_result(result, json_out=json_out, dry_run=dry_run)
-    raise typer.Exit(result.exit_code)
+    execute_until_signal(settings, RunOptions(dry_run=dry_run, now=parse_when(now, "--now")),
+                         json_out=json_out, again="leadsync sync", reset_state=reset_state)
 
 
 def backfill_command(
@@ -171,11 +190,9 @@ def backfill_command(
     start, end = parse_when(since, "--since"), parse_when(until, "--until")
     if start is not None and end is not None and end <= start:
         raise fail("--until must be after --since")
-    result = execute(settings, RunOptions(dry_run=dry_run, kind="backfill", since=start, until=end,
-                                          now=parse_when(now, "--now")), show_progress=not json_out,
-                     reset_state=reset_state)
-    print_result(result, json_out=json_out, dry_run=dry_run)
-    raise typer.Exit(result.exit_code)
+    execute_until_signal(settings, RunOptions(dry_run=dry_run, kind="backfill", since=start, until=end,
+                                              now=parse_when(now, "--now")),
+                         json_out=json_out, again="leadsync backfill", reset_state=reset_state)
 
 
 def schedule_command(
@@ -227,9 +244,9 @@ def setup_command(
             out.print(f"[yellow]Salesforce login:[/yellow] {notice}", highlight=False)
         out.print(f"HubSpot lists: {', '.join(sorted(report.hubspot_lists)) or '(none)'}")
         for p in report.hubspot_problems:
-            out.print(f"[red]HubSpot:[/red] {p}", highlight=False)
+            out.print(f"[red]HubSpot:[/red] {safe(p)}", highlight=False)
         for p in report.salesforce_problems:
-            out.print(f"[red]Salesforce:[/red] {p} (create or fix it in Setup > Object Manager)",
+            out.print(f"[red]Salesforce:[/red] {safe(p)} (create or fix it in Setup > Object Manager)",
                       highlight=False)
         if report.ok:
             out.print("[green]setup complete: both systems have what the mapping needs[/green]")

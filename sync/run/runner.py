@@ -118,6 +118,7 @@ class _Run:
         ctx.counter.counts.clear()  # this run's calls only
         try:
             ctx.salesforce.connect()
+            ctx.hubspot.connect()  # one cheap call: a refused token stops the run before any read
             self.pull()
             self.recompute()
             if self.writer is not None:
@@ -134,6 +135,10 @@ class _Run:
         except StateStoreError as exc:  # the store itself: record it if it still can, else the next run will
             with contextlib.suppress(StateStoreError):
                 self._finish("failed", str(exc))
+            raise
+        except KeyboardInterrupt:  # a second Ctrl-C: stop at once (the write intents make it safe)
+            self._finish("interrupted", "stopped at once by a second interrupt; the next run reconciles "
+                         "the writes in flight")
             raise
         except BaseException as exc:
             self._finish("failed", f"{type(exc).__name__}: {exc}")
@@ -180,6 +185,9 @@ class _Run:
                                       api_calls=self.ctx.counter.by_system(), error=error)
 
     def _tick(self, phase: str, n: int) -> None:
+        """After each chunk read or planned: a stop request ends the run here (nothing half-done)."""
+        if self.o.stop is not None and self.o.stop.is_set():
+            raise StopRequested(f"stop requested ({phase}); the next run carries on from here")
         if self.o.progress is not None:
             self.o.progress(phase, n)
 

@@ -1,13 +1,14 @@
-"""Rich rendering of a `sync.views.explain.PersonExplanation` (the text form of `mappings explain EMAIL`)."""
+"""Rich rendering of a `sync.views.explain.PersonExplanation` (the text form of `mappings explain EMAIL`).
+Every value that came from a CRM goes through `sync.views.terminal.safe` (control characters visible)."""
 
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from connectors.base import Scalar
 from sync.views.explain import DealInput, PersonExplanation
+from sync.views.terminal import safe, visible
 
 VALUE_CHARS = 40  # longer written values are shortened in the tables
 ID_WIDTH = 18  # Salesforce ids are never cut
@@ -18,7 +19,7 @@ def shown(value: Scalar, field_from: str | None = None) -> str:
     text shortened (with its length)."""
     if value is None or value == "":
         return "(blank)"
-    text = str(value)
+    text = visible(value)
     if field_from == "explanation":
         return f"(explanation, {len(text)} chars)"
     if len(text) > VALUE_CHARS:
@@ -33,15 +34,15 @@ def _yes(flag: bool) -> str:
 def render_explanation(x: PersonExplanation, console: Console) -> None:
     others = [e for e in x.emails if e != x.email]
     also = f" (spelled {', '.join(others)} in a system)" if others else ""
-    console.print(f"[bold]{escape(x.email)}[/bold]{escape(also)} — opted out of email: Salesforce "
+    console.print(f"[bold]{safe(x.email)}[/bold]{safe(also)} — opted out of email: Salesforce "
                   f"{_yes(x.opted_out_salesforce)}, HubSpot {_yes(x.opted_out_hubspot)}")
-    console.print(f"At {x.now.isoformat()} with {escape(x.mapping.filename)} (version {x.mapping.version})")
+    console.print(f"At {x.now.isoformat()} with {safe(x.mapping.filename)} (version {x.mapping.version})")
     console.print(_salesforce(x))
     console.print(_deals(x))
     console.print(_hubspot(x))
     console.print("[bold]Assignment and every rule that fired[/bold]")
     for line in x.explanation:
-        console.print(f"  {escape(line)}")
+        console.print(f"  {safe(line)}")
     for table in _written(x):
         console.print(table)
     console.print(_lists(x))
@@ -57,8 +58,8 @@ def _salesforce(x: PersonExplanation) -> Table | str:
         t.add_column(name)
     t.add_column("Deals", min_width=ID_WIDTH)
     for c in x.salesforce:
-        t.add_row(c.contact_id, escape(c.name), escape(c.email or ""), _yes(c.opted_out),
-                  ", ".join(c.deal_ids))
+        t.add_row(safe(c.contact_id), safe(c.name), safe(c.email or ""), _yes(c.opted_out),
+                  safe(", ".join(c.deal_ids)))
     return t
 
 
@@ -73,8 +74,8 @@ def _deals(x: PersonExplanation) -> Table | str:
         state = f"{d.state} (deleted)" if d.deleted else d.state
         stage = (f"{d.stage_at_loss or 'unknown'} → {(d.phase or '-').replace('_', ' ')}"
                  if d.state == "lost" else f"(now {d.stage_name})")
-        t.add_row(f"{'* ' if d.decides_group else ''}{d.deal_id}\nowner {d.owner_id or '-'}", escape(d.name),
-                  state, escape(stage), escape(d.loss_reason or "-"),
+        t.add_row(f"{'* ' if d.decides_group else ''}{safe(d.deal_id)}\nowner {safe(d.owner_id or '-')}",
+                  safe(d.name), safe(state), safe(stage), safe(d.loss_reason or "-"),
                   _lost_on(d),
                   f"{d.amount:,.0f}" if d.amount is not None else "-")
     return t
@@ -93,10 +94,10 @@ def _hubspot(x: PersonExplanation) -> Table | str:
     t = Table(title="HubSpot contacts: the properties the mapping reads", title_justify="left")
     t.add_column("Property")
     for h in x.hubspot:
-        t.add_column(h.contact_id + (" (archived: ignored)" if h.archived else ""))
+        t.add_column(safe(h.contact_id) + (" (archived: ignored)" if h.archived else ""))
     names = list(dict.fromkeys(p for h in x.hubspot for p in h.properties))
     for name in names:
-        t.add_row(name, *(escape(shown(h.properties.get(name))) for h in x.hubspot))
+        t.add_row(safe(name), *(safe(shown(h.properties.get(name))) for h in x.hubspot))
     return t
 
 
@@ -109,7 +110,7 @@ def _written(x: PersonExplanation) -> list[Table | str]:
     for f in x.fields:
         t = tables.get((f.system, f.object, f.record_id))
         if t is None:
-            t = Table(title=f"Written to {f.system} {f.object} {f.record_id}", title_justify="left")
+            t = Table(title=f"Written to {f.system} {f.object} {safe(f.record_id)}", title_justify="left")
             for name in ("Field", "Policy", "Last written", "When (mapping version, run)", "Now",
                          "Status"):
                 t.add_column(name)
@@ -117,8 +118,8 @@ def _written(x: PersonExplanation) -> list[Table | str]:
         src = froms.get((f.system, f.object, f.field))
         when = (f"{f.written_at:%Y-%m-%d %H:%M} (v{f.mapping_version}, run "
                 f"{f.run_id if f.run_id is not None else '-'})" if f.written_at else "-")
-        t.add_row(f.field, f.policy, escape(shown(f.written, src)) if f.written_at else "-", when,
-                  escape(shown(f.wanted, src)), f.status)
+        t.add_row(safe(f.field), f.policy, safe(shown(f.written, src)) if f.written_at else "-", when,
+                  safe(shown(f.wanted, src)), f.status)
     return list(tables.values())
 
 
@@ -134,7 +135,7 @@ def _lists(x: PersonExplanation) -> Table | str:
     for m in x.lists:
         since = f"{m.managed_since:%Y-%m-%d %H:%M}" if m.managed_since else "not a member yet"
         wanted = "yes" if m.wanted else "no (the next run removes it)"
-        t.add_row(m.system, escape(m.list_name), m.record_id, since, wanted)
+        t.add_row(m.system, safe(m.list_name), safe(m.record_id), since, wanted)
     return t
 
 
@@ -148,4 +149,4 @@ def _tasks(x: PersonExplanation, console: Console) -> None:
                  f"{f' by run {t.task.run_id}' if t.task.run_id is not None else ''}"
                  if t.task else "not created yet (the next run creates it)")
         cycle = "current cycle" if t.current else "earlier cycle"
-        console.print(f"  deal {t.deal_id} ({cycle}, key {t.cycle_key}): {where}", markup=False)
+        console.print(visible(f"  deal {t.deal_id} ({cycle}, key {t.cycle_key}): {where}"), markup=False)

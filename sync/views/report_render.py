@@ -1,13 +1,14 @@
 """Rich rendering of a `sync.views.report.Report` (the text form of `leadsync report`). CRM text
-(loss reasons, list names) is escaped before it reaches the terminal."""
+(loss reasons, stage names, list names, error codes) goes through `sync.views.terminal.safe`: control
+characters visible, markup escaped."""
 
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from sync.views.report import Report
+from sync.views.terminal import safe
 
 
 def amount(value: float) -> str:
@@ -28,7 +29,7 @@ def render_report(r: Report, console: Console) -> None:
            f"{(r.last_run.finished_at or r.last_run.started_at):%Y-%m-%d %H:%M} UTC)"
            if r.last_run else "no run recorded yet")
     console.print(f"[bold]leadsync report[/bold] at {r.now:%Y-%m-%d %H:%M} UTC — mapping version "
-                  f"{r.mapping_version} ({escape(r.mapping_file)}), {run}")
+                  f"{r.mapping_version} ({safe(r.mapping_file)}), {run}")
     console.print(f"{r.people} people, {r.quarantined} records quarantined (no usable email), "
                   f"{r.duplicates} duplicate groups")
     console.print(_stages(r))
@@ -51,8 +52,8 @@ def _stages(r: Report) -> Table:
     for i in range(max(len(stages), len(ranks))):
         s = stages[i] if i < len(stages) else ("", None)
         k = ranks[i] if i < len(ranks) else ("", None)
-        t.add_row(s[0], "" if s[1] is None else str(s[1]), "" if s[1] is None else _pct(s[1], r.people),
-                  k[0], "" if k[1] is None else str(k[1]))
+        t.add_row(safe(s[0]), "" if s[1] is None else str(s[1]), "" if s[1] is None else _pct(s[1], r.people),
+                  safe(k[0]), "" if k[1] is None else str(k[1]))
     t.add_row("[bold]total[/bold]", f"[bold]{r.people}[/bold]", "", "", str(sum(r.ranks.values())))
     return t
 
@@ -63,14 +64,14 @@ def _loss_table(r: Report) -> Table:
               f"{amount(lost.total.amount)}; cells: deals / amount)", title_justify="left")
     t.add_column("Loss reason")
     for phase in lost.phases:
-        t.add_column(escape(phase.replace("_", " ")), justify="right")
+        t.add_column(safe(phase.replace("_", " ")), justify="right")
     t.add_column("Total", justify="right")
     for reason, tally in lost.by_reason().items():
         cells = []
         for phase in lost.phases:
             c = lost.cell(phase, reason)
             cells.append(f"{c.deals} / {amount(c.amount)}" if c.deals else "")
-        t.add_row(escape(reason), *cells, f"{tally.deals} / {amount(tally.amount)}")
+        t.add_row(safe(reason), *cells, f"{tally.deals} / {amount(tally.amount)}")
     by_phase = lost.by_phase()
     t.add_row("[bold]total[/bold]",
               *(f"{by_phase[p].deals} / {amount(by_phase[p].amount)}" for p in lost.phases),
@@ -84,10 +85,10 @@ def _reasons(r: Report) -> Table:
                           ("Amount", "right"), ("Mostly lost at", "left"), ("People now in", "left")):
         t.add_column(name, justify=justify)  # type: ignore[arg-type]
     for i, reason in enumerate(r.loss_reasons, 1):
-        groups = ", ".join(f"{g} {n}" for g, n in reason.people_by_group.items()) or "-"
+        groups = safe(", ".join(f"{g} {n}" for g, n in reason.people_by_group.items()) or "-")
         name = f"{reason.reason} (excluded)" if reason.excluded else reason.reason
-        t.add_row(str(i), escape(name), str(reason.deals), f"{100 * reason.share:.0f}%",
-                  amount(reason.amount), escape(reason.top_phase.replace("_", " ")), groups)
+        t.add_row(str(i), safe(name), str(reason.deals), f"{100 * reason.share:.0f}%",
+                  amount(reason.amount), safe(reason.top_phase.replace("_", " ")), groups)
     return t
 
 
@@ -96,7 +97,7 @@ def _groups(r: Report) -> Table:
     for name in ("Group", "People", "Lost amount", "Re-engaged since loss", "Promoted low→high"):
         t.add_column(name, justify="left" if name == "Group" else "right")
     for g in r.groups:
-        t.add_row(g.group, str(g.people), amount(g.lost_amount),
+        t.add_row(safe(g.group), str(g.people), amount(g.lost_amount),
                   f"{g.re_engaged} ({_pct(g.re_engaged, g.people)})" if g.people else "0",
                   str(g.promoted) if g.group == "high" else "")
     return t
@@ -109,7 +110,7 @@ def _lists(r: Report) -> Table:
     for s in r.lists:
         label = s.list_name if s.keys else f"{s.list_name} (not in the mapping)"
         diff = f"{s.difference:+d}" if s.difference else "0"
-        t.add_row(s.system, escape(label), "yes" if s.email else "no", str(s.desired_people),
+        t.add_row(s.system, safe(label), "yes" if s.email else "no", str(s.desired_people),
                   str(s.desired_records), str(s.managed), diff)
     return t
 
@@ -119,5 +120,5 @@ def _failures(r: Report) -> Table:
     for name in ("System", "Code", "Records"):
         t.add_column(name, justify="right" if name == "Records" else "left")
     for system, code, n in r.failures:
-        t.add_row(system, escape(code), str(n))
+        t.add_row(system, safe(code), str(n))
     return t

@@ -104,6 +104,9 @@ class FakeMarketing(Recorder):
     system = "hubspot"
     write_sizes = BatchSizes(100, 500, 100)
 
+    def connect(self) -> None:
+        pass
+
     def iter_contacts(self, since: datetime | None, properties: Sequence[str],
                       until: datetime | None = None) -> Iterator[ContactRef]:
         self.since["iter_contacts"], self.until["iter_contacts"] = since, until

@@ -1,0 +1,175 @@
+"""Signals: SIGINT/SIGTERM sent to the real `leadsync sync`, `backfill` and `failures retry` mid-run.
+
+The first signal finishes the batch in flight and stops: exit 1, one line saying what happened, the run
+recorded `interrupted`, no traceback. A second Ctrl-C stops at once (exit 130). Either way the next run
+converges to the state of an uninterrupted run.
+
+To land the signal mid-run whatever the machine's speed, every Salesforce write batch is slowed down in
+the emulator and the signal is sent once the first write batch (or the first query, for a stop during
+the read) has reached it: no timed assertion, only a wait for an event.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from sandbox.faults import FaultInjector
+from sync.run.signals import StopOnSignal
+from tests.reliability.conftest import References
+from tests.reliability.harness import (
+    CLI_TIMEOUT,
+    NOW,
+    Harness,
+    cli_environment,
+    kill,
+    leadsync_executable,
+)
+from tests.reliability.state_compare import differences
+
+SLOW_WRITES = "salesforce.collections:slow=1@0.4"
+SLOW_READS = "salesforce.query:slow=1@0.4"
+COMMANDS = {
+    "sync": ["sync", "--now", NOW.isoformat()],
+    "backfill": ["backfill", "--since", "2015-01-01", "--now", NOW.isoformat()],
+    "retry": ["failures", "retry"],
+}
+
+
+def _start(h: Harness, argv: list[str], name: str) -> subprocess.Popen[bytes]:
+    out = (h.folder / f"{name}.out").open("wb")
+    err = (h.folder / f"{name}.err").open("wb")
+    try:
+        return subprocess.Popen([*leadsync_executable(), *argv, "--config", str(h.settings_path), "--json"],
+                                stdout=out, stderr=err, cwd=h.folder, env=cli_environment(),
+                                stdin=subprocess.DEVNULL)
+    finally:
+        out.close()
+        err.close()
+
+
+def _wait_for_call(h: Harness, proc: subprocess.Popen[bytes], endpoint: str) -> None:
+    """Until the emulator has received one call to `endpoint` (the run is past its start-up)."""
+    deadline = time.monotonic() + CLI_TIMEOUT
+    while h.box.salesforce.calls.snapshot().get(endpoint, 0) < 1:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            kill(proc)
+            pytest.fail(f"the run ended or hung before its first {endpoint} call: "
+                        f"{(h.folder / 'run.err').read_text(errors='replace')}")
+        time.sleep(0.01)
+
+
+def _finish(h: Harness, proc: subprocess.Popen[bytes], name: str = "run") -> tuple[int, str, str]:
+    try:
+        code = proc.wait(timeout=CLI_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        kill(proc)
+        raise
+    return (code, (h.folder / f"{name}.out").read_text(encoding="utf-8", errors="replace"),
+            (h.folder / f"{name}.err").read_text(encoding="utf-8", errors="replace"))
+
+
+def _last_run(h: Harness) -> dict[str, object]:
+    done = subprocess.run([*leadsync_executable(), "runs", "--config", str(h.settings_path), "--json"],
+                          capture_output=True, text=True, env=cli_environment(), timeout=CLI_TIMEOUT,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)[0]
+
+
+def _prepare(h: Harness, references: References, faults: str) -> object:
+    expected = references.get()
+    h.load()
+    h.configure()
+    h.setup()
+    h.box.salesforce.faults = FaultInjector.parse(faults, seed=1)
+    h.box.salesforce.calls.reset()
+    return expected
+
+
+def _converges(h: Harness, expected: object) -> None:
+    h.box.salesforce.faults = FaultInjector()
+    result = h.run()
+    assert result.status == "ok", (result.status, result.error)
+    assert differences(expected, h.capture()) == []  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("command", "signum"), [
+    ("sync", signal.SIGINT), ("sync", signal.SIGTERM), ("backfill", signal.SIGTERM), ("retry", signal.SIGINT),
+])
+def test_a_signal_finishes_the_batch_and_stops_cleanly(
+        harness: Harness, references: References, command: str, signum: signal.Signals) -> None:
+    expected = _prepare(harness, references, SLOW_WRITES)
+    proc = _start(harness, COMMANDS[command], "run")
+    _wait_for_call(harness, proc, "salesforce.collections")
+    os.kill(proc.pid, signum)
+    code, out, err = _finish(harness, proc)
+
+    assert code == 1, (code, err)
+    assert "Traceback" not in out + err
+    lines = [line for line in err.splitlines() if line.startswith("interrupted:")]
+    assert len(lines) == 1, err
+    assert f"{signum.name} received, stopped cleanly after the current batch" in lines[0]
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["status"] == "interrupted" and result["exit_code"] == 1
+    last = _last_run(harness)
+    assert last["status"] == "interrupted" and last["id"] == result["run_id"], last
+    # the batch in flight was finished: something was written, not everything
+    partial = harness.capture()
+    assert 0 < partial.leadsync_writes() < expected.leadsync_writes()  # type: ignore[attr-defined]
+    _converges(harness, expected)
+
+
+def test_a_signal_during_the_read_stops_before_any_write(harness: Harness, references: References) -> None:
+    expected = _prepare(harness, references, SLOW_READS)
+    proc = _start(harness, COMMANDS["sync"], "run")
+    _wait_for_call(harness, proc, "salesforce.query")
+    os.kill(proc.pid, signal.SIGTERM)
+    code, out, err = _finish(harness, proc)
+
+    assert code == 1, (code, err)
+    assert "Traceback" not in out + err
+    assert "interrupted: SIGTERM received" in err
+    assert json.loads(out.strip().splitlines()[-1])["status"] == "interrupted"
+    assert harness.capture().leadsync_writes() == 0
+    assert harness.box.salesforce.calls.snapshot().get("salesforce.collections", 0) == 0
+    _converges(harness, expected)
+
+
+def test_a_second_ctrl_c_stops_at_once(harness: Harness, references: References) -> None:
+    expected = _prepare(harness, references, SLOW_WRITES)
+    proc = _start(harness, COMMANDS["sync"], "run")
+    _wait_for_call(harness, proc, "salesforce.collections")
+    os.kill(proc.pid, signal.SIGINT)
+    # signals of one kind do not queue: repeat until the process has taken a second one
+    deadline = time.monotonic() + CLI_TIMEOUT
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGINT)
+    code, out, err = _finish(harness, proc)
+
+    assert code == 130, (code, err)
+    assert "Traceback" not in out + err
+    lines = [line for line in err.splitlines() if line.startswith("interrupted:")]
+    assert len(lines) == 1 and "stopped at once by a second Ctrl-C" in lines[0], err
+    last = _last_run(harness)
+    assert last["status"] == "interrupted", last
+    _converges(harness, expected)
+
+
+def test_the_stop_handlers_are_restored_after_the_run() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with StopOnSignal() as stop:
+        assert signal.getsignal(signal.SIGTERM) == stop.handle
+        stop.handle(signal.SIGTERM, None)
+        stop.handle(signal.SIGTERM, None)  # a second SIGTERM changes nothing
+        assert stop.event.is_set() and stop.received == "SIGTERM"
+        with pytest.raises(KeyboardInterrupt):
+            stop.handle(signal.SIGINT, None)
+    assert signal.getsignal(signal.SIGTERM) == before
