@@ -311,7 +311,7 @@ def _assign(person: PersonFacts, m: Mapping, now_ts: float, today: date, why: bo
         task,
         m.version,
         deal.deal_id if deal is not None else None,
-        tuple(reasons) if why else _new_reason(Deferred, (_reasons_of, person, m, now_ts, today)),
+        _worded(reasons) if why else _new_reason(Deferred, (_reasons_of, person, m, now_ts, today)),
         tuple(review) if review else (),
     )
 
@@ -319,6 +319,12 @@ def _assign(person: PersonFacts, m: Mapping, now_ts: float, today: date, why: bo
 def _reasons_of(person: PersonFacts, m: Mapping, now_ts: float, today: date) -> tuple[Reason, ...]:
     """The reasons of a decided assignment, when they are read: the same decision again, explained."""
     return _assign(person, m, now_ts, today, True).reasons
+
+
+def _worded(reasons: list[Reason]) -> tuple[Reason, ...]:
+    """The reasons with their texts formatted, once: whoever explains reads them, often more than once
+    (the written explanation goes to each system)."""
+    return tuple([_new_reason(Reason, (r.rule, r.points, r.text)) for r in reasons])
 
 
 def _list_why(rank: str, group: str | None, list_key: object) -> str:

@@ -17,6 +17,7 @@ from mappings import Mapping
 from mappings.engine import assign
 from mappings.facts import ASSIGNMENT_REASONS_SLOT, TASK_DESCRIPTION_SLOT, TASK_SUBJECT_SLOT, Deferred
 from mappings.loader import load_mapping_data
+from mappings.render import explain, field_value
 from tests.mappings.explanation_corpus import corpus_digest, corpus_people, rendered
 from tests.mappings.mapping_helpers import NOW
 from tests.mappings.test_mappings_properties import mappings_data, nows, people
@@ -79,3 +80,14 @@ def test_lazy_and_eager_agree_for_generated_mappings_and_people(
                                                                    eager.task.subject)  # type: ignore[union-attr]
         assert rendered(lazy, mapping) == rendered(eager, mapping)
         assert lazy == eager
+
+
+def test_explained_reasons_are_formatted_once_and_the_written_text_follows_the_assignment(
+    default_mapping: Mapping,
+) -> None:
+    a, b = (assign(p, default_mapping, NOW) for p in corpus_people(2))
+    assert all(type(r.detail) is str for r in a.reasons)  # formatted when built, not at every read
+    texts = {x.key: "\n".join(explain(x, stable=True)) for x in (a, b)}
+    for x in (a, a, b, a, b, b):  # the sync asks once per system; interleaved asks stay right
+        for system in ("salesforce", "hubspot"):
+            assert field_value(x, "explanation", default_mapping, system) == texts[x.key]
