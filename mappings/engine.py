@@ -10,6 +10,11 @@ Order of work: score (behaviour with per-kind decay, then fit, clamped to 0..sco
 email opt-out, shared stage from the systems' native values (furthest along `stages.order` wins;
 unknown values go to review), the MQL lift, the recycle group (mappings.recycle), the stage
 `recycle` for the high/low/waiting groups, the nurture list, and the call task.
+
+Decide first, explain when asked: `assign` only decides. The assignment's `reasons` are put in words
+when first read (the same decision again, with `_assign(..., why=True)`: one code path), and the call
+task's subject and description when first read; `assign(..., explained=True)` builds the reasons at
+once. Most people's explanation is never read in a run, and most people get no task.
 """
 
 from __future__ import annotations
@@ -177,7 +182,13 @@ def _assign(person: PersonFacts, m: Mapping, now_ts: float, today: date, why: bo
         else:
             continue
         if bands:
-            number = to_band_number(raw)
+            if type(raw) is str:  # HubSpot's text: a whole number is the usual case
+                try:
+                    number: float | None = int(raw)
+                except ValueError:
+                    number = to_band_number(raw)
+            else:
+                number = to_band_number(raw)
             if number is None:
                 if why:
                     add(_new_reason(Reason, (path, 0, (_T_BAD_NUMBER, (label, source, raw)))))
@@ -192,7 +203,7 @@ def _assign(person: PersonFacts, m: Mapping, now_ts: float, today: date, why: bo
                 if why:
                     add(_new_reason(Reason, (path, 0, (_T_NO_BAND, (label, number)))))
         elif values is not None:
-            text_value = to_text(raw)
+            text_value = (raw.strip() or None) if type(raw) is str else to_text(raw)
             value_points = values.get(text_value) if text_value is not None else None
             if value_points is None:
                 if why:
@@ -225,7 +236,7 @@ def _assign(person: PersonFacts, m: Mapping, now_ts: float, today: date, why: bo
             raw = get(source)
             if raw is None:
                 continue
-            flag = to_bool(raw)
+            flag = False if raw == "false" else to_bool(raw)  # HubSpot's usual value first
             if flag is None:
                 opted_out = True
                 if why:

@@ -18,12 +18,21 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import date
 from typing import NamedTuple
 
 from mappings.coerce import to_epoch
 from mappings.compiled import Mapping
-from mappings.facts import DealFacts, PersonFacts, Reason, TaskSpec, deferred
+from mappings.facts import (
+    TASK_DESCRIPTION_SLOT,
+    TASK_SUBJECT_SLOT,
+    DealFacts,
+    PersonFacts,
+    Reason,
+    TaskSpec,
+    deferred,
+)
 
 _new_reason = tuple.__new__
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -195,17 +204,25 @@ def call_task(
     key = cycle_key(person.key, deal.deal_id, deal.lost_on)
     former = (cycle_key(person.key, deal.deal_id, deal.close_date)
               if deal.close_date is not None and deal.close_date != deal.lost_on else None)
-    words = _TaskWords(person, m, deal, decision.phase, today, get, score, rank)
-    return TaskSpec(
-        key,
-        deal.deal_id,
-        deal.owner_id,
-        deferred(words.fill, template.subject_format),  # type: ignore[arg-type]
-        deferred(words.fill, template.description_format),  # type: ignore[arg-type]
-        date.fromordinal(today.toordinal() + template.due_days),
-        former,
-        deal.lost_on,
-    )
+    fill = _TaskWords(person, m, deal, decision.phase, today, get, score, rank).fill
+    task = _new(TaskSpec)
+    s = _TASK_SET
+    s[0](task, key)
+    s[1](task, deal.deal_id)
+    s[2](task, deal.owner_id)
+    s[3](task, deferred(fill, template.subject_format))
+    s[4](task, deferred(fill, template.description_format))
+    s[5](task, date.fromordinal(today.toordinal() + template.due_days))
+    s[6](task, former)
+    s[7](task, deal.lost_on)
+    return task
+
+
+# TaskSpec(...) without the frozen dataclass __init__ (see engine._make_assignment): its slots set
+# directly, subject and description in theirs (they hold a Deferred until read).
+_new = object.__new__
+_TASK_SLOTS = {"subject": TASK_SUBJECT_SLOT, "description": TASK_DESCRIPTION_SLOT}
+_TASK_SET = tuple(_TASK_SLOTS.get(f.name, getattr(TaskSpec, f.name)).__set__ for f in fields(TaskSpec))
 
 
 class _TaskWords:

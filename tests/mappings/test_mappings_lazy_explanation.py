@@ -6,7 +6,7 @@ before it became lazy, and what an eagerly explained assignment holds."""
 from __future__ import annotations
 
 import pickle
-from dataclasses import asdict, replace
+from dataclasses import asdict, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -15,8 +15,15 @@ from hypothesis import strategies as st
 
 from mappings import Mapping
 from mappings.engine import assign
-from mappings.facts import ASSIGNMENT_REASONS_SLOT, TASK_DESCRIPTION_SLOT, TASK_SUBJECT_SLOT, Deferred
+from mappings.facts import (
+    ASSIGNMENT_REASONS_SLOT,
+    TASK_DESCRIPTION_SLOT,
+    TASK_SUBJECT_SLOT,
+    Deferred,
+    TaskSpec,
+)
 from mappings.loader import load_mapping_data
+from mappings.recycle import _TASK_SET
 from mappings.render import explain, field_value
 from tests.mappings.explanation_corpus import corpus_digest, corpus_people, rendered
 from tests.mappings.mapping_helpers import NOW
@@ -91,3 +98,10 @@ def test_explained_reasons_are_formatted_once_and_the_written_text_follows_the_a
     for x in (a, a, b, a, b, b):  # the sync asks once per system; interleaved asks stay right
         for system in ("salesforce", "hubspot"):
             assert field_value(x, "explanation", default_mapping, system) == texts[x.key]
+
+
+def test_the_fast_task_constructor_sets_every_field(default_mapping: Mapping) -> None:
+    task = next(a.task for a in (assign(p, default_mapping, NOW) for p in corpus_people(200)) if a.task)
+    values = [getattr(task, f.name) for f in fields(TaskSpec)]  # every slot was set
+    assert task == TaskSpec(*values) and hash(task) == hash(TaskSpec(*values))
+    assert len(_TASK_SET) == len(fields(TaskSpec))
