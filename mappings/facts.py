@@ -119,7 +119,7 @@ class Deferred(tuple):  # type: ignore[type-arg]
 
     The engine stores one in `Assignment.reasons` and in `TaskSpec.subject`/`.description` so that it
     decides without putting anything in words; reading the field (explain(), field_value(), the
-    writers) builds the value once and keeps it. Nobody outside this module sees a Deferred."""
+    writers) builds the value once and keeps it. Readers never see a Deferred, only the value."""
 
     __slots__ = ()
 
