@@ -2,12 +2,17 @@
 
     python benchmarks/bench_engine.py                   # 1,000,000 people, a table
     python benchmarks/bench_engine.py --people 200000 --json
+    python benchmarks/bench_engine.py --explain          # also put every assignment in words
 
 Synthetic people are generated in chunks (seeded, so runs are comparable) and only `assign_many`
 over each chunk is timed; generation is not. The headline figure divides by the process's CPU time
 (one core, unaffected by other processes waiting for the CPU); wall-clock time is shown beside it.
-Assignments are consumed and dropped, as a streaming sync would. Peak memory is the process's peak
-resident set size (resource.getrusage), which includes the interpreter and one chunk of people;
+Assignments are consumed and dropped, as a streaming sync would. The engine decides first and puts an
+assignment in words (its reasons, the written explanation, the call task's text) only when they are
+read; `--explain` reads them for every person (the written explanation once for each system the
+mapping writes it to, as a sync does, and the task's subject and description), to show what that
+costs. Peak memory is the process's peak resident set size (resource.getrusage), which includes the
+interpreter and one chunk of people;
 `--tracemalloc` also reports Python allocations (slower). To compare machines, the table also shows
 how long `sum(range(1000))` takes here and the load average: on a shared or busy machine the figure is
 lower than on an idle one.
@@ -35,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from mappings import load_mapping_text  # noqa: E402
 from mappings.engine import assign_many  # noqa: E402
 from mappings.facts import DealFacts, PersonFacts  # noqa: E402
+from mappings.render import field_value  # noqa: E402
 
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 STAGES = [
@@ -119,10 +125,12 @@ def synthetic_people(count: int, start: int, rng: random.Random) -> list[PersonF
     return people
 
 
-def run(people: int, chunk: int, seed: int, trace: bool) -> dict[str, object]:
+def run(people: int, chunk: int, seed: int, trace: bool, explain: bool = False) -> dict[str, object]:
     text = (ROOT / "mappings" / "default.toml").read_text("utf-8")
     mapping = load_mapping_text(text, "mappings/default.toml")
     rng = random.Random(seed)
+    explained_in = sorted({fm.system for fm in mapping.field_mappings if fm.from_name == "explanation"}
+                          if explain else ())
     if trace:
         tracemalloc.start()
     groups: Counter[str] = Counter()
@@ -133,6 +141,10 @@ def run(people: int, chunk: int, seed: int, trace: bool) -> dict[str, object]:
         started, started_cpu = time.perf_counter(), time.process_time()
         for a in assign_many(batch, mapping, NOW):
             groups[a.recycle_group or "none"] += 1
+            for system in explained_in:  # as the sync does: once per system that writes it
+                field_value(a, "explanation", mapping, system)
+            if explain and a.task is not None:
+                a.task.subject, a.task.description  # noqa: B018 - reading them builds them
         cpu += time.process_time() - started_cpu
         wall += time.perf_counter() - started
         done += len(batch)
@@ -151,6 +163,7 @@ def run(people: int, chunk: int, seed: int, trace: bool) -> dict[str, object]:
         "peak_rss_mib": round(peak_kib / 1024, 1),
         "traced_peak_mib": round(traced_peak / 2**20, 1) if traced_peak is not None else None,
         "chunk": chunk,
+        "explained": explain,
         "reference_sum_range_1000_us": round(reference, 2),
         "load_average_1m": round(os.getloadavg()[0], 2),
         "recycle_groups": dict(sorted(groups.items())),
@@ -167,13 +180,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slower)")
+    parser.add_argument("--explain", action="store_true",
+                        help="also build every written explanation and call-task text (timed too)")
     args = parser.parse_args(argv)
-    result = run(args.people, max(1, args.chunk), args.seed, args.tracemalloc)
+    result = run(args.people, max(1, args.chunk), args.seed, args.tracemalloc, args.explain)
     if args.json:
         print(json.dumps(result))
         return 0
     rows = [
         ("people", f"{result['people']:,}"),
+        ("words", "every explanation and task text built" if args.explain
+         else "decisions only (words when read)"),
         ("engine CPU time (s)", f"{result['cpu_seconds']:.2f}"),
         ("engine wall time (s)", f"{result['wall_seconds']:.2f}"),
         ("assignments / CPU s", f"{result['assignments_per_second']:,}"),

@@ -10,6 +10,11 @@ Order of work: score (behaviour with per-kind decay, then fit, clamped to 0..sco
 email opt-out, shared stage from the systems' native values (furthest along `stages.order` wins;
 unknown values go to review), the MQL lift, the recycle group (mappings.recycle), the stage
 `recycle` for the high/low/waiting groups, the nurture list, and the call task.
+
+Decide first, explain when asked: `assign` only decides. The assignment's `reasons` are put in words
+when first read (the same decision again, with `_assign(..., why=True)`: one code path), and the call
+task's subject and description when first read; `assign(..., explained=True)` builds the reasons at
+once. Most people's explanation is never read in a run, and most people get no task.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from datetime import UTC, date, datetime
 from mappings import recycle as _recycle
 from mappings.coerce import EpochDate, to_band_number, to_bool, to_count, to_epoch, to_text
 from mappings.compiled import Mapping
-from mappings.facts import Assignment, PersonFacts, Reason
+from mappings.facts import ASSIGNMENT_REASONS_SLOT, Assignment, Deferred, PersonFacts, Reason
 from mappings.render import explain, field_value
 
 __all__ = ["RECYCLED_GROUPS", "assign", "assign_many", "explain", "field_value"]
@@ -30,7 +35,9 @@ RECYCLED_GROUPS = frozenset({"high", "low", "waiting"})  # these groups get the 
 _MISSING = object()
 _new_reason = tuple.__new__
 _new = object.__new__
-_SET = tuple(getattr(Assignment, f.name).__set__ for f in fields(Assignment))
+# (for `reasons`, the slot itself rather than its property: it may hold a Deferred)
+_SET = tuple((ASSIGNMENT_REASONS_SLOT if f.name == "reasons" else getattr(Assignment, f.name)).__set__
+             for f in fields(Assignment))
 
 
 def _make_assignment(
@@ -65,10 +72,13 @@ def _make_assignment(
     return a
 
 
-def assign(person: PersonFacts, mapping: Mapping, now: datetime) -> Assignment:
-    """The assignment of one person at `now` (a naive `now` is taken as UTC)."""
+def assign(person: PersonFacts, mapping: Mapping, now: datetime, *, explained: bool = False) -> Assignment:
+    """The assignment of one person at `now` (a naive `now` is taken as UTC).
+
+    Its `reasons` (and its call task's text) are put in words when first read, unless `explained`
+    builds them now; either way they are the same."""
     at = _utc(now)
-    return _assign(person, mapping, at.timestamp(), at.date())
+    return _assign(person, mapping, at.timestamp(), at.date(), explained)
 
 
 def assign_many(people: Iterable[PersonFacts], mapping: Mapping, now: datetime) -> Iterator[Assignment]:
@@ -99,6 +109,7 @@ _T_BAD_OPTOUT = "Cannot read {} = {!r} as true/false: treated as opted out of em
 _T_OPTOUT = "Opted out of email ({} = {})"
 _T_UNKNOWN_NATIVE = '{} = "{}" is not in [stages]: ignored and sent for review'
 _T_STAGE = 'Stage {} from {} = "{}"'
+_T_NO_STAGE = "No known stage in the systems: stage inquiry"
 _T_MQL = "Score {} ≥ stages.mql_score = {}: inquiry lifted to mql"
 _T_RECYCLED = "Stage recycle: the person is in recycle group {}"
 _T_NO_LIST = 'No nurture list "{}" in the mapping: on no list'
@@ -109,7 +120,10 @@ _T_LIST = 'Nurture list "{}" for {}'
 _T_NONE_LIST = "On no nurture list for {}"
 
 
-def _assign(person: PersonFacts, m: Mapping, now_ts: float, today: date) -> Assignment:
+def _assign(person: PersonFacts, m: Mapping, now_ts: float, today: date, why: bool = False) -> Assignment:
+    """Decide; and when `why`, put every rule that fired in words (`reasons`) as it goes. Without
+    `why` the reasons are left to `_reasons_of`, which runs this again with `why` when they are read:
+    one code path, so the decision explained is always the decision made."""
     reasons: list[Reason] = []
     review: list[str] = []
     add = reasons.append
@@ -133,25 +147,28 @@ def _assign(person: PersonFacts, m: Mapping, now_ts: float, today: date) -> Assi
         else:
             count = to_count(raw)
         if count is None:
-            add(_new_reason(Reason, (path, 0, (_T_BAD_COUNT, (label, source, raw)))))
+            if why:
+                add(_new_reason(Reason, (path, 0, (_T_BAD_COUNT, (label, source, raw)))))
             continue
         if count == 0:
             continue
-        counted = count if count < cap else cap
-        points_now: float = counted * points
-        capped = f" (capped at {cap})" if count > cap else ""
-        detail: tuple[str, tuple[object, ...]] = (_T_COUNT, (label, count, capped, points, points_now))
+        full = points_now = count * points if count < cap else cap * points
+        faded_since = None
         if half_life is not None and last_key is not None:
             last = get(last_key)
             when = to_epoch(last) if last is not None else None
             if when is not None and when < now_ts:
                 days = (now_ts - when) / 86400.0
-                full = points_now
                 points_now *= 0.5 ** (days / half_life)
-                detail = (_T_FADED, (label, count, capped, points, full, points_now, EpochDate(when),
-                                     half_life))
+                faded_since = when
         behaviour += points_now
-        add(_new_reason(Reason, (path, points_now, detail)))
+        if why:
+            capped = f" (capped at {cap})" if count > cap else ""
+            detail: tuple[str, tuple[object, ...]] = (
+                (_T_COUNT, (label, count, capped, points, points_now)) if faded_since is None
+                else (_T_FADED, (label, count, capped, points, full, points_now, EpochDate(faded_since),
+                                 half_life)))
+            add(_new_reason(Reason, (path, points_now, detail)))
 
     # ---------------------------------------------------------------- score: fit
     fit_total = 0
@@ -165,25 +182,36 @@ def _assign(person: PersonFacts, m: Mapping, now_ts: float, today: date) -> Assi
         else:
             continue
         if bands:
-            number = to_band_number(raw)
+            if type(raw) is str:  # HubSpot's text: a whole number is the usual case
+                try:
+                    number: float | None = int(raw)
+                except ValueError:
+                    number = to_band_number(raw)
+            else:
+                number = to_band_number(raw)
             if number is None:
-                add(_new_reason(Reason, (path, 0, (_T_BAD_NUMBER, (label, source, raw)))))
+                if why:
+                    add(_new_reason(Reason, (path, 0, (_T_BAD_NUMBER, (label, source, raw)))))
                 continue
             for minimum, pts in bands:
                 if number >= minimum:
                     fit_total += pts
-                    add(_new_reason(Reason, (path, pts, (_T_BAND, (label, number, minimum, pts)))))
+                    if why:
+                        add(_new_reason(Reason, (path, pts, (_T_BAND, (label, number, minimum, pts)))))
                     break
             else:
-                add(_new_reason(Reason, (path, 0, (_T_NO_BAND, (label, number)))))
+                if why:
+                    add(_new_reason(Reason, (path, 0, (_T_NO_BAND, (label, number)))))
         elif values is not None:
-            text_value = to_text(raw)
+            text_value = (raw.strip() or None) if type(raw) is str else to_text(raw)
             value_points = values.get(text_value) if text_value is not None else None
             if value_points is None:
-                add(_new_reason(Reason, (path, 0, (_T_NO_VALUE, (label, source, raw)))))
+                if why:
+                    add(_new_reason(Reason, (path, 0, (_T_NO_VALUE, (label, source, raw)))))
                 continue
             fit_total += value_points
-            add(_new_reason(Reason, (path, value_points, (_T_VALUE, (label, text_value, value_points)))))
+            if why:
+                add(_new_reason(Reason, (path, value_points, (_T_VALUE, (label, text_value, value_points)))))
 
     unclamped = int(behaviour + 0.5) + fit_total
     top = m.score_max
@@ -194,32 +222,36 @@ def _assign(person: PersonFacts, m: Mapping, now_ts: float, today: date) -> Assi
     for rank, threshold in m.ranks:  # noqa: B007 - the loop variables are the result
         if score >= threshold:
             break
-    clamp = "" if score == unclamped else _T_CLAMP.format(unclamped, top)
-    add(_new_reason(Reason, ("rank", 0, (_T_RANK, (score, top, clamp, rank, rank, threshold)))))
+    if why:
+        clamp = "" if score == unclamped else _T_CLAMP.format(unclamped, top)
+        add(_new_reason(Reason, ("rank", 0, (_T_RANK, (score, top, clamp, rank, rank, threshold)))))
 
     # ---------------------------------------------------------------- email opt-out
     opted_out = person.opted_out
     if opted_out:
-        add(_new_reason(Reason, ("optout", 0, "Opted out of email (as reported by the systems)")))
+        if why:
+            add(_new_reason(Reason, ("optout", 0, "Opted out of email (as reported by the systems)")))
     else:
         for source in m.optout_sources:
             raw = get(source)
             if raw is None:
                 continue
-            flag = to_bool(raw)
+            flag = False if raw == "false" else to_bool(raw)  # HubSpot's usual value first
             if flag is None:
                 opted_out = True
-                add(_new_reason(Reason, ("optout.sources", 0, (_T_BAD_OPTOUT, (source, raw)))))
+                if why:
+                    add(_new_reason(Reason, ("optout.sources", 0, (_T_BAD_OPTOUT, (source, raw)))))
                 break
             if flag:
                 opted_out = True
-                add(_new_reason(Reason, ("optout.sources", 0, (_T_OPTOUT, (source, raw)))))
+                if why:
+                    add(_new_reason(Reason, ("optout.sources", 0, (_T_OPTOUT, (source, raw)))))
                 break
 
     # ---------------------------------------------------------------- shared stage
     best = -1
     stage = "inquiry"
-    stage_detail: tuple[str, tuple[object, ...]] | str = "No known stage in the systems: stage inquiry"
+    stage_from: tuple[object, ...] | None = None
     for source, table in m.natives:
         raw = get(source)
         if raw is None:
@@ -230,47 +262,50 @@ def _assign(person: PersonFacts, m: Mapping, now_ts: float, today: date) -> Assi
         hit = table.get(native)
         if hit is None:
             review.append(f"{source}={native}")
-            add(_new_reason(Reason, ("stages", 0, (_T_UNKNOWN_NATIVE, (source, native)))))
+            if why:
+                add(_new_reason(Reason, ("stages", 0, (_T_UNKNOWN_NATIVE, (source, native)))))
             continue
         if hit[1] > best:
             best = hit[1]
             stage = hit[0]
-            stage_detail = (_T_STAGE, (stage, source, native))
-    add(_new_reason(Reason, ("stages", 0, stage_detail)))
+            stage_from = (stage, source, native)
+    if why:
+        add(_new_reason(Reason, ("stages", 0, _T_NO_STAGE if stage_from is None else (_T_STAGE, stage_from))))
     if stage == "inquiry" and score >= m.mql_score:
         stage = "mql"
-        add(_new_reason(Reason, ("stages.mql_score", 0, (_T_MQL, (score, m.mql_score)))))
+        if why:
+            add(_new_reason(Reason, ("stages.mql_score", 0, (_T_MQL, (score, m.mql_score)))))
 
     # ---------------------------------------------------------------- recycle group
     if person.deals:
-        decision = _recycle.decide(person, m, today, get, reasons, review)
+        decision = _recycle.decide(person, m, today, get, reasons if why else None, review)
     else:
         decision = _recycle.NO_DECISION
     group = decision.group
     if group in RECYCLED_GROUPS:
         stage = "recycle"
-        add(_new_reason(Reason, ("stages", 0, (_T_RECYCLED, (group,)))))
+        if why:
+            add(_new_reason(Reason, ("stages", 0, (_T_RECYCLED, (group,)))))
 
     # ---------------------------------------------------------------- nurture list
     list_key = m.nurture_groups.get(group, _MISSING) if group is not None else _MISSING
-    if list_key is _MISSING:
-        nurture: str | None = rank
-        why = "rank " + rank
-    else:
-        nurture = list_key  # type: ignore[assignment]
-        why = f"recycle group {group} (nurture.groups)"
+    nurture: str | None = rank if list_key is _MISSING else list_key  # type: ignore[assignment]
     if nurture is not None:
         nlist = m.nurture_lists.get(nurture)
         if nlist is None:
-            add(_new_reason(Reason, ("nurture", 0, (_T_NO_LIST, (nurture,)))))
+            if why:
+                add(_new_reason(Reason, ("nurture", 0, (_T_NO_LIST, (nurture,)))))
             nurture = None
         elif nlist.email and opted_out:
-            add(_new_reason(Reason, ("nurture", 0, (_T_EMAIL_LIST, (nlist.hubspot_list, why)))))
+            if why:
+                add(_new_reason(Reason, ("nurture", 0, (_T_EMAIL_LIST, (nlist.hubspot_list,
+                                                                       _list_why(rank, group, list_key))))))
             nurture = None
-        else:
-            add(_new_reason(Reason, ("nurture", 0, (_T_LIST, (nlist.hubspot_list, why)))))
-    else:
-        add(_new_reason(Reason, ("nurture", 0, (_T_NONE_LIST, (why,)))))
+        elif why:
+            add(_new_reason(Reason, ("nurture", 0, (_T_LIST, (nlist.hubspot_list,
+                                                             _list_why(rank, group, list_key))))))
+    elif why:
+        add(_new_reason(Reason, ("nurture", 0, (_T_NONE_LIST, (_list_why(rank, group, list_key),)))))
 
     # ---------------------------------------------------------------- call task
     task = None
@@ -287,6 +322,21 @@ def _assign(person: PersonFacts, m: Mapping, now_ts: float, today: date) -> Assi
         task,
         m.version,
         deal.deal_id if deal is not None else None,
-        tuple(reasons),
-        tuple(review),
+        _worded(reasons) if why else _new_reason(Deferred, (_reasons_of, person, m, now_ts, today)),
+        tuple(review) if review else (),
     )
+
+
+def _reasons_of(person: PersonFacts, m: Mapping, now_ts: float, today: date) -> tuple[Reason, ...]:
+    """The reasons of a decided assignment, when they are read: the same decision again, explained."""
+    return _assign(person, m, now_ts, today, True).reasons
+
+
+def _worded(reasons: list[Reason]) -> tuple[Reason, ...]:
+    """The reasons with their texts formatted, once: whoever explains reads them, often more than once
+    (the written explanation goes to each system)."""
+    return tuple([_new_reason(Reason, (r.rule, r.points, r.text)) for r in reasons])
+
+
+def _list_why(rank: str, group: str | None, list_key: object) -> str:
+    return "rank " + rank if list_key is _MISSING else f"recycle group {group} (nurture.groups)"

@@ -8,10 +8,10 @@ fire and the explanation says why).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 Phase = Literal["awareness", "interest", "information_gathering", "comparison", "purchase"]
 PHASES: tuple[str, ...] = ("awareness", "interest", "information_gathering", "comparison", "purchase")
@@ -114,9 +114,48 @@ class Reason(_ReasonFields):
         return {"rule": self.rule, "points": self.points, "text": self.text}
 
 
+class Deferred(tuple):  # type: ignore[type-arg]
+    """`(function, *args)`: a field value computed by `function(*args)` when the field is first read.
+
+    The engine stores one in `Assignment.reasons` and in `TaskSpec.subject`/`.description` so that it
+    decides without putting anything in words; reading the field (explain(), field_value(), the
+    writers) builds the value once and keeps it. Readers never see a Deferred, only the value."""
+
+    __slots__ = ()
+
+    def __call__(self) -> Any:
+        return self[0](*self[1:])
+
+
+def deferred(function: Callable[..., Any], *args: object) -> Deferred:
+    return tuple.__new__(Deferred, (function, *args))
+
+
+def _built_when_read(cls: type, name: str) -> Any:
+    """Replace the slot of dataclass field `name` by a property that computes a Deferred value on the
+    first read and stores the result. The dataclass machinery (init, eq, hash, repr, asdict, replace,
+    pickling) goes through the property, so it only ever sees the computed value. Returns the slot,
+    for the engine's fast constructor."""
+    slot = cls.__dict__[name]
+    get_slot, set_slot = slot.__get__, slot.__set__
+
+    def read(self: object) -> Any:
+        value = get_slot(self, cls)
+        if type(value) is Deferred:
+            value = value()
+            set_slot(self, value)
+        return value
+
+    setattr(cls, name, property(read, set_slot, doc=f"{cls.__name__}.{name}, computed when first read"))
+    return slot
+
+
 @dataclass(frozen=True, slots=True)
 class TaskSpec:
-    """The call task to create for the high recycle group."""
+    """The call task to create for the high recycle group.
+
+    `subject` and `description` are filled in from the mapping's templates when first read: only
+    the tasks a run actually creates (or shows) are put in words."""
 
     cycle_key: str  # unique per person per recycle cycle (person key + deal id + lost date)
     deal_id: str
@@ -132,7 +171,11 @@ class TaskSpec:
 
 @dataclass(frozen=True, slots=True)
 class Assignment:
-    """What the engine decided for one person (mappings.engine.assign); explain() puts it in words."""
+    """What the engine decided for one person (mappings.engine.assign); explain() puts it in words.
+
+    `reasons` (the rules that fired, in words) is built when first read, from the same facts,
+    mapping and time the assignment was decided with: PersonFacts are frozen and their `values`
+    must not be changed after `assign` (the sync layer builds a new dict per person)."""
 
     key: str
     stage: str
@@ -145,3 +188,9 @@ class Assignment:
     deal_id: str | None = None  # the lost deal the recycle group was decided on
     reasons: tuple[Reason, ...] = ()
     review: tuple[str, ...] = ()  # unknown native values met ("hubspot.lifecyclestage=foo")
+
+
+# Built when first read (see Deferred): the engine decides without putting anything in words.
+ASSIGNMENT_REASONS_SLOT = _built_when_read(Assignment, "reasons")
+TASK_SUBJECT_SLOT = _built_when_read(TaskSpec, "subject")
+TASK_DESCRIPTION_SLOT = _built_when_read(TaskSpec, "description")

@@ -18,12 +18,21 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import date
 from typing import NamedTuple
 
 from mappings.coerce import to_epoch
 from mappings.compiled import Mapping
-from mappings.facts import DealFacts, PersonFacts, Reason, TaskSpec
+from mappings.facts import (
+    TASK_DESCRIPTION_SLOT,
+    TASK_SUBJECT_SLOT,
+    DealFacts,
+    PersonFacts,
+    Reason,
+    TaskSpec,
+    deferred,
+)
 
 _new_reason = tuple.__new__
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -43,10 +52,10 @@ def decide(
     m: Mapping,
     today: date,
     get: Callable[[str], object],
-    reasons: list[Reason],
+    reasons: list[Reason] | None,
     review: list[str],
 ) -> RecycleDecision:
-    """Apply rules 1-8 above; appends to `reasons` and `review`."""
+    """Apply rules 1-8 above; appends to `review`, and to `reasons` unless it is None (deciding only)."""
     policy = m.recycle
     latest: DealFacts | None = None
     for deal in person.deals:
@@ -54,81 +63,89 @@ def decide(
             continue
         if deal.lost_on is None:
             review.append(f"deal {deal.deal_id}: lost without a lost date")
-            _say(reasons, "Deal {} is lost but has no lost date: ignored, sent for review", deal.deal_id)
+            if reasons is not None:
+                _say(reasons, "Deal {} is lost but has no lost date: ignored, sent for review", deal.deal_id)
             continue
         if latest is None or (deal.lost_on, deal.deal_id) > (latest.lost_on, latest.deal_id):  # type: ignore[operator]
             latest = deal
     if latest is None:
         return NO_DECISION
     lost_on: date = latest.lost_on  # type: ignore[assignment]
-    shown = _LostOn(latest)
+    shown = _LostOn(latest) if reasons is not None else None
     age = (today - lost_on).days
     if age > policy.max_age_days:
-        _say(
-            reasons,
-            "Last lost deal {} was lost on {}, more than recycle.max_age_days = {} days ago: "
-            "not recycled",
-            _Label(latest),
-            shown,
-            policy.max_age_days,
-        )
+        if reasons is not None:
+            _say(
+                reasons,
+                "Last lost deal {} was lost on {}, more than recycle.max_age_days = {} days ago: "
+                "not recycled",
+                _Label(latest),
+                shown,
+                policy.max_age_days,
+            )
         return NO_DECISION
     for deal in person.deals:
         if deal.state == "open":
-            _say(reasons, "Deal {} is open: in an active sales cycle, not recycled", _Label(deal))
+            if reasons is not None:
+                _say(reasons, "Deal {} is open: in an active sales cycle, not recycled", _Label(deal))
             return NO_DECISION
         if deal.state == "won":
             closed = deal.closed_on or deal.lost_on
             if closed is None or closed >= lost_on:
-                _say(
-                    reasons,
-                    "Deal {} was won {}, not before the loss of {} on {}: not recycled",
-                    _Label(deal),
-                    f"on {closed}" if closed else "(date unknown)",
-                    _Label(latest),
-                    shown,
-                )
+                if reasons is not None:
+                    _say(
+                        reasons,
+                        "Deal {} was won {}, not before the loss of {} on {}: not recycled",
+                        _Label(deal),
+                        f"on {closed}" if closed else "(date unknown)",
+                        _Label(latest),
+                        shown,
+                    )
                 return NO_DECISION
     loss_reason = latest.loss_reason
     if policy.excludes(loss_reason):
-        _say(
-            reasons,
-            'Deal {} was lost for "{}", which is in recycle.exclude_loss_reasons: group excluded',
-            _Label(latest),
-            loss_reason.strip(),
-        )
+        if reasons is not None:
+            _say(
+                reasons,
+                'Deal {} was lost for "{}", which is in recycle.exclude_loss_reasons: group excluded',
+                _Label(latest),
+                loss_reason.strip(),
+            )
         return RecycleDecision("excluded", latest, None)
     stage = (latest.stage_at_loss or "").strip()
     phase = m.phases.get(stage) if stage else None
     if phase is None:
         review.append(f"salesforce.opportunity_stage={stage or '<unknown>'}")
-        _say(
-            reasons,
-            "Stage at loss {} of deal {} is not in [phases]: group review (add it to the mapping)",
-            f'"{stage}"' if stage else "unknown",
-            _Label(latest),
-        )
+        if reasons is not None:
+            _say(
+                reasons,
+                "Stage at loss {} of deal {} is not in [phases]: group review (add it to the mapping)",
+                f'"{stage}"' if stage else "unknown",
+                _Label(latest),
+            )
         return RecycleDecision("review", latest, None)
     if age < policy.wait_days:
-        _say(
-            reasons,
-            "Deal {} was lost on {}; recycle.wait_days = {}, so it waits until {}: "
-            "group waiting",
-            _Label(latest),
-            shown,
-            policy.wait_days,
-            date.fromordinal(lost_on.toordinal() + policy.wait_days),
-        )
+        if reasons is not None:
+            _say(
+                reasons,
+                "Deal {} was lost on {}; recycle.wait_days = {}, so it waits until {}: "
+                "group waiting",
+                _Label(latest),
+                shown,
+                policy.wait_days,
+                date.fromordinal(lost_on.toordinal() + policy.wait_days),
+            )
         return RecycleDecision("waiting", latest, phase)
     if phase in policy.high:
-        _say(
-            reasons,
-            'Deal {} was lost at "{}" (phase {}, in recycle.high) on {}: group high',
-            _Label(latest),
-            stage,
-            phase,
-            shown,
-        )
+        if reasons is not None:
+            _say(
+                reasons,
+                'Deal {} was lost at "{}" (phase {}, in recycle.high) on {}: group high',
+                _Label(latest),
+                stage,
+                phase,
+                shown,
+            )
         return RecycleDecision("high", latest, phase)
     if phase in policy.low:
         after = _day_after(lost_on)
@@ -136,33 +153,36 @@ def decide(
             raw = get(rule.last_event) if rule.last_event else None
             when = to_epoch(raw) if raw is not None else None
             if when is not None and when >= after:
-                _say(
-                    reasons,
-                    'Deal {} was lost at "{}" (phase {}, in recycle.low) on {}, but {} happened after '
-                    "the loss (last on {}, recycle.promote_on): promoted to group high",
-                    _Label(latest),
-                    stage,
-                    phase,
-                    shown,
-                    rule.label,
-                    _utc_date(when),
-                )
+                if reasons is not None:
+                    _say(
+                        reasons,
+                        'Deal {} was lost at "{}" (phase {}, in recycle.low) on {}, but {} happened after '
+                        "the loss (last on {}, recycle.promote_on): promoted to group high",
+                        _Label(latest),
+                        stage,
+                        phase,
+                        shown,
+                        rule.label,
+                        _utc_date(when),
+                    )
                 return RecycleDecision("high", latest, phase)
+        if reasons is not None:
+            _say(
+                reasons,
+                'Deal {} was lost at "{}" (phase {}, in recycle.low) on {}: group low',
+                _Label(latest),
+                stage,
+                phase,
+                shown,
+            )
+        return RecycleDecision("low", latest, phase)
+    if reasons is not None:
         _say(
             reasons,
-            'Deal {} was lost at "{}" (phase {}, in recycle.low) on {}: group low',
-            _Label(latest),
-            stage,
+            "Phase {} of deal {} is in neither recycle.high nor recycle.low: not recycled",
             phase,
-            shown,
+            _Label(latest),
         )
-        return RecycleDecision("low", latest, phase)
-    _say(
-        reasons,
-        "Phase {} of deal {} is in neither recycle.high nor recycle.low: not recycled",
-        phase,
-        _Label(latest),
-    )
     return NO_DECISION
 
 
@@ -175,39 +195,73 @@ def call_task(
     score: int,
     rank: str,
 ) -> TaskSpec | None:
-    """The call task for a `high` decision (None otherwise)."""
+    """The call task for a `high` decision (None otherwise). Its subject and description are filled
+    in when first read (most high people already have their task: the sync layer creates none)."""
     deal = decision.deal
     if decision.group != "high" or deal is None or deal.lost_on is None:
         return None
     template = m.recycle.call_task
-    values = {
+    key = cycle_key(person.key, deal.deal_id, deal.lost_on)
+    former = (cycle_key(person.key, deal.deal_id, deal.close_date)
+              if deal.close_date is not None and deal.close_date != deal.lost_on else None)
+    fill = _TaskWords(person, m, deal, decision.phase, today, get, score, rank).fill
+    task = _new(TaskSpec)
+    s = _TASK_SET
+    s[0](task, key)
+    s[1](task, deal.deal_id)
+    s[2](task, deal.owner_id)
+    s[3](task, deferred(fill, template.subject_format))
+    s[4](task, deferred(fill, template.description_format))
+    s[5](task, date.fromordinal(today.toordinal() + template.due_days))
+    s[6](task, former)
+    s[7](task, deal.lost_on)
+    return task
+
+
+# TaskSpec(...) without the frozen dataclass __init__ (see engine._make_assignment): its slots set
+# directly, subject and description in theirs (they hold a Deferred until read).
+_new = object.__new__
+_TASK_SLOTS = {"subject": TASK_SUBJECT_SLOT, "description": TASK_DESCRIPTION_SLOT}
+_TASK_SET = tuple(_TASK_SLOTS.get(f.name, getattr(TaskSpec, f.name)).__set__ for f in fields(TaskSpec))
+
+
+class _TaskWords:
+    """What a call task's templates are filled with, worked out once when its text is first read."""
+
+    __slots__ = ("person", "m", "deal", "phase", "today", "get", "score", "rank", "values")
+
+    def __init__(self, person: PersonFacts, m: Mapping, deal: DealFacts, phase: str | None, today: date,
+                 get: Callable[[str], object], score: int, rank: str) -> None:
+        self.person, self.m, self.deal, self.phase, self.today = person, m, deal, phase, today
+        self.get, self.score, self.rank = get, score, rank
+        self.values: dict[str, str] | None = None
+
+    def fill(self, percent_format: str) -> str:
+        if self.values is None:
+            self.values = task_values(self.person, self.m, self.deal, self.phase, self.today, self.get,
+                                      self.score, self.rank)
+        return _fill(percent_format, self.values)
+
+
+def task_values(person: PersonFacts, m: Mapping, deal: DealFacts, phase: str | None, today: date,
+                get: Callable[[str], object], score: int, rank: str) -> dict[str, str]:
+    """The placeholders of the call task's subject and description (docs/mapping-file.md)."""
+    lost_on: date = deal.lost_on  # type: ignore[assignment]
+    return {
         "person": person.key,
         "deal_id": deal.deal_id,
         "deal_name": deal.name or deal.deal_id,
         "stage_at_loss": deal.stage_at_loss or "unknown",
-        "phase": decision.phase or "unknown",
+        "phase": phase or "unknown",
         "loss_reason": (deal.loss_reason or "").strip() or "not given",
-        "lost_on": deal.lost_on.isoformat(),
-        "days_since_loss": str((today - deal.lost_on).days),
+        "lost_on": lost_on.isoformat(),
+        "days_since_loss": str((today - lost_on).days),
         "amount": f"{deal.amount:,.0f}" if deal.amount is not None else "unknown",
         "owner_id": deal.owner_id or "unknown",
-        "engagement_since_loss": engagement_since(m, deal.lost_on, get) or "none",
+        "engagement_since_loss": engagement_since(m, lost_on, get) or "none",
         "score": str(score),
         "rank": rank,
     }
-    key = cycle_key(person.key, deal.deal_id, deal.lost_on)
-    former = (cycle_key(person.key, deal.deal_id, deal.close_date)
-              if deal.close_date is not None and deal.close_date != deal.lost_on else None)
-    return TaskSpec(
-        key,
-        deal.deal_id,
-        deal.owner_id,
-        _fill(template.subject_format, values),
-        _fill(template.description_format, values),
-        date.fromordinal(today.toordinal() + template.due_days),
-        former,
-        deal.lost_on,
-    )
 
 
 def cycle_key(person_key: str, deal_id: str, lost_on: date) -> str:

@@ -23,7 +23,9 @@ def explain(assignment: Assignment, *, stable: bool = False) -> list[str]:
         f"{a.recycle_group or 'none'}, nurture list {a.nurture_list or 'none'} (mapping version "
         f"{a.mapping_version})"
     ]
-    lines.extend(reason.text for reason in a.reasons)
+    for reason in a.reasons:
+        detail = reason.detail  # the text itself once the engine formatted it (see engine._worded)
+        lines.append(detail if type(detail) is str else reason.text)
     if a.task is not None:
         due = "" if stable else f", due {a.task.due_on}"
         lines.append(
@@ -59,15 +61,32 @@ def field_value(
             return a.nurture_list
         return mapping.list_name(a.nurture_list, system)
     if from_name == "explanation":
-        text = "\n".join(explain(a, stable=True))
-        if len(text) > EXPLANATION_MAX_CHARS:
-            text = text[: EXPLANATION_MAX_CHARS - len(_TRUNCATED)] + _TRUNCATED
-        return text
+        return written_explanation(a)
     if from_name == "mapping_version":
         return a.mapping_version
     if from_name == "recycle_deal_id":
         return a.deal_id
     raise KeyError(f"unknown field value name {from_name!r}")
+
+
+def written_explanation(assignment: Assignment) -> str:
+    """`explain(stable=True)` joined by newlines, cut to EXPLANATION_MAX_CHARS with a visible marker.
+
+    The text of the last assignment asked for is kept: the sync asks once per system for the same
+    assignment, one after the other (assignments are immutable, and the one kept is referenced, so
+    its identity cannot be reused)."""
+    global _last_written
+    last = _last_written
+    if last[0] is assignment:
+        return last[1]
+    text = "\n".join(explain(assignment, stable=True))
+    if len(text) > EXPLANATION_MAX_CHARS:
+        text = text[: EXPLANATION_MAX_CHARS - len(_TRUNCATED)] + _TRUNCATED
+    _last_written = (assignment, text)
+    return text
+
+
+_last_written: tuple[object, str] = (None, "")
 
 
 def field_values(
