@@ -35,6 +35,10 @@ NowOpt = Annotated[str | None, typer.Option("--now", help="Evaluate time-based r
                                             "date/time (default: now).", show_default=False)]
 LogJsonOpt = Annotated[bool, typer.Option("--log-json", help="Log one JSON object per line.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG level.")]
+RebindOpt = Annotated[bool, typer.Option("--rebind", help="The Salesforce org or HubSpot portal behind "
+                                         "the state changed on purpose: bind the state to the ones the "
+                                         "settings reach now, forgetting what it wrote to the old ones "
+                                         "(everything is written again).")]
 
 err = Console(stderr=True)
 
@@ -144,10 +148,13 @@ def register(app: typer.Typer) -> None:
 
 
 def sync_command(config: ConfigOpt = None, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
-                 now: NowOpt = None, log_json: LogJsonOpt = False, verbose: VerboseOpt = False) -> None:
+                 now: NowOpt = None, log_json: LogJsonOpt = False, verbose: VerboseOpt = False,
+                 rebind: RebindOpt = False) -> None:
     """One incremental run: pull changes, recompute everyone, write what changed."""
     settings = load(config, log_json=log_json, verbose=verbose)
-    result = execute(settings, RunOptions(dry_run=dry_run, now=parse_when(now, "--now")),
+    if rebind and dry_run:
+        raise fail("--rebind changes the state store; it cannot be combined with --dry-run")
+    result = execute(settings, RunOptions(dry_run=dry_run, now=parse_when(now, "--now"), rebind=rebind),
                      show_progress=not json_out)
     print_result(result, json_out=json_out, dry_run=dry_run)
     raise typer.Exit(result.exit_code)

@@ -28,7 +28,7 @@ from connectors.base import (
 from mappings.emails import normalize_email
 from mappings.engine import assign
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_LOCKED, EXIT_OK, EXIT_RECORD_FAILURES
-from sync.run import streams
+from sync.run import binding, streams
 from sync.run.context import SyncContext
 from sync.run.desired import Current, desired_for, email_lists, needs_current
 from sync.run.identity import IdentityResolver, Person, to_person_facts
@@ -58,6 +58,7 @@ class RunOptions:
     stop: threading.Event | None = None
     sample_size: int = 20
     progress: Progress | None = None
+    rebind: bool = False  # the state belongs to another org/portal: forget it and bind the new ones
 
 
 @dataclass
@@ -116,6 +117,7 @@ class _Run:
         ctx.counter.counts.clear()  # this run's calls only
         try:
             ctx.salesforce.connect()
+            binding.check(ctx.store, ctx.salesforce, ctx.hubspot, rebind=o.rebind and not o.dry_run)
             self.pull()
             self.recompute()
             if self.writer is not None:

@@ -70,6 +70,9 @@ class FakeSales(Recorder):
     def connect(self) -> None:
         pass
 
+    def account_id(self) -> str:
+        return "00D000000000001AAA"
+
     def iter_deals(self, since: datetime | None, until: datetime | None = None, *,
                    lost_only: bool = False) -> Iterator[LostDeal]:
         self.since["iter_deals"], self.until["iter_deals"] = since, until
@@ -103,6 +106,9 @@ class FakeSales(Recorder):
 class FakeMarketing(Recorder):
     system = "hubspot"
     write_sizes = BatchSizes(100, 500, 100)
+
+    def account_id(self) -> str:
+        return "1"
 
     def iter_contacts(self, since: datetime | None, properties: Sequence[str],
                       until: datetime | None = None) -> Iterator[ContactRef]:
