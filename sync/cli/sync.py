@@ -39,6 +39,9 @@ RebindOpt = Annotated[bool, typer.Option("--rebind", help="The Salesforce org or
                                          "the state changed on purpose: bind the state to the ones the "
                                          "settings reach now, forgetting what it wrote to the old ones "
                                          "(everything is written again).")]
+VerifyOpt = Annotated[bool, typer.Option("--verify", help="Re-read every record leadsync has written and "
+                                         "write again what differs (each run re-reads a sample: "
+                                         "sync.verify_sample).")]
 
 err = Console(stderr=True)
 
@@ -149,12 +152,13 @@ def register(app: typer.Typer) -> None:
 
 def sync_command(config: ConfigOpt = None, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
                  now: NowOpt = None, log_json: LogJsonOpt = False, verbose: VerboseOpt = False,
-                 rebind: RebindOpt = False) -> None:
+                 rebind: RebindOpt = False, verify: VerifyOpt = False) -> None:
     """One incremental run: pull changes, recompute everyone, write what changed."""
     settings = load(config, log_json=log_json, verbose=verbose)
     if rebind and dry_run:
         raise fail("--rebind changes the state store; it cannot be combined with --dry-run")
-    result = execute(settings, RunOptions(dry_run=dry_run, now=parse_when(now, "--now"), rebind=rebind),
+    result = execute(settings, RunOptions(dry_run=dry_run, now=parse_when(now, "--now"), rebind=rebind,
+                                          verify=verify),
                      show_progress=not json_out)
     print_result(result, json_out=json_out, dry_run=dry_run)
     raise typer.Exit(result.exit_code)

@@ -28,7 +28,7 @@ from connectors.base import (
 from mappings.emails import normalize_email
 from mappings.engine import assign
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_LOCKED, EXIT_OK, EXIT_RECORD_FAILURES
-from sync.run import binding, streams
+from sync.run import binding, streams, verify
 from sync.run.context import SyncContext
 from sync.run.desired import Current, desired_for, email_lists, needs_current
 from sync.run.identity import IdentityResolver, Person, to_person_facts
@@ -59,6 +59,7 @@ class RunOptions:
     sample_size: int = 20
     progress: Progress | None = None
     rebind: bool = False  # the state belongs to another org/portal: forget it and bind the new ones
+    verify: bool = False  # re-read every record leadsync has written (else a sample: sync.verify_sample)
 
 
 @dataclass
@@ -104,6 +105,7 @@ class _Run:
         self.writer: Writer | None = None
         # records per write call, as each system's connector sends them (the writer and the estimates)
         self.sizes = {"salesforce": ctx.salesforce.write_sizes, "hubspot": ctx.hubspot.write_sizes}
+        self.verify_sf: set[str] = set()  # Salesforce records whose current values are re-read (drift)
 
     # ------------------------------------------------------------------ outline
     def execute(self, started: float) -> RunResult:
@@ -215,6 +217,23 @@ class _Run:
         if missing:
             found = self._store_contacts(ctx.hubspot.read_by_email(missing, props), None)
             self.counts["hubspot_looked_up_by_email"] += found
+        self.pick_verified(props)
+
+    def pick_verified(self, props: Sequence[str]) -> None:
+        """The drift check (`sync.run.verify`): re-read a sample of the HubSpot contacts leadsync wrote
+        now (stored as snapshots, which the planner takes as current values) and choose the Salesforce
+        contacts whose current values `desire` reads."""
+        ctx, size, turn = self.ctx, self.ctx.settings.sync.verify_sample, self.run_id or 0
+        hs_ids = verify.pick(ctx.store, "hubspot", size, turn, everything=self.o.verify)
+        if hs_ids:
+            refs = list(ctx.hubspot.read_by_email(verify.emails_of(ctx.store, "hubspot", hs_ids), props))
+            for batch in chunks(refs, SNAPSHOT_CHUNK):
+                ctx.store.upsert_contacts("hubspot", batch)
+            values = {r.contact_id: dict(r.properties) for r in refs}
+            self.counts["verify.hubspot.read"] += len(refs)
+            self.counts["verify.hubspot.drifted"] += len(verify.drifted(ctx.store, ctx.mapping, "hubspot",
+                                                                        values))
+        self.verify_sf = set(verify.pick(ctx.store, "salesforce", size, turn, everything=self.o.verify))
 
     def _store_deals(self, deals: Iterable[LostDeal], stream: str) -> set[str]:
         """Store the deals (all states, also on a first run); the emails of their people."""
@@ -319,6 +338,13 @@ class _Run:
         sf_known = [cid for p, _ in pairs for cid in p.salesforce_contact_ids]
         for ref in self.ctx.store.iter_contacts("salesforce", ids=sf_known):
             current["salesforce"][ref.contact_id] = dict(ref.properties)
+        check = sorted(self.verify_sf.intersection(sf_known))
+        if check:  # the drift check: what the sampled contacts hold now
+            now_values = self.ctx.salesforce.read_current(check, self.salesforce_fields())
+            current["salesforce"].update(now_values)
+            self.counts["verify.salesforce.read"] += len(now_values)
+            self.counts["verify.salesforce.drifted"] += len(verify.drifted(
+                self.ctx.store, mapping, "salesforce", now_values))
         desired = [desired_for(p, a, mapping, current) for p, a in pairs]
         records: dict[str, set[str]] = {"salesforce": set(), "hubspot": set()}
         for d in desired:
