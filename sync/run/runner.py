@@ -30,7 +30,7 @@ from mappings.engine import assign
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_LOCKED, EXIT_OK, EXIT_RECORD_FAILURES
 from sync.run import binding, streams, verify
 from sync.run.context import SyncContext
-from sync.run.desired import Current, desired_for, email_lists, needs_current
+from sync.run.desired import Current, desired_for, email_lists, needs_current, records_of
 from sync.run.identity import IdentityResolver, Person, to_person_facts
 from sync.run.lock import LockHeld, LockLost, RunLock
 from sync.run.plan import PlanState, PlanSummary, plan
@@ -94,6 +94,10 @@ def run(ctx: SyncContext, options: RunOptions = RunOptions()) -> RunResult:
         lock.release()
 
 
+class PullIncomplete(ConnectorError):
+    """A read failed for good; the run kept what it read and retried earlier failures (exit 1)."""
+
+
 class _Run:
     def __init__(self, ctx: SyncContext, options: RunOptions, lock: RunLock):
         self.ctx, self.o, self.lock = ctx, options, lock
@@ -106,6 +110,7 @@ class _Run:
         # records per write call, as each system's connector sends them (the writer and the estimates)
         self.sizes = {"salesforce": ctx.salesforce.write_sizes, "hubspot": ctx.hubspot.write_sizes}
         self.verify_sf: set[str] = set()  # Salesforce records whose current values are re-read (drift)
+        self.pull_error: ConnectorError | None = None  # a read that failed for good (pull_keeping)
 
     # ------------------------------------------------------------------ outline
     def execute(self, started: float) -> RunResult:
@@ -120,10 +125,12 @@ class _Run:
         try:
             ctx.salesforce.connect()
             binding.check(ctx.store, ctx.salesforce, ctx.hubspot, rebind=o.rebind and not o.dry_run)
-            self.pull()
+            self.pull_keeping()
             self.recompute()
             if self.writer is not None:
                 self.writer.flush(final=True)
+            if self.pull_error is not None:  # the run did not finish: failed, exit 1, no watermark moves
+                raise self.pull_error
         except BudgetExhausted as exc:
             status, code, error = "budget_stopped", EXIT_RECORD_FAILURES, str(exc)
         except (StopRequested, LockLost) as exc:
@@ -186,6 +193,26 @@ class _Run:
             self.marks[stream] = when
 
     # ------------------------------------------------------------------ pull
+    def pull_keeping(self) -> None:
+        """`pull`; when a read fails for good (retries spent; not credentials, configuration, TLS or
+        the budget, which stop the run), what was read before is kept (stored as it came) and the run
+        goes on to plan and write the records that failed in earlier runs only: they were planned
+        from a complete read before, so retrying them does not act on half a read. The run still
+        ends `failed` (exit 1) and moves no watermark."""
+        try:
+            self.pull()
+        except (AuthenticationError, ConfigurationError, BudgetExhausted):
+            raise
+        except ConnectorError as exc:
+            if getattr(exc, "code", None) == "TLS":
+                raise
+            log.warning("the pull did not finish (%s): keeping what was read, retrying earlier failures",
+                        exc)
+            self.pull_error = PullIncomplete(f"the pull did not finish: {exc}; what was read is kept, "
+                                             "records that failed before were retried, and the next run "
+                                             "reads again from the same watermarks")
+            self.counts["pull_incomplete"] = 1
+
     def pull(self) -> None:
         """Every stream of `sync.run.streams` in order (deals first: a deal won or re-opened after a
         loss takes its people out of recycling, so it must be known before the first assignment is
@@ -238,7 +265,7 @@ class _Run:
     def _store_deals(self, deals: Iterable[LostDeal], stream: str) -> set[str]:
         """Store the deals (all states, also on a first run); the emails of their people."""
         emails: set[str] = set()
-        for batch in chunks(deals, SNAPSHOT_CHUNK):
+        for batch in streams.batches_keeping_partial(deals, SNAPSHOT_CHUNK):
             self.ctx.store.upsert_deals(batch)
             self.counts["deals_read"] += len(batch)
             for d in batch:
@@ -251,7 +278,7 @@ class _Run:
         """Salesforce contacts leadsync has written to that changed since the last run, with the
         mapped fields: what they hold now, so a value edited by hand is seen (keep_manual)."""
         n = 0
-        for batch in chunks(managed, SNAPSHOT_CHUNK):
+        for batch in streams.batches_keeping_partial(managed, SNAPSHOT_CHUNK):
             self.ctx.store.upsert_contacts("salesforce", batch)
             for ref in batch:
                 self._mark(stream, ref.modified_at)
@@ -269,7 +296,7 @@ class _Run:
 
     def _store_contacts(self, contacts: Iterable[ContactRef], stream: str | None) -> int:
         n = 0
-        for batch in chunks(contacts, SNAPSHOT_CHUNK):
+        for batch in streams.batches_keeping_partial(contacts, SNAPSHOT_CHUNK):
             self.ctx.store.upsert_contacts("hubspot", batch)
             n += len(batch)
             if stream is not None:
@@ -306,9 +333,12 @@ class _Run:
         people = self.resolve()
         mapping = self.ctx.mapping
         lists = email_lists(mapping)
+        retry_only = self.failed_records() if self.pull_error is not None else None
         done = 0
         for keys in chunks(sorted(people), PEOPLE_CHUNK):
             chunk = [people[k] for k in keys]
+            if retry_only is not None:
+                chunk = [p for p in chunk if self.has_failed(p, retry_only)]
             desired, state = self.desire(chunk)
             wp = plan(desired, state, email_lists=lists)
             self.summary.add(wp)
@@ -316,6 +346,22 @@ class _Run:
                 self.writer.add(wp)
             done += len(chunk)
             self._tick("people", done)
+
+    def failed_records(self) -> dict[str, set[str]]:
+        """System -> ids of the records with an open write failure (a list change's key is
+        `record@list`, a call task's `deal:lost date:person hash`, filed under its deal id)."""
+        out: dict[str, set[str]] = {}
+        for f in self.ctx.store.list_failures(include_resolved=False):
+            if f.stage == "write":
+                out.setdefault(f.system, set()).add(f.record_key.split("@", 1)[0].split(":", 1)[0])
+        return out
+
+    @staticmethod
+    def has_failed(person: Person, failed: dict[str, set[str]]) -> bool:
+        """Whether one of the person's records or deals (call tasks) has an open write failure."""
+        if any(rid in failed.get(system, ()) for system, ids in records_of(person).items() for rid in ids):
+            return True
+        return any(d.opportunity_id in failed.get("salesforce", ()) for d in person.deals)
 
     def desire(self, chunk: Sequence[Person]) -> tuple[list[PersonDesired], PlanState]:
         """What leadsync wants for these people, with the current Salesforce values read where a
