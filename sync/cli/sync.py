@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -114,7 +115,7 @@ def print_result(result: RunResult, *, json_out: bool, dry_run: bool) -> None:
     title = f"run {result.run_id or '(dry run)'}: {result.status} in {result.duration_seconds:.1f}s"
     out.print(f"[bold]{title}[/bold]")
     if result.error:
-        out.print(f"[yellow]{result.error}[/yellow]", highlight=False)
+        out.print(f"[yellow]{escape(result.error)}[/yellow]", highlight=False)  # "[fields...]" is text
     counts = result.counts
     people = Table("people", "count", title="assignments", title_justify="left")
     for key in ("people", "quarantined", "duplicates", "needs_review"):

@@ -24,6 +24,7 @@ from connectors.base import (
     ConnectorError,
     ContactRef,
     LostDeal,
+    RetriableAPIError,
 )
 from mappings.emails import normalize_email
 from mappings.engine import assign
@@ -35,7 +36,7 @@ from sync.run.identity import IdentityResolver, Person, to_person_facts
 from sync.run.lock import LockHeld, LockLost, RunLock
 from sync.run.plan import PlanState, PlanSummary, plan
 from sync.run.plan_model import PersonDesired
-from sync.run.setup import field_expectations, field_specs
+from sync.run.setup import field_expectations, field_specs, located
 from sync.run.writer import StopRequested, Writer
 from sync.state.records import TaskCycle
 from sync.state.sql import chunks
@@ -111,6 +112,7 @@ class _Run:
         self.sizes = {"salesforce": ctx.salesforce.write_sizes, "hubspot": ctx.hubspot.write_sizes}
         self.verify_sf: set[str] = set()  # Salesforce records whose current values are re-read (drift)
         self.pull_error: ConnectorError | None = None  # a read that failed for good (pull_keeping)
+        self.checked: set[str] = set()  # systems whose mapped fields passed the preflight this run
 
     # ------------------------------------------------------------------ outline
     def execute(self, started: float) -> RunResult:
@@ -160,9 +162,13 @@ class _Run:
                          self.summary.to_dict(self.sizes), error, time.monotonic() - started)
 
     def preflight(self, system: str) -> None:
-        """Before the first write to a system: every mapped field/property exists, is writable and
-        takes every value leadsync may write (one describe / properties read). A mismatch stops the run
+        """Before the first write to a system, and for Salesforce also before the first read that
+        names the mapped fields: every mapped field/property exists, is writable and takes every value
+        leadsync may write (one describe / properties read per run; each problem names the mapping
+        file, line and key of the field). A mismatch stops the run
         as a configuration error naming the field and value; `leadsync setup` fixes HubSpot's side."""
+        if system in self.checked:  # also checked before the first read that names mapped fields
+            return
         mapping = self.ctx.mapping
         if system == "salesforce":
             problems = self.ctx.salesforce.check_fields(field_expectations(mapping, "salesforce"))
@@ -171,7 +177,9 @@ class _Run:
                                                           create_missing=False)
         if problems:
             hint = " (run `leadsync setup`)" if system == "hubspot" else ""
-            raise ConfigurationError(f"{system} is not ready for the mapping{hint}: " + "; ".join(problems))
+            raise ConfigurationError(f"{system} is not ready for the mapping{hint}: "
+                                     + "; ".join(located(mapping, system, problems)))
+        self.checked.add(system)
 
     def _counts(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(sorted(self.counts.items()))
@@ -194,18 +202,14 @@ class _Run:
 
     # ------------------------------------------------------------------ pull
     def pull_keeping(self) -> None:
-        """`pull`; when a read fails for good (retries spent; not credentials, configuration, TLS or
-        the budget, which stop the run), what was read before is kept (stored as it came) and the run
-        goes on to plan and write the records that failed in earlier runs only: they were planned
-        from a complete read before, so retrying them does not act on half a read. The run still
-        ends `failed` (exit 1) and moves no watermark."""
+        """`pull`; when a read fails for good (its retries spent on transient errors; anything else,
+        such as refused credentials, a 400, TLS or the budget, stops the run as before), what was read
+        before is kept (stored as it came) and the run goes on to plan and write the records that
+        failed in earlier runs only: they were planned from a complete read before, so retrying them
+        does not act on half a read. The run still ends `failed` (exit 1) and moves no watermark."""
         try:
             self.pull()
-        except (AuthenticationError, ConfigurationError, BudgetExhausted):
-            raise
-        except ConnectorError as exc:
-            if getattr(exc, "code", None) == "TLS":
-                raise
+        except RetriableAPIError as exc:  # transient trouble that outlasted the retries
             log.warning("the pull did not finish (%s): keeping what was read, retrying earlier failures",
                         exc)
             self.pull_error = PullIncomplete(f"the pull did not finish: {exc}; what was read is kept, "
@@ -229,6 +233,8 @@ class _Run:
                 continue
             since = streams.start(stream, watermark=marks[stream.name], backfill=backfill, since=o.since,
                                   lookback=streams.lookback(stream, sources))
+            if stream.system == "salesforce" and stream.snapshot == "contacts" and sources.watch:
+                self.preflight("salesforce")  # this read names the mapped Contact fields
             records = stream.read(sources, since)
             if records is None:
                 continue
@@ -386,6 +392,7 @@ class _Run:
             current["salesforce"][ref.contact_id] = dict(ref.properties)
         check = sorted(self.verify_sf.intersection(sf_known))
         if check:  # the drift check: what the sampled contacts hold now
+            self.preflight("salesforce")
             now_values = self.ctx.salesforce.read_current(check, self.salesforce_fields())
             current["salesforce"].update(now_values)
             self.counts["verify.salesforce.read"] += len(now_values)
@@ -405,6 +412,7 @@ class _Run:
         if not sf_ids:
             return desired, state
         fields = self.salesforce_fields()
+        self.preflight("salesforce")  # the read names every mapped Contact field
         current["salesforce"].update(self.ctx.salesforce.read_current(sorted(sf_ids), fields))
         self.counts["salesforce_contacts_checked"] += len(sf_ids)
         return [self._with_current(d, current) if any(t.record_id in sf_ids for t in d.fields) else d
