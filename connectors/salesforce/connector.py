@@ -93,9 +93,9 @@ class SalesforceConnector:
     def account_id(self) -> str:
         """The org's id (18 characters), read once per connector: `SELECT Id FROM Organization` (one
         query call; works for every auth mode, the `session` mode included, where no login answer
-        carries the id). The Organization object is queryable by any API user (Object Reference for
-        the Salesforce Platform, "Organization": supported calls describeSObjects(), query(),
-        retrieve(), update())."""
+        carries the id). The Organization object is queryable (Object Reference for the Salesforce
+        Platform, "Organization": supported calls include query(); PARTLY VERIFIED: the stored copies
+        searched did not include that page, see docs/sandbox-salesforce.md)."""
         if self._org_id is None:
             rows = list(self.client.query("SELECT Id FROM Organization LIMIT 1", budgeted=False))
             if not rows or not rows[0].get("Id"):

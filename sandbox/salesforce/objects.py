@@ -174,8 +174,9 @@ def standard_objects() -> list[ObjectDef]:
     sys_fields = _system_fields()
     return [
         # The org itself, one row: leadsync reads its Id to know which org a state store belongs to.
-        # Object Reference for the Salesforce Platform, "Organization": supported calls
-        # describeSObjects(), query(), retrieve(), update(); the emulator refuses API writes (stricter).
+        # Object Reference for the Salesforce Platform, "Organization": supported calls include query()
+        # (PARTLY VERIFIED: page not in the stored copies searched); the emulator refuses API writes
+        # (stricter than an org, whose Organization takes some updates).
         ObjectDef(
             "Organization",
             "00D",
