@@ -289,6 +289,11 @@ class SalesSystem(DealSource, RecordSink, TaskSink, Protocol):
         """Log in (no other call before this one)."""
         ...
 
+    def account_id(self) -> str:
+        """The id of the account (org) this connector reads and writes, stable for the account's life
+        and different for every other account (one cheap read, then remembered)."""
+        ...
+
     def iter_managed_contacts(self, fields: Sequence[str], watch: Sequence[str],
                               since: datetime | None) -> Iterator[ContactRef]:
         """Contacts where any `watch` field is set, changed at or after `since`, with `fields`' values
@@ -329,6 +334,11 @@ class MarketingSystem(ContactSource, RecordSink, Protocol):
     def connect(self) -> None:
         """One cheap authenticated call: a refused credential or an unreachable host is known before
         anything is read from either system."""
+        ...
+
+    def account_id(self) -> str:
+        """The id of the account (portal) this connector reads and writes, stable for the account's
+        life and different for every other account (one cheap read, then remembered)."""
         ...
 
     def iter_archived(self, since: datetime | None) -> Iterator[ContactRef]:

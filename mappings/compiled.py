@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import NamedTuple
 
+from mappings.errors import display_path, one_line
+from mappings.locate import KeyLines
 from mappings.model import MappingFile, Score
 
 
@@ -124,6 +126,13 @@ class Mapping:
     optout_sources: tuple[str, ...]
     hubspot_optout_property: str  # HubSpot's own opt-out flag of a contact: "true" = opted out
     field_mappings: tuple[FieldMapping, ...]
+    key_lines: KeyLines | None = None  # where each key sits in the file (None: built in code)
+
+    def where(self, fm: FieldMapping) -> str:
+        """Where a field mapping sits in the file: `file:line [fields.<system>.<Object>].<Field>`."""
+        path = ("fields", fm.system, fm.object, fm.field)
+        line = self.key_lines.line(path) if self.key_lines is not None else 1
+        return f"{self.filename}:{line} {one_line(display_path(path, self.key_lines))}"
 
     def hubspot_properties(self) -> list[str]:
         """Every HubSpot contact property the rules read (bare names, sorted): read exactly these."""
@@ -204,7 +213,7 @@ def score_max_of(score: Score) -> int:
     return behaviour + sum(f.max_points for f in fit_rules(score))
 
 
-def compile_mapping(model: MappingFile, filename: str) -> Mapping:
+def compile_mapping(model: MappingFile, filename: str, lines: KeyLines | None = None) -> Mapping:
     order = tuple(model.stages.order)
     index = {stage: i for i, stage in enumerate(order)}
     natives: list[NativeStages] = []
@@ -267,6 +276,7 @@ def compile_mapping(model: MappingFile, filename: str) -> Mapping:
         optout_sources=tuple(model.optout.sources),
         hubspot_optout_property=model.optout.hubspot_property,
         field_mappings=tuple(fields),
+        key_lines=lines,
     )
 
 

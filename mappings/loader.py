@@ -72,7 +72,7 @@ def load_mapping_data(
 
     if issues or model is None:
         raise MappingError(issues or [Issue(filename, 1, "", "invalid mapping")])
-    return compile_mapping(model, filename)
+    return compile_mapping(model, filename, lines)
 
 
 def _section_for_checks(cls: type[BaseModel], raw: Any) -> BaseModel | None:

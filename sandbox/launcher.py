@@ -157,14 +157,18 @@ class Sandbox:
         return _write_private(Path(path), text + self.settings_toml(state_url))
 
     def reset(self, *, people: int = 0, seed: int = 1, now: datetime | None = None,
-              faults: str | None = None) -> LoadSummary:
+              faults: str | None = None, org_id: str | None = None,
+              portal_id: int | None = None) -> LoadSummary:
         """Empty both emulators (records, call counts, rate-limit usage), give each a fresh fault
         injector (`faults` spec, seeded from `seed`; None: no faults) and load a new demo book of
-        `people` people (0: none). The servers keep running on the same ports."""
+        `people` people (0: none). The servers keep running on the same ports. `org_id` / `portal_id`:
+        the org and portal come back as other ones (a sandbox refresh, a restored portal); record ids
+        start again from the same counters, so the same book gets the same record ids."""
         sf_faults = FaultInjector.parse(faults or "", seed=seed)
         hs_faults = FaultInjector.parse(faults or "", seed=seed + 1)
+        self.salesforce.reset(org_id=org_id)
+        self.hubspot.reset(portal_id=portal_id)
         for emulator, injector in ((self.salesforce, sf_faults), (self.hubspot, hs_faults)):
-            emulator.reset()
             emulator.faults = injector
         self.book = generate(people=people, seed=seed, now=now) if people else None
         self.loaded = (load_demo(self.book, salesforce=self.salesforce, hubspot=self.hubspot) if self.book

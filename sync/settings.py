@@ -59,6 +59,8 @@ class SyncSettings(_Section):
     max_attempts: int = Field(default=5, ge=1)
     max_backoff_seconds: float = Field(default=60.0, gt=0)
     max_failure_attempts: int = Field(default=5, ge=1)  # deprecated, read by nothing: see DEPRECATED
+    # the drift check: records per system whose current values each run re-reads (sync.run.verify)
+    verify_sample: int = Field(default=200, ge=0)
 
 
 class LoggingSettings(_Section):

@@ -34,6 +34,7 @@ from connectors.base import (
     System,
     WriteResult,
 )
+from connectors.hubspot import account as hubspot_account
 from connectors.hubspot import read as hubspot_read
 from connectors.hubspot import setup as hubspot_setup
 from connectors.hubspot import write as hubspot_write
@@ -90,6 +91,7 @@ class HubSpotConnector:
         self._rules: dict[str, PropertyRule] | None = None
         self._list_ids: dict[str, str] = {}
         self._on_list_id: Callable[[str, str | None], None] = _ignore_list_id
+        self._portal_id: str | None = None
         self._lock = threading.Lock()
 
     def connect(self) -> None:
@@ -98,6 +100,17 @@ class HubSpotConnector:
         hubspot_read.check_access(self.transport)
 
     # ------------------------------------------------------------------ reads
+
+    def account_id(self) -> str:
+        """The portal id (Hub ID) this connector's token belongs to, read once per connector (one call,
+        GET /account-info/v3/details)."""
+        with self._lock:
+            known = self._portal_id
+        if known is None:
+            known = hubspot_account.portal_id(self.transport)
+            with self._lock:
+                self._portal_id = known
+        return known
 
     def iter_contacts(self, since: datetime | None, properties: Sequence[str],
                       until: datetime | None = None) -> Iterator[ContactRef]:

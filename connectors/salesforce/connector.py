@@ -22,6 +22,7 @@ from connectors.base import (
     BatchSizes,
     CallCounter,
     CallTask,
+    ConfigurationError,
     ContactRef,
     FieldUpdate,
     ListChange,
@@ -77,6 +78,7 @@ class SalesforceConnector:
         self.bulk_options = bulk_options
         self._campaigns: dict[str, str] = {}  # lower campaign name -> id, found or created this run
         self._users_active: dict[str, bool] = {}  # User id -> IsActive, read this run (task owners)
+        self._org_id: str | None = None  # account_id(), read once
         self._reader = DealReader(
             self.client,
             loss_reason_field=self.config.loss_reason_field,
@@ -87,6 +89,20 @@ class SalesforceConnector:
     def connect(self) -> None:
         """Log in by the configured auth mode (later expiries: one re-login per request, then an error)."""
         self.client.connect()
+
+    def account_id(self) -> str:
+        """The org's id (18 characters), read once per connector: `SELECT Id FROM Organization` (one
+        query call; works for every auth mode, the `session` mode included, where no login answer
+        carries the id). The Organization object is queryable (Object Reference for the Salesforce
+        Platform, "Organization": supported calls include query(); PARTLY VERIFIED: the stored copies
+        searched did not include that page, see docs/sandbox-salesforce.md)."""
+        if self._org_id is None:
+            rows = list(self.client.query("SELECT Id FROM Organization LIMIT 1", budgeted=False))
+            if not rows or not rows[0].get("Id"):
+                raise ConfigurationError("salesforce: the org's id could not be read (SELECT Id FROM "
+                                         "Organization returned no row)")
+            self._org_id = str(rows[0]["Id"])
+        return self._org_id
 
     # ------------------------------------------------------------------ reads
     def iter_deals(

@@ -9,7 +9,8 @@ handler. Non-search responses carry the `X-HubSpot-RateLimit-*` headers.
 Endpoint names (for faults and `emu.calls`): hubspot.search, hubspot.batch_read, hubspot.batch_update,
 hubspot.batch_upsert, hubspot.batch_create, hubspot.batch_archive, hubspot.contacts (basic CRUD,
 paging, merge), hubspot.properties (properties and groups), hubspot.lists (including search),
-hubspot.memberships. A `%2F` in an API path is refused with 404 before all that (`EncodedSlashGuard`).
+hubspot.memberships, hubspot.account_info. A `%2F` in an API path is refused with 404 before all
+that (`EncodedSlashGuard`).
 
 `/_sandbox/...` is the private inspection API (no auth, no limits, not counted): see inspect_api.py.
 """
@@ -30,7 +31,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..faults import DroppedConnection
-from . import contacts_api, inspect_api, lists_api, oauth, schema_api
+from . import account_api, contacts_api, inspect_api, lists_api, oauth, schema_api
 from .errors import AUTH_NOT_FOUND, ApiError, error_body
 from .http import Reply
 from .ratelimit import RATE_LIMIT_MESSAGES
@@ -98,6 +99,7 @@ API_ROUTES: list[tuple[str, list[str], str, Handler]] = [
     (f"{L}/{{listId}}/memberships/remove", ["PUT"], "hubspot.memberships", lists_api.remove_members),
     (f"{L}/{{listId}}/memberships/add-and-remove", ["PUT"], "hubspot.memberships", lists_api.add_and_remove),
     (f"{L}/{{listId}}/memberships", ["GET"], "hubspot.memberships", lists_api.page_members),
+    ("/account-info/v3/details", ["GET"], "hubspot.account_info", account_api.details),
 ]
 
 

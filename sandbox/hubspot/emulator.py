@@ -13,6 +13,7 @@ from .ratelimit import RateLimiter
 from .store import ContactStore
 
 BATCH_ERROR_MODES = ("multi_status", "whole_batch")
+DEFAULT_PORTAL_ID = 24_100_001  # the sandbox portal's id (Hub ID)
 
 
 def _utc_now() -> datetime:
@@ -59,6 +60,7 @@ class HubSpotEmulator:
         token_ttl: int = TOKEN_TTL,
         search_lag: float = 0.0,
         clock: Callable[[], datetime] | None = None,
+        portal_id: int = DEFAULT_PORTAL_ID,
     ):
         self.tokens = frozenset(tokens)
         self.faults = faults if faults is not None else FaultInjector()
@@ -77,11 +79,14 @@ class HubSpotEmulator:
             clock=self.clock,
         )
         self.store = ContactStore(self.clock, search_lag=search_lag)
+        self.portal_id = portal_id  # GET /account-info/v3/details
         self.app = build_app(self)
 
-    def reset(self) -> None:
+    def reset(self, *, portal_id: int | None = None) -> None:
         """Forget all contacts, lists and custom properties, call counts and rate-limit usage
-        (fault rules stay; clear them with `emu.faults.clear()`)."""
+        (fault rules stay; clear them with `emu.faults.clear()`). `portal_id`: come back as another
+        portal (default: the sandbox's usual portal, `DEFAULT_PORTAL_ID`)."""
+        self.portal_id = DEFAULT_PORTAL_ID if portal_id is None else portal_id
         self.store.reset()
         self.calls.reset()
         self.limiter.reset()

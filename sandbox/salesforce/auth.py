@@ -25,7 +25,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .ids import ORG_ID, ORG_ID18
+from .ids import ORG_ID18
 
 SOAP_NS = "urn:partner.soap.sforce.com"
 INVALID_LOGIN = "Invalid username, password, security token; or user locked out."
@@ -54,9 +54,10 @@ class Sessions:
         self.ttl = ttl_seconds
         self._last_used: dict[str, datetime] = {}
         self._lock = threading.Lock()
+        self.org_id = ORG_ID18  # the org whose sessions these are (session ids start with its 15-char id)
 
     def mint(self) -> str:
-        token = f"{ORG_ID}!{secrets.token_urlsafe(72)}"
+        token = f"{self.org_id[:15]}!{secrets.token_urlsafe(72)}"
         with self._lock:
             self._last_used[token] = self.clock()
         return token
@@ -150,15 +151,16 @@ def soap_login(
     if username.lower() != creds.username.lower() or password != creds.password + creds.security_token:
         return 500, soap_fault("INVALID_LOGIN", INVALID_LOGIN)
     session = creds.mint_session()
-    server = f"{base_url}/services/Soap/u/{version}/{ORG_ID}"
+    org15, org18 = creds.sessions.org_id[:15], creds.sessions.org_id
+    server = f"{base_url}/services/Soap/u/{version}/{org15}"
     return 200, (
         '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope '
         'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com" '
         'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><loginResponse><result>'
-        f"<metadataServerUrl>{base_url}/services/Soap/m/{version}/{ORG_ID}</metadataServerUrl>"
+        f"<metadataServerUrl>{base_url}/services/Soap/m/{version}/{org15}</metadataServerUrl>"
         "<passwordExpired>false</passwordExpired><sandbox>true</sandbox>"
         f"<serverUrl>{server}</serverUrl><sessionId>{session}</sessionId><userId>{user_id}</userId>"
-        f"<userInfo><organizationId>{ORG_ID18}</organizationId><organizationName>leadsync sandbox"
+        f"<userInfo><organizationId>{org18}</organizationId><organizationName>leadsync sandbox"
         f"</organizationName><userEmail>{creds.username}</userEmail><userId>{user_id}</userId>"
         f"<userName>{creds.username}</userName><userTimeZone>UTC</userTimeZone></userInfo>"
         "</result></loginResponse></soapenv:Body></soapenv:Envelope>"
@@ -179,7 +181,7 @@ def _token(creds: Credentials, base_url: str, user_id: str) -> tuple[int, dict[s
     return 200, {
         "access_token": token,
         "instance_url": base_url,
-        "id": f"{base_url}/id/{ORG_ID18}/{user_id}",
+        "id": f"{base_url}/id/{creds.sessions.org_id}/{user_id}",
         "token_type": "Bearer",
         "issued_at": issued,
         "signature": signature,

@@ -16,6 +16,7 @@ from .api import NEWEST_VERSION, OLDEST_VERSION
 from .app import UriLimit, build_app
 from .auth import Credentials, Sessions
 from .bulk import BulkJobs
+from .ids import ORG_ID18, normalize_id
 from .query import QueryEngine
 from .rest import Cursors
 from .schema import Schema
@@ -76,10 +77,21 @@ class SalesforceEmulator:
         """A valid session id (for `Salesforce(session_id=..., instance_url=...)`)."""
         return self.sessions.mint()
 
-    def reset(self) -> None:
+    @property
+    def org_id(self) -> str:
+        """The org's 18-character id (the Organization row, session ids, login answers)."""
+        return self.store.org_id
+
+    def reset(self, *, org_id: str | None = None) -> None:
         """Empty data, API usage, call counts, cursors, bulk jobs, sessions and fault rules; the
-        strictness switches back to their defaults and the clock to real time."""
+        strictness switches back to their defaults and the clock to real time. `org_id` (an 18-character
+        `00D` id, e.g. `make_id("00D", 2)`): the org comes back as another org, as after a sandbox
+        refresh (default: the sandbox's usual org, `ids.ORG_ID18`)."""
         self.clock.move_to(None)
+        org_id = ORG_ID18 if org_id is None else org_id
+        if normalize_id(org_id) != org_id or not org_id.startswith("00D"):
+            raise ValueError(f"not an 18-character organization id: {org_id!r}")
+        self.store.org_id = self.sessions.org_id = org_id
         self.store.reset()
         self.store.allow_inactive_task_owners = False
         self.soap_login_retired = self.password_grant_retired = self.rotate_refresh_tokens = False

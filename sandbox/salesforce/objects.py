@@ -173,6 +173,27 @@ def standard_objects() -> list[ObjectDef]:
     """The objects of a fresh sandbox org (before custom fields from configuration)."""
     sys_fields = _system_fields()
     return [
+        # The org itself, one row: leadsync reads its Id to know which org a state store belongs to.
+        # Object Reference for the Salesforce Platform, "Organization": supported calls include query()
+        # (PARTLY VERIFIED: page not in the stored copies searched); the emulator refuses API writes
+        # (stricter than an org, whose Organization takes some updates).
+        ObjectDef(
+            "Organization",
+            "00D",
+            sys_fields
+            + (
+                _text("Name", 80, nillable=False, label="Name"),
+                _pick("OrganizationType", ("Developer Edition", "Enterprise Edition", "Unlimited Edition"),
+                      label="Edition"),
+                _bool("IsSandbox", label="Is Sandbox"),
+                _text("InstanceName", 5, label="Instance Name"),
+            ),
+            label="Organization",
+            label_plural="Organizations",
+            createable=False,
+            updateable=False,
+            deletable=False,
+        ),
         ObjectDef(
             "User",
             "005",

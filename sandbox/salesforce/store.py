@@ -16,7 +16,7 @@ from typing import Any
 
 from . import rules
 from .errors import RecordError
-from .ids import make_id, normalize_id
+from .ids import ORG_ID18, make_id, normalize_id
 from .indexes import EqIndex, RangeIndex
 from .schema import FieldDef, ObjectDef, Schema, stage_rows
 from .values import coerce, parse_datetime
@@ -111,6 +111,7 @@ class Store:
         self._journal: Journal | None = None
         self.tables: dict[str, Table] = {}
         self.user_id = ""
+        self.org_id = ORG_ID18  # the org's 18-character id (the Organization row; see `reset`)
         self.allow_inactive_task_owners = False  # see rules.INACTIVE_OWNER
         self.reset()
 
@@ -140,6 +141,12 @@ class Store:
             table.counter = 1
             table.rows[self.user_id] = user
             table.index(user)
+            org = {"Id": self.org_id, "Name": "leadsync sandbox", "OrganizationType": "Enterprise Edition",
+                   "IsSandbox": True, "InstanceName": "SB1", "CreatedDate": at, "CreatedById": self.user_id,
+                   "LastModifiedDate": at, "LastModifiedById": self.user_id, "SystemModstamp": at}
+            orgs = self.tables["Organization"]
+            orgs.rows[self.org_id] = org
+            orgs.index(org)
             for row in stage_rows():  # the org's stages (read-only over the API)
                 row.update(LastModifiedDate=at, LastModifiedById=self.user_id)
                 self.insert_system_row("OpportunityStage", row, at=at, user_id=self.user_id)

@@ -40,6 +40,13 @@ LogJsonOpt = Annotated[bool, typer.Option("--log-json", help="Log one JSON objec
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG level.")]
 ResetStateOpt = Annotated[bool, typer.Option("--reset-state", help="Start a new state store in a SQLite "
                                              "file that is empty (0 bytes), which is refused otherwise.")]
+RebindOpt = Annotated[bool, typer.Option("--rebind", help="The Salesforce org or HubSpot portal behind "
+                                         "the state changed on purpose: bind the state to the ones the "
+                                         "settings reach now, forgetting what it wrote to the old ones "
+                                         "(everything is written again).")]
+VerifyOpt = Annotated[bool, typer.Option("--verify", help="Re-read every record leadsync has written and "
+                                         "write again what differs (each run re-reads a sample: "
+                                         "sync.verify_sample).")]
 
 err = Console(stderr=True)
 
@@ -172,10 +179,14 @@ def register(app: typer.Typer) -> None:
 
 def sync_command(config: ConfigOpt = None, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
                  now: NowOpt = None, log_json: LogJsonOpt = False, verbose: VerboseOpt = False,
-                 reset_state: ResetStateOpt = False) -> None:
+                 reset_state: ResetStateOpt = False, rebind: RebindOpt = False,
+                 verify: VerifyOpt = False) -> None:
     """One incremental run: pull changes, recompute everyone, write what changed."""
     settings = load(config, log_json=log_json, verbose=verbose)
-    execute_until_signal(settings, RunOptions(dry_run=dry_run, now=parse_when(now, "--now")),
+    if rebind and dry_run:
+        raise fail("--rebind changes the state store; it cannot be combined with --dry-run")
+    execute_until_signal(settings, RunOptions(dry_run=dry_run, now=parse_when(now, "--now"), rebind=rebind,
+                                              verify=verify),
                          json_out=json_out, again="leadsync sync", reset_state=reset_state)
 
 

@@ -25,18 +25,19 @@ from connectors.base import (
     ConnectorError,
     ContactRef,
     LostDeal,
+    RetriableAPIError,
 )
 from mappings.emails import normalize_email
 from mappings.engine import assign
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_LOCKED, EXIT_OK, EXIT_RECORD_FAILURES
-from sync.run import streams
+from sync.run import binding, streams, verify
 from sync.run.context import SyncContext
-from sync.run.desired import Current, desired_for, email_lists, needs_current
+from sync.run.desired import Current, desired_for, email_lists, needs_current, records_of
 from sync.run.identity import IdentityResolver, Person, to_person_facts
 from sync.run.lock import LockHeld, LockLost, RunLock
 from sync.run.plan import PlanState, PlanSummary, plan
 from sync.run.plan_model import PersonDesired
-from sync.run.setup import field_expectations, field_specs
+from sync.run.setup import field_expectations, field_specs, located
 from sync.run.writer import StopRequested, Writer
 from sync.state.errors import StateStoreError
 from sync.state.records import TaskCycle
@@ -60,6 +61,8 @@ class RunOptions:
     stop: threading.Event | None = None
     sample_size: int = 20
     progress: Progress | None = None
+    rebind: bool = False  # the state belongs to another org/portal: forget it and bind the new ones
+    verify: bool = False  # re-read every record leadsync has written (else a sample: sync.verify_sample)
 
 
 @dataclass
@@ -94,6 +97,10 @@ def run(ctx: SyncContext, options: RunOptions = RunOptions()) -> RunResult:
         lock.release()
 
 
+class PullIncomplete(ConnectorError):
+    """A read failed for good; the run kept what it read and retried earlier failures (exit 1)."""
+
+
 class _Run:
     def __init__(self, ctx: SyncContext, options: RunOptions, lock: RunLock):
         self.ctx, self.o, self.lock = ctx, options, lock
@@ -105,6 +112,9 @@ class _Run:
         self.writer: Writer | None = None
         # records per write call, as each system's connector sends them (the writer and the estimates)
         self.sizes = {"salesforce": ctx.salesforce.write_sizes, "hubspot": ctx.hubspot.write_sizes}
+        self.verify_sf: set[str] = set()  # Salesforce records whose current values are re-read (drift)
+        self.pull_error: ConnectorError | None = None  # a read that failed for good (pull_keeping)
+        self.checked: set[str] = set()  # systems whose mapped fields passed the preflight this run
 
     # ------------------------------------------------------------------ outline
     def execute(self, started: float) -> RunResult:
@@ -119,10 +129,13 @@ class _Run:
         try:
             ctx.salesforce.connect()
             ctx.hubspot.connect()  # one cheap call: a refused token stops the run before any read
-            self.pull()
+            binding.check(ctx.store, ctx.salesforce, ctx.hubspot, rebind=o.rebind and not o.dry_run)
+            self.pull_keeping()
             self.recompute()
             if self.writer is not None:
                 self.writer.flush(final=True)
+            if self.pull_error is not None:  # the run did not finish: failed, exit 1, no watermark moves
+                raise self.pull_error
         except BudgetExhausted as exc:
             status, code, error = "budget_stopped", EXIT_RECORD_FAILURES, str(exc)
         except (StopRequested, LockLost) as exc:
@@ -160,9 +173,13 @@ class _Run:
                          self.summary.to_dict(self.sizes), error, time.monotonic() - started)
 
     def preflight(self, system: str) -> None:
-        """Before the first write to a system: every mapped field/property exists, is writable and
-        takes every value leadsync may write (one describe / properties read). A mismatch stops the run
+        """Before the first write to a system, and for Salesforce also before the first read that
+        names the mapped fields: every mapped field/property exists, is writable and takes every value
+        leadsync may write (one describe / properties read per run; each problem names the mapping
+        file, line and key of the field). A mismatch stops the run
         as a configuration error naming the field and value; `leadsync setup` fixes HubSpot's side."""
+        if system in self.checked:  # also checked before the first read that names mapped fields
+            return
         mapping = self.ctx.mapping
         if system == "salesforce":
             problems = self.ctx.salesforce.check_fields(field_expectations(mapping, "salesforce"))
@@ -171,7 +188,9 @@ class _Run:
                                                           create_missing=False)
         if problems:
             hint = " (run `leadsync setup`)" if system == "hubspot" else ""
-            raise ConfigurationError(f"{system} is not ready for the mapping{hint}: " + "; ".join(problems))
+            raise ConfigurationError(f"{system} is not ready for the mapping{hint}: "
+                                     + "; ".join(located(mapping, system, problems)))
+        self.checked.add(system)
 
     def _counts(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(sorted(self.counts.items()))
@@ -196,6 +215,22 @@ class _Run:
             self.marks[stream] = when
 
     # ------------------------------------------------------------------ pull
+    def pull_keeping(self) -> None:
+        """`pull`; when a read fails for good (its retries spent on transient errors; anything else,
+        such as refused credentials, a 400, TLS or the budget, stops the run as before), what was read
+        before is kept (stored as it came) and the run goes on to plan and write the records that
+        failed in earlier runs only: they were planned from a complete read before, so retrying them
+        does not act on half a read. The run still ends `failed` (exit 1) and moves no watermark."""
+        try:
+            self.pull()
+        except RetriableAPIError as exc:  # transient trouble that outlasted the retries
+            log.warning("the pull did not finish (%s): keeping what was read, retrying earlier failures",
+                        exc)
+            self.pull_error = PullIncomplete(f"the pull did not finish: {exc}; what was read is kept, "
+                                             "records that failed before were retried, and the next run "
+                                             "reads again from the same watermarks")
+            self.counts["pull_incomplete"] = 1
+
     def pull(self) -> None:
         """Every stream of `sync.run.streams` in order (deals first: a deal won or re-opened after a
         loss takes its people out of recycling, so it must be known before the first assignment is
@@ -212,6 +247,8 @@ class _Run:
                 continue
             since = streams.start(stream, watermark=marks[stream.name], backfill=backfill, since=o.since,
                                   lookback=streams.lookback(stream, sources))
+            if stream.system == "salesforce" and stream.snapshot == "contacts" and sources.watch:
+                self.preflight("salesforce")  # this read names the mapped Contact fields
             records = stream.read(sources, since)
             if records is None:
                 continue
@@ -227,11 +264,28 @@ class _Run:
         if missing:
             found = self._store_contacts(ctx.hubspot.read_by_email(missing, props), None)
             self.counts["hubspot_looked_up_by_email"] += found
+        self.pick_verified(props)
+
+    def pick_verified(self, props: Sequence[str]) -> None:
+        """The drift check (`sync.run.verify`): re-read a sample of the HubSpot contacts leadsync wrote
+        now (stored as snapshots, which the planner takes as current values) and choose the Salesforce
+        contacts whose current values `desire` reads."""
+        ctx, size, turn = self.ctx, self.ctx.settings.sync.verify_sample, self.run_id or 0
+        hs_ids = verify.pick(ctx.store, "hubspot", size, turn, everything=self.o.verify)
+        if hs_ids:
+            refs = list(ctx.hubspot.read_by_email(verify.emails_of(ctx.store, "hubspot", hs_ids), props))
+            for batch in chunks(refs, SNAPSHOT_CHUNK):
+                ctx.store.upsert_contacts("hubspot", batch)
+            values = {r.contact_id: dict(r.properties) for r in refs}
+            self.counts["verify.hubspot.read"] += len(refs)
+            self.counts["verify.hubspot.drifted"] += len(verify.drifted(ctx.store, ctx.mapping, "hubspot",
+                                                                        values))
+        self.verify_sf = set(verify.pick(ctx.store, "salesforce", size, turn, everything=self.o.verify))
 
     def _store_deals(self, deals: Iterable[LostDeal], stream: str) -> set[str]:
         """Store the deals (all states, also on a first run); the emails of their people."""
         emails: set[str] = set()
-        for batch in chunks(deals, SNAPSHOT_CHUNK):
+        for batch in streams.batches_keeping_partial(deals, SNAPSHOT_CHUNK):
             self.ctx.store.upsert_deals(batch)
             self.counts["deals_read"] += len(batch)
             for d in batch:
@@ -244,7 +298,7 @@ class _Run:
         """Salesforce contacts leadsync has written to that changed since the last run, with the
         mapped fields: what they hold now, so a value edited by hand is seen (keep_manual)."""
         n = 0
-        for batch in chunks(managed, SNAPSHOT_CHUNK):
+        for batch in streams.batches_keeping_partial(managed, SNAPSHOT_CHUNK):
             self.ctx.store.upsert_contacts("salesforce", batch)
             for ref in batch:
                 self._mark(stream, ref.modified_at)
@@ -262,7 +316,7 @@ class _Run:
 
     def _store_contacts(self, contacts: Iterable[ContactRef], stream: str | None) -> int:
         n = 0
-        for batch in chunks(contacts, SNAPSHOT_CHUNK):
+        for batch in streams.batches_keeping_partial(contacts, SNAPSHOT_CHUNK):
             self.ctx.store.upsert_contacts("hubspot", batch)
             n += len(batch)
             if stream is not None:
@@ -302,9 +356,12 @@ class _Run:
         # forgotten (sync.state.list_ids) before the plan, so this run adds those people again
         self.ctx.hubspot.confirm_lists(sorted(set(mapping.list_names("hubspot").values())))
         lists = email_lists(mapping)
+        retry_only = self.failed_records() if self.pull_error is not None else None
         done = 0
         for keys in chunks(sorted(people), PEOPLE_CHUNK):
             chunk = [people[k] for k in keys]
+            if retry_only is not None:
+                chunk = [p for p in chunk if self.has_failed(p, retry_only)]
             desired, state = self.desire(chunk)
             wp = plan(desired, state, email_lists=lists)
             self.summary.add(wp)
@@ -312,6 +369,22 @@ class _Run:
                 self.writer.add(wp)
             done += len(chunk)
             self._tick("people", done)
+
+    def failed_records(self) -> dict[str, set[str]]:
+        """System -> ids of the records with an open write failure (a list change's key is
+        `record@list`, a call task's `deal:lost date:person hash`, filed under its deal id)."""
+        out: dict[str, set[str]] = {}
+        for f in self.ctx.store.list_failures(include_resolved=False):
+            if f.stage == "write":
+                out.setdefault(f.system, set()).add(f.record_key.split("@", 1)[0].split(":", 1)[0])
+        return out
+
+    @staticmethod
+    def has_failed(person: Person, failed: dict[str, set[str]]) -> bool:
+        """Whether one of the person's records or deals (call tasks) has an open write failure."""
+        if any(rid in failed.get(system, ()) for system, ids in records_of(person).items() for rid in ids):
+            return True
+        return any(d.opportunity_id in failed.get("salesforce", ()) for d in person.deals)
 
     def desire(self, chunk: Sequence[Person]) -> tuple[list[PersonDesired], PlanState]:
         """What leadsync wants for these people, with the current Salesforce values read where a
@@ -337,6 +410,14 @@ class _Run:
         sf_known = [cid for p, _ in pairs for cid in p.salesforce_contact_ids]
         for ref in self.ctx.store.iter_contacts("salesforce", ids=sf_known):
             current["salesforce"][ref.contact_id] = dict(ref.properties)
+        check = sorted(self.verify_sf.intersection(sf_known))
+        if check:  # the drift check: what the sampled contacts hold now
+            self.preflight("salesforce")
+            now_values = self.ctx.salesforce.read_current(check, self.salesforce_fields())
+            current["salesforce"].update(now_values)
+            self.counts["verify.salesforce.read"] += len(now_values)
+            self.counts["verify.salesforce.drifted"] += len(verify.drifted(
+                self.ctx.store, mapping, "salesforce", now_values))
         desired = [desired_for(p, a, mapping, current) for p, a in pairs]
         records: dict[str, set[str]] = {"salesforce": set(), "hubspot": set()}
         for d in desired:
@@ -351,6 +432,7 @@ class _Run:
         if not sf_ids:
             return desired, state
         fields = self.salesforce_fields()
+        self.preflight("salesforce")  # the read names every mapped Contact field
         current["salesforce"].update(self.ctx.salesforce.read_current(sorted(sf_ids), fields))
         self.counts["salesforce_contacts_checked"] += len(sf_ids)
         return [self._with_current(d, current) if any(t.record_id in sf_ids for t in d.fields) else d

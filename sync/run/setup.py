@@ -64,6 +64,21 @@ def field_expectations(mapping: Mapping, system: str) -> dict[str, dict[str, Col
     return out
 
 
+def located(mapping: Mapping, system: str, problems: list[str]) -> list[str]:
+    """The problems, each that is about a mapped field prefixed with where that field is mapped
+    (`file:line [fields.<system>.<Object>].<Field>: `), so the admin knows which line to fix. The
+    connectors name a field as `Object.Field: ...` (Salesforce) or `... property 'field' ...` (HubSpot)."""
+    out = []
+    for problem in problems:
+        low = problem.lower()
+        for fm in mapping.fields_for(system):
+            if low.startswith(f"{fm.object}.{fm.field}:".lower()) or f"'{fm.field}'" in problem:
+                problem = f"{mapping.where(fm)}: {problem}"
+                break
+        out.append(problem)
+    return out
+
+
 @dataclass
 class SetupReport:
     hubspot_problems: list[str] = field(default_factory=list)
@@ -83,12 +98,13 @@ def run_setup(ctx: SyncContext, *, create_missing: bool) -> SetupReport:
     """Check (and with `create_missing`, create) what the mapping needs in both systems."""
     mapping = ctx.mapping
     report = SetupReport()
-    report.hubspot_problems = ctx.hubspot.ensure_properties(field_specs(mapping, "hubspot", "contacts"),
-                                                            create_missing=create_missing)
+    report.hubspot_problems = located(mapping, "hubspot", ctx.hubspot.ensure_properties(
+        field_specs(mapping, "hubspot", "contacts"), create_missing=create_missing))
     names = sorted({mapping.list_name(k, "hubspot") for k in mapping.nurture_lists})
     report.hubspot_lists = ctx.hubspot.ensure_lists(names, create_missing=create_missing)
     report.hubspot_problems += [f"HubSpot list {n!r} does not exist (run `leadsync setup`)"
                                 for n in names if n not in report.hubspot_lists]
     ctx.salesforce.connect()
-    report.salesforce_problems = ctx.salesforce.check_fields(field_expectations(mapping, "salesforce"))
+    problems = ctx.salesforce.check_fields(field_expectations(mapping, "salesforce"))
+    report.salesforce_problems = located(mapping, "salesforce", problems)
     return report

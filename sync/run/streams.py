@@ -10,14 +10,15 @@ Watermark names are stored in users' state databases: never rename one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 from connectors.base import ContactRef, LostDeal, MarketingSystem, SalesSystem
 
 Backfill = Literal["window", "watermark", "everything"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +84,28 @@ def due(stream: Stream, marks: dict[str, datetime | None], *, backfill: bool) ->
     if backfill or stream.after is None:
         return True
     return marks.get(stream.name) is not None or marks.get(stream.after) is not None
+
+
+def batches_keeping_partial(records: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of at most `size` records, like `sync.state.sql.chunks`, except that when the
+    read fails the records read before the failure come out as a last (short) batch first, and the
+    error is raised when the next batch is asked for: the caller stores what was read (snapshots are
+    upserts, so storing part of a stream is always safe) and the watermark, which only a finished run
+    moves, stays where the unread part begins."""
+    batch: list[T] = []
+    it = iter(records)
+    while True:
+        try:
+            item = next(it)
+        except StopIteration:
+            break
+        except Exception:
+            if batch:
+                yield batch
+            raise
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -75,6 +75,12 @@ class Ledger:
                     out[key] = wv.value
         return out
 
+    def written_record_ids(self, system: str) -> list[str]:
+        """Every record of `system` leadsync has a recorded field write for, sorted."""
+        c = s.written_values.c
+        stmt = sa.select(c.record_id).where(c.system == system).distinct().order_by(c.record_id)
+        return [r.record_id for r in stream_rows(self.engine, stmt)]
+
     def iter_written(self, system: str | None = None) -> Iterator[WrittenValue]:
         """Stream every recorded write (optionally of one system)."""
         stmt = sa.select(s.written_values).order_by(*s.written_values.primary_key.columns)

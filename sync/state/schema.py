@@ -207,6 +207,16 @@ list_ids = sa.Table(
     sa.Column("found_at", UTCDateTime, nullable=False),
 )
 
+# The remote accounts this state belongs to: the Salesforce org id and the HubSpot portal id, bound on
+# first use. What the store remembers (values written, memberships, tasks, list ids, watermarks) is true
+# of that org and portal only; a run against another stops (see sync.state.bindings).
+bindings = sa.Table(
+    "bindings", metadata,
+    sa.Column("system", sa.String(32), primary_key=True),
+    sa.Column("remote_id", sa.String(128), nullable=False),
+    sa.Column("bound_at", UTCDateTime, nullable=False),
+)
+
 _V1_TABLES = (watermarks, deals, contacts, written_values, list_memberships, call_tasks, runs, failures,
               run_lock)
 
@@ -231,6 +241,10 @@ def _create_list_ids(conn: Connection) -> None:
     list_ids.create(conn, checkfirst=True)
 
 
+def _create_bindings(conn: Connection) -> None:
+    bindings.create(conn, checkfirst=True)
+
+
 def _reread_deals(conn: Connection) -> None:
     """Lost dates now come from OpportunityHistory (the day the deal entered closed-lost), not from
     CloseDate. Deal snapshots stored before hold the CloseDate, and an unchanged deal would keep it
@@ -243,6 +257,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "write intents (pending_writes) for crash recovery", _create_pending_writes),
     Migration(3, "lost dates from stage history: read every deal again", _reread_deals),
     Migration(4, "list ids kept between runs (list_ids)", _create_list_ids),
+    Migration(5, "the org and portal the state belongs to (bindings)", _create_bindings),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

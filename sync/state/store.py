@@ -12,6 +12,7 @@ What it holds, and the methods that read and write it:
                                          record_list_changes
 - the task written per recycle cycle ... get_task / tasks_for / record_tasks
 - the ids of the lists written to ....... list_ids / set_list_id (see `sync.state.list_ids.ListIds`)
+- the org / portal it belongs to ........ bindings / bind (see `sync.state.bindings.Bindings`)
 - runs and failed records .............. see `sync.state.runs.RunHistory` (mixed in)
 - write intents (crash recovery) ........ see `sync.state.pending.PendingWrites` (mixed in)
 The first two rows are `sync.state.snapshots.Snapshots`, the next three `sync.state.ledger.Ledger`.
@@ -31,6 +32,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
 from sync.state import schema as s
+from sync.state.bindings import Bindings
 from sync.state.errors import StateStoreError, describe
 from sync.state.ledger import Ledger
 from sync.state.list_ids import ListIds
@@ -96,7 +98,7 @@ def _driver_problem(exc: Exception) -> str:
             "postgresql+psycopg://user@host/db")
 
 
-class StateStore(Snapshots, Ledger, ListIds, RunHistory, PendingWrites):
+class StateStore(Snapshots, Ledger, ListIds, RunHistory, PendingWrites, Bindings):
     """Handle on one state database. Thread-safe (each call takes its own pooled connection)."""
 
     def __init__(self, engine: Engine) -> None:

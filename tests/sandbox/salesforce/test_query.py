@@ -9,6 +9,7 @@ import pytest
 from simple_salesforce import Salesforce, SalesforceMalformedRequest, format_soql
 
 from sandbox.salesforce import SalesforceEmulator
+from sandbox.salesforce.ids import make_id
 
 
 @pytest.fixture
@@ -276,3 +277,16 @@ def test_datetimes_have_second_precision_like_the_org(emu: SalesforceEmulator, s
     assert row["CreatedDate"] == row["SystemModstamp"] == "2026-02-01T09:00:00.000+0000"
     later = "SELECT LastName FROM Contact WHERE SystemModstamp >= 2026-02-01T09:00:00.900Z"
     assert [r["LastName"] for r in sf.query(later)["records"]] == ["Ms"]
+
+
+def test_the_organization_row_is_the_orgs_id_and_follows_a_refresh(emu: SalesforceEmulator,
+                                                                     sf: Salesforce) -> None:
+    """`SELECT Id FROM Organization`: one row, the org's 18-character id (Object Reference,
+    "Organization"); a reset with another `org_id` is another org."""
+    rows = sf.query("SELECT Id, Name FROM Organization")["records"]
+    assert [r["Id"] for r in rows] == [emu.org_id] and emu.org_id.startswith("00D") and len(emu.org_id) == 18
+    other = make_id("00D", 3)
+    emu.reset(org_id=other)
+    assert emu.mint_session().startswith(other[:15] + "!")
+    emu.reset()
+    assert emu.org_id != other

@@ -70,6 +70,9 @@ class FakeSales(Recorder):
     def connect(self) -> None:
         pass
 
+    def account_id(self) -> str:
+        return "00D000000000001AAA"
+
     def iter_deals(self, since: datetime | None, until: datetime | None = None, *,
                    lost_only: bool = False) -> Iterator[LostDeal]:
         self.since["iter_deals"], self.until["iter_deals"] = since, until
@@ -106,6 +109,9 @@ class FakeMarketing(Recorder):
 
     def connect(self) -> None:
         pass
+
+    def account_id(self) -> str:
+        return "1"
 
     def iter_contacts(self, since: datetime | None, properties: Sequence[str],
                       until: datetime | None = None) -> Iterator[ContactRef]:

@@ -145,7 +145,7 @@ def test_migration_4_keeps_list_ids_and_a_changed_id_forgets_its_memberships(db_
     engine = create_engine(db_url)
     try:
         migrate(engine, MIGRATIONS[:3])
-        assert migrate(engine) == [4]
+        assert migrate(engine, MIGRATIONS[:4]) == [4]
     finally:
         engine.dispose()
     with StateStore.open(db_url) as store:
@@ -162,3 +162,16 @@ def test_migration_4_keeps_list_ids_and_a_changed_id_forgets_its_memberships(db_
         assert store.set_list_id("hubspot", "Nurture - Events", None) == 2
         assert store.list_ids("hubspot") == {"Nurture - Call/DM": "12"}
         assert store.get_memberships("hubspot") == []
+
+
+def test_migration_5_adds_bindings_to_a_store_in_use(db_url: str) -> None:
+    """Version 5 adds `bindings`; a store that was in use before is bound on its next run (nothing is
+    bound by the migration itself)."""
+    engine = create_engine(db_url)
+    try:
+        migrate(engine, MIGRATIONS[:4])
+        assert migrate(engine) == [5]
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(state_schema.bindings)).scalar() == 0
+    finally:
+        engine.dispose()
