@@ -14,6 +14,7 @@ import logging
 from collections.abc import Mapping
 
 from connectors.base import ConfigurationError, MarketingSystem, SalesSystem
+from sync.run.context import keep_list_ids
 from sync.state.store import StateStore
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ def check(store: StateStore, sales: SalesSystem, marketing: MarketingSystem, *, 
             removed = store.bind(system, now, forget=True)
             log.warning("state rebound from %s %s to %s (forgot %s)", ACCOUNT_WORDS[system],
                         mismatched[system][0], now, _summary(removed))
+            if system == marketing.system:  # its list ids were the old portal's: drop them there too
+                keep_list_ids(store, marketing)
         elif system not in bound:
             store.bind(system, now)
             log.info("state bound to %s %s", ACCOUNT_WORDS[system], now)

@@ -45,5 +45,12 @@ def open_context(settings: Settings, *, mapping: Mapping | None = None,
     policy = retry_policy(settings)
     store = StateStore.open(settings.state.url, reset_empty=reset_state)
     sf, hs = build_connectors(settings.salesforce, settings.hubspot, counter=counter, policy=policy)
-    hs.remember_list_ids(store.list_ids(hs.system), partial(store.set_list_id, hs.system))
+    keep_list_ids(store, hs)
     return SyncContext(settings, mapping, store, counter, sf, hs)
+
+
+def keep_list_ids(store: StateStore, marketing: MarketingSystem) -> None:
+    """The MA platform starts from the list ids kept in the state store and keeps there every id it
+    finds, creates or finds gone (called again when the store forgets them: a rebind)."""
+    system = marketing.system
+    marketing.remember_list_ids(store.list_ids(system), partial(store.set_list_id, system))

@@ -52,3 +52,28 @@ def test_list_ids_are_kept_and_a_list_made_again_gets_its_members_back(world: Wo
     assert world.hubspot_lists_of("reader@example.com") == {NEWSLETTER}
     assert world.box.hubspot.store.list_members(NEWSLETTER) == {world.people["reader@example.com"].hubspot_id}
     assert "memberships" not in fresh_run(world, tmp_path)  # and then nothing more to do
+
+
+def test_a_rebind_drops_the_old_portals_list_ids_before_they_can_name_another_list(
+        world: World, tmp_path: Path) -> None:
+    """After `--rebind` to another portal, a kept id may name some other list there: the ids are
+    forgotten with the rest, so the lists are found by name again, never by an old id."""
+    world.person("reader@example.com", hubspot={"hs_email_open": "1"})
+    world.sync()
+    kept = world.ctx.store.list_ids("hubspot")
+    lists = world.box.hubspot.store.lists
+    lists.reset()  # "another portal": the same contacts, lists made again in another order
+    names = sorted(kept, key=lambda n: int(kept[n]))
+    for name in names[1:] + names[:1]:  # each old id now names another list
+        lists.create({"name": name, "objectTypeId": "0-1", "processingType": "MANUAL"})
+    newsletter_now = emulator_list_ids(world)[NEWSLETTER]
+    assert newsletter_now != kept[NEWSLETTER] and kept[NEWSLETTER] in emulator_list_ids(world).values()
+    world.ctx.store.bind("hubspot", "the-portal-before", forget=False)
+    ctx = open_context(load_settings(tmp_path / "settings.toml"))
+    try:
+        result = run(ctx, RunOptions(now=world.now, rebind=True))
+    finally:
+        ctx.close()
+    assert result.status == "ok", result.error
+    assert world.hubspot_lists_of("reader@example.com") == {NEWSLETTER}
+    assert world.ctx.store.list_ids("hubspot")[NEWSLETTER] == newsletter_now
