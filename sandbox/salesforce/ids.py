@@ -63,3 +63,14 @@ def normalize_id(value: object) -> str | None:
 
 
 ORG_ID18 = ORG_ID + checksum_suffix(ORG_ID)
+
+
+_DIGIT = {c: i for i, c in enumerate(_BASE62)}
+
+
+def id_number(record_id: str) -> int:
+    """The counter `make_id` built `record_id` from (its 9 base-62 digits after prefix, pod and "0")."""
+    n = 0
+    for c in record_id[6:15]:
+        n = n * 62 + _DIGIT[c]
+    return n

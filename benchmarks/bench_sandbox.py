@@ -1,0 +1,135 @@
+"""The sandbox's own cost at a given size: CPU to generate the demo book, CPU to load it, and the memory
+each emulator holds once loaded.
+
+    python benchmarks/bench_sandbox.py --people 100000
+    python benchmarks/bench_sandbox.py --people 1000000 --json
+
+Three child processes, so each figure is one process's alone: `generate` only streams the book (CPU
+seconds per person, nothing kept); `salesforce` and `hubspot` each load the book into one emulator and
+report the resident set size after loading minus the size of the same process before (an empty
+emulator, modules imported), after a full garbage collection. Both emulators together are the sum
+(they are independent stores; the benchmark and `leadsync sandbox` hold both in one process).
+Targets (issue 12): both emulators at 1,000,000 people under 2 GiB, the book generated in under 3 min.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402
+    ROOT,
+    machine_facts,
+    print_machine,
+    print_table,
+    progress,
+    run_child,
+    self_cpu_seconds,
+    self_rss_mib,
+)
+
+MIB = 1024 * 1024
+PARTS = ("generate", "salesforce", "hubspot")
+
+
+def measure(part: str, people: int, seed: int) -> dict[str, Any]:
+    """One part, in this process (called in a child)."""
+    from datetime import UTC, datetime
+
+    from sandbox.demo_data import generate
+    from sandbox.demo_load import load_demo
+    from sandbox.hubspot import HubSpotEmulator
+    from sandbox.salesforce import SalesforceEmulator
+
+    now = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
+    emulator: Any = None
+    if part == "salesforce":
+        emulator = SalesforceEmulator()
+    elif part == "hubspot":
+        emulator = HubSpotEmulator(tokens=("t",))
+    gc.collect()
+    rss0, cpu0 = self_rss_mib(), self_cpu_seconds()
+    book = generate(people=people, seed=seed, now=now)
+    if emulator is None:
+        n = 0
+        for account in book.accounts():
+            n += len(account.people)
+        loaded: dict[str, Any] = {"people": n}
+    else:
+        summary = load_demo(book, **{part: emulator})
+        loaded = dict(summary.__dict__)
+    cpu = self_cpu_seconds() - cpu0
+    gc.collect()
+    rss = self_rss_mib() - rss0
+    out: dict[str, Any] = {"part": part, "people": people, "cpu_seconds": round(cpu, 2),
+                           "cpu_ms_per_person": round(cpu * 1000 / max(1, people), 4), "loaded": loaded}
+    if emulator is not None:
+        out["rss_mib"] = round(rss, 1)
+        out["bytes_per_person"] = round(rss * MIB / max(1, people))
+    del emulator
+    return out
+
+
+def run(people: int, seed: int) -> dict[str, Any]:
+    results: dict[str, Any] = {"machine": machine_facts(), "people": people, "seed": seed, "parts": {}}
+    for part in PARTS:
+        progress(f"{part}: {people:,} people")
+        child = run_child([sys.executable, str(Path(__file__).resolve()), "--people", str(people),
+                           "--seed", str(seed), "--part", part], cwd=ROOT, pass_stderr=True)
+        result = child.json()
+        result["peak_rss_mib"] = child.peak_rss_mib
+        result["wall_seconds"] = round(child.wall_seconds, 1)
+        results["parts"][part] = result
+    parts = results["parts"]
+    both = parts["salesforce"]["rss_mib"] + parts["hubspot"]["rss_mib"]
+    results["emulators_rss_mib"] = round(both, 1)
+    results["emulators_bytes_per_person"] = round(both * MIB / max(1, people))
+    results["emulators_mib_at_1m"] = round(both * 1_000_000 / max(1, people))
+    results["generate_seconds_at_1m"] = round(parts["generate"]["cpu_ms_per_person"] * 1000, 1)
+    return results
+
+
+def render(r: dict[str, Any]) -> None:
+    print_machine(r["machine"])
+    p = r["parts"]
+    rows = [
+        ("generate the book", "CPU s", p["generate"]["cpu_seconds"], ""),
+        ("generate the book", "CPU ms / person", p["generate"]["cpu_ms_per_person"], ""),
+        ("generate the book", "CPU s at 1M (per-person rate x 1M)", r["generate_seconds_at_1m"], "< 180"),
+    ]
+    for part in ("salesforce", "hubspot"):
+        rows += [(f"{part} emulator", "load CPU s (generate + load)", p[part]["cpu_seconds"], ""),
+                 (f"{part} emulator", "RSS MiB after loading", p[part]["rss_mib"], ""),
+                 (f"{part} emulator", "bytes / person", p[part]["bytes_per_person"], "")]
+    rows += [("both emulators", "RSS MiB", r["emulators_rss_mib"], ""),
+             ("both emulators", "bytes / person", r["emulators_bytes_per_person"], ""),
+             ("both emulators", "MiB at 1M (per-person x 1M)", r["emulators_mib_at_1m"], "< 2,048")]
+    print_table(f"sandbox at {r['people']:,} people", ["what", "measure", "value", "target"], rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--part", choices=PARTS, help=argparse.SUPPRESS)  # child mode
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if args.part:
+        print(json.dumps(measure(args.part, args.people, args.seed), default=str))
+        return 0
+    result = run(args.people, args.seed)
+    if args.json:
+        print(json.dumps(result, default=str))
+    else:
+        render(result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
