@@ -4,12 +4,13 @@ each emulator holds once loaded.
     python benchmarks/bench_sandbox.py --people 100000
     python benchmarks/bench_sandbox.py --people 1000000 --json
 
-Three child processes, so each figure is one process's alone: `generate` only streams the book (CPU
-seconds per person, nothing kept); `salesforce` and `hubspot` each load the book into one emulator and
-report the resident set size after loading minus the size of the same process before (an empty
-emulator, modules imported), after a full garbage collection. Both emulators together are the sum
-(they are independent stores; the benchmark and `leadsync sandbox` hold both in one process).
-Targets (issue 12): both emulators at 1,000,000 people under 2 GiB, the book generated in under 3 min.
+Four child processes, so each figure is one process's alone: `generate` only streams the book (CPU
+seconds, nothing kept); `salesforce` and `hubspot` each load the book into one emulator, `both` into
+both as `leadsync sandbox` and the end-to-end benchmark do. Memory is the resident set size after
+loading minus the size of the same process before (empty emulators, modules imported), each after a
+full garbage collection; CPU is the process's user + system time to generate and load the book.
+Targets (issue 12): both emulators at 1,000,000 people under 2 GiB, the book (generated and loaded
+into both) in under 3 minutes. With a smaller --people the "at 1M" rows scale the per-person figure.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from common import (  # noqa: E402
 )
 
 MIB = 1024 * 1024
-PARTS = ("generate", "salesforce", "hubspot")
+PARTS = ("generate", "salesforce", "hubspot", "both")
 
 
 def measure(part: str, people: int, seed: int) -> dict[str, Any]:
@@ -48,31 +49,31 @@ def measure(part: str, people: int, seed: int) -> dict[str, Any]:
     from sandbox.salesforce import SalesforceEmulator
 
     now = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
-    emulator: Any = None
-    if part == "salesforce":
-        emulator = SalesforceEmulator()
-    elif part == "hubspot":
-        emulator = HubSpotEmulator(tokens=("t",))
+    emulators: dict[str, Any] = {}
+    if part in ("salesforce", "both"):
+        emulators["salesforce"] = SalesforceEmulator()
+    if part in ("hubspot", "both"):
+        emulators["hubspot"] = HubSpotEmulator(tokens=("t",))
     gc.collect()
     rss0, cpu0 = self_rss_mib(), self_cpu_seconds()
     book = generate(people=people, seed=seed, now=now)
-    if emulator is None:
+    if not emulators:
         n = 0
         for account in book.accounts():
             n += len(account.people)
         loaded: dict[str, Any] = {"people": n}
     else:
-        summary = load_demo(book, **{part: emulator})
+        summary = load_demo(book, **emulators)
         loaded = dict(summary.__dict__)
     cpu = self_cpu_seconds() - cpu0
     gc.collect()
     rss = self_rss_mib() - rss0
     out: dict[str, Any] = {"part": part, "people": people, "cpu_seconds": round(cpu, 2),
                            "cpu_ms_per_person": round(cpu * 1000 / max(1, people), 4), "loaded": loaded}
-    if emulator is not None:
+    if emulators:
         out["rss_mib"] = round(rss, 1)
         out["bytes_per_person"] = round(rss * MIB / max(1, people))
-    del emulator
+    emulators.clear()
     return out
 
 
@@ -86,12 +87,12 @@ def run(people: int, seed: int) -> dict[str, Any]:
         result["peak_rss_mib"] = child.peak_rss_mib
         result["wall_seconds"] = round(child.wall_seconds, 1)
         results["parts"][part] = result
-    parts = results["parts"]
-    both = parts["salesforce"]["rss_mib"] + parts["hubspot"]["rss_mib"]
-    results["emulators_rss_mib"] = round(both, 1)
-    results["emulators_bytes_per_person"] = round(both * MIB / max(1, people))
-    results["emulators_mib_at_1m"] = round(both * 1_000_000 / max(1, people))
-    results["generate_seconds_at_1m"] = round(parts["generate"]["cpu_ms_per_person"] * 1000, 1)
+    both = results["parts"]["both"]
+    results["emulators_rss_mib"] = both["rss_mib"]
+    results["emulators_bytes_per_person"] = both["bytes_per_person"]
+    results["emulators_mib_at_1m"] = round(both["rss_mib"] * 1_000_000 / max(1, people))
+    results["book_cpu_seconds"] = both["cpu_seconds"]
+    results["book_cpu_seconds_at_1m"] = round(both["cpu_ms_per_person"] * 1000, 1)
     return results
 
 
@@ -101,13 +102,15 @@ def render(r: dict[str, Any]) -> None:
     rows = [
         ("generate the book", "CPU s", p["generate"]["cpu_seconds"], ""),
         ("generate the book", "CPU ms / person", p["generate"]["cpu_ms_per_person"], ""),
-        ("generate the book", "CPU s at 1M (per-person rate x 1M)", r["generate_seconds_at_1m"], "< 180"),
     ]
     for part in ("salesforce", "hubspot"):
         rows += [(f"{part} emulator", "load CPU s (generate + load)", p[part]["cpu_seconds"], ""),
                  (f"{part} emulator", "RSS MiB after loading", p[part]["rss_mib"], ""),
                  (f"{part} emulator", "bytes / person", p[part]["bytes_per_person"], "")]
-    rows += [("both emulators", "RSS MiB", r["emulators_rss_mib"], ""),
+    rows += [("both emulators", "book CPU s (generate + load both)", r["book_cpu_seconds"], ""),
+             ("both emulators", "book CPU s at 1M (per-person rate x 1M)", r["book_cpu_seconds_at_1m"],
+              "< 180"),
+             ("both emulators", "RSS MiB after loading", r["emulators_rss_mib"], ""),
              ("both emulators", "bytes / person", r["emulators_bytes_per_person"], ""),
              ("both emulators", "MiB at 1M (per-person x 1M)", r["emulators_mib_at_1m"], "< 2,048")]
     print_table(f"sandbox at {r['people']:,} people", ["what", "measure", "value", "target"], rows)

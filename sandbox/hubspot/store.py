@@ -25,6 +25,7 @@ from .errors import ContactConflictError, PropertyValidationError
 from .lists import ListStore
 from .schema import PropertySchema, object_type_of
 from .timefmt import iso_ms, parse_ms, to_ms
+from .values import Values
 
 ID_BITS = 40
 ID_MASK = (1 << ID_BITS) - 1
@@ -35,9 +36,9 @@ DERIVED = frozenset({"hs_object_id", "createdate", "lastmodifieddate"})
 class Contact:
     __slots__ = ("id", "values", "created", "updated", "archived_at", "history", "first_set")
 
-    def __init__(self, contact_id: int, values: dict[str, str], created: int):
+    def __init__(self, contact_id: int, values: Mapping[str, str], created: int):
         self.id = contact_id
-        self.values = values
+        self.values = Values(values)
         self.created = created
         self.updated = created
         self.archived_at: int | None = None
@@ -248,16 +249,18 @@ class ContactStore:
                 raise ContactConflictError(str(other))
         compact = contact.history is None and contact.first_set is None
         first_set: list[str] = []
+        current = contact.values
+        changed = current.to_dict()  # written back once (each write to a Values rebuilds its tuple)
         for name, value in values.items():
             if name == "createdate":
                 contact.created = parse_ms(value or "") or contact.created
                 continue
-            previous = contact.values.get(name)
+            previous = current.get(name)
             if previous == value:
                 continue
             if compact and previous is None:  # set for the first time: kept compact (Contact.first_set)
                 first_set.append(name)
-                contact.values[name] = value  # not None: previous is None and value differs
+                changed[name] = value  # not None: previous is None and value differs
                 continue
             contact.expand(name)
             if contact.history is None:
@@ -267,9 +270,10 @@ class ContactStore:
             )
             trail.insert(0, (value, at_ms, source))
             if value is None:
-                contact.values.pop(name, None)
+                changed.pop(name, None)
             else:
-                contact.values[name] = value
+                changed[name] = value
+        contact.values = Values(changed)
         if first_set:
             contact.first_set = (at_ms, source, _shared(frozenset(first_set)))
         if "email" in values:
@@ -355,7 +359,7 @@ class ContactStore:
         elif before is None or before.archived_at is not None:
             seen = None
         else:
-            seen = Contact(before.id, dict(before.values), before.created)
+            seen = Contact(before.id, before.values, before.created)
             seen.updated = before.updated
         self.unindexed[contact.id] = (now + self.search_lag_ms, seen)
 

@@ -31,12 +31,14 @@ _EMPTY: frozenset[str] = frozenset()
 
 
 class EqIndex:
-    """value -> the ids holding it. Most values (emails, external ids, a parent with one child) have
-    one id: it is kept as the bare id string, and a set only from the second id on (a set costs
-    about 200 bytes; at a million records that matters)."""
+    """value -> the ids holding it. Most values (emails, external ids) have one id, a parent a few
+    children: one id is kept as the bare id string, up to `SMALL` ids as a tuple, more as a set (an
+    empty set alone costs about 200 bytes; at a million records that matters)."""
+
+    SMALL = 16
 
     def __init__(self) -> None:
-        self._map: dict[Any, str | set[str]] = {}
+        self._map: dict[Any, str | tuple[str, ...] | set[str]] = {}
 
     def add(self, value: Any, record_id: str) -> None:
         if value is None:
@@ -47,7 +49,10 @@ class EqIndex:
             self._map[key] = record_id
         elif isinstance(ids, str):
             if ids != record_id:
-                self._map[key] = {ids, record_id}
+                self._map[key] = (ids, record_id)
+        elif isinstance(ids, tuple):
+            if record_id not in ids:
+                self._map[key] = (*ids, record_id) if len(ids) < self.SMALL else {*ids, record_id}
         else:
             ids.add(record_id)
 
@@ -62,17 +67,24 @@ class EqIndex:
             if ids == record_id:
                 del self._map[key]
             return
+        if isinstance(ids, tuple):
+            rest = tuple(i for i in ids if i != record_id)
+            if not rest:
+                del self._map[key]
+            else:
+                self._map[key] = rest[0] if len(rest) == 1 else rest
+            return
         ids.discard(record_id)
-        if len(ids) == 1:
-            self._map[key] = next(iter(ids))
-        elif not ids:
+        if not ids:
             del self._map[key]
 
     def find(self, value: Any) -> frozenset[str] | set[str]:
         ids = self._map.get(index_key(value))
         if ids is None:
             return _EMPTY
-        return frozenset((ids,)) if isinstance(ids, str) else ids
+        if isinstance(ids, str):
+            return frozenset((ids,))
+        return frozenset(ids) if isinstance(ids, tuple) else ids
 
 
 class RangeIndex:

@@ -66,5 +66,9 @@ class Row(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._values)
 
+    def to_dict(self) -> dict[str, Any]:
+        """A plain, mutable copy (what `dict(row)` gives, faster)."""
+        return dict(zip(self._shape.names, self._values, strict=True))
+
     def __repr__(self) -> str:
         return f"Row({dict(self.items())!r})"

@@ -28,6 +28,10 @@ UNINDEXED = frozenset({"CreatedById", "LastModifiedById"})  # one value for ever
 RANGE_FIELDS = {"OpportunityHistory": ("SystemModstamp", "CreatedDate")}
 
 
+def _copy(rec: Record) -> dict[str, Any]:
+    return rec.to_dict() if isinstance(rec, Row) else dict(rec)
+
+
 def value_of(rec: Record, fd: FieldDef) -> Any:
     return rec.get(fd.name, fd.default if fd.type == "boolean" else None)
 
@@ -228,7 +232,7 @@ class Store:
             old = self._existing(table, record_id)
             when = parse_datetime(at) if at is not None else self.now()
             changes = self._prepare(obj, fields, creating=False)
-            rec = dict(old)
+            rec = _copy(old)
             for name, value in changes.items():
                 if value is None:
                     if obj.by_name[name].required or not obj.by_name[name].nillable:
@@ -255,7 +259,7 @@ class Store:
             if not table.obj.deletable:
                 raise RecordError("INVALID_TYPE", f"entity type {table.obj.name} does not support delete")
             old = self._existing(table, record_id)
-            rec = dict(old)
+            rec = _copy(old)
             rec["IsDeleted"] = True
             self._stamp(table, rec, parse_datetime(at) if at is not None else self.now(), created=False)
             self._put(table, old["Id"], rec)
