@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from .ids import id_number, make_id
+from .ids import make_id
 
 
 def index_key(value: Any) -> Any:
@@ -100,14 +100,11 @@ class RangeIndex:
         self._sorted = True
         self._stale = 0
 
-    @staticmethod
-    def _pack(stamp: int, record_id: str) -> int:
-        return (stamp << _SHIFT) | id_number(record_id)
-
-    def add(self, value: datetime | None, record_id: str) -> None:
+    def add(self, value: datetime | None, number: int) -> None:
+        """Index `value` of the record whose id is number `number` (ids.id_number)."""
         if value is None:
             return
-        entry = self._pack(_seconds(value), record_id)
+        entry = (_seconds(value) << _SHIFT) | number
         entries = self._entries
         if self._sorted and entries and entry < entries[-1]:
             self._sorted = False

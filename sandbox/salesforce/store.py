@@ -16,7 +16,7 @@ from typing import Any
 
 from . import rules
 from .errors import RecordError
-from .ids import make_id, normalize_id
+from .ids import id_number, make_id, normalize_id
 from .indexes import EqIndex, RangeIndex
 from .rows import Row, Shapes
 from .schema import FieldDef, ObjectDef, Schema, stage_rows
@@ -58,8 +58,9 @@ class Table:
         rid = rec["Id"]
         for name, idx in self.eq.items():
             idx.add(rec.get(name), rid)
+        number = id_number(rid)
         for name, ridx in self.ranges.items():
-            ridx.add(rec.get(name), rid)
+            ridx.add(rec.get(name), number)
 
     def unindex(self, rec: Record) -> None:
         rid = rec["Id"]
@@ -76,11 +77,14 @@ class Table:
             if before != after:
                 idx.remove(before, rid)
                 idx.add(after, rid)
+        number = -1
         for name, ridx in self.ranges.items():
             before, after = old.get(name), new.get(name)
             if before != after:
+                if number < 0:
+                    number = id_number(rid)
                 ridx.remove(before, rid)
-                ridx.add(after, rid)
+                ridx.add(after, number)
 
     def current(self, field: str) -> Callable[[str], Any]:
         rows = self.rows
