@@ -7,6 +7,7 @@ CloseDate or Probability, holding the values after the change, CreatedDate = tim
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -18,11 +19,13 @@ if TYPE_CHECKING:
     from .store import Record, Store
 
 HISTORY_TRACKED = ("StageName", "Amount", "CloseDate", "Probability")
+_PROBABILITY = {label: float(stage.probability) for label, stage in STAGE_BY_LABEL.items()}
 
 
 def _full_name(rec: dict[str, Any], changed: dict[str, Any], creating: bool) -> None:
     if creating or "FirstName" in changed or "LastName" in changed:
-        rec["Name"] = " ".join(p for p in (rec.get("FirstName"), rec.get("LastName")) if p)
+        # interned: a million contacts share far fewer distinct full names
+        rec["Name"] = sys.intern(" ".join(p for p in (rec.get("FirstName"), rec.get("LastName")) if p))
 
 
 def _opportunity(rec: dict[str, Any], changed: dict[str, Any], creating: bool) -> None:
@@ -31,7 +34,7 @@ def _opportunity(rec: dict[str, Any], changed: dict[str, Any], creating: bool) -
         rec["IsClosed"] = stage.closed
         rec["IsWon"] = stage.won
         if "Probability" not in changed:
-            rec["Probability"] = float(stage.probability)
+            rec["Probability"] = _PROBABILITY[stage.label]  # one float object per stage
 
 
 def _task(rec: dict[str, Any], changed: dict[str, Any], creating: bool) -> None:
