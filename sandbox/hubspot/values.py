@@ -32,7 +32,7 @@ class Values(MutableMapping[str, str]):
     __slots__ = ("_shape", "_values")
 
     def __init__(self, values: Mapping[str, str] | None = None):
-        items = values.to_dict() if isinstance(values, Values) else dict(values or {})
+        items = values.to_dict() if type(values) is Values else dict(values or {})  # (no ABC check: hot)
         self._shape = _shape(tuple(items))
         self._values: tuple[str, ...] = tuple(items.values())
 

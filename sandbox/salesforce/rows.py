@@ -31,7 +31,7 @@ class Shapes:
         self._by_names: dict[tuple[str, ...], Shape] = {}
 
     def row(self, values: Mapping[str, Any]) -> Row:
-        if isinstance(values, Row):
+        if type(values) is Row:  # (type, not isinstance: an ABC check is slow on this hot path)
             return values
         names = tuple(values)
         shape = self._by_names.get(names)

@@ -29,7 +29,7 @@ RANGE_FIELDS = {"OpportunityHistory": ("SystemModstamp", "CreatedDate")}
 
 
 def _copy(rec: Record) -> dict[str, Any]:
-    return rec.to_dict() if isinstance(rec, Row) else dict(rec)
+    return rec.to_dict() if type(rec) is Row else dict(rec)
 
 
 def value_of(rec: Record, fd: FieldDef) -> Any:
@@ -72,6 +72,8 @@ class Table:
     def reindex(self, old: Record, new: Record) -> None:
         """Move index entries of fields whose value changed between two versions of one row."""
         rid = new["Id"]
+        if type(old) is Row:
+            old = old.to_dict()
         for name, idx in self.eq.items():
             before, after = old.get(name), new.get(name)
             if before != after:
@@ -432,7 +434,7 @@ class Store:
 
     def _put(self, table: Table, rid: str, rec: Record) -> None:
         previous = table.rows.get(rid)
-        table.rows[rid] = rec = table.shapes.row(rec)
+        table.rows[rid] = table.shapes.row(rec)  # indexed below from `rec` (the same values, read faster)
         if previous is None:
             table.index(rec)
         else:

@@ -14,7 +14,7 @@ from sandbox.demo_load import load_demo
 from sandbox.hubspot import HubSpotEmulator
 from sandbox.hubspot.values import Values
 from sandbox.salesforce import SalesforceEmulator
-from sandbox.salesforce.ids import id_number, make_id
+from sandbox.salesforce.ids import checksum_suffix, id_number, make_id
 from sandbox.salesforce.indexes import EqIndex, RangeIndex
 from sandbox.salesforce.rows import Shapes
 
@@ -169,3 +169,11 @@ def test_both_emulators_hold_a_small_demo_book_in_under_5_kib_a_person() -> None
     book = generate(people=people, seed=1, now=now)
     used = _traced_bytes(lambda: load_demo(book, salesforce=sf, hubspot=hs))
     assert used / people < 5 * 1024, f"{used / people:.0f} bytes per person"
+
+
+def test_make_id_checksum_from_digit_values_matches_the_checksum_of_the_text() -> None:
+    numbers = [*range(0, 4000), *(n * 7_919_001 + 3 for n in range(3000)), 62**9 - 1]
+    for prefix in ("001", "003", "006", "00Q", "a0B", "701"):
+        for number in numbers:
+            rid = make_id(prefix, number)
+            assert rid[15:] == checksum_suffix(rid[:15]) and id_number(rid) == number, (prefix, number)
