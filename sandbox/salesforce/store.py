@@ -1,8 +1,9 @@
 """The in-memory org: one table per object, ids, validation on every write, indexes, rollback.
 
-Records are sparse dicts (a missing key is null, or the field's default for booleans). A write never
-mutates a stored dict: it stores a new one, so query cursors keep the rows they selected and a
-rollback restores the old dict. Everything goes through `lock` (the HTTP server thread and a test
+Records are sparse (a missing key is null, or the field's default for booleans) and stored compact as
+read-only `Row` mappings (rows.py). A write never changes a stored row: it builds a dict from it and
+stores a new row, so query cursors keep the rows they selected and a rollback restores the old row.
+Everything goes through `lock` (the HTTP server thread and a test
 seeding data may run at once).
 """
 
