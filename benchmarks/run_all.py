@@ -1,7 +1,7 @@
 """Run every benchmark (what `make bench` runs) and print one summary table.
 
-    python benchmarks/run_all.py                  # engine 1M, end to end 100k, quota 20k + naive
-    python benchmarks/run_all.py --full           # ... and the end-to-end run at 1,000,000 people
+    python benchmarks/run_all.py                  # engine 1M, e2e 100k, quota 20k + naive, sandbox 100k
+    python benchmarks/run_all.py --full           # ... and the end-to-end run and the sandbox at 1,000,000
     python benchmarks/run_all.py --json --out results.json
 
 Each benchmark runs as its own child process with `--json` (so one benchmark's memory is gone before
@@ -141,6 +141,21 @@ def quota_rows(r: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     ]
 
 
+def sandbox_rows(r: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    if "error" in r:
+        return [("6 sandbox", "error", r["error"][:80], "", "NO")]
+    people = r["people"]
+    tag = f"6 sandbox {people // 1000:,}k"
+    book, mib = r["book_cpu_seconds_at_1m"], r["emulators_mib_at_1m"]
+    scaled = "" if people >= 1_000_000 else " (per-person rate x 1M)"
+    return [
+        (tag, "book CPU s (generate + load both emulators)", r["book_cpu_seconds"], "", "-"),
+        (tag, f"book CPU s at 1M{scaled}", book, "< 180", met(book, book < 180)),
+        (tag, "both emulators: bytes / person", r["emulators_bytes_per_person"], "", "-"),
+        (tag, f"both emulators: MiB at 1M{scaled}", mib, "< 2,048", met(mib, mib < 2048)),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="also the end-to-end run at --full-people")
@@ -150,12 +165,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the --full size under HubSpot's quotas (default: lifted, see docs)")
     parser.add_argument("--engine-people", type=int, default=1_000_000)
     parser.add_argument("--quota-contacts", type=int, default=20_000)
-    parser.add_argument("--only", choices=("engine", "e2e", "quota"), action="append",
+    parser.add_argument("--sandbox-people", type=int, default=100_000)
+    parser.add_argument("--only", choices=("engine", "e2e", "quota", "sandbox"), action="append",
                         help="run only these (repeatable)")
     parser.add_argument("--out", type=Path, help="write every benchmark's JSON here")
     parser.add_argument("--json", action="store_true", help="print the collected JSON instead of tables")
     args = parser.parse_args(argv)
-    only = set(args.only or ("engine", "e2e", "quota"))
+    only = set(args.only or ("engine", "e2e", "quota", "sandbox"))
     started = time.perf_counter()
     results: dict[str, Any] = {"machine": machine_facts(), "command": "python benchmarks/run_all.py "
                                + " ".join(argv if argv is not None else sys.argv[1:])}
@@ -168,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
             results["e2e"].append(child_json("bench_e2e.py", "--people", str(args.full_people), *extra))
     if "quota" in only:
         results["quota"] = child_json("bench_quota.py", "--contacts", str(args.quota_contacts))
+    if "sandbox" in only:
+        results["sandbox"] = [child_json("bench_sandbox.py", "--people", str(args.sandbox_people))]
+        if args.full:
+            results["sandbox"].append(child_json("bench_sandbox.py", "--people", str(args.full_people),
+                                                 "--only", "both"))
     results["total_seconds"] = round(time.perf_counter() - started, 1)
     if args.out:
         args.out.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str), "utf-8")
@@ -181,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += e2e_rows(r)
     if "quota" in results:
         rows += quota_rows(results["quota"])
+    for r in results.get("sandbox", []):
+        rows += sandbox_rows(r)
     print()
     print_machine(results["machine"])
     print(f"command: {results['command']}  (total {results['total_seconds']:,.0f} s)")

@@ -25,6 +25,7 @@ from .errors import ContactConflictError, PropertyValidationError
 from .lists import ListStore
 from .schema import PropertySchema, object_type_of
 from .timefmt import iso_ms, parse_ms, to_ms
+from .values import Values
 
 ID_BITS = 40
 ID_MASK = (1 << ID_BITS) - 1
@@ -33,16 +34,21 @@ DERIVED = frozenset({"hs_object_id", "createdate", "lastmodifieddate"})
 
 
 class Contact:
-    __slots__ = ("id", "values", "created", "updated", "archived_at", "history")
+    __slots__ = ("id", "values", "created", "updated", "archived_at", "history", "first_set")
 
-    def __init__(self, contact_id: int, values: dict[str, str], created: int):
+    def __init__(self, contact_id: int, values: Mapping[str, str], created: int):
         self.id = contact_id
-        self.values = values
+        self.values = Values(values)
         self.created = created
         self.updated = created
         self.archived_at: int | None = None
         # property -> [(value, epoch ms, sourceType)], newest first; only properties changed after creation
         self.history: dict[str, list[tuple[str | None, int, str]]] | None = None
+        # the same, compact, for the properties the first update after creation set where they had no
+        # value and that have not changed since (an import's engagement values): (epoch ms, sourceType,
+        # names). Each one's trail is [(current value, ms, sourceType)]; `expand` writes it out before
+        # the property changes again. A million contacts hold one tuple each instead of eight lists.
+        self.first_set: tuple[int, str, frozenset[str]] | None = None
 
     def prop(self, name: str) -> str | None:
         if name == "hs_object_id":
@@ -56,10 +62,39 @@ class Contact:
     def history_of(self, name: str) -> list[tuple[str | None, int, str]]:
         if self.history and name in self.history:
             return self.history[name]
+        first = self.first_set
+        if first is not None and name in first[2]:
+            return [(self.values[name], first[0], first[1])]
         value = self.prop(name)
         if value is None:
             return []
         return [(value, self.updated if name == "lastmodifieddate" else self.created, "CRM_UI")]
+
+    def expand(self, name: str) -> None:
+        """Write the compact trail of `name` (see `first_set`) out into `history`, before it changes."""
+        first = self.first_set
+        if first is None or name not in first[2]:
+            return
+        if self.history is None:
+            self.history = {}
+        self.history[name] = [(self.values[name], first[0], first[1])]
+        rest = first[2] - {name}
+        self.first_set = (first[0], first[1], _shared(rest)) if rest else None
+
+
+_NAME_SETS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _shared(names: frozenset[str]) -> frozenset[str]:
+    """One frozenset object per distinct set of property names (most contacts share a few)."""
+    return _NAME_SETS.setdefault(names, names)
+
+
+def _lower(text: str) -> str:
+    """`text` in lower case, the same string object when it already is (HubSpot stores emails in
+    lower case: the index key then costs no second copy)."""
+    lower = text.lower()
+    return text if lower == text else lower
 
 
 def updated_key(contact: Contact) -> int:
@@ -197,7 +232,7 @@ class ContactStore:
         self.active_ids.add(contact.id)
         self.by_updated.add(updated_key(contact))
         if email:
-            self.by_email[email.lower()] = contact.id
+            self.by_email[_lower(email)] = contact.id
         return contact
 
     def apply_update(
@@ -212,13 +247,22 @@ class ContactStore:
             other = self.by_email.get(email.lower())
             if other is not None and other != contact.id:
                 raise ContactConflictError(str(other))
+        compact = contact.history is None and contact.first_set is None
+        first_set: list[str] = []
+        current = contact.values
+        changed = current.to_dict()  # written back once (each write to a Values rebuilds its tuple)
         for name, value in values.items():
             if name == "createdate":
                 contact.created = parse_ms(value or "") or contact.created
                 continue
-            previous = contact.values.get(name)
+            previous = current.get(name)
             if previous == value:
                 continue
+            if compact and previous is None:  # set for the first time: kept compact (Contact.first_set)
+                first_set.append(name)
+                changed[name] = value  # not None: previous is None and value differs
+                continue
+            contact.expand(name)
             if contact.history is None:
                 contact.history = {}
             trail = contact.history.setdefault(
@@ -226,14 +270,17 @@ class ContactStore:
             )
             trail.insert(0, (value, at_ms, source))
             if value is None:
-                contact.values.pop(name, None)
+                changed.pop(name, None)
             else:
-                contact.values[name] = value
+                changed[name] = value
+        contact.values = Values(changed)
+        if first_set:
+            contact.first_set = (at_ms, source, _shared(frozenset(first_set)))
         if "email" in values:
             if old_email and self.by_email.get(old_email.lower()) == contact.id:
                 del self.by_email[old_email.lower()]
             if email and contact.archived_at is None:
-                self.by_email[email.lower()] = contact.id
+                self.by_email[_lower(email)] = contact.id
         self._touch(contact, at_ms)
 
     def archive(self, contact: Contact, at_ms: int) -> None:
@@ -266,6 +313,7 @@ class ContactStore:
         for old, new in list(self.merged_into.items()):
             if new == merged.id:
                 self.merged_into[old] = primary.id
+        primary.expand("hs_merged_object_ids")
         primary.values["hs_merged_object_ids"] = ";".join(ids)
         self._touch(primary, at_ms)
 
@@ -311,7 +359,7 @@ class ContactStore:
         elif before is None or before.archived_at is not None:
             seen = None
         else:
-            seen = Contact(before.id, dict(before.values), before.created)
+            seen = Contact(before.id, before.values, before.created)
             seen.updated = before.updated
         self.unindexed[contact.id] = (now + self.search_lag_ms, seen)
 

@@ -32,18 +32,30 @@ def checksum_suffix(id15: str) -> str:
 
 
 _PAIRS = [a + b for a in _BASE62 for b in _BASE62]  # base-62 digit pairs, 00 .. zz
+_UP = [c in _UPPER for c in _BASE62]  # digit value -> is an uppercase letter
+_PAIR_UP = [_UP[i // 62] | _UP[i % 62] << 1 for i in range(62 * 62)]  # pair value -> its 2 uppercase bits
+_HEAD_BITS: dict[str, int] = {}  # key prefix -> uppercase bits of the first chunk (prefix + POD)
 
 
 def make_id(key_prefix: str, number: int) -> str:
-    """The 18-character id number `number` of the object with `key_prefix`."""
+    """The 18-character id number `number` of the object with `key_prefix`.
+
+    Same as `id15 + checksum_suffix(id15)`, with the checksum's uppercase bits taken from the digits'
+    values (the store makes an id per record: at a million people this is several million ids)."""
     if not 0 <= number < 62**9:
         raise OverflowError("id counter exhausted")
     rest, d4 = divmod(number, 3844)
     rest, d3 = divmod(rest, 3844)
     rest, d2 = divmod(rest, 3844)
     d0, d1 = divmod(rest, 3844)
-    id15 = f"{key_prefix}{POD}0{_BASE62[d0]}{_PAIRS[d1]}{_PAIRS[d2]}{_PAIRS[d3]}{_PAIRS[d4]}"
-    return id15 + checksum_suffix(id15)
+    head = _HEAD_BITS.get(key_prefix)
+    if head is None:
+        head = _HEAD_BITS[key_prefix] = _chunk_bits(f"{key_prefix}{POD}")
+    # chunk 2 = "0", d0, pair d1, first digit of pair d2; chunk 3 = second digit of d2, pairs d3, d4
+    second = _UP[d0] << 1 | _PAIR_UP[d1] << 2 | _UP[d2 // 62] << 4
+    third = _UP[d2 % 62] | _PAIR_UP[d3] << 1 | _PAIR_UP[d4] << 3
+    return (f"{key_prefix}{POD}0{_BASE62[d0]}{_PAIRS[d1]}{_PAIRS[d2]}{_PAIRS[d3]}{_PAIRS[d4]}"
+            f"{_SUFFIX[head]}{_SUFFIX[second]}{_SUFFIX[third]}")
 
 
 @lru_cache(maxsize=65536)
@@ -63,3 +75,14 @@ def normalize_id(value: object) -> str | None:
 
 
 ORG_ID18 = ORG_ID + checksum_suffix(ORG_ID)
+
+
+_DIGIT = {c: i for i, c in enumerate(_BASE62)}
+
+
+def id_number(record_id: str) -> int:
+    """The counter `make_id` built `record_id` from (its 9 base-62 digits after prefix, pod and "0")."""
+    n = 0
+    for c in record_id[6:15]:
+        n = n * 62 + _DIGIT[c]
+    return n

@@ -7,6 +7,7 @@ CloseDate or Probability, holding the values after the change, CreatedDate = tim
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -18,31 +19,33 @@ if TYPE_CHECKING:
     from .store import Record, Store
 
 HISTORY_TRACKED = ("StageName", "Amount", "CloseDate", "Probability")
+_PROBABILITY = {label: float(stage.probability) for label, stage in STAGE_BY_LABEL.items()}
 
 
-def _full_name(rec: Record, changed: dict[str, Any], creating: bool) -> None:
+def _full_name(rec: dict[str, Any], changed: dict[str, Any], creating: bool) -> None:
     if creating or "FirstName" in changed or "LastName" in changed:
-        rec["Name"] = " ".join(p for p in (rec.get("FirstName"), rec.get("LastName")) if p)
+        # interned: a million contacts share far fewer distinct full names
+        rec["Name"] = sys.intern(" ".join(p for p in (rec.get("FirstName"), rec.get("LastName")) if p))
 
 
-def _opportunity(rec: Record, changed: dict[str, Any], creating: bool) -> None:
+def _opportunity(rec: dict[str, Any], changed: dict[str, Any], creating: bool) -> None:
     if creating or "StageName" in changed:
         stage = STAGE_BY_LABEL[rec["StageName"]]  # the OpportunityStage row says what the stage means
         rec["IsClosed"] = stage.closed
         rec["IsWon"] = stage.won
         if "Probability" not in changed:
-            rec["Probability"] = float(stage.probability)
+            rec["Probability"] = _PROBABILITY[stage.label]  # one float object per stage
 
 
-def _task(rec: Record, changed: dict[str, Any], creating: bool) -> None:
+def _task(rec: dict[str, Any], changed: dict[str, Any], creating: bool) -> None:
     rec["IsClosed"] = rec.get("Status") == "Completed"
 
 
-def _campaign_member(rec: Record, changed: dict[str, Any], creating: bool) -> None:
+def _campaign_member(rec: dict[str, Any], changed: dict[str, Any], creating: bool) -> None:
     rec["HasResponded"] = rec.get("Status") == "Responded"
 
 
-DERIVE: dict[str, Callable[[Record, dict[str, Any], bool], None]] = {
+DERIVE: dict[str, Callable[[dict[str, Any], dict[str, Any], bool], None]] = {
     "Contact": _full_name,
     "Lead": _full_name,
     "User": _full_name,
@@ -96,7 +99,7 @@ def after_write(store: Store, sobject: str, old: Record | None, new: Record, at:
     if old is not None and all(old.get(f) == new.get(f) for f in HISTORY_TRACKED):
         return
     amount, probability = new.get("Amount"), new.get("Probability")
-    row: Record = {
+    row: dict[str, Any] = {
         "OpportunityId": new["Id"],
         "StageName": new["StageName"],
         "CloseDate": new.get("CloseDate"),

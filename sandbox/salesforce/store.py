@@ -1,8 +1,9 @@
 """The in-memory org: one table per object, ids, validation on every write, indexes, rollback.
 
-Records are sparse dicts (a missing key is null, or the field's default for booleans). A write never
-mutates a stored dict: it stores a new one, so query cursors keep the rows they selected and a
-rollback restores the old dict. Everything goes through `lock` (the HTTP server thread and a test
+Records are sparse (a missing key is null, or the field's default for booleans) and stored compact as
+read-only `Row` mappings (rows.py). A write never changes a stored row: it builds a dict from it and
+stores a new row, so query cursors keep the rows they selected and a rollback restores the old row.
+Everything goes through `lock` (the HTTP server thread and a test
 seeding data may run at once).
 """
 
@@ -16,15 +17,20 @@ from typing import Any
 
 from . import rules
 from .errors import RecordError
-from .ids import ORG_ID18, make_id, normalize_id
+from .ids import ORG_ID18, id_number, make_id, normalize_id
 from .indexes import EqIndex, RangeIndex
+from .rows import Row, Shapes
 from .schema import FieldDef, ObjectDef, Schema, stage_rows
 from .values import coerce, parse_datetime
 
-Record = dict[str, Any]
+Record = Mapping[str, Any]  # a stored row is a `Row`; a row being built is a dict
 DEFAULT_USERNAME = "leadsync@sandbox.example"
 UNINDEXED = frozenset({"CreatedById", "LastModifiedById"})  # one value for every row: useless, costly
 RANGE_FIELDS = {"OpportunityHistory": ("SystemModstamp", "CreatedDate")}
+
+
+def _copy(rec: Record) -> dict[str, Any]:
+    return rec.to_dict() if type(rec) is Row else dict(rec)
 
 
 def value_of(rec: Record, fd: FieldDef) -> Any:
@@ -36,7 +42,8 @@ class Table:
 
     def __init__(self, obj: ObjectDef):
         self.obj = obj
-        self.rows: dict[str, Record] = {}
+        self.rows: dict[str, Row] = {}
+        self.shapes = Shapes()
         self.counter = 0
         self.eq: dict[str, EqIndex] = {
             f.name: EqIndex()
@@ -45,15 +52,16 @@ class Table:
         }
         self.unique = [f.name for f in obj.fields if f.unique]
         self.ranges: dict[str, RangeIndex] = {
-            name: RangeIndex(name) for name in RANGE_FIELDS.get(obj.name, ("SystemModstamp",))
+            name: RangeIndex(name, obj.key_prefix) for name in RANGE_FIELDS.get(obj.name, ("SystemModstamp",))
         }
 
     def index(self, rec: Record) -> None:
         rid = rec["Id"]
         for name, idx in self.eq.items():
             idx.add(rec.get(name), rid)
+        number = id_number(rid)
         for name, ridx in self.ranges.items():
-            ridx.add(rec.get(name), rid)
+            ridx.add(rec.get(name), number)
 
     def unindex(self, rec: Record) -> None:
         rid = rec["Id"]
@@ -65,16 +73,21 @@ class Table:
     def reindex(self, old: Record, new: Record) -> None:
         """Move index entries of fields whose value changed between two versions of one row."""
         rid = new["Id"]
+        if type(old) is Row:
+            old = old.to_dict()
         for name, idx in self.eq.items():
             before, after = old.get(name), new.get(name)
             if before != after:
                 idx.remove(before, rid)
                 idx.add(after, rid)
+        number = -1
         for name, ridx in self.ranges.items():
             before, after = old.get(name), new.get(name)
             if before != after:
+                if number < 0:
+                    number = id_number(rid)
                 ridx.remove(before, rid)
-                ridx.add(after, rid)
+                ridx.add(after, number)
 
     def current(self, field: str) -> Callable[[str], Any]:
         rows = self.rows
@@ -139,14 +152,16 @@ class Store:
             }
             table = self.tables["User"]
             table.counter = 1
-            table.rows[self.user_id] = user
-            table.index(user)
+            row = table.shapes.row(user)
+            table.rows[self.user_id] = row
+            table.index(row)
             org = {"Id": self.org_id, "Name": "leadsync sandbox", "OrganizationType": "Enterprise Edition",
                    "IsSandbox": True, "InstanceName": "SB1", "CreatedDate": at, "CreatedById": self.user_id,
                    "LastModifiedDate": at, "LastModifiedById": self.user_id, "SystemModstamp": at}
             orgs = self.tables["Organization"]
-            orgs.rows[self.org_id] = org
-            orgs.index(org)
+            org_row = orgs.shapes.row(org)
+            orgs.rows[self.org_id] = org_row
+            orgs.index(org_row)
             for row in stage_rows():  # the org's stages (read-only over the API)
                 row.update(LastModifiedDate=at, LastModifiedById=self.user_id)
                 self.insert_system_row("OpportunityStage", row, at=at, user_id=self.user_id)
@@ -197,7 +212,7 @@ class Store:
             self._writable(obj, obj.createable, "insert")
             when = parse_datetime(at) if at is not None else self.now()
             changes = self._prepare(obj, fields, creating=True)
-            rec: Record = {
+            rec: dict[str, Any] = {
                 name: self.user_id if default == "$user" else default
                 for name, default in obj.defaults.items()
             }
@@ -210,7 +225,7 @@ class Store:
             derive = rules.DERIVE.get(obj.name)
             if derive:
                 derive(rec, changes, True)
-            self._check_references(obj, changes)
+            rec.update(self._check_references(obj, changes))
             self._check_unique(table, rec, None)
             rules.validate(self, obj.name, rec, True)
             table.counter += 1
@@ -232,7 +247,7 @@ class Store:
             old = self._existing(table, record_id)
             when = parse_datetime(at) if at is not None else self.now()
             changes = self._prepare(obj, fields, creating=False)
-            rec = dict(old)
+            rec = _copy(old)
             for name, value in changes.items():
                 if value is None:
                     if obj.by_name[name].required or not obj.by_name[name].nillable:
@@ -245,7 +260,7 @@ class Store:
             derive = rules.DERIVE.get(obj.name)
             if derive:
                 derive(rec, changes, False)
-            self._check_references(obj, changes)
+            rec.update(self._check_references(obj, changes))
             self._check_unique(table, rec, old["Id"])
             rules.validate(self, obj.name, rec, False, old)
             self._stamp(table, rec, when, created=False)
@@ -259,7 +274,7 @@ class Store:
             if not table.obj.deletable:
                 raise RecordError("INVALID_TYPE", f"entity type {table.obj.name} does not support delete")
             old = self._existing(table, record_id)
-            rec = dict(old)
+            rec = _copy(old)
             rec["IsDeleted"] = True
             self._stamp(table, rec, parse_datetime(at) if at is not None else self.now(), created=False)
             self._put(table, old["Id"], rec)
@@ -356,8 +371,8 @@ class Store:
             raise RecordError("ENTITY_IS_DELETED", "entity is deleted", [])
         return old
 
-    def _prepare(self, obj: ObjectDef, fields: Mapping[str, Any], *, creating: bool) -> Record:
-        values: Record = {}
+    def _prepare(self, obj: ObjectDef, fields: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
+        values: dict[str, Any] = {}
         for key, raw in fields.items():
             if key == "attributes":
                 continue
@@ -381,7 +396,11 @@ class Store:
             values[fd.name] = coerce(fd, raw)
         return values
 
-    def _check_references(self, obj: ObjectDef, changes: Record) -> None:
+    def _check_references(self, obj: ObjectDef, changes: Record) -> dict[str, Any]:
+        """Raise unless every reference in `changes` names a live record of an allowed type; returns
+        the references as the target's own Id string (one string per id in the whole store, not one
+        per reference: at a million records the copies would cost ~70 bytes each)."""
+        canonical: dict[str, Any] = {}
         for name, value in changes.items():
             fd = obj.by_name[name]
             if fd.type != "reference" or value is None:
@@ -398,6 +417,8 @@ class Store:
                 raise RecordError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [name])
             if rec.get("IsDeleted"):
                 raise RecordError("ENTITY_IS_DELETED", "entity is deleted", [name])
+            canonical[name] = rec["Id"]
+        return canonical
 
     def _check_unique(self, table: Table, rec: Record, own_id: str | None) -> None:
         for name in table.unique:
@@ -411,7 +432,7 @@ class Store:
                         [name],
                     )
 
-    def _stamp(self, table: Table, rec: Record, when: datetime, *, created: bool) -> None:
+    def _stamp(self, table: Table, rec: dict[str, Any], when: datetime, *, created: bool) -> None:
         if created:
             rec["CreatedDate"] = when
             rec["CreatedById"] = self.user_id
@@ -422,7 +443,7 @@ class Store:
 
     def _put(self, table: Table, rid: str, rec: Record) -> None:
         previous = table.rows.get(rid)
-        table.rows[rid] = rec
+        table.rows[rid] = table.shapes.row(rec)  # indexed below from `rec` (the same values, read faster)
         if previous is None:
             table.index(rec)
         else:

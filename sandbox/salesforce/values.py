@@ -27,6 +27,8 @@ def parse_datetime(value: str | datetime | date) -> datetime:
     only (salesforce.stackexchange q. 234824; /tmp/issue10-facts.md §12); stored values, the clock and
     SOQL literals all go through here, so the emulator is never more precise than the org."""
     if isinstance(value, datetime):
+        if value.tzinfo is UTC and not value.microsecond:
+            return value  # already the stored form (the demo loader's instants: millions of them)
         dt = value
     elif isinstance(value, date):
         dt = datetime(value.year, value.month, value.day)
