@@ -32,7 +32,7 @@ from tests.reliability.broken_state import (
     squeeze,
     write_settings,
 )
-from tests.sync.state.conftest import postgres_url  # noqa: F401  (the session's PostgreSQL server)
+from tests.sync.state.conftest import emptied, postgres_url  # noqa: F401  (the session's PostgreSQL server)
 
 
 @pytest.fixture(scope="module")
@@ -144,13 +144,7 @@ def test_disk_full_at_start(runner: Runner, tmp_path: Path) -> None:
 
 @pytest.fixture
 def pg_empty(postgres_url: str) -> str:  # noqa: F811
-    engine = sa.create_engine(postgres_url)
-    try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    finally:
-        engine.dispose()
-    return postgres_url
+    return emptied(postgres_url)
 
 
 PG_COMMANDS = ["sync", "runs", "failures", "report", "mappings explain", "schedule"]

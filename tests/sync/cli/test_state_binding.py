@@ -15,7 +15,7 @@ from sandbox.launcher import Sandbox
 from sandbox.salesforce.ids import make_id
 from tests.conftest import SANDBOX_PEOPLE, SANDBOX_SEED
 from tests.sync.cli.test_cli import leadsync
-from tests.sync.state.conftest import postgres_url  # noqa: F401 (the session's PostgreSQL server)
+from tests.sync.state.conftest import emptied, postgres_url  # noqa: F401 (the session's PostgreSQL server)
 
 OTHER_ORG = make_id("00D", 7)
 OTHER_PORTAL = 99_000_777
@@ -30,16 +30,7 @@ def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def db_url_postgres(request: pytest.FixtureRequest) -> str:
-    import sqlalchemy as sa
-
-    url: str = request.getfixturevalue("postgres_url")
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    finally:
-        engine.dispose()
-    return url
+    return emptied(request.getfixturevalue("postgres_url"))
 
 
 def written(result: dict) -> int:

@@ -87,7 +87,8 @@ def test_overrun_skips_missed_cron_slots() -> None:
     assert started[1] == datetime(2026, 11, 22, 11, 0, tzinfo=UTC)  # 10:47:30 end -> next slot 11:00
 
 
-def test_failing_job_does_not_stop_the_schedule() -> None:
+def _runs_with_a_first_job_raising(exc: Exception) -> int:
+    """Two scheduled runs, the first job raising `exc`; how many runs the schedule made."""
     fake = FakeTime(T0)
     calls = 0
 
@@ -95,27 +96,21 @@ def test_failing_job_does_not_stop_the_schedule() -> None:
         nonlocal calls
         calls += 1
         if calls == 1:
-            raise RuntimeError("boom")
+            raise exc
         return 0
 
-    assert run_schedule(job, Trigger(every=timedelta(minutes=1)), threading.Event(), clock=fake.clock,
-                        wait=fake.wait, max_runs=2) == 2
+    return run_schedule(job, Trigger(every=timedelta(minutes=1)), threading.Event(), clock=fake.clock,
+                        wait=fake.wait, max_runs=2)
+
+
+def test_failing_job_does_not_stop_the_schedule() -> None:
+    assert _runs_with_a_first_job_raising(RuntimeError("boom")) == 2
 
 
 def test_state_store_trouble_in_a_scheduled_run_is_one_line_and_the_schedule_goes_on(
         caplog: pytest.LogCaptureFixture) -> None:
-    fake = FakeTime(T0)
-    calls = 0
-
-    def job(_stop: threading.Event) -> int:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            raise StateStoreFullError("state store /srv/leadsync.db: the disk holding it is full")
-        return 0
-
-    assert run_schedule(job, Trigger(every=timedelta(minutes=1)), threading.Event(), clock=fake.clock,
-                        wait=fake.wait, max_runs=2) == 2
+    full = StateStoreFullError("state store /srv/leadsync.db: the disk holding it is full")
+    assert _runs_with_a_first_job_raising(full) == 2
     failed = [r for r in caplog.records if "scheduled run failed" in r.getMessage()]
     assert len(failed) == 1 and failed[0].exc_info is None  # a sentence, no traceback
     assert "the disk holding it is full" in failed[0].getMessage()

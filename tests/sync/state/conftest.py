@@ -116,18 +116,22 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'state' / 'leadsync.db'}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'state' / 'leadsync.db'}"
-    url: str = request.getfixturevalue("postgres_url")
+def emptied(url: str) -> str:
+    """`url`'s PostgreSQL database emptied (every table dropped), for a test that needs a new one."""
     engine = sa.create_engine(url)
     try:
-        with engine.begin() as conn:  # an empty database for every test
+        with engine.begin() as conn:
             conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     finally:
         engine.dispose()
     return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state' / 'leadsync.db'}"
+    return emptied(request.getfixturevalue("postgres_url"))  # an empty database for every test
 
 
 @pytest.fixture
