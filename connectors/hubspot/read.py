@@ -9,7 +9,14 @@ query that starts where the previous page ended (a keyset on the only sort HubSp
     page N+1:  lastmodifieddate GTE <last timestamp of page N>  AND  LT until
                sorted by lastmodifieddate ascending, limit 200
 
-Records at that boundary timestamp already yielded are skipped by id. When a whole page shares one
+Records at that boundary timestamp already yielded are excluded by id, in the query itself when they
+fit one NOT_IN filter (so nothing is read twice: a book updated in batches of 100, one timestamp per
+batch, is read in ceil(n/200) pages):
+
+    page N+1:  (lastmodifieddate GT <t> AND LT until)
+               OR (lastmodifieddate EQ <t> AND hs_object_id NOT_IN <ids yielded at t>)
+
+and above MAX_EXCLUDED ids by the GTE query above, skipping them here. When a whole page shares one
 timestamp, more than a page may share it (a bulk import or workflow touches thousands of contacts in
 one millisecond); that instant is then read on its own, keyset by `hs_object_id`:
 
@@ -47,6 +54,9 @@ LIST_PAGE = 100  # HubSpot's maximum `limit` for the basic contacts list
 ALWAYS_READ = ("email", "lastmodifieddate", "hs_object_id", "hs_merged_object_ids")
 MODIFIED = "lastmodifieddate"
 OBJECT_ID = "hs_object_id"
+# values in one NOT_IN filter: HubSpot documents no limit (UNVERIFIED); the sandbox enforces 100, the
+# stricter plausible reading (docs/sandbox-hubspot.md)
+MAX_EXCLUDED = 100
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
@@ -105,9 +115,10 @@ def _filter(prop: str, op: str, value: int | str) -> Filter:
 
 
 def _search_page(transport: HubSpotTransport, filters: list[Filter], sort_by: str,
-                 properties: list[str]) -> list[dict[str, Any]]:
+                 properties: list[str], *, alternative: list[Filter] | None = None) -> list[dict[str, Any]]:
+    groups = [FilterGroup(filters=f) for f in (filters, alternative) if f]
     request = PublicObjectSearchRequest(
-        filter_groups=[FilterGroup(filters=filters)] if filters else [],
+        filter_groups=groups,
         sorts=[{"propertyName": sort_by, "direction": "ASCENDING"}],  # type: ignore[list-item]
         properties=properties,
         limit=SEARCH_PAGE,
@@ -134,9 +145,14 @@ def iter_search(transport: HubSpotTransport, since: datetime | None, until: date
     boundary_ms: int | None = None  # the latest timestamp yielded so far ...
     boundary_ids: set[str] = set()  # ... and the ids yielded at exactly that timestamp
     pages = 0
+    excluding = False  # the next query reads the rest of boundary_ms with a NOT_IN group
     while True:
         filters = ([_filter(MODIFIED, lower[0], lower[1])] if lower else []) + upper
-        results = _search_page(transport, filters, MODIFIED, props)
+        alternative = None
+        if excluding:  # the rest of the boundary instant, without what was already read at it
+            alternative = [_filter(MODIFIED, "EQ", boundary_ms),  # type: ignore[arg-type]
+                           Filter(property_name=OBJECT_ID, operator="NOT_IN", values=sorted(boundary_ids))]
+        results = _search_page(transport, filters, MODIFIED, props, alternative=alternative)
         pages += 1
         previous_ms = lower[1] if lower else None
         for obj in results:
@@ -150,6 +166,11 @@ def iter_search(transport: HubSpotTransport, since: datetime | None, until: date
             if ms != boundary_ms:
                 boundary_ms, boundary_ids = ms, set()
             elif str(obj["id"]) in boundary_ids:
+                if excluding:
+                    raise SearchPagingError(
+                        f"search returned contact {obj['id']} excluded by {OBJECT_ID} NOT_IN at "
+                        f"{MODIFIED}={ms}: filter ignored; refusing to continue (records could repeat)"
+                    )
                 continue
             boundary_ids.add(str(obj["id"]))
             yield to_contact(obj)
@@ -162,9 +183,11 @@ def iter_search(transport: HubSpotTransport, since: datetime | None, until: date
             for ref in _iter_instant(transport, last_ms, boundary_ids, props):
                 boundary_ids.add(ref.contact_id)
                 yield ref
-            lower = ("GT", last_ms)
+            lower, excluding = ("GT", last_ms), False
+        elif len(boundary_ids) <= MAX_EXCLUDED:
+            lower, excluding = ("GT", last_ms), True  # and the rest of last_ms by the NOT_IN group
         else:
-            lower = ("GTE", last_ms)
+            lower, excluding = ("GTE", last_ms), False
 
 
 def _iter_instant(transport: HubSpotTransport, ms: int, seen: set[str],

@@ -10,6 +10,7 @@ those candidates only, so windowed incremental searches stay fast on a million c
 from __future__ import annotations
 
 import fnmatch
+import heapq
 import itertools
 import re
 from collections.abc import Callable, Iterable
@@ -259,6 +260,9 @@ def run(request: SearchRequest, store: ContactStore) -> dict[str, Any]:
         matched = [i for i in cand.scan(False) if all(chk(contact(i)) for chk in checks)]
         order = cand.order
     else:
+        fast = _run_or_indexed(request, store, groups, query_ok, names)
+        if fast is not None:
+            return fast
         matched = set()
         for group in groups:
             cand = _candidates(group, store, request.sort_prop)
@@ -269,6 +273,40 @@ def run(request: SearchRequest, store: ContactStore) -> dict[str, Any]:
     ordered = _sorted(matched, request, store, already=order)
     page = ordered[request.after : request.after + request.limit]
     return _body(request, len(ordered), [public_object(contact(i), names) for i in page])
+
+
+def _run_or_indexed(
+    request: SearchRequest,
+    store: ContactStore,
+    groups: tuple[tuple[Filter, ...], ...],
+    query_ok: Callable[[Contact], bool] | None,
+    names: list[str],
+) -> dict[str, Any] | None:
+    """ORed groups where the largest is answered by an index alone, in the sort's order (a keyset
+    page: `GT t AND LT until` OR `EQ t AND hs_object_id NOT_IN [...]`): the other groups are
+    evaluated, the largest is only counted and merged lazily, so a page costs what it returns plus the
+    small groups, not the whole window. None when the shape does not fit (the general path answers)."""
+    if query_ok is not None or request.sort_prop not in ("hs_object_id", "lastmodifieddate"):
+        return None
+    schema = store.schema
+    cands = [_candidates(g, store, request.sort_prop) for g in groups]
+    big_at = max(range(len(groups)), key=lambda k: cands[k].count)
+    big, big_group = cands[big_at], groups[big_at]
+    if big.order != request.sort_prop or any(f not in big.covered for f in big_group):
+        return None
+    contact = store.contact
+    big_checks = [_predicate(f, schema.get(f.prop)) for f in big_group]  # type: ignore[arg-type]
+    small: set[int] = set()
+    for k, (group, cand) in enumerate(zip(groups, cands, strict=True)):
+        if k != big_at:
+            checks = [_predicate(f, schema.get(f.prop)) for f in group if f not in cand.covered]  # type: ignore[arg-type]
+            small.update(i for i in cand.scan(False) if all(chk(contact(i)) for chk in checks))
+    extra = [i for i in small if not all(chk(contact(i)) for chk in big_checks)]
+    key = (lambda i: i) if request.sort_prop == "hs_object_id" else (lambda i: (contact(i).updated, i))
+    extra.sort(key=key, reverse=request.sort_desc)
+    merged = heapq.merge(big.scan(request.sort_desc), extra, key=key, reverse=request.sort_desc)
+    page = list(itertools.islice(merged, request.after, request.after + request.limit))
+    return _body(request, big.count + len(extra), [public_object(contact(i), names) for i in page])
 
 
 def _run_lagging(

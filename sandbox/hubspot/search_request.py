@@ -3,6 +3,10 @@
 Limits: `limit` <= 200; `after + limit` <= 10,000 (paging beyond the 10,000th result is a 400);
 at most 5 filterGroups, 6 filters per group and 18 filters in all (HubSpot's search guide; a 2024
 changelog announced 10 per group / 25 in all, so staying within these works with either); one sort.
+At most 100 `values` in one IN / NOT_IN filter: UNVERIFIED. HubSpot's search guide and the OpenAPI
+`Filter` give no limit on `values` (searched: search guide 2026-03, the v3 contacts spec, HubSpot SDK
+issues); 100 is the stricter plausible reading (HubSpot's own per-request caps elsewhere are 100 inputs
+per batch call), so a client that fits it fits any larger real limit.
 
 A top-level `filters` list (outside `filterGroups`) is ANDed with every filter group (alone, it is one
 group). PARTLY VERIFIED: it is not in the OpenAPI `PublicObjectSearchRequest`, but the API accepts it and
@@ -26,6 +30,7 @@ MAX_RESULTS = 10_000
 MAX_GROUPS = 5
 MAX_FILTERS_PER_GROUP = 6
 MAX_FILTERS = 18
+MAX_IN_VALUES = 100  # UNVERIFIED (see the module docstring)
 OPERATORS = frozenset(
     {
         "EQ",
@@ -153,6 +158,11 @@ def _parse_filter(raw: Any, store: ContactStore) -> Filter:
     values = tuple(str(v) for v in (raw.get("values") or []))
     if op in ("IN", "NOT_IN") and not values:
         raise ApiError.validation(f"Operator {op} needs a non-empty 'values' list")
+    if len(values) > MAX_IN_VALUES:
+        raise ApiError.validation(
+            f"Too many values for operator {op}: {len(values)} (the maximum is {MAX_IN_VALUES})",
+            context={"values": [str(len(values))]},
+        )
     if op == "BETWEEN" and (value is None or high is None):
         raise ApiError.validation("Operator BETWEEN needs 'value' and 'highValue'")
     if op not in ("IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY") and value is None:

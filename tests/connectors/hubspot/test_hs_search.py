@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from connectors.hubspot.read import SEARCH_PAGE, to_ms
+from connectors.hubspot.read import MAX_EXCLUDED, SEARCH_PAGE, to_ms
 from sandbox.hubspot.timefmt import parse_ms
 
 from .conftest import SEEDED, Hub, start_hub
@@ -162,3 +162,31 @@ def test_read_by_email_batches_and_skips_unknown(make_hub) -> None:  # noqa: ANN
     assert len(refs) == 240
     assert all(r.properties["lifecyclestage"] == "lead" for r in refs)
     assert hub.counted() == {"batch_read": math.ceil(290 / 100)} == hub.calls()
+
+
+@pytest.mark.parametrize("batch", [100, 37, 150])
+def test_contacts_sharing_a_timestamp_are_read_once(make_hub, batch: int) -> None:  # noqa: ANN001
+    """HubSpot batch updates give each batch one lastmodifieddate: the scan reads the rest of a shared
+    instant with `hs_object_id NOT_IN` what it already read, so no record is read twice and the pages
+    are the minimum (up to MAX_EXCLUDED ids at the boundary; beyond it, the instant is re-read)."""
+    hub: Hub = make_hub()
+    n = 2_050
+    store = hub.emu.store
+    for i in range(n):
+        store.create_contact({"email": f"t{i}@example.com"}, at=SEEDED + timedelta(seconds=i // batch))
+    refs = list(hub.connector().iter_contacts(None, []))
+    ids = [r.contact_id for r in refs]
+    assert len(ids) == len(set(ids)) == n
+    assert set(ids) == expected_ids(hub, None, None)
+    searches = hub.counted()["search"]
+    if batch <= MAX_EXCLUDED:
+        assert searches <= math.ceil(n / SEARCH_PAGE) + 1
+    else:  # above the NOT_IN limit the boundary instant is re-read, as before
+        assert searches > math.ceil(n / SEARCH_PAGE) + 1
+    # a window starting inside a shared instant reads from it on, once each
+    since = SEEDED + timedelta(seconds=7)
+    hub.reset_counts()
+    tail = [r.contact_id for r in hub.connector().iter_contacts(since, [])]
+    assert len(tail) == len(set(tail)) and set(tail) == expected_ids(hub, since, None)
+    if batch <= MAX_EXCLUDED:
+        assert hub.counted()["search"] <= math.ceil(len(tail) / SEARCH_PAGE) + 1

@@ -14,6 +14,7 @@ import pytest
 from connectors.base import CallCounter
 from connectors.hubspot.read import (
     ALWAYS_READ,
+    MAX_EXCLUDED,
     SEARCH_PAGE,
     SearchPagingError,
     iter_search,
@@ -130,12 +131,40 @@ def test_keyset_without_progress_stops_the_scan_loudly() -> None:
         list(iter_search(transport, None, None, []))
 
 
+def _groups(request: Any) -> list[list[tuple[str, str, Any]]]:
+    return [[(f.property_name, f.operator, f.values if f.operator == "NOT_IN" else f.value)
+             for f in g.filters] for g in request.filter_groups]
+
+
 def test_scan_requests_use_the_keyset_not_offsets() -> None:
-    first = [(i, 1_000 + i) for i in range(1, SEARCH_PAGE + 1)]
-    second = [(SEARCH_PAGE, 1_000 + SEARCH_PAGE), (SEARCH_PAGE + 1, 2_000)]
+    first = [(i, 1_000 + i // 2) for i in range(1, SEARCH_PAGE + 1)]  # two per timestamp
+    second = [(SEARCH_PAGE + 1, 1_000 + SEARCH_PAGE // 2), (SEARCH_PAGE + 2, 2_000)]
     transport, requests = _scripted_transport(iter([first, second]))
     ids = [r.contact_id for r in iter_search(transport, datetime(1970, 1, 1, tzinfo=UTC), None, [])]
-    assert ids == [str(i) for i in range(1, SEARCH_PAGE + 2)]  # the boundary record only once
+    assert ids == [str(i) for i in range(1, SEARCH_PAGE + 3)]
     assert all(r.after is None and r.limit == SEARCH_PAGE for r in requests)
-    lower = [f for f in requests[1].filter_groups[0].filters if f.property_name == "lastmodifieddate"]
-    assert [(f.operator, f.value) for f in lower] == [("GTE", str(1_000 + SEARCH_PAGE))]
+    last = 1_000 + SEARCH_PAGE // 2  # ids 200 (read) and 201 (not yet) share it
+    # the rest of the boundary instant without what was read at it, OR everything after it
+    assert _groups(requests[1]) == [
+        [("lastmodifieddate", "GT", str(last))],
+        [("lastmodifieddate", "EQ", str(last)), ("hs_object_id", "NOT_IN", [str(SEARCH_PAGE)])],
+    ]
+
+
+def test_a_boundary_too_large_to_exclude_is_re_read_and_skipped() -> None:
+    crowd = MAX_EXCLUDED + 1  # ids at the last timestamp: more than one NOT_IN filter may hold
+    first = [(i, 1_000) for i in range(1, SEARCH_PAGE - crowd + 1)]
+    first += [(i, 2_000) for i in range(SEARCH_PAGE - crowd + 1, SEARCH_PAGE + 1)]
+    second = [(i, 2_000) for i in range(SEARCH_PAGE - crowd + 1, SEARCH_PAGE + 2)]  # re-read, + one
+    transport, requests = _scripted_transport(iter([first, second]))
+    ids = [r.contact_id for r in iter_search(transport, None, None, [])]
+    assert ids == [str(i) for i in range(1, SEARCH_PAGE + 2)]  # each once
+    assert _groups(requests[1]) == [[("lastmodifieddate", "GTE", "2000")]]
+
+
+def test_an_ignored_exclusion_stops_the_scan_loudly() -> None:
+    first = [(i, 1_000 + i // 2) for i in range(1, SEARCH_PAGE + 1)]
+    again = [(SEARCH_PAGE, 1_000 + SEARCH_PAGE // 2), (SEARCH_PAGE + 1, 2_000)]  # 200 was excluded
+    transport, _ = _scripted_transport(iter([first, again]))
+    with pytest.raises(SearchPagingError, match="NOT_IN"):
+        list(iter_search(transport, None, None, []))

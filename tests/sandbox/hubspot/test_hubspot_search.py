@@ -232,6 +232,19 @@ def test_paging_stops_at_ten_thousand_results(hs: Sandbox) -> None:
         {"filterGroups": [{"filters": [{"propertyName": "email", "operator": "IN"}]}]},
         {
             "filterGroups": [
+                {
+                    "filters": [
+                        {
+                            "propertyName": "hs_object_id",
+                            "operator": "NOT_IN",
+                            "values": [str(i) for i in range(101)],
+                        }
+                    ]
+                }
+            ]
+        },
+        {
+            "filterGroups": [
                 {"filters": [{"propertyName": "lastmodifieddate", "operator": "GT", "value": "yesterday"}]}
             ]
         },
@@ -243,6 +256,7 @@ def test_paging_stops_at_ten_thousand_results(hs: Sandbox) -> None:
         "two-sorts",
         "unknown-property",
         "in-without-values",
+        "not-in-101-values",
         "bad-date",
     ],
 )
@@ -292,3 +306,56 @@ def test_search_ordered_by_lastmodifieddate(hs: Sandbox, direction: str, windowe
     want = sorted(eligible, key=lambda i: (modified[i], int(i)), reverse=direction == "DESCENDING")
     assert [r.id for r in page.results] == want[:15]
     assert page.total == len(eligible)
+
+
+def test_not_in_takes_up_to_one_hundred_values(hs: Sandbox) -> None:
+    seed_people(hs.emu, 5)
+    body = {"filterGroups": [{"filters": [
+        {"propertyName": "hs_object_id", "operator": "NOT_IN", "values": [str(i) for i in range(100)]}]}]}
+    assert hs.raw("POST", "/crm/v3/objects/contacts/search", body).status == 200
+
+
+@pytest.mark.parametrize("direction", ["ASCENDING", "DESCENDING"])
+@pytest.mark.parametrize("overlap", [False, True], ids=["disjoint", "overlapping"])
+def test_keyset_of_two_ored_groups_pages_in_order(hs: Sandbox, direction: str, overlap: bool) -> None:
+    """(GT t AND LT u) OR (EQ t AND hs_object_id NOT_IN ...): the shape a keyset reader sends to read
+    the rest of a shared timestamp; answered in sort order with the exact total (groups may overlap)."""
+    people = seed_people(hs.emu, 120)
+    t = BASE + timedelta(minutes=60, seconds=30)  # between two seeded people
+    shared = [p.id for p in people[10:40]]
+    for pid in shared:
+        hs.emu.store.update_contact(pid, {"firstname": "Batch"}, at=t)
+    modified = {p.id: p.modified for p in people} | dict.fromkeys(shared, t)
+    u = BASE + timedelta(hours=400)
+    excluded = shared[::3]
+    second = [{"propertyName": "lastmodifieddate", "operator": "GTE" if overlap else "EQ", "value": ms(t)},
+              {"propertyName": "hs_object_id", "operator": "NOT_IN", "values": excluded}]
+    groups = [{"filters": [{"propertyName": "lastmodifieddate", "operator": "GT", "value": ms(t)},
+                           {"propertyName": "lastmodifieddate", "operator": "LT", "value": ms(u)}]},
+              {"filters": second}]
+    t_ms, u_ms = int(ms(t)), int(ms(u))
+
+    def at(i: str) -> int:
+        return int(ms(modified[i]))
+
+    def matches(i: str) -> bool:
+        in_first = t_ms < at(i) < u_ms
+        in_second = (at(i) >= t_ms if overlap else at(i) == t_ms) and i not in excluded
+        return in_first or in_second
+
+    want = sorted((i for i in modified if matches(i)), key=lambda i: (at(i), int(i)),
+                  reverse=direction == "DESCENDING")
+    api = hs.client().crm.contacts.search_api
+    got: list[str] = []
+    after: str | None = None
+    while True:
+        page = api.do_search(PublicObjectSearchRequest(
+            filter_groups=groups, sorts=[{"propertyName": "lastmodifieddate", "direction": direction}],
+            limit=25, after=after))
+        assert page.total == len(want)
+        got += [r.id for r in page.results]
+        if page.paging is None:
+            break
+        after = page.paging.next.after
+    assert got == want
+    assert any(i in shared for i in got)
