@@ -9,7 +9,8 @@ them all could cost more than the IN lists the run needs (a run with a few new t
 100,000 old ones), so the rest is read only once the run has spent as many IN-list queries as the rest
 would cost (rent-or-buy: never more than twice the cheaper of the two). The stream is resumed by a new
 query from the last Id read (`Id > ...`), never by a cursor held between batches (query locators expire
-after 15 minutes of inactivity: REST API Developer Guide, "Execute a SOQL Query").
+after 15 minutes of inactivity, and a user has at most 10 open: SOAP API Developer Guide, "QueryLocator",
+developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_query_querylocator.htm).
 
 Crash safety is the upsert's, not the index's: tasks are still upserted by the external id
 `Leadsync_Cycle_Key__c`, so a task the index did not know (created after it was read) is matched, never

@@ -105,10 +105,12 @@ def test_an_org_with_more_campaigns_than_a_page_looks_names_up(
 ) -> None:
     for i in range(2001):
         emu.store.create("Campaign", {"Name": f"Other {i:05d}", "IsActive": True})
-    newest = emu.store.create("Campaign", {"Name": "Nurture - Events", "IsActive": True})
+    tricky = "Events' OR Name != '\\ \"x\""  # quotes, a backslash, a SOQL fragment: stays a literal
+    newest = emu.store.create("Campaign", {"Name": tricky, "IsActive": True})
     contact = org.contact()
     run = make()
     seen = soql_by_object(run)
-    assert run.connector.change_lists([ListChange("Nurture - Events", contact, "add")])[0].ok
+    assert run.connector.change_lists([ListChange(tricky, contact, "add")])[0].ok
     assert seen["Campaign"] == 2  # the first page did not hold it: looked up by name, not created
-    assert {r["Id"] for r in emu.store.all("Campaign") if r["Name"] == "Nurture - Events"} == {newest}
+    assert {r["Id"] for r in emu.store.all("Campaign") if r["Name"] == tricky} == {newest}
+    assert len(emu.store.all("Campaign")) == 2002
