@@ -133,7 +133,8 @@ def bench(people: int, seed: int, noop_runs: int, unthrottled: bool, workdir: Pa
             record = run_record(name, child, tally.snapshot(), people, hs_limits)
             if i == 0:
                 members = {name_: len(box.hubspot.store.list_members(name_)) for name_ in lists}
-                rows = first_sync_rows(child.json(), data, record["server"], members)
+                rows = first_sync_rows(child.json(), data, record["server"], members,
+                                       campaigns_after=len(box.salesforce.store.table("Campaign").rows))
             else:
                 record["hubspot_window_contacts"] = window
                 rows = noop_rows(child.json(), record["server"], data.hubspot_archived, window or 0)

@@ -7,9 +7,12 @@ Salesforce
   when the stream is needed at all (2,000 rows is the REST query's largest page). Streams: Opportunity
   (the deals in the window), OpportunityHistory (stage history of the lost deals), OpportunityContactRole
   (the people on those deals), Contact (current values of keep_manual fields, only where they matter),
-  Campaign (the nurture campaigns' ids, once), Task (existing call tasks, once per new task set),
-  OpportunityStage (closed stage names, once);
-- sObject Collections: ceil(n / 200) for contact updates, campaign-member inserts and tasks each;
+  Campaign (the org's campaigns, read once per run: n = campaigns in the org before the run, at least 1
+  page when the run adds members), Task (which cycle keys already have a task, read once per run: n =
+  the org's tasks with a cycle key before the run, deleted ones included, at least 1 page when the run
+  creates tasks; 0 rows on a first sync), OpportunityStage (closed stage names, once);
+- sObject Collections: ceil(n / 200) for contact updates, campaign-member inserts and tasks each, plus 1
+  when the run had to create campaigns (all missing campaigns in one POST);
 - login: 1; describe: 1 (the pre-write field check).
 
 HubSpot
@@ -77,6 +80,8 @@ class DataFacts:
     sf_emails_missing_in_hubspot: int
     hubspot_active: int
     hubspot_archived: int
+    campaigns: int = 0  # Campaign rows before the run
+    keyed_tasks: int = 0  # Task rows with a cycle key before the run, deleted ones included
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -104,12 +109,14 @@ def data_facts(salesforce: Any, hubspot: Any) -> DataFacts:
         opportunities=len(opps), lost_opportunities=len(lost), lost_history_rows=history,
         contact_roles=len(roles), people_with_lost_deal=len(people_lost),
         sf_emails_missing_in_hubspot=len(sf_emails - hs_emails), hubspot_active=len(hubspot.store),
-        hubspot_archived=archived)
+        hubspot_archived=archived, campaigns=len(store.table("Campaign").rows),
+        keyed_tasks=sum(1 for r in store.table("Task").rows.values() if r.get("Leadsync_Cycle_Key__c")))
 
 
 def first_sync_rows(run: dict[str, Any], facts: DataFacts, server: dict[str, Any],
-                    list_members: dict[str, int]) -> list[Row]:
-    """Calls made (server side, retries included) versus the minimum, per endpoint, for a first sync."""
+                    list_members: dict[str, int], campaigns_after: int | None = None) -> list[Row]:
+    """Calls made (server side, retries included) versus the minimum, per endpoint, for a first sync.
+    `campaigns_after`: Campaign rows after the run (more than before: the run created some)."""
     counts: dict[str, int] = run.get("counts", {})
     calls: dict[str, int] = server["calls"]
     first: dict[str, int] = server["soql_by_object"]
@@ -121,8 +128,8 @@ def first_sync_rows(run: dict[str, Any], facts: DataFacts, server: dict[str, Any
         "OpportunityContactRole": (facts.contact_roles, counts.get("deals_read", 0) > 0),
         "OpportunityStage": (0, True),
         "Contact": (counts.get("salesforce_contacts_checked", 0), None),
-        "Campaign": (0, counts.get("salesforce.list_adds", 0) > 0),
-        "Task": (tasks, None),
+        "Campaign": (facts.campaigns, counts.get("salesforce.list_adds", 0) > 0),
+        "Task": (facts.keyed_tasks, tasks > 0),
         "CampaignMember": (counts.get("salesforce.list_removes", 0), None),
     }
     rows = [Row("salesforce", "login", None, logins(calls), 1)]
@@ -131,8 +138,10 @@ def first_sync_rows(run: dict[str, Any], facts: DataFacts, server: dict[str, Any
         made = first.get(obj, 0) + more.get(obj, 0)
         rows.append(Row("salesforce", f"query {obj}", n, made, pages(n, SOQL_PAGE, needed=needed)))
     writes = (counts.get("salesforce.records_updated", 0), counts.get("salesforce.list_adds", 0), tasks)
-    rows.append(Row("salesforce", "collections (updates, members, tasks)", sum(writes),
-                    calls.get("salesforce.collections", 0), sum(pages(n, COLLECTION) for n in writes)))
+    created = 1 if campaigns_after is not None and campaigns_after > facts.campaigns else 0
+    rows.append(Row("salesforce", "collections (updates, members, tasks, new campaigns)", sum(writes),
+                    calls.get("salesforce.collections", 0),
+                    sum(pages(n, COLLECTION) for n in writes) + created))
     rows.append(Row("salesforce", "describe", None, calls.get("salesforce.describe", 0), 1))
     rows += _others(calls, "salesforce", {"login", "token", "query", "query_more", "collections", "describe"})
 

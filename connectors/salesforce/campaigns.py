@@ -12,8 +12,9 @@ so it is attempted once per round and followed by a fresh lookup by name before 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from simple_salesforce import format_soql
 
@@ -26,6 +27,22 @@ from connectors.salesforce.write import collections, delete_records, in_batches,
 log = logging.getLogger(__name__)
 
 LEAD_PREFIX = "00Q"
+CAMPAIGN_PAGE = 2000  # the REST query's largest page
+
+
+def _add(found: dict[str, str], rows: Iterable[Mapping[str, Any]]) -> None:
+    """Campaign rows (oldest first) into lower name -> id; with duplicates the oldest wins (a warning)."""
+    for row in rows:
+        key = str(row["Name"]).lower()
+        if key in found:
+            if found[key] != row["Id"]:
+                log.warning(
+                    "salesforce: more than one campaign is named %r; using the oldest (%s)",
+                    row["Name"],
+                    found[key],
+                )
+            continue
+        found[key] = row["Id"]
 
 
 def find_campaigns(client: SalesforceClient, names: Sequence[str]) -> dict[str, str]:
@@ -35,23 +52,40 @@ def find_campaigns(client: SalesforceClient, names: Sequence[str]) -> dict[str, 
         soql = format_soql(
             "SELECT Id, Name FROM Campaign WHERE Name IN {} ORDER BY CreatedDate, Id", list(chunk)
         )
-        for row in client.query(soql):
-            key = str(row["Name"]).lower()
-            if key in found:
-                log.warning(
-                    "salesforce: more than one campaign is named %r; using the oldest (%s)",
-                    row["Name"],
-                    found[key],
-                )
-                continue
-            found[key] = row["Id"]
+        _add(found, client.query(soql))
     return found
 
 
-def ensure_campaigns(client: SalesforceClient, names: Sequence[str]) -> dict[str, str]:
-    """Find the campaigns named `names`, creating the missing ones (active). lower name -> id."""
+class CampaignIndex:
+    """lower campaign name -> id for one run. The first use reads the org's campaigns as one query
+    (oldest first; one page holds 2,000): when they all fit, every later name is answered from memory
+    and a name not there is known to be missing (created without another lookup). An org with more
+    campaigns than one page keeps what the page held and looks other names up by IN list, as before."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, str] = {}
+        self.loaded = False
+        self.complete = False  # `ids` holds every campaign the org had when read (plus those created)
+
+    def load(self, client: SalesforceClient) -> None:
+        self.loaded = True
+        pages = client.query_pages("SELECT Id, Name FROM Campaign ORDER BY CreatedDate, Id",
+                                   page_size=CAMPAIGN_PAGE)
+        try:
+            page = next(pages, [])
+            _add(self.ids, page)
+            self.complete = (client.last_total_size or 0) <= len(page)
+        finally:
+            pages.close()
+
+
+def ensure_campaigns(client: SalesforceClient, names: Sequence[str],
+                     known: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Find the campaigns named `names`, creating the missing ones (active). lower name -> id.
+    `known`: what a complete lookup just found (lower name -> id), so the first lookup is skipped; a
+    failed creation is still followed by a fresh lookup."""
     wanted = sorted({n for n in names}, key=str.lower)
-    found = find_campaigns(client, wanted)
+    found = dict(known) if known is not None else find_campaigns(client, wanted)
     single = replace(client.policy, max_attempts=1)
     for round_ in range(1, client.policy.max_attempts + 1):
         missing = list({n.lower(): n for n in wanted if n.lower() not in found}.values())
@@ -119,21 +153,25 @@ def _members(
 
 
 def change_lists(client: SalesforceClient, changes: Sequence[ListChange],
-                 known: dict[str, str] | None = None) -> list[WriteResult]:
+                 index: CampaignIndex | None = None) -> list[WriteResult]:
     """Apply adds and removes; one WriteResult per change (record_id = the contact/lead id), in order.
-    Removes are applied before adds. `known` (lower name -> campaign id) caches campaigns across calls:
-    only names not in it are looked up (or created), and what is found is added to it."""
+    Removes are applied before adds. `index` (one per run) caches campaigns across calls: the org's
+    campaigns are read once (`CampaignIndex`); only names it cannot answer are looked up (or created),
+    and what is found or created is added to it."""
     results: list[WriteResult | None] = [None] * len(changes)
     adds = [i for i, c in enumerate(changes) if c.op == "add"]
     removes = [i for i, c in enumerate(changes) if c.op == "remove"]
-    cache = known if known is not None else {}
+    idx = index if index is not None else CampaignIndex()
+    if index is not None and not idx.loaded:
+        idx.load(client)
+    cache = idx.ids
     names = {c.list_name.lower(): c.list_name for c in changes}
     unknown = [name for low, name in names.items() if low not in cache]
-    if unknown:
+    if unknown and not idx.complete:
         cache.update(find_campaigns(client, unknown))
     add_names = [changes[i].list_name for i in adds if changes[i].list_name.lower() not in cache]
     if add_names:
-        cache.update(ensure_campaigns(client, add_names))
+        cache.update(ensure_campaigns(client, add_names, known=cache if idx.complete else None))
     campaigns = {low: cache[low] for low in names if low in cache}
 
     # ---- removes

@@ -46,6 +46,7 @@ from connectors.salesforce.read import (
     read_records,
 )
 from connectors.salesforce.settings import SalesforceSettings
+from connectors.salesforce.task_index import TaskIndex
 
 
 class SalesforceConnector:
@@ -76,7 +77,8 @@ class SalesforceConnector:
             self.config, counter=counter, policy=policy, session=session, sleep=sleep
         )
         self.bulk_options = bulk_options
-        self._campaigns: dict[str, str] = {}  # lower campaign name -> id, found or created this run
+        self._campaigns = salesforce_campaigns.CampaignIndex()  # campaigns read once, created this run
+        self._tasks = TaskIndex(self.client)  # cycle keys with a Task, read once per run
         self._users_active: dict[str, bool] = {}  # User id -> IsActive, read this run (task owners)
         self._org_id: str | None = None  # account_id(), read once
         self._reader = DealReader(
@@ -153,7 +155,8 @@ class SalesforceConnector:
 
     def create_tasks(self, tasks: Sequence[CallTask]) -> list[WriteResult]:
         return salesforce_write.create_tasks(
-            self.client, tasks, inactive_owner=self.config.inactive_owner, owner_cache=self._users_active
+            self.client, tasks, inactive_owner=self.config.inactive_owner, owner_cache=self._users_active,
+            index=self._tasks,
         )
 
     def check_fields(self, expected: Mapping[str, Mapping[str, Collection[str] | None]]) -> list[str]:

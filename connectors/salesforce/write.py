@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any, TypeVar
-from urllib.parse import quote_plus
-
-from simple_salesforce import format_soql
 
 from connectors.base import CallTask, FatalAPIError, FieldUpdate, Scalar, WriteResult
 from connectors.retry import retry_records
@@ -22,14 +19,14 @@ from connectors.salesforce.client import COLLECTIONS, SalesforceClient
 from connectors.salesforce.errors import record_retryable
 from connectors.salesforce.hints import with_hint
 from connectors.salesforce.owners import assign_owners
-from connectors.salesforce.read import MAX_IN_IDS, chunks, field_name
+from connectors.salesforce.read import chunks, field_name
+from connectors.salesforce.task_index import TASK_KEY_FIELD, TaskIndex, existing_tasks
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MAX_COLLECTION = 200  # sObject Collections: records per request
 BULK_JOB_MAX = 100_000  # records per Bulk API 2.0 ingest job (keeps each CSV upload a few MB)
-TASK_KEY_FIELD = "Leadsync_Cycle_Key__c"
 TASK_STATUS = "Not Started"
 DESCRIPTION_MAX = 32_000
 
@@ -188,58 +185,23 @@ def _task_record(task: CallTask) -> dict[str, Any]:
     return record
 
 
-# Salesforce refuses a request whose URI + headers exceed 16,384 bytes (431; 414 for the URI alone; help
-# article 000386264). A query travels in the URL (`GET query?q=`), so an IN list is cut by its
-# URL-encoded size too: 500 ids of 18 characters are ~14 KB, but 500 cycle keys (46 characters) would be
-# ~30 KB. This budget for the encoded values leaves ~2 KB for the path, the rest of the query and the
-# headers (a run measures ~14.5 KB at most: tests/connectors/salesforce/test_writes.py).
-MAX_IN_BYTES = 14_000
-
-
-def in_chunks(
-    values: Sequence[str], max_items: int = MAX_IN_IDS, budget: int = MAX_IN_BYTES
-) -> Iterator[list[str]]:
-    """`values` in IN-list chunks of at most `max_items` whose URL-encoded size stays under `budget`."""
-    chunk: list[str] = []
-    size = 0
-    for value in values:
-        cost = len(quote_plus(format_soql("{}", value))) + 4  # the separator ", " encodes as "%2C+"
-        if chunk and (len(chunk) >= max_items or size + cost > budget):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(value)
-        size += cost
-    if chunk:
-        yield chunk
-
-
-def existing_tasks(client: SalesforceClient, keys: Sequence[str]) -> dict[str, str]:
-    """cycle key -> Task id of tasks already there (deleted ones included: a task someone deleted is not
-    created again). Keys are longer than ids, so fewer go in one query (`in_chunks`)."""
-    found: dict[str, str] = {}
-    for chunk in in_chunks(list(dict.fromkeys(keys))):
-        soql = format_soql(
-            f"SELECT Id, {TASK_KEY_FIELD} FROM Task WHERE {TASK_KEY_FIELD} IN {{}}", list(chunk)
-        )
-        for row in client.query(soql, include_deleted=True):
-            found.setdefault(row[TASK_KEY_FIELD], row["Id"])
-    return found
-
-
 def create_tasks(
     client: SalesforceClient,
     tasks: Sequence[CallTask],
     *,
     inactive_owner: str = "account_owner",
     owner_cache: MutableMapping[str, bool] | None = None,
+    index: TaskIndex | None = None,
 ) -> list[WriteResult]:
     """One open Task per cycle key: keys that already have a task are reported ok with its id and left
     alone (never a second task, never reopened); the rest are upserted by the external id
     Leadsync_Cycle_Key__c, so a retry after a crash or a dropped connection cannot duplicate them.
     A task whose owner is an inactive user goes where `inactive_owner` says (`owners.assign_owners`:
     the account owner, a given user or queue, or a failure INACTIVE_OWNER_OR_USER).
-    WriteResult.record_id is the cycle key; created_id the Task id."""
-    existing = existing_tasks(client, [t.cycle_key for t in tasks])
+    WriteResult.record_id is the cycle key; created_id the Task id. With an `index` (one per run),
+    existing tasks are learned once per run (`task_index`); without, by IN-list queries on these keys."""
+    keys = [t.cycle_key for t in tasks]
+    existing = index.existing(keys) if index is not None else existing_tasks(client, keys)[0]
     todo: dict[str, CallTask] = {}
     for task in tasks:
         if task.cycle_key not in existing:
@@ -257,7 +219,19 @@ def create_tasks(
         )
         return [record_result(t.cycle_key, r, keep_id=True) for t, r in zip(batch, items, strict=True)]
 
-    written = {r.record_id: r for r in in_batches(client, ready, submit, key=lambda t: t.contact_id)}
+    try:
+        results = in_batches(client, ready, submit, key=lambda t: t.contact_id)
+    except BaseException:
+        if index is not None:
+            index.doubt([t.cycle_key for t in ready])
+        raise
+    if index is not None:
+        for r in results:
+            if r.ok and r.created_id:
+                index.created(r.record_id, r.created_id)
+            else:
+                index.doubt([r.record_id])
+    written = {r.record_id: r for r in results}
     written.update(refused)
     out = []
     for task in tasks:

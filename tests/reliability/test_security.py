@@ -180,8 +180,10 @@ def test_quotes_and_soql_fragments_cannot_change_a_query(empty_sandbox: Sandbox,
 
     queries = parsed(recorder.queries)
     assert queries
+    # campaigns are read once per run without a name filter when the org's fit in one page
+    # (connectors.salesforce.campaigns.CampaignIndex); lookups by name, in larger orgs, are tested with
+    # such names in tests/connectors/salesforce/test_run_lookups.py
     campaign_lookups = [c for q in queries for c in comparisons(q) if c[0] == "Campaign.Name"]
-    assert campaign_lookups, recorder.queries
     for field, op, values in campaign_lookups:
         assert op == "in" and set(values) <= set(CAMPAIGNS.values()), (field, op, values)
     # no other comparison on a Name field anywhere: the fragments stayed inside string literals

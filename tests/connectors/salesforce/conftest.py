@@ -4,13 +4,17 @@ simple-salesforce client. Backoff sleeps are recorded, not slept."""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 
 from connectors.base import CallCounter
 from connectors.retry import RetryPolicy
@@ -182,6 +186,23 @@ class Org:
 @pytest.fixture
 def org(emu: SalesforceEmulator) -> Org:
     return Org(emu)
+
+
+def soql_by_object(run: Run) -> Counter[str]:
+    """A counter that fills, as the connector's session sends them, with its SOQL requests by object
+    (`FROM <object>` of the query string; further pages of a result count as "queryMore")."""
+    seen: Counter[str] = Counter()
+
+    def hook(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        url = urlsplit(response.request.url or "")
+        if "/query" not in url.path:
+            return
+        q = parse_qs(url.query).get("q")
+        match = re.search(r"\bFROM\s+(\w+)", q[0], re.IGNORECASE) if q else None
+        seen[match.group(1) if match else "queryMore"] += 1
+
+    run.connector.client.session.hooks.setdefault("response", []).append(hook)
+    return seen
 
 
 def emulator_calls(emu: SalesforceEmulator) -> dict[str, int]:
