@@ -10,7 +10,10 @@ the real API returns `null` for requested properties that have no value (and hub
 accepts None there), so `properties` maps of SimplePublicObject* are marked nullable. Nothing else
 is changed, except that the shared `Error` response, declared for `*/*`, is also registered under
 `application/json` so that openapi-core parses the JSON error body instead of validating raw bytes.
-`/_sandbox/*` (the private inspection API) is not part of HubSpot's API and is skipped.
+`/_sandbox/*` (the private inspection API) is not part of HubSpot's API and is skipped, and so is
+`/account-info/v3/details`: no OpenAPI file here covers it (test_hubspot_account_info.py asserts its
+shape). Skipping it here rather than per test matters: a response is recorded after the client has
+it, so the record of a test's last call can land after the next test cleared the recorder.
 """
 
 from __future__ import annotations
@@ -130,11 +133,14 @@ def validate(method: str, raw_path: str, status: int, body: bytes) -> None:
     _openapi(file_name).validate_response(request, response)
 
 
+NO_SPEC = ("/_sandbox", "/account-info/")
+
+
 def problems(records: list[Record], unchecked: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """One line per response that fails validation (empty when all conform)."""
     out: list[str] = []
     for rec in records:
-        if rec.raw_path.startswith("/_sandbox") or not rec.complete or rec.raw_path in unchecked:
+        if rec.raw_path.startswith(NO_SPEC) or not rec.complete or rec.raw_path in unchecked:
             continue
         try:
             validate(rec.method, rec.raw_path, rec.status, rec.body)
