@@ -353,8 +353,12 @@ class _Run:
         people = self.resolve()
         mapping = self.ctx.mapping
         # the MA platform's lists as they are now: memberships recorded for a list that is gone are
-        # forgotten (sync.state.list_ids) before the plan, so this run adds those people again
-        self.ctx.hubspot.confirm_lists(sorted(set(mapping.list_names("hubspot").values())))
+        # forgotten (sync.state.list_ids) before the plan, so this run adds those people again. A check
+        # that meets only transient errors is skipped: the kept ids stay, a 404 on a write still tells.
+        try:
+            self.ctx.hubspot.confirm_lists(sorted(set(mapping.list_names("hubspot").values())))
+        except RetriableAPIError as exc:
+            log.warning("could not check the lists' ids (%s); using the ids kept from earlier runs", exc)
         lists = email_lists(mapping)
         retry_only = self.failed_records() if self.pull_error is not None else None
         done = 0

@@ -77,3 +77,19 @@ def test_a_rebind_drops_the_old_portals_list_ids_before_they_can_name_another_li
     assert result.status == "ok", result.error
     assert world.hubspot_lists_of("reader@example.com") == {NEWSLETTER}
     assert world.ctx.store.list_ids("hubspot")[NEWSLETTER] == newsletter_now
+
+
+def test_a_list_check_that_meets_only_transient_errors_does_not_stop_the_run(
+        world: World, tmp_path: Path) -> None:
+    """The one-call check of the kept ids is a safety check, not a read the plan needs: when HubSpot
+    answers it with 5xx after every retry, the run goes on with the kept ids."""
+    world.person("reader@example.com", hubspot={"hs_email_open": "1"})
+    world.sync()
+    world.person("second@example.com", hubspot={"hs_email_open": "1"})
+    world.box.hubspot.faults.add("hubspot.lists", "503", 1.0)
+    try:
+        calls = fresh_run(world, tmp_path)
+    finally:
+        world.box.hubspot.faults.clear()
+    assert calls.get("lists", 0) >= 1 and calls.get("memberships") == 1
+    assert world.hubspot_lists_of("second@example.com") == {NEWSLETTER}
