@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import NamedTuple
 
-from mappings.errors import display_path, one_line
+from mappings.errors import display_path
 from mappings.locate import KeyLines
 from mappings.model import MappingFile, Score
+from mappings.printable import visible
 
 
 class BehaviourRule(NamedTuple):
@@ -132,7 +133,7 @@ class Mapping:
         """Where a field mapping sits in the file: `file:line [fields.<system>.<Object>].<Field>`."""
         path = ("fields", fm.system, fm.object, fm.field)
         line = self.key_lines.line(path) if self.key_lines is not None else 1
-        return f"{self.filename}:{line} {one_line(display_path(path, self.key_lines))}"
+        return f"{self.filename}:{line} {visible(display_path(path, self.key_lines))}"
 
     def hubspot_properties(self) -> list[str]:
         """Every HubSpot contact property the rules read (bare names, sorted): read exactly these."""

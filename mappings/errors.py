@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from mappings.locate import KeyLines, PathKey
+from mappings.printable import visible
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+\Z")
 
@@ -27,17 +28,10 @@ class Issue:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}"
-        key, message = one_line(self.key), one_line(self.message)
+        # control characters from the file (a newline in a key or value) shown escaped, so that every
+        # error stays on its one `file:line key: message` line
+        key, message = visible(self.key), visible(self.message)
         return f"{where} {key}: {message}" if key else f"{where}: {message}"
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
-
-
-def one_line(text: str) -> str:
-    """Control characters from the file (a newline in a key or value) shown escaped, so that every
-    error stays on its one `file:line key: message` line."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 class FileErrors(ValueError):

@@ -115,6 +115,9 @@ class _Run:
         self.verify_sf: set[str] = set()  # Salesforce records whose current values are re-read (drift)
         self.pull_error: ConnectorError | None = None  # a read that failed for good (pull_keeping)
         self.checked: set[str] = set()  # systems whose mapped fields passed the preflight this run
+        # an explanation the mapping writes is compared for everyone: put it in words at once (the
+        # engine's lazy path would decide twice)
+        self.explained = any(fm.from_name == "explanation" for fm in ctx.mapping.field_mappings)
 
     # ------------------------------------------------------------------ outline
     def execute(self, started: float) -> RunResult:
@@ -395,12 +398,9 @@ class _Run:
         keep_manual/if_blank field would change or an interrupted run left a write pending; and what
         the state store knows of them (last writes, memberships, tasks, intents)."""
         mapping, now = self.ctx.mapping, self.now
-        # an explanation the mapping writes is compared for everyone: put it in words at once (the
-        # engine's lazy path would decide twice)
-        explained = any(fm.from_name == "explanation" for fm in mapping.field_mappings)
         pairs = []
         for p in chunk:
-            a = assign(to_person_facts(p), mapping, now, explained=explained)
+            a = assign(to_person_facts(p), mapping, now, explained=self.explained)
             self.counts[f"group.{a.recycle_group or 'none'}"] += 1
             self.counts[f"rank.{a.rank}"] += 1
             self.counts[f"stage.{a.stage}"] += 1
