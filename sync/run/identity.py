@@ -19,7 +19,7 @@ Emails are never logged in full above DEBUG: use `mask_email()`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -142,16 +142,22 @@ class IdentityResolver:
             if old is None or (c.modified_at or _EPOCH) >= (old.modified_at or _EPOCH):
                 self._hubspot[c.contact_id] = c
 
-    def resolve(self) -> Resolution:
+    def resolve(self, *, salesforce_ids: Collection[str] | None = None,
+                keys: tuple[str, str] | None = None) -> Resolution:
+        """Everyone the records name; or, to resolve a part of the people (`sync.state.people`), only
+        the Salesforce contacts in `salesforce_ids` (those whose every deal was added) and only the
+        people whose key is in the inclusive range `keys`."""
         builders: dict[str, _Builder] = {}
         quarantined: list[Quarantined] = []
         ignored: list[tuple[str, str, str]] = []
 
-        for cid, sfc in sorted(self._salesforce_contacts().items()):
+        for cid, sfc in sorted(self._salesforce_contacts(salesforce_ids).items()):
             key, problem = parse_email(sfc.email)
             if key is None:
                 quarantined.append(
                     Quarantined("salesforce", cid, problem or "no email", mask_email(sfc.email)))
+                continue
+            if keys is not None and not keys[0] <= key <= keys[1]:
                 continue
             b = builders.get(key) or builders.setdefault(key, _Builder())
             b.emails.add(sfc.email.strip() if sfc.email else key)
@@ -167,6 +173,8 @@ class IdentityResolver:
             if key is None:
                 quarantined.append(Quarantined("hubspot", cid, problem or "no email", mask_email(hc.email)))
                 continue
+            if keys is not None and not keys[0] <= key <= keys[1]:
+                continue
             b = builders.get(key) or builders.setdefault(key, _Builder())
             b.emails.add(hc.email.strip() if hc.email else key)
             b.hs.append(hc)
@@ -180,16 +188,19 @@ class IdentityResolver:
                                 ("hubspot", person.hubspot_contact_ids)):
                 if len(ids) > 1:
                     duplicates.append(Duplicate(key, system, ids))
-        log.info("identity: %d people, %d quarantined, %d duplicate groups, %d ignored",
-                 len(people), len(quarantined), len(duplicates), len(ignored))
+        log.log(logging.INFO if keys is None else logging.DEBUG,
+                "identity: %d people, %d quarantined, %d duplicate groups, %d ignored",
+                len(people), len(quarantined), len(duplicates), len(ignored))
         for q in quarantined:
             log.debug("identity: quarantined %s %s (%s): %s", q.system, q.record_id, q.email_masked, q.reason)
         return Resolution(people, tuple(quarantined), tuple(duplicates), tuple(ignored))
 
-    def _salesforce_contacts(self) -> dict[str, _SfContact]:
+    def _salesforce_contacts(self, only: Collection[str] | None) -> dict[str, _SfContact]:
         out: dict[str, _SfContact] = {}
         for deal in self._deals.values():
             for c in deal.contacts:
+                if only is not None and c.contact_id not in only:
+                    continue
                 known = out.get(c.contact_id)
                 if known is None:
                     out[c.contact_id] = _SfContact(deal.modified_at, c.email, c.opted_out,

@@ -27,13 +27,12 @@ from connectors.base import (
     LostDeal,
     RetriableAPIError,
 )
-from mappings.emails import normalize_email
 from mappings.engine import assign
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_LOCKED, EXIT_OK, EXIT_RECORD_FAILURES
-from sync.run import binding, streams, verify
+from sync.run import binding, people, streams, verify
 from sync.run.context import SyncContext
 from sync.run.desired import Current, desired_for, email_lists, needs_current, records_of
-from sync.run.identity import IdentityResolver, Person, to_person_facts
+from sync.run.identity import Person, to_person_facts
 from sync.run.lock import LockHeld, LockLost, RunLock
 from sync.run.plan import PlanState, PlanSummary, plan
 from sync.run.plan_model import PersonDesired
@@ -45,8 +44,9 @@ from sync.state.sql import chunks
 
 log = logging.getLogger(__name__)
 
-PEOPLE_CHUNK = 2_000  # people assigned and planned together (writes are batched across chunks)
+PEOPLE_CHUNK = 2_000  # person keys assigned and planned together (writes are batched across chunks)
 SNAPSHOT_CHUNK = 1_000
+LOOKUP_CHUNK = 10_000  # emails looked up in HubSpot per part
 
 Progress = Callable[[str, int], None]  # (phase, items done so far)
 
@@ -244,7 +244,7 @@ class _Run:
         sources = streams.Sources(ctx.salesforce, ctx.hubspot, props, self.salesforce_fields(),
                                   self.watched_salesforce_fields(), o.until)
         marks = {s.name: store.get_watermark(s.name) for s in streams.STREAMS}
-        sf_emails: set[str] = set()
+        pulled_from = datetime.now(UTC)  # deals stored from now on were read by this run
         for stream in streams.STREAMS:
             if not streams.due(stream, marks, backfill=backfill):
                 continue
@@ -256,15 +256,15 @@ class _Run:
             if records is None:
                 continue
             if stream.snapshot == "deals":
-                sf_emails |= self._store_deals(records, stream.name)
+                self._store_deals(records, stream.name)
             elif stream.system == "hubspot":
                 self._store_contacts(records, stream.name)
             else:
                 self._store_managed(records, stream.name)
 
-        known = {normalize_email(c.email) for c in store.iter_contacts("hubspot", emails=sorted(sf_emails))}
-        missing = sorted(sf_emails - known)
-        if missing:
+        # people on the deals read now that no HubSpot contact is known for (found in the database; a
+        # part of LOOKUP_CHUNK emails at a time, a multiple of the connector's 100 per call)
+        for missing in chunks(store.deal_emails_without_contact(pulled_from), LOOKUP_CHUNK):
             found = self._store_contacts(ctx.hubspot.read_by_email(missing, props), None)
             self.counts["hubspot_looked_up_by_email"] += found
         self.pick_verified(props)
@@ -285,17 +285,14 @@ class _Run:
                                                                         values))
         self.verify_sf = set(verify.pick(ctx.store, "salesforce", size, turn, everything=self.o.verify))
 
-    def _store_deals(self, deals: Iterable[LostDeal], stream: str) -> set[str]:
-        """Store the deals (all states, also on a first run); the emails of their people."""
-        emails: set[str] = set()
+    def _store_deals(self, deals: Iterable[LostDeal], stream: str) -> None:
+        """Store the deals (all states, also on a first run)."""
         for batch in streams.batches_keeping_partial(deals, SNAPSHOT_CHUNK):
             self.ctx.store.upsert_deals(batch)
             self.counts["deals_read"] += len(batch)
             for d in batch:
                 self._mark(stream, d.modified_at)
-                emails.update(e for c in d.contacts if (e := normalize_email(c.email)))
             self._tick("salesforce deals", self.counts["deals_read"])
-        return emails
 
     def _store_managed(self, managed: Iterable[ContactRef], stream: str) -> None:
         """Salesforce contacts leadsync has written to that changed since the last run, with the
@@ -337,23 +334,17 @@ class _Run:
         return sorted(set(mapping.hubspot_properties()) | written | {mapping.hubspot_optout_property})
 
     # ------------------------------------------------------------------ recompute, plan, write
-    def resolve(self) -> dict[str, Person]:
-        store = self.ctx.store
-        resolver = IdentityResolver(optout_property=self.ctx.mapping.hubspot_optout_property)
-        resolver.add_deals(store.iter_deals(include_deleted=True))
-        resolver.add_contacts(store.iter_contacts("hubspot"))
-        res = resolver.resolve()
-        self.counts["people"] = len(res.people)
-        self.counts["quarantined"] = len(res.quarantined)
-        self.counts["duplicates"] = len(res.duplicates)
-        for dup in res.duplicates:
-            log.info("duplicate: %s", dup.message())
-        if res.quarantined and self.run_id is not None:
-            store.add_failures(self.run_id, [q.as_failure() for q in res.quarantined])
-        return res.people
+    def quarantine(self) -> None:
+        """The records with no usable email: stored as failures (stage identity), counted."""
+        store, n, optout = self.ctx.store, 0, self.ctx.mapping.hubspot_optout_property
+        for batch in chunks(people.quarantined(store, optout_property=optout), SNAPSHOT_CHUNK):
+            n += len(batch)
+            if self.run_id is not None:
+                store.add_failures(self.run_id, [q.as_failure() for q in batch])
+        self.counts["quarantined"] = n
 
     def recompute(self) -> None:
-        people = self.resolve()
+        """Everyone, a range of people at a time (`sync.run.people`): assign, plan, hand to the writer."""
         mapping = self.ctx.mapping
         # the MA platform's lists as they are now: memberships recorded for a list that is gone are
         # forgotten (sync.state.list_ids) before the plan, so this run adds those people again. A check
@@ -362,11 +353,18 @@ class _Run:
             self.ctx.hubspot.confirm_lists(sorted(set(mapping.list_names("hubspot").values())))
         except RetriableAPIError as exc:
             log.warning("could not check the lists' ids (%s); using the ids kept from earlier runs", exc)
+        self.quarantine()
         lists = email_lists(mapping)
         retry_only = self.failed_records() if self.pull_error is not None else None
         done = 0
-        for keys in chunks(sorted(people), PEOPLE_CHUNK):
-            chunk = [people[k] for k in keys]
+        self.counts["people"] = self.counts["duplicates"] = 0
+        for part in people.iter_people(self.ctx.store, optout_property=mapping.hubspot_optout_property,
+                                       size=PEOPLE_CHUNK):
+            self.counts["people"] += len(part.people)
+            self.counts["duplicates"] += len(part.duplicates)
+            for dup in part.duplicates:
+                log.info("duplicate: %s", dup.message())
+            chunk = list(part.people.values())
             if retry_only is not None:
                 chunk = [p for p in chunk if self.has_failed(p, retry_only)]
             desired, state = self.desire(chunk)
@@ -374,8 +372,10 @@ class _Run:
             self.summary.add(wp)
             if self.writer is not None:
                 self.writer.add(wp)
-            done += len(chunk)
+            done += len(part.people)
             self._tick("people", done)
+        log.info("identity: %d people, %d quarantined, %d duplicate groups", self.counts["people"],
+                 self.counts["quarantined"], self.counts["duplicates"])
 
     def failed_records(self) -> dict[str, set[str]]:
         """System -> ids of the records with an open write failure (a list change's key is

@@ -12,7 +12,8 @@ migration alters a table, freeze that table's version-1 definition inside `_crea
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect, Engine
 
+from mappings.emails import normalize_email, parse_email
 from sync.state.errors import StateStoreError, damaged_value
 
 RUN_STATUSES: tuple[str, ...] = (
@@ -68,6 +70,10 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
 metadata = sa.MetaData()
 
+# Person keys sort the same everywhere: byte order (= code point order for UTF-8, Python's order).
+# SQLite compares text that way; PostgreSQL would use the database's locale, so the column says "C".
+PersonKey = sa.String(320).with_variant(sa.String(320, collation="C"), "postgresql")
+
 schema_version = sa.Table(
     "schema_version", metadata,
     sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
@@ -104,6 +110,22 @@ contacts = sa.Table(
     sa.Column("merged_into", sa.String(64)),
     sa.Column("stored_at", UTCDateTime, nullable=False),
     sa.Index("ix_contacts_email_norm", "email_norm"),
+    # migration 6: the person key (`mappings.emails.parse_email`), NULL when the email is not usable
+    sa.Column("person_key", PersonKey),
+    sa.Index("ix_contacts_person_key", "system", "person_key"),
+)
+
+# Migration 6: the people on each deal snapshot (its contact roles), so people are resolved a range of
+# person keys at a time in the database (sync.state.people) instead of from every deal in memory.
+deal_contacts = sa.Table(
+    "deal_contacts", metadata,
+    sa.Column("opportunity_id", sa.String(64), primary_key=True),
+    sa.Column("contact_id", sa.String(64), primary_key=True),
+    sa.Column("email_norm", sa.String(320)),  # trimmed + case-folded (not validated); NULL when blank
+    sa.Column("person_key", PersonKey),  # NULL when the email is not usable
+    sa.Index("ix_deal_contacts_person_key", "person_key"),
+    sa.Index("ix_deal_contacts_contact_id", "contact_id"),
+    sa.Index("ix_deal_contacts_email_norm", "email_norm"),
 )
 
 written_values = sa.Table(
@@ -230,7 +252,15 @@ class Migration:
 
 def _create_v1(conn: Connection) -> None:
     for table in _V1_TABLES:
-        table.create(conn, checkfirst=True)
+        (_contacts_v1 if table is contacts else table).create(conn, checkfirst=True)
+
+
+_contacts_v1 = sa.Table(  # the contacts table as migration 1 made it (migration 6 adds person_key)
+    "contacts", sa.MetaData(),
+    *(sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+      for c in contacts.columns if c.name != "person_key"),
+    sa.Index("ix_contacts_email_norm", "email_norm"),
+)
 
 
 def _create_pending_writes(conn: Connection) -> None:
@@ -252,12 +282,62 @@ def _reread_deals(conn: Connection) -> None:
     conn.execute(watermarks.delete().where(watermarks.c.stream == "salesforce.opportunities"))
 
 
+def _index_people(conn: Connection) -> None:
+    """Person keys in the database: `contacts.person_key` and the `deal_contacts` table, filled from
+    the snapshots already stored (one pass over each, in batches)."""
+    conn.execute(sa.text(f"ALTER TABLE contacts ADD COLUMN person_key "
+                         f"{contacts.c.person_key.type.compile(dialect=conn.dialect)}"))
+    for index in contacts.indexes:
+        if index.name == "ix_contacts_person_key":
+            index.create(conn)
+    deal_contacts.create(conn)
+    c, after = contacts.c, ("", "")
+    while rows := conn.execute(sa.select(c.system, c.contact_id, c.email)
+                               .where(sa.tuple_(c.system, c.contact_id) > sa.tuple_(*after))
+                               .order_by(c.system, c.contact_id).limit(2_000)).all():
+        conn.execute(contacts.update().where(c.system == sa.bindparam("s"), c.contact_id == sa.bindparam("i"))
+                     .values(person_key=sa.bindparam("k")),
+                     [{"s": r.system, "i": r.contact_id, "k": person_key(r.email)} for r in rows])
+        after = (rows[-1].system, rows[-1].contact_id)
+    d, last = deals.c, ""
+    while rows := conn.execute(sa.select(d.opportunity_id, d.data).where(d.opportunity_id > last)
+                               .order_by(d.opportunity_id).limit(1_000)).all():
+        links = [link for r in rows for link in deal_contact_rows(r.opportunity_id, _stored_contacts(r.data))]
+        if links:
+            conn.execute(deal_contacts.insert(), links)
+        last = rows[-1].opportunity_id
+
+
+def person_key(email: str | None) -> str | None:
+    """The person key of a stored email (None when it is not usable)."""
+    return parse_email(email)[0]
+
+
+def deal_contact_rows(opportunity_id: str, people: Iterable[tuple[str, str | None]]) -> list[dict[str, Any]]:
+    """`deal_contacts` rows of one deal from its (contact id, email) pairs, in order; a contact named
+    twice (two roles) keeps its first entry, as identity resolution does."""
+    out: dict[str, dict[str, Any]] = {}
+    for contact_id, email in people:
+        if contact_id not in out:
+            out[contact_id] = {"opportunity_id": opportunity_id, "contact_id": contact_id,
+                               "email_norm": normalize_email(email) or None, "person_key": person_key(email)}
+    return list(out.values())
+
+
+def _stored_contacts(data: str) -> list[tuple[str, str | None]]:
+    try:
+        return [(c["contact_id"], c.get("email")) for c in json.loads(data).get("contacts") or ()]
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise damaged_value("deal snapshot", exc) from None
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _create_v1),
     Migration(2, "write intents (pending_writes) for crash recovery", _create_pending_writes),
     Migration(3, "lost dates from stage history: read every deal again", _reread_deals),
     Migration(4, "list ids kept between runs (list_ids)", _create_list_ids),
     Migration(5, "the org and portal the state belongs to (bindings)", _create_bindings),
+    Migration(6, "people resolved in the database (contacts.person_key, deal_contacts)", _index_people),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -54,8 +54,15 @@ class Snapshots:
             rows = [{"opportunity_id": d.opportunity_id, "data": deal_to_json(d), "state": d.state,
                      "modified_at": d.modified_at, "is_deleted": d.is_deleted, "stored_at": stored_at}
                     for d in batch]
+            latest = {d.opportunity_id: d for d in batch}  # the last snapshot of a deal in the batch wins
+            links = [row for d in latest.values() for row in s.deal_contact_rows(
+                d.opportunity_id, ((c.contact_id, c.email) for c in d.contacts))]
             with self.engine.begin() as conn:
                 upsert(conn, s.deals, rows, ["opportunity_id"])
+                for part in chunks(list(latest), IN_CHUNK):
+                    conn.execute(s.deal_contacts.delete().where(s.deal_contacts.c.opportunity_id.in_(part)))
+                if links:
+                    conn.execute(s.deal_contacts.insert(), links)
             n += len(rows)
         return n
 
@@ -96,7 +103,7 @@ class Snapshots:
         c = s.contacts.c
         for batch in chunks(contacts, WRITE_CHUNK):
             rows = [{"system": system, "contact_id": x.contact_id, "email": x.email,
-                     "email_norm": normalize_email(x.email) or None,
+                     "email_norm": normalize_email(x.email) or None, "person_key": s.person_key(x.email),
                      "properties": properties_to_json(x.properties), "modified_at": x.modified_at,
                      "archived": x.archived, "merged_into": None, "stored_at": stored_at} for x in batch]
             merges = [{"m_id": old, "m_into": x.contact_id} for x in batch for old in x.merged_ids]
@@ -110,10 +117,12 @@ class Snapshots:
         return n
 
     def iter_contacts(self, system: str, *, include_archived: bool = False, include_merged: bool = False,
-                      emails: Iterable[str] | None = None,
-                      ids: Iterable[str] | None = None) -> Iterator[ContactRef]:
-        """Stream one system's contact snapshots in id order; `emails` (normalized) or `ids` narrow the
-        search. Archived contacts and those merged into another are left out unless asked for."""
+                      emails: Iterable[str] | None = None, ids: Iterable[str] | None = None,
+                      key_range: tuple[str, str] | None = None,
+                      unkeyed: bool = False) -> Iterator[ContactRef]:
+        """Stream one system's contact snapshots in id order; `emails` (normalized), `ids`, person keys
+        in the inclusive `key_range` or `unkeyed` (no usable email) narrow the search. Archived contacts
+        and those merged into another are left out unless asked for."""
         c = s.contacts.c
         stmt = sa.select(c.contact_id, c.email, c.properties, c.modified_at, c.archived).where(
             c.system == system).order_by(c.contact_id)
@@ -121,6 +130,10 @@ class Snapshots:
             stmt = stmt.where(c.archived == sa.false())
         if not include_merged:
             stmt = stmt.where(c.merged_into.is_(None))
+        if key_range is not None:
+            stmt = stmt.where(c.person_key.between(*key_range))
+        if unkeyed:
+            stmt = stmt.where(c.person_key.is_(None))
         if emails is not None:
             rows: Iterable[sa.Row[Any]] = (
                 r for part in chunks(emails, IN_CHUNK)

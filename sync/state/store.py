@@ -6,6 +6,8 @@ Default: a SQLite file (created 0600, WAL mode, busy timeout). Any SQLAlchemy UR
 What it holds, and the methods that read and write it:
 - watermarks per stream ................ get_watermark / set_watermark / watermarks
 - snapshots of pulled input ............ upsert_deals / iter_deals / get_deal, upsert_contacts / iter_contacts
+- people a range of keys at a time ..... person_key_ranges / people_records / unusable_records
+                                         (see `sync.state.people.PeopleIndex`)
 - values leadsync last wrote ........... record_writes (the crash checkpoint) / last_written /
                                          last_written_map / iter_written
 - list memberships leadsync manages .... get_memberships / add_memberships / remove_memberships /
@@ -37,6 +39,7 @@ from sync.state.errors import StateStoreError, describe
 from sync.state.ledger import Ledger
 from sync.state.list_ids import ListIds
 from sync.state.pending import PendingWrites
+from sync.state.people import PeopleIndex
 from sync.state.records import FieldKey, MembershipKey, PlanState, TaskCycle
 from sync.state.runs import RunHistory
 from sync.state.snapshots import Snapshots
@@ -98,7 +101,7 @@ def _driver_problem(exc: Exception) -> str:
             "postgresql+psycopg://user@host/db")
 
 
-class StateStore(Snapshots, Ledger, ListIds, RunHistory, PendingWrites, Bindings):
+class StateStore(Snapshots, PeopleIndex, Ledger, ListIds, RunHistory, PendingWrites, Bindings):
     """Handle on one state database. Thread-safe (each call takes its own pooled connection)."""
 
     def __init__(self, engine: Engine) -> None:

@@ -9,28 +9,29 @@ properties the mapping reads), the assignment at `now` and every rule that fired
 mapping version, run) next to what it would write now, the list memberships leadsync manages for
 them, and the call tasks recorded for their recycle cycles.
 
-Only this person is resolved: their HubSpot contacts are looked up by normalized email, and the
-deal snapshots are streamed once, keeping the deals with a contact that carries the email. (A
-Salesforce contact whose email changed between deals is matched on the deals that carry this email.)
+Only this person is resolved, from indexed lookups of their own records (`sync.run.people.find_person`:
+the same rules as a run, so a Salesforce contact whose newest deal carries another email is that
+email's person); the deals shown are every stored deal with a contact carrying the email.
 Emails are shown in full in the output (the user asked for this person), never logged above DEBUG.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
 from connectors.base import ContactRef, LostDeal, Scalar
 from mappings import Mapping
-from mappings.emails import mask_email, normalize_email, parse_email
+from mappings.emails import mask_email, parse_email
 from mappings.engine import assign
 from mappings.facts import Assignment
 from mappings.recycle import cycle_key
 from mappings.render import explain, field_value
-from sync.run.identity import Person, resolve, to_person_facts
+from sync.run import people
+from sync.run.identity import Person, to_person_facts
 from sync.run.plan import canonical
 from sync.state.records import Membership, RecordedTask
 from sync.state.store import StateStore
@@ -164,12 +165,6 @@ class PersonExplanation:
 # --------------------------------------------------------------------------- building
 
 
-def _deals_with_email(deals: Iterable[LostDeal], key: str) -> Iterator[LostDeal]:
-    for d in deals:
-        if any(normalize_email(c.email) == key for c in d.contacts):
-            yield d
-
-
 @dataclass(frozen=True)
 class Found:
     person: Person
@@ -178,12 +173,13 @@ class Found:
 
 
 def find_person(store: StateStore, key: str, optout_property: str) -> Found | None:
-    """The person with normalized email `key`, resolved from their own records only (one stream over
-    the deal snapshots, one indexed lookup of HubSpot contacts)."""
-    contacts = tuple(store.iter_contacts("hubspot", emails=[key], include_archived=True))
-    deals = tuple(_deals_with_email(store.iter_deals(include_deleted=True), key))
-    person = resolve(deals, contacts, optout_property=optout_property).people.get(key)
-    return Found(person, deals, contacts) if person is not None else None
+    """The person with normalized email `key`, resolved from their own records only (indexed lookups:
+    `sync.run.people.find_person`), with every snapshot that names the email."""
+    person = people.find_person(store, key, optout_property=optout_property)
+    if person is None:
+        return None
+    return Found(person, store.deals_naming(key),
+                 tuple(store.iter_contacts("hubspot", emails=[key], include_archived=True)))
 
 
 def explain_person(store: StateStore, mapping: Mapping, email: str,

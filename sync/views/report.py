@@ -3,8 +3,9 @@
     build_report(store, mapping, now) -> Report          Report.to_dict() for --json
 
 Inputs: the deal and HubSpot contact snapshots the last runs stored, the list memberships leadsync
-recorded, and the run history. Every person is resolved (`sync.run.identity`) and assigned at `now` with
-the mapping engine, exactly as a run would, so the numbers are what a run at `now` would write.
+recorded, and the run history. Every person is resolved (`sync.run.people`, a range of people at a time)
+and assigned at `now` with the mapping engine, exactly as a run would, so the numbers are what a run at
+`now` would write.
 
 What it counts
 - people: per shared stage (every stage of the mapping's order, zeros included; they sum to the
@@ -37,7 +38,8 @@ from mappings import Mapping
 from mappings.engine import assign
 from mappings.facts import PHASES, RECYCLE_GROUPS, Assignment, PersonFacts
 from mappings.recycle import engagement_since
-from sync.run.identity import Person, Resolution, resolve, to_person_facts
+from sync.run import people
+from sync.run.identity import Person, Resolution, to_person_facts
 from sync.state.store import StateStore
 
 UNMAPPED = "unmapped"
@@ -259,6 +261,20 @@ def assignments(resolution: Resolution, mapping: Mapping,
         yield person, facts, assign(facts, mapping, now)
 
 
+def _everyone(store: StateStore, mapping: Mapping, now: datetime,
+              found: Counter[str]) -> Iterator[tuple[Person, PersonFacts, Assignment]]:
+    """`assignments` of every person, a range of people at a time; counts people and duplicates."""
+    for part in people.iter_people(store, optout_property=mapping.hubspot_optout_property):  # key order
+        found["people"] += len(part.people)
+        found["duplicates"] += len(part.duplicates)
+        yield from assignments(part, mapping, now)
+
+
+def _lost_deal(person: Person, deal_id: str | None) -> LostDeal | None:
+    """The person's lost deal with this id (their deals exclude deleted ones)."""
+    return next((d for d in person.deals if d.opportunity_id == deal_id and d.state == "lost"), None)
+
+
 def _last_run(store: StateStore) -> LastRun | None:
     runs = [r for r in store.list_runs(limit=20) if r.status != "dry_run"]
     if not runs:
@@ -268,20 +284,9 @@ def _last_run(store: StateStore) -> LastRun | None:
 
 
 def build_report(store: StateStore, mapping: Mapping, now: datetime) -> Report:
-    """The report at `now` from the stored snapshots and memberships (reads the store only)."""
-    lost_deals: list[LostDeal] = []
-
-    def remember(deals: Iterable[LostDeal]) -> Iterator[LostDeal]:
-        for d in deals:
-            if d.state == "lost" and not d.is_deleted:
-                lost_deals.append(d)
-            yield d
-
-    resolution = resolve(remember(store.iter_deals(include_deleted=True)), store.iter_contacts("hubspot"),
-                         optout_property=mapping.hubspot_optout_property)
-    table = _loss_table(lost_deals, mapping)
-    deal_by_id = {d.opportunity_id: d for d in lost_deals}
-
+    """The report at `now` from the stored snapshots and memberships (reads the store only; one range
+    of people in memory at a time, `sync.run.people`)."""
+    table = _loss_table((d for d in store.iter_deals(include_deleted=False) if d.state == "lost"), mapping)
     stages: Counter[str] = Counter()
     ranks: Counter[str] = Counter()
     group_people: Counter[str] = Counter()
@@ -291,7 +296,9 @@ def build_report(store: StateStore, mapping: Mapping, now: datetime) -> Report:
     groups_by_reason: dict[str, Counter[str]] = defaultdict(Counter)
     # (system, list name) -> [people, records] the assignments put on it
     wanted: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for person, facts, a in assignments(resolution, mapping, now):
+    found: Counter[str] = Counter()
+    optout = mapping.hubspot_optout_property
+    for person, facts, a in _everyone(store, mapping, now, found):
         stages[a.stage] += 1
         ranks[a.rank] += 1
         if a.nurture_list is not None:
@@ -305,7 +312,7 @@ def build_report(store: StateStore, mapping: Mapping, now: datetime) -> Report:
         if group is None:
             continue
         group_people[group] += 1
-        deal = deal_by_id.get(a.deal_id) if a.deal_id else None
+        deal = _lost_deal(person, a.deal_id)
         if deal is None:
             continue
         group_amount[group] += deal.amount or 0.0
@@ -316,22 +323,21 @@ def build_report(store: StateStore, mapping: Mapping, now: datetime) -> Report:
         if group == "high" and phase not in mapping.recycle.high and phase in mapping.recycle.low:
             promoted += 1
 
-    people = len(resolution.people)
     return Report(
         now=now,
         mapping_version=mapping.version,
         mapping_file=mapping.filename,
         last_run=_last_run(store),
-        people=people,
-        quarantined=len(resolution.quarantined),
-        duplicates=len(resolution.duplicates),
+        people=found["people"],
+        quarantined=sum(1 for _ in people.quarantined(store, optout_property=optout)),
+        duplicates=found["duplicates"],
         stages=_ordered(stages, mapping.stage_order),
         ranks=_ordered(ranks, tuple(r for r, _ in mapping.ranks)),
         lost=table,
         loss_reasons=_loss_reasons(table, mapping, groups_by_reason),
         groups=tuple(GroupStats(g, group_people[g], group_amount[g], re_engaged[g],
                                 promoted if g == "high" else 0) for g in RECYCLE_GROUPS),
-        not_recycled=people - sum(group_people.values()),
+        not_recycled=found["people"] - sum(group_people.values()),
         lists=_lists(store, mapping, wanted),
         failures=_failure_codes(store),
     )

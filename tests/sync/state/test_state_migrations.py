@@ -12,7 +12,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from connectors.base import DealContact, LostDeal
 from sync.state import schema as state_schema
+from sync.state.codec import deal_to_json
 from sync.state.schema import MIGRATIONS, Migration, SchemaTooNewError, current_version, migrate
 from sync.state.sql import create_engine
 from sync.state.store import StateStore
@@ -170,8 +172,51 @@ def test_migration_5_adds_bindings_to_a_store_in_use(db_url: str) -> None:
     engine = create_engine(db_url)
     try:
         migrate(engine, MIGRATIONS[:4])
-        assert migrate(engine) == [5]
+        assert migrate(engine, MIGRATIONS[:5]) == [5]
         with engine.connect() as conn:
             assert conn.execute(sa.select(sa.func.count()).select_from(state_schema.bindings)).scalar() == 0
     finally:
         engine.dispose()
+
+
+def test_migration_6_indexes_the_people_of_a_store_in_use(db_url: str) -> None:
+    """Version 6 adds `contacts.person_key` and `deal_contacts`, filled from the snapshots a store in
+    use already holds, so the next run resolves the same people a range at a time."""
+    deal = LostDeal(opportunity_id="006A", name="Renewal", state="lost", stage_name="Closed Lost",
+                    stage_at_loss="Proposal", loss_reason="Price", lost_date=None, amount=1000.0,
+                    owner_id=None, account_id=None, account_name=None, account_employees=None,
+                    account_industry=None, modified_at=datetime(2025, 1, 1, tzinfo=UTC), is_deleted=False,
+                    contacts=(DealContact("003A", " Ann@Example.COM ", None, None, False, True),
+                              DealContact("003B", "not an email", None, None, False, False),
+                              DealContact("003A", "ann@example.com", None, None, False, False)))
+    engine = create_engine(db_url)
+    try:
+        migrate(engine, MIGRATIONS[:5])
+        with engine.begin() as conn:
+            stamp = {"at": state_schema.UTCDateTime().process_bind_param(datetime.now(UTC), conn.dialect),
+                     "no": False}
+            conn.execute(sa.text("INSERT INTO deals (opportunity_id, data, state, modified_at, is_deleted, "
+                                 "stored_at) VALUES ('006A', :data, 'lost', :at, :no, :at)"),
+                         {"data": deal_to_json(deal), **stamp})
+            for cid, email in (("1", "Bob@Example.com"), ("2", "bob@"), ("3", None)):
+                conn.execute(sa.text(
+                    "INSERT INTO contacts (system, contact_id, email, email_norm, properties, archived, "
+                    "stored_at) VALUES ('hubspot', :cid, :email, :norm, '{}', :no, :at)"),
+                    {"cid": cid, "email": email, "norm": (email or "").lower() or None, **stamp})
+        assert migrate(engine) == [6]
+        with engine.connect() as conn:
+            keys = dict(conn.execute(sa.select(state_schema.contacts.c.contact_id,
+                                               state_schema.contacts.c.person_key)).all())
+            links = conn.execute(sa.select(state_schema.deal_contacts).order_by(
+                state_schema.deal_contacts.c.contact_id)).all()
+    finally:
+        engine.dispose()
+    assert keys == {"1": "bob@example.com", "2": None, "3": None}
+    assert [(r.contact_id, r.email_norm, r.person_key) for r in links] == [
+        ("003A", "ann@example.com", "ann@example.com"), ("003B", "not an email", None)]
+    with StateStore.open(db_url) as store:
+        assert list(store.person_key_ranges(10)) == [("ann@example.com", "bob@example.com")]
+        records = store.people_records("ann@example.com", "bob@example.com")
+        assert [d.opportunity_id for d in records.deals] == ["006A"]
+        assert records.salesforce_ids == {"003A"}
+        assert [c.contact_id for c in records.hubspot] == ["1"]
