@@ -61,6 +61,9 @@ class SyncSettings(_Section):
     max_failure_attempts: int = Field(default=5, ge=1)  # deprecated, read by nothing: see DEPRECATED
     # the drift check: records per system whose current values each run re-reads (sync.run.verify)
     verify_sample: int = Field(default=200, ge=0)
+    # people resolved, assigned and planned together: the run's working set (memory) does not grow
+    # with the number of people beyond this (sync.run.people); write batches are unaffected
+    people_per_chunk: int = Field(default=2_000, ge=1, le=100_000)
 
 
 class LoggingSettings(_Section):

@@ -44,8 +44,7 @@ from sync.state.sql import chunks
 
 log = logging.getLogger(__name__)
 
-PEOPLE_CHUNK = 2_000  # person keys assigned and planned together (writes are batched across chunks)
-SNAPSHOT_CHUNK = 1_000
+SNAPSHOT_CHUNK = 1_000  # records stored per transaction as they are read (at most sync.people_per_chunk)
 LOOKUP_CHUNK = 10_000  # emails looked up in HubSpot per part
 
 Progress = Callable[[str, int], None]  # (phase, items done so far)
@@ -115,6 +114,7 @@ class _Run:
         self.verify_sf: set[str] = set()  # Salesforce records whose current values are re-read (drift)
         self.pull_error: ConnectorError | None = None  # a read that failed for good (pull_keeping)
         self.checked: set[str] = set()  # systems whose mapped fields passed the preflight this run
+        self.snapshot_chunk = min(SNAPSHOT_CHUNK, ctx.settings.sync.people_per_chunk)
         # an explanation the mapping writes is compared for everyone: put it in words at once (the
         # engine's lazy path would decide twice)
         self.explained = any(fm.from_name == "explanation" for fm in ctx.mapping.field_mappings)
@@ -277,7 +277,7 @@ class _Run:
         hs_ids = verify.pick(ctx.store, "hubspot", size, turn, everything=self.o.verify)
         if hs_ids:
             refs = list(ctx.hubspot.read_by_email(verify.emails_of(ctx.store, "hubspot", hs_ids), props))
-            for batch in chunks(refs, SNAPSHOT_CHUNK):
+            for batch in chunks(refs, self.snapshot_chunk):
                 ctx.store.upsert_contacts("hubspot", batch)
             values = {r.contact_id: dict(r.properties) for r in refs}
             self.counts["verify.hubspot.read"] += len(refs)
@@ -287,7 +287,7 @@ class _Run:
 
     def _store_deals(self, deals: Iterable[LostDeal], stream: str) -> None:
         """Store the deals (all states, also on a first run)."""
-        for batch in streams.batches_keeping_partial(deals, SNAPSHOT_CHUNK):
+        for batch in streams.batches_keeping_partial(deals, self.snapshot_chunk):
             self.ctx.store.upsert_deals(batch)
             self.counts["deals_read"] += len(batch)
             for d in batch:
@@ -298,7 +298,7 @@ class _Run:
         """Salesforce contacts leadsync has written to that changed since the last run, with the
         mapped fields: what they hold now, so a value edited by hand is seen (keep_manual)."""
         n = 0
-        for batch in streams.batches_keeping_partial(managed, SNAPSHOT_CHUNK):
+        for batch in streams.batches_keeping_partial(managed, self.snapshot_chunk):
             self.ctx.store.upsert_contacts("salesforce", batch)
             for ref in batch:
                 self._mark(stream, ref.modified_at)
@@ -316,7 +316,7 @@ class _Run:
 
     def _store_contacts(self, contacts: Iterable[ContactRef], stream: str | None) -> int:
         n = 0
-        for batch in streams.batches_keeping_partial(contacts, SNAPSHOT_CHUNK):
+        for batch in streams.batches_keeping_partial(contacts, self.snapshot_chunk):
             self.ctx.store.upsert_contacts("hubspot", batch)
             n += len(batch)
             if stream is not None:
@@ -337,7 +337,7 @@ class _Run:
     def quarantine(self) -> None:
         """The records with no usable email: stored as failures (stage identity), counted."""
         store, n, optout = self.ctx.store, 0, self.ctx.mapping.hubspot_optout_property
-        for batch in chunks(people.quarantined(store, optout_property=optout), SNAPSHOT_CHUNK):
+        for batch in chunks(people.quarantined(store, optout_property=optout), self.snapshot_chunk):
             n += len(batch)
             if self.run_id is not None:
                 store.add_failures(self.run_id, [q.as_failure() for q in batch])
@@ -359,7 +359,7 @@ class _Run:
         done = 0
         self.counts["people"] = self.counts["duplicates"] = 0
         for part in people.iter_people(self.ctx.store, optout_property=mapping.hubspot_optout_property,
-                                       size=PEOPLE_CHUNK):
+                                       size=self.ctx.settings.sync.people_per_chunk):
             self.counts["people"] += len(part.people)
             self.counts["duplicates"] += len(part.duplicates)
             for dup in part.duplicates:

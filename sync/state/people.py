@@ -47,8 +47,9 @@ class PeopleIndex:
         HubSpot contact or a deal's contact has; each range holds at most 2 × `size` keys (a key
         named only by an older email of a Salesforce contact may resolve to nobody)."""
         c, dc = s.contacts.c, s.deal_contacts.c
-        hubspot = sa.select(c.person_key).where(c.system == "hubspot", c.archived == sa.false(),
-                                                c.merged_into.is_(None))
+        # no `system` term: only HubSpot contacts have a key, and the term would lead SQLite to the
+        # primary key's index (every contact scanned per range) instead of the person key's
+        hubspot = sa.select(c.person_key).where(c.archived == sa.false(), c.merged_into.is_(None))
         sources = ((hubspot, c.person_key), (sa.select(dc.person_key), dc.person_key))
         after: str | None = None
         while True:

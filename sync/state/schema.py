@@ -110,9 +110,10 @@ contacts = sa.Table(
     sa.Column("merged_into", sa.String(64)),
     sa.Column("stored_at", UTCDateTime, nullable=False),
     sa.Index("ix_contacts_email_norm", "email_norm"),
-    # migration 6: the person key (`mappings.emails.parse_email`), NULL when the email is not usable
+    # migration 6: a HubSpot contact's person key (`mappings.emails.parse_email`); NULL when its email
+    # is not usable, and for other systems' contacts (their people come from the deals)
     sa.Column("person_key", PersonKey),
-    sa.Index("ix_contacts_person_key", "system", "person_key"),
+    sa.Index("ix_contacts_person_key", "person_key"),
 )
 
 # Migration 6: the people on each deal snapshot (its contact roles), so people are resolved a range of
@@ -291,14 +292,14 @@ def _index_people(conn: Connection) -> None:
         if index.name == "ix_contacts_person_key":
             index.create(conn)
     deal_contacts.create(conn)
-    c, after = contacts.c, ("", "")
-    while rows := conn.execute(sa.select(c.system, c.contact_id, c.email)
-                               .where(sa.tuple_(c.system, c.contact_id) > sa.tuple_(*after))
-                               .order_by(c.system, c.contact_id).limit(2_000)).all():
-        conn.execute(contacts.update().where(c.system == sa.bindparam("s"), c.contact_id == sa.bindparam("i"))
+    c, after = contacts.c, ""
+    while rows := conn.execute(sa.select(c.contact_id, c.email)
+                               .where(c.system == "hubspot", c.contact_id > after)
+                               .order_by(c.contact_id).limit(2_000)).all():
+        conn.execute(contacts.update().where(c.system == "hubspot", c.contact_id == sa.bindparam("i"))
                      .values(person_key=sa.bindparam("k")),
-                     [{"s": r.system, "i": r.contact_id, "k": person_key(r.email)} for r in rows])
-        after = (rows[-1].system, rows[-1].contact_id)
+                     [{"i": r.contact_id, "k": person_key(r.email)} for r in rows])
+        after = rows[-1].contact_id
     d, last = deals.c, ""
     while rows := conn.execute(sa.select(d.opportunity_id, d.data).where(d.opportunity_id > last)
                                .order_by(d.opportunity_id).limit(1_000)).all():

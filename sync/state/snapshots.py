@@ -101,9 +101,10 @@ class Snapshots:
         """
         stored_at, n = at_or_now(at), 0
         c = s.contacts.c
+        keyed = s.person_key if system == "hubspot" else (lambda _email: None)  # see schema.contacts
         for batch in chunks(contacts, WRITE_CHUNK):
             rows = [{"system": system, "contact_id": x.contact_id, "email": x.email,
-                     "email_norm": normalize_email(x.email) or None, "person_key": s.person_key(x.email),
+                     "email_norm": normalize_email(x.email) or None, "person_key": keyed(x.email),
                      "properties": properties_to_json(x.properties), "modified_at": x.modified_at,
                      "archived": x.archived, "merged_into": None, "stored_at": stored_at} for x in batch]
             merges = [{"m_id": old, "m_into": x.contact_id} for x in batch for old in x.merged_ids]
@@ -124,14 +125,18 @@ class Snapshots:
         in the inclusive `key_range` or `unkeyed` (no usable email) narrow the search. Archived contacts
         and those merged into another are left out unless asked for."""
         c = s.contacts.c
-        stmt = sa.select(c.contact_id, c.email, c.properties, c.modified_at, c.archived).where(
-            c.system == system).order_by(c.contact_id)
+        stmt = sa.select(c.contact_id, c.email, c.properties, c.modified_at, c.archived)
+        stmt = stmt.order_by(c.contact_id)
+        if key_range is not None:  # only HubSpot contacts have a person key: found by its index alone
+            if system != "hubspot":
+                raise ValueError("person keys are kept for HubSpot contacts only")
+            stmt = stmt.where(c.person_key.between(*key_range))
+        else:
+            stmt = stmt.where(c.system == system)
         if not include_archived:
             stmt = stmt.where(c.archived == sa.false())
         if not include_merged:
             stmt = stmt.where(c.merged_into.is_(None))
-        if key_range is not None:
-            stmt = stmt.where(c.person_key.between(*key_range))
         if unkeyed:
             stmt = stmt.where(c.person_key.is_(None))
         if emails is not None:

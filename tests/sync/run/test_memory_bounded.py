@@ -1,0 +1,80 @@
+"""A run's peak memory does not grow with the number of people (issue 12): the same first sync and
+no-op sync over a small and a four times larger book, each in its own process under tracemalloc,
+peak compared. With `sync.people_per_chunk` small, the working set (one range of people, the write
+batches, the clients) is the same at both sizes; what grew with people before (every person resolved
+at once, every deal's emails in a set) would show as several megabytes more at the larger size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from sandbox.launcher import Sandbox
+from sandbox.salesforce import rest as sf_rest
+from sandbox.settings_toml import dumps_toml
+
+ROOT = Path(__file__).resolve().parents[3]
+NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+CHUNK = 25  # people per range: far below both book sizes
+SMALL = 300
+
+# In the child: setup untraced, then each sync under tracemalloc, its peak printed as JSON.
+CHILD = """
+import json, sys, tracemalloc
+from sync.cli.main import app
+config, now = sys.argv[1], sys.argv[2]
+
+def run(*args):
+    try:
+        app(args=[*args, "--config", config], standalone_mode=True)
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise SystemExit(f"{args[0]} exited {exc.code}")
+
+run("setup")
+peaks = []
+for _ in range(2):  # the first sync, then a no-op sync
+    tracemalloc.start()
+    run("sync", "--now", now)
+    peaks.append(tracemalloc.get_traced_memory()[1])
+    tracemalloc.stop()
+print(json.dumps(peaks))
+"""
+
+
+def _peaks(box: Sandbox, folder: Path, people: int) -> list[int]:
+    box.reset(people=people, seed=3, now=NOW)
+    folder.mkdir()
+    settings = box.settings_dict(f"sqlite:///{folder / 'state.db'}")
+    settings.setdefault("sync", {})["people_per_chunk"] = CHUNK
+    config = folder / "settings.toml"
+    config.write_text(dumps_toml(settings), encoding="utf-8")
+    config.chmod(0o600)
+    out = subprocess.run([sys.executable, "-c", CHILD, str(config), NOW.isoformat()], cwd=folder,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                         timeout=600, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    peaks = json.loads(out.stdout.strip().splitlines()[-1])
+    return [int(p) for p in peaks]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_peak_memory_of_a_run_does_not_grow_with_people(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # Salesforce pages of 200 rows (it may answer fewer rows than asked, never more): both books
+    # then fill every page, batch and range, so the fixed working set is reached at both sizes
+    monkeypatch.setattr(sf_rest, "PAGE_SIZE", 200)
+    with Sandbox.start(people=0, workdir=tmp_path / "box") as box:
+        small = _peaks(box, tmp_path / "small", SMALL)
+        large = _peaks(box, tmp_path / "large", 4 * SMALL)
+    print(f"tracemalloc peaks (first sync, no-op): {SMALL} people {small}, {4 * SMALL} people {large}")
+    for few, many in zip(small, large, strict=True):
+        assert many < few * 1.25 + 512 * 1024, (small, large)  # generous: flat, not proportional
