@@ -115,6 +115,11 @@ class _Run:
         self.pull_error: ConnectorError | None = None  # a read that failed for good (pull_keeping)
         self.checked: set[str] = set()  # systems whose mapped fields passed the preflight this run
         self.snapshot_chunk = min(SNAPSHOT_CHUNK, ctx.settings.sync.people_per_chunk)
+        # HubSpot fields leadsync writes but does not read back (overwrite only): a snapshot's value of
+        # one (an older snapshot, or the drift check's) is not taken as current, except the drift check's
+        self.unread_hubspot = ({fm.field for fm in ctx.mapping.fields_for("hubspot")}
+                               - set(self.hubspot_properties()))
+        self.verified_hs: set[str] = set()  # HubSpot contacts the drift check re-read this run
         # an explanation the mapping writes is compared for everyone: put it in words at once (the
         # engine's lazy path would decide twice)
         self.explained = any(fm.from_name == "explanation" for fm in ctx.mapping.field_mappings)
@@ -267,7 +272,7 @@ class _Run:
         for missing in chunks(store.deal_emails_without_contact(pulled_from), LOOKUP_CHUNK):
             found = self._store_contacts(ctx.hubspot.read_by_email(missing, props), None)
             self.counts["hubspot_looked_up_by_email"] += found
-        self.pick_verified(props)
+        self.pick_verified(sorted(set(props) | self.unread_hubspot))
 
     def pick_verified(self, props: Sequence[str]) -> None:
         """The drift check (`sync.run.verify`): re-read a sample of the HubSpot contacts leadsync wrote
@@ -277,6 +282,7 @@ class _Run:
         hs_ids = verify.pick(ctx.store, "hubspot", size, turn, everything=self.o.verify)
         if hs_ids:
             refs = list(ctx.hubspot.read_by_email(verify.emails_of(ctx.store, "hubspot", hs_ids), props))
+            self.verified_hs.update(r.contact_id for r in refs)
             for batch in chunks(refs, self.snapshot_chunk):
                 ctx.store.upsert_contacts("hubspot", batch)
             values = {r.contact_id: dict(r.properties) for r in refs}
@@ -327,11 +333,14 @@ class _Run:
         return n
 
     def hubspot_properties(self) -> list[str]:
-        """What to read from HubSpot: what the rules need, what leadsync writes (keep_manual) and the
-        contact's own opt-out flag (the connector adds what it always needs, such as the email)."""
+        """What to read from HubSpot: what the rules need, the fields leadsync writes whose policy
+        compares the value there now (keep_manual, if_blank) and the contact's own opt-out flag (the
+        connector adds what it always needs, such as the email). A field leadsync only overwrites (the
+        explanation, the rank) is not read back: its last confirmed write says what it holds, and the
+        drift check reads it for a sample."""
         mapping = self.ctx.mapping
-        written = {fm.field for fm in mapping.fields_for("hubspot")}
-        return sorted(set(mapping.hubspot_properties()) | written | {mapping.hubspot_optout_property})
+        compared = {fm.field for fm in mapping.fields_for("hubspot") if fm.policy != "overwrite"}
+        return sorted(set(mapping.hubspot_properties()) | compared | {mapping.hubspot_optout_property})
 
     # ------------------------------------------------------------------ recompute, plan, write
     def quarantine(self) -> None:
@@ -410,7 +419,10 @@ class _Run:
         current: dict[str, dict[str, dict[str, object]]] = {"salesforce": {}, "hubspot": {}}
         for p, _ in pairs:
             if len(p.hubspot_contact_ids) == 1:  # merged view == the record's own values
-                current["hubspot"][p.hubspot_contact_ids[0]] = dict(p.hubspot_properties)
+                hs_id = p.hubspot_contact_ids[0]
+                current["hubspot"][hs_id] = (dict(p.hubspot_properties) if hs_id in self.verified_hs else
+                                             {k: v for k, v in p.hubspot_properties.items()
+                                              if k not in self.unread_hubspot})
         sf_known = [cid for p, _ in pairs for cid in p.salesforce_contact_ids]
         for ref in self.ctx.store.iter_contacts("salesforce", ids=sf_known):
             current["salesforce"][ref.contact_id] = dict(ref.properties)

@@ -29,15 +29,16 @@ DEFAULT_SAMPLE = 200  # records per system per run (see sync.settings.SyncSettin
 def pick(store: StateStore, system: str, size: int, turn: int, *, everything: bool = False) -> list[str]:
     """The records of `system` to re-read this run: all of them with `everything`, else a window of
     `size` records of the sorted written records starting at `turn * size` (wrapping), so runs
-    1, 2, 3... cover every record within ceil(n / size) runs."""
-    ids = store.written_record_ids(system)
-    if everything or size >= len(ids):
-        return ids
+    1, 2, 3... cover every record within ceil(n / size) runs (only the window is read from the store)."""
+    n = store.count_written_records(system)
+    if everything or size >= n:
+        return store.written_record_ids(system)
     if size <= 0:
         return []
-    start = (turn * size) % len(ids)
-    window = ids[start:start + size]
-    return window + ids[:size - len(window)]
+    window = store.written_record_ids(system, offset=(turn * size) % n, limit=size)
+    if len(window) < size:  # wrap around
+        window += store.written_record_ids(system, limit=size - len(window))
+    return window
 
 
 def drifted(store: StateStore, mapping: MappingFile, system: str,

@@ -75,11 +75,20 @@ class Ledger:
                     out[key] = wv.value
         return out
 
-    def written_record_ids(self, system: str) -> list[str]:
-        """Every record of `system` leadsync has a recorded field write for, sorted."""
+    def written_record_ids(self, system: str, *, offset: int = 0, limit: int | None = None) -> list[str]:
+        """The records of `system` leadsync has a recorded field write for, sorted (all of them, or
+        the window of `limit` from `offset`)."""
         c = s.written_values.c
         stmt = sa.select(c.record_id).where(c.system == system).distinct().order_by(c.record_id)
+        if offset or limit is not None:
+            stmt = stmt.offset(offset).limit(limit)
         return [r.record_id for r in stream_rows(self.engine, stmt)]
+
+    def count_written_records(self, system: str) -> int:
+        c = s.written_values.c
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count(sa.distinct(c.record_id))).where(
+                c.system == system)).scalar_one())
 
     def iter_written(self, system: str | None = None) -> Iterator[WrittenValue]:
         """Stream every recorded write (optionally of one system)."""
