@@ -97,7 +97,8 @@ def demo_command(
         try:
             out.print(Rule("4. report (失注分析)"))
             assert now is not None
-            render_report(build_report(ctx.store, ctx.mapping, now), out)
+            render_report(build_report(ctx.store, ctx.mapping, now,
+                                       people_per_chunk=ctx.settings.sync.people_per_chunk), out)
             out.print(Rule("5. three people, explained"))
             field = next((fm.field for fm in ctx.mapping.fields_for("hubspot")
                           if fm.from_name == "recycle_group"), "")

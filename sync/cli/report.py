@@ -47,7 +47,8 @@ def report_command(config: Path | None, as_json: bool, now: str | None,
     try:
         at = parse_now(now)
         with open_local_state(config) as local:
-            result = build_report(local.store, local.mapping, at)
+            result = build_report(local.store, local.mapping, at,
+                                  people_per_chunk=local.settings.sync.people_per_chunk)
     except (LocalStateError, ValueError) as exc:
         err.print(visible(exc), markup=False)
         return EXIT_BAD_CONFIG

@@ -1,6 +1,6 @@
 """Loss analysis (失注分析) and stage KPIs, computed from the local state store only (no API calls).
 
-    build_report(store, mapping, now) -> Report          Report.to_dict() for --json
+    build_report(store, mapping, now, people_per_chunk=...) -> Report          Report.to_dict() for --json
 
 Inputs: the deal and HubSpot contact snapshots the last runs stored, the list memberships leadsync
 recorded, and the run history. Every person is resolved (`sync.run.people`, a range of people at a time)
@@ -261,10 +261,10 @@ def assignments(resolution: Resolution, mapping: Mapping,
         yield person, facts, assign(facts, mapping, now)
 
 
-def _everyone(store: StateStore, mapping: Mapping, now: datetime,
-              found: Counter[str]) -> Iterator[tuple[Person, PersonFacts, Assignment]]:
+def _everyone(store: StateStore, mapping: Mapping, now: datetime, found: Counter[str],
+              size: int) -> Iterator[tuple[Person, PersonFacts, Assignment]]:
     """`assignments` of every person, a range of people at a time; counts people and duplicates."""
-    for part in people.iter_people(store, optout_property=mapping.hubspot_optout_property):  # key order
+    for part in people.iter_people(store, optout_property=mapping.hubspot_optout_property, size=size):
         found["people"] += len(part.people)
         found["duplicates"] += len(part.duplicates)
         yield from assignments(part, mapping, now)
@@ -283,9 +283,10 @@ def _last_run(store: StateStore) -> LastRun | None:
     return LastRun(r.id, r.kind, r.status, r.started_at, r.finished_at, r.mapping_version)
 
 
-def build_report(store: StateStore, mapping: Mapping, now: datetime) -> Report:
+def build_report(store: StateStore, mapping: Mapping, now: datetime, *,
+                 people_per_chunk: int = people.PEOPLE_RANGE) -> Report:
     """The report at `now` from the stored snapshots and memberships (reads the store only; one range
-    of people in memory at a time, `sync.run.people`)."""
+    of `people_per_chunk` people in memory at a time, `sync.run.people`)."""
     table = _loss_table((d for d in store.iter_deals(include_deleted=False) if d.state == "lost"), mapping)
     stages: Counter[str] = Counter()
     ranks: Counter[str] = Counter()
@@ -298,7 +299,7 @@ def build_report(store: StateStore, mapping: Mapping, now: datetime) -> Report:
     wanted: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     found: Counter[str] = Counter()
     optout = mapping.hubspot_optout_property
-    for person, facts, a in _everyone(store, mapping, now, found):
+    for person, facts, a in _everyone(store, mapping, now, found, people_per_chunk):
         stages[a.stage] += 1
         ranks[a.rank] += 1
         if a.nurture_list is not None:

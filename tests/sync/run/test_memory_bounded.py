@@ -1,5 +1,5 @@
-"""A run's peak memory does not grow with the number of people (issue 12): the same first sync and
-no-op sync over a small and a four times larger book, each in its own process under tracemalloc,
+"""A run's peak memory does not grow with the number of people (issue 12): the same first sync, no-op
+sync and report over a small and a four times larger book, each in its own process under tracemalloc,
 peak compared. With `sync.people_per_chunk` small, the working set (one range of people, the write
 batches, the clients) is the same at both sizes; what grew with people before (every person resolved
 at once, every deal's emails in a set) would show as several megabytes more at the larger size.
@@ -25,7 +25,8 @@ NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 CHUNK = 25  # people per range: far below both book sizes
 SMALL = 300
 
-# In the child: setup untraced, then each sync under tracemalloc, its peak printed as JSON.
+# In the child: setup untraced, then each command under tracemalloc, the peaks printed as JSON (the
+# report's JSON goes to stdout first: the peaks are the last line).
 CHILD = """
 import json, sys, tracemalloc
 from sync.cli.main import app
@@ -40,9 +41,9 @@ def run(*args):
 
 run("setup")
 peaks = []
-for _ in range(2):  # the first sync, then a no-op sync
+for args in (["sync"], ["sync"], ["report", "--json"]):  # the first sync, a no-op sync, the report
     tracemalloc.start()
-    run("sync", "--now", now)
+    run(*args, "--now", now)
     peaks.append(tracemalloc.get_traced_memory()[1])
     tracemalloc.stop()
 print(json.dumps(peaks))
@@ -75,6 +76,6 @@ def test_peak_memory_of_a_run_does_not_grow_with_people(tmp_path: Path,
     with Sandbox.start(people=0, workdir=tmp_path / "box") as box:
         small = _peaks(box, tmp_path / "small", SMALL)
         large = _peaks(box, tmp_path / "large", 4 * SMALL)
-    print(f"tracemalloc peaks (first sync, no-op): {SMALL} people {small}, {4 * SMALL} people {large}")
+    print(f"tracemalloc peaks (first sync, no-op, report): {SMALL} people {small}, {4 * SMALL} people {large}")
     for few, many in zip(small, large, strict=True):
         assert many < few * 1.25 + 512 * 1024, (small, large)  # generous: flat, not proportional
