@@ -3,6 +3,7 @@
     python benchmarks/run_all.py                  # engine 1M, e2e 100k, quota 20k + naive, sandbox 100k
     python benchmarks/run_all.py --full           # ... and the end-to-end run and the sandbox at 1,000,000
     python benchmarks/run_all.py --json --out results.json
+    python benchmarks/run_all.py --peers          # ... and the Singer taps side by side (benchmarks/peers.py)
 
 Each benchmark runs as its own child process with `--json` (so one benchmark's memory is gone before
 the next starts); its progress lines go to stderr. The summary lists each figure with its target and
@@ -141,6 +142,26 @@ def quota_rows(r: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     ]
 
 
+def peers_rows(r: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """Issue 12 target 5: leadsync's HubSpot full read at least as fast as meltano-tap-hubspot's (rate
+    over the API span); its Salesforce calls per 1,000 rows at most tap-salesforce's."""
+    if "error" in r:
+        return [("7 peers", "error", r["error"][:80], "", "NO")]
+    tag = f"7 peers ({r.get('people', 0):,})"
+    rows: list[tuple[Any, ...]] = []
+    for system, measure, key, target, ok in (
+            ("hubspot", "HubSpot full read, records / API s", "records_per_api_second", ">= the tap's",
+             r.get("targets", {}).get("hubspot_read_at_least_as_fast")),
+            ("salesforce", "Salesforce calls / 1,000 rows", "calls_per_1000_records", "<= the tap's",
+             r.get("targets", {}).get("salesforce_calls_at_most_the_tap"))):
+        mine, theirs = r.get(system, {}).get("leadsync", {}), r.get(system, {}).get("tap", {})
+        value = mine.get(key)
+        rows.append((tag, f"{measure}: leadsync", value, target, met(value, ok)))
+        rows.append((tag, f"{measure}: {theirs.get('package', 'tap')}", theirs.get(key, theirs.get("error")),
+                     "", "-"))
+    return rows
+
+
 def sandbox_rows(r: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     if "error" in r:
         return [("6 sandbox", "error", r["error"][:80], "", "NO")]
@@ -166,12 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine-people", type=int, default=1_000_000)
     parser.add_argument("--quota-contacts", type=int, default=20_000)
     parser.add_argument("--sandbox-people", type=int, default=100_000)
-    parser.add_argument("--only", choices=("engine", "e2e", "quota", "sandbox"), action="append",
+    parser.add_argument("--only", choices=("engine", "e2e", "quota", "sandbox", "peers"), action="append",
                         help="run only these (repeatable)")
+    parser.add_argument("--peers", action="store_true",
+                        help="also benchmarks/peers.py: the Singer taps side by side (installs them)")
+    parser.add_argument("--peers-people", type=int, default=20_000)
     parser.add_argument("--out", type=Path, help="write every benchmark's JSON here")
     parser.add_argument("--json", action="store_true", help="print the collected JSON instead of tables")
     args = parser.parse_args(argv)
-    only = set(args.only or ("engine", "e2e", "quota", "sandbox"))
+    only = set(args.only or ("engine", "e2e", "quota", "sandbox", *(("peers",) if args.peers else ())))
     started = time.perf_counter()
     results: dict[str, Any] = {"machine": machine_facts(), "command": "python benchmarks/run_all.py "
                                + " ".join(argv if argv is not None else sys.argv[1:])}
@@ -189,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.full:
             results["sandbox"].append(child_json("bench_sandbox.py", "--people", str(args.full_people),
                                                  "--only", "both"))
+    if "peers" in only:
+        results["peers"] = child_json("peers.py", "--people", str(args.peers_people))
     results["total_seconds"] = round(time.perf_counter() - started, 1)
     if args.out:
         args.out.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str), "utf-8")
@@ -204,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += quota_rows(results["quota"])
     for r in results.get("sandbox", []):
         rows += sandbox_rows(r)
+    if "peers" in results:
+        rows += peers_rows(results["peers"])
     print()
     print_machine(results["machine"])
     print(f"command: {results['command']}  (total {results['total_seconds']:,.0f} s)")

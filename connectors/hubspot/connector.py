@@ -8,7 +8,8 @@
 Every request is paced (`requests_per_10s` rolling, searches at `searches_per_second`), counted per
 endpoint in `counter`, retried by `connectors.retry`, and refused once the daily allowance left falls
 below `daily_reserve` (`BudgetExhausted`). The pieces: `hubspot_transport` (client, pacing, budget),
-`hubspot_read` (search without the 10,000 cap, archived contacts, batch read by email),
+`hubspot_read` (the first full read through the list endpoint, search without the 10,000 cap,
+archived contacts, batch read by email),
 `hubspot_write` (batch update, list membership), `hubspot_setup` (properties, lists).
 """
 
@@ -114,8 +115,13 @@ class HubSpotConnector:
 
     def iter_contacts(self, since: datetime | None, properties: Sequence[str],
                       until: datetime | None = None) -> Iterator[ContactRef]:
-        """Contacts with `since <= lastmodifieddate < until`, ascending, each once; the 10,000-result
-        search cap is never hit (see `connectors.hubspot.read`). The caller applies its lookback."""
+        """Contacts with `since <= lastmodifieddate < until`. With a `since`: by search, ascending,
+        each once, never meeting the 10,000-result search cap. Without one (a first read, a backfill
+        without --since): through the list endpoint, which needs no date filter and is paced by the
+        10-second window rather than search's 5 per second, followed by a catch-up search for what
+        changed while it ran (see `connectors.hubspot.read`). The caller applies its lookback."""
+        if since is None:
+            return hubspot_read.iter_everything(self.transport, until, properties)
         return hubspot_read.iter_search(self.transport, since, until, properties)
 
     def iter_archived(self, since: datetime | None) -> Iterator[ContactRef]:

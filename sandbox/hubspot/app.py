@@ -10,7 +10,7 @@ Endpoint names (for faults and `emu.calls`): hubspot.search, hubspot.batch_read,
 hubspot.batch_upsert, hubspot.batch_create, hubspot.batch_archive, hubspot.contacts (basic CRUD,
 paging, merge), hubspot.properties (properties and groups), hubspot.lists (including search),
 hubspot.memberships, hubspot.account_info. A `%2F` in an API path is refused with 404 before all
-that (`EncodedSlashGuard`).
+that (`EncodedSlashGuard`), and a request target over 8,000 bytes with 414 (`UriLengthGuard`).
 
 `/_sandbox/...` is the private inspection API (no auth, no limits, not counted): see inspect_api.py.
 """
@@ -225,6 +225,34 @@ class EncodedSlashGuard:
         await self.app(scope, receive, send)
 
 
+MAX_TARGET_BYTES = 8_000
+_TOO_LONG = (b"<html><head><title>414 Request-URI Too Large</title></head><body><center><h1>414 "
+             b"Request-URI Too Large</h1></center></body></html>")
+
+
+class UriLengthGuard:
+    """Refuse an API request whose target (path and query) is longer than MAX_TARGET_BYTES with 414,
+    before auth, limits and the call log (an edge refusal). HubSpot documents no number: integrations
+    meet 414 URI Too Long when a GET names many properties, at "the ~8KB URL length limit"
+    (airweave-ai/airweave PR #1064) or a property list "longer than 8000 symbols" (dlt-hub/
+    verified-sources PR #311; airbytehq/airbyte #3977). The sandbox takes the lower reading, 8,000
+    bytes. The body is a gateway's HTML page (what HubSpot's edge sends: UNVERIFIED)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw = scope.get("raw_path") or b""
+            query = scope.get("query_string") or b""
+            length = len(raw.split(b"?", 1)[0]) + (len(query) + 1 if query else 0)
+            if raw.startswith(b"/crm/") and length > MAX_TARGET_BYTES:
+                response = Response(_TOO_LONG, status_code=414, media_type="text/html")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def oauth_endpoint(emu: HubSpotEmulator) -> Callable[[Request], Awaitable[Response]]:
     """POST /oauth/v1/token: no bearer auth, no rate limit; counted as hubspot.oauth."""
 
@@ -244,4 +272,4 @@ def build_app(emu: HubSpotEmulator) -> Starlette:
     routes.append(Route("/oauth/v1/token", oauth_endpoint(emu), methods=["POST"]))
     routes += inspect_api.routes(emu)
     return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _method_not_allowed},
-                     middleware=[Middleware(EncodedSlashGuard)])
+                     middleware=[Middleware(UriLengthGuard), Middleware(EncodedSlashGuard)])

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from connectors.base import FieldUpdate, ListChange
 from connectors.hubspot.connector import HubSpotConnector
-from connectors.hubspot.read import BATCH_READ_SIZE, SEARCH_PAGE
+from connectors.hubspot.read import BATCH_READ_SIZE, LIST_PAGE, SEARCH_PAGE
 from connectors.hubspot.write import BATCH_UPDATE_SIZE, MEMBERSHIP_CHUNK
 
 from .conftest import SEEDED, Hub
@@ -20,6 +21,10 @@ N = 1_000
 
 
 def _search(conn: HubSpotConnector, ids: list[str]) -> int:
+    return sum(1 for _ in conn.iter_contacts(SEEDED - timedelta(days=1), ["firstname"]))
+
+
+def _full(conn: HubSpotConnector, ids: list[str]) -> int:  # no `since`: the list endpoint
     return sum(1 for _ in conn.iter_contacts(None, ["firstname"]))
 
 
@@ -39,6 +44,7 @@ def _lists(conn: HubSpotConnector, ids: list[str]) -> int:
 
 OPERATIONS: list[tuple[str, Callable[[HubSpotConnector, list[str]], int], str, int]] = [
     ("search", _search, "search", SEARCH_PAGE),
+    ("full read", _full, "contacts", LIST_PAGE),
     ("batch read by email", _read, "batch_read", BATCH_READ_SIZE),
     ("batch update", _update, "batch_update", BATCH_UPDATE_SIZE),
     ("list membership", _lists, "memberships", MEMBERSHIP_CHUNK),

@@ -1,5 +1,6 @@
-"""Incremental search against the emulator: past the 10,000-result cap without truncation (also with
-more than 10,000 contacts sharing one lastmodifieddate), exact window bounds, faults, pacing."""
+"""Search against the emulator (the incremental read; the full read's catch-up): past the 10,000-result
+cap without truncation (also with more than 10,000 contacts sharing one lastmodifieddate), exact window
+bounds, faults, pacing."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from connectors.hubspot.read import MAX_EXCLUDED, SEARCH_PAGE, to_ms
+from connectors.base import ContactRef
+from connectors.hubspot.connector import HubSpotConnector
+from connectors.hubspot.read import MAX_EXCLUDED, SEARCH_PAGE, iter_search, to_ms
 from sandbox.hubspot.timefmt import parse_ms
 
 from .conftest import SEEDED, Hub, start_hub
@@ -45,6 +48,12 @@ def hub(big: Hub) -> Hub:
     return big
 
 
+def search(conn: HubSpotConnector, since: datetime | None, properties: list[str]) -> Iterator[ContactRef]:
+    """The search read, also without `since` (the connector reads everything through the list
+    endpoint then: test_hs_full_read.py)."""
+    return iter_search(conn.transport, since, None, properties)
+
+
 def expected_ids(hub: Hub, since: datetime | None, until: datetime | None) -> set[str]:
     lo = to_ms(since) if since else -math.inf
     hi = to_ms(until, ceil=True) if until else math.inf
@@ -53,7 +62,7 @@ def expected_ids(hub: Hub, since: datetime | None, until: datetime | None) -> se
 
 
 def test_full_scan_crosses_the_cap_without_truncation(hub: Hub) -> None:
-    refs = list(hub.connector().iter_contacts(None, ["firstname"]))
+    refs = list(search(hub.connector(), None, ["firstname"]))
     ids = [r.contact_id for r in refs]
     assert len(ids) == len(set(ids)), "a contact was yielded twice"
     assert set(ids) == expected_ids(hub, None, None)
@@ -93,7 +102,7 @@ def test_scan_survives_faults_and_counts_every_attempt(hub: Hub, caplog: pytest.
     faults.add("hubspot.search", "503", 0.02)
     faults.add("hubspot.search", "drop", 0.03)
     with caplog.at_level(logging.WARNING, logger="connectors.retry"):
-        ids = [r.contact_id for r in hub.connector().iter_contacts(None, [])]
+        ids = [r.contact_id for r in search(hub.connector(), None, [])]
     assert len(ids) == len(set(ids))
     assert set(ids) == expected_ids(hub, None, None)
     injected = sum(n for (endpoint, _kind), n in faults.injected.items() if endpoint == "hubspot.search")
@@ -122,7 +131,7 @@ def test_contact_modified_during_the_scan_is_not_lost(make_hub) -> None:  # noqa
     store = hub.emu.store
     ids = [store.create_contact({"email": f"m{i}@example.com"}, at=SEEDED + timedelta(seconds=i))
            for i in range(1000)]
-    scan = hub.connector().iter_contacts(None, [])
+    scan = search(hub.connector(), None, [])
     seen = [next(scan).contact_id for _ in range(300)]
     # offset paging would now skip a record: an already-read contact moves to the end
     store.update_contact(ids[5], {"firstname": "moved"})
@@ -174,7 +183,7 @@ def test_contacts_sharing_a_timestamp_are_read_once(make_hub, batch: int) -> Non
     store = hub.emu.store
     for i in range(n):
         store.create_contact({"email": f"t{i}@example.com"}, at=SEEDED + timedelta(seconds=i // batch))
-    refs = list(hub.connector().iter_contacts(None, []))
+    refs = list(search(hub.connector(), None, []))
     ids = [r.contact_id for r in refs]
     assert len(ids) == len(set(ids)) == n
     assert set(ids) == expected_ids(hub, None, None)

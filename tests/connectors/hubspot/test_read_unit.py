@@ -17,6 +17,7 @@ from connectors.hubspot.read import (
     MAX_EXCLUDED,
     SEARCH_PAGE,
     SearchPagingError,
+    iter_archived,
     iter_search,
     parse_hubspot_time,
     read_properties,
@@ -168,3 +169,20 @@ def test_an_ignored_exclusion_stops_the_scan_loudly() -> None:
     transport, _ = _scripted_transport(iter([first, again]))
     with pytest.raises(SearchPagingError, match="NOT_IN"):
         list(iter_search(transport, None, None, []))
+
+
+def test_a_list_cursor_answered_with_itself_stops_loudly() -> None:
+    """The contacts list (archived pass, full read) must not stop quietly, nor loop, when HubSpot
+    answers a cursor with itself: the rest of the book would be lost or read forever."""
+    calls: list[Any] = []
+
+    def get_page(**kwargs: Any) -> _Raw:
+        calls.append(kwargs.get("after"))
+        return _Raw({"results": [{"id": "7", "properties": {}, "archivedAt": "2024-01-01T00:00:00Z"}],
+                     "paging": {"next": {"after": "7"}}})
+
+    transport, _ = _scripted_transport(iter([]))
+    transport.client.crm.contacts.basic_api = SimpleNamespace(get_page_with_http_info=get_page)
+    with pytest.raises(SearchPagingError, match="cursor 7"):
+        list(iter_archived(transport, None))
+    assert calls == [None, "7"]
