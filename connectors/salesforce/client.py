@@ -164,6 +164,10 @@ class SalesforceClient:
                 lambda url=next_url: self.sf.query_more(url, identifier_is_url=True, headers=headers),
             )
 
+    def query_more(self, next_url: str) -> dict[str, Any]:
+        """One more page of a query or of a child relationship result (its `nextRecordsUrl`), raw."""
+        return self.call(QUERY_MORE, lambda: self.sf.query_more(next_url, identifier_is_url=True))
+
     def query(
         self, soql: str, *, include_deleted: bool = False, budgeted: bool = True
     ) -> Iterator[dict[str, Any]]:
@@ -219,6 +223,11 @@ def login_endpoint(config: SalesforceSettings) -> str:
     if config.uses_soap_login():
         return LOGIN
     return TOKEN
+
+
+def plain_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """`_plain`, for records of a child relationship result (which come raw inside their parent)."""
+    return _plain(record)
 
 
 def _plain(record: Mapping[str, Any]) -> dict[str, Any]:
