@@ -179,6 +179,24 @@ class SalesforceConnector:
     def change_lists(self, changes: Sequence[ListChange]) -> list[WriteResult]:
         return salesforce_campaigns.change_lists(self.client, changes, self._campaigns)
 
+    def prepare_lists(self, names: Sequence[str]) -> dict[str, str]:
+        """Find the campaigns named `names` and create every missing one in one sObject Collections
+        POST (the org's campaigns are read once per run, `CampaignIndex`), so that later `change_lists`
+        batches, which each name only their own campaigns, create none. Name -> Campaign id of those
+        that exist (a creation that failed is left out: its adds fail later with CAMPAIGN_NOT_CREATED).
+        Not in the `SalesSystem` Protocol: a caller that never calls it loses one POST per new name."""
+        index = self._campaigns
+        if not index.loaded:
+            index.load(self.client)
+        unknown = [n for n in names if n.lower() not in index.ids]
+        if unknown and not index.complete:
+            index.ids.update(salesforce_campaigns.find_campaigns(self.client, unknown))
+        missing = [n for n in names if n.lower() not in index.ids]
+        if missing:
+            index.ids.update(salesforce_campaigns.ensure_campaigns(
+                self.client, missing, known=index.ids if index.complete else None))
+        return {n: index.ids[n.lower()] for n in names if n.lower() in index.ids}
+
     def create_tasks(self, tasks: Sequence[CallTask]) -> list[WriteResult]:
         return salesforce_write.create_tasks(
             self.client, tasks, inactive_owner=self.config.inactive_owner, owner_cache=self._users_active,

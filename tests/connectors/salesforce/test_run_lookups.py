@@ -203,3 +203,22 @@ def test_a_deal_changed_between_the_two_streams_keeps_its_history(
     assert seen["edited"] == 1 and len(deals) == 5
     assert all(d.stage_at_loss == "Value Proposition" and d.lost_date_source == "history" for d in deals)
     assert seen["OpportunityHistory"] == 2  # the stream, then the moved deal by id
+
+
+def test_prepared_campaigns_are_created_in_one_call(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    """prepare_lists creates every missing campaign in one POST; the per-campaign batches after it
+    create none (without it, each batch meeting a new name POSTs its own)."""
+    existing = emu.store.create("Campaign", {"Name": "Nurture - Events", "IsActive": True})
+    names = ["Nurture - Events", "Nurture - Call/DM", "Nurture - Newsletter", "Recycle - Sales Follow-up"]
+    contact = org.contact()
+    run = make()
+    seen = soql_by_object(run)
+    found = run.connector.prepare_lists(names)
+    assert found["Nurture - Events"] == existing and set(found) == set(names)
+    assert run.calls()["salesforce.collections"] == 1 and seen == {"Campaign": 1}
+    for name in names:
+        assert run.connector.change_lists([ListChange(name, contact, "add")])[0].ok
+    assert run.calls()["salesforce.collections"] == 1 + len(names)  # the members only
+    assert len(emu.store.all("Campaign")) == len(names) and seen == {"Campaign": 1}
