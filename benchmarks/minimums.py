@@ -201,12 +201,13 @@ def noop_rows(run: dict[str, Any], server: dict[str, Any], archived: int, window
     rows = [Row("salesforce", "login", None, logins(calls), 1)]
     managed = counts.get("salesforce_managed_contacts_read", 0)
     sample = counts.get("verify.salesforce.read", 0)
-    # the deals in the window carry their roles (a few rows: the same pages); the lost ones among them
-    # their history (one page at most for a no-op window; asked only when a lost deal is there, so a
-    # window without one makes 0 and shows under this minimum); the drift sample is re-read once
+    # the deals in the window carry their roles (a few rows: the same pages); the history of the lost
+    # ones among them is asked only when there is one, which the run's counts do not tell: minimum 0
+    # (a window with a lost deal shows its one call as +1, never a minimum too high); the drift sample
+    # is re-read once
     needed = {"Opportunity": pages(deals, SOQL_PAGE, needed=True),
               "Contact": pages(managed, SOQL_PAGE, needed=True) + pages(sample, SOQL_PAGE),
-              "OpportunityHistory": 1 if deals else 0, "OpportunityStage": 1 if deals else 0}
+              "OpportunityStage": 1 if deals else 0}
     for obj in sorted(set(needed) | set(first) | set(more)):
         made = first.get(obj, 0) + more.get(obj, 0)
         records = {"Opportunity": deals, "Contact": managed + sample}.get(obj)
