@@ -112,6 +112,9 @@ class Compiled:
 class QueryEngine:
     def __init__(self, store: Store):
         self.store = store
+        # whether a queryAll child subquery returns deleted children (UNVERIFIED which Salesforce does;
+        # True: like the top level). False makes a deleted deal's subquery answer no roles.
+        self.subquery_deleted_children = True
 
     # ------------------------------------------------------------ compile
     def compile(self, text: str, today: date) -> Compiled:
@@ -356,8 +359,9 @@ class QueryEngine:
         """Rows this parent's child subqueries put in a page (each capped at CHILD_INLINE): child rows
         count toward the batch size ("Child objects count toward the number of records for the batch
         size": SOAP API Developer Guide, QueryOptions header)."""
+        deleted = include_deleted and self.subquery_deleted_children
         return sum(
-            min(CHILD_INLINE, len(self.rows(child, include_deleted=include_deleted, parent_id=rec["Id"])))
+            min(CHILD_INLINE, len(self.rows(child, include_deleted=deleted, parent_id=rec["Id"])))
             for child in compiled.spec.children.values()
         )
 
@@ -382,7 +386,8 @@ class QueryEngine:
                 out[key] = self._render(found[0], found[1], sub, version, include_deleted) if found else None
             else:
                 child = spec.children[key]
-                kids = self.rows(child, include_deleted=include_deleted, parent_id=rec["Id"])
+                kids = self.rows(child, include_deleted=include_deleted and self.subquery_deleted_children,
+                                 parent_id=rec["Id"])
                 inline = kids if overflow is None else kids[:CHILD_INLINE]
                 result: dict[str, Any] = {"totalSize": len(kids), "done": len(inline) == len(kids)}
                 if len(inline) < len(kids):

@@ -292,3 +292,23 @@ def test_values_with_quotes_are_escaped_in_queries(
     emu.store.update("Opportunity", opp, {"Description": tricky}, at=T0 + timedelta(days=3))
     (deal,) = make().connector.iter_deals(SINCE)
     assert deal.name == tricky and deal.contacts[0].last_name.startswith("O'Brien")
+
+
+@pytest.mark.parametrize("deleted_children", [True, False])
+def test_a_deleted_deal_keeps_its_people_whatever_queryall_does_with_subqueries(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator, deleted_children: bool
+) -> None:
+    """Whether a queryAll subquery returns a deleted parent's (deleted) children is unverified: when it
+    answers none, the deleted deal's roles are read by id, so its people still leave their groups."""
+    person, other = org.contact(), org.contact()
+    gone = org.deal(["Prospecting", "Closed Lost"], contacts=[person], name="gone")
+    kept = org.deal(["Prospecting", "Closed Lost"], contacts=[other], name="kept")
+    emu.store.delete("Opportunity", gone, at=T0 + timedelta(days=5))
+    emu.engine.subquery_deleted_children = deleted_children
+    run = make()
+    by_id = {d.opportunity_id: d for d in run.connector.iter_deals(SINCE)}
+    assert by_id[gone].is_deleted and [c.contact_id for c in by_id[gone].contacts] == [person]
+    assert [c.contact_id for c in by_id[kept].contacts] == [other]
+    # deals, history stream, stages; without deleted children also the deleted deal's roles by id;
+    # the deleted deal's history always by id (a semi-join's inner query does not see it)
+    assert run.calls()["salesforce.query"] == 4 + (not deleted_children)
