@@ -307,12 +307,15 @@ class HistoryStream:
     def _advance(self) -> None:
         if self._rows is None:
             self._rows = self._open()
-        self._head = next(self._rows, None)
-        if self._head is None:
-            self._ended, self._head_stamp = True, None
-        else:
-            parent = self._head.get("Opportunity") or {}
-            self._head_stamp = parse_datetime(parent["SystemModstamp"])
+        while True:
+            self._head = next(self._rows, None)
+            if self._head is None:
+                self._ended, self._head_stamp = True, None
+                return
+            stamp = (self._head.get("Opportunity") or {}).get("SystemModstamp")
+            if stamp:  # a row without its deal's stamp belongs to no deal of the stream: skipped
+                self._head_stamp = parse_datetime(stamp)
+                return
 
     def take(self, deal_id: str, stamp: datetime) -> list[dict[str, Any]] | None:
         """The deal's rows (CreatedDate order), or None when the stream has none for it at `stamp`."""
