@@ -20,8 +20,8 @@ Salesforce
     1 page when the run adds members), Task (which cycle keys already have a task, read once per run:
     n = the org's tasks with a cycle key before the run, deleted ones included, at least 1 page when
     the run creates tasks; 0 rows on a first sync), OpportunityStage (closed stage names, once);
-  - User, Organization: 0 (owners' activity comes with the deals; the org id could come with the login
-    answer: leadsync's one `SELECT Id FROM Organization` per run shows as +1);
+  - User, Organization: 0 (owners' activity comes with the deals; the org id with the login answer,
+    except with auth = "session", where no login answers);
 - sObject Collections: ceil(n / 200) for contact updates, campaign-member inserts and tasks each, plus 1
   when the run had to create campaigns (all missing campaigns in one POST);
 - login: 1; describe: 1 (the field check before the first read or write naming mapped fields).

@@ -98,11 +98,14 @@ class SalesforceConnector:
         self.client.connect()
 
     def account_id(self) -> str:
-        """The org's id (18 characters), read once per connector: `SELECT Id FROM Organization` (one
-        query call; works for every auth mode, the `session` mode included, where no login answer
-        carries the id). The Organization object is queryable (Object Reference for the Salesforce
-        Platform, "Organization": supported calls include query(); PARTLY VERIFIED: the stored copies
-        searched did not include that page, see docs/sandbox-salesforce.md)."""
+        """The org's id (18 characters), once per connector: from the login answer when there was one
+        (the OAuth token response's identity URL, SOAP login()'s organizationId: no call), else
+        `SELECT Id FROM Organization` (one query call; the `session` mode, where no login answers).
+        The Organization object is queryable (Object Reference for the Salesforce Platform,
+        "Organization": supported calls include query(); PARTLY VERIFIED: the stored copies searched did
+        not include that page, see docs/sandbox-salesforce.md)."""
+        if self._org_id is None and self.client.login_org_id is not None:
+            self._org_id = self.client.login_org_id  # what the login answered: no call
         if self._org_id is None:
             rows = list(self.client.query("SELECT Id FROM Organization LIMIT 1", budgeted=False))
             if not rows or not rows[0].get("Id"):

@@ -8,10 +8,13 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote_plus
 
+import pytest
 import requests
 
 from connectors.base import FieldUpdate, ListChange
+from connectors.salesforce.client import id18
 from sandbox.salesforce import SalesforceEmulator
+from sandbox.salesforce.ids import make_id
 from sandbox.salesforce.query import CHILD_INLINE
 
 from .conftest import T0, Org, Run, soql_by_object
@@ -222,3 +225,23 @@ def test_prepared_campaigns_are_created_in_one_call(
         assert run.connector.change_lists([ListChange(name, contact, "add")])[0].ok
     assert run.calls()["salesforce.collections"] == 1 + len(names)  # the members only
     assert len(emu.store.all("Campaign")) == len(names) and seen == {"Campaign": 1}
+
+
+@pytest.mark.parametrize(("auth", "queries"), [("password", 0), ("jwt", 0), ("client_credentials", 0),
+                                               ("session", 1)])
+def test_the_org_id_comes_with_the_login_answer(
+    make: Callable[..., Run], emu: SalesforceEmulator, auth: str, queries: int
+) -> None:
+    """The token response's identity URL and SOAP login()'s organizationId name the org: no
+    `SELECT Id FROM Organization` unless no login answered (auth = 'session')."""
+    emu.reset(org_id=make_id("00D", 7))
+    run = make(auth=auth)
+    run.connector.connect()
+    seen = soql_by_object(run)
+    assert run.connector.account_id() == make_id("00D", 7)
+    assert seen["Organization"] == queries
+
+
+def test_a_15_character_org_id_is_made_18() -> None:
+    org = make_id("00D", 12345)
+    assert id18(org[:15]) == org and id18(org) == org
