@@ -241,12 +241,15 @@ class CallCounter:
 
 
 class DealSource(Protocol):
-    """An SFA that yields deals (and the people on them) changed in a time window."""
+    """An SFA that yields deals (and the people on them) changed in a time window. `contact_fields`
+    (optional; callers that omit it lose nothing): contact fields whose current values the source may
+    read along with the people, so that `SalesSystem.read_current` need not ask again for them."""
 
     system: System
 
     def iter_deals(
-        self, since: datetime | None, until: datetime | None = None, *, lost_only: bool = False
+        self, since: datetime | None, until: datetime | None = None, *, lost_only: bool = False,
+        contact_fields: Sequence[str] = (),
     ) -> Iterator[LostDeal]: ...
 
 

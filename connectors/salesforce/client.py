@@ -9,6 +9,7 @@ that is how a Retry-After on a Salesforce 429/503 is honoured.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
@@ -60,6 +61,7 @@ class SalesforceClient:
         self._usage: tuple[int, int] | None = None
         self._error_headers: Mapping[str, str] | None = None
         self.last_total_size: int | None = None
+        self.login_org_id: str | None = None  # the org's id as the last login answered it (18 characters)
 
     # ------------------------------------------------------------------ session
     @property
@@ -103,6 +105,10 @@ class SalesforceClient:
             if usage is not None:
                 self._usage = (int(usage.used), int(usage.total))
         self._error_headers = response.headers if response.status_code >= 300 else None
+        if response.status_code == 200:
+            org = login_org_id(response)
+            if org is not None:
+                self.login_org_id = org
 
     # ------------------------------------------------------------------ calls
     def call(
@@ -164,6 +170,10 @@ class SalesforceClient:
                 lambda url=next_url: self.sf.query_more(url, identifier_is_url=True, headers=headers),
             )
 
+    def query_more(self, next_url: str) -> dict[str, Any]:
+        """One more page of a query or of a child relationship result (its `nextRecordsUrl`), raw."""
+        return self.call(QUERY_MORE, lambda: self.sf.query_more(next_url, identifier_is_url=True))
+
     def query(
         self, soql: str, *, include_deleted: bool = False, budgeted: bool = True
     ) -> Iterator[dict[str, Any]]:
@@ -214,11 +224,50 @@ class SalesforceClient:
             )
 
 
+_SOAP_ORG = re.compile(r"<organizationId>([0-9A-Za-z]{15,18})</organizationId>")
+_IDENTITY_URL = re.compile(r"/id/([0-9A-Za-z]{15,18})/[0-9A-Za-z]{15,18}/?$")
+_BASE62 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def id18(value: str) -> str:
+    """The 18-character form of a 15-character Salesforce id (the case-checksum suffix); an
+    18-character id unchanged."""
+    if len(value) != 15:
+        return value
+    suffix = ""
+    for start in range(0, 15, 5):
+        bits = sum(1 << i for i, c in enumerate(value[start:start + 5]) if c.isupper())
+        suffix += _BASE62[bits]
+    return value + suffix
+
+
+def login_org_id(response: requests.Response) -> str | None:
+    """The org id a login answer carries, or None for any other response: the OAuth token response's
+    `id` (the identity URL, `.../id/<org id>/<user id>`: "OAuth Endpoints", token response fields) or
+    SOAP login()'s `userInfo.organizationId` (SOAP API, LoginResult / GetUserInfoResult)."""
+    path = requests.utils.urlparse(response.url).path
+    try:
+        if path.endswith("/services/oauth2/token"):
+            match = _IDENTITY_URL.search(str(response.json().get("id") or ""))
+        elif "/services/Soap/u/" in path:
+            match = _SOAP_ORG.search(response.text)
+        else:
+            return None
+    except ValueError:  # not JSON
+        return None
+    return id18(match.group(1)) if match else None
+
+
 def login_endpoint(config: SalesforceSettings) -> str:
     """The endpoint a login counts under: SOAP for username/password(+token), OAuth token otherwise."""
     if config.uses_soap_login():
         return LOGIN
     return TOKEN
+
+
+def plain_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """`_plain`, for records of a child relationship result (which come raw inside their parent)."""
+    return _plain(record)
 
 
 def _plain(record: Mapping[str, Any]) -> dict[str, Any]:

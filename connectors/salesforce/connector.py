@@ -40,6 +40,7 @@ from connectors.salesforce.bulk import BulkOptions
 from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.read import (
     DealReader,
+    RunCache,
     as_text,
     iter_managed,
     parse_datetime,
@@ -79,13 +80,17 @@ class SalesforceConnector:
         self.bulk_options = bulk_options
         self._campaigns = salesforce_campaigns.CampaignIndex()  # campaigns read once, created this run
         self._tasks = TaskIndex(self.client)  # cycle keys with a Task, read once per run
-        self._users_active: dict[str, bool] = {}  # User id -> IsActive, read this run (task owners)
+        # what the deal read learned this run: contacts' current values, users' IsActive (task owners),
+        # account owners of inactive-owned lost deals
+        self._cache = RunCache()
+        self._users_active = self._cache.users_active
         self._org_id: str | None = None  # account_id(), read once
         self._reader = DealReader(
             self.client,
             loss_reason_field=self.config.loss_reason_field,
             bulk_threshold=self.config.bulk_read_threshold,
             bulk_options=bulk_options,
+            cache=self._cache,
         )
 
     def connect(self) -> None:
@@ -93,11 +98,14 @@ class SalesforceConnector:
         self.client.connect()
 
     def account_id(self) -> str:
-        """The org's id (18 characters), read once per connector: `SELECT Id FROM Organization` (one
-        query call; works for every auth mode, the `session` mode included, where no login answer
-        carries the id). The Organization object is queryable (Object Reference for the Salesforce
-        Platform, "Organization": supported calls include query(); PARTLY VERIFIED: the stored copies
-        searched did not include that page, see docs/sandbox-salesforce.md)."""
+        """The org's id (18 characters), once per connector: from the login answer when there was one
+        (the OAuth token response's identity URL, SOAP login()'s organizationId: no call), else
+        `SELECT Id FROM Organization` (one query call; the `session` mode, where no login answers).
+        The Organization object is queryable (Object Reference for the Salesforce Platform,
+        "Organization": supported calls include query(); PARTLY VERIFIED: the stored copies searched did
+        not include that page, see docs/sandbox-salesforce.md)."""
+        if self._org_id is None and self.client.login_org_id is not None:
+            self._org_id = self.client.login_org_id  # what the login answered: no call
         if self._org_id is None:
             rows = list(self.client.query("SELECT Id FROM Organization LIMIT 1", budgeted=False))
             if not rows or not rows[0].get("Id"):
@@ -114,12 +122,16 @@ class SalesforceConnector:
         *,
         lost_only: bool = False,
         page_size: int = 2000,
+        contact_fields: Sequence[str] = (),
     ) -> Iterator[LostDeal]:
         """Opportunities with SystemModstamp >= since (and < until), all states unless
         `lost_only`, deleted ones included (is_deleted=True), page by page. In REST mode they come ordered
         by SystemModstamp, Id; above `bulk_read_threshold` matches they come from a Bulk API 2.0 job in
-        no particular order, so advance a watermark only after the iterator is exhausted."""
-        yield from self._reader.iter_deals(since, until, lost_only=lost_only, page_size=page_size)
+        no particular order, so advance a watermark only after the iterator is exhausted.
+        `contact_fields`: Contact fields whose current values to read with the people (relationship
+        fields, no extra call); `read_current` then answers for those people without a query."""
+        yield from self._reader.iter_deals(since, until, lost_only=lost_only, page_size=page_size,
+                                           contact_fields=contact_fields)
 
     def read_contacts(self, ids: Sequence[str], fields: Sequence[str]) -> Iterator[dict]:
         """Contacts by id with `fields` (plus Id), in batched IN queries; unknown ids are skipped."""
@@ -127,22 +139,39 @@ class SalesforceConnector:
 
     def read_current(self, ids: Sequence[str], fields: Sequence[str]) -> dict[str, dict[str, Scalar]]:
         """Contact id -> the current value of each of `fields` (as Salesforce returns it: text, number,
-        bool or None), for the contacts `ids` that exist (unknown ids are left out). Batched like
-        `read_contacts`."""
-        return {row["Id"]: {f: row.get(f) for f in fields}
-                for row in read_records(self.client, "Contact", ids, fields)}
+        bool or None), for the contacts `ids` that exist (unknown ids are left out). Contacts whose
+        values this run already read (with the deals, `contact_fields`, or the managed-contacts stream)
+        cost nothing; the rest are read in batched IN queries like `read_contacts`."""
+        out: dict[str, dict[str, Scalar]] = {}
+        rest: list[str] = []
+        for cid in ids:
+            known = self._cache.current(cid, fields)
+            if known is None:
+                rest.append(cid)
+            else:
+                out[cid] = known
+        if rest:
+            out.update({row["Id"]: {f: row.get(f) for f in fields}
+                        for row in read_records(self.client, "Contact", rest, fields)})
+        return out
 
     def iter_managed_contacts(self, fields: Sequence[str], watch: Sequence[str],
                               since: datetime | None) -> Iterator[ContactRef]:
         """Contacts where any of the `watch` fields is set, changed at or after `since`, oldest change
         first, as ContactRefs whose properties hold `fields`' current values as text. Lets a run see
         values edited by hand (keep_manual) without reading every contact."""
+        remember = not self._cache.fields or set(fields) == set(self._cache.fields)
+        if remember and not self._cache.fields:
+            self._cache.fields = tuple(fields)
         for row in iter_managed(self.client, "Contact", fields, watch, since):
+            if remember:
+                self._cache.remember_contact(row["Id"], row)
             yield ContactRef(row["Id"], None, {f: as_text(row.get(f)) for f in fields},
                              parse_datetime(row["SystemModstamp"]))
 
     # ------------------------------------------------------------------ writes
     def update_fields(self, updates: Sequence[FieldUpdate]) -> list[WriteResult]:
+        self._cache.forget(u.record_id for u in updates if u.object_type == "Contact")
         return salesforce_write.update_fields(
             self.client,
             updates,
@@ -153,10 +182,28 @@ class SalesforceConnector:
     def change_lists(self, changes: Sequence[ListChange]) -> list[WriteResult]:
         return salesforce_campaigns.change_lists(self.client, changes, self._campaigns)
 
+    def prepare_lists(self, names: Sequence[str]) -> dict[str, str]:
+        """Find the campaigns named `names` and create every missing one in one sObject Collections
+        POST (the org's campaigns are read once per run, `CampaignIndex`), so that later `change_lists`
+        batches, which each name only their own campaigns, create none. Name -> Campaign id of those
+        that exist (a creation that failed is left out: its adds fail later with CAMPAIGN_NOT_CREATED).
+        Not in the `SalesSystem` Protocol: a caller that never calls it loses one POST per new name."""
+        index = self._campaigns
+        if not index.loaded:
+            index.load(self.client)
+        unknown = [n for n in names if n.lower() not in index.ids]
+        if unknown and not index.complete:
+            index.ids.update(salesforce_campaigns.find_campaigns(self.client, unknown))
+        missing = [n for n in names if n.lower() not in index.ids]
+        if missing:
+            index.ids.update(salesforce_campaigns.ensure_campaigns(
+                self.client, missing, known=index.ids if index.complete else None))
+        return {n: index.ids[n.lower()] for n in names if n.lower() in index.ids}
+
     def create_tasks(self, tasks: Sequence[CallTask]) -> list[WriteResult]:
         return salesforce_write.create_tasks(
             self.client, tasks, inactive_owner=self.config.inactive_owner, owner_cache=self._users_active,
-            index=self._tasks,
+            index=self._tasks, account_cache=self._cache.account_owners,
         )
 
     def check_fields(self, expected: Mapping[str, Mapping[str, Collection[str] | None]]) -> list[str]:
@@ -170,7 +217,7 @@ class SalesforceConnector:
         """Deals lost since `lost_since` owned by inactive users, and what `inactive_owner` would do
         with their call tasks (`salesforce_owners.outlook`; reads only)."""
         return salesforce_owners.outlook(self.client, lost_since, self.config.inactive_owner,
-                                         self._users_active)
+                                         self._users_active, self._cache.account_owners)
 
     # ------------------------------------------------------------------ budget
     def budget(self) -> tuple[int, int] | None:

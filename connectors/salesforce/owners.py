@@ -2,22 +2,24 @@
 INACTIVE_OWNER_OR_USER ("operation performed with inactive user: []"), and deals lost up to two years
 ago often belong to reps who have left.
 
-Before tasks are sent, the IsActive of their owners is read with one User query per 500 distinct owners
-(usually one call per run: a run's tasks have a handful of owners; answers are cached for the
-connector's run). A relationship field on the deal read (`Owner.IsActive`) would cost no call, but the
-deal snapshot can be months old and deactivating a user does not change the deal's SystemModstamp, so
-an incremental read would never see it. A task whose owner is inactive goes where
+Before tasks are sent, the IsActive of their owners is known: the run's deal read names
+`Owner.IsActive`, `Account.OwnerId` and `Account.Owner.IsActive` (relationship fields, no extra call),
+so the owners of the deals read this run are known as of this run (`read.RunCache`). Only an owner the
+run has not seen (a task for a deal read in an earlier run: its snapshot can be months old, and
+deactivating a user does not change the deal's SystemModstamp) is read, with one User query per 500
+distinct owners; answers are cached for the connector's run. A task whose owner is inactive goes where
 `salesforce.inactive_owner` says:
 
-  account_owner  the owner of the deal's account, when that user is active (one Opportunity query per
-                 500 such tasks: Account.OwnerId, Account.Owner.IsActive); otherwise a failure
+  account_owner  the owner of the deal's account, when that user is active (known from this run's deal
+                 read, else one Opportunity query per 500 such tasks: Account.OwnerId,
+                 Account.Owner.IsActive); otherwise a failure
   <id>           that User (checked for IsActive like the owners) or queue (00G..., not checked)
   skip           a per-record failure INACTIVE_OWNER_OR_USER, listed by `leadsync failures`
 """
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -45,10 +47,20 @@ def user_activity(
     return {i: cache[i] for i in ids if i in cache}
 
 
-def _account_owners(client: SalesforceClient, opp_ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
-    """Opportunity id -> (account owner id, IsActive) for deals that have an account."""
+def _account_owners(
+    client: SalesforceClient,
+    opp_ids: Sequence[str],
+    known: Mapping[str, tuple[str | None, bool]] | None = None,
+) -> dict[str, tuple[str, bool]]:
+    """Opportunity id -> (account owner id, IsActive) for deals that have an account; deals in `known`
+    (read this run: owner None when the deal has no account) cost nothing."""
     out: dict[str, tuple[str, bool]] = {}
-    for chunk in chunks(list(dict.fromkeys(opp_ids)), MAX_IN_IDS):
+    known = known or {}
+    for opp in opp_ids:
+        if opp in known and known[opp][0]:
+            out[opp] = known[opp]  # type: ignore[assignment]
+    rest = [o for o in dict.fromkeys(opp_ids) if o not in known]
+    for chunk in chunks(rest, MAX_IN_IDS):
         soql = format_soql(
             "SELECT Id, Account.OwnerId, Account.Owner.IsActive FROM Opportunity WHERE Id IN {}",
             list(chunk),
@@ -72,7 +84,8 @@ def _failure(task: CallTask, why: str) -> WriteResult:
 
 
 def assign_owners(
-    client: SalesforceClient, tasks: Sequence[CallTask], mode: str, cache: MutableMapping[str, bool]
+    client: SalesforceClient, tasks: Sequence[CallTask], mode: str, cache: MutableMapping[str, bool],
+    account_cache: Mapping[str, tuple[str | None, bool]] | None = None,
 ) -> tuple[list[CallTask], dict[str, WriteResult]]:
     """(tasks to send, with owners replaced where needed; failures by cycle key for tasks not sent)."""
     owners = [t.owner_id for t in tasks if t.owner_id]
@@ -81,7 +94,7 @@ def assign_owners(
     inactive = [t for t in tasks if t.owner_id and not active.get(t.owner_id, True)]
     if not inactive:
         return list(tasks), {}
-    by_account = _account_owners(client, [t.what_id for t in inactive if t.what_id]) \
+    by_account = _account_owners(client, [t.what_id for t in inactive if t.what_id], account_cache) \
         if mode == "account_owner" else {}
     send: dict[str, CallTask] = {}
     failed: dict[str, WriteResult] = {}
@@ -107,7 +120,8 @@ def assign_owners(
 
 
 def outlook(
-    client: SalesforceClient, lost_since: datetime, mode: str, cache: MutableMapping[str, bool]
+    client: SalesforceClient, lost_since: datetime, mode: str, cache: MutableMapping[str, bool],
+    account_cache: Mapping[str, tuple[str | None, bool]] | None = None,
 ) -> OwnerOutlook:
     """What `assign_owners` would do with a call task for each deal lost (last changed) at or after
     `lost_since`: the same lookups (User IsActive, then the account owners of the inactive ones'
@@ -124,7 +138,7 @@ def outlook(
                  due_date=lost_since.date(), what_id=row["Id"])
         for row in client.query(soql)
     ]
-    placed, failed = assign_owners(client, tasks, mode, cache)
+    placed, failed = assign_owners(client, tasks, mode, cache, account_cache)
     inactive = sum(1 for t in tasks if t.owner_id and not cache.get(t.owner_id, True))
     by_key = {t.cycle_key: t.owner_id for t in tasks}
     reassigned = sum(1 for t in placed if t.owner_id != by_key[t.cycle_key])

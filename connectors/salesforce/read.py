@@ -1,9 +1,23 @@
 """Reading deals (Opportunities with stage history, account and people) and contacts from Salesforce.
 
-Deals are read page by page; for each page the related rows (OpportunityHistory, OpportunityContactRole
--> Contact) come from batched IN queries of at most `MAX_IN_IDS` ids, never one query per deal. Every
-query is built with `format_soql` (values quoted and escaped); field names are checked against an
-identifier pattern because they cannot be quoted.
+A REST deal read is two streams, each paged at 2,000 rows, never a query per deal or per page:
+- the deals, with their people as a parent-child subquery (`(SELECT ... FROM OpportunityContactRoles)`:
+  child rows count toward the 2,000-row page, so the deals and their roles cost what the two row counts
+  cost; a deal with more roles than a page answers inline gets the rest from the child result's own
+  nextRecordsUrl), the people's current values of the mapped Contact fields as relationship fields
+  (`Contact.<field>`, when the caller names them) and the owners' activity (`Owner.IsActive`,
+  `Account.OwnerId`, `Account.Owner.IsActive`), kept for the run (`RunCache`);
+- the stage history of the lost deals among them, as a semi-join stream (`WHERE OpportunityId IN (SELECT
+  Id FROM Opportunity WHERE <the same window> AND IsClosed = true AND IsWon = false)`) ordered like the
+  deals (`Opportunity.SystemModstamp, OpportunityId`), consumed in step with them (`HistoryStream`). A
+  subquery would read the history of won and open deals too (at 20k people 44,064 rows instead of
+  23,995). A lost deal whose rows are not where the order puts them (it changed between the two queries)
+  has its history read by id (IN list), as the bulk path does for every page.
+Above the bulk threshold the deals come from a Bulk API 2.0 job (which takes no subqueries: "Bulk API
+2.0 doesn't support ... parent-to-child relationship queries") in no order, so their related rows come
+from batched IN queries of at most `MAX_IN_IDS` ids per page. Every query is built with `format_soql`
+(values quoted and escaped); field names are checked against an identifier pattern because they cannot
+be quoted.
 """
 
 from __future__ import annotations
@@ -11,7 +25,8 @@ from __future__ import annotations
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -27,7 +42,7 @@ from connectors.base import (
 )
 from connectors.salesforce.bulk import BulkOptions
 from connectors.salesforce.bulk import query_pages as bulk_query_pages
-from connectors.salesforce.client import SalesforceClient
+from connectors.salesforce.client import SalesforceClient, plain_record
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +63,38 @@ def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
+ROLE_FIELDS = ("ContactId", "Role", "IsPrimary", "IsDeleted", "Contact.FirstName", "Contact.LastName",
+               "Contact.Email", "Contact.HasOptedOutOfEmail")
+# who can own a call task, read with the deals (this run's values: see connectors.salesforce.owners)
+OWNER_FIELDS = ("Owner.IsActive", "Account.OwnerId", "Account.Owner.IsActive")
+
+
+def window(since: datetime | None, until: datetime | None, *, lost_only: bool) -> list[str]:
+    """The deal filter's terms (ANDed)."""
+    where: list[str] = []
+    if since is not None:
+        where.append(format_soql("SystemModstamp >= {}", since))
+    if until is not None:
+        where.append(format_soql("SystemModstamp < {}", until))
+    if lost_only:
+        where.append("IsClosed = true AND IsWon = false")
+    return where
+
+
+def roles_subquery(contact_fields: Sequence[str] = ()) -> str:
+    """The deal's contact roles with the people's fields (`Contact.<f>` for each of `contact_fields`)."""
+    names = dict.fromkeys([*ROLE_FIELDS, *(f"Contact.{field_name(f)}" for f in contact_fields)])
+    return f"(SELECT {', '.join(names)} FROM OpportunityContactRoles ORDER BY CreatedDate, Id)"
+
+
+def history_soql(since: datetime | None, until: datetime | None) -> str:
+    """The lost deals' stage history in the deal window, ordered like the deal stream."""
+    deals = " AND ".join([*window(since, until, lost_only=False), "IsClosed = true AND IsWon = false"])
+    return ("SELECT OpportunityId, StageName, CreatedDate, Opportunity.SystemModstamp "
+            f"FROM OpportunityHistory WHERE OpportunityId IN (SELECT Id FROM Opportunity WHERE {deals}) "
+            "ORDER BY Opportunity.SystemModstamp, OpportunityId, CreatedDate, Id")
+
+
 def deal_soql(
     loss_reason_field: str,
     since: datetime | None,
@@ -55,7 +102,10 @@ def deal_soql(
     *,
     lost_only: bool,
     ordered: bool = True,
+    roles: str | None = None,
 ) -> str:
+    """The deal query; `roles` (a `roles_subquery`) adds the people and the owners' activity (REST
+    only: Bulk API 2.0 takes neither subqueries nor, in leadsync's CSV handling, two-level paths)."""
     fields = [
         "Id",
         "Name",
@@ -73,13 +123,9 @@ def deal_soql(
         "Account.Industry",
         "SystemModstamp",
     ]
-    where: list[str] = []
-    if since is not None:
-        where.append(format_soql("SystemModstamp >= {}", since))
-    if until is not None:
-        where.append(format_soql("SystemModstamp < {}", until))
-    if lost_only:
-        where.append("IsClosed = true AND IsWon = false")
+    if roles is not None:
+        fields += [*OWNER_FIELDS, roles]
+    where = window(since, until, lost_only=lost_only)
     soql = f"SELECT {', '.join(dict.fromkeys(fields))} FROM Opportunity"
     if where:
         soql += " WHERE " + " AND ".join(where)
@@ -135,6 +181,10 @@ def _nest(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _plain_row(record: Mapping[str, Any]) -> dict[str, Any]:
+    return plain_record(record)
+
+
 def _state(row: Mapping[str, Any]) -> DealState:
     if _bool(row.get("IsWon")):
         return "won"
@@ -188,6 +238,105 @@ def loss_entered(history: Sequence[Mapping[str, Any]], closed: Mapping[str, bool
 # --------------------------------------------------------------------------- reader
 
 
+NO_VALUES: tuple[Any, ...] = ()
+
+
+@dataclass
+class RunCache:
+    """What this run's deal read learned besides the deals, so later calls need not ask again: the
+    current values of the mapped Contact fields of the people on the deals read (`fields` names them),
+    which users are active, and the account owner of each lost deal whose owner is inactive. Values read
+    this run are as current as the managed-contacts stream's, which the planner already takes as
+    current; a contact leadsync updates is dropped (`forget`). Memory: one tuple per contact read
+    (values shared where all are empty), one entry per user and per inactive-owned lost deal."""
+
+    fields: tuple[str, ...] = ()
+    contacts: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    users_active: dict[str, bool] = field(default_factory=dict)
+    account_owners: dict[str, tuple[str | None, bool]] = field(default_factory=dict)
+
+    def remember_contact(self, contact_id: str, contact: Mapping[str, Any]) -> None:
+        if self.fields:
+            values = tuple(contact.get(f) for f in self.fields)
+            self.contacts[contact_id] = values if any(v is not None for v in values) else NO_VALUES
+
+    def current(self, contact_id: str, fields: Sequence[str]) -> dict[str, Any] | None:
+        """The contact's values of `fields` read this run, or None when not all of them are known."""
+        values = self.contacts.get(contact_id)
+        if values is None or not set(fields) <= set(self.fields):
+            return None
+        if values is NO_VALUES:
+            return dict.fromkeys(fields)
+        known = dict(zip(self.fields, values, strict=True))
+        return {f: known[f] for f in fields}
+
+    def forget(self, contact_ids: Iterable[str]) -> None:
+        for cid in contact_ids:
+            self.contacts.pop(cid, None)
+
+    def remember_owners(self, row: Mapping[str, Any]) -> None:
+        owner, active = row.get("OwnerId"), (row.get("Owner") or {}).get("IsActive")
+        if owner and active is not None:
+            self.users_active[owner] = _bool(active)
+        account = row.get("Account") or {}
+        account_owner = account.get("OwnerId")
+        account_active = (account.get("Owner") or {}).get("IsActive")
+        if account_owner and account_active is not None:
+            self.users_active[account_owner] = _bool(account_active)
+        if owner and active is not None and not _bool(active) and _state(row) == "lost":
+            self.account_owners[row["Id"]] = (account_owner, _bool(account_active))
+
+
+class HistoryStream:
+    """The lost deals' history rows, ordered by (Opportunity.SystemModstamp, OpportunityId), handed out
+    deal by deal in the deal stream's order. Ids are never compared (the server's collation of Id is not
+    Python's): for a deal at stamp t the stream is read up to its rows, keeping rows of other deals at t
+    for them; rows at an earlier stamp belong to no deal still to come and are dropped. In the normal
+    case the kept rows are those of one deal; a deal that moved (changed after the deal query) costs a
+    read to the end of its stamp."""
+
+    def __init__(self, rows: Callable[[], Iterator[dict[str, Any]]]):
+        self._open = rows  # the query is sent when the first lost deal asks (none in the window: none)
+        self._rows: Iterator[dict[str, Any]] | None = None
+        self._head: dict[str, Any] | None = None
+        self._head_stamp: datetime | None = None
+        self._stamp: datetime | None = None
+        self._held: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._ended = False
+
+    def _advance(self) -> None:
+        if self._rows is None:
+            self._rows = self._open()
+        while True:
+            self._head = next(self._rows, None)
+            if self._head is None:
+                self._ended, self._head_stamp = True, None
+                return
+            stamp = (self._head.get("Opportunity") or {}).get("SystemModstamp")
+            if stamp:  # a row without its deal's stamp belongs to no deal of the stream: skipped
+                self._head_stamp = parse_datetime(stamp)
+                return
+
+    def take(self, deal_id: str, stamp: datetime) -> list[dict[str, Any]] | None:
+        """The deal's rows (CreatedDate order), or None when the stream has none for it at `stamp`."""
+        if self._stamp != stamp:
+            self._held.clear()
+            self._stamp = stamp
+        if deal_id in self._held:
+            return self._held.pop(deal_id)
+        if self._head is None and not self._ended:
+            self._advance()
+        while self._head is not None and self._head_stamp is not None and self._head_stamp <= stamp:
+            row, at = self._head, self._head_stamp
+            if at == stamp:
+                opp = row["OpportunityId"]
+                if opp != deal_id and deal_id in self._held:
+                    return self._held.pop(deal_id)  # its rows are complete: the next deal's begin
+                self._held[opp].append(row)
+            self._advance()
+        return self._held.pop(deal_id, None)
+
+
 class DealReader:
     """Reads deals page by page with their related rows."""
 
@@ -198,11 +347,13 @@ class DealReader:
         loss_reason_field: str,
         bulk_threshold: int,
         bulk_options: BulkOptions = BulkOptions(),
+        cache: RunCache | None = None,
     ):
         self.client = client
         self.loss_reason_field = field_name(loss_reason_field)
         self.bulk_threshold = bulk_threshold
         self.bulk_options = bulk_options
+        self.cache = cache if cache is not None else RunCache()
         self._closed_stages: dict[str, bool] | None = None
         self._closed_fallback = False
 
@@ -213,8 +364,14 @@ class DealReader:
         *,
         lost_only: bool = False,
         page_size: int = 2000,
+        contact_fields: Sequence[str] = (),
     ) -> Iterator[LostDeal]:
-        soql = deal_soql(self.loss_reason_field, since, until, lost_only=lost_only)
+        fields = tuple(dict.fromkeys(field_name(f) for f in contact_fields))
+        if fields:
+            self.cache.fields = fields
+            self.cache.contacts.clear()
+        roles = roles_subquery(fields)
+        soql = deal_soql(self.loss_reason_field, since, until, lost_only=lost_only, roles=roles)
         pages = self.client.query_pages(soql, include_deleted=True, page_size=page_size)
         first = next(pages, None)
         if first is None:
@@ -231,24 +388,55 @@ class DealReader:
             for rows in bulk_query_pages(
                 self.client, bulk_soql, include_deleted=True, page_size=page_size, options=self.bulk_options
             ):
-                yield from self._deals([_nest(r) for r in rows])
+                yield from self._deals([_nest(r) for r in rows], None)
             return
-        yield from self._deals(first)
+        history = HistoryStream(lambda: self.client.query(history_soql(since, until), include_deleted=True,
+                                                          budgeted=False))
+        yield from self._deals(first, history)
         for page in pages:
-            yield from self._deals(page)
+            yield from self._deals(page, history)
 
     # ------------------------------------------------------------------ one page
-    def _deals(self, rows: list[dict[str, Any]]) -> Iterator[LostDeal]:
+    def _deals(self, rows: list[dict[str, Any]], history: HistoryStream | None) -> Iterator[LostDeal]:
+        """One page of deals. With `history` (REST), roles come inline and history from the stream;
+        without (bulk), both from IN queries."""
         if not rows:
             return
-        ids = [r["Id"] for r in rows]
-        lost_ids = [r["Id"] for r in rows if _state(r) == "lost"]
         deleted = {r["Id"] for r in rows if _bool(r.get("IsDeleted"))}
-        histories = self._histories(lost_ids)
+        lost = [r for r in rows if _state(r) == "lost"]
+        if history is None:
+            histories = self._histories([r["Id"] for r in lost])
+            contacts = self._contacts([r["Id"] for r in rows], deleted)
+        else:
+            histories = {}
+            for r in lost:
+                found = history.take(r["Id"], parse_datetime(r["SystemModstamp"]))
+                if found is not None:
+                    histories[r["Id"]] = found
+            # moved since the deal query, or deleted (the semi-join's inner query may not see a deleted
+            # deal even under queryAll: UNVERIFIED): read by id
+            histories.update(self._histories([r["Id"] for r in lost if r["Id"] not in histories]))
+            contacts = {r["Id"]: self._people(r["Id"], self._role_rows(r), deleted) for r in rows}
+            # roles of a deleted deal are history unless queryAll answers none in the subquery
+            # (UNVERIFIED which it does): then read them by id, as before
+            bare = [r["Id"] for r in rows if r["Id"] in deleted and not contacts[r["Id"]]]
+            contacts.update(self._contacts(bare, deleted))
+            for r in rows:
+                self.cache.remember_owners(r)
         closed = self._closed(rows)
-        contacts = self._contacts(ids, deleted)
         for row in rows:
             yield self._deal(row, histories.get(row["Id"], []), closed, contacts.get(row["Id"], ()))
+
+    def _role_rows(self, row: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """The deal's OpportunityContactRoles subquery rows, with the rest of a long child result
+        (`done: false`: its nextRecordsUrl, one queryMore call a page)."""
+        result = row.get("OpportunityContactRoles")
+        while result:
+            yield from (_plain_row(r) for r in result.get("records") or [])
+            next_url = result.get("nextRecordsUrl")
+            if result.get("done", True) or not next_url:
+                return
+            result = self.client.query_more(next_url)
 
     def _deal(
         self,
@@ -300,34 +488,42 @@ class DealReader:
         return out
 
     def _contacts(self, opp_ids: Sequence[str], deleted: set[str]) -> dict[str, list[DealContact]]:
-        out: dict[str, list[DealContact]] = defaultdict(list)
+        """People of the deals `opp_ids` by IN queries (the bulk path, deleted deals)."""
+        rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        select = ", ".join(["OpportunityId", *ROLE_FIELDS, *(f"Contact.{f}" for f in self.cache.fields)])
         for chunk in chunks(opp_ids, MAX_IN_IDS):
             soql = format_soql(
-                "SELECT OpportunityId, ContactId, Role, IsPrimary, IsDeleted, Contact.FirstName, "
-                "Contact.LastName, Contact.Email, Contact.HasOptedOutOfEmail FROM OpportunityContactRole "
+                f"SELECT {select} FROM OpportunityContactRole "
                 "WHERE OpportunityId IN {} ORDER BY OpportunityId, CreatedDate, Id",
                 list(chunk),
             )
             for row in self.client.query(soql, include_deleted=True, budgeted=False):
-                opp = row["OpportunityId"]
-                contact = row.get("Contact")
-                # a removed role is history unless the whole deal was deleted (then roles go with it)
-                if contact is None or (_bool(row.get("IsDeleted")) and opp not in deleted):
-                    continue
-                out[opp].append(
-                    DealContact(
-                        contact_id=row["ContactId"],
-                        email=contact.get("Email"),
-                        first_name=contact.get("FirstName"),
-                        last_name=contact.get("LastName"),
-                        opted_out=_bool(contact.get("HasOptedOutOfEmail")),
-                        is_primary=_bool(row.get("IsPrimary")),
-                        role=row.get("Role"),
-                    )
+                rows[row["OpportunityId"]].append(row)
+        return {opp: self._people(opp, found, deleted) for opp, found in rows.items()}
+
+    def _people(self, opp: str, roles: Iterable[Mapping[str, Any]], deleted: set[str]) -> list[DealContact]:
+        """DealContacts of one deal's role rows (query order), primary first; the contacts' mapped
+        field values are remembered for the run."""
+        people: list[DealContact] = []
+        for row in roles:
+            contact = row.get("Contact")
+            # a removed role is history unless the whole deal was deleted (then roles go with it)
+            if contact is None or (_bool(row.get("IsDeleted")) and opp not in deleted):
+                continue
+            self.cache.remember_contact(row["ContactId"], contact)
+            people.append(
+                DealContact(
+                    contact_id=row["ContactId"],
+                    email=contact.get("Email"),
+                    first_name=contact.get("FirstName"),
+                    last_name=contact.get("LastName"),
+                    opted_out=_bool(contact.get("HasOptedOutOfEmail")),
+                    is_primary=_bool(row.get("IsPrimary")),
+                    role=row.get("Role"),
                 )
-        for people in out.values():
-            people.sort(key=lambda c: not c.is_primary)  # stable: primary first, then query order
-        return out
+            )
+        people.sort(key=lambda c: not c.is_primary)  # stable: primary first, then query order
+        return people
 
     def _closed(self, rows: Iterable[Mapping[str, Any]]) -> dict[str, bool]:
         """Closed stage names -> IsWon, from the org's OpportunityStage (once per reader); where that

@@ -192,6 +192,7 @@ def create_tasks(
     inactive_owner: str = "account_owner",
     owner_cache: MutableMapping[str, bool] | None = None,
     index: TaskIndex | None = None,
+    account_cache: MutableMapping[str, tuple[str | None, bool]] | None = None,
 ) -> list[WriteResult]:
     """One open Task per cycle key: keys that already have a task are reported ok with its id and left
     alone (never a second task, never reopened); the rest are upserted by the external id
@@ -207,7 +208,8 @@ def create_tasks(
         if task.cycle_key not in existing:
             todo.setdefault(task.cycle_key, task)
     ready, refused = assign_owners(
-        client, list(todo.values()), inactive_owner, {} if owner_cache is None else owner_cache
+        client, list(todo.values()), inactive_owner, {} if owner_cache is None else owner_cache,
+        account_cache,
     )
 
     def submit(batch: Sequence[CallTask]) -> list[WriteResult]:

@@ -94,6 +94,7 @@ class SalesforceEmulator:
         self.store.org_id = self.sessions.org_id = org_id
         self.store.reset()
         self.store.allow_inactive_task_owners = False
+        self.engine.subquery_deleted_children = True
         self.soap_login_retired = self.password_grant_retired = self.rotate_refresh_tokens = False
         self.credentials.refresh_tokens = {self.credentials.refresh_token}
         self.calls.reset()

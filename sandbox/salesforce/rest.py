@@ -74,16 +74,43 @@ def batch_size(request: Request, compiled: Compiled) -> int:
     return size
 
 
+def _page_rows(emu: SalesforceEmulator, cursor: Cursor, start: int) -> list[Record]:
+    """The rows of the page from `start`: at most `batch` rows, child subquery rows counted with their
+    parent ("Child objects count toward the number of records for the batch size": SOAP API Developer
+    Guide, QueryOptions; the REST query pages the same way), at least one parent per page."""
+    if not cursor.compiled.spec.children:
+        return cursor.rows[start : start + cursor.batch]
+    out: list[Record] = []
+    used = 0
+    for rec in cursor.rows[start:]:
+        cost = 1 + emu.engine.children_cost(cursor.compiled, rec, include_deleted=cursor.include_deleted)
+        if out and used + cost > cursor.batch:
+            break
+        out.append(rec)
+        used += cost
+    return out
+
+
 def _page(
     emu: SalesforceEmulator, version: str, cursor: Cursor, locator: str | None, start: int, endpoint: str
 ) -> dict[str, Any]:
-    rows = cursor.rows[start : start + cursor.batch]
+    rows = _page_rows(emu, cursor, start)
+
+    def overflow(child: Compiled, kids: list[Record], given: int) -> str:
+        """A child result's nextRecordsUrl: its own cursor over all the parent's child rows."""
+        child_locator = emu.cursors.open(Cursor(child, kids, cursor.include_deleted, PAGE_SIZE))
+        return f"/services/data/v{version}/{endpoint}/{child_locator}-{given}"
+
     records = [
-        emu.engine.render(cursor.compiled, r, version, include_deleted=cursor.include_deleted) for r in rows
+        emu.engine.render(cursor.compiled, r, version, include_deleted=cursor.include_deleted,
+                          overflow=overflow)
+        for r in rows
     ]
     body: dict[str, Any] = {"totalSize": len(cursor.rows), "done": True}
     end = start + len(rows)
     if end < len(cursor.rows):
+        if locator is None:  # the first page was smaller than the batch (child rows): open it now
+            locator = emu.cursors.open(cursor)
         body["done"] = False
         body["nextRecordsUrl"] = f"/services/data/v{version}/{endpoint}/{locator}-{end}"
     body["records"] = records

@@ -198,7 +198,8 @@ def soql_by_object(run: Run) -> Counter[str]:
         if "/query" not in url.path:
             return
         q = parse_qs(url.query).get("q")
-        match = re.search(r"\bFROM\s+(\w+)", q[0], re.IGNORECASE) if q else None
+        top = re.sub(r"\([^()]*(\([^()]*\)[^()]*)*\)", "", q[0]) if q else ""  # subqueries out
+        match = re.search(r"\bFROM\s+(\w+)", top, re.IGNORECASE) if q else None
         seen[match.group(1) if match else "queryMore"] += 1
 
     run.connector.client.session.hooks.setdefault("response", []).append(hook)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,7 +16,14 @@ from connectors.base import CallCounter, ConfigurationError, FieldUpdate
 from connectors.retry import RetryPolicy
 from connectors.salesforce.bulk import BulkOptions, build_csv, parse_csv
 from connectors.salesforce.connector import SalesforceConnector
-from connectors.salesforce.read import _nest, deal_soql, loss_entered, parse_datetime, stage_at_loss
+from connectors.salesforce.read import (
+    HistoryStream,
+    _nest,
+    deal_soql,
+    loss_entered,
+    parse_datetime,
+    stage_at_loss,
+)
 from connectors.salesforce.settings import SalesforceSettings
 from connectors.salesforce.write import record_result
 
@@ -312,3 +320,31 @@ def test_a_failed_bulk_upload_aborts_the_job_and_starts_a_new_one() -> None:
     ]
     assert aborted == [{"state": "Aborted"}]
     assert len([c for c in responses.calls if c.request.method == "PUT"]) == 2  # never the same job twice
+
+
+def test_history_stream_hands_rows_out_deal_by_deal_whatever_the_id_order() -> None:
+    """Rows come ordered by (deal stamp, deal id in the server's collation): rows of another deal at
+    the same stamp are held for it, rows at an earlier stamp and rows without a stamp are dropped."""
+    t1, t2 = "2024-03-01T09:00:00.000+0000", "2024-03-01T09:00:01.000+0000"
+
+    def row(opp: str, stamp: str | None, stage: str) -> dict:
+        parent = {"SystemModstamp": stamp} if stamp else None
+        return {"OpportunityId": opp, "StageName": stage, "Opportunity": parent}
+
+    rows = [row("old", t1, "x"), row("b", t2, "1"), row("b", t2, "2"), row("nostamp", None, "y"),
+            row("a", t2, "3"), row("c", "2024-03-01T09:00:02.000+0000", "4")]
+    opened: list[int] = []
+
+    def open_rows() -> Iterator[dict]:
+        opened.append(1)
+        return iter(rows)
+
+    stream = HistoryStream(open_rows)
+    assert opened == []  # nothing asked yet: no query
+    at2 = parse_datetime(t2)
+    assert [r["StageName"] for r in stream.take("a", at2) or []] == ["3"]  # "b" held on the way
+    assert [r["StageName"] for r in stream.take("b", at2) or []] == ["1", "2"]
+    assert stream.take("gone", at2) is None
+    at3 = parse_datetime("2024-03-01T09:00:02Z")
+    assert [r["StageName"] for r in stream.take("c", at3) or []] == ["4"]
+    assert opened == [1]

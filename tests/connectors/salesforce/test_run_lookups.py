@@ -4,12 +4,23 @@ campaigns exist (campaigns.CampaignIndex). Queries are counted by object on the 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+from urllib.parse import unquote_plus
 
-from connectors.base import ListChange
+import pytest
+import requests
+
+from connectors.base import FieldUpdate, ListChange
+from connectors.salesforce.client import id18
 from sandbox.salesforce import SalesforceEmulator
+from sandbox.salesforce.ids import make_id
+from sandbox.salesforce.query import CHILD_INLINE
 
-from .conftest import Org, Run, soql_by_object
-from .test_writes import task
+from .conftest import T0, Org, Run, soql_by_object
+from .test_writes import _owned_deal, _user, task
+
+SINCE = T0 - timedelta(days=1)
 
 BATCH = 200  # the writer hands create_tasks / change_lists batches of this size
 
@@ -114,3 +125,123 @@ def test_an_org_with_more_campaigns_than_a_page_looks_names_up(
     assert seen["Campaign"] == 2  # the first page did not hold it: looked up by name, not created
     assert {r["Id"] for r in emu.store.all("Campaign") if r["Name"] == tricky} == {newest}
     assert len(emu.store.all("Campaign")) == 2002
+
+
+# --------------------------------------------------------------------------- what the deal read carries
+
+
+def test_current_contact_values_come_with_the_deals(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    """`contact_fields` names the mapped Contact fields: the roles subquery reads them as relationship
+    fields, and `read_current` answers for those people without a Contact query, until leadsync
+    writes to one of them (then it is read again)."""
+    people = [org.contact() for _ in range(30)]
+    emu.store.update("Contact", people[0], {"Lead_Score__c": 42})
+    for i in range(10):
+        org.deal(["Prospecting", "Closed Lost"], contacts=people[3 * i: 3 * i + 3],
+                 start=T0 + timedelta(seconds=i))
+    stranger = org.contact()
+    run = make()
+    seen = soql_by_object(run)
+    deals = list(run.connector.iter_deals(SINCE, contact_fields=["Lead_Score__c", "Recycle_Group__c"]))
+    assert len(deals) == 10 and "Contact" not in seen
+    current = run.connector.read_current(people, ["Lead_Score__c", "Recycle_Group__c"])
+    assert current[people[0]] == {"Lead_Score__c": 42, "Recycle_Group__c": None}
+    assert set(current) == set(people) and "Contact" not in seen
+    run.connector.read_current([*people, stranger], ["Lead_Score__c"])  # one unknown: one query
+    assert seen["Contact"] == 1
+    run.connector.update_fields([FieldUpdate("Contact", people[1], {"Lead_Score__c": 7})])
+    assert run.connector.read_current([people[1]], ["Lead_Score__c"]) == {people[1]: {"Lead_Score__c": 7}}
+    assert seen["Contact"] == 2
+
+
+def test_task_owners_come_with_the_deals(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    """Owner.IsActive, Account.OwnerId and Account.Owner.IsActive are read with the deals: tasks for
+    the deals read this run need no User or Opportunity lookup, a deal not read this run does."""
+    active, left = _user(emu, "rep", active=True), _user(emu, "left", active=False)
+    mine = [_owned_deal(org, emu, left, active) for _ in range(3)]
+    run = make()
+    seen = soql_by_object(run)
+    list(run.connector.iter_deals(SINCE))
+    older = _owned_deal(org, emu, left, active)  # not read by this run
+    results = run.connector.create_tasks([task(f"k{i}", c, o, left) for i, (c, o) in enumerate(mine)])
+    assert all(r.ok for r in results)
+    assert {r["OwnerId"] for r in emu.store.all("Task")} == {active}
+    assert seen["User"] == 0 and seen["Opportunity"] == 1  # the deal read only
+    assert run.connector.create_tasks([task("k9", *older, left)])[0].ok
+    assert seen["Opportunity"] == 2  # the account owner of the deal not read this run
+
+
+def test_a_deal_with_more_roles_than_answered_inline_gets_them_all(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    people = [org.contact() for _ in range(CHILD_INLINE + 5)]
+    opp = org.deal(["Prospecting", "Closed Lost"], contacts=people)
+    run = make()
+    deal = next(run.connector.iter_deals(SINCE))
+    assert deal.opportunity_id == opp and {c.contact_id for c in deal.contacts} == set(people)
+    assert run.calls()["salesforce.query_more"] == 1  # the child result's nextRecordsUrl
+
+
+def test_a_deal_changed_between_the_two_streams_keeps_its_history(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    """The history stream is ordered by the deals' SystemModstamp when it is queried: a deal edited
+    after the deal query is elsewhere in it, so its history is read by id instead."""
+    opps = [org.deal(["Prospecting", "Value Proposition", "Closed Lost"],
+                     start=T0 + timedelta(seconds=i)) for i in range(5)]
+    run = make()
+    seen = soql_by_object(run)
+
+    def edit_after_the_deal_query(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        if "OpportunityContactRoles" in unquote_plus(response.request.url or "") and not seen["edited"]:
+            seen["edited"] += 1
+            emu.store.update("Opportunity", opps[2], {"Amount": 1.0}, at=T0 + timedelta(days=30))
+
+    run.connector.client.session.hooks["response"].append(edit_after_the_deal_query)
+    deals = list(run.connector.iter_deals(SINCE))
+    assert seen["edited"] == 1 and len(deals) == 5
+    assert all(d.stage_at_loss == "Value Proposition" and d.lost_date_source == "history" for d in deals)
+    assert seen["OpportunityHistory"] == 2  # the stream, then the moved deal by id
+
+
+def test_prepared_campaigns_are_created_in_one_call(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    """prepare_lists creates every missing campaign in one POST; the per-campaign batches after it
+    create none (without it, each batch meeting a new name POSTs its own)."""
+    existing = emu.store.create("Campaign", {"Name": "Nurture - Events", "IsActive": True})
+    names = ["Nurture - Events", "Nurture - Call/DM", "Nurture - Newsletter", "Recycle - Sales Follow-up"]
+    contact = org.contact()
+    run = make()
+    seen = soql_by_object(run)
+    found = run.connector.prepare_lists(names)
+    assert found["Nurture - Events"] == existing and set(found) == set(names)
+    assert run.calls()["salesforce.collections"] == 1 and seen == {"Campaign": 1}
+    for name in names:
+        assert run.connector.change_lists([ListChange(name, contact, "add")])[0].ok
+    assert run.calls()["salesforce.collections"] == 1 + len(names)  # the members only
+    assert len(emu.store.all("Campaign")) == len(names) and seen == {"Campaign": 1}
+
+
+@pytest.mark.parametrize(("auth", "queries"), [("password", 0), ("jwt", 0), ("client_credentials", 0),
+                                               ("session", 1)])
+def test_the_org_id_comes_with_the_login_answer(
+    make: Callable[..., Run], emu: SalesforceEmulator, auth: str, queries: int
+) -> None:
+    """The token response's identity URL and SOAP login()'s organizationId name the org: no
+    `SELECT Id FROM Organization` unless no login answered (auth = 'session')."""
+    emu.reset(org_id=make_id("00D", 7))
+    run = make(auth=auth)
+    run.connector.connect()
+    seen = soql_by_object(run)
+    assert run.connector.account_id() == make_id("00D", 7)
+    assert seen["Organization"] == queries
+
+
+def test_a_15_character_org_id_is_made_18() -> None:
+    org = make_id("00D", 12345)
+    assert id18(org[:15]) == org and id18(org) == org

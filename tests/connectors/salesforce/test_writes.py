@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 
 from connectors.base import BudgetExhausted, CallTask, FieldUpdate, ListChange
+from connectors.salesforce.task_index import existing_tasks
 from sandbox.salesforce import SalesforceEmulator
 
 from .conftest import Org, Run, emulator_calls
@@ -444,3 +445,21 @@ def test_queries_stay_under_the_uri_and_header_limit(
     print(f"largest request: {ids_query} bytes (500 ids), {emu.app.largest} bytes (with cycle keys)")
     # contacts; existing tasks: a page of the org's keyed tasks, then 600 keys in 3 IN-list queries
     assert run.calls()["salesforce.query"] == 1 + 1 + 3
+
+
+@pytest.mark.parametrize("n", [1, 200, 2_000])
+def test_cycle_key_lookups_stay_under_the_uri_limit_at_any_batch_size(
+    make: Callable[..., Run], emu: SalesforceEmulator, n: int
+) -> None:
+    """Keys of the field's full length (255) whose characters all percent-encode (3 bytes each): every
+    IN-list query stays under 16,384 bytes of URI + headers (the emulator answers 414/431 past it), at
+    any number of keys; a chunk is cut by its encoded size, not by a count."""
+    keys = [f"{i:06d}" + "é:/" * 83 for i in range(n)]
+    assert all(len(k) == 255 for k in keys)
+    emu.store.create("Task", {"Subject": "old", "Leadsync_Cycle_Key__c": keys[-1]})
+    run = make()
+    emu.app.largest = 0
+    found, queries = existing_tasks(run.connector.client, keys)
+    assert list(found) == [keys[-1]]
+    assert 0 < emu.app.largest < 16_384
+    assert queries == run.calls()["salesforce.query"] >= n * 255 * 3 // 16_384

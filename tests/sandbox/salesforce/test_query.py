@@ -9,7 +9,9 @@ import pytest
 from simple_salesforce import Salesforce, SalesforceMalformedRequest, format_soql
 
 from sandbox.salesforce import SalesforceEmulator
+from sandbox.salesforce.errors import ApiError
 from sandbox.salesforce.ids import make_id
+from sandbox.salesforce.query import CHILD_INLINE, MAX_SOQL_CHARS, QueryEngine
 
 
 @pytest.fixture
@@ -290,3 +292,49 @@ def test_the_organization_row_is_the_orgs_id_and_follows_a_refresh(emu: Salesfor
     assert emu.mint_session().startswith(other[:15] + "!")
     emu.reset()
     assert emu.org_id != other
+
+
+def _deal_with_roles(emu: SalesforceEmulator, roles: int, name: str = "Deal") -> str:
+    opp = emu.store.create("Opportunity", {"Name": name, "StageName": "Prospecting",
+                                           "CloseDate": "2026-02-01"})
+    for i in range(roles):
+        contact = emu.store.create("Contact", {"LastName": f"{name}{i}"})
+        emu.store.create("OpportunityContactRole", {"OpportunityId": opp, "ContactId": contact})
+    return opp
+
+
+def test_child_rows_count_toward_the_page(emu: SalesforceEmulator, sf: Salesforce) -> None:
+    """QueryOptions: "Child objects count toward the number of records for the batch size"."""
+    for i in range(10):
+        _deal_with_roles(emu, 49, name=f"D{i}")  # 50 rows a deal
+    soql = "SELECT Name, (SELECT ContactId FROM OpportunityContactRoles) FROM Opportunity"
+    first = sf.query(soql, headers={"Sforce-Query-Options": "batchSize=200"})
+    assert len(first["records"]) == 4 and not first["done"] and first["totalSize"] == 10
+    assert all(r["OpportunityContactRoles"]["totalSize"] == 49 for r in first["records"])
+    rows = list(sf.query_all_iter(soql))
+    assert len(rows) == 10 and sum(len(r["OpportunityContactRoles"]["records"]) for r in rows) == 490
+
+
+def test_a_long_child_result_pages_by_its_own_locator(emu: SalesforceEmulator, sf: Salesforce) -> None:
+    """More child rows than a parent answers inline (CHILD_INLINE): `done: false` and a nextRecordsUrl
+    for the rest, read with queryMore like any other page."""
+    _deal_with_roles(emu, CHILD_INLINE + 30)
+    record = sf.query("SELECT Name, (SELECT ContactId FROM OpportunityContactRoles ORDER BY Id) "
+                      "FROM Opportunity")["records"][0]
+    child = record["OpportunityContactRoles"]
+    assert (child["totalSize"], child["done"]) == (CHILD_INLINE + 30, False)
+    assert len(child["records"]) == CHILD_INLINE
+    rest = sf.query_more(child["nextRecordsUrl"], identifier_is_url=True)
+    assert rest["done"] and len(rest["records"]) == 30
+    ids = [r["ContactId"] for r in child["records"] + rest["records"]]
+    assert len(set(ids)) == CHILD_INLINE + 30
+
+
+def test_soql_longer_than_100000_characters_is_refused(emu: SalesforceEmulator) -> None:
+    """App Limits cheatsheet: SOQL statements are at most 100,000 characters (sent in a POST body here:
+    a GET URI that long is refused first, with 414)."""
+    text = "SELECT Id FROM Contact WHERE LastName IN (" + ", ".join(["'x'"] * (MAX_SOQL_CHARS // 5)) + ")"
+    assert len(text) > MAX_SOQL_CHARS
+    with pytest.raises(ApiError, match="100,000 characters") as caught:
+        QueryEngine(emu.store).compile(text, datetime.now(UTC).date())
+    assert caught.value.error_code == "MALFORMED_QUERY"
