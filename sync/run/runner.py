@@ -112,6 +112,8 @@ class _Run:
         # records per write call, as each system's connector sends them (the writer and the estimates)
         self.sizes = {"salesforce": ctx.salesforce.write_sizes, "hubspot": ctx.hubspot.write_sizes}
         self.verify_sf: set[str] = set()  # Salesforce records whose current values are re-read (drift)
+        self.verify_now: dict[str, dict[str, object]] = {}  # their values, read once in the pull
+        self.prepared_lists = False
         self.pull_error: ConnectorError | None = None  # a read that failed for good (pull_keeping)
         self.checked: set[str] = set()  # systems whose mapped fields passed the preflight this run
         self.snapshot_chunk = min(SNAPSHOT_CHUNK, ctx.settings.sync.people_per_chunk)
@@ -255,7 +257,8 @@ class _Run:
                 continue
             since = streams.start(stream, watermark=marks[stream.name], backfill=backfill, since=o.since,
                                   lookback=streams.lookback(stream, sources))
-            if stream.system == "salesforce" and stream.snapshot == "contacts" and sources.watch:
+            if stream.system == "salesforce" and (sources.watch if stream.snapshot == "contacts"
+                                                  else sources.fields):
                 self.preflight("salesforce")  # this read names the mapped Contact fields
             records = stream.read(sources, since)
             if records is None:
@@ -290,6 +293,9 @@ class _Run:
             self.counts["verify.hubspot.drifted"] += len(verify.drifted(ctx.store, ctx.mapping, "hubspot",
                                                                         values))
         self.verify_sf = set(verify.pick(ctx.store, "salesforce", size, turn, everything=self.o.verify))
+        if self.verify_sf:  # the drift sample's current values, read once (not once per chunk)
+            self.preflight("salesforce")
+            self.verify_now = ctx.salesforce.read_current(sorted(self.verify_sf), self.salesforce_fields())
 
     def _store_deals(self, deals: Iterable[LostDeal], stream: str) -> None:
         """Store the deals (all states, also on a first run)."""
@@ -378,6 +384,10 @@ class _Run:
                 chunk = [p for p in chunk if self.has_failed(p, retry_only)]
             desired, state = self.desire(chunk)
             wp = plan(desired, state, email_lists=lists)
+            if (not self.prepared_lists and self.writer is not None
+                    and any(c.op == "add" for c in wp.list_changes.get("salesforce", ()))):
+                self.prepared_lists = True
+                self.ctx.salesforce.prepare_lists(sorted(set(mapping.list_names("salesforce").values())))
             self.summary.add(wp)
             if self.writer is not None:
                 self.writer.add(wp)
@@ -429,7 +439,7 @@ class _Run:
         check = sorted(self.verify_sf.intersection(sf_known))
         if check:  # the drift check: what the sampled contacts hold now
             self.preflight("salesforce")
-            now_values = self.ctx.salesforce.read_current(check, self.salesforce_fields())
+            now_values = {cid: self.verify_now[cid] for cid in check if cid in self.verify_now}
             current["salesforce"].update(now_values)
             self.counts["verify.salesforce.read"] += len(now_values)
             self.counts["verify.salesforce.drifted"] += len(verify.drifted(

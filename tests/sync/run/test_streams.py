@@ -74,7 +74,7 @@ class FakeSales(Recorder):
         return "00D000000000001AAA"
 
     def iter_deals(self, since: datetime | None, until: datetime | None = None, *,
-                   lost_only: bool = False) -> Iterator[LostDeal]:
+                   lost_only: bool = False, contact_fields: Sequence[str] = ()) -> Iterator[LostDeal]:
         self.since["iter_deals"], self.until["iter_deals"] = since, until
         return iter(())
 
@@ -98,6 +98,9 @@ class FakeSales(Recorder):
 
     def check_fields(self, expected: Any) -> list[str]:
         return []
+
+    def prepare_lists(self, names: Sequence[str]) -> dict[str, str]:
+        return {}
 
     def create_tasks(self, tasks: Sequence[CallTask]) -> list[WriteResult]:
         return [WriteResult(t.cycle_key, True) for t in tasks]
