@@ -76,6 +76,7 @@ def test_peak_memory_of_a_run_does_not_grow_with_people(tmp_path: Path,
     with Sandbox.start(people=0, workdir=tmp_path / "box") as box:
         small = _peaks(box, tmp_path / "small", SMALL)
         large = _peaks(box, tmp_path / "large", 4 * SMALL)
-    print(f"tracemalloc peaks (first sync, no-op, report): {SMALL} people {small}, {4 * SMALL} people {large}")
+    print(f"tracemalloc peaks (first sync, no-op, report): {SMALL} people {small}, "
+          f"{4 * SMALL} people {large}")
     for few, many in zip(small, large, strict=True):
         assert many < few * 1.25 + 512 * 1024, (small, large)  # generous: flat, not proportional
