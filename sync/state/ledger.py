@@ -12,13 +12,14 @@ from sqlalchemy.engine import Engine
 
 from connectors.base import FieldUpdate, ListChange, Scalar
 from sync.state import schema as s
+from sync.state.bulk import delete_rows, upsert_rows
 from sync.state.codec import (
     scalar_from_json,
     scalar_to_json,
 )
 from sync.state.pending import clear_pending_in
 from sync.state.records import FieldKey, Membership, RecordedTask, TaskCycle, WrittenValue
-from sync.state.sql import IN_CHUNK, WRITE_CHUNK, at_or_now, chunks, stream_rows, upsert
+from sync.state.sql import IN_CHUNK, WRITE_CHUNK, at_or_now, chunks, stream_rows
 
 
 class Ledger:
@@ -42,7 +43,7 @@ class Ledger:
         if rows or answered:
             with self.engine.begin() as conn:
                 for part in chunks(rows, WRITE_CHUNK):
-                    upsert(conn, s.written_values, part, ["system", "object", "record_id", "field"])
+                    upsert_rows(conn, s.written_values, part, ["system", "object", "record_id", "field"])
                 clear_pending_in(conn, system, updates=answered)
         return len(rows)
 
@@ -115,15 +116,12 @@ class Ledger:
         added_at = at_or_now(at)
         adds = [{"system": system, "list_name": c.list_name, "record_id": c.record_id, "added_at": added_at,
                  "run_id": run_id} for c in changes if c.op == "add"]
-        removes = [{"l": c.list_name, "r": c.record_id} for c in changes if c.op == "remove"]
-        m = s.list_memberships.c
+        removes = [{"system": system, "list_name": c.list_name, "record_id": c.record_id}
+                   for c in changes if c.op == "remove"]
         with self.engine.begin() as conn:
             for part in chunks(adds, WRITE_CHUNK):
-                upsert(conn, s.list_memberships, part, ["system", "list_name", "record_id"])
-            if removes:
-                conn.execute(s.list_memberships.delete().where(
-                    m.system == system, m.list_name == sa.bindparam("l"), m.record_id == sa.bindparam("r")),
-                    removes)
+                upsert_rows(conn, s.list_memberships, part, ["system", "list_name", "record_id"])
+            delete_rows(conn, s.list_memberships, removes)
             clear_pending_in(conn, system, changes=answered)
         return len(adds) + len(removes)
 
@@ -174,5 +172,5 @@ class Ledger:
                  "run_id": run_id} for key, task_id in created]
         if rows:
             with self.engine.begin() as conn:
-                upsert(conn, s.call_tasks, rows, ["cycle_key"])
+                upsert_rows(conn, s.call_tasks, rows, ["cycle_key"])
         return len(rows)

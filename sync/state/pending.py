@@ -25,9 +25,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from connectors.base import FieldUpdate, ListChange, Scalar
 from sync.state import schema as s
+from sync.state.bulk import delete_rows, upsert_rows
 from sync.state.codec import scalar_from_json, scalar_to_json
 from sync.state.records import FieldKey, MembershipKey
-from sync.state.sql import IN_CHUNK, WRITE_CHUNK, chunks, upsert
+from sync.state.sql import IN_CHUNK, WRITE_CHUNK, chunks
+
+PENDING_KEY = ("system", "kind", "target", "record_id", "field")
 
 
 def _field_rows(system: str, updates: Sequence[FieldUpdate]) -> list[dict[str, object]]:
@@ -44,13 +47,11 @@ def clear_pending_in(conn: Connection, system: str, *, updates: Sequence[FieldUp
                      changes: Sequence[ListChange] = ()) -> None:
     """Delete these intents inside the caller's transaction (the checkpoint's own, so that the
     confirmation and the forgetting commit together)."""
-    keys = [{"k": r["kind"], "t": r["target"], "r": r["record_id"], "f": r["field"]}
-            for r in _field_rows(system, updates) + _list_rows(system, changes)]
-    if keys:
-        p = s.pending_writes.c
-        conn.execute(s.pending_writes.delete().where(
-            p.system == system, p.kind == sa.bindparam("k"), p.target == sa.bindparam("t"),
-            p.record_id == sa.bindparam("r"), p.field == sa.bindparam("f")), keys)
+    keys = [{"system": system, "kind": "field", "target": u.object_type, "record_id": u.record_id, "field": f}
+            for u in updates for f in u.values]
+    keys += [{"system": system, "kind": f"list_{c.op}", "target": c.list_name, "record_id": c.record_id,
+              "field": ""} for c in changes]
+    delete_rows(conn, s.pending_writes, keys)
 
 
 class PendingWrites:
@@ -65,7 +66,7 @@ class PendingWrites:
         if rows:
             with self.engine.begin() as conn:
                 for part in chunks(rows, WRITE_CHUNK):
-                    upsert(conn, s.pending_writes, part, ["system", "kind", "target", "record_id", "field"])
+                    upsert_rows(conn, s.pending_writes, part, PENDING_KEY)
         return len(rows)
 
     def pending_fields(self, keys: Iterable[FieldKey]) -> dict[FieldKey, Scalar]:
