@@ -43,8 +43,8 @@ def delete_rows(conn: Connection, table: sa.Table, keys: Sequence[dict[str, Any]
     if not keys:
         return
     columns = tuple(keys[0])
-    stmt = table.delete().where(*[table.c[c] == sa.bindparam(f"k_{c}") for c in columns])
     if conn.dialect.name != "sqlite":
+        stmt = table.delete().where(*[table.c[c] == sa.bindparam(f"k_{c}") for c in columns])
         conn.execute(stmt, [{f"k_{c}": k[c] for c in columns} for k in keys])
         return
     sql, order, procs = _sqlite_delete(conn.dialect, table, columns)

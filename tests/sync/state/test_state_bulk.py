@@ -79,3 +79,18 @@ def test_sqlite_checkpoints_convert_a_batch_timestamp_once(tmp_path: Path,
     assert store.count_pending() == 0
     assert len(store.last_written("hubspot", "contacts", [u.record_id for u in ups])) == 1_500
     assert {m.added_at for m in store.get_memberships("hubspot", list_name="L")} == {AT}
+
+
+VALUES: list[Any] = ["plain", "", 'a "quoted" word', "back\\slash", "tab\there", "ünïcödé ✓", '"', "1",
+                     "true", "null", 0, 1, -2.5, 1e300, True, False, None]
+
+
+def test_written_values_read_back_exactly(store: StateStore) -> None:
+    """The planner's view decodes plain strings without the JSON parser: every value still comes
+    back as it was written, of the same type."""
+    ups = [FieldUpdate("contacts", str(i), {"f": v}) for i, v in enumerate(VALUES)]
+    store.record_writes("hubspot", ups, run_id=1, mapping_version=1, at=AT)
+    keys = [("hubspot", "contacts", str(i), "f") for i in range(len(VALUES))]
+    got = store.last_written_map(keys)
+    assert [got[k] for k in keys] == VALUES
+    assert [type(got[k]) for k in keys] == [type(v) for v in VALUES]
