@@ -14,15 +14,33 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import cache
+from json.encoder import encode_basestring
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Dialect
 
+from connectors.base import Scalar
+from sync.state.codec import scalar_to_json
 from sync.state.sql import upsert
 
 Processor = Callable[[Any], Any] | None
+
+
+def value_json(value: Scalar) -> str:
+    """`codec.scalar_to_json`, without the JSON encoder's set-up for the common types (a string is
+    what the encoder's own string step gives, ensure_ascii off; an int or bool its JSON literal)."""
+    kind = value.__class__
+    if kind is str:
+        return encode_basestring(value)  # type: ignore[arg-type]
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return int.__repr__(value)  # type: ignore[arg-type]
+    if value is None:
+        return "null"
+    return scalar_to_json(value)  # floats (NaN, Infinity), subclasses, and the type check
 
 
 def upsert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]],

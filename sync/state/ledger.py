@@ -12,10 +12,9 @@ from sqlalchemy.engine import Engine
 
 from connectors.base import FieldUpdate, ListChange, Scalar
 from sync.state import schema as s
-from sync.state.bulk import delete_rows, upsert_rows
+from sync.state.bulk import delete_rows, upsert_rows, value_json
 from sync.state.codec import (
     scalar_from_json,
-    scalar_to_json,
 )
 from sync.state.pending import clear_pending_in
 from sync.state.records import FieldKey, Membership, RecordedTask, TaskCycle, WrittenValue
@@ -46,7 +45,7 @@ class Ledger:
         """
         written_at = at_or_now(at)
         rows = [{"system": system, "object": u.object_type, "record_id": u.record_id, "field": f,
-                 "value": scalar_to_json(v), "written_at": written_at, "mapping_version": mapping_version,
+                 "value": value_json(v), "written_at": written_at, "mapping_version": mapping_version,
                  "run_id": run_id} for u in updates for f, v in u.values.items()]
         if rows or answered:
             with self.engine.begin() as conn:

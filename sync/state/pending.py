@@ -25,8 +25,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from connectors.base import FieldUpdate, ListChange, Scalar
 from sync.state import schema as s
-from sync.state.bulk import delete_rows, upsert_rows
-from sync.state.codec import scalar_from_json, scalar_to_json
+from sync.state.bulk import delete_rows, upsert_rows, value_json
+from sync.state.codec import scalar_from_json
 from sync.state.records import FieldKey, MembershipKey
 from sync.state.sql import IN_CHUNK, WRITE_CHUNK, chunks
 
@@ -35,7 +35,7 @@ PENDING_KEY = ("system", "kind", "target", "record_id", "field")
 
 def _field_rows(system: str, updates: Sequence[FieldUpdate]) -> list[dict[str, object]]:
     return [{"system": system, "kind": "field", "target": u.object_type, "record_id": u.record_id,
-             "field": f, "value": scalar_to_json(v)} for u in updates for f, v in u.values.items()]
+             "field": f, "value": value_json(v)} for u in updates for f, v in u.values.items()]
 
 
 def _list_rows(system: str, changes: Sequence[ListChange]) -> list[dict[str, object]]:

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from connectors.base import FieldUpdate, ListChange
 from sync.state import schema as s
-from sync.state.bulk import delete_rows, upsert_rows
+from sync.state.bulk import delete_rows, upsert_rows, value_json
+from sync.state.codec import scalar_to_json
 from sync.state.store import StateStore
 
 AT = datetime(2026, 12, 3, 12, 0, 0, 123456, tzinfo=UTC)
@@ -94,3 +95,13 @@ def test_written_values_read_back_exactly(store: StateStore) -> None:
     got = store.last_written_map(keys)
     assert [got[k] for k in keys] == VALUES
     assert [type(got[k]) for k in keys] == [type(v) for v in VALUES]
+
+
+@pytest.mark.parametrize("value", [*VALUES, float("nan"), float("inf"), 10**30, "\x00\u2028", "é\n"])
+def test_value_json_is_the_codecs_encoding(value: Any) -> None:
+    assert value_json(value) == scalar_to_json(value)
+
+
+def test_value_json_refuses_what_the_codec_refuses() -> None:
+    with pytest.raises(TypeError, match="written value"):
+        value_json([1])  # type: ignore[arg-type]
