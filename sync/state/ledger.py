@@ -4,6 +4,7 @@ is the crash checkpoint of one batch: ONE transaction. Mixed into StateStore."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
@@ -22,11 +23,21 @@ from sync.state.sql import IN_CHUNK, WRITE_CHUNK, at_or_now, chunks, stream_rows
 
 
 def _written_value(text: str) -> Scalar:
-    """`scalar_from_json`, with the common case first: a JSON string without escapes (the encoder
-    escapes every quote, backslash and control character inside a string) is its text unquoted."""
-    if len(text) >= 2 and text[0] == '"' and text[-1] == '"' and "\\" not in text and text.count('"') == 2:
-        return text[1:-1]
+    """`scalar_from_json`, with the common cases first: a JSON string without escapes (the encoder
+    escapes every quote, backslash and control character inside a string) is its text unquoted; an
+    integer, true, false and null are read directly. Anything else goes through the JSON parser."""
+    if text[:1] == '"':
+        if len(text) >= 2 and text[-1] == '"' and "\\" not in text and text.count('"') == 2:
+            return text[1:-1]
+    elif text in _LITERALS:
+        return _LITERALS[text]
+    elif _INTEGER.fullmatch(text):
+        return int(text)
     return scalar_from_json(text)
+
+
+_LITERALS: dict[str, Scalar] = {"true": True, "false": False, "null": None}
+_INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")  # JSON's integer grammar (ASCII digits, no leading zero)
 
 
 class Ledger:

@@ -83,7 +83,7 @@ def test_sqlite_checkpoints_convert_a_batch_timestamp_once(tmp_path: Path,
 
 
 VALUES: list[Any] = ["plain", "", 'a "quoted" word', "back\\slash", "tab\there", "ünïcödé ✓", '"', "1",
-                     "true", "null", 0, 1, -2.5, 1e300, True, False, None]
+                     "true", "null", "007", "-0", 0, 1, -17, 10**30, -2.5, 1e300, 0.0, True, False, None]
 
 
 def test_written_values_read_back_exactly(store: StateStore) -> None:
