@@ -124,9 +124,11 @@ def decide(t: FieldTarget, last_written: Mapping[FieldKey, Scalar]) -> tuple[Dec
     return _decide(t, t.key, last_written)
 
 
-def _decide(t: FieldTarget, key: FieldKey, last_written: Mapping[FieldKey, Scalar]) -> tuple[Decision, str]:
+def _decide(t: FieldTarget, key: FieldKey, last_written: Mapping[FieldKey, Scalar], *,
+            quiet: bool = False) -> tuple[Decision, str]:
     """`decide` with the target's key given (the planner computes it once per target); each value is
-    brought to canonical form once (canonical forms are canonical: `_shown` needs no second pass)."""
+    brought to canonical form once (canonical forms are canonical: `_shown` needs no second pass).
+    `quiet`: no reason for "noop" and "adopt" (the planner keeps reasons of writes and skips only)."""
     if t.policy not in POLICIES:
         raise ValueError(f"unknown write policy {t.policy!r} for {t.system}.{t.object}.{t.field}")
     want = _canonical(t.value)
@@ -137,8 +139,8 @@ def _decide(t: FieldTarget, key: FieldKey, last_written: Mapping[FieldKey, Scala
         cur = _canonical(t.current)
         if cur == want:
             if has_last and last == want:
-                return "noop", f"{name} already {_shown(want)}"
-            return "adopt", f"{name} already {_shown(want)} in {t.system}; recording it"
+                return "noop", "" if quiet else f"{name} already {_shown(want)}"
+            return "adopt", "" if quiet else f"{name} already {_shown(want)} in {t.system}; recording it"
         if t.policy == "if_blank" and cur is not None:
             return "skip", (f"{name} not blank ({_shown(cur)}); if_blank leaves it "
                             f"(would write {_shown(want)})")
@@ -150,7 +152,7 @@ def _decide(t: FieldTarget, key: FieldKey, last_written: Mapping[FieldKey, Scala
                             f"keep_manual leaves it (would write {_shown(want)})")
         return "write", f"{name}: {_shown(cur)} → {_shown(want)}"
     if has_last and last == want:
-        return "noop", f"{name} already written as {_shown(want)}"
+        return "noop", "" if quiet else f"{name} already written as {_shown(want)}"
     if t.policy == "if_blank":
         why = "leadsync filled it before" if has_last else "current value unknown"
         return "skip", f"{name}: {why}; if_blank does not overwrite (would write {_shown(want)})"
@@ -166,15 +168,15 @@ def decide_with_pending(t: FieldTarget, last_written: Mapping[FieldKey, Scalar],
 
 
 def _decide_with_pending(t: FieldTarget, key: FieldKey, last_written: Mapping[FieldKey, Scalar],
-                         pending: Mapping[FieldKey, Scalar]) -> tuple[Decision, str]:
+                         pending: Mapping[FieldKey, Scalar], *, quiet: bool = False) -> tuple[Decision, str]:
     if pending and key in pending and not isinstance(t.current, _Unknown):
         sent = _canonical(pending[key])
         if _canonical(t.current) == sent:
             if sent == _canonical(t.value):
                 return "adopt", (f"{t.field} already {_show(t.value)} (written by an interrupted run); "
                                  "recording it")
-            return _decide(t, key, {key: pending[key]})
-    return _decide(t, key, last_written)
+            return _decide(t, key, {key: pending[key]}, quiet=quiet)
+    return _decide(t, key, last_written, quiet=quiet)
 
 
 # --------------------------------------------------------------------------- planning
@@ -217,16 +219,17 @@ def plan(people: Iterable[PersonDesired], state: PlanState, *,
                                        t.field))
                 continue
             seen_fields.add(key)
-            what, reason = _decide_with_pending(t, key, last, pending)
-            reason = _with_note(reason, t.note)
+            what, reason = _decide_with_pending(t, key, last, pending, quiet=True)
             if what == "write":
+                reason = _with_note(reason, t.note)
                 updates.setdefault((t.system, t.object), {}).setdefault(t.record_id, {})[t.field] = t.value
                 changes.append(PlannedChange("field", t.system, t.object, t.record_id, p.key, reason, t.field,
                                              t.value))
             elif what == "adopt":
                 adopted.append(t)
             elif what == "skip":
-                skipped.append(Skipped("field", t.system, t.object, t.record_id, p.key, reason, t.field))
+                skipped.append(Skipped("field", t.system, t.object, t.record_id, p.key,
+                                       _with_note(reason, t.note), t.field))
 
         scope = set(p.records) or {(t.system, t.record_id) for t in p.fields}
         desired: dict[tuple[str, str], set[str]] = {}
