@@ -14,6 +14,11 @@ Every HubSpot request of the connector goes through `HubSpotTransport.request`, 
 
 The hubspot-api-client's own urllib3 retry is switched off (`Retry(total=False)`): urllib3 then raises
 connection errors at once instead of retrying some methods silently, so retries live in one place.
+
+The client builds a new `Configuration`, `ApiClient` and urllib3 pool every time an API object is
+asked for (`client.crm.contacts.batch_api` is a property), i.e. on every request: no kept-alive
+connection, a TLS handshake, a package-metadata read and logger resets per call. `build_client` gives
+it `ReusedApis` as its `api_factory` instead: each API object is built once per client and settings.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any, TypeVar
 
 import hubspot
 import urllib3
+from hubspot.discovery.discovery_base import DiscoveryBase
 from urllib3.util.retry import Retry
 
 from connectors import retry, wording
@@ -54,9 +60,39 @@ WINDOW_MARGIN = 0.05  # seconds added to the 10-second window's edge
 SEARCH_MARGIN = 0.01  # seconds added to the spacing of search calls
 
 
+class ReusedApis:
+    """An `api_factory` for `hubspot.Client` that builds each API object (with its `Configuration`,
+    `ApiClient` and urllib3 pool) once and hands the same one out afterwards, so requests reuse
+    connections. Keyed by the client's settings too: a client whose token or host is changed gets
+    new objects.
+
+    Sharing is safe across threads: the `Configuration` is only read after it is built, urllib3's
+    pool manager is thread-safe, and per-request values (the OAuth bearer header, timeouts) are
+    passed with each call (`_request_auth`), never stored on the shared objects. The one mutable
+    attribute, `ApiClient.last_response`, is not read by leadsync."""
+
+    def __init__(self) -> None:
+        self._apis: dict[tuple[Any, ...], Any] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, package: Any, api_name: str, config: Mapping[str, Any]) -> Any:
+        key = (package.__name__, api_name, *sorted((k, _identity(v)) for k, v in config.items()))
+        with self._lock:
+            api = self._apis.get(key)
+            if api is None:
+                api = self._apis[key] = DiscoveryBase._default_api_factory(package, api_name, dict(config))
+            return api
+
+
+def _identity(value: Any) -> Any:
+    """A hashable stand-in for a settings value: itself when it is a plain value, else its id."""
+    return value if isinstance(value, str | int | float | bool | None) else ("id", id(value))
+
+
 def build_client(config: HubSpotSettings) -> hubspot.Client:
-    """A hubspot-api-client pointed at `config.host`, with TLS settings and its own retry off. With
-    OAuth settings it holds no token: each request carries the current one (`HubSpotTransport`)."""
+    """A hubspot-api-client pointed at `config.host`, with TLS settings and its own retry off, whose
+    API objects are built once (`ReusedApis`). With OAuth settings it holds no token: each request
+    carries the current one (`HubSpotTransport`)."""
     token = config.access_token.get_secret_value() if config.access_token is not None else None
     if not token and not config.uses_oauth:
         raise ConfigurationError("hubspot.access_token is not set (a private app access token), nor "
@@ -66,6 +102,7 @@ def build_client(config: HubSpotSettings) -> hubspot.Client:
         "host": config.host.rstrip("/"),
         "retry": Retry(total=False),  # never None: the client would fall back to urllib3's default
         "verify_ssl": config.verify_tls,
+        "api_factory": ReusedApis(),
     }
     if config.ca_bundle is not None:
         options["ssl_ca_cert"] = str(config.ca_bundle)

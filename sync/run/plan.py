@@ -37,6 +37,7 @@ import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 from connectors.base import BatchSizes, CallTask, FieldUpdate, ListChange, Scalar
@@ -93,6 +94,11 @@ def canonical(value: Scalar | _Unknown) -> str | None:
     return text
 
 
+# The planner compares three values per field target, and most values recur (groups, ranks, scores):
+# typed, so True, 1 and 1.0 stay apart.
+_canonical = lru_cache(maxsize=8_192, typed=True)(canonical)
+
+
 def _number(x: float) -> str:
     if math.isfinite(x) and x.is_integer() and abs(x) < 1e16:
         return str(int(x))
@@ -100,7 +106,11 @@ def _number(x: float) -> str:
 
 
 def _show(value: Scalar | _Unknown) -> str:
-    c = canonical(value)
+    return _shown(canonical(value))
+
+
+def _shown(c: str | None) -> str:
+    """A canonical value as reasons show it."""
     if c is None:
         return "(blank)"
     return f"'{c[:40]}…'" if len(c) > 40 else f"'{c}'"
@@ -111,49 +121,62 @@ Decision = Literal["write", "noop", "adopt", "skip"]
 
 def decide(t: FieldTarget, last_written: Mapping[FieldKey, Scalar]) -> tuple[Decision, str]:
     """What to do with one field target, and why (see the module docstring's table)."""
+    return _decide(t, t.key, last_written)
+
+
+def _decide(t: FieldTarget, key: FieldKey, last_written: Mapping[FieldKey, Scalar], *,
+            quiet: bool = False) -> tuple[Decision, str]:
+    """`decide` with the target's key given (the planner computes it once per target); each value is
+    brought to canonical form once (canonical forms are canonical: `_shown` needs no second pass).
+    `quiet`: no reason for "noop" and "adopt" (the planner keeps reasons of writes and skips only)."""
     if t.policy not in POLICIES:
         raise ValueError(f"unknown write policy {t.policy!r} for {t.system}.{t.object}.{t.field}")
-    want = canonical(t.value)
-    has_last = t.key in last_written
-    last = canonical(last_written[t.key]) if has_last else None
+    want = _canonical(t.value)
+    has_last = key in last_written
+    last = _canonical(last_written[key]) if has_last else None
     name = f"{t.field}"
     if not isinstance(t.current, _Unknown):
-        cur = canonical(t.current)
+        cur = _canonical(t.current)
         if cur == want:
             if has_last and last == want:
-                return "noop", f"{name} already {_show(t.value)}"
-            return "adopt", f"{name} already {_show(t.value)} in {t.system}; recording it"
+                return "noop", "" if quiet else f"{name} already {_shown(want)}"
+            return "adopt", "" if quiet else f"{name} already {_shown(want)} in {t.system}; recording it"
         if t.policy == "if_blank" and cur is not None:
-            return "skip", (f"{name} not blank ({_show(t.current)}); if_blank leaves it "
-                            f"(would write {_show(t.value)})")
+            return "skip", (f"{name} not blank ({_shown(cur)}); if_blank leaves it "
+                            f"(would write {_shown(want)})")
         if t.policy == "keep_manual" and has_last and cur != last:
-            return "skip", (f"{name} changed by hand: leadsync wrote {_show(last)}, now {_show(t.current)}; "
-                            f"keep_manual leaves it (would write {_show(t.value)})")
+            return "skip", (f"{name} changed by hand: leadsync wrote {_shown(last)}, now {_shown(cur)}; "
+                            f"keep_manual leaves it (would write {_shown(want)})")
         if t.policy == "keep_manual" and not has_last and cur is not None:
-            return "skip", (f"{name} holds {_show(t.current)}, not written by leadsync; "
-                            f"keep_manual leaves it (would write {_show(t.value)})")
-        return "write", f"{name}: {_show(t.current)} → {_show(t.value)}"
+            return "skip", (f"{name} holds {_shown(cur)}, not written by leadsync; "
+                            f"keep_manual leaves it (would write {_shown(want)})")
+        return "write", f"{name}: {_shown(cur)} → {_shown(want)}"
     if has_last and last == want:
-        return "noop", f"{name} already written as {_show(t.value)}"
+        return "noop", "" if quiet else f"{name} already written as {_shown(want)}"
     if t.policy == "if_blank":
         why = "leadsync filled it before" if has_last else "current value unknown"
-        return "skip", f"{name}: {why}; if_blank does not overwrite (would write {_show(t.value)})"
-    before = f"last written {_show(last)}" if has_last else "never written"
-    return "write", f"{name}: {before} → {_show(t.value)}"
+        return "skip", f"{name}: {why}; if_blank does not overwrite (would write {_shown(want)})"
+    before = f"last written {_shown(last)}" if has_last else "never written"
+    return "write", f"{name}: {before} → {_shown(want)}"
 
 
 def decide_with_pending(t: FieldTarget, last_written: Mapping[FieldKey, Scalar],
                         pending: Mapping[FieldKey, Scalar]) -> tuple[Decision, str]:
     """`decide`, knowing what an earlier run died writing: when the system holds exactly that value,
     the value is leadsync's own (the write landed, its checkpoint did not), never a hand edit."""
-    if t.key in pending and not isinstance(t.current, _Unknown):
-        sent = canonical(pending[t.key])
-        if canonical(t.current) == sent:
-            if sent == canonical(t.value):
+    return _decide_with_pending(t, t.key, last_written, pending)
+
+
+def _decide_with_pending(t: FieldTarget, key: FieldKey, last_written: Mapping[FieldKey, Scalar],
+                         pending: Mapping[FieldKey, Scalar], *, quiet: bool = False) -> tuple[Decision, str]:
+    if pending and key in pending and not isinstance(t.current, _Unknown):
+        sent = _canonical(pending[key])
+        if _canonical(t.current) == sent:
+            if sent == _canonical(t.value):
                 return "adopt", (f"{t.field} already {_show(t.value)} (written by an interrupted run); "
                                  "recording it")
-            return decide(t, {t.key: pending[t.key]})
-    return decide(t, last_written)
+            return _decide(t, key, {key: pending[key]}, quiet=quiet)
+    return _decide(t, key, last_written, quiet=quiet)
 
 
 # --------------------------------------------------------------------------- planning
@@ -189,22 +212,24 @@ def plan(people: Iterable[PersonDesired], state: PlanState, *,
 
     for p in people:
         for t in p.fields:
-            if t.key in seen_fields:
+            key = t.key
+            if key in seen_fields:
                 skipped.append(Skipped("field", t.system, t.object, t.record_id, p.key,
                                        "a second target for the same field in one plan (first one kept)",
                                        t.field))
                 continue
-            seen_fields.add(t.key)
-            what, reason = decide_with_pending(t, last, pending)
-            reason = _with_note(reason, t.note)
+            seen_fields.add(key)
+            what, reason = _decide_with_pending(t, key, last, pending, quiet=True)
             if what == "write":
+                reason = _with_note(reason, t.note)
                 updates.setdefault((t.system, t.object), {}).setdefault(t.record_id, {})[t.field] = t.value
                 changes.append(PlannedChange("field", t.system, t.object, t.record_id, p.key, reason, t.field,
                                              t.value))
             elif what == "adopt":
                 adopted.append(t)
             elif what == "skip":
-                skipped.append(Skipped("field", t.system, t.object, t.record_id, p.key, reason, t.field))
+                skipped.append(Skipped("field", t.system, t.object, t.record_id, p.key,
+                                       _with_note(reason, t.note), t.field))
 
         scope = set(p.records) or {(t.system, t.record_id) for t in p.fields}
         desired: dict[tuple[str, str], set[str]] = {}

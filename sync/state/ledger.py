@@ -4,6 +4,7 @@ is the crash checkpoint of one batch: ONE transaction. Mixed into StateStore."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
@@ -12,13 +13,31 @@ from sqlalchemy.engine import Engine
 
 from connectors.base import FieldUpdate, ListChange, Scalar
 from sync.state import schema as s
+from sync.state.bulk import delete_rows, upsert_rows, value_json
 from sync.state.codec import (
     scalar_from_json,
-    scalar_to_json,
 )
 from sync.state.pending import clear_pending_in
 from sync.state.records import FieldKey, Membership, RecordedTask, TaskCycle, WrittenValue
-from sync.state.sql import IN_CHUNK, WRITE_CHUNK, at_or_now, chunks, stream_rows, upsert
+from sync.state.sql import IN_CHUNK, WRITE_CHUNK, at_or_now, chunks, stream_rows
+
+
+def _written_value(text: str) -> Scalar:
+    """`scalar_from_json`, with the common cases first: a JSON string without escapes (the encoder
+    escapes every quote, backslash and control character inside a string) is its text unquoted; an
+    integer, true, false and null are read directly. Anything else goes through the JSON parser."""
+    if text[:1] == '"':
+        if len(text) >= 2 and text[-1] == '"' and "\\" not in text and text.count('"') == 2:
+            return text[1:-1]
+    elif text in _LITERALS:
+        return _LITERALS[text]
+    elif _INTEGER.fullmatch(text):
+        return int(text)
+    return scalar_from_json(text)
+
+
+_LITERALS: dict[str, Scalar] = {"true": True, "false": False, "null": None}
+_INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")  # JSON's integer grammar (ASCII digits, no leading zero)
 
 
 class Ledger:
@@ -37,12 +56,12 @@ class Ledger:
         """
         written_at = at_or_now(at)
         rows = [{"system": system, "object": u.object_type, "record_id": u.record_id, "field": f,
-                 "value": scalar_to_json(v), "written_at": written_at, "mapping_version": mapping_version,
+                 "value": value_json(v), "written_at": written_at, "mapping_version": mapping_version,
                  "run_id": run_id} for u in updates for f, v in u.values.items()]
         if rows or answered:
             with self.engine.begin() as conn:
                 for part in chunks(rows, WRITE_CHUNK):
-                    upsert(conn, s.written_values, part, ["system", "object", "record_id", "field"])
+                    upsert_rows(conn, s.written_values, part, ["system", "object", "record_id", "field"])
                 clear_pending_in(conn, system, updates=answered)
         return len(rows)
 
@@ -68,11 +87,15 @@ class Ledger:
         for system, obj, rid, _field in wanted:
             groups.setdefault((system, obj), set()).add(rid)
         out: dict[FieldKey, Scalar] = {}
-        for (system, obj), ids in groups.items():
-            for (rid, fld), wv in self.last_written(system, obj, sorted(ids)).items():
-                key = (system, obj, rid, fld)
-                if key in wanted:
-                    out[key] = wv.value
+        w = s.written_values.c
+        with self.engine.connect() as conn:  # three columns, and only the wanted values decoded
+            for (system, obj), ids in groups.items():
+                for part in chunks(sorted(ids), IN_CHUNK):
+                    for rid, fld, value in conn.execute(sa.select(w.record_id, w.field, w.value).where(
+                            w.system == system, w.object == obj, w.record_id.in_(part))):
+                        key = (system, obj, rid, fld)
+                        if key in wanted:
+                            out[key] = _written_value(value)
         return out
 
     def written_record_ids(self, system: str, *, offset: int = 0, limit: int | None = None) -> list[str]:
@@ -124,15 +147,12 @@ class Ledger:
         added_at = at_or_now(at)
         adds = [{"system": system, "list_name": c.list_name, "record_id": c.record_id, "added_at": added_at,
                  "run_id": run_id} for c in changes if c.op == "add"]
-        removes = [{"l": c.list_name, "r": c.record_id} for c in changes if c.op == "remove"]
-        m = s.list_memberships.c
+        removes = [{"system": system, "list_name": c.list_name, "record_id": c.record_id}
+                   for c in changes if c.op == "remove"]
         with self.engine.begin() as conn:
             for part in chunks(adds, WRITE_CHUNK):
-                upsert(conn, s.list_memberships, part, ["system", "list_name", "record_id"])
-            if removes:
-                conn.execute(s.list_memberships.delete().where(
-                    m.system == system, m.list_name == sa.bindparam("l"), m.record_id == sa.bindparam("r")),
-                    removes)
+                upsert_rows(conn, s.list_memberships, part, ["system", "list_name", "record_id"])
+            delete_rows(conn, s.list_memberships, removes)
             clear_pending_in(conn, system, changes=answered)
         return len(adds) + len(removes)
 
@@ -183,5 +203,5 @@ class Ledger:
                  "run_id": run_id} for key, task_id in created]
         if rows:
             with self.engine.begin() as conn:
-                upsert(conn, s.call_tasks, rows, ["cycle_key"])
+                upsert_rows(conn, s.call_tasks, rows, ["cycle_key"])
         return len(rows)

@@ -409,3 +409,15 @@ def test_applying_and_recording_a_plan_then_replanning_yields_an_empty_plan(
             assert canonical(state.last_written[f.key]) == canonical(f.value)
             if current_known:
                 assert canonical(system_values.get(f.key)) == canonical(f.value)
+
+
+@pytest.mark.parametrize(("first", "then", "last"), [(1, True, 1), (1.0, True, 1.0), (True, 1.0, True),
+                                                      (0.0, False, 0.0), ("1", True, "1")])
+def test_values_that_compare_equal_in_python_stay_apart_in_the_planner(first: Scalar, then: Scalar,
+                                                                        last: Scalar) -> None:
+    """The planner memoizes canonical forms: True == 1 and hash alike in Python, yet they are
+    different values in either system ("true" versus "1"), so the memo is typed."""
+    key = ("hubspot", "contacts", "1", "f")
+    assert decide(FieldTarget(*key, first), {key: last})[0] == "noop"
+    what, reason = decide(FieldTarget(*key, then), {key: last})
+    assert what == "write", reason

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from connectors.base import FieldUpdate, ListChange
 from sync.state.store import StateStore
 
@@ -39,3 +41,20 @@ def test_intents_survive_a_reopen(tmp_path: Path) -> None:
     reopened = StateStore.open(url)  # as the next run after a crash would
     key = ("hubspot", "contacts", "101", "x")
     assert reopened.pending_fields([key]) == {key: "y"}
+
+
+def test_reading_intents_costs_one_query_when_there_are_none(tmp_path: Path) -> None:
+    """After a clean run there are no intents: the planner's per-chunk look-up is one query per
+    system, not one per 500 ids; an intent that exists is still found."""
+    store = StateStore.open(f"sqlite:///{tmp_path}/state.db")
+    statements: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute",
+                    lambda _c, _cur, stmt, *_a: statements.append(stmt))
+    keys = [("hubspot", "contacts", str(i), "f") for i in range(2_000)]
+    assert store.pending_fields(keys) == {}
+    assert store.pending_lists("hubspot", [str(i) for i in range(2_000)]) == set()
+    assert len(statements) == 2
+    store.add_pending("hubspot", updates=[FieldUpdate("contacts", "1999", {"f": "x"})],
+                      changes=[ListChange("L", "7", "add")], run_id=1)
+    assert store.pending_fields(keys) == {keys[1999]: "x"}
+    assert store.pending_lists("hubspot", [str(i) for i in range(2_000)]) == {("hubspot", "L", "7")}
