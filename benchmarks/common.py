@@ -96,7 +96,7 @@ class ChildRun:
     stdout: str
     stderr: str
     wall_seconds: float
-    peak_rss_mib: float  # ru_maxrss of this child alone (os.wait4), not of all children
+    peak_rss_mib: float  # the child's own peak RSS (VmHWM after exec; see _HighWater), not the parent's
     cpu_seconds: float  # user + system CPU of the child
     emulator_cpu_seconds: float  # CPU this (the emulators') process spent while the child ran
 
@@ -130,9 +130,11 @@ def run_child(args: Sequence[str], *, cwd: Path | None = None, env: Mapping[str,
         if timeout is not None:
             killer = threading.Timer(timeout, proc.kill)
             killer.start()
+        hwm = _HighWater(proc.pid)
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         finally:
+            hwm.stop()
             if killer is not None:
                 killer.cancel()
         proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped: keep Popen consistent
@@ -142,8 +144,39 @@ def run_child(args: Sequence[str], *, cwd: Path | None = None, env: Mapping[str,
         stdout, stderr = out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
     for suffix in (".out", ".err"):
         Path(f"{out_path}{suffix}").unlink(missing_ok=True)
-    return ChildRun(tuple(args), proc.returncode, stdout, stderr, wall, round(usage.ru_maxrss / 1024, 1),
+    return ChildRun(tuple(args), proc.returncode, stdout, stderr, wall, round(hwm.kib / 1024, 1),
                     usage.ru_utime + usage.ru_stime, cpu)
+
+
+class _HighWater:
+    """The child's own peak RSS: VmHWM of /proc/<pid>/status, read every 50 ms while it runs (the
+    last read is within 50 ms of the end; VmHWM only grows).
+
+    Not ru_maxrss: Linux folds the memory map the child had before exec -- a copy of this process,
+    which holds the emulators -- into the child's ru_maxrss (exec_mmap's setmax_mm_hiwater_rss), so
+    ru_maxrss of a child started from a big parent is at least the parent's RSS. Measured that way the
+    sync "grew" with the emulators' book, not with its own work."""
+
+    def __init__(self, pid: int) -> None:
+        self.kib = 0
+        self._path = Path(f"/proc/{pid}/status")
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._done.is_set():
+            try:
+                for line in self._path.read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.kib = max(self.kib, int(line.split()[1]))
+            except (OSError, ValueError):
+                pass
+            self._done.wait(0.05)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def leadsync(*args: str, config: Path, timeout: float | None = None, profile: Path | None = None) -> ChildRun:
