@@ -131,6 +131,8 @@ def bench(people: int, seed: int, noop_runs: int, unthrottled: bool, workdir: Pa
                 child = leadsync("sync", "--json", *(["--now", now] if now else []), config=config,
                                  profile=profile if i == 0 else None)
             record = run_record(name, child, tally.snapshot(), people, hs_limits)
+            progress(f"{name}: {record['status']}, sync peak RSS {child.peak_rss_mib} MiB, sync CPU "
+                     f"{child.cpu_seconds:.1f} s, calls {sum(record['server']['calls'].values())}")
             if i == 0:
                 members = {name_: len(box.hubspot.store.list_members(name_)) for name_ in lists}
                 rows = first_sync_rows(child.json(), data, record["server"], members,
