@@ -27,7 +27,12 @@ Salesforce
 - login: 1; describe: 1 (the field check before the first read or write naming mapped fields).
 
 HubSpot
-- search: ceil(n / 200) pages for the contacts in the window (200 = search's largest page);
+- first full read: the list endpoint, ceil(n / 100) (its largest page) + 2 searches (a probe, newest
+  first, and a catch-up from the probe's newest timestamp; a book under 200 contacts is the probe
+  alone): twice the calls of search's 200-row pages, but on the 10-second window instead of search's
+  5 requests/s, so about three times faster (benchmarks/peers.py); the minimum counts the read made;
+- search (a no-op run's window): ceil(n / 200) pages for the contacts in the window (200 = search's
+  largest page);
 - batch read by email: ceil(n / 100) for the Salesforce emails HubSpot's window did not contain;
 - batch update: ceil(n / 100);
 - list memberships: per list, ceil(n / 500) (500 = leadsync's chunk; HubSpot documents no smaller cap);
@@ -46,6 +51,7 @@ from typing import Any
 SOQL_PAGE = 2000
 COLLECTION = 200
 SEARCH_PAGE = 200
+LIST_PAGE = 100  # GET /crm/v3/objects/contacts: limit at most 100
 HS_BATCH = 100
 MEMBERSHIP = 500
 
@@ -161,9 +167,10 @@ def first_sync_rows(run: dict[str, Any], facts: DataFacts, server: dict[str, Any
     rows.append(Row("salesforce", "describe", None, calls.get("salesforce.describe", 0), 1))
     rows += _others(calls, "salesforce", {"login", "token", "query", "query_more", "collections", "describe"})
 
-    hs_read = counts.get("hubspot_contacts_read", 0)
-    rows.append(Row("hubspot", "search", hs_read, calls.get("hubspot.search", 0),
-                    pages(hs_read, SEARCH_PAGE)))
+    active = facts.hubspot_active  # a first read reads every active contact
+    rows.append(Row("hubspot", "full read (list + search)", active,
+                    calls.get("hubspot.contacts", 0) + calls.get("hubspot.search", 0),
+                    1 if active < SEARCH_PAGE else pages(active, LIST_PAGE) + 2))
     rows.append(Row("hubspot", "batch read by email", facts.sf_emails_missing_in_hubspot,
                     calls.get("hubspot.batch_read", 0), pages(facts.sf_emails_missing_in_hubspot, HS_BATCH)))
     updated = counts.get("hubspot.records_updated", 0)
@@ -175,8 +182,8 @@ def first_sync_rows(run: dict[str, Any], facts: DataFacts, server: dict[str, Any
     rows.append(Row("hubspot", "properties", None, calls.get("hubspot.properties", 0), 1))
     rows.append(Row("hubspot", "lists (ids by name)", len(list_members), calls.get("hubspot.lists", 0),
                     1 if list_members else 0))
-    rows += _others(calls, "hubspot", {"search", "batch_read", "batch_update", "memberships", "properties",
-                                       "lists"})
+    rows += _others(calls, "hubspot", {"search", "contacts", "batch_read", "batch_update", "memberships",
+                                       "properties", "lists"})
     return rows
 
 
