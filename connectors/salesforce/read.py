@@ -247,16 +247,18 @@ class RunCache:
     current values of the mapped Contact fields of the people on the deals read (`fields` names them),
     which users are active, and the account owner of each lost deal whose owner is inactive. Values read
     this run are as current as the managed-contacts stream's, which the planner already takes as
-    current; a contact leadsync updates is dropped (`forget`). Memory: one tuple per contact read
-    (values shared where all are empty), one entry per user and per inactive-owned lost deal."""
+    current; a contact leadsync updates is dropped (`forget`). Memory: one tuple per contact read, at
+    most `max_contacts` of them (a run's memory must not grow with the people: a contact not kept is
+    read when asked for), one entry per user and per inactive-owned lost deal."""
 
     fields: tuple[str, ...] = ()
     contacts: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    max_contacts: int = 20_000  # ~1 KB each with a long text field (the explanation): ~20 MB
     users_active: dict[str, bool] = field(default_factory=dict)
     account_owners: dict[str, tuple[str | None, bool]] = field(default_factory=dict)
 
     def remember_contact(self, contact_id: str, contact: Mapping[str, Any]) -> None:
-        if self.fields:
+        if self.fields and (contact_id in self.contacts or len(self.contacts) < self.max_contacts):
             values = tuple(contact.get(f) for f in self.fields)
             self.contacts[contact_id] = values if any(v is not None for v in values) else NO_VALUES
 
