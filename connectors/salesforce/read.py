@@ -181,10 +181,6 @@ def _nest(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _plain_row(record: Mapping[str, Any]) -> dict[str, Any]:
-    return plain_record(record)
-
-
 def _state(row: Mapping[str, Any]) -> DealState:
     if _bool(row.get("IsWon")):
         return "won"
@@ -434,7 +430,7 @@ class DealReader:
         (`done: false`: its nextRecordsUrl, one queryMore call a page)."""
         result = row.get("OpportunityContactRoles")
         while result:
-            yield from (_plain_row(r) for r in result.get("records") or [])
+            yield from (plain_record(r) for r in result.get("records") or [])
             next_url = result.get("nextRecordsUrl")
             if result.get("done", True) or not next_url:
                 return
