@@ -10,13 +10,14 @@ seeding data may run at once).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from . import rules
 from .errors import RecordError
+from .history import HISTORY_FIELDS, HistoryRows, ParentChain
 from .ids import ORG_ID18, id_number, make_id, normalize_id
 from .indexes import EqIndex, RangeIndex
 from .rows import Row, Shapes
@@ -49,10 +50,10 @@ class Table:
 
     def __init__(self, obj: ObjectDef):
         self.obj = obj
-        self.rows: dict[str, Row] = {}
+        self.rows: MutableMapping[str, Row] = {}
         self.shapes = Shapes()
         self.counter = 0
-        self.eq: dict[str, EqIndex] = {
+        self.eq: dict[str, EqIndex | ParentChain] = {
             f.name: EqIndex()
             for f in obj.fields
             if (f.type in ("reference", "email") or f.external_id or f.unique) and f.name not in UNINDEXED
@@ -61,6 +62,19 @@ class Table:
         self.ranges: dict[str, RangeIndex] = {
             name: RangeIndex(name, obj.key_prefix) for name in RANGE_FIELDS.get(obj.name, ("SystemModstamp",))
         }
+        if obj.name == "OpportunityHistory" and {f.name for f in obj.fields} <= HISTORY_FIELDS:
+            # stored as columns (history.py): the largest table of a demo book by far
+            stages = next(f.picklist for f in obj.fields if f.name == "StageName")
+            self.rows = HistoryRows(self.shapes, stages)
+            self.eq["OpportunityId"] = ParentChain()
+
+    def put(self, rid: str, rec: Record) -> None:
+        """Store `rec` as row `rid` (compact: a `Row`, or packed columns for history)."""
+        rows = self.rows
+        if type(rows) is dict:
+            rows[rid] = self.shapes.row(rec)
+        else:
+            rows[rid] = rec
 
     def index(self, rec: Record) -> None:
         rid = rec["Id"]
@@ -461,7 +475,7 @@ class Store:
 
     def _put(self, table: Table, rid: str, rec: Record) -> None:
         previous = table.rows.get(rid)
-        table.rows[rid] = table.shapes.row(rec)  # indexed below from `rec` (the same values, read faster)
+        table.put(rid, rec)  # indexed below from `rec` (the same values, read faster)
         if previous is None:
             table.index(rec)
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -14,6 +14,7 @@ from sandbox.demo_load import load_demo
 from sandbox.hubspot import HubSpotEmulator
 from sandbox.hubspot.values import Values
 from sandbox.salesforce import SalesforceEmulator
+from sandbox.salesforce.history import HistoryRows, ParentChain
 from sandbox.salesforce.ids import checksum_suffix, id_number, make_id
 from sandbox.salesforce.indexes import EqIndex, RangeIndex
 from sandbox.salesforce.rows import Shapes
@@ -177,3 +178,73 @@ def test_make_id_checksum_from_digit_values_matches_the_checksum_of_the_text() -
         for number in numbers:
             rid = make_id(prefix, number)
             assert rid[15:] == checksum_suffix(rid[:15]) and id_number(rid) == number, (prefix, number)
+
+
+# ---------------------------------------------------------------- OpportunityHistory as columns
+def _history_row(n: int, **extra: object) -> dict[str, object]:
+    rec: dict[str, object] = {"OpportunityId": make_id("006", 7), "StageName": "Prospecting",
+                              "CloseDate": date(2026, 3, 31), "Amount": 1000.0, "Probability": 10.0,
+                              "ExpectedRevenue": 100.0}
+    rec.update(Id=make_id("008", n), CreatedDate=T0, CreatedById=make_id("005", 1), SystemModstamp=T0)
+    rec.update(extra)
+    return rec
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal with the same key order and value types (1.0 == 1 would hide a changed type)."""
+    return repr(a) == repr(b)
+
+
+def test_history_rows_come_back_exactly_as_stored() -> None:
+    rows = HistoryRows(Shapes(), ("Prospecting", "Closed Lost"))
+    plain = _history_row(1)
+    rows[plain["Id"]] = plain  # type: ignore[index]
+    assert _same(rows[plain["Id"]].to_dict(), plain)  # type: ignore[index]
+    sparse = {k: v for k, v in _history_row(2).items() if k not in ("Amount", "ExpectedRevenue")}
+    rows[sparse["Id"]] = sparse  # type: ignore[index]
+    assert _same(rows[sparse["Id"]].to_dict(), sparse)  # type: ignore[index]
+    deleted = {**_history_row(1), "SystemModstamp": T0 + timedelta(days=1), "IsDeleted": True}
+    rows[deleted["Id"]] = deleted  # type: ignore[index]
+    assert _same(rows[deleted["Id"]].to_dict(), deleted)  # type: ignore[index]
+    assert rows._other == {}  # all three packed
+    assert list(rows) == [make_id("008", 1), make_id("008", 2)] and len(rows) == 2
+    assert make_id("008", 3) not in rows and rows.get(make_id("008", 3)) is None
+    assert rows.get(make_id("008", 1).lower()) is None  # keys are exact, as a dict's
+    assert rows.get(make_id("006", 1)) is None
+
+
+def test_history_rows_keep_what_does_not_pack_as_it_is() -> None:
+    rows = HistoryRows(Shapes(), ("Prospecting",))
+    odd = [
+        _history_row(1, Amount=1000),  # an int, not a float
+        _history_row(2, StageName="Renamed"),  # not a known stage
+        {"Id": make_id("008", 3), **{k: v for k, v in _history_row(3).items() if k != "Id"}},  # key order
+        _history_row(4, CreatedDate=T0.replace(microsecond=5000)),
+    ]
+    for rec in odd:
+        rows[rec["Id"]] = rec  # type: ignore[index]
+        assert _same(rows[rec["Id"]].to_dict(), rec)  # type: ignore[index]
+    assert len(rows._other) == 4
+    rows[odd[0]["Id"]] = _history_row(1)  # type: ignore[index]
+    assert len(rows._other) == 3 and _same(rows[odd[0]["Id"]].to_dict(), _history_row(1))  # type: ignore[index]
+    del rows[make_id("008", 2)]
+    assert len(rows) == 3 and make_id("008", 2) not in rows
+    assert rows.pop(make_id("008", 4)) is not None and len(rows) == 2
+    with pytest.raises(KeyError):
+        rows[make_id("008", 9)] = _history_row(8)  # the key and the row's Id differ
+
+
+def test_history_parent_index_finds_an_opportunitys_rows_in_any_letter_case() -> None:
+    chain = ParentChain()
+    opp_a, opp_b = make_id("006", 70), make_id("006", 631)  # the second has capitals ("AB")
+    for n, opp in ((1, opp_a), (2, opp_b), (3, opp_a), (4, opp_b), (5, opp_a)):
+        chain.add(opp, make_id("008", n))
+    chain.add(opp_a, make_id("008", 5))  # twice: once
+    assert chain.find(opp_a) == {make_id("008", n) for n in (1, 3, 5)}
+    assert chain.find(opp_b.lower()) == chain.find(opp_b) == {make_id("008", n) for n in (2, 4)}
+    assert chain.find(opp_b[:15]) == set() and chain.find("nonsense") == set()
+    chain.remove(opp_a, make_id("008", 3))
+    chain.remove(opp_a, make_id("008", 5))
+    assert chain.find(opp_a) == {make_id("008", 1)}
+    chain.remove(opp_b, make_id("008", 9))  # not there: nothing changes
+    assert len(chain.find(opp_b)) == 2
