@@ -21,8 +21,7 @@ from collections.abc import Iterator, MutableMapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from .ids import _SUFFIX, id_number, make_id
-from .indexes import index_key
+from .ids import id_number, make_id, restore_case
 from .rows import Row, Shapes
 
 HISTORY_FIELDS = frozenset({
@@ -36,27 +35,24 @@ _OPTIONAL = ("CloseDate", "Amount", "Probability", "ExpectedRevenue")  # in the 
 _PRESENT, _DELETED_KEY, _DELETED = 1, 1 << 5, 1 << 6
 
 
+def _exact_number(value: Any, prefix: str) -> int | None:
+    """The counter of `value` when it is exactly an id `make_id(prefix, n)` builds, else None."""
+    if type(value) is not str or len(value) != 18 or not value.startswith(prefix):
+        return None
+    try:
+        number = id_number(value)
+    except KeyError:
+        return None
+    return number if 0 < number < 62**9 and make_id(prefix, number) == value else None
+
+
 def _canonical_number(value: Any, prefix: str) -> int | None:
     """The counter of the 18-character id `value` (any letter case: the checksum suffix says which
     letters are capitals), or None when it is not an id of `prefix`."""
     if not isinstance(value, str) or len(value) != 18:
         return None
-    suffix = value[15:].upper()
-    try:
-        bits = [_SUFFIX.index(c) for c in suffix]
-    except ValueError:
-        return None
-    chars = [
-        c.upper() if bits[i // 5] >> (i % 5) & 1 else c.lower() for i, c in enumerate(value[:15])
-    ]
-    canonical = "".join(chars) + suffix
-    if canonical[:3] != prefix:
-        return None
-    try:
-        number = id_number(canonical)
-    except KeyError:
-        return None
-    return number if 0 < number < 62**9 and make_id(prefix, number) == canonical else None
+    exact = _exact_number(value, prefix)
+    return exact if exact is not None else _exact_number(restore_case(value), prefix)
 
 
 class HistoryRows(MutableMapping[str, Row]):
@@ -74,6 +70,7 @@ class HistoryRows(MutableMapping[str, Row]):
         self._floats = {name: array("d") for name in _OPTIONAL if name != "CloseDate"}
         self._other: dict[int, Row] = {}  # rows that do not pack exactly, by number
         self._count = 0
+        self._last: tuple[Any, int | None, Any, int | None] = (None, None, None, None)  # last ids packed
 
     # ------------------------------------------------------------ packing
     def _pack(self, rec: Any) -> tuple[Any, ...] | None:
@@ -87,11 +84,14 @@ class HistoryRows(MutableMapping[str, Row]):
         created, modstamp = rec.get("CreatedDate"), rec.get("SystemModstamp")
         if stage is None or not (_is_instant(created) and _is_instant(modstamp)):
             return None
-        opp_n = _canonical_number(opp, OPPORTUNITY)
-        user_n = _canonical_number(rec.get("CreatedById"), USER)
-        if opp_n is None or user_n is None or make_id(OPPORTUNITY, opp_n) != opp:
-            return None
-        if make_id(USER, user_n) != rec.get("CreatedById"):
+        user = rec.get("CreatedById")
+        last_opp, opp_n, last_user, user_n = self._last  # an opportunity's rows come one after another
+        if opp is not last_opp:
+            opp_n = _exact_number(opp, OPPORTUNITY)
+        if user is not last_user:
+            user_n = _exact_number(user, USER)
+        self._last = (opp, opp_n, user, user_n)
+        if opp_n is None or user_n is None:
             return None
         flags = _PRESENT
         close = 0
@@ -235,9 +235,13 @@ class ParentChain:
     def __init__(self) -> None:
         self._head = array("q")
         self._next = array("q", [0])
+        self._last: tuple[Any, int | None] = (None, None)
 
     def add(self, value: Any, record_id: str) -> None:
-        parent = _canonical_number(value, OPPORTUNITY)
+        last, parent = self._last
+        if value is not last:
+            parent = _canonical_number(value, OPPORTUNITY)
+            self._last = (value, parent)
         if parent is None:
             return
         number = id_number(record_id)
@@ -273,7 +277,7 @@ class ParentChain:
         return out
 
     def find(self, value: Any) -> frozenset[str]:
-        parent = _canonical_number(index_key(value), OPPORTUNITY) if isinstance(value, str) else None
+        parent = _canonical_number(value, OPPORTUNITY)
         if parent is None:
             return frozenset()
         return frozenset(make_id(PREFIX, n) for n in self._chain(parent))

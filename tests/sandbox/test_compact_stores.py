@@ -15,8 +15,8 @@ from sandbox.hubspot import HubSpotEmulator
 from sandbox.hubspot.values import Values
 from sandbox.salesforce import SalesforceEmulator
 from sandbox.salesforce.history import HistoryRows, ParentChain
-from sandbox.salesforce.ids import checksum_suffix, id_number, make_id
-from sandbox.salesforce.indexes import EqIndex, RangeIndex
+from sandbox.salesforce.ids import checksum_suffix, id_number, make_id, restore_case
+from sandbox.salesforce.indexes import EqIndex, RangeIndex, RefIndex
 from sandbox.salesforce.rows import Shapes
 
 T0 = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
@@ -248,3 +248,17 @@ def test_history_parent_index_finds_an_opportunitys_rows_in_any_letter_case() ->
     assert chain.find(opp_a) == {make_id("008", 1)}
     chain.remove(opp_b, make_id("008", 9))  # not there: nothing changes
     assert len(chain.find(opp_b)) == 2
+
+
+def test_reference_index_keeps_the_stored_id_and_finds_it_in_any_case() -> None:
+    parent, child = make_id("001", 631), make_id("003", 5)  # the parent's id has capitals
+    assert restore_case(parent.lower()) == parent and restore_case(parent.upper()) == parent
+    assert restore_case(parent) is parent  # already in its own case: the same string, no copy
+    assert restore_case(parent[:15]) is None and restore_case("x" * 15 + "999") is None
+    idx = RefIndex()
+    idx.add(parent, child)
+    assert next(iter(idx._map)) is parent  # the row's own string is the key
+    assert idx.find(parent.lower()) == idx.find(parent) == {child}
+    assert idx.find(parent[:15]) == set() and idx.find(make_id("001", 632)) == set()
+    idx.remove(parent, child)
+    assert idx.find(parent) == set() and not idx._map
