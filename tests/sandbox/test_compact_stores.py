@@ -3,7 +3,9 @@ exactly as the plain ones did, and the memory they save is measured (tracemalloc
 
 from __future__ import annotations
 
+import copy
 import gc
+import pickle
 import tracemalloc
 from datetime import UTC, date, datetime, timedelta
 
@@ -262,3 +264,13 @@ def test_reference_index_keeps_the_stored_id_and_finds_it_in_any_case() -> None:
     assert idx.find(parent[:15]) == set() and idx.find(make_id("001", 632)) == set()
     idx.remove(parent, child)
     assert idx.find(parent) == set() and not idx._map
+
+
+def test_a_salesforce_row_is_one_object_that_compares_as_a_mapping() -> None:
+    plain = {"Id": "001", "Name": "Acme", "Amount": 1.0}
+    row = Shapes().row(plain)
+    assert not any(type(x) is tuple for x in gc.get_referents(row))  # shape and values in one tuple
+    assert row == plain and row != {**plain, "Amount": 2.0} and row != ("001", "Acme", 1.0)
+    assert pickle.loads(pickle.dumps(row)) == row and copy.copy(row) == row
+    with pytest.raises(TypeError):
+        hash(row)  # a mapping: unhashable, as the dict it replaces
