@@ -274,3 +274,16 @@ def test_a_salesforce_row_is_one_object_that_compares_as_a_mapping() -> None:
     assert pickle.loads(pickle.dumps(row)) == row and copy.copy(row) == row
     with pytest.raises(TypeError):
         hash(row)  # a mapping: unhashable, as the dict it replaces
+
+
+def test_hubspot_instants_are_kept_as_milliseconds_and_read_back_as_written() -> None:
+    written = {"a": "2024-05-01T09:30:00.000Z", "b": "1969-12-31T23:59:59.999Z",
+               "c": "2024-05-01T09:30:00Z", "d": "2024-05-01", "e": "2024-13-01T09:30:00.000Z", "f": 5}
+    values = Values(written)
+    assert values.to_dict() == written and dict(values) == written
+    assert [type(v) for v in values.values()] == [type(v) for v in written.values()]
+    assert type(values._values[0]) is int and type(values._values[1]) is int  # the two instants
+    assert values._values[2:5] == ("2024-05-01T09:30:00Z", "2024-05-01", "2024-13-01T09:30:00.000Z")
+    values["g"] = "2025-01-02T03:04:05.006Z"
+    assert values["g"] == "2025-01-02T03:04:05.006Z" and values.get("a") == written["a"]
+    assert Values(values).to_dict() == {**written, "g": "2025-01-02T03:04:05.006Z"}
