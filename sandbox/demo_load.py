@@ -13,6 +13,7 @@ faults. Records stream: a million people load without holding the book in memory
 
 from __future__ import annotations
 
+import ctypes
 import gc
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,7 +94,21 @@ def load_demo(book: DemoBook, *, salesforce: _HasStore | None = None, hubspot: _
     finally:
         if collecting:
             gc.enable()
+    release_free_memory()
     return LoadSummary(**counts)
+
+
+_LIBC = ctypes.CDLL(None)  # the C library the interpreter runs on
+
+
+def release_free_memory() -> None:
+    """Give the heap memory loading freed back to the system (glibc `malloc_trim`; elsewhere nothing).
+    Loading writes each opportunity several times and builds a transient dict per write; the freed
+    blocks stay in the process (about 250 bytes a person at 100,000 people) unless trimmed. Only free
+    pages are returned: nothing the emulators hold changes."""
+    trim = getattr(_LIBC, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 class _SalesforceLoader:

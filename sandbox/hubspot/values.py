@@ -69,7 +69,9 @@ class Values(Row, MutableMapping[str, str]):
             return
         items = dict(values or {})
         self._shape = _shape(tuple(items))
-        self._values: tuple[Any, ...] = tuple([_pack(v) for v in items.values()])
+        self._values: tuple[Any, ...] = tuple(
+            [_pack(v) if type(v) is not str or len(v) == 24 else v for v in items.values()]  # (hot)
+        )
 
     def __getitem__(self, name: str) -> str:
         i = self._shape.index.get(name)

@@ -14,6 +14,7 @@ import pytest
 from sandbox.demo_data import generate
 from sandbox.demo_load import load_demo
 from sandbox.hubspot import HubSpotEmulator
+from sandbox.hubspot.schema import PropertySchema
 from sandbox.hubspot.values import Values
 from sandbox.salesforce import SalesforceEmulator
 from sandbox.salesforce.history import HistoryRows, ParentChain
@@ -287,3 +288,17 @@ def test_hubspot_instants_are_kept_as_milliseconds_and_read_back_as_written() ->
     values["g"] = "2025-01-02T03:04:05.006Z"
     assert values["g"] == "2025-01-02T03:04:05.006Z" and values.get("a") == written["a"]
     assert Values(values).to_dict() == {**written, "g": "2025-01-02T03:04:05.006Z"}
+
+
+def test_hubspot_remembered_normal_values_are_forgotten_when_a_property_changes() -> None:
+    schema = PropertySchema()
+    definition = {"name": "tier", "label": "Tier", "type": "enumeration", "fieldType": "select",
+                  "groupName": "contactinformation",
+                  "options": [{"label": "A", "value": "a"}, {"label": "B", "value": "b"}]}
+    schema.create(definition, "2026-01-01T00:00:00.000Z")
+    assert schema.check_write({"tier": "a"}, api=True) == ({"tier": "a"}, [])
+    assert schema.check_write({"tier": "a"}, api=True) == ({"tier": "a"}, [])  # remembered
+    only_b = {**definition, "options": [{"label": "B", "value": "b"}]}
+    schema.update("tier", only_b, "2026-01-02T00:00:00.000Z")
+    out, problems = schema.check_write({"tier": "a"}, api=True)
+    assert out == {} and [p.error for p in problems] == ["INVALID_OPTION"]
