@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -216,6 +216,26 @@ class HistoryRows(MutableMapping[str, Row]):
         self._other.pop(number, None)
         self._flags[number - 1] = 0
         self._count -= 1
+
+    def instant(self, field: str) -> Callable[[str], datetime | None] | None:
+        """`key -> rows[key].get(field)` for CreatedDate or SystemModstamp (what the range index checks
+        its entries against), read from the column without rebuilding the row; None for other fields."""
+        column = {"CreatedDate": self._created, "SystemModstamp": self._modstamp}.get(field)
+        if column is None:
+            return None
+
+        def current(key: str) -> datetime | None:
+            number = self._number(key)
+            if number is None:
+                return None
+            other = self._other.get(number)
+            if other is not None:
+                return other.get(field)  # type: ignore[no-any-return]
+            if not self._flags[number - 1] & _PRESENT:
+                return None
+            return datetime.fromtimestamp(column[number - 1], UTC)
+
+        return current
 
     def __iter__(self) -> Iterator[str]:
         flags, other = self._flags, self._other

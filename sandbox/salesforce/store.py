@@ -132,6 +132,10 @@ class Table:
 
     def current(self, field: str) -> Callable[[str], Any]:
         rows = self.rows
+        if isinstance(rows, HistoryRows):
+            from_column = rows.instant(field)
+            if from_column is not None:
+                return from_column
         return lambda rid: rows[rid].get(field) if rid in rows else None
 
 

@@ -302,3 +302,18 @@ def test_hubspot_remembered_normal_values_are_forgotten_when_a_property_changes(
     schema.update("tier", only_b, "2026-01-02T00:00:00.000Z")
     out, problems = schema.check_write({"tier": "a"}, api=True)
     assert out == {} and [p.error for p in problems] == ["INVALID_OPTION"]
+
+
+def test_history_instants_read_from_their_columns_as_from_the_rows() -> None:
+    rows = HistoryRows(Shapes(), ("Prospecting",))
+    later = T0 + timedelta(days=2)
+    for rec in (_history_row(1), _history_row(2, Amount=5), _history_row(4, SystemModstamp=later)):
+        rows[rec["Id"]] = rec  # type: ignore[index]
+    for field in ("CreatedDate", "SystemModstamp"):
+        current = rows.instant(field)
+        assert current is not None
+        for n in range(1, 6):
+            key = make_id("008", n)
+            expected = rows[key].get(field) if key in rows else None
+            assert current(key) == expected
+    assert rows.instant("Amount") is None
