@@ -33,6 +33,7 @@ _OPTIONAL = ("CloseDate", "Amount", "Probability", "ExpectedRevenue")  # in the 
 # flags: bit 0 row present; bits 1-4 the optional values present (in _OPTIONAL order); bit 5 IsDeleted
 # present (then bit 6 its value)
 _PRESENT, _DELETED_KEY, _DELETED = 1, 1 << 5, 1 << 6
+_INT32 = 1 << 31
 
 
 def _exact_number(value: Any, prefix: str) -> int | None:
@@ -62,12 +63,14 @@ class HistoryRows(MutableMapping[str, Row]):
         self._stage_code = {s: i for i, s in enumerate(stages)}
         self._flags = bytearray()
         self._stage = bytearray()
-        self._opp = array("q")
-        self._user = array("q")
+        self._opp = array("i")  # counters below 2**31 (checked when packing): 4 bytes, not 8
+        self._user = array("i")
         self._created = array("q")
         self._modstamp = array("q")
-        self._close = array("l")
-        self._floats = {name: array("d") for name in _OPTIONAL if name != "CloseDate"}
+        self._close = array("i")
+        # ExpectedRevenue is not kept: a row packs only when it is Amount * Probability / 100, as the
+        # org computes it (rules.after_write), and is computed again when the row is read
+        self._floats = {name: array("d") for name in ("Amount", "Probability")}
         self._other: dict[int, Row] = {}  # rows that do not pack exactly, by number
         self._count = 0
         self._last: tuple[Any, int | None, Any, int | None] = (None, None, None, None)  # last ids packed
@@ -91,7 +94,7 @@ class HistoryRows(MutableMapping[str, Row]):
         if user is not last_user:
             user_n = _exact_number(user, USER)
         self._last = (opp, opp_n, user, user_n)
-        if opp_n is None or user_n is None:
+        if opp_n is None or user_n is None or opp_n >= _INT32 or user_n >= _INT32:
             return None
         flags = _PRESENT
         close = 0
@@ -106,6 +109,9 @@ class HistoryRows(MutableMapping[str, Row]):
                 close = value.toordinal()
             elif type(value) is not float or math.isnan(value):
                 return None
+            elif name == "ExpectedRevenue":
+                if not _expected(floats, value):
+                    return None
             else:
                 floats[name] = value
             flags |= 1 << bit
@@ -136,9 +142,11 @@ class HistoryRows(MutableMapping[str, Row]):
         }
         if flags & 2:
             rec["CloseDate"] = date.fromordinal(self._close[i])
-        for bit, name in enumerate(_OPTIONAL[1:], start=2):
+        for bit, name in ((2, "Amount"), (3, "Probability")):
             if flags >> bit & 1:
                 rec[name] = self._floats[name][i]
+        if flags & 16:
+            rec["ExpectedRevenue"] = rec["Amount"] * rec["Probability"] / 100
         rec["Id"] = make_id(PREFIX, number)
         rec["CreatedDate"] = datetime.fromtimestamp(self._created[i], UTC)
         rec["CreatedById"] = make_id(USER, self._user[i])
@@ -253,8 +261,9 @@ class ParentChain:
     `_next[row number]` = the one before it."""
 
     def __init__(self) -> None:
-        self._head = array("q")
-        self._next = array("q", [0])
+        # 4-byte row numbers: 2**31 history rows would not fit in memory anyway (OverflowError if so)
+        self._head = array("i")
+        self._next = array("i", [0])
         self._last: tuple[Any, int | None] = (None, None)
 
     def add(self, value: Any, record_id: str) -> None:
@@ -306,6 +315,14 @@ class ParentChain:
 def _extend(column: array, size: int) -> None:  # type: ignore[type-arg]
     if len(column) < size:
         column.extend([0] * (size - len(column)))
+
+
+def _expected(floats: dict[str, float], value: float) -> bool:
+    """Whether `value` is exactly (sign of a zero included) what Amount * Probability / 100 gives."""
+    if "Amount" not in floats or "Probability" not in floats:
+        return False
+    computed = floats["Amount"] * floats["Probability"] / 100
+    return computed == value and math.copysign(1.0, computed) == math.copysign(1.0, value)
 
 
 def _is_instant(value: Any) -> bool:

@@ -317,3 +317,20 @@ def test_history_instants_read_from_their_columns_as_from_the_rows() -> None:
             expected = rows[key].get(field) if key in rows else None
             assert current(key) == expected
     assert rows.instant("Amount") is None
+
+
+def test_history_rows_beyond_four_byte_counters_are_kept_as_they_are() -> None:
+    rows = HistoryRows(Shapes(), ("Prospecting",))
+    far = _history_row(1, OpportunityId=make_id("006", 1 << 31))
+    rows[far["Id"]] = far  # type: ignore[index]
+    assert rows._other and _same(rows[far["Id"]].to_dict(), far)  # type: ignore[index]
+
+
+def test_history_expected_revenue_is_computed_again_only_when_it_is_amount_times_probability() -> None:
+    rows = HistoryRows(Shapes(), ("Prospecting",))
+    computed = _history_row(1, Amount=1234.5, Probability=70.0, ExpectedRevenue=1234.5 * 70.0 / 100)
+    other = _history_row(2, ExpectedRevenue=99.0)  # not Amount * Probability / 100
+    for rec in (computed, other):
+        rows[rec["Id"]] = rec  # type: ignore[index]
+        assert _same(rows[rec["Id"]].to_dict(), rec)  # type: ignore[index]
+    assert list(rows._other) == [2]
