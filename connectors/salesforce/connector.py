@@ -187,7 +187,8 @@ class SalesforceConnector:
         POST (the org's campaigns are read once per run, `CampaignIndex`), so that later `change_lists`
         batches, which each name only their own campaigns, create none. Name -> Campaign id of those
         that exist (a creation that failed is left out: its adds fail later with CAMPAIGN_NOT_CREATED).
-        Not in the `SalesSystem` Protocol: a caller that never calls it loses one POST per new name."""
+        The run calls it once, before its first campaign add; a caller that never does still works
+        (`change_lists` creates what is missing, one POST per batch that meets new names)."""
         index = self._campaigns
         if not index.loaded:
             index.load(self.client)
