@@ -126,8 +126,9 @@ class SalesforceConnector:
     ) -> Iterator[LostDeal]:
         """Opportunities with SystemModstamp >= since (and < until), all states unless
         `lost_only`, deleted ones included (is_deleted=True), page by page. In REST mode they come ordered
-        by SystemModstamp, Id; above `bulk_read_threshold` matches they come from a Bulk API 2.0 job in
-        no particular order, so advance a watermark only after the iterator is exhausted.
+        by SystemModstamp, Id; with `bulk_read_threshold` set (0, the default, is never) and more matches
+        than it, they come from a Bulk API 2.0 job in no particular order, so advance a watermark only
+        after the iterator is exhausted.
         `contact_fields`: Contact fields whose current values to read with the people (relationship
         fields, no extra call); `read_current` then answers for those people without a query."""
         yield from self._reader.iter_deals(since, until, lost_only=lost_only, page_size=page_size,
