@@ -312,6 +312,11 @@ class SalesSystem(DealSource, RecordSink, TaskSink, Protocol):
         picklist lacks); an admin creates SFA fields, so this only checks."""
         ...
 
+    def prepare_lists(self, names: Sequence[str]) -> dict[str, str]:
+        """Before the first list write of a run: find the lists (campaigns) named `names` and create
+        every missing one in as few calls as the API allows. Name -> id of those that exist."""
+        ...
+
     def check_read_fields(self) -> list[str]:
         """Problems with the fields the connector reads that its settings name (not the mapped ones):
         each missing field is a problem, since a deal read that names it fails. Reads only."""

@@ -126,8 +126,9 @@ class SalesforceConnector:
     ) -> Iterator[LostDeal]:
         """Opportunities with SystemModstamp >= since (and < until), all states unless
         `lost_only`, deleted ones included (is_deleted=True), page by page. In REST mode they come ordered
-        by SystemModstamp, Id; above `bulk_read_threshold` matches they come from a Bulk API 2.0 job in
-        no particular order, so advance a watermark only after the iterator is exhausted.
+        by SystemModstamp, Id; with `bulk_read_threshold` set (0, the default, is never) and more matches
+        than it, they come from a Bulk API 2.0 job in no particular order, so advance a watermark only
+        after the iterator is exhausted.
         `contact_fields`: Contact fields whose current values to read with the people (relationship
         fields, no extra call); `read_current` then answers for those people without a query."""
         yield from self._reader.iter_deals(since, until, lost_only=lost_only, page_size=page_size,
@@ -187,7 +188,8 @@ class SalesforceConnector:
         POST (the org's campaigns are read once per run, `CampaignIndex`), so that later `change_lists`
         batches, which each name only their own campaigns, create none. Name -> Campaign id of those
         that exist (a creation that failed is left out: its adds fail later with CAMPAIGN_NOT_CREATED).
-        Not in the `SalesSystem` Protocol: a caller that never calls it loses one POST per new name."""
+        The run calls it once, before its first campaign add; a caller that never does still works
+        (`change_lists` creates what is missing, one POST per batch that meets new names)."""
         index = self._campaigns
         if not index.loaded:
             index.load(self.client)

@@ -375,7 +375,7 @@ class DealReader:
         if first is None:
             return
         total = self.client.last_total_size
-        if total is not None and total > self.bulk_threshold:
+        if total is not None and self.bulk_threshold and total > self.bulk_threshold:  # 0: never
             pages.close()
             log.info(
                 "salesforce: %d deals to read, above the bulk threshold of %d: using Bulk API 2.0",

@@ -47,7 +47,11 @@ class SalesforceSettings(BaseModel):
     read_timeout: float = 120.0
     loss_reason_field: str = "Loss_Reason__c"
     lookback_minutes: int = Field(default=10, ge=0)
-    bulk_read_threshold: int = Field(default=50_000, ge=1)
+    # 0 (the default): never. The REST deal read carries the contact roles as a subquery, so it costs
+    # ceil((deals + roles) / 2,000) calls at any size; a Bulk API 2.0 query takes no subqueries, so above
+    # the threshold roles and history come by IN list per page (about 40 % more calls: DECISIONS.md).
+    # For orgs whose REST deal query times out.
+    bulk_read_threshold: int = Field(default=0, ge=0)
     bulk_write_threshold: int = Field(default=10_000, ge=1)
     daily_reserve: int = Field(default=1_000, ge=0)
     inactive_owner: str = "account_owner"  # "account_owner" | "skip" | a User (005...) or queue (00G...) id

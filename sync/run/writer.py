@@ -77,7 +77,10 @@ class Writer:
             self._fields.setdefault(key, []).extend(ups)
         for system, changes in plan.list_changes.items():
             for ch in changes:
-                self._lists.setdefault((system, ch.list_name, ch.op), []).append(ch)
+                # a Salesforce batch may mix campaigns (CampaignMember rows name their campaign): one
+                # buffer per operation; a HubSpot membership call names one list
+                name = ch.list_name if system != "salesforce" else ""
+                self._lists.setdefault((system, name, ch.op), []).append(ch)
         for system, tasks in plan.tasks.items():
             if system != "salesforce":
                 raise ValueError(f"call tasks go to the SFA, not {system}")

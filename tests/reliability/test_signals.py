@@ -5,8 +5,9 @@ recorded `interrupted`, no traceback. A second Ctrl-C stops at once (exit 130). 
 converges to the state of an uninterrupted run.
 
 To land the signal mid-run whatever the machine's speed, every Salesforce write batch is slowed down in
-the emulator and the signal is sent once the first write batch (or the first query, for a stop during
-the read) has reached it: no timed assertion, only a wait for an event.
+the emulator and the signal is sent once the first write of a person's record (a Contact field update,
+a campaign member, a call task: not the campaigns created up front) has reached it, or the first query
+for a stop during the read: no timed assertion, only a wait for an event.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -30,6 +34,7 @@ from tests.reliability.harness import (
     kill,
     leadsync_executable,
 )
+from tests.reliability.sf_writes import RecordWrite, on_record_writes
 from tests.reliability.state_compare import differences
 
 SLOW_WRITES = "salesforce.collections:slow=1@0.4"
@@ -62,6 +67,34 @@ def _wait_for_call(h: Harness, proc: subprocess.Popen[bytes], endpoint: str) -> 
             pytest.fail(f"the run ended or hung before its first {endpoint} call: "
                         f"{(h.folder / 'run.err').read_text(errors='replace')}")
         time.sleep(0.01)
+
+
+@contextmanager
+def _people_write(h: Harness, *, hold: bool = False) -> Iterator[threading.Event]:
+    """An event set when the first write of a person's record reaches the Salesforce emulator. With
+    `hold`, that call is held (its batch in flight) until the block is left."""
+    seen, release = threading.Event(), threading.Event()
+
+    def hook(write: RecordWrite) -> None:
+        if write.for_people and not seen.is_set():
+            seen.set()
+            if hold:
+                release.wait(CLI_TIMEOUT)
+
+    with on_record_writes(h.box.salesforce.store, hook):
+        try:
+            yield seen
+        finally:
+            release.set()
+
+
+def _wait_for_event(h: Harness, proc: subprocess.Popen[bytes], seen: threading.Event, what: str) -> None:
+    deadline = time.monotonic() + CLI_TIMEOUT
+    while not seen.wait(0.01):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            kill(proc)
+            pytest.fail(f"the run ended or hung before its first {what}: "
+                        f"{(h.folder / 'run.err').read_text(errors='replace')}")
 
 
 def _finish(h: Harness, proc: subprocess.Popen[bytes], name: str = "run") -> tuple[int, str, str]:
@@ -105,9 +138,10 @@ def _converges(h: Harness, expected: object) -> None:
 def test_a_signal_finishes_the_batch_and_stops_cleanly(
         harness: Harness, references: References, command: str, signum: signal.Signals) -> None:
     expected = _prepare(harness, references, SLOW_WRITES)
-    proc = _start(harness, COMMANDS[command], "run")
-    _wait_for_call(harness, proc, "salesforce.collections")
-    os.kill(proc.pid, signum)
+    with _people_write(harness) as written:
+        proc = _start(harness, COMMANDS[command], "run")
+        _wait_for_event(harness, proc, written, "people write")
+        os.kill(proc.pid, signum)
     code, out, err = _finish(harness, proc)
 
     assert code == 1, (code, err)
@@ -143,16 +177,17 @@ def test_a_signal_during_the_read_stops_before_any_write(harness: Harness, refer
 
 def test_a_second_ctrl_c_stops_at_once(harness: Harness, references: References) -> None:
     expected = _prepare(harness, references, SLOW_WRITES)
-    proc = _start(harness, COMMANDS["sync"], "run")
-    _wait_for_call(harness, proc, "salesforce.collections")
-    os.kill(proc.pid, signal.SIGINT)
-    # signals of one kind do not queue: repeat until the process has taken a second one
-    deadline = time.monotonic() + CLI_TIMEOUT
-    while proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGINT)
-    code, out, err = _finish(harness, proc)
+    with _people_write(harness, hold=True) as written:  # the batch stays in flight until the run ends
+        proc = _start(harness, COMMANDS["sync"], "run")
+        _wait_for_event(harness, proc, written, "people write")
+        os.kill(proc.pid, signal.SIGINT)
+        # signals of one kind do not queue: repeat until the process has taken a second one
+        deadline = time.monotonic() + CLI_TIMEOUT
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGINT)
+        code, out, err = _finish(harness, proc)
 
     assert code == 130, (code, err)
     assert "Traceback" not in out + err

@@ -10,6 +10,7 @@ import pytest
 
 from connectors.base import BudgetExhausted
 from connectors.salesforce.read import MAX_IN_IDS
+from connectors.salesforce.settings import SalesforceSettings
 from sandbox.salesforce import SalesforceEmulator
 
 from .conftest import T0, Org, Run, emulator_calls
@@ -205,6 +206,26 @@ def test_bulk_api_above_the_threshold_streams_pages(
     calls = run.calls()
     # create job, poll until complete, then 2 result pages of 200 / 50
     assert calls["salesforce.bulk"] >= 4 and calls == emulator_calls(emu)
+
+
+def test_the_bulk_read_is_off_by_default_and_zero_means_never(
+    make: Callable[..., Run], org: Org, emu: SalesforceEmulator
+) -> None:
+    """REST with the roles subquery costs ceil((deals + roles) / page) calls at any size; Bulk API 2.0
+    takes no subqueries (roles and history by IN list per page: more calls), so it is opt-in."""
+    assert SalesforceSettings.model_fields["bulk_read_threshold"].default == 0
+    contact = org.contact()
+    ids = {org.deal(["Prospecting", "Closed Lost"], contacts=[contact], start=T0 + timedelta(seconds=i))
+           for i in range(250)}
+    run = make(bulk_read_threshold=0)
+    deals = list(run.connector.iter_deals(SINCE, page_size=200))
+    assert {d.opportunity_id for d in deals} == ids
+    assert all([c.contact_id for c in d.contacts] == [contact] for d in deals)  # from the subquery
+    calls = run.calls()
+    assert "salesforce.bulk" not in calls and calls == emulator_calls(emu)
+    # 250 deals + 250 roles in pages of 200 rows: 3 pages; the lost deals' history (500 rows): one
+    # stream page of 2,000; the closed stage names: one query
+    assert calls["salesforce.query"] + calls.get("salesforce.query_more", 0) == math.ceil(500 / 200) + 1 + 1
 
 
 # (endpoint glob, kind, probability, count, arg): a sure count-limited burst, then random ones

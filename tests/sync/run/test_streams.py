@@ -99,6 +99,9 @@ class FakeSales(Recorder):
     def check_fields(self, expected: Any) -> list[str]:
         return []
 
+    def prepare_lists(self, names: Sequence[str]) -> dict[str, str]:
+        return {}
+
     def create_tasks(self, tasks: Sequence[CallTask]) -> list[WriteResult]:
         return [WriteResult(t.cycle_key, True) for t in tasks]
 

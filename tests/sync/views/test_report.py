@@ -159,6 +159,8 @@ def test_report_of_an_empty_store_is_all_zeros(seeded_world: SeededWorld) -> Non
 
 def test_open_failures_are_counted_by_error_code(seeded_world: SeededWorld) -> None:
     _seed(seeded_world, sync=False)
+    mapping = seeded_world.ctx.mapping  # the campaigns exist: the faults hit the field writes
+    seeded_world.ctx.salesforce.prepare_lists(sorted(set(mapping.list_names("salesforce").values())))
     faults = seeded_world.box.salesforce.faults
     faults.add("salesforce.collections", "record", 1.0, 2, "FIELD_CUSTOM_VALIDATION_EXCEPTION")
     faults.add("salesforce.collections", "record", 1.0, 1, "ENTITY_IS_LOCKED")
