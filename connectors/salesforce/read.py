@@ -249,7 +249,9 @@ class RunCache:
 
     fields: tuple[str, ...] = ()
     contacts: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-    max_contacts: int = 20_000  # ~1 KB each with a long text field (the explanation): ~20 MB
+    # a run asks for the fields a human may edit (short values, mostly none: one shared empty tuple),
+    # about 100 bytes a contact with its id and dict entry: at most ~50 MB
+    max_contacts: int = 500_000
     users_active: dict[str, bool] = field(default_factory=dict)
     account_owners: dict[str, tuple[str | None, bool]] = field(default_factory=dict)
 

@@ -257,8 +257,7 @@ class _Run:
                 continue
             since = streams.start(stream, watermark=marks[stream.name], backfill=backfill, since=o.since,
                                   lookback=streams.lookback(stream, sources))
-            if stream.system == "salesforce" and (sources.watch if stream.snapshot == "contacts"
-                                                  else sources.fields):
+            if stream.system == "salesforce" and sources.watch:
                 self.preflight("salesforce")  # this read names the mapped Contact fields
             records = stream.read(sources, since)
             if records is None:
@@ -457,9 +456,12 @@ class _Run:
             sf_ids |= needs_current(d, state.last_written, "salesforce", state.pending)
         if not sf_ids:
             return desired, state
-        fields = self.salesforce_fields()
-        self.preflight("salesforce")  # the read names every mapped Contact field
-        current["salesforce"].update(self.ctx.salesforce.read_current(sorted(sf_ids), fields))
+        # only the fields a human may edit are compared (needs_current): read those, and only those
+        # come with the deal read (small enough to keep for the run)
+        fields = self.watched_salesforce_fields()
+        self.preflight("salesforce")  # the read names mapped Contact fields
+        for cid, values in self.ctx.salesforce.read_current(sorted(sf_ids), fields).items():
+            current["salesforce"][cid] = {**current["salesforce"].get(cid, {}), **values}
         self.counts["salesforce_contacts_checked"] += len(sf_ids)
         return [self._with_current(d, current) if any(t.record_id in sf_ids for t in d.fields) else d
                 for d in desired], state

@@ -50,7 +50,7 @@ class Stream:
 
 
 DEALS = Stream("salesforce.opportunities", "salesforce", "deals",
-               lambda s, since: s.sales.iter_deals(since, s.until, contact_fields=s.fields))
+               lambda s, since: s.sales.iter_deals(since, s.until, contact_fields=s.watch))
 CONTACTS = Stream("hubspot.contacts", "hubspot", "contacts",
                   lambda s, since: s.marketing.iter_contacts(since, s.properties, s.until))
 ARCHIVED = Stream("hubspot.archived", "hubspot", "contacts",

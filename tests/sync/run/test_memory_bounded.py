@@ -30,7 +30,8 @@ LARGE = 3 * SMALL
 # before: 5.4 -> 14.5 MB first sync, 6.4 -> 22.0 MB no-op over 300 -> 1,200 people); a streaming run
 # grows only until its fixed buffers fill (HubSpot list adds are sent 500 per list, campaign adds 200
 # at a time whatever their campaigns; the Salesforce run cache of contact values, read with the deals,
-# holds at most 20,000 contacts), about 1.5 KB per person here, 0 beyond.
+# holds at most 500,000 contacts: their editable fields only, ~100 B each), about 1.5 KB per person here,
+# 0 beyond.
 SLOPE = 3 * 1024
 
 # In the child: setup untraced, then each command under tracemalloc, the peaks printed as JSON (the
