@@ -161,7 +161,7 @@ def leadsync_read(system: str, config: Path) -> dict[str, Any]:
         fields = sorted({fm.field for fm in mapping.fields_for("salesforce", "Contact")})
         watch = sorted({fm.field for fm in mapping.fields_for("salesforce", "Contact")
                         if fm.policy != "overwrite"})
-        records = sum(1 for _ in sales.iter_deals(None, None))
+        records = sum(1 for _ in sales.iter_deals(None, None, contact_fields=watch))  # as the run asks
         if watch:
             records += sum(1 for _ in sales.iter_managed_contacts(fields, watch, None))
     calls = counter.by_system().get(system.split("-")[0], {})
