@@ -186,6 +186,27 @@ def decide(
     return NO_DECISION
 
 
+def responded_after_loss(person: PersonFacts, m: Mapping, deal: DealFacts) -> date | None:
+    """The day of the person's latest `promote_on` event after `deal` was lost (a response to the
+    recycle approach: what promotes a low group person), None when there is none. For the stage-KPI
+    record (re-engaged people); the engine's own decision is `decide`."""
+    if deal.lost_on is None:
+        return None
+    after, latest = _day_after(deal.lost_on), None
+    for rule in m.recycle.promote_events:
+        raw = person.values.get(rule.last_event) if rule.last_event else None
+        when = to_epoch(raw) if raw is not None else None
+        if when is not None and when >= after and (latest is None or when > latest):
+            latest = when
+    return None if latest is None else _utc_date(latest)
+
+
+def phase_at_loss(m: Mapping, deal: DealFacts) -> str | None:
+    """The buying phase of the stage a deal was lost at ([phases]), None when unknown or unmapped."""
+    stage = (deal.stage_at_loss or "").strip()
+    return m.phases.get(stage) if stage else None
+
+
 def call_task(
     person: PersonFacts,
     m: Mapping,

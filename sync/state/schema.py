@@ -240,6 +240,71 @@ bindings = sa.Table(
     sa.Column("bound_at", UTCDateTime, nullable=False),
 )
 
+# Migration 7: where each person stands in the shared model now (the last recorded assignment), and
+# every change of it. A row of `stage_moves` is one dimension of one person changing in one run:
+# dimension "stage" (the Demand Waterfall), "rank" (hot/warm/cold) or "group" (the recycle group);
+# from_value NULL = where they start. cause: "first" (no earlier record), "facts" (their data in either
+# system changed), "mapping" (same data, another mapping: a rule change), "time" (same data and mapping:
+# a time-based rule such as the waiting period), "backfill" (reconstructed from the past). `why`: the
+# engine's words for the rule behind the new value (the explanation's lines for that dimension).
+assignments = sa.Table(
+    "assignments", metadata,
+    sa.Column("person_key", PersonKey, primary_key=True),
+    sa.Column("stage", sa.String(64), nullable=False),
+    sa.Column("rank", sa.String(64), nullable=False),
+    sa.Column("recycle_group", sa.String(64)),
+    sa.Column("deal_id", sa.String(64)),  # the lost deal the recycle group was decided on
+    sa.Column("facts_digest", sa.String(32), nullable=False),  # the inputs the engine saw
+    sa.Column("mapping_digest", sa.String(32), nullable=False),  # the rules it applied
+    sa.Column("mapping_version", sa.Integer, nullable=False),
+    sa.Column("changed_at", UTCDateTime, nullable=False),
+    sa.Column("run_id", sa.Integer),
+)
+
+stage_moves = sa.Table(
+    "stage_moves", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("person_key", PersonKey, nullable=False),
+    sa.Column("dimension", sa.String(16), nullable=False),
+    sa.Column("from_value", sa.String(64)),
+    sa.Column("to_value", sa.String(64)),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("run_id", sa.Integer),
+    sa.Column("mapping_version", sa.Integer, nullable=False),
+    sa.Column("cause", sa.String(16), nullable=False),
+    sa.Column("deal_id", sa.String(64)),
+    sa.Column("why", sa.Text),
+    sa.Index("ix_stage_moves_person", "person_key", "at"),
+    sa.Index("ix_stage_moves_dimension_at", "dimension", "at"),
+)
+
+# One row per person per lost deal recycled: when they entered a recycle group (and which), when a low
+# group person was promoted to high, the call task; and what came of it, read on later runs: a new
+# opportunity opened after the loss for the person's contact or account, won or lost again.
+recycle_cycles = sa.Table(
+    "recycle_cycles", metadata,
+    sa.Column("person_key", PersonKey, primary_key=True),
+    sa.Column("deal_id", sa.String(64), primary_key=True),
+    sa.Column("lost_on", sa.Date),
+    sa.Column("loss_reason", sa.Text),
+    sa.Column("phase", sa.String(64)),  # buying phase at loss
+    sa.Column("lost_amount", sa.Float),
+    sa.Column("first_group", sa.String(64), nullable=False),  # high | low | waiting | review
+    sa.Column("entered_at", UTCDateTime, nullable=False),
+    sa.Column("group_now", sa.String(64)),  # NULL once the person left recycling for this deal
+    sa.Column("promoted_at", UTCDateTime),  # low -> high
+    sa.Column("left_at", UTCDateTime),
+    sa.Column("reengaged_at", UTCDateTime),  # new engagement after the loss (the promotion's trigger)
+    sa.Column("new_deal_id", sa.String(64)),
+    sa.Column("new_deal_opened_on", sa.Date),
+    sa.Column("new_deal_amount", sa.Float),
+    sa.Column("new_deal_stage", sa.String(128)),
+    sa.Column("new_deal_state", sa.String(16)),  # open | won | lost
+    sa.Column("new_deal_closed_on", sa.Date),
+    sa.Column("run_id", sa.Integer),
+    sa.Index("ix_recycle_cycles_entered", "entered_at"),
+)
+
 _V1_TABLES = (watermarks, deals, contacts, written_values, list_memberships, call_tasks, runs, failures,
               run_lock)
 
@@ -309,6 +374,11 @@ def _index_people(conn: Connection) -> None:
         last = rows[-1].opportunity_id
 
 
+def _create_history(conn: Connection) -> None:
+    for table in (assignments, stage_moves, recycle_cycles):
+        table.create(conn, checkfirst=True)
+
+
 def person_key(email: str | None) -> str | None:
     """The person key of a stored email (None when it is not usable)."""
     return parse_email(email)[0]
@@ -339,6 +409,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "list ids kept between runs (list_ids)", _create_list_ids),
     Migration(5, "the org and portal the state belongs to (bindings)", _create_bindings),
     Migration(6, "people resolved in the database (contacts.person_key, deal_contacts)", _index_people),
+    Migration(7, "stage history and recycle cycles (assignments, stage_moves, recycle_cycles)",
+              _create_history),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

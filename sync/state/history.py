@@ -1,0 +1,217 @@
+"""The stage history: where each person stands in the shared model (`assignments`), every change of it
+(`stage_moves`) and each recycle cycle (`recycle_cycles`). Mixed into StateStore.
+
+`record_standing` is called once per chunk of people a run decided, and is ONE transaction: a killed
+run leaves each person either fully recorded for that run (their standing, their moves and their cycle)
+or not at all, and the next run, deciding the same, records what is left exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from sync.state import schema as s
+from sync.state.bulk import upsert_rows
+from sync.state.sql import IN_CHUNK, chunks
+
+DIMENSIONS = ("stage", "rank", "group")
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where one person stands after a run decided them, with what the history needs to know."""
+
+    person_key: str
+    stage: str
+    rank: str
+    recycle_group: str | None
+    deal_id: str | None  # the lost deal the recycle group was decided on
+    facts_digest: str
+    # dimension -> the rule behind its value, in words; called only for people who moved (putting the
+    # reasons in words costs more than deciding)
+    why: Callable[[], Mapping[str, str]]
+    cycle: CycleFacts | None = None  # the lost deal being recycled (recycle group high/low/waiting)
+
+
+@dataclass(frozen=True, slots=True)
+class CycleFacts:
+    """The lost deal a person is recycled on, as this run saw it."""
+
+    deal_id: str
+    lost_on: date | None
+    loss_reason: str | None
+    phase: str | None
+    amount: float | None
+    responded_on: date | None  # their latest response after the loss (recycle.promote_on events)
+    promoted: bool = False  # lost in a low phase and in group high now: their response promoted them
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    person_key: str
+    dimension: str
+    from_value: str | None
+    to_value: str | None
+    at: datetime
+    run_id: int | None
+    mapping_version: int
+    cause: str
+    deal_id: str | None
+    why: str | None
+
+
+def _values(st: Standing) -> dict[str, str | None]:
+    return {"stage": st.stage, "rank": st.rank, "group": st.recycle_group}
+
+
+RECYCLED = frozenset({"high", "low", "waiting"})  # groups that are a recycle cycle
+
+
+class StageHistory:
+    engine: Engine
+
+    def record_standing(self, standings: Sequence[Standing], *, run_id: int | None, at: datetime,
+                        mapping_version: int, rules_digest: str) -> int:
+        """Record where these people stand after this run, in ONE transaction: a move for each dimension
+        that changed since their last record (why: "first", "facts", "mapping" or "time"), their new
+        standing, and their recycle cycle. Returns the number of moves recorded."""
+        if not standings:
+            return 0
+        a = s.assignments.c
+        with self.engine.begin() as conn:
+            before: dict[str, sa.Row[tuple[object, ...]]] = {}
+            for part in chunks(sorted({st.person_key for st in standings}), IN_CHUNK):
+                for row in conn.execute(sa.select(s.assignments).where(a.person_key.in_(part))):
+                    before[row.person_key] = row
+            moves, changed = [], []
+            for st in standings:
+                old = before.get(st.person_key)
+                new = _values(st)
+                if old is None:
+                    cause, was = "first", dict.fromkeys(DIMENSIONS)
+                else:
+                    was = {"stage": old.stage, "rank": old.rank, "group": old.recycle_group}
+                    if was == new and old.deal_id == st.deal_id:
+                        if old.facts_digest != st.facts_digest or old.mapping_digest != rules_digest:
+                            changed.append(_standing_row(st, old.changed_at, old.run_id, mapping_version,
+                                                         rules_digest))
+                        continue
+                    cause = ("facts" if old.facts_digest != st.facts_digest else
+                             "mapping" if old.mapping_digest != rules_digest else "time")
+                words = st.why()
+                for dim in DIMENSIONS:
+                    if old is not None and was[dim] == new[dim]:
+                        continue
+                    if old is None and new[dim] is None:
+                        continue
+                    moves.append({"person_key": st.person_key, "dimension": dim, "from_value": was[dim],
+                                  "to_value": new[dim], "at": at, "run_id": run_id,
+                                  "mapping_version": mapping_version, "cause": cause,
+                                  "deal_id": st.deal_id if dim == "group" else None,
+                                  "why": words.get(dim) or None})
+                changed.append(_standing_row(st, at, run_id, mapping_version, rules_digest))
+            if moves:
+                conn.execute(s.stage_moves.insert(), moves)
+            if changed:
+                upsert_rows(conn, s.assignments, changed, ("person_key",))
+            _record_cycles(conn, standings, at=at, run_id=run_id)
+        return len(moves)
+
+    def moves_of(self, person_key: str) -> list[Move]:
+        """One person's moves, oldest first."""
+        m = s.stage_moves.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(s.stage_moves).where(m.person_key == person_key)
+                                .order_by(m.at, m.id)).all()
+        return [_move(r) for r in rows]
+
+    def iter_moves(self) -> Iterator[Move]:
+        """Every move, oldest first (for exports and tests; reports aggregate in SQL)."""
+        m = s.stage_moves.c
+        with self.engine.connect() as conn:
+            for r in conn.execution_options(stream_results=True).execute(
+                    sa.select(s.stage_moves).order_by(m.at, m.id)):
+                yield _move(r)
+
+    def standing_of(self, person_key: str) -> dict[str, object] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(s.assignments)
+                               .where(s.assignments.c.person_key == person_key)).first()
+        return None if row is None else dict(row._mapping)
+
+    def cycles_of(self, person_key: str) -> list[dict[str, object]]:
+        c = s.recycle_cycles.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(s.recycle_cycles).where(c.person_key == person_key)
+                                .order_by(c.entered_at, c.deal_id)).all()
+        return [dict(r._mapping) for r in rows]
+
+
+def _standing_row(st: Standing, changed_at: datetime, run_id: int | None, mapping_version: int,
+                  rules_digest: str) -> dict[str, object]:
+    return {"person_key": st.person_key, "stage": st.stage, "rank": st.rank,
+            "recycle_group": st.recycle_group, "deal_id": st.deal_id, "facts_digest": st.facts_digest,
+            "mapping_digest": rules_digest, "mapping_version": mapping_version, "changed_at": changed_at,
+            "run_id": run_id}
+
+
+def _move(r: sa.Row[tuple[object, ...]]) -> Move:
+    return Move(r.person_key, r.dimension, r.from_value, r.to_value, r.at, r.run_id, r.mapping_version,
+                r.cause, r.deal_id, r.why)
+
+
+def _record_cycles(conn: Connection, standings: Sequence[Standing], *, at: datetime,
+                   run_id: int | None) -> None:
+    """Open a cycle when a person enters a recycle group on a lost deal; note a promotion (low -> high)
+    and a response after the loss; close it (left_at) when they leave recycling or another lost deal
+    takes over. Cycles stay for the report (the second pipeline)."""
+    c = s.recycle_cycles.c
+    keys = sorted({st.person_key for st in standings})
+    open_cycles: dict[str, list[sa.Row[tuple[object, ...]]]] = {}
+    for part in chunks(keys, IN_CHUNK):
+        for row in conn.execute(sa.select(s.recycle_cycles)
+                                .where(c.person_key.in_(part), c.left_at.is_(None))):
+            open_cycles.setdefault(row.person_key, []).append(row)
+    inserts: list[dict[str, object]] = []
+    for st in standings:
+        current = st.cycle if st.recycle_group in RECYCLED else None
+        for row in open_cycles.get(st.person_key, ()):
+            if current is not None and row.deal_id == current.deal_id:
+                values: dict[str, object] = {}
+                if row.group_now != st.recycle_group:
+                    values["group_now"] = st.recycle_group
+                if current.promoted and row.promoted_at is None:
+                    values["promoted_at"] = at
+                if current.responded_on is not None and row.reengaged_at is None:
+                    values["reengaged_at"] = _day_start(current.responded_on)
+                if values:
+                    values["run_id"] = run_id
+                    conn.execute(s.recycle_cycles.update().where(
+                        c.person_key == st.person_key, c.deal_id == row.deal_id).values(**values))
+            else:  # left recycling, or recycled on another (later) lost deal now
+                conn.execute(s.recycle_cycles.update().where(
+                    c.person_key == st.person_key, c.deal_id == row.deal_id)
+                    .values(left_at=at, group_now=None, run_id=run_id))
+        if current is None or any(r.deal_id == current.deal_id for r in open_cycles.get(st.person_key, ())):
+            continue
+        inserts.append({"person_key": st.person_key, "deal_id": current.deal_id, "lost_on": current.lost_on,
+                        "loss_reason": current.loss_reason, "phase": current.phase,
+                        "lost_amount": current.amount, "first_group": st.recycle_group, "entered_at": at,
+                        "group_now": st.recycle_group, "promoted_at": at if current.promoted else None,
+                        "left_at": None,
+                        "reengaged_at": (_day_start(current.responded_on)
+                                         if current.responded_on is not None else None),
+                        "run_id": run_id})
+    if inserts:
+        # a cycle closed earlier and entered again (a deal re-opened and lost again on the same day
+        # keeps its id): start it afresh
+        upsert_rows(conn, s.recycle_cycles, inserts, ("person_key", "deal_id"))
+
+
+def _day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
