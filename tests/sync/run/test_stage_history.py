@@ -5,11 +5,15 @@ an email click after the loss promotes)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from typer.testing import CliRunner
+
 from mappings import load_mapping_text
 from mappings.emails import parse_email
+from sync.cli.main import app
 from sync.run.context import open_context
 from sync.run.runner import RunOptions, run
 from sync.state.history import Move
@@ -120,3 +124,28 @@ def test_a_dry_run_records_no_history(world: World) -> None:
     world.sync(dry_run=True)
     assert moves(world, "late@example.com") == []
     assert world.ctx.store.standing_of(key("late@example.com")) is None
+
+
+def test_history_command_shows_the_path_and_escapes_crm_text(world: World, tmp_path: Path) -> None:
+    reason = "\x1b[2J<script>alert(1)</script> [bold]予算[/bold]"
+    world.person("early@example.com", lost_stage="Prospecting", lost_days_ago=45, reason=reason)
+    first = world.sync()
+    runner = CliRunner(env={"COLUMNS": "200"})
+    settings = str(tmp_path / "settings.toml")
+
+    result = runner.invoke(app, ["history", "EARLY@example.com", "--config", settings])
+    assert result.exit_code == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\\x1b[2J<script>" in result.stdout
+    assert "[bold]予算[/bold]" in result.stdout  # shown as stored, not as markup
+    assert "first record" in result.stdout and "awareness" in result.stdout and "recycle.low" in result.stdout
+
+    result = runner.invoke(app, ["history", "early@example.com", "--config", settings, "--json"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["now"]["recycle_group"] == "low" and data["now"]["run_id"] == first.run_id
+    assert [(m["dimension"], m["to_value"]) for m in data["moves"]] == [
+        ("stage", "recycle"), ("rank", data["now"]["rank"]), ("group", "low")]
+    assert data["cycles"][0]["loss_reason"] == reason  # JSON stays exact
+
+    result = runner.invoke(app, ["history", "nobody@example.com", "--config", settings])
+    assert result.exit_code == 2 and "no history" in result.stderr
