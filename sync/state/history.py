@@ -138,6 +138,14 @@ class StageHistory:
                     sa.select(s.stage_moves).order_by(m.at, m.id)):
                 yield _move(r)
 
+    def iter_cycles(self) -> Iterator[dict[str, object]]:
+        """Every recycle cycle (for exports and tests; reports aggregate in SQL)."""
+        c = s.recycle_cycles.c
+        with self.engine.connect() as conn:
+            for r in conn.execution_options(stream_results=True).execute(
+                    sa.select(s.recycle_cycles).order_by(c.person_key, c.deal_id)):
+                yield dict(r._mapping)
+
     def standing_of(self, person_key: str) -> dict[str, object] | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(s.assignments)
