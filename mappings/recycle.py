@@ -23,7 +23,7 @@ from datetime import date
 from typing import NamedTuple
 
 from mappings.coerce import to_epoch
-from mappings.compiled import Mapping
+from mappings.compiled import BehaviourRule, Mapping
 from mappings.facts import (
     TASK_DESCRIPTION_SLOT,
     TASK_SUBJECT_SLOT,
@@ -186,21 +186,6 @@ def decide(
     return NO_DECISION
 
 
-def responded_after_loss(person: PersonFacts, m: Mapping, deal: DealFacts) -> date | None:
-    """The day of the person's latest `promote_on` event after `deal` was lost (a response to the
-    recycle approach: what promotes a low group person), None when there is none. For the stage-KPI
-    record (re-engaged people); the engine's own decision is `decide`."""
-    if deal.lost_on is None:
-        return None
-    after, latest = _day_after(deal.lost_on), None
-    for rule in m.recycle.promote_events:
-        raw = person.values.get(rule.last_event) if rule.last_event else None
-        when = to_epoch(raw) if raw is not None else None
-        if when is not None and when >= after and (latest is None or when > latest):
-            latest = when
-    return None if latest is None else _utc_date(latest)
-
-
 def phase_at_loss(m: Mapping, deal: DealFacts) -> str | None:
     """The buying phase of the stage a deal was lost at ([phases]), None when unknown or unmapped."""
     stage = (deal.stage_at_loss or "").strip()
@@ -300,15 +285,28 @@ def engagement_since(m: Mapping, lost_on: date, get: Callable[[str], object]) ->
 
     E.g. "email clicks (last 2026-05-01), downloads and form submissions (last 2026-05-03)".
     """
-    parts = []
+    return ", ".join(f"{rule.label} (last {_utc_date(when).isoformat()})"
+                     for rule, when in _events_after(m, lost_on, get))
+
+
+def last_engagement_since(m: Mapping, lost_on: date, get: Callable[[str], object]) -> date | None:
+    """The day of the latest behaviour event on a later day than the loss (the person re-engaged),
+    None when there is none: the test of `engagement_since`, as one date."""
+    whens = [when for _, when in _events_after(m, lost_on, get)]
+    return _utc_date(max(whens)) if whens else None
+
+
+def _events_after(m: Mapping, lost_on: date,
+                  get: Callable[[str], object]) -> list[tuple[BehaviourRule, float]]:
     after = _day_after(lost_on)
+    out = []
     for rule in m.behaviour:
         if rule.last_event:
             raw = get(rule.last_event)
             when = to_epoch(raw) if raw is not None else None
             if when is not None and when >= after:
-                parts.append(f"{rule.label} (last {_utc_date(when).isoformat()})")
-    return ", ".join(parts)
+                out.append((rule, when))
+    return out
 
 
 def _day_after(day: date) -> float:

@@ -9,7 +9,7 @@ from collections.abc import Mapping as MappingABC
 from mappings import Mapping
 from mappings.digest import facts_digest
 from mappings.facts import Assignment, PersonFacts
-from mappings.recycle import phase_at_loss, responded_after_loss
+from mappings.recycle import last_engagement_since, phase_at_loss
 from sync.state.history import RECYCLED, CycleFacts, Standing
 
 # the engine's reason rules behind each dimension (mappings.engine: "stages", "stages.mql_score",
@@ -24,7 +24,8 @@ def standing(facts: PersonFacts, a: Assignment, mapping: Mapping, sources: froze
         if deal is not None:
             phase = phase_at_loss(mapping, deal)
             cycle = CycleFacts(deal.deal_id, deal.lost_on, deal.loss_reason, phase, deal.amount,
-                               responded_after_loss(facts, mapping, deal),
+                               last_engagement_since(mapping, deal.lost_on, facts.values.get)
+                               if deal.lost_on is not None else None,
                                promoted=a.recycle_group == "high" and phase in mapping.recycle.low)
     return Standing(a.key, a.stage, a.rank, a.recycle_group, a.deal_id, facts_digest(facts, sources),
                     lambda: why(a), cycle)

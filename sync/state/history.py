@@ -47,7 +47,7 @@ class CycleFacts:
     loss_reason: str | None
     phase: str | None
     amount: float | None
-    responded_on: date | None  # their latest response after the loss (recycle.promote_on events)
+    responded_on: date | None  # their latest behaviour event after the loss (they re-engaged)
     promoted: bool = False  # lost in a low phase and in group high now: their response promoted them
 
 
