@@ -9,7 +9,7 @@ from collections.abc import Mapping as MappingABC
 from mappings import Mapping
 from mappings.digest import facts_digest
 from mappings.facts import Assignment, PersonFacts
-from mappings.recycle import last_engagement_since, phase_at_loss
+from mappings.recycle import cycle_key, last_engagement_since, phase_at_loss
 from sync.state.history import RECYCLED, CycleFacts, Standing
 
 # the engine's reason rules behind each dimension (mappings.engine: "stages", "stages.mql_score",
@@ -26,7 +26,9 @@ def standing(facts: PersonFacts, a: Assignment, mapping: Mapping, sources: froze
             cycle = CycleFacts(deal.deal_id, deal.lost_on, deal.loss_reason, phase, deal.amount,
                                last_engagement_since(mapping, deal.lost_on, facts.values.get)
                                if deal.lost_on is not None else None,
-                               promoted=a.recycle_group == "high" and phase in mapping.recycle.low)
+                               promoted=a.recycle_group == "high" and phase in mapping.recycle.low,
+                               task_cycle_key=(cycle_key(a.key, deal.deal_id, deal.lost_on)
+                                               if deal.lost_on is not None else None))
     return Standing(a.key, a.stage, a.rank, a.recycle_group, a.deal_id, facts_digest(facts, sources),
                     lambda: why(a), cycle)
 

@@ -49,6 +49,7 @@ class CycleFacts:
     amount: float | None
     responded_on: date | None  # their latest behaviour event after the loss (they re-engaged)
     promoted: bool = False  # lost in a low phase and in group high now: their response promoted them
+    task_cycle_key: str | None = None  # the cycle key a call task for this cycle has (call_tasks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +212,7 @@ def _record_cycles(conn: Connection, standings: Sequence[Standing], *, at: datet
                         "loss_reason": current.loss_reason, "phase": current.phase,
                         "lost_amount": current.amount, "first_group": st.recycle_group, "entered_at": at,
                         "group_now": st.recycle_group, "promoted_at": at if current.promoted else None,
-                        "left_at": None,
+                        "left_at": None, "task_cycle_key": current.task_cycle_key,
                         "reengaged_at": (_day_start(current.responded_on)
                                          if current.responded_on is not None else None),
                         "run_id": run_id})

@@ -294,7 +294,8 @@ recycle_cycles = sa.Table(
     sa.Column("group_now", sa.String(64)),  # NULL once the person left recycling for this deal
     sa.Column("promoted_at", UTCDateTime),  # low -> high
     sa.Column("left_at", UTCDateTime),
-    sa.Column("reengaged_at", UTCDateTime),  # new engagement after the loss (the promotion's trigger)
+    sa.Column("reengaged_at", UTCDateTime),  # their latest behaviour event after the loss (day)
+    sa.Column("task_cycle_key", sa.String(255)),  # the call task's cycle key (call_tasks.cycle_key)
     sa.Column("new_deal_id", sa.String(64)),
     sa.Column("new_deal_opened_on", sa.Date),
     sa.Column("new_deal_amount", sa.Float),

@@ -72,6 +72,8 @@ def test_a_waiting_period_that_ends_is_a_move_caused_by_time(world: World) -> No
     assert cycle["first_group"] == "waiting" and cycle["group_now"] == "high"
     assert cycle["promoted_at"] is None  # lost in a high phase: waited, not promoted
     assert cycle["deal_id"] == world.people["recent@example.com"].opportunity_id
+    (task,) = world.tasks_for("recent@example.com")  # the call task of this cycle
+    assert cycle["task_cycle_key"] == task["Leadsync_Cycle_Key__c"]
 
 
 def test_a_click_after_the_loss_promotes_and_the_cycle_says_when(world: World) -> None:
