@@ -428,7 +428,7 @@ class _Run:
             facts = to_person_facts(p)
             a = assign(facts, mapping, now, explained=self.explained)
             if self.standings is not None:
-                self.standings.append(standing(facts, a, mapping, self.sources))
+                self.standings.append(standing(facts, a, mapping, self.sources, p.deals))
             self.counts[f"group.{a.recycle_group or 'none'}"] += 1
             self.counts[f"rank.{a.rank}"] += 1
             self.counts[f"stage.{a.stage}"] += 1

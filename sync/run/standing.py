@@ -5,19 +5,23 @@ behind each (built only for people who moved) and the lost deal being recycled."
 from __future__ import annotations
 
 from collections.abc import Mapping as MappingABC
+from collections.abc import Sequence
 
+from connectors.base import LostDeal
 from mappings import Mapping
 from mappings.digest import facts_digest
 from mappings.facts import Assignment, PersonFacts
 from mappings.recycle import cycle_key, last_engagement_since, phase_at_loss
-from sync.state.history import RECYCLED, CycleFacts, Standing
+from sync.state.history import RECYCLED, CycleFacts, DealOutcome, Standing
 
 # the engine's reason rules behind each dimension (mappings.engine: "stages", "stages.mql_score",
 # "rank", "recycle")
 _RULES = {"stage": ("stages",), "rank": ("rank",), "group": ("recycle",)}
 
 
-def standing(facts: PersonFacts, a: Assignment, mapping: Mapping, sources: frozenset[str]) -> Standing:
+def standing(facts: PersonFacts, a: Assignment, mapping: Mapping, sources: frozenset[str],
+             deals: Sequence[LostDeal] = ()) -> Standing:
+    """`deals`: the person's deal snapshots (their opening days tell a recycled person's new deals)."""
     cycle = None
     if a.recycle_group in RECYCLED and a.deal_id is not None:
         deal = next((d for d in facts.deals if d.deal_id == a.deal_id), None)
@@ -29,8 +33,11 @@ def standing(facts: PersonFacts, a: Assignment, mapping: Mapping, sources: froze
                                promoted=a.recycle_group == "high" and phase in mapping.recycle.low,
                                task_cycle_key=(cycle_key(a.key, deal.deal_id, deal.lost_on)
                                                if deal.lost_on is not None else None))
+    outcomes = tuple(DealOutcome(d.opportunity_id, d.created_at.date() if d.created_at else None, d.state,
+                                 d.amount, d.stage_name, _closed_on(d))
+                     for d in deals if not d.is_deleted)
     return Standing(a.key, a.stage, a.rank, a.recycle_group, a.deal_id, facts_digest(facts, sources),
-                    lambda: why(a), cycle)
+                    lambda: why(a), cycle, outcomes)
 
 
 def why(a: Assignment) -> MappingABC[str, str]:
@@ -44,3 +51,9 @@ def why(a: Assignment) -> MappingABC[str, str]:
         if lines:
             out[dim] = " ".join(lines)
     return out
+
+
+def _closed_on(deal: LostDeal) -> object:
+    if deal.state == "lost":
+        return deal.lost_date
+    return deal.close_date if deal.state == "won" else None

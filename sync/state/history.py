@@ -36,6 +36,7 @@ class Standing:
     # reasons in words costs more than deciding)
     why: Callable[[], Mapping[str, str]]
     cycle: CycleFacts | None = None  # the lost deal being recycled (recycle group high/low/waiting)
+    deals: tuple[DealOutcome, ...] = ()  # every deal of the person (for the outcome of their cycles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,18 @@ class CycleFacts:
     responded_on: date | None  # their latest behaviour event after the loss (they re-engaged)
     promoted: bool = False  # lost in a low phase and in group high now: their response promoted them
     task_cycle_key: str | None = None  # the cycle key a call task for this cycle has (call_tasks)
+
+
+@dataclass(frozen=True, slots=True)
+class DealOutcome:
+    """One of the person's deals as this run saw it: what a recycle cycle's outcome is read from."""
+
+    deal_id: str
+    opened_on: date | None  # the day it was created (None: a snapshot from before leadsync kept it)
+    state: str  # open | won | lost
+    amount: float | None
+    stage: str
+    closed_on: date | None  # won: its close date; lost: its lost date
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,12 +195,23 @@ def _record_cycles(conn: Connection, standings: Sequence[Standing], *, at: datet
     c = s.recycle_cycles.c
     keys = sorted({st.person_key for st in standings})
     open_cycles: dict[str, list[sa.Row[tuple[object, ...]]]] = {}
+    pending: dict[str, list[sa.Row[tuple[object, ...]]]] = {}  # cycles whose outcome may still change
+    unsettled = sa.or_(c.new_deal_state.is_(None), c.new_deal_state == "open")
     for part in chunks(keys, IN_CHUNK):
         for row in conn.execute(sa.select(s.recycle_cycles)
-                                .where(c.person_key.in_(part), c.left_at.is_(None))):
-            open_cycles.setdefault(row.person_key, []).append(row)
+                                .where(c.person_key.in_(part), sa.or_(c.left_at.is_(None), unsettled))):
+            if row.left_at is None:
+                open_cycles.setdefault(row.person_key, []).append(row)
+            if row.new_deal_state in (None, "open"):
+                pending.setdefault(row.person_key, []).append(row)
     inserts: list[dict[str, object]] = []
     for st in standings:
+        for row in pending.get(st.person_key, ()):
+            outcome = _outcome(row.deal_id, row.lost_on, st.deals)
+            if outcome is not None and outcome != tuple(getattr(row, k) for k in _OUTCOME):
+                conn.execute(s.recycle_cycles.update().where(
+                    c.person_key == st.person_key, c.deal_id == row.deal_id).values(
+                    **dict(zip(_OUTCOME, outcome, strict=True)), run_id=run_id))
         current = st.cycle if st.recycle_group in RECYCLED else None
         for row in open_cycles.get(st.person_key, ()):
             if current is not None and row.deal_id == current.deal_id:
@@ -215,11 +239,30 @@ def _record_cycles(conn: Connection, standings: Sequence[Standing], *, at: datet
                         "left_at": None, "task_cycle_key": current.task_cycle_key,
                         "reengaged_at": (_day_start(current.responded_on)
                                          if current.responded_on is not None else None),
-                        "run_id": run_id})
+                        "run_id": run_id,
+                        **dict(zip(_OUTCOME, _outcome(current.deal_id, current.lost_on, st.deals)
+                                   or (None,) * len(_OUTCOME), strict=True))})
     if inserts:
         # a cycle closed earlier and entered again (a deal re-opened and lost again on the same day
         # keeps its id): start it afresh
         upsert_rows(conn, s.recycle_cycles, inserts, ("person_key", "deal_id"))
+
+
+_OUTCOME = ("new_deal_id", "new_deal_opened_on", "new_deal_amount", "new_deal_stage", "new_deal_state",
+            "new_deal_closed_on")
+
+
+def _outcome(lost_deal: str, lost_on: date | None,
+             deals: Sequence[DealOutcome]) -> tuple[object, ...] | None:
+    """The second pipeline of one cycle: the first deal of the person opened after the loss day (not
+    the lost deal itself), with its amount, stage and state; None when there is none (yet)."""
+    if lost_on is None:
+        return None
+    later = [d for d in deals if d.deal_id != lost_deal and d.opened_on is not None and d.opened_on > lost_on]
+    if not later:
+        return None
+    d = min(later, key=lambda x: (x.opened_on, x.deal_id))
+    return (d.deal_id, d.opened_on, d.amount, d.stage, d.state, d.closed_on if d.state != "open" else None)
 
 
 def _day_start(day: date) -> datetime:

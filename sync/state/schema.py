@@ -376,8 +376,11 @@ def _index_people(conn: Connection) -> None:
 
 
 def _create_history(conn: Connection) -> None:
+    """The history tables, empty; and one full read of the deals, whose snapshots now keep the day each
+    deal was opened (CreatedDate: what tells a new deal of a recycled person)."""
     for table in (assignments, stage_moves, recycle_cycles):
         table.create(conn, checkfirst=True)
+    _reread_deals(conn)
 
 
 def person_key(email: str | None) -> str | None:
@@ -410,7 +413,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "list ids kept between runs (list_ids)", _create_list_ids),
     Migration(5, "the org and portal the state belongs to (bindings)", _create_bindings),
     Migration(6, "people resolved in the database (contacts.person_key, deal_contacts)", _index_people),
-    Migration(7, "stage history and recycle cycles (assignments, stage_moves, recycle_cycles)",
+    Migration(7, "stage history and recycle cycles (assignments, stage_moves, recycle_cycles); deals read "
+                 "again for their opening dates",
               _create_history),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

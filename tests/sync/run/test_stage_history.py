@@ -151,3 +151,30 @@ def test_history_command_shows_the_path_and_escapes_crm_text(world: World, tmp_p
 
     result = runner.invoke(app, ["history", "nobody@example.com", "--config", settings])
     assert result.exit_code == 2 and "no history" in result.stderr
+
+
+def test_a_new_deal_of_a_recycled_person_is_the_cycles_outcome_until_it_is_won(world: World) -> None:
+    p = world.person("back@example.com", lost_stage="Prospecting", lost_days_ago=60)
+    world.sync()
+    sf = world.box.salesforce.store
+    opened = world.now + timedelta(days=1)
+    new = sf.create("Opportunity", {"Name": "Second try", "AccountId": world.account, "OwnerId": world.owner,
+                                    "Amount": 480000, "StageName": "Qualification",
+                                    "CloseDate": (opened + timedelta(days=60)).date()}, at=opened)
+    sf.create("OpportunityContactRole", {"OpportunityId": new, "ContactId": p.contact_id, "Role": "Buyer",
+                                         "IsPrimary": True}, at=opened)
+    world.sync(now=opened + timedelta(hours=1))
+    (cycle,) = world.ctx.store.cycles_of(key("back@example.com"))
+    # an open deal takes them out of recycling (the cycle closes) and is the cycle's second pipeline
+    assert cycle["left_at"] == opened + timedelta(hours=1)
+    outcome = tuple(cycle[k] for k in ("new_deal_id", "new_deal_state", "new_deal_amount", "new_deal_stage"))
+    assert outcome == (new, "open", 480000, "Qualification")
+    assert cycle["new_deal_opened_on"] == opened.astimezone(UTC).date()
+
+    won = opened + timedelta(days=30)
+    sf.update("Opportunity", new, {"StageName": "Closed Won", "CloseDate": won.date()}, at=won)
+    world.sync(now=won + timedelta(hours=1))
+    (cycle,) = world.ctx.store.cycles_of(key("back@example.com"))
+    assert (cycle["new_deal_state"], cycle["new_deal_closed_on"]) == ("won", won.date())
+    assert [(m.from_value, m.to_value) for m in moves(world, "back@example.com", "group")] == [
+        (None, "low"), ("low", None)]

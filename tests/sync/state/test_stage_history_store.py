@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from sync.state.history import CycleFacts, Standing
+from sync.state.history import CycleFacts, DealOutcome, Standing
 from sync.state.store import StateStore
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -92,3 +92,26 @@ def test_a_recycle_cycle_opens_is_promoted_and_closes(store: StateStore) -> None
     # leaving recycling (say the deal was won back) closes the open cycle
     record(store, [st("p", "customer", facts="f4")], t2 + timedelta(days=5), run_id=4)
     assert [c["left_at"] for c in store.cycles_of("p")] == [t2, t2 + timedelta(days=5)]
+
+
+def test_the_outcome_is_the_first_deal_opened_after_the_loss(store: StateStore) -> None:
+    lost = cycle("D1")  # lost on 2025-11-20
+    older = DealOutcome("D0", date(2025, 6, 1), "open", 10.0, "Prospecting", None)  # before the loss
+    itself = DealOutcome("D1", date(2025, 9, 1), "lost", 5000.0, "Closed Lost", date(2025, 11, 20))
+    later = DealOutcome("D3", date(2026, 3, 1), "open", 70.0, "Qualification", None)
+    again = DealOutcome("D2", date(2026, 1, 2), "lost", 900.0, "Closed Lost", date(2026, 2, 2))
+    record(store, [replace(st("p", "recycle", group="low", deal="D1", cycle=lost), deals=(older, itself))],
+           T0)
+    (c,) = store.cycles_of("p")
+    assert c["new_deal_id"] is None  # nothing opened after the loss yet
+    record(store, [replace(st("p", "recycle", group="low", deal="D1", cycle=lost),
+                           deals=(older, itself, later, again))], T0 + timedelta(days=30), run_id=2)
+    (c,) = store.cycles_of("p")
+    # the first one opened after the loss: D2 (Jan 2), lost again on Feb 2
+    assert (c["new_deal_id"], c["new_deal_opened_on"], c["new_deal_state"], c["new_deal_amount"],
+            c["new_deal_closed_on"]) == ("D2", date(2026, 1, 2), "lost", 900.0, date(2026, 2, 2))
+    # settled: a later change of another deal does not rewrite it
+    record(store, [replace(st("p", "recycle", group="low", deal="D1", cycle=lost),
+                           deals=(older, itself, replace(later, opened_on=date(2025, 12, 1)), again))],
+           T0 + timedelta(days=31), run_id=3)
+    assert store.cycles_of("p")[0]["new_deal_id"] == "D2"
