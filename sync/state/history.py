@@ -77,6 +77,8 @@ class Move:
     cause: str
     deal_id: str | None
     why: str | None
+    next_value: str | None = None
+    next_at: datetime | None = None
 
 
 def _values(st: Standing) -> dict[str, str | None]:
@@ -130,6 +132,8 @@ class StageHistory:
                                   "why": words.get(dim) or None})
                 changed.append(_standing_row(st, at, run_id, mapping_version, rules_digest))
             if moves:
+                _link_previous(conn, [mv for mv in moves if mv["from_value"] is not None or
+                                      mv["cause"] != "first"])
                 conn.execute(s.stage_moves.insert(), moves)
             if changed:
                 upsert_rows(conn, s.assignments, changed, ("person_key",))
@@ -174,6 +178,17 @@ class StageHistory:
         return [dict(r._mapping) for r in rows]
 
 
+def _link_previous(conn: Connection, moves: Sequence[dict[str, object]]) -> None:
+    """Each new move closes the person's previous move of that dimension (next_value, next_at)."""
+    m = s.stage_moves.c
+    if moves:
+        conn.execute(s.stage_moves.update().where(
+            m.person_key == sa.bindparam("k"), m.dimension == sa.bindparam("d"), m.next_at.is_(None),
+            m.at < sa.bindparam("t")).values(next_value=sa.bindparam("v"), next_at=sa.bindparam("t")),
+            [{"k": mv["person_key"], "d": mv["dimension"], "t": mv["at"], "v": mv["to_value"]}
+             for mv in moves])
+
+
 def _standing_row(st: Standing, changed_at: datetime, run_id: int | None, mapping_version: int,
                   rules_digest: str) -> dict[str, object]:
     return {"person_key": st.person_key, "stage": st.stage, "rank": st.rank,
@@ -184,7 +199,7 @@ def _standing_row(st: Standing, changed_at: datetime, run_id: int | None, mappin
 
 def _move(r: sa.Row[tuple[object, ...]]) -> Move:
     return Move(r.person_key, r.dimension, r.from_value, r.to_value, r.at, r.run_id, r.mapping_version,
-                r.cause, r.deal_id, r.why)
+                r.cause, r.deal_id, r.why, r.next_value, r.next_at)
 
 
 def _record_cycles(conn: Connection, standings: Sequence[Standing], *, at: datetime,

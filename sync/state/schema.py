@@ -247,6 +247,7 @@ bindings = sa.Table(
 # system changed), "mapping" (same data, another mapping: a rule change), "time" (same data and mapping:
 # a time-based rule such as the waiting period), "backfill" (reconstructed from the past). `why`: the
 # engine's words for the rule behind the new value (the explanation's lines for that dimension).
+# next_value/next_at: the person's following move of the same dimension, once there is one.
 assignments = sa.Table(
     "assignments", metadata,
     sa.Column("person_key", PersonKey, primary_key=True),
@@ -274,8 +275,13 @@ stage_moves = sa.Table(
     sa.Column("cause", sa.String(16), nullable=False),
     sa.Column("deal_id", sa.String(64)),
     sa.Column("why", sa.Text),
+    # filled when the same person's next move of the same dimension is recorded: where they went and
+    # when (how long they stayed, whether they moved on), so reports need no window over the history
+    sa.Column("next_value", sa.String(64)),
+    sa.Column("next_at", UTCDateTime),
+    # by person only: reports read the whole table in one pass (an index on dimension would make SQLite
+    # fetch two thirds of the rows one by one)
     sa.Index("ix_stage_moves_person", "person_key", "at"),
-    sa.Index("ix_stage_moves_dimension_at", "dimension", "at"),
 )
 
 # One row per person per lost deal recycled: when they entered a recycle group (and which), when a low

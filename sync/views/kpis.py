@@ -6,12 +6,14 @@ report's cost grows with the number of cohorts, not of people.
 
 Sections (each over moves or cycles whose date is in [since, until)):
 - conversion: per cohort (the month people entered a stage) and stage of the Demand Waterfall (the
-  mapping's `stages.order`, without the `recycle` stage): people who entered it, how many of them later
-  reached a stage further along the order (at any time up to now), and the rate. A stage where people
-  were only found by leadsync's first run (cause "first") has no entry date: those are not entries.
-- velocity: per cohort and stage, the days from entering a stage to the next stage move: median and p90
-  (nearest rank: the smallest value with at least that share of people at or below it), over the people
-  who have left it; those still in it are counted apart.
+  mapping's `stages.order`, without the `recycle` stage): entries into it (a person who enters the same
+  stage twice in a month counts twice), how many moved on from it to a stage further along the order
+  (their next stage move, whenever it came), and the rate. Someone who went back or into recycling
+  first counts when they enter again. People found in a stage by leadsync's first run (cause "first")
+  have no entry date: those are not entries.
+- velocity: per cohort and stage, the days from entering a stage to the next stage move (to a tenth
+  of a day): median and p90 (nearest rank: the smallest value with at least that share of the people at
+  or below it), over the moves out of it; those still in it are counted apart.
 - second pipeline: recycle cycles by first recycle group, by loss reason and by phase at loss: cycles,
   re-engaged, promoted (low to high), called (a call task created), new deals opened after the loss and
   their amount, deals won and their amount, lost again.
@@ -23,6 +25,7 @@ a number that would mislead.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -46,8 +49,8 @@ TOO_LITTLE = "too little data"
 class Conversion:
     cohort: str  # "2026-03": the month people entered `stage`
     stage: str
-    entered: int
-    converted: int  # of them, reached a stage further along the order later
+    entered: int  # entries into the stage
+    converted: int  # of them, the next stage move went further along the order
     rate: float | None  # converted / entered; None when fewer than MIN_PEOPLE entered
 
 
@@ -149,49 +152,53 @@ def _rate(part: int, whole: int) -> float | None:
 
 def _stage_sections(conn: Connection, waterfall: Sequence[str], since: datetime | None,
                     until: datetime | None) -> tuple[list[Conversion], list[Velocity]]:
+    """One pass over the stage moves in the period, grouped by cohort, stage, whether the next move went
+    forward and the days until it (each move knows the person's next one, so no window is needed)."""
     m = s.stage_moves.c
-    ordinal = sa.case({st: i for i, st in enumerate(waterfall)}, value=m.to_value, else_=-1)
-    window = {"partition_by": m.person_key, "order_by": (m.at, m.id)}
-    moves = (sa.select(m.person_key, m.to_value.label("stage"), m.at, m.cause, ordinal.label("ord"),
-                       sa.func.max(ordinal).over(**window, rows=(1, None)).label("later_max"),
-                       sa.func.lead(m.at).over(**window).label("next_at"))
-             .where(m.dimension == "stage").subquery("moves"))
-    entries = (sa.select(moves.c.person_key, moves.c.stage, moves.c.ord, moves.c.later_max,
-                         _month(conn, moves.c.at).label("cohort"),
-                         _days(conn, moves.c.at, moves.c.next_at).label("days"))
-               .where(moves.c.cause != "first", moves.c.ord >= 0, *_in_period(moves.c.at, since, until))
-               .subquery("entries"))
-    e = entries.c
-    conversion = [Conversion(r.cohort, r.stage, r.entered, r.converted, _rate(r.converted, r.entered))
-                  for r in conn.execute(
-                      sa.select(e.cohort, e.stage, sa.func.count(sa.distinct(e.person_key)).label("entered"),
-                                sa.func.count(sa.distinct(sa.case((e.later_max > e.ord, e.person_key))))
-                                .label("converted"))
-                      .group_by(e.cohort, e.stage))]
-    ranked = (sa.select(e.cohort, e.stage, e.days,
-                        sa.func.row_number().over(partition_by=(e.cohort, e.stage), order_by=e.days)
-                        .label("rn"),
-                        sa.func.count().over(partition_by=(e.cohort, e.stage)).label("n"))
-              .where(e.days.is_not(None)).subquery("ranked"))
-    r = ranked.c
-    stats = {(row.cohort, row.stage): row for row in conn.execute(
-        sa.select(r.cohort, r.stage, sa.func.max(r.n).label("n"),
-                  sa.func.min(sa.case((r.rn >= r.n * 0.5, r.days))).label("p50"),
-                  sa.func.min(sa.case((r.rn >= r.n * 0.9, r.days))).label("p90"))
-        .group_by(r.cohort, r.stage))}
-    still = {(row.cohort, row.stage): row.n for row in conn.execute(
-        sa.select(e.cohort, e.stage, sa.func.count().label("n")).where(e.days.is_(None))
-        .group_by(e.cohort, e.stage))}
-    velocity = []
-    for key in sorted(set(stats) | set(still), key=lambda k: (k[0], _pos(waterfall, k[1]))):
-        row = stats.get(key)
-        left = int(row.n) if row is not None else 0
+    order = {st: i for i, st in enumerate(waterfall)}
+    forward = sa.case((sa.case(order, value=m.next_value, else_=-1) > sa.case(order, value=m.to_value), 1),
+                      else_=0)
+    cohort = _month(conn, m.at)
+    tenths = sa.func.round(_days(conn, m.at, m.next_at) * 10)  # days in the stage, to a tenth
+    rows = conn.execute(
+        sa.select(cohort.label("cohort"), m.to_value.label("stage"), forward.label("forward"),
+                  tenths.label("d"), sa.func.count().label("n"))
+        .where(m.dimension == "stage", m.cause != "first", m.to_value.in_(waterfall),
+               *_in_period(m.at, since, until))
+        .group_by(cohort, m.to_value, forward, tenths))
+    entered: dict[tuple[str, str], int] = defaultdict(int)
+    moved_on: dict[tuple[str, str], int] = defaultdict(int)
+    still: dict[tuple[str, str], int] = defaultdict(int)
+    hist: dict[tuple[str, str], dict[float, int]] = defaultdict(lambda: defaultdict(int))
+    for r in rows:
+        key, n = (r.cohort, r.stage), int(r.n)
+        entered[key] += n
+        moved_on[key] += n * int(r.forward)
+        if r.d is None:
+            still[key] += n
+        else:
+            hist[key][float(r.d) / 10] += n
+    conversion, velocity = [], []
+    for key in sorted(entered, key=lambda k: (k[0], _pos(waterfall, k[1]))):
+        conversion.append(Conversion(key[0], key[1], entered[key], moved_on[key],
+                                     _rate(moved_on[key], entered[key])))
+        buckets = sorted(hist[key].items()) if key in hist else []
+        left = sum(n for _, n in buckets)
         enough = left >= MIN_PEOPLE
         velocity.append(Velocity(key[0], key[1], left, still.get(key, 0),
-                                 round(float(row.p50), 2) if enough and row is not None else None,
-                                 round(float(row.p90), 2) if enough and row is not None else None))
-    conversion.sort(key=lambda c: (c.cohort, _pos(waterfall, c.stage)))
+                                 _nearest_rank(buckets, left, 0.5) if enough else None,
+                                 _nearest_rank(buckets, left, 0.9) if enough else None))
     return conversion, velocity
+
+
+def _nearest_rank(buckets: Sequence[tuple[float, int]], total: int, share: float) -> float:
+    """The smallest value with at least `share` of the `total` values at or below it."""
+    need, seen = math.ceil(share * total), 0
+    for value, n in buckets:
+        seen += n
+        if seen >= need:
+            return value
+    return buckets[-1][0]
 
 
 def _pos(order: Sequence[str], stage: str) -> int:

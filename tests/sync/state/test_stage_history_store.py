@@ -37,6 +37,11 @@ def test_causes_first_facts_mapping_time(store: StateStore) -> None:
     assert record(store, [st("b", "mql")], t1, rules="r2", version=2, run_id=2) == 1
     assert record(store, [st("c", rank="warm")], t1, run_id=2) == 1
     assert path(store, "a")[-1] == ("stage", "inquiry", "mql", "facts")
+    # each move knows the person's next move of the same dimension once it is recorded
+    first_stage, first_rank, latest = store.moves_of("a")
+    assert (first_stage.next_value, first_stage.next_at) == ("mql", t1)
+    assert (first_rank.next_value, first_rank.next_at) == (None, None)  # the rank has not moved
+    assert (latest.next_value, latest.next_at) == (None, None)
     assert path(store, "b")[-1] == ("stage", "inquiry", "mql", "mapping")
     assert path(store, "c")[-1] == ("rank", "cold", "warm", "time")
     b = store.moves_of("b")[-1]
