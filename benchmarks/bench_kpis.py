@@ -65,15 +65,20 @@ def history(people: int, moves_per_person: int, seed: int) -> Iterator[tuple[str
     for i in range(people):
         key = f"p{i:07d}@example.com"
         at = START + timedelta(days=rng.randrange(DAYS), seconds=rng.randrange(86400))
-        stage = 0
+        stage, previous = 0, {}
         for n in range(moves_per_person):
             if n % 3 == 2:  # every third move a rank change
-                moves.append(_move(key, "rank", "cold", "warm", at))
+                row = _move(key, "rank", "cold", "warm", at)
             else:
                 nxt = min(stage + 1 + (rng.random() < 0.2), len(WATERFALL) - 1) if n else 0
-                moves.append(_move(key, "stage", WATERFALL[stage] if n else None, WATERFALL[nxt], at,
-                                   "first" if n == 0 and rng.random() < 0.3 else "facts"))
+                row = _move(key, "stage", WATERFALL[stage] if n else None, WATERFALL[nxt], at,
+                            "first" if n == 0 and rng.random() < 0.3 else "facts")
                 stage = nxt
+            before = previous.get(row["dimension"])
+            if before is not None:  # as the store links them (sync.state.history)
+                before["next_value"], before["next_at"] = row["to_value"], at
+            previous[row["dimension"]] = row
+            moves.append(row)
             at += timedelta(days=rng.expovariate(1 / 20), seconds=rng.randrange(3600))
         if rng.random() < 0.37:  # a lost deal, recycled
             lost_on = (START + timedelta(days=rng.randrange(DAYS))).date()
@@ -111,7 +116,8 @@ def history(people: int, moves_per_person: int, seed: int) -> Iterator[tuple[str
 
 def _move(key: str, dim: str, frm: str | None, to: str, at: datetime, cause: str = "facts") -> dict[str, Any]:
     return {"person_key": key, "dimension": dim, "from_value": frm, "to_value": to, "at": at, "run_id": 1,
-            "mapping_version": 1, "cause": cause, "deal_id": None, "why": None}
+            "mapping_version": 1, "cause": cause, "deal_id": None, "why": None, "next_value": None,
+            "next_at": None}
 
 
 def _deal(opp: str, lost_on: date, stage: str, reason: str, amount: float) -> dict[str, Any]:
