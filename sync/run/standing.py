@@ -37,7 +37,7 @@ def standing(facts: PersonFacts, a: Assignment, mapping: Mapping, sources: froze
                                  d.amount, d.stage_name, _closed_on(d))
                      for d in deals if not d.is_deleted)
     return Standing(a.key, a.stage, a.rank, a.recycle_group, a.deal_id, facts_digest(facts, sources),
-                    lambda: why(a), cycle, outcomes)
+                    lambda: why(a), cycle, deals=outcomes, nurture_list=a.nurture_list, score=a.score)
 
 
 def why(a: Assignment) -> MappingABC[str, str]:

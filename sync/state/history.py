@@ -36,6 +36,8 @@ class Standing:
     # reasons in words costs more than deciding)
     why: Callable[[], Mapping[str, str]]
     cycle: CycleFacts | None = None  # the lost deal being recycled (recycle group high/low/waiting)
+    nurture_list: str | None = None  # key of [nurture.lists] (kept with the standing, not a move)
+    score: int | None = None
     deals: tuple[DealOutcome, ...] = ()  # every deal of the person (for the outcome of their cycles)
 
 
@@ -113,7 +115,8 @@ class StageHistory:
                 else:
                     was = {"stage": old.stage, "rank": old.rank, "group": old.recycle_group}
                     if was == new and old.deal_id == st.deal_id:
-                        if old.facts_digest != st.facts_digest or old.mapping_digest != rules_digest:
+                        if (old.facts_digest != st.facts_digest or old.mapping_digest != rules_digest
+                                or old.nurture_list != st.nurture_list or old.score != st.score):
                             changed.append(_standing_row(st, old.changed_at, old.run_id, mapping_version,
                                                          rules_digest))
                         continue
@@ -192,7 +195,8 @@ def _link_previous(conn: Connection, moves: Sequence[dict[str, object]]) -> None
 def _standing_row(st: Standing, changed_at: datetime, run_id: int | None, mapping_version: int,
                   rules_digest: str) -> dict[str, object]:
     return {"person_key": st.person_key, "stage": st.stage, "rank": st.rank,
-            "recycle_group": st.recycle_group, "deal_id": st.deal_id, "facts_digest": st.facts_digest,
+            "recycle_group": st.recycle_group, "deal_id": st.deal_id, "nurture_list": st.nurture_list,
+            "score": st.score, "facts_digest": st.facts_digest,
             "mapping_digest": rules_digest, "mapping_version": mapping_version, "changed_at": changed_at,
             "run_id": run_id}
 

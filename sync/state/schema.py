@@ -255,6 +255,8 @@ assignments = sa.Table(
     sa.Column("rank", sa.String(64), nullable=False),
     sa.Column("recycle_group", sa.String(64)),
     sa.Column("deal_id", sa.String(64)),  # the lost deal the recycle group was decided on
+    sa.Column("nurture_list", sa.String(64)),  # key of [nurture.lists] the person is meant to be on
+    sa.Column("score", sa.Integer),
     sa.Column("facts_digest", sa.String(32), nullable=False),  # the inputs the engine saw
     sa.Column("mapping_digest", sa.String(32), nullable=False),  # the rules it applied
     sa.Column("mapping_version", sa.Integer, nullable=False),

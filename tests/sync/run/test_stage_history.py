@@ -46,6 +46,10 @@ def test_the_first_run_records_where_everyone_starts_and_a_quiet_run_records_not
     assert late["group"].deal_id == world.people["late@example.com"].opportunity_id
     assert "recycle.high" in (late["group"].why or "")
     assert late["rank"].to_value == world.sf_contact("late@example.com")["Lead_Rank__c"]
+    standing = world.ctx.store.standing_of(key("late@example.com"))
+    assert standing is not None
+    assert standing["score"] == world.sf_contact("late@example.com")["Lead_Score__c"]
+    assert standing["nurture_list"] == "recycle_high" and standing["recycle_group"] == "high"
 
     fresh = {m.dimension: m for m in moves(world, "fresh@example.com")}
     assert set(fresh) == {"stage", "rank"}  # no recycle group: nothing to record for it
