@@ -158,6 +158,10 @@ call_tasks = sa.Table(
     sa.Column("task_id", sa.String(64), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("run_id", sa.Integer),
+    # migration 7: the task as Salesforce last said (read back by later runs): its Status, and when it
+    # was closed (completed) there; NULL until read
+    sa.Column("status", sa.String(64)),
+    sa.Column("closed_at", UTCDateTime),
 )
 
 runs = sa.Table(
@@ -327,15 +331,20 @@ class Migration:
 
 def _create_v1(conn: Connection) -> None:
     for table in _V1_TABLES:
-        (_contacts_v1 if table is contacts else table).create(conn, checkfirst=True)
+        {contacts: _contacts_v1, call_tasks: _call_tasks_v1}.get(table, table).create(conn, checkfirst=True)
 
 
-_contacts_v1 = sa.Table(  # the contacts table as migration 1 made it (migration 6 adds person_key)
-    "contacts", sa.MetaData(),
-    *(sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
-      for c in contacts.columns if c.name != "person_key"),
-    sa.Index("ix_contacts_email_norm", "email_norm"),
-)
+def _as_created(table: sa.Table, later: Sequence[str]) -> sa.Table:
+    """`table` as migration 1 made it: without the columns later migrations add."""
+    return sa.Table(table.name, sa.MetaData(),
+                    *(sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+                      for c in table.columns if c.name not in later),
+                    *(sa.Index(i.name, *(c.name for c in i.columns)) for i in table.indexes
+                      if not any(c.name in later for c in i.columns)))
+
+
+_contacts_v1 = _as_created(contacts, ("person_key",))  # migration 6 adds person_key
+_call_tasks_v1 = _as_created(call_tasks, ("status", "closed_at"))  # migration 7 adds them
 
 
 def _create_pending_writes(conn: Connection) -> None:
@@ -388,6 +397,9 @@ def _create_history(conn: Connection) -> None:
     deal was opened (CreatedDate: what tells a new deal of a recycled person)."""
     for table in (assignments, stage_moves, recycle_cycles):
         table.create(conn, checkfirst=True)
+    for column in ("status", "closed_at"):
+        kind = call_tasks.c[column].type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE call_tasks ADD COLUMN {column} {kind}"))
     _reread_deals(conn)
 
 

@@ -232,5 +232,7 @@ def test_migration_7_adds_the_stage_history_empty(db_url: str) -> None:
         with engine.connect() as conn:
             for table in (state_schema.assignments, state_schema.stage_moves, state_schema.recycle_cycles):
                 assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 0
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("call_tasks")}
+            assert {"status", "closed_at"} <= columns
     finally:
         engine.dispose()
