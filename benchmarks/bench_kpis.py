@@ -65,7 +65,7 @@ def history(people: int, moves_per_person: int, seed: int) -> Iterator[tuple[str
     for i in range(people):
         key = f"p{i:07d}@example.com"
         at = START + timedelta(days=rng.randrange(DAYS), seconds=rng.randrange(86400))
-        stage, previous = 0, {}
+        stage = 0
         for n in range(moves_per_person):
             if n % 3 == 2:  # every third move a rank change
                 row = _move(key, "rank", "cold", "warm", at)
@@ -74,10 +74,6 @@ def history(people: int, moves_per_person: int, seed: int) -> Iterator[tuple[str
                 row = _move(key, "stage", WATERFALL[stage] if n else None, WATERFALL[nxt], at,
                             "first" if n == 0 and rng.random() < 0.3 else "facts")
                 stage = nxt
-            before = previous.get(row["dimension"])
-            if before is not None:  # as the store links them (sync.state.history)
-                before["next_value"], before["next_at"] = row["to_value"], at
-            previous[row["dimension"]] = row
             moves.append(row)
             at += timedelta(days=rng.expovariate(1 / 20), seconds=rng.randrange(3600))
         if rng.random() < 0.37:  # a lost deal, recycled
@@ -116,8 +112,7 @@ def history(people: int, moves_per_person: int, seed: int) -> Iterator[tuple[str
 
 def _move(key: str, dim: str, frm: str | None, to: str, at: datetime, cause: str = "facts") -> dict[str, Any]:
     return {"person_key": key, "dimension": dim, "from_value": frm, "to_value": to, "at": at, "run_id": 1,
-            "mapping_version": 1, "cause": cause, "deal_id": None, "why": None, "next_value": None,
-            "next_at": None}
+            "mapping_version": 1, "cause": cause, "deal_id": None, "why": None}
 
 
 def _deal(opp: str, lost_on: date, stage: str, reason: str, amount: float) -> dict[str, Any]:
@@ -134,11 +129,14 @@ def load(url: str, people: int, moves_per_person: int, seed: int) -> dict[str, i
     store = StateStore.open(url)
     counts: dict[str, int] = {}
     try:
-        tables = {t.name: t for t in (s.stage_moves, s.recycle_cycles, s.call_tasks, s.deals)}
-        with store.engine.begin() as conn:
-            for name, rows in history(people, moves_per_person, seed):
-                conn.execute(tables[name].insert(), rows)
-                counts[name] = counts.get(name, 0) + len(rows)
+        tables = {t.name: t for t in (s.recycle_cycles, s.call_tasks, s.deals)}
+        for name, rows in history(people, moves_per_person, seed):
+            if name == "stage_moves":
+                store.add_moves(rows)  # linked and counted in the flow, as runs record them
+            else:
+                with store.engine.begin() as conn:
+                    conn.execute(tables[name].insert(), rows)
+            counts[name] = counts.get(name, 0) + len(rows)
     finally:
         store.close()
     return counts

@@ -8,11 +8,14 @@ or not at all, and the next run, deciding the same, records what is left exactly
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from sync.state import schema as s
@@ -134,14 +137,17 @@ class StageHistory:
                                   "deal_id": st.deal_id if dim == "group" else None,
                                   "why": words.get(dim) or None})
                 changed.append(_standing_row(st, at, run_id, mapping_version, rules_digest))
-            if moves:
-                _link_previous(conn, [mv for mv in moves if mv["from_value"] is not None or
-                                      mv["cause"] != "first"])
-                conn.execute(s.stage_moves.insert(), moves)
+            add_moves(conn, moves)
             if changed:
                 upsert_rows(conn, s.assignments, changed, ("person_key",))
             _record_cycles(conn, standings, at=at, run_id=run_id)
         return len(moves)
+
+    def add_moves(self, moves: Sequence[dict[str, object]]) -> None:
+        """Insert moves made elsewhere (backfill, imports, benchmarks) in ONE transaction, linked and
+        counted in the flow like a run's (each a `stage_moves` row without id and next_* columns)."""
+        with self.engine.begin() as conn:
+            add_moves(conn, moves)
 
     def moves_of(self, person_key: str) -> list[Move]:
         """One person's moves, oldest first."""
@@ -167,6 +173,14 @@ class StageHistory:
                     sa.select(s.recycle_cycles).order_by(c.person_key, c.deal_id)):
                 yield dict(r._mapping)
 
+    def flow_rows(self) -> list[tuple[str, str, str, int, int]]:
+        """`stage_flow` as (cohort, stage, next stage, days, people), sorted (for exports and tests)."""
+        f = s.stage_flow.c
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(  # type: ignore[misc]
+                sa.select(f.cohort, f.stage, f.next_stage, f.days, f.n).where(f.n != 0)
+                .order_by(f.cohort, f.stage, f.next_stage, f.days))]
+
     def standing_of(self, person_key: str) -> dict[str, object] | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(s.assignments)
@@ -181,15 +195,68 @@ class StageHistory:
         return [dict(r._mapping) for r in rows]
 
 
-def _link_previous(conn: Connection, moves: Sequence[dict[str, object]]) -> None:
-    """Each new move closes the person's previous move of that dimension (next_value, next_at)."""
+def add_moves(conn: Connection, moves: Sequence[dict[str, object]]) -> None:
+    """Insert `stage_moves` rows (any order): each closes the person's previous move of its dimension
+    (`next_value`, `next_at`), and the stage moves keep `stage_flow` up to date, in the caller's
+    transaction."""
+    if not moves:
+        return
     m = s.stage_moves.c
-    if moves:
-        conn.execute(s.stage_moves.update().where(
-            m.person_key == sa.bindparam("k"), m.dimension == sa.bindparam("d"), m.next_at.is_(None),
-            m.at < sa.bindparam("t")).values(next_value=sa.bindparam("v"), next_at=sa.bindparam("t")),
-            [{"k": mv["person_key"], "d": mv["dimension"], "t": mv["at"], "v": mv["to_value"]}
-             for mv in moves])
+    ordered = sorted(moves, key=lambda mv: mv["at"])  # type: ignore[arg-type,return-value]
+    keys = sorted({str(mv["person_key"]) for mv in ordered if mv["from_value"] is not None
+                   or mv["cause"] != "first"})
+    last: dict[tuple[str, str], dict[str, object]] = {}
+    for part in chunks(keys, IN_CHUNK):  # the open (latest) move of each dimension of these people
+        for row in conn.execute(sa.select(m.id, m.person_key, m.dimension, m.to_value, m.at, m.cause)
+                                .where(m.person_key.in_(part), m.next_at.is_(None))):
+            last[(row.person_key, row.dimension)] = {"id": row.id, "to_value": row.to_value, "at": row.at,
+                                                      "cause": row.cause, "dimension": row.dimension}
+    closed: list[dict[str, object]] = []
+    flow: dict[tuple[str, str, str, int], int] = defaultdict(int)
+    for mv in ordered:
+        key = (str(mv["person_key"]), str(mv["dimension"]))
+        before = last.get(key)
+        if before is not None and before["at"] < mv["at"]:  # type: ignore[operator]
+            before["next_value"], before["next_at"] = mv["to_value"], mv["at"]
+            if "id" in before:
+                closed.append({"i": before["id"], "v": mv["to_value"], "t": mv["at"]})
+            if before["dimension"] == "stage" and before["cause"] != "first" and before["to_value"]:
+                cohort, stage = _cohort(before["at"]), str(before["to_value"])  # type: ignore[arg-type]
+                flow[(cohort, stage, "", -1)] -= 1
+                days = int((mv["at"] - before["at"]).total_seconds() // 86400)  # type: ignore[operator]
+                flow[(cohort, stage, str(mv["to_value"] or ""), days)] += 1
+        if mv["dimension"] == "stage" and mv["cause"] != "first" and mv["to_value"]:
+            flow[(_cohort(mv["at"]), str(mv["to_value"]), "", -1)] += 1  # type: ignore[arg-type]
+        last[key] = mv  # type: ignore[assignment]
+    if closed:
+        conn.execute(s.stage_moves.update().where(m.id == sa.bindparam("i"))
+                     .values(next_value=sa.bindparam("v"), next_at=sa.bindparam("t")), closed)
+    conn.execute(s.stage_moves.insert(), [{**mv, "next_value": mv.get("next_value"),
+                                           "next_at": mv.get("next_at")} for mv in moves])
+    _add_flow(conn, {k: n for k, n in flow.items() if n})
+
+
+def _cohort(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m")
+
+
+def _add_flow(conn: Connection, deltas: Mapping[tuple[str, str, str, int], int]) -> None:
+    if not deltas:
+        return
+    table = s.stage_flow
+    rows = [{"cohort": c, "stage": st, "next_stage": nx, "days": d, "n": n}
+            for (c, st, nx, d), n in deltas.items()]
+    if conn.dialect.name in ("sqlite", "postgresql"):
+        insert = (sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert)(table)
+        conn.execute(insert.on_conflict_do_update(index_elements=list(table.primary_key.columns),
+                                                  set_={"n": table.c.n + insert.excluded.n}), rows)
+        return
+    f = table.c
+    for row in rows:  # other backends: read, then update or insert (the run lock serialises runs)
+        where = (f.cohort == row["cohort"], f.stage == row["stage"], f.next_stage == row["next_stage"],
+                 f.days == row["days"])
+        if conn.execute(table.update().where(*where).values(n=f.n + row["n"])).rowcount == 0:
+            conn.execute(table.insert(), [row])
 
 
 def _standing_row(st: Standing, changed_at: datetime, run_id: int | None, mapping_version: int,

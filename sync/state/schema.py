@@ -290,6 +290,19 @@ stage_moves = sa.Table(
     sa.Index("ix_stage_moves_person", "person_key", "at"),
 )
 
+# The waterfall's flow, kept up to date with `stage_moves` (same transaction) so the report reads a few
+# thousand rows instead of every move: stage entries per cohort (the UTC month of entry) and stage, by
+# where the person went next (`next_stage`, "" while still there) and whole days until then (-1 while
+# still there). Moves of cause "first" are not entries and are not counted.
+stage_flow = sa.Table(
+    "stage_flow", metadata,
+    sa.Column("cohort", sa.String(7), primary_key=True),  # "2026-03"
+    sa.Column("stage", sa.String(64), primary_key=True),
+    sa.Column("next_stage", sa.String(64), primary_key=True),
+    sa.Column("days", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("n", sa.Integer, nullable=False),
+)
+
 # One row per person per lost deal recycled: when they entered a recycle group (and which), when a low
 # group person was promoted to high, the call task; and what came of it, read on later runs: a new
 # opportunity opened after the loss for the person's contact or account, won or lost again.
@@ -395,7 +408,7 @@ def _index_people(conn: Connection) -> None:
 def _create_history(conn: Connection) -> None:
     """The history tables, empty; and one full read of the deals, whose snapshots now keep the day each
     deal was opened (CreatedDate: what tells a new deal of a recycled person)."""
-    for table in (assignments, stage_moves, recycle_cycles):
+    for table in (assignments, stage_moves, stage_flow, recycle_cycles):
         table.create(conn, checkfirst=True)
     for column in ("status", "closed_at"):
         kind = call_tasks.c[column].type.compile(dialect=conn.dialect)

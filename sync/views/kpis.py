@@ -11,9 +11,12 @@ Sections (each over moves or cycles whose date is in [since, until)):
   (their next stage move, whenever it came), and the rate. Someone who went back or into recycling
   first counts when they enter again. People found in a stage by leadsync's first run (cause "first")
   have no entry date: those are not entries.
-- velocity: per cohort and stage, the days from entering a stage to the next stage move (to a tenth
-  of a day): median and p90 (nearest rank: the smallest value with at least that share of the people at
-  or below it), over the moves out of it; those still in it are counted apart.
+- velocity: per cohort and stage, the whole days from entering a stage to the next stage move: median
+  and p90 (nearest rank: the smallest value with at least that share of the people at or below it),
+  over the moves out of it; those still in it are counted apart.
+Conversion and velocity read `stage_flow`, which every recorded move keeps up to date: their cohorts
+are months, so --since/--until select the cohorts from the month of --since whose first day is before
+--until.
 - second pipeline: recycle cycles by first recycle group, by loss reason and by phase at loss: cycles,
   re-engaged, promoted (low to high), called (a call task created), new deals opened after the loss and
   their amount, deals won and their amount, lost again.
@@ -29,7 +32,7 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -60,8 +63,8 @@ class Velocity:
     stage: str
     left: int  # people who entered in the cohort and have moved on
     still_in: int
-    median_days: float | None  # None when fewer than MIN_PEOPLE left
-    p90_days: float | None
+    median_days: int | None  # whole days; None when fewer than MIN_PEOPLE left
+    p90_days: int | None
 
 
 @dataclass(frozen=True)
@@ -121,19 +124,6 @@ def stage_kpis(store: StateStore, mapping: Mapping, *, since: datetime | None = 
 # --------------------------------------------------------------------------- SQL helpers
 
 
-def _month(conn: Connection, col: Any) -> Any:
-    """"YYYY-MM" of a UTCDateTime column (UTC) on either backend."""
-    if conn.dialect.name == "sqlite":
-        return sa.func.substr(col, 1, 7)  # stored as "YYYY-MM-DD HH:MM:SS.ffffff" UTC text
-    return sa.func.to_char(sa.func.timezone("UTC", col), "YYYY-MM")
-
-
-def _days(conn: Connection, start: Any, end: Any) -> Any:
-    if conn.dialect.name == "sqlite":
-        return sa.func.julianday(end) - sa.func.julianday(start)
-    return sa.extract("epoch", end - start) / 86400.0
-
-
 def _in_period(col: Any, since: datetime | None, until: datetime | None) -> list[Any]:
     out = []
     if since is not None:
@@ -152,32 +142,29 @@ def _rate(part: int, whole: int) -> float | None:
 
 def _stage_sections(conn: Connection, waterfall: Sequence[str], since: datetime | None,
                     until: datetime | None) -> tuple[list[Conversion], list[Velocity]]:
-    """One pass over the stage moves in the period, grouped by cohort, stage, whether the next move went
-    forward and the days until it (each move knows the person's next one, so no window is needed)."""
-    m = s.stage_moves.c
+    """From `stage_flow` (kept with the moves): entries per cohort and stage by where they went next and
+    after how many days. Cohorts are months: those from the month of `since` whose first day is before
+    `until`."""
+    f = s.stage_flow.c
+    conds = [f.stage.in_(waterfall), f.n > 0]
+    if since is not None:
+        conds.append(f.cohort >= since.astimezone(UTC).strftime("%Y-%m"))
+    if until is not None:
+        conds.append(f.cohort <= (until - timedelta(microseconds=1)).astimezone(UTC).strftime("%Y-%m"))
     order = {st: i for i, st in enumerate(waterfall)}
-    forward = sa.case((sa.case(order, value=m.next_value, else_=-1) > sa.case(order, value=m.to_value), 1),
-                      else_=0)
-    cohort = _month(conn, m.at)
-    tenths = sa.func.round(_days(conn, m.at, m.next_at) * 10)  # days in the stage, to a tenth
-    rows = conn.execute(
-        sa.select(cohort.label("cohort"), m.to_value.label("stage"), forward.label("forward"),
-                  tenths.label("d"), sa.func.count().label("n"))
-        .where(m.dimension == "stage", m.cause != "first", m.to_value.in_(waterfall),
-               *_in_period(m.at, since, until))
-        .group_by(cohort, m.to_value, forward, tenths))
     entered: dict[tuple[str, str], int] = defaultdict(int)
     moved_on: dict[tuple[str, str], int] = defaultdict(int)
     still: dict[tuple[str, str], int] = defaultdict(int)
-    hist: dict[tuple[str, str], dict[float, int]] = defaultdict(lambda: defaultdict(int))
-    for r in rows:
+    hist: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for r in conn.execute(sa.select(f.cohort, f.stage, f.next_stage, f.days, f.n).where(*conds)):
         key, n = (r.cohort, r.stage), int(r.n)
         entered[key] += n
-        moved_on[key] += n * int(r.forward)
-        if r.d is None:
+        if r.days < 0:
             still[key] += n
-        else:
-            hist[key][float(r.d) / 10] += n
+            continue
+        hist[key][int(r.days)] += n
+        if order.get(r.next_stage, -1) > order[r.stage]:
+            moved_on[key] += n
     conversion, velocity = [], []
     for key in sorted(entered, key=lambda k: (k[0], _pos(waterfall, k[1]))):
         conversion.append(Conversion(key[0], key[1], entered[key], moved_on[key],
@@ -191,7 +178,7 @@ def _stage_sections(conn: Connection, waterfall: Sequence[str], since: datetime 
     return conversion, velocity
 
 
-def _nearest_rank(buckets: Sequence[tuple[float, int]], total: int, share: float) -> float:
+def _nearest_rank(buckets: Sequence[tuple[int, int]], total: int, share: float) -> int:
     """The smallest value with at least `share` of the `total` values at or below it."""
     need, seen = math.ceil(share * total), 0
     for value, n in buckets:

@@ -215,7 +215,8 @@ def history_rows(store: StateStore) -> list[tuple[Any, ...]]:
     ids, row ids): a killed run followed by a completing one must leave exactly what one uninterrupted
     run leaves (every move once, none half-recorded)."""
     moves = sorted((m.person_key, m.dimension, m.from_value, m.to_value, m.cause, m.at.isoformat(),
-                    m.mapping_version, m.deal_id, m.why) for m in store.iter_moves())
+                    m.mapping_version, m.deal_id, m.why, m.next_value, str(m.next_at))
+                   for m in store.iter_moves())
     cycles = sorted(tuple(sorted((k, str(v)) for k, v in c.items() if k != "run_id"))
                     for c in store.iter_cycles())
-    return [*moves, *cycles]
+    return [*moves, *cycles, *store.flow_rows()]
