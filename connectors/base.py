@@ -62,6 +62,7 @@ class LostDeal:
     # None for deals that are not lost (and in snapshots written before leadsync knew the difference).
     lost_date_source: LostDateSource | None = None
     close_date: date | None = None  # Opportunity.CloseDate as read (a forecast; kept for the record)
+    created_at: datetime | None = None  # Opportunity.CreatedDate: when the deal was opened
 
 
 @dataclass(frozen=True, slots=True)

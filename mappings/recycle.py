@@ -23,7 +23,7 @@ from datetime import date
 from typing import NamedTuple
 
 from mappings.coerce import to_epoch
-from mappings.compiled import Mapping
+from mappings.compiled import BehaviourRule, Mapping
 from mappings.facts import (
     TASK_DESCRIPTION_SLOT,
     TASK_SUBJECT_SLOT,
@@ -186,6 +186,12 @@ def decide(
     return NO_DECISION
 
 
+def phase_at_loss(m: Mapping, deal: DealFacts) -> str | None:
+    """The buying phase of the stage a deal was lost at ([phases]), None when unknown or unmapped."""
+    stage = (deal.stage_at_loss or "").strip()
+    return m.phases.get(stage) if stage else None
+
+
 def call_task(
     person: PersonFacts,
     m: Mapping,
@@ -279,15 +285,28 @@ def engagement_since(m: Mapping, lost_on: date, get: Callable[[str], object]) ->
 
     E.g. "email clicks (last 2026-05-01), downloads and form submissions (last 2026-05-03)".
     """
-    parts = []
+    return ", ".join(f"{rule.label} (last {_utc_date(when).isoformat()})"
+                     for rule, when in _events_after(m, lost_on, get))
+
+
+def last_engagement_since(m: Mapping, lost_on: date, get: Callable[[str], object]) -> date | None:
+    """The day of the latest behaviour event on a later day than the loss (the person re-engaged),
+    None when there is none: the test of `engagement_since`, as one date."""
+    whens = [when for _, when in _events_after(m, lost_on, get)]
+    return _utc_date(max(whens)) if whens else None
+
+
+def _events_after(m: Mapping, lost_on: date,
+                  get: Callable[[str], object]) -> list[tuple[BehaviourRule, float]]:
     after = _day_after(lost_on)
+    out = []
     for rule in m.behaviour:
         if rule.last_event:
             raw = get(rule.last_event)
             when = to_epoch(raw) if raw is not None else None
             if when is not None and when >= after:
-                parts.append(f"{rule.label} (last {_utc_date(when).isoformat()})")
-    return ", ".join(parts)
+                out.append((rule, when))
+    return out
 
 
 def _day_after(day: date) -> float:

@@ -115,6 +115,7 @@ def deal_soql(
         "IsDeleted",
         field_name(loss_reason_field),
         "CloseDate",
+        "CreatedDate",
         "Amount",
         "OwnerId",
         "AccountId",
@@ -473,6 +474,7 @@ class DealReader:
             is_deleted=_bool(row.get("IsDeleted")),
             lost_date_source=source,
             close_date=close_date,
+            created_at=parse_datetime(row["CreatedDate"]) if row.get("CreatedDate") else None,
         )
 
     def _histories(self, opp_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:

@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 
 from sync.cli import demo as cli_demo
 from sync.cli import doctor as cli_doctor
+from sync.cli import history as cli_history
 from sync.cli import mappings as cli_mappings
 from sync.cli import report as cli_report
 from sync.cli import runs as cli_runs
@@ -58,6 +59,7 @@ cli_sync.register(app)
 cli_doctor.register(app)
 cli_runs.register(app)
 cli_report.register(app)
+cli_history.register(app)
 cli_demo.register(app)
 
 

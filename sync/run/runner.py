@@ -27,6 +27,7 @@ from connectors.base import (
     LostDeal,
     RetriableAPIError,
 )
+from mappings.digest import rule_sources, rules_digest
 from mappings.engine import assign
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_LOCKED, EXIT_OK, EXIT_RECORD_FAILURES
 from sync.run import binding, people, streams, verify
@@ -37,8 +38,10 @@ from sync.run.lock import LockHeld, LockLost, RunLock
 from sync.run.plan import PlanState, PlanSummary, plan
 from sync.run.plan_model import PersonDesired
 from sync.run.setup import field_expectations, field_specs, located
+from sync.run.standing import standing
 from sync.run.writer import StopRequested, Writer
 from sync.state.errors import StateStoreError
+from sync.state.history import Standing
 from sync.state.records import TaskCycle
 from sync.state.sql import chunks
 
@@ -125,6 +128,8 @@ class _Run:
         # an explanation the mapping writes is compared for everyone: put it in words at once (the
         # engine's lazy path would decide twice)
         self.explained = any(fm.from_name == "explanation" for fm in ctx.mapping.field_mappings)
+        self.sources = rule_sources(ctx.mapping)  # what a person's facts fingerprint covers
+        self.standings: list[Standing] | None = None  # where this chunk's people stand (stage history)
 
     # ------------------------------------------------------------------ outline
     def execute(self, started: float) -> RunResult:
@@ -370,6 +375,7 @@ class _Run:
         self.quarantine()
         lists = email_lists(mapping)
         retry_only = self.failed_records() if self.pull_error is not None else None
+        rules = rules_digest(mapping)
         done = 0
         self.counts["people"] = self.counts["duplicates"] = 0
         for part in people.iter_people(self.ctx.store, optout_property=mapping.hubspot_optout_property,
@@ -381,7 +387,13 @@ class _Run:
             chunk = list(part.people.values())
             if retry_only is not None:
                 chunk = [p for p in chunk if self.has_failed(p, retry_only)]
+            # the stage history: only a run that writes and decides from a complete read records it
+            self.standings = [] if self.writer is not None and retry_only is None else None
             desired, state = self.desire(chunk)
+            if self.standings:
+                self.counts["stage_moves"] += self.ctx.store.record_standing(
+                    self.standings, run_id=self.run_id, at=self.now, mapping_version=mapping.version,
+                    rules_digest=rules)
             wp = plan(desired, state, email_lists=lists)
             if (not self.prepared_lists and self.writer is not None
                     and any(c.op == "add" for c in wp.list_changes.get("salesforce", ()))):
@@ -418,7 +430,10 @@ class _Run:
         mapping, now = self.ctx.mapping, self.now
         pairs = []
         for p in chunk:
-            a = assign(to_person_facts(p), mapping, now, explained=self.explained)
+            facts = to_person_facts(p)
+            a = assign(facts, mapping, now, explained=self.explained)
+            if self.standings is not None:
+                self.standings.append(standing(facts, a, mapping, self.sources, p.deals))
             self.counts[f"group.{a.recycle_group or 'none'}"] += 1
             self.counts[f"rank.{a.rank}"] += 1
             self.counts[f"stage.{a.stage}"] += 1

@@ -56,6 +56,7 @@ def deal_to_json(deal: LostDeal) -> str:
         "modified_at": deal.modified_at.isoformat(), "is_deleted": deal.is_deleted,
         "lost_date_source": deal.lost_date_source,
         "close_date": deal.close_date.isoformat() if deal.close_date else None,
+        "created_at": deal.created_at.isoformat() if deal.created_at else None,
     })
 
 
@@ -75,6 +76,7 @@ def deal_from_json(text: str) -> LostDeal:
         lost_date_source=d.get("lost_date_source", "close_date" if d["lost_date"] else None),
         close_date=date.fromisoformat(d["close_date"]) if d.get("close_date") else
         (date.fromisoformat(d["lost_date"]) if d["lost_date"] and "close_date" not in d else None),
+        created_at=datetime.fromisoformat(d["created_at"]) if d.get("created_at") else None,
     )
 
 

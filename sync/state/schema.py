@@ -158,6 +158,10 @@ call_tasks = sa.Table(
     sa.Column("task_id", sa.String(64), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("run_id", sa.Integer),
+    # migration 7: the task as Salesforce last said (read back by later runs): its Status, and when it
+    # was closed (completed) there; NULL until read
+    sa.Column("status", sa.String(64)),
+    sa.Column("closed_at", UTCDateTime),
 )
 
 runs = sa.Table(
@@ -240,6 +244,93 @@ bindings = sa.Table(
     sa.Column("bound_at", UTCDateTime, nullable=False),
 )
 
+# Migration 7: where each person stands in the shared model now (the last recorded assignment), and
+# every change of it. A row of `stage_moves` is one dimension of one person changing in one run:
+# dimension "stage" (the Demand Waterfall), "rank" (hot/warm/cold) or "group" (the recycle group);
+# from_value NULL = where they start. cause: "first" (no earlier record), "facts" (their data in either
+# system changed), "mapping" (same data, another mapping: a rule change), "time" (same data and mapping:
+# a time-based rule such as the waiting period), "backfill" (reconstructed from the past). `why`: the
+# engine's words for the rule behind the new value (the explanation's lines for that dimension).
+# next_value/next_at: the person's following move of the same dimension, once there is one.
+assignments = sa.Table(
+    "assignments", metadata,
+    sa.Column("person_key", PersonKey, primary_key=True),
+    sa.Column("stage", sa.String(64), nullable=False),
+    sa.Column("rank", sa.String(64), nullable=False),
+    sa.Column("recycle_group", sa.String(64)),
+    sa.Column("deal_id", sa.String(64)),  # the lost deal the recycle group was decided on
+    sa.Column("nurture_list", sa.String(64)),  # key of [nurture.lists] the person is meant to be on
+    sa.Column("score", sa.Integer),
+    sa.Column("facts_digest", sa.String(32), nullable=False),  # the inputs the engine saw
+    sa.Column("mapping_digest", sa.String(32), nullable=False),  # the rules it applied
+    sa.Column("mapping_version", sa.Integer, nullable=False),
+    sa.Column("changed_at", UTCDateTime, nullable=False),
+    sa.Column("run_id", sa.Integer),
+)
+
+stage_moves = sa.Table(
+    "stage_moves", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("person_key", PersonKey, nullable=False),
+    sa.Column("dimension", sa.String(16), nullable=False),
+    sa.Column("from_value", sa.String(64)),
+    sa.Column("to_value", sa.String(64)),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("run_id", sa.Integer),
+    sa.Column("mapping_version", sa.Integer, nullable=False),
+    sa.Column("cause", sa.String(16), nullable=False),
+    sa.Column("deal_id", sa.String(64)),
+    sa.Column("why", sa.Text),
+    # filled when the same person's next move of the same dimension is recorded: where they went and
+    # when (how long they stayed, whether they moved on), so reports need no window over the history
+    sa.Column("next_value", sa.String(64)),
+    sa.Column("next_at", UTCDateTime),
+    # by person only: reports read the whole table in one pass (an index on dimension would make SQLite
+    # fetch two thirds of the rows one by one)
+    sa.Index("ix_stage_moves_person", "person_key", "at"),
+)
+
+# The waterfall's flow, kept up to date with `stage_moves` (same transaction) so the report reads a few
+# thousand rows instead of every move: stage entries per cohort (the UTC month of entry) and stage, by
+# where the person went next (`next_stage`, "" while still there) and whole days until then (-1 while
+# still there). Moves of cause "first" are not entries and are not counted.
+stage_flow = sa.Table(
+    "stage_flow", metadata,
+    sa.Column("cohort", sa.String(7), primary_key=True),  # "2026-03"
+    sa.Column("stage", sa.String(64), primary_key=True),
+    sa.Column("next_stage", sa.String(64), primary_key=True),
+    sa.Column("days", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("n", sa.Integer, nullable=False),
+)
+
+# One row per person per lost deal recycled: when they entered a recycle group (and which), when a low
+# group person was promoted to high, the call task; and what came of it, read on later runs: a new
+# opportunity opened after the loss for the person's contact or account, won or lost again.
+recycle_cycles = sa.Table(
+    "recycle_cycles", metadata,
+    sa.Column("person_key", PersonKey, primary_key=True),
+    sa.Column("deal_id", sa.String(64), primary_key=True),
+    sa.Column("lost_on", sa.Date),
+    sa.Column("loss_reason", sa.Text),
+    sa.Column("phase", sa.String(64)),  # buying phase at loss
+    sa.Column("lost_amount", sa.Float),
+    sa.Column("first_group", sa.String(64), nullable=False),  # high | low | waiting | review
+    sa.Column("entered_at", UTCDateTime, nullable=False),
+    sa.Column("group_now", sa.String(64)),  # NULL once the person left recycling for this deal
+    sa.Column("promoted_at", UTCDateTime),  # low -> high
+    sa.Column("left_at", UTCDateTime),
+    sa.Column("reengaged_at", UTCDateTime),  # their latest behaviour event after the loss (day)
+    sa.Column("task_cycle_key", sa.String(255)),  # the call task's cycle key (call_tasks.cycle_key)
+    sa.Column("new_deal_id", sa.String(64)),
+    sa.Column("new_deal_opened_on", sa.Date),
+    sa.Column("new_deal_amount", sa.Float),
+    sa.Column("new_deal_stage", sa.String(128)),
+    sa.Column("new_deal_state", sa.String(16)),  # open | won | lost
+    sa.Column("new_deal_closed_on", sa.Date),
+    sa.Column("run_id", sa.Integer),
+    sa.Index("ix_recycle_cycles_entered", "entered_at"),
+)
+
 _V1_TABLES = (watermarks, deals, contacts, written_values, list_memberships, call_tasks, runs, failures,
               run_lock)
 
@@ -253,15 +344,20 @@ class Migration:
 
 def _create_v1(conn: Connection) -> None:
     for table in _V1_TABLES:
-        (_contacts_v1 if table is contacts else table).create(conn, checkfirst=True)
+        {contacts: _contacts_v1, call_tasks: _call_tasks_v1}.get(table, table).create(conn, checkfirst=True)
 
 
-_contacts_v1 = sa.Table(  # the contacts table as migration 1 made it (migration 6 adds person_key)
-    "contacts", sa.MetaData(),
-    *(sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
-      for c in contacts.columns if c.name != "person_key"),
-    sa.Index("ix_contacts_email_norm", "email_norm"),
-)
+def _as_created(table: sa.Table, later: Sequence[str]) -> sa.Table:
+    """`table` as migration 1 made it: without the columns later migrations add."""
+    return sa.Table(table.name, sa.MetaData(),
+                    *(sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+                      for c in table.columns if c.name not in later),
+                    *(sa.Index(i.name, *(c.name for c in i.columns)) for i in table.indexes
+                      if not any(c.name in later for c in i.columns)))
+
+
+_contacts_v1 = _as_created(contacts, ("person_key",))  # migration 6 adds person_key
+_call_tasks_v1 = _as_created(call_tasks, ("status", "closed_at"))  # migration 7 adds them
 
 
 def _create_pending_writes(conn: Connection) -> None:
@@ -309,6 +405,17 @@ def _index_people(conn: Connection) -> None:
         last = rows[-1].opportunity_id
 
 
+def _create_history(conn: Connection) -> None:
+    """The history tables, empty; and one full read of the deals, whose snapshots now keep the day each
+    deal was opened (CreatedDate: what tells a new deal of a recycled person)."""
+    for table in (assignments, stage_moves, stage_flow, recycle_cycles):
+        table.create(conn, checkfirst=True)
+    for column in ("status", "closed_at"):
+        kind = call_tasks.c[column].type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE call_tasks ADD COLUMN {column} {kind}"))
+    _reread_deals(conn)
+
+
 def person_key(email: str | None) -> str | None:
     """The person key of a stored email (None when it is not usable)."""
     return parse_email(email)[0]
@@ -339,6 +446,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "list ids kept between runs (list_ids)", _create_list_ids),
     Migration(5, "the org and portal the state belongs to (bindings)", _create_bindings),
     Migration(6, "people resolved in the database (contacts.person_key, deal_contacts)", _index_people),
+    Migration(7, "stage history and recycle cycles (assignments, stage_moves, recycle_cycles); deals read "
+                 "again for their opening dates",
+              _create_history),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -16,6 +16,8 @@ What it holds, and the methods that read and write it:
 - the ids of the lists written to ....... list_ids / set_list_id (see `sync.state.list_ids.ListIds`)
 - the org / portal it belongs to ........ bindings / bind (see `sync.state.bindings.Bindings`)
 - runs and failed records .............. see `sync.state.runs.RunHistory` (mixed in)
+- stage history and recycle cycles ...... record_standing / moves_of / cycles_of (see
+                                         `sync.state.history.StageHistory`)
 - write intents (crash recovery) ........ see `sync.state.pending.PendingWrites` (mixed in)
 The first two rows are `sync.state.snapshots.Snapshots`, the next three `sync.state.ledger.Ledger`.
 
@@ -36,6 +38,7 @@ from sqlalchemy.exc import ArgumentError
 from sync.state import schema as s
 from sync.state.bindings import Bindings
 from sync.state.errors import StateStoreError, describe
+from sync.state.history import StageHistory
 from sync.state.ledger import Ledger
 from sync.state.list_ids import ListIds
 from sync.state.pending import PendingWrites
@@ -101,7 +104,7 @@ def _driver_problem(exc: Exception) -> str:
             "postgresql+psycopg://user@host/db")
 
 
-class StateStore(Snapshots, PeopleIndex, Ledger, ListIds, RunHistory, PendingWrites, Bindings):
+class StateStore(Snapshots, PeopleIndex, Ledger, ListIds, RunHistory, PendingWrites, Bindings, StageHistory):
     """Handle on one state database. Thread-safe (each call takes its own pooled connection)."""
 
     def __init__(self, engine: Engine) -> None:

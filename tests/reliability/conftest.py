@@ -16,7 +16,7 @@ import pytest
 
 from sandbox.launcher import Sandbox
 from tests.reliability.harness import HS_DEFAULT_LIMIT, NOW, PEOPLE, SEED, SF_DEFAULT_LIMIT, Harness
-from tests.reliability.state_compare import FinalState
+from tests.reliability.state_compare import FinalState, history_rows
 
 
 class References:
@@ -28,6 +28,7 @@ class References:
         self.box = box
         self.folder = folder
         self._cache: dict[tuple[int, int], FinalState] = {}
+        self._history: dict[tuple[int, int], list[tuple[object, ...]]] = {}
 
     def get(self, people: int = PEOPLE, seed: int = SEED) -> FinalState:
         key = (people, seed)
@@ -44,7 +45,15 @@ class References:
             assert not state.duplicates, state.duplicates
             assert state.leadsync_writes() > 0
             self._cache[key] = state
+            with h.store() as store:
+                self._history[key] = history_rows(store)
+            assert self._history[key], "the reference run recorded no stage history"
         return self._cache[key]
+
+    def history(self, people: int = PEOPLE, seed: int = SEED) -> list[tuple[object, ...]]:
+        """The stage history an uninterrupted run records (`state_compare.history_rows`)."""
+        self.get(people, seed)
+        return self._history[(people, seed)]
 
 
 @pytest.fixture(scope="session")

@@ -208,3 +208,15 @@ def _sets(what: str, expected: MappingABC[str, frozenset[str]],
         if b - a:
             out.append(f"{what} {name!r}: unexpected members {sorted(b - a)[:10]} ({len(b - a)})")
     return out
+
+
+def history_rows(store: StateStore) -> list[tuple[Any, ...]]:
+    """The stage history (moves and recycle cycles) without what differs between runs by design (run
+    ids, row ids): a killed run followed by a completing one must leave exactly what one uninterrupted
+    run leaves (every move once, none half-recorded)."""
+    moves = sorted((m.person_key, m.dimension, m.from_value, m.to_value, m.cause, m.at.isoformat(),
+                    m.mapping_version, m.deal_id, m.why, m.next_value, str(m.next_at))
+                   for m in store.iter_moves())
+    cycles = sorted(tuple(sorted((k, str(v)) for k, v in c.items() if k != "run_id"))
+                    for c in store.iter_cycles())
+    return [*moves, *cycles, *store.flow_rows()]

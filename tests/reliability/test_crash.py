@@ -36,7 +36,7 @@ import pytest
 from tests.reliability.conftest import References
 from tests.reliability.forkserver import ForkServer
 from tests.reliability.harness import Harness, cli_environment, kill
-from tests.reliability.state_compare import checkpoint_mismatches, differences
+from tests.reliability.state_compare import checkpoint_mismatches, differences, history_rows
 
 pytestmark = pytest.mark.slow  # seconds per test: `pytest -m "not slow"` skips it in a quick loop
 
@@ -173,6 +173,7 @@ def test_sigkill_at_random_points_then_a_normal_run_gives_the_uninterrupted_stat
         assert problems == [], (trial, problems)
         with harness.store() as store:
             assert checkpoint_mismatches(store, harness.box) == [], trial
+            assert history_rows(store) == references.history(), trial  # each move once, none half-done
             runs = [r.status for r in store.list_runs(limit=5)]
         # the completing run; before it each killed run that had started: closed as interrupted (or
         # finished just before its kill)

@@ -203,7 +203,7 @@ def test_migration_6_indexes_the_people_of_a_store_in_use(db_url: str) -> None:
                     "INSERT INTO contacts (system, contact_id, email, email_norm, properties, archived, "
                     "stored_at) VALUES ('hubspot', :cid, :email, :norm, '{}', :no, :at)"),
                     {"cid": cid, "email": email, "norm": (email or "").lower() or None, **stamp})
-        assert migrate(engine) == [6]
+        assert migrate(engine, MIGRATIONS[:6]) == [6]
         with engine.connect() as conn:
             keys = dict(conn.execute(sa.select(state_schema.contacts.c.contact_id,
                                                state_schema.contacts.c.person_key)).all())
@@ -220,3 +220,19 @@ def test_migration_6_indexes_the_people_of_a_store_in_use(db_url: str) -> None:
         assert [d.opportunity_id for d in records.deals] == ["006A"]
         assert records.salesforce_ids == {"003A"}
         assert [c.contact_id for c in records.hubspot] == ["1"]
+
+
+def test_migration_7_adds_the_stage_history_empty(db_url: str) -> None:
+    """Version 7 adds `assignments`, `stage_moves` and `recycle_cycles`, empty: the first run after it
+    records where everyone starts (cause "first"); nothing is made up for the past."""
+    engine = create_engine(db_url)
+    try:
+        migrate(engine, MIGRATIONS[:6])
+        assert migrate(engine) == [7]
+        with engine.connect() as conn:
+            for table in (state_schema.assignments, state_schema.stage_moves, state_schema.recycle_cycles):
+                assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 0
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("call_tasks")}
+            assert {"status", "closed_at"} <= columns
+    finally:
+        engine.dispose()

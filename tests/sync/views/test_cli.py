@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from sync.cli import report as cli_report
 from sync.cli.explain import explain_email_command
 from sync.run.identity import resolve
+from sync.views.kpis import stage_kpis
 from sync.views.report import assignments, build_report
 
 from .worlds import Synced
@@ -49,9 +50,15 @@ def test_report_json_is_the_report(synced: Synced) -> None:
                             "--now", synced.now.isoformat())
     assert code == 0, err
     data = json.loads(out)
+    over_time = data.pop("over_time")
     assert data == build_report(synced.ctx.store, synced.ctx.mapping, synced.now).to_dict()
+    assert over_time == stage_kpis(synced.ctx.store, synced.ctx.mapping).to_dict()
     assert set(data) == {"now", "mapping", "last_run", "people", "lost_deals", "loss_reasons",
                          "recycle_groups", "not_recycled", "nurture_lists", "open_failures"}
+    # the synced book's first run recorded where everyone starts: no entries yet, the losses are there
+    assert over_time["conversion"] == [] and over_time["losses_by_quarter"]
+    assert sum(r["recycled"] for r in over_time["second_pipeline"] if r["by"] == "group") == sum(
+        g["people"] for g in data["recycle_groups"] if g["group"] in ("high", "low", "waiting"))
     assert data["last_run"]["id"] == synced.result.run_id
     assert sum(data["people"]["by_stage"].values()) == data["people"]["total"]
 
@@ -61,7 +68,8 @@ def test_report_tables(synced: Synced) -> None:
     assert code == 0, err
     report = build_report(synced.ctx.store, synced.ctx.mapping, synced.now)
     for title in ("People per shared stage", "Lost deals by loss reason × phase at loss",
-                  "Loss reasons ranked", "Recycle groups", "Nurture lists"):
+                  "Loss reasons ranked", "Recycle groups", "Nurture lists", "Waterfall conversion per cohort",
+                  "Velocity", "Second pipeline", "Loss analysis over time"):
         assert title in out
     assert report.loss_reasons[0].reason in out
     assert f"{report.people} people" in out
@@ -125,3 +133,26 @@ def test_explain_unknown_email_exits_2(synced: Synced, email: str) -> None:
     assert code == 2  # bad input, as documented
     assert out == ""
     assert "not found in the state store" in err and email in err
+
+
+def test_report_csv_writes_each_section(synced: Synced, tmp_path: Path) -> None:
+    folder = tmp_path / "kpis"
+    code, _, err = invoke("report", "--config", str(synced.settings_path), "--csv", str(folder))
+    assert code == 0, err
+    kpis = stage_kpis(synced.ctx.store, synced.ctx.mapping)
+    for name, rows in (("conversion", kpis.conversion), ("velocity", kpis.velocity),
+                       ("second_pipeline", kpis.pipeline), ("losses_by_quarter", kpis.losses)):
+        lines = (folder / f"{name}.csv").read_text(encoding="utf-8-sig").splitlines()
+        assert len(lines) == 1 + len(rows), name
+        assert f"wrote {folder / name}.csv" in err
+    header = (folder / "losses_by_quarter.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header == "quarter,phase,reason,deals,amount"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--since", "2026-05-01", "--until", "2026-04-01"), "must be before --until"),
+    (("--since", "last tuesday"), "--since"),
+])
+def test_report_bad_period_exits_2(synced: Synced, args: tuple[str, ...], message: str) -> None:
+    code, out, err = invoke("report", "--config", str(synced.settings_path), *args)
+    assert code == 2 and out == "" and message in err

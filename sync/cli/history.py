@@ -1,0 +1,58 @@
+"""`leadsync history EMAIL [--json]`: one person's path through the stages and recycle cycles, from the
+local state store (no API calls). The work is in `sync.views.history`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from mappings.emails import parse_email
+from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_NOT_FOUND, EXIT_OK
+from sync.views.history import person_history
+from sync.views.history_render import render_history
+from sync.views.local_state import LocalStateError, open_local_state, output_console
+from sync.views.terminal import visible
+
+CONFIG_HELP = "Settings file (default: $LEADSYNC_CONFIG, else ./settings.toml)."
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `history` command to the leadsync CLI."""
+    app.command("history", help="One person's path through the stages, ranks and recycle groups, with "
+                "dates, the cause and rule of each move, and their recycle cycles. Calls no API.")(history)
+
+
+def history(
+    email: Annotated[str, typer.Argument(help="The person's email (either system's spelling).")],
+    config: Annotated[Path | None, typer.Option("--config", "-c", help=CONFIG_HELP,
+                                                show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the history as JSON.")] = False,
+) -> None:
+    raise typer.Exit(history_command(email, config, as_json))
+
+
+def history_command(email: str, config: Path | str | None, as_json: bool,
+                    console: Console | None = None) -> int:
+    """Print the history; returns the exit code (0 found; 2 not found or bad configuration)."""
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        with open_local_state(config) as local:
+            result = person_history(local.store, email)
+    except LocalStateError as exc:
+        err.print(visible(exc), markup=False)
+        return EXIT_BAD_CONFIG
+    if result is None:
+        _, problem = parse_email(email)
+        why = f"not a usable email ({problem})" if problem else (
+            "no run has recorded this person; run `leadsync sync`")
+        err.print(visible(f"{email}: no history in the state store: {why}"), markup=False)
+        return EXIT_NOT_FOUND
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        render_history(result, console or output_console())
+    return EXIT_OK

@@ -1,0 +1,355 @@
+"""The stage history: where each person stands in the shared model (`assignments`), every change of it
+(`stage_moves`) and each recycle cycle (`recycle_cycles`). Mixed into StateStore.
+
+`record_standing` is called once per chunk of people a run decided, and is ONE transaction: a killed
+run leaves each person either fully recorded for that run (their standing, their moves and their cycle)
+or not at all, and the next run, deciding the same, records what is left exactly once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine
+
+from sync.state import schema as s
+from sync.state.bulk import upsert_rows
+from sync.state.sql import IN_CHUNK, chunks
+
+DIMENSIONS = ("stage", "rank", "group")
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where one person stands after a run decided them, with what the history needs to know."""
+
+    person_key: str
+    stage: str
+    rank: str
+    recycle_group: str | None
+    deal_id: str | None  # the lost deal the recycle group was decided on
+    facts_digest: str
+    # dimension -> the rule behind its value, in words; called only for people who moved (putting the
+    # reasons in words costs more than deciding)
+    why: Callable[[], Mapping[str, str]]
+    cycle: CycleFacts | None = None  # the lost deal being recycled (recycle group high/low/waiting)
+    nurture_list: str | None = None  # key of [nurture.lists] (kept with the standing, not a move)
+    score: int | None = None
+    deals: tuple[DealOutcome, ...] = ()  # every deal of the person (for the outcome of their cycles)
+
+
+@dataclass(frozen=True, slots=True)
+class CycleFacts:
+    """The lost deal a person is recycled on, as this run saw it."""
+
+    deal_id: str
+    lost_on: date | None
+    loss_reason: str | None
+    phase: str | None
+    amount: float | None
+    responded_on: date | None  # their latest behaviour event after the loss (they re-engaged)
+    promoted: bool = False  # lost in a low phase and in group high now: their response promoted them
+    task_cycle_key: str | None = None  # the cycle key a call task for this cycle has (call_tasks)
+
+
+@dataclass(frozen=True, slots=True)
+class DealOutcome:
+    """One of the person's deals as this run saw it: what a recycle cycle's outcome is read from."""
+
+    deal_id: str
+    opened_on: date | None  # the day it was created (None: a snapshot from before leadsync kept it)
+    state: str  # open | won | lost
+    amount: float | None
+    stage: str
+    closed_on: date | None  # won: its close date; lost: its lost date
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    person_key: str
+    dimension: str
+    from_value: str | None
+    to_value: str | None
+    at: datetime
+    run_id: int | None
+    mapping_version: int
+    cause: str
+    deal_id: str | None
+    why: str | None
+    next_value: str | None = None
+    next_at: datetime | None = None
+
+
+def _values(st: Standing) -> dict[str, str | None]:
+    return {"stage": st.stage, "rank": st.rank, "group": st.recycle_group}
+
+
+RECYCLED = frozenset({"high", "low", "waiting"})  # groups that are a recycle cycle
+
+
+class StageHistory:
+    engine: Engine
+
+    def record_standing(self, standings: Sequence[Standing], *, run_id: int | None, at: datetime,
+                        mapping_version: int, rules_digest: str) -> int:
+        """Record where these people stand after this run, in ONE transaction: a move for each dimension
+        that changed since their last record (why: "first", "facts", "mapping" or "time"), their new
+        standing, and their recycle cycle. Returns the number of moves recorded."""
+        if not standings:
+            return 0
+        a = s.assignments.c
+        with self.engine.begin() as conn:
+            before: dict[str, sa.Row[tuple[object, ...]]] = {}
+            for part in chunks(sorted({st.person_key for st in standings}), IN_CHUNK):
+                for row in conn.execute(sa.select(s.assignments).where(a.person_key.in_(part))):
+                    before[row.person_key] = row
+            moves, changed = [], []
+            for st in standings:
+                old = before.get(st.person_key)
+                new = _values(st)
+                if old is None:
+                    cause, was = "first", dict.fromkeys(DIMENSIONS)
+                else:
+                    was = {"stage": old.stage, "rank": old.rank, "group": old.recycle_group}
+                    if was == new and old.deal_id == st.deal_id:
+                        if (old.facts_digest != st.facts_digest or old.mapping_digest != rules_digest
+                                or old.nurture_list != st.nurture_list or old.score != st.score):
+                            changed.append(_standing_row(st, old.changed_at, old.run_id, mapping_version,
+                                                         rules_digest))
+                        continue
+                    cause = ("facts" if old.facts_digest != st.facts_digest else
+                             "mapping" if old.mapping_digest != rules_digest else "time")
+                words = st.why()
+                for dim in DIMENSIONS:
+                    if old is not None and was[dim] == new[dim]:
+                        continue
+                    if old is None and new[dim] is None:
+                        continue
+                    moves.append({"person_key": st.person_key, "dimension": dim, "from_value": was[dim],
+                                  "to_value": new[dim], "at": at, "run_id": run_id,
+                                  "mapping_version": mapping_version, "cause": cause,
+                                  "deal_id": st.deal_id if dim == "group" else None,
+                                  "why": words.get(dim) or None})
+                changed.append(_standing_row(st, at, run_id, mapping_version, rules_digest))
+            add_moves(conn, moves)
+            if changed:
+                upsert_rows(conn, s.assignments, changed, ("person_key",))
+            _record_cycles(conn, standings, at=at, run_id=run_id)
+        return len(moves)
+
+    def add_moves(self, moves: Sequence[dict[str, object]]) -> None:
+        """Insert moves made elsewhere (backfill, imports, benchmarks) in ONE transaction, linked and
+        counted in the flow like a run's (each a `stage_moves` row without id and next_* columns)."""
+        with self.engine.begin() as conn:
+            add_moves(conn, moves)
+
+    def moves_of(self, person_key: str) -> list[Move]:
+        """One person's moves, oldest first."""
+        m = s.stage_moves.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(s.stage_moves).where(m.person_key == person_key)
+                                .order_by(m.at, m.id)).all()
+        return [_move(r) for r in rows]
+
+    def iter_moves(self) -> Iterator[Move]:
+        """Every move, oldest first (for exports and tests; reports aggregate in SQL)."""
+        m = s.stage_moves.c
+        with self.engine.connect() as conn:
+            for r in conn.execution_options(stream_results=True).execute(
+                    sa.select(s.stage_moves).order_by(m.at, m.id)):
+                yield _move(r)
+
+    def iter_cycles(self) -> Iterator[dict[str, object]]:
+        """Every recycle cycle (for exports and tests; reports aggregate in SQL)."""
+        c = s.recycle_cycles.c
+        with self.engine.connect() as conn:
+            for r in conn.execution_options(stream_results=True).execute(
+                    sa.select(s.recycle_cycles).order_by(c.person_key, c.deal_id)):
+                yield dict(r._mapping)
+
+    def flow_rows(self) -> list[tuple[str, str, str, int, int]]:
+        """`stage_flow` as (cohort, stage, next stage, days, people), sorted (for exports and tests)."""
+        f = s.stage_flow.c
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(  # type: ignore[misc]
+                sa.select(f.cohort, f.stage, f.next_stage, f.days, f.n).where(f.n != 0)
+                .order_by(f.cohort, f.stage, f.next_stage, f.days))]
+
+    def standing_of(self, person_key: str) -> dict[str, object] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(s.assignments)
+                               .where(s.assignments.c.person_key == person_key)).first()
+        return None if row is None else dict(row._mapping)
+
+    def cycles_of(self, person_key: str) -> list[dict[str, object]]:
+        c = s.recycle_cycles.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(s.recycle_cycles).where(c.person_key == person_key)
+                                .order_by(c.entered_at, c.deal_id)).all()
+        return [dict(r._mapping) for r in rows]
+
+
+def add_moves(conn: Connection, moves: Sequence[dict[str, object]]) -> None:
+    """Insert `stage_moves` rows (any order): each closes the person's previous move of its dimension
+    (`next_value`, `next_at`), and the stage moves keep `stage_flow` up to date, in the caller's
+    transaction."""
+    if not moves:
+        return
+    m = s.stage_moves.c
+    ordered = sorted(moves, key=lambda mv: mv["at"])  # type: ignore[arg-type,return-value]
+    keys = sorted({str(mv["person_key"]) for mv in ordered if mv["from_value"] is not None
+                   or mv["cause"] != "first"})
+    last: dict[tuple[str, str], dict[str, object]] = {}
+    for part in chunks(keys, IN_CHUNK):  # the open (latest) move of each dimension of these people
+        for row in conn.execute(sa.select(m.id, m.person_key, m.dimension, m.to_value, m.at, m.cause)
+                                .where(m.person_key.in_(part), m.next_at.is_(None))):
+            last[(row.person_key, row.dimension)] = {"id": row.id, "to_value": row.to_value, "at": row.at,
+                                                      "cause": row.cause, "dimension": row.dimension}
+    closed: list[dict[str, object]] = []
+    flow: dict[tuple[str, str, str, int], int] = defaultdict(int)
+    for mv in ordered:
+        key = (str(mv["person_key"]), str(mv["dimension"]))
+        before = last.get(key)
+        if before is not None and before["at"] < mv["at"]:  # type: ignore[operator]
+            before["next_value"], before["next_at"] = mv["to_value"], mv["at"]
+            if "id" in before:
+                closed.append({"i": before["id"], "v": mv["to_value"], "t": mv["at"]})
+            if before["dimension"] == "stage" and before["cause"] != "first" and before["to_value"]:
+                cohort, stage = _cohort(before["at"]), str(before["to_value"])  # type: ignore[arg-type]
+                flow[(cohort, stage, "", -1)] -= 1
+                days = int((mv["at"] - before["at"]).total_seconds() // 86400)  # type: ignore[operator]
+                flow[(cohort, stage, str(mv["to_value"] or ""), days)] += 1
+        if mv["dimension"] == "stage" and mv["cause"] != "first" and mv["to_value"]:
+            flow[(_cohort(mv["at"]), str(mv["to_value"]), "", -1)] += 1  # type: ignore[arg-type]
+        last[key] = mv  # type: ignore[assignment]
+    if closed:
+        conn.execute(s.stage_moves.update().where(m.id == sa.bindparam("i"))
+                     .values(next_value=sa.bindparam("v"), next_at=sa.bindparam("t")), closed)
+    conn.execute(s.stage_moves.insert(), [{**mv, "next_value": mv.get("next_value"),
+                                           "next_at": mv.get("next_at")} for mv in moves])
+    _add_flow(conn, {k: n for k, n in flow.items() if n})
+
+
+def _cohort(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m")
+
+
+def _add_flow(conn: Connection, deltas: Mapping[tuple[str, str, str, int], int]) -> None:
+    if not deltas:
+        return
+    table = s.stage_flow
+    rows = [{"cohort": c, "stage": st, "next_stage": nx, "days": d, "n": n}
+            for (c, st, nx, d), n in deltas.items()]
+    if conn.dialect.name in ("sqlite", "postgresql"):
+        insert = (sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert)(table)
+        conn.execute(insert.on_conflict_do_update(index_elements=list(table.primary_key.columns),
+                                                  set_={"n": table.c.n + insert.excluded.n}), rows)
+        return
+    f = table.c
+    for row in rows:  # other backends: read, then update or insert (the run lock serialises runs)
+        where = (f.cohort == row["cohort"], f.stage == row["stage"], f.next_stage == row["next_stage"],
+                 f.days == row["days"])
+        if conn.execute(table.update().where(*where).values(n=f.n + row["n"])).rowcount == 0:
+            conn.execute(table.insert(), [row])
+
+
+def _standing_row(st: Standing, changed_at: datetime, run_id: int | None, mapping_version: int,
+                  rules_digest: str) -> dict[str, object]:
+    return {"person_key": st.person_key, "stage": st.stage, "rank": st.rank,
+            "recycle_group": st.recycle_group, "deal_id": st.deal_id, "nurture_list": st.nurture_list,
+            "score": st.score, "facts_digest": st.facts_digest,
+            "mapping_digest": rules_digest, "mapping_version": mapping_version, "changed_at": changed_at,
+            "run_id": run_id}
+
+
+def _move(r: sa.Row[tuple[object, ...]]) -> Move:
+    return Move(r.person_key, r.dimension, r.from_value, r.to_value, r.at, r.run_id, r.mapping_version,
+                r.cause, r.deal_id, r.why, r.next_value, r.next_at)
+
+
+def _record_cycles(conn: Connection, standings: Sequence[Standing], *, at: datetime,
+                   run_id: int | None) -> None:
+    """Open a cycle when a person enters a recycle group on a lost deal; note a promotion (low -> high)
+    and a response after the loss; close it (left_at) when they leave recycling or another lost deal
+    takes over. Cycles stay for the report (the second pipeline)."""
+    c = s.recycle_cycles.c
+    keys = sorted({st.person_key for st in standings})
+    open_cycles: dict[str, list[sa.Row[tuple[object, ...]]]] = {}
+    pending: dict[str, list[sa.Row[tuple[object, ...]]]] = {}  # cycles whose outcome may still change
+    unsettled = sa.or_(c.new_deal_state.is_(None), c.new_deal_state == "open")
+    for part in chunks(keys, IN_CHUNK):
+        for row in conn.execute(sa.select(s.recycle_cycles)
+                                .where(c.person_key.in_(part), sa.or_(c.left_at.is_(None), unsettled))):
+            if row.left_at is None:
+                open_cycles.setdefault(row.person_key, []).append(row)
+            if row.new_deal_state in (None, "open"):
+                pending.setdefault(row.person_key, []).append(row)
+    inserts: list[dict[str, object]] = []
+    for st in standings:
+        for row in pending.get(st.person_key, ()):
+            outcome = _outcome(row.deal_id, row.lost_on, st.deals)
+            if outcome is not None and outcome != tuple(getattr(row, k) for k in _OUTCOME):
+                conn.execute(s.recycle_cycles.update().where(
+                    c.person_key == st.person_key, c.deal_id == row.deal_id).values(
+                    **dict(zip(_OUTCOME, outcome, strict=True)), run_id=run_id))
+        current = st.cycle if st.recycle_group in RECYCLED else None
+        for row in open_cycles.get(st.person_key, ()):
+            if current is not None and row.deal_id == current.deal_id:
+                values: dict[str, object] = {}
+                if row.group_now != st.recycle_group:
+                    values["group_now"] = st.recycle_group
+                if current.promoted and row.promoted_at is None:
+                    values["promoted_at"] = at
+                if current.responded_on is not None and row.reengaged_at is None:
+                    values["reengaged_at"] = _day_start(current.responded_on)
+                if values:
+                    values["run_id"] = run_id
+                    conn.execute(s.recycle_cycles.update().where(
+                        c.person_key == st.person_key, c.deal_id == row.deal_id).values(**values))
+            else:  # left recycling, or recycled on another (later) lost deal now
+                conn.execute(s.recycle_cycles.update().where(
+                    c.person_key == st.person_key, c.deal_id == row.deal_id)
+                    .values(left_at=at, group_now=None, run_id=run_id))
+        if current is None or any(r.deal_id == current.deal_id for r in open_cycles.get(st.person_key, ())):
+            continue
+        inserts.append({"person_key": st.person_key, "deal_id": current.deal_id, "lost_on": current.lost_on,
+                        "loss_reason": current.loss_reason, "phase": current.phase,
+                        "lost_amount": current.amount, "first_group": st.recycle_group, "entered_at": at,
+                        "group_now": st.recycle_group, "promoted_at": at if current.promoted else None,
+                        "left_at": None, "task_cycle_key": current.task_cycle_key,
+                        "reengaged_at": (_day_start(current.responded_on)
+                                         if current.responded_on is not None else None),
+                        "run_id": run_id,
+                        **dict(zip(_OUTCOME, _outcome(current.deal_id, current.lost_on, st.deals)
+                                   or (None,) * len(_OUTCOME), strict=True))})
+    if inserts:
+        # a cycle closed earlier and entered again (a deal re-opened and lost again on the same day
+        # keeps its id): start it afresh
+        upsert_rows(conn, s.recycle_cycles, inserts, ("person_key", "deal_id"))
+
+
+_OUTCOME = ("new_deal_id", "new_deal_opened_on", "new_deal_amount", "new_deal_stage", "new_deal_state",
+            "new_deal_closed_on")
+
+
+def _outcome(lost_deal: str, lost_on: date | None,
+             deals: Sequence[DealOutcome]) -> tuple[object, ...] | None:
+    """The second pipeline of one cycle: the first deal of the person opened after the loss day (not
+    the lost deal itself), with its amount, stage and state; None when there is none (yet)."""
+    if lost_on is None:
+        return None
+    later = [d for d in deals if d.deal_id != lost_deal and d.opened_on is not None and d.opened_on > lost_on]
+    if not later:
+        return None
+    d = min(later, key=lambda x: (x.opened_on, x.deal_id))
+    return (d.deal_id, d.opened_on, d.amount, d.stage, d.state, d.closed_on if d.state != "open" else None)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)

@@ -1,0 +1,268 @@
+"""Stage KPIs over time, computed in the database from the stage history (`stage_moves`,
+`recycle_cycles`, `call_tasks`) and the deal snapshots: no person is loaded into Python, so the
+report's cost grows with the number of cohorts, not of people.
+
+    stage_kpis(store, mapping, since=None, until=None) -> StageKpis        .to_dict() for --json
+
+Sections (each over moves or cycles whose date is in [since, until)):
+- conversion: per cohort (the month people entered a stage) and stage of the Demand Waterfall (the
+  mapping's `stages.order`, without the `recycle` stage): entries into it (a person who enters the same
+  stage twice in a month counts twice), how many moved on from it to a stage further along the order
+  (their next stage move, whenever it came), and the rate. Someone who went back or into recycling
+  first counts when they enter again. People found in a stage by leadsync's first run (cause "first")
+  have no entry date: those are not entries.
+- velocity: per cohort and stage, the whole days from entering a stage to the next stage move: median
+  and p90 (nearest rank: the smallest value with at least that share of the people at or below it),
+  over the moves out of it; those still in it are counted apart.
+Conversion and velocity read `stage_flow`, which every recorded move keeps up to date: their cohorts
+are months, so --since/--until select the cohorts from the month of --since whose first day is before
+--until.
+- second pipeline: recycle cycles by first recycle group, by loss reason and by phase at loss: cycles,
+  re-engaged, promoted (low to high), called (a call task created), new deals opened after the loss and
+  their amount, deals won and their amount, lost again.
+- loss analysis over time: lost deals (not deleted) per quarter of their lost date, phase at loss ×
+  loss reason, deals and amount.
+A rate or median over fewer than MIN_PEOPLE people is not given (`None`, "too little data") instead of
+a number that would mislead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from mappings import Mapping
+from sync.state import schema as s
+from sync.state.store import StateStore
+
+MIN_PEOPLE = 5
+UNMAPPED = "unmapped"
+NO_REASON = "(none)"
+TOO_LITTLE = "too little data"
+
+
+@dataclass(frozen=True)
+class Conversion:
+    cohort: str  # "2026-03": the month people entered `stage`
+    stage: str
+    entered: int  # entries into the stage
+    converted: int  # of them, the next stage move went further along the order
+    rate: float | None  # converted / entered; None when fewer than MIN_PEOPLE entered
+
+
+@dataclass(frozen=True)
+class Velocity:
+    cohort: str
+    stage: str
+    left: int  # people who entered in the cohort and have moved on
+    still_in: int
+    median_days: int | None  # whole days; None when fewer than MIN_PEOPLE left
+    p90_days: int | None
+
+
+@dataclass(frozen=True)
+class PipelineRow:
+    by: str  # "group" | "reason" | "phase"
+    value: str
+    recycled: int
+    reengaged: int
+    promoted: int
+    called: int
+    new_deals: int
+    new_amount: float
+    won_deals: int
+    won_amount: float
+    lost_again: int
+
+
+@dataclass(frozen=True)
+class LossCell:
+    quarter: str  # "2026-Q1"
+    phase: str
+    reason: str
+    deals: int
+    amount: float
+
+
+@dataclass(frozen=True)
+class StageKpis:
+    since: datetime | None
+    until: datetime | None
+    waterfall: tuple[str, ...]
+    conversion: list[Conversion]
+    velocity: list[Velocity]
+    pipeline: list[PipelineRow]
+    losses: list[LossCell]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"since": self.since.isoformat() if self.since else None,
+                "until": self.until.isoformat() if self.until else None,
+                "min_people": MIN_PEOPLE, "waterfall": list(self.waterfall),
+                "conversion": [asdict(r) for r in self.conversion],
+                "velocity": [asdict(r) for r in self.velocity],
+                "second_pipeline": [asdict(r) for r in self.pipeline],
+                "losses_by_quarter": [asdict(r) for r in self.losses]}
+
+
+def stage_kpis(store: StateStore, mapping: Mapping, *, since: datetime | None = None,
+               until: datetime | None = None) -> StageKpis:
+    waterfall = tuple(st for st in mapping.stage_order if st != "recycle")
+    with store.engine.connect() as conn:
+        conversion, velocity = _stage_sections(conn, waterfall, since, until)
+        pipeline = _pipeline(conn, since, until)
+        losses = _losses(conn, mapping, since, until)
+    return StageKpis(since, until, waterfall, conversion, velocity, pipeline, losses)
+
+
+# --------------------------------------------------------------------------- SQL helpers
+
+
+def _in_period(col: Any, since: datetime | None, until: datetime | None) -> list[Any]:
+    out = []
+    if since is not None:
+        out.append(col >= since)
+    if until is not None:
+        out.append(col < until)
+    return out
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole >= MIN_PEOPLE else None
+
+
+# --------------------------------------------------------------------------- conversion and velocity
+
+
+def _stage_sections(conn: Connection, waterfall: Sequence[str], since: datetime | None,
+                    until: datetime | None) -> tuple[list[Conversion], list[Velocity]]:
+    """From `stage_flow` (kept with the moves): entries per cohort and stage by where they went next and
+    after how many days. Cohorts are months: those from the month of `since` whose first day is before
+    `until`."""
+    f = s.stage_flow.c
+    conds = [f.stage.in_(waterfall), f.n > 0]
+    if since is not None:
+        conds.append(f.cohort >= since.astimezone(UTC).strftime("%Y-%m"))
+    if until is not None:
+        conds.append(f.cohort <= (until - timedelta(microseconds=1)).astimezone(UTC).strftime("%Y-%m"))
+    order = {st: i for i, st in enumerate(waterfall)}
+    entered: dict[tuple[str, str], int] = defaultdict(int)
+    moved_on: dict[tuple[str, str], int] = defaultdict(int)
+    still: dict[tuple[str, str], int] = defaultdict(int)
+    hist: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for r in conn.execute(sa.select(f.cohort, f.stage, f.next_stage, f.days, f.n).where(*conds)):
+        key, n = (r.cohort, r.stage), int(r.n)
+        entered[key] += n
+        if r.days < 0:
+            still[key] += n
+            continue
+        hist[key][int(r.days)] += n
+        if order.get(r.next_stage, -1) > order[r.stage]:
+            moved_on[key] += n
+    conversion, velocity = [], []
+    for key in sorted(entered, key=lambda k: (k[0], _pos(waterfall, k[1]))):
+        conversion.append(Conversion(key[0], key[1], entered[key], moved_on[key],
+                                     _rate(moved_on[key], entered[key])))
+        buckets = sorted(hist[key].items()) if key in hist else []
+        left = sum(n for _, n in buckets)
+        enough = left >= MIN_PEOPLE
+        velocity.append(Velocity(key[0], key[1], left, still.get(key, 0),
+                                 _nearest_rank(buckets, left, 0.5) if enough else None,
+                                 _nearest_rank(buckets, left, 0.9) if enough else None))
+    return conversion, velocity
+
+
+def _nearest_rank(buckets: Sequence[tuple[int, int]], total: int, share: float) -> int:
+    """The smallest value with at least `share` of the `total` values at or below it."""
+    need, seen = math.ceil(share * total), 0
+    for value, n in buckets:
+        seen += n
+        if seen >= need:
+            return value
+    return buckets[-1][0]
+
+
+def _pos(order: Sequence[str], stage: str) -> int:
+    return order.index(stage) if stage in order else len(order)
+
+
+# --------------------------------------------------------------------------- second pipeline
+
+
+def _pipeline(conn: Connection, since: datetime | None, until: datetime | None) -> list[PipelineRow]:
+    c, t = s.recycle_cycles.c, s.call_tasks.c
+    called = sa.exists().where(t.cycle_key == c.task_cycle_key)
+    one = sa.literal(1)
+    cols = (sa.func.count().label("recycled"),
+            sa.func.count(c.reengaged_at).label("reengaged"),
+            sa.func.count(c.promoted_at).label("promoted"),
+            sa.func.sum(sa.case((called, one), else_=0)).label("called"),
+            sa.func.count(c.new_deal_id).label("new_deals"),
+            sa.func.coalesce(sa.func.sum(c.new_deal_amount), 0).label("new_amount"),
+            sa.func.sum(sa.case((c.new_deal_state == "won", one), else_=0)).label("won_deals"),
+            sa.func.coalesce(sa.func.sum(sa.case((c.new_deal_state == "won", c.new_deal_amount))), 0)
+            .label("won_amount"),
+            sa.func.sum(sa.case((c.new_deal_state == "lost", one), else_=0)).label("lost_again"))
+    out: list[PipelineRow] = []
+    for by, col in (("group", c.first_group), ("reason", c.loss_reason), ("phase", c.phase)):
+        rows = conn.execute(sa.select(col.label("value"), *cols)
+                            .where(*_in_period(c.entered_at, since, until)).group_by(col))
+        part = [PipelineRow(by, _label(by, r.value), int(r.recycled), int(r.reengaged), int(r.promoted),
+                            int(r.called or 0), int(r.new_deals), float(r.new_amount), int(r.won_deals or 0),
+                            float(r.won_amount), int(r.lost_again or 0)) for r in rows]
+        out.extend(sorted(part, key=lambda p: (-p.recycled, p.value)))
+    return out
+
+
+def _label(by: str, value: str | None) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return NO_REASON if by == "reason" else UNMAPPED
+    return value
+
+
+# --------------------------------------------------------------------------- losses over time
+
+
+def _losses(conn: Connection, mapping: Mapping, since: datetime | None,
+            until: datetime | None) -> list[LossCell]:
+    d = s.deals.c
+    # the snapshot's JSON: PostgreSQL casts the text; SQLite reads it as it is (a CAST to JSON there
+    # would take the text as a number)
+    data = sa.cast(d.data, sa.JSON) if conn.dialect.name != "sqlite" else sa.type_coerce(d.data, sa.JSON)
+    lost = sa.select(data["lost_date"].as_string().label("lost_on"),
+                     data["stage_at_loss"].as_string().label("stage"),
+                     data["loss_reason"].as_string().label("reason"),
+                     data["amount"].as_float().label("amount")).where(
+        d.state == "lost", d.is_deleted.is_(False)).subquery("lost")
+    x = lost.c
+    conds = [x.lost_on.is_not(None)]
+    if since is not None:
+        conds.append(x.lost_on >= since.date().isoformat())
+    if until is not None:
+        conds.append(x.lost_on < until.date().isoformat())
+    month = sa.func.substr(x.lost_on, 1, 7)
+    rows = conn.execute(sa.select(month.label("month"), x.stage, x.reason, sa.func.count().label("deals"),
+                                  sa.func.coalesce(sa.func.sum(x.amount), 0).label("amount"))
+                        .where(*conds).group_by(month, x.stage, x.reason))
+    cells: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
+    for r in rows:
+        phase = mapping.phases.get((r.stage or "").strip(), UNMAPPED) if r.stage else UNMAPPED
+        why = (r.reason or "").strip() or NO_REASON
+        cell = cells[(_quarter(r.month), phase, why)]
+        cell[0] += int(r.deals)
+        cell[1] += float(r.amount)
+    ordered = sorted(cells.items(), key=lambda kv: (kv[0][0], -kv[1][0], kv[0][1:]))
+    return [LossCell(q, p, why, int(n), round(amt, 2)) for (q, p, why), (n, amt) in ordered]
+
+
+def _quarter(month: str) -> str:
+    year, mm = month.split("-")
+    return f"{year}-Q{(int(mm) - 1) // 3 + 1}"
+
+
