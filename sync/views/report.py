@@ -53,7 +53,7 @@ from mappings.recycle import engagement_since
 from sync.run import people
 from sync.run.identity import Person, Resolution, to_person_facts
 from sync.state.store import StateStore
-from sync.views.report_sql import StoredCounts, stored_counts
+from sync.views.report_sql import StoredCounts, managed_counts, stored_counts
 
 UNMAPPED = "unmapped"
 NO_REASON = "(none)"
@@ -462,7 +462,7 @@ def _lists(store: StateStore, mapping: Mapping,
     that the mapping no longer names (keys empty: the next run removes those members)."""
     out = []
     for system in SYSTEMS:
-        managed = Counter(m.list_name for m in store.get_memberships(system))
+        managed = managed_counts(store, system)
         by_name: dict[str, list[str]] = defaultdict(list)
         for key in mapping.nurture_lists:
             by_name[mapping.list_name(key, system)].append(key)

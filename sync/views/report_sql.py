@@ -2,6 +2,7 @@
 is loaded into Python (`sync.views.report.build_report` without `now` assembles them).
 
     stored_counts(store) -> StoredCounts
+    managed_counts(store, system) -> Counter: list name -> memberships leadsync manages (both paths)
 
 - standings: people per (stage, rank, recycle group) from `assignments`, the standing each person was
   last decided to have (a run that writes and read everything records it, `sync.state.history`). Only
@@ -18,6 +19,7 @@ The deal fields come from the snapshot's JSON (as `sync.views.kpis` reads it on 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +71,15 @@ def stored_counts(store: StateStore) -> StoredCounts:
                       sa.func.coalesce(sa.func.sum(x.amount), 0).label("amount"))
             .group_by(x.stage, x.reason))]
     return StoredCounts(standings, grouped, lists, lost_deals)
+
+
+def managed_counts(store: StateStore, system: str) -> Counter[str]:
+    """List name -> the memberships leadsync recorded in `system` (confirmed writes), counted in SQL."""
+    m = s.list_memberships.c
+    with store.engine.connect() as conn:
+        return Counter({r.list_name: int(r.n) for r in conn.execute(
+            sa.select(m.list_name, sa.func.count().label("n")).where(m.system == system)
+            .group_by(m.list_name))})
 
 
 def _alive() -> Any:
