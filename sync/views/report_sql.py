@@ -14,7 +14,9 @@ is loaded into Python (`sync.views.report.build_report` without `now` assembles 
 - lists: per nurture list key (as the engine decided it: an opted-out person has none that sends
   email): people and records in each system.
 - lost deals: every stored lost deal (not deleted) per (stage at loss, loss reason): deals and amount.
-The deal fields come from the snapshot's JSON (as `sync.views.kpis` reads it on both backends).
+The first three come from ONE grouped pass over `assignments` (outer-joined to the lost deals), so
+each person's presence in the store is checked once; the deal fields come from the snapshot's JSON (as
+`sync.views.kpis` reads it on both backends).
 """
 
 from __future__ import annotations
@@ -36,41 +38,53 @@ class StoredCounts:
     grouped_deals: list[tuple[str, str | None, str | None, int, float, int]]  # group, stage at loss,
     #                                                      reason, people, amount, re-engaged
     lists: list[tuple[str, int, int, int, int]]  # list key, SF people, SF records,
-    #                                                   HubSpot people, HubSpot records
+    #                                             HubSpot people, HubSpot records
     lost_deals: list[tuple[str | None, str | None, int, float]]  # stage at loss, reason, deals, amount
 
 
 def stored_counts(store: StateStore) -> StoredCounts:
+    """One pass over the standings (each person's liveness checked once) and one over the lost deals."""
     a = s.assignments.c
+    standings: dict[tuple[str, str, str | None], int] = {}
+    grouped: dict[tuple[str, str | None, str | None], list[Any]] = {}
+    lists: dict[str, list[int]] = {}
     with store.engine.connect() as conn:
-        alive = _alive()
-        standings = [(r.stage, r.rank, r.recycle_group, int(r.n)) for r in conn.execute(
-            sa.select(a.stage, a.rank, a.recycle_group, sa.func.count().label("n"))
-            .where(alive).group_by(a.stage, a.rank, a.recycle_group))]
         lost = _lost(conn)
         x = lost.c
-        grouped = [(r.recycle_group, r.stage, r.reason, int(r.n), float(r.amount), int(r.reengaged))
-                   for r in conn.execute(
-            sa.select(a.recycle_group, x.stage, x.reason, sa.func.count().label("n"),
-                      sa.func.coalesce(sa.func.sum(x.amount), 0).label("amount"),
-                      sa.func.count(a.reengaged_on).label("reengaged"))
-            .join_from(s.assignments, lost, x.opportunity_id == a.deal_id)
-            .where(a.recycle_group.is_not(None), alive)
-            .group_by(a.recycle_group, x.stage, x.reason))]
         sf, hs = a.salesforce_records, a.hubspot_records
-        lists = [(r.nurture_list, int(r.sf_people or 0), int(r.sf or 0),
-                  int(r.hs_people or 0), int(r.hs or 0)) for r in conn.execute(
-            sa.select(a.nurture_list,
+        found = x.opportunity_id.is_not(None)
+        keys = (a.stage, a.rank, a.recycle_group, a.nurture_list, x.stage.label("lost_stage"), x.reason)
+        rows = conn.execute(
+            sa.select(*keys, sa.func.count().label("n"), sa.func.count(x.opportunity_id).label("deals"),
+                      sa.func.coalesce(sa.func.sum(x.amount), 0).label("amount"),
+                      sa.func.count(sa.case((found, a.reengaged_on))).label("reengaged"),
                       sa.func.sum(sa.case((sf > 0, 1), else_=0)).label("sf_people"),
                       sa.func.sum(sf).label("sf"),
                       sa.func.sum(sa.case((hs > 0, 1), else_=0)).label("hs_people"),
                       sa.func.sum(hs).label("hs"))
-            .where(a.nurture_list.is_not(None), alive).group_by(a.nurture_list))]
+            .select_from(s.assignments.outerjoin(
+                lost, sa.and_(x.opportunity_id == a.deal_id, a.recycle_group.is_not(None))))
+            .where(_alive()).group_by(*keys))
+        for r in rows:
+            n = int(r.n)
+            key = (r.stage, r.rank, r.recycle_group)
+            standings[key] = standings.get(key, 0) + n
+            if r.recycle_group is not None and int(r.deals):
+                g = grouped.setdefault((r.recycle_group, r.lost_stage, r.reason), [0, 0.0, 0])
+                g[0] += int(r.deals)
+                g[1] += float(r.amount)
+                g[2] += int(r.reengaged)
+            if r.nurture_list is not None:
+                li = lists.setdefault(r.nurture_list, [0, 0, 0, 0])
+                for i, v in enumerate((r.sf_people, r.sf, r.hs_people, r.hs)):
+                    li[i] += int(v or 0)
         lost_deals = [(r.stage, r.reason, int(r.n), float(r.amount)) for r in conn.execute(
             sa.select(x.stage, x.reason, sa.func.count().label("n"),
                       sa.func.coalesce(sa.func.sum(x.amount), 0).label("amount"))
             .group_by(x.stage, x.reason))]
-    return StoredCounts(standings, grouped, lists, lost_deals)
+    return StoredCounts([(*k, n) for k, n in standings.items()],
+                        [(*k, int(v[0]), float(v[1]), int(v[2])) for k, v in grouped.items()],
+                        [(k, *v) for k, v in lists.items()], lost_deals)
 
 
 def managed_counts(store: StateStore, system: str) -> Counter[str]:
