@@ -261,6 +261,12 @@ assignments = sa.Table(
     sa.Column("deal_id", sa.String(64)),  # the lost deal the recycle group was decided on
     sa.Column("nurture_list", sa.String(64)),  # key of [nurture.lists] the person is meant to be on
     sa.Column("score", sa.Integer),
+    # what the snapshot report counts without deciding anyone again (sync.views.report_sql): how many
+    # records the person has in each system (a list member per record) and their latest behaviour event
+    # after the loss of `deal_id` (any group: they re-engaged)
+    sa.Column("salesforce_records", sa.Integer),
+    sa.Column("hubspot_records", sa.Integer),
+    sa.Column("reengaged_on", sa.Date),
     sa.Column("facts_digest", sa.String(32), nullable=False),  # the inputs the engine saw
     sa.Column("mapping_digest", sa.String(32), nullable=False),  # the rules it applied
     sa.Column("mapping_version", sa.Integer, nullable=False),
