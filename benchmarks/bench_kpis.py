@@ -163,7 +163,8 @@ def _deal(opp: str, lost_on: date, stage: str, reason: str, amount: float) -> di
                  account_name=None, account_employees=None, account_industry=None, contacts=(),
                  modified_at=stamp)
     return {"opportunity_id": opp, "data": deal_to_json(d), "state": "lost", "modified_at": stamp,
-            "is_deleted": False, "stored_at": stamp}
+            "is_deleted": False, "stored_at": stamp,  # the columns as the snapshot writer fills them
+            **s.deal_columns(d.lost_date, d.stage_at_loss, d.loss_reason, d.amount)}
 
 
 def load(url: str, people: int, moves_per_person: int, seed: int) -> dict[str, int]:
@@ -178,6 +179,9 @@ def load(url: str, people: int, moves_per_person: int, seed: int) -> dict[str, i
                 with store.engine.begin() as conn:
                     conn.execute(tables[name].insert(), rows)
             counts[name] = counts.get(name, 0) + len(rows)
+        if store.engine.dialect.name == "postgresql":  # statistics, as autovacuum keeps them on a live server
+            with store.engine.begin() as conn:
+                conn.exec_driver_sql("ANALYZE")
     finally:
         store.close()
     return counts

@@ -15,8 +15,8 @@ is loaded into Python (`sync.views.report.build_report` without `now` assembles 
   email): people and records in each system.
 - lost deals: every stored lost deal (not deleted) per (stage at loss, loss reason): deals and amount.
 The first three come from ONE grouped pass over `assignments` (outer-joined to the lost deals), so
-each person's presence in the store is checked once; the deal fields come from the snapshot's JSON (as
-`sync.views.kpis` reads it on both backends).
+each person's presence in the store is checked once; the deal fields are the `deals` columns the
+snapshot writer fills (lost date, stage at loss, loss reason, amount), not the snapshot's JSON.
 """
 
 from __future__ import annotations
@@ -108,10 +108,5 @@ def _alive() -> Any:
 def _lost(conn: Connection) -> Any:
     """The stored lost deals (not deleted) with the snapshot's stage at loss, reason and amount."""
     d = s.deals.c
-    # PostgreSQL casts the text; SQLite reads it as it is (a CAST to JSON there would take the text as
-    # a number)
-    data = sa.cast(d.data, sa.JSON) if conn.dialect.name != "sqlite" else sa.type_coerce(d.data, sa.JSON)
-    return sa.select(d.opportunity_id, data["stage_at_loss"].as_string().label("stage"),
-                     data["loss_reason"].as_string().label("reason"),
-                     data["amount"].as_float().label("amount")).where(
-        d.state == "lost", d.is_deleted.is_(False)).subquery("lost")
+    return sa.select(d.opportunity_id, d.stage_at_loss.label("stage"), d.loss_reason.label("reason"),
+                     d.amount).where(d.state == "lost", d.is_deleted.is_(False)).subquery("lost")
