@@ -1,6 +1,9 @@
-"""The stage-KPI report over a big history: `sync.views.kpis.stage_kpis` over 1,000,000 people and
-5,000,000 stage moves (plus their recycle cycles, call tasks and lost deals), on a SQLite file and on a
-PostgreSQL server, timed and with the reporting process's peak RSS.
+"""The whole `leadsync report` over a big history: the snapshot (`sync.views.report.build_report`
+without `now`: what the last runs decided, aggregated in the database) and the KPIs over time
+(`sync.views.kpis.stage_kpis`) over 1,000,000 people (their standings in `assignments`, a HubSpot
+contact for most, deal contacts for those with a lost deal, list memberships) and 5,000,000 stage moves
+(plus their recycle cycles, call tasks and lost deals), on a SQLite file and on a PostgreSQL server,
+timed and with the reporting process's peak RSS.
 
     python benchmarks/bench_kpis.py                          # 1,000,000 people, 5 moves each
     python benchmarks/bench_kpis.py --people 100000 --json
@@ -45,6 +48,7 @@ from sync.state import schema as s  # noqa: E402
 from sync.state.codec import deal_to_json  # noqa: E402
 from sync.state.store import StateStore  # noqa: E402
 from sync.views.kpis import stage_kpis  # noqa: E402
+from sync.views.report import build_report  # noqa: E402
 
 START = datetime(2025, 6, 1, tzinfo=UTC)
 DAYS = 548  # 18 months
@@ -53,6 +57,11 @@ WATERFALL = ("inquiry", "mql", "tql", "sal", "sgl", "sql", "close")
 STAGES = ("Prospecting", "Qualification", "Needs Analysis", "Value Proposition", "Proposal/Price Quote",
           "Negotiation/Review")
 REASONS = ("Price", "Timing", "Competitor", "No budget", "予算不足", "No decision")
+RANKS = ("hot", "warm", "cold")
+LISTS = {"hot": "Nurture - Events", "warm": "Nurture - Call/DM", "cold": "Nurture - Newsletter",
+         "recycle_low": "Recycle - Email Nurture", "recycle_high": "Recycle - Sales Follow-up"}
+TABLES = ("stage_moves", "recycle_cycles", "call_tasks", "deals", "assignments", "contacts", "deal_contacts",
+          "list_memberships")
 
 
 def history(people: int, moves_per_person: int, seed: int) -> Iterator[tuple[str, list[dict[str, Any]]]]:
@@ -62,6 +71,9 @@ def history(people: int, moves_per_person: int, seed: int) -> Iterator[tuple[str
     cycles: list[dict[str, Any]] = []
     tasks: list[dict[str, Any]] = []
     deals: list[dict[str, Any]] = []
+    rows_of: dict[str, list[dict[str, Any]]] = {"stage_moves": moves, "recycle_cycles": cycles,
+                                                "call_tasks": tasks, "deals": deals, "assignments": [],
+                                                "contacts": [], "deal_contacts": [], "list_memberships": []}
     for i in range(people):
         key = f"p{i:07d}@example.com"
         at = START + timedelta(days=rng.randrange(DAYS), seconds=rng.randrange(86400))
@@ -76,6 +88,7 @@ def history(people: int, moves_per_person: int, seed: int) -> Iterator[tuple[str
                 stage = nxt
             moves.append(row)
             at += timedelta(days=rng.expovariate(1 / 20), seconds=rng.randrange(3600))
+        group, deal_id, reengaged = None, None, None
         if rng.random() < 0.37:  # a lost deal, recycled
             lost_on = (START + timedelta(days=rng.randrange(DAYS))).date()
             deal_id = f"006{i:015d}"
@@ -99,15 +112,43 @@ def history(people: int, moves_per_person: int, seed: int) -> Iterator[tuple[str
             if group == "high":
                 tasks.append({"cycle_key": f"{deal_id}:{lost_on}:x", "system": "salesforce",
                               "task_id": f"00T{i:015d}", "created_at": at, "run_id": 1})
-        for name, rows in (("stage_moves", moves), ("recycle_cycles", cycles), ("call_tasks", tasks),
-                           ("deals", deals)):
+            reengaged = lost_on + timedelta(days=30) if rng.random() < 0.2 else None
+            rows_of["deal_contacts"].append({"opportunity_id": deal_id, "contact_id": f"003{i:015d}",
+                                             "email_norm": key, "person_key": key})
+        _person(rows_of, rng, i, key, WATERFALL[stage], group, deal_id, reengaged, at)
+        for name, rows in rows_of.items():
             if len(rows) >= BATCH:
                 yield name, rows[:]
                 rows.clear()
-    for name, rows in (("stage_moves", moves), ("recycle_cycles", cycles), ("call_tasks", tasks),
-                       ("deals", deals)):
+    for name, rows in rows_of.items():
         if rows:
             yield name, rows
+
+
+def _person(rows_of: dict[str, list[dict[str, Any]]], rng: random.Random, i: int, key: str, stage: str,
+            group: str | None, deal_id: str | None, reengaged: date | None, at: datetime) -> None:
+    """The person's standing (as the last run recorded it), their HubSpot contact (all but a quarter of
+    those with a deal, who are in Salesforce only) and their list memberships."""
+    rank = rng.choice(RANKS)
+    on_hubspot = deal_id is None or rng.random() < 0.75
+    records = (1 if deal_id is not None else 0, 1 if on_hubspot else 0)
+    nurture = {"high": "recycle_high", "low": "recycle_low"}.get(group or "", None if group else rank)
+    rows_of["assignments"].append({
+        "person_key": key, "stage": "recycle" if group else stage, "rank": rank, "recycle_group": group,
+        "deal_id": deal_id, "nurture_list": nurture, "score": rng.randrange(100),
+        "salesforce_records": records[0], "hubspot_records": records[1], "reengaged_on": reengaged,
+        "facts_digest": "f" * 32, "mapping_digest": "m" * 32, "mapping_version": 1, "changed_at": at,
+        "run_id": 1})
+    if on_hubspot:
+        rows_of["contacts"].append({"system": "hubspot", "contact_id": str(i), "email": key,
+                                    "email_norm": key, "properties": "{}", "modified_at": at,
+                                    "archived": False, "merged_into": None, "stored_at": at,
+                                    "person_key": key})
+    if nurture is not None:
+        for system, rid, has in (("salesforce", f"003{i:015d}", records[0]), ("hubspot", str(i), records[1])):
+            if has:
+                rows_of["list_memberships"].append({"system": system, "list_name": LISTS[nurture],
+                                                    "record_id": rid, "added_at": at, "run_id": 1})
 
 
 def _move(key: str, dim: str, frm: str | None, to: str, at: datetime, cause: str = "facts") -> dict[str, Any]:
@@ -122,14 +163,15 @@ def _deal(opp: str, lost_on: date, stage: str, reason: str, amount: float) -> di
                  account_name=None, account_employees=None, account_industry=None, contacts=(),
                  modified_at=stamp)
     return {"opportunity_id": opp, "data": deal_to_json(d), "state": "lost", "modified_at": stamp,
-            "is_deleted": False, "stored_at": stamp}
+            "is_deleted": False, "stored_at": stamp,  # the columns as the snapshot writer fills them
+            **s.deal_columns(d.lost_date, d.stage_at_loss, d.loss_reason, d.amount)}
 
 
 def load(url: str, people: int, moves_per_person: int, seed: int) -> dict[str, int]:
     store = StateStore.open(url)
     counts: dict[str, int] = {}
     try:
-        tables = {t.name: t for t in (s.recycle_cycles, s.call_tasks, s.deals)}
+        tables = {name: s.metadata.tables[name] for name in TABLES}
         for name, rows in history(people, moves_per_person, seed):
             if name == "stage_moves":
                 store.add_moves(rows)  # linked and counted in the flow, as runs record them
@@ -137,6 +179,9 @@ def load(url: str, people: int, moves_per_person: int, seed: int) -> dict[str, i
                 with store.engine.begin() as conn:
                     conn.execute(tables[name].insert(), rows)
             counts[name] = counts.get(name, 0) + len(rows)
+        if store.engine.dialect.name == "postgresql":  # statistics, as autovacuum keeps them on a live server
+            with store.engine.begin() as conn:
+                conn.exec_driver_sql("ANALYZE")
     finally:
         store.close()
     return counts
@@ -145,12 +190,20 @@ def load(url: str, people: int, moves_per_person: int, seed: int) -> dict[str, i
 def report_only(url: str) -> dict[str, Any]:
     store = StateStore.open(url)
     try:
+        mapping = load_mapping_file(None)
         started = time.perf_counter()
-        k = stage_kpis(store, load_mapping_file(None))
+        snapshot = build_report(store, mapping)  # what the last runs decided, in the database
+        snapshot_seconds = time.perf_counter() - started
+        k = stage_kpis(store, mapping)
         seconds = time.perf_counter() - started
     finally:
         store.close()
-    return {"seconds": round(seconds, 2), "conversion_rows": len(k.conversion),
+    return {"seconds": round(seconds, 2), "snapshot_seconds": round(snapshot_seconds, 2),
+            "kpis_seconds": round(seconds - snapshot_seconds, 2), "people": snapshot.people,
+            "recycled": sum(g.people for g in snapshot.groups), "lost_deals": snapshot.lost.total.deals,
+            "list_members_wanted": sum(x.desired_records for x in snapshot.lists),
+            "list_members_managed": sum(x.managed for x in snapshot.lists),
+            "conversion_rows": len(k.conversion),
             "velocity_rows": len(k.velocity),
             "pipeline_rows": len(k.pipeline), "loss_cells": len(k.losses),
             "entered": sum(c.entered for c in k.conversion)}

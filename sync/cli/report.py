@@ -1,7 +1,9 @@
 """`leadsync report [--config PATH] [--json] [--csv DIR] [--now ISO] [--since DATE] [--until DATE]`: loss
-analysis and stage KPIs as rich tables (or JSON), from the local state store only: the snapshot at
-`--now` (`sync.views.report`) and the KPIs over time from the stage history (`sync.views.kpis`,
-limited to [--since, --until); `--csv DIR` writes those sections as CSV files).
+analysis and stage KPIs as rich tables (or JSON), from the local state store only: the snapshot
+(`sync.views.report`: what the last runs decided, aggregated in the database; with `--now`, the slow
+what-if: every person decided again as a run at that time would) and the KPIs over time from the
+stage history (`sync.views.kpis`, limited to [--since, --until); `--csv DIR` writes those sections as
+CSV files).
 
 Exit codes: 0 ok; 2 bad configuration (settings, mapping, state store missing or unusable, --now).
 """
@@ -25,7 +27,8 @@ from sync.views.report_render import render_report
 from sync.views.terminal import visible
 
 CONFIG_HELP = "Settings file (default: $LEADSYNC_CONFIG, else ./settings.toml)."
-NOW_HELP = "Evaluate time-based rules at this ISO date/time (default: now, UTC)."
+NOW_HELP = ("What a run at this ISO date/time (UTC) would decide: every person assigned again from the "
+            "stored snapshots (slow on a big book). Default: what the last runs decided.")
 SINCE_HELP = "KPIs over time: only moves, cycles and losses from this ISO date/time on (UTC)."
 UNTIL_HELP = "KPIs over time: only moves, cycles and losses before this ISO date/time (UTC)."
 CSV_HELP = "Also write the KPI sections as CSV files (UTF-8) into this folder."
@@ -63,8 +66,9 @@ def report_command(config: Path | None, as_json: bool, now: str | None, console:
         if start is not None and end is not None and start >= end:
             raise InputProblem(f"--since ({since}) must be before --until ({until})")
         with open_local_state(config) as local:
-            result = build_report(local.store, local.mapping, at,
-                                  people_per_chunk=local.settings.sync.people_per_chunk)
+            # without --now: what the last runs decided, in the database; with it: the slow what-if
+            result = build_report(local.store, local.mapping, at if now is not None else None,
+                                  people_per_chunk=local.settings.sync.people_per_chunk, reported_at=at)
             kpis = stage_kpis(local.store, local.mapping, since=start, until=end)
         written = write_csv(kpis, csv_dir) if csv_dir is not None else []
     except (LocalStateError, ValueError) as exc:

@@ -433,7 +433,9 @@ class _Run:
             facts = to_person_facts(p)
             a = assign(facts, mapping, now, explained=self.explained)
             if self.standings is not None:
-                self.standings.append(standing(facts, a, mapping, self.sources, p.deals))
+                self.standings.append(standing(
+                    facts, a, mapping, self.sources, p.deals,
+                    records=(len(p.salesforce_contact_ids), len(p.hubspot_contact_ids))))
             self.counts[f"group.{a.recycle_group or 'none'}"] += 1
             self.counts[f"rank.{a.rank}"] += 1
             self.counts[f"stage.{a.stage}"] += 1

@@ -20,24 +20,25 @@ _RULES = {"stage": ("stages",), "rank": ("rank",), "group": ("recycle",)}
 
 
 def standing(facts: PersonFacts, a: Assignment, mapping: Mapping, sources: frozenset[str],
-             deals: Sequence[LostDeal] = ()) -> Standing:
-    """`deals`: the person's deal snapshots (their opening days tell a recycled person's new deals)."""
+             deals: Sequence[LostDeal] = (), *, records: tuple[int, int] = (0, 0)) -> Standing:
+    """`deals`: the person's deal snapshots (their opening days tell a recycled person's new deals);
+    `records` (Salesforce, HubSpot): how many list members the person is in each system."""
     cycle = None
-    if a.recycle_group in RECYCLED and a.deal_id is not None:
-        deal = next((d for d in facts.deals if d.deal_id == a.deal_id), None)
-        if deal is not None:
-            phase = phase_at_loss(mapping, deal)
-            cycle = CycleFacts(deal.deal_id, deal.lost_on, deal.loss_reason, phase, deal.amount,
-                               last_engagement_since(mapping, deal.lost_on, facts.values.get)
-                               if deal.lost_on is not None else None,
-                               promoted=a.recycle_group == "high" and phase in mapping.recycle.low,
-                               task_cycle_key=(cycle_key(a.key, deal.deal_id, deal.lost_on)
-                                               if deal.lost_on is not None else None))
+    deal = next((d for d in facts.deals if d.deal_id == a.deal_id), None) if a.deal_id is not None else None
+    reengaged_on = (last_engagement_since(mapping, deal.lost_on, facts.values.get)
+                    if deal is not None and deal.lost_on is not None else None)
+    if a.recycle_group in RECYCLED and deal is not None:
+        phase = phase_at_loss(mapping, deal)
+        cycle = CycleFacts(deal.deal_id, deal.lost_on, deal.loss_reason, phase, deal.amount, reengaged_on,
+                           promoted=a.recycle_group == "high" and phase in mapping.recycle.low,
+                           task_cycle_key=(cycle_key(a.key, deal.deal_id, deal.lost_on)
+                                           if deal.lost_on is not None else None))
     outcomes = tuple(DealOutcome(d.opportunity_id, d.created_at.date() if d.created_at else None, d.state,
                                  d.amount, d.stage_name, _closed_on(d))
                      for d in deals if not d.is_deleted)
     return Standing(a.key, a.stage, a.rank, a.recycle_group, a.deal_id, facts_digest(facts, sources),
-                    lambda: why(a), cycle, deals=outcomes, nurture_list=a.nurture_list, score=a.score)
+                    lambda: why(a), cycle, deals=outcomes, nurture_list=a.nurture_list, score=a.score,
+                    records=records, reengaged_on=reengaged_on)
 
 
 def why(a: Assignment) -> MappingABC[str, str]:

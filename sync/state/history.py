@@ -41,6 +41,8 @@ class Standing:
     cycle: CycleFacts | None = None  # the lost deal being recycled (recycle group high/low/waiting)
     nurture_list: str | None = None  # key of [nurture.lists] (kept with the standing, not a move)
     score: int | None = None
+    records: tuple[int, int] = (0, 0)  # (Salesforce, HubSpot) records of the person
+    reengaged_on: date | None = None  # latest behaviour event after the loss of deal_id (any group)
     deals: tuple[DealOutcome, ...] = ()  # every deal of the person (for the outcome of their cycles)
 
 
@@ -119,7 +121,7 @@ class StageHistory:
                     was = {"stage": old.stage, "rank": old.rank, "group": old.recycle_group}
                     if was == new and old.deal_id == st.deal_id:
                         if (old.facts_digest != st.facts_digest or old.mapping_digest != rules_digest
-                                or old.nurture_list != st.nurture_list or old.score != st.score):
+                                or _kept(old) != _kept_of(st)):
                             changed.append(_standing_row(st, old.changed_at, old.run_id, mapping_version,
                                                          rules_digest))
                         continue
@@ -259,11 +261,22 @@ def _add_flow(conn: Connection, deltas: Mapping[tuple[str, str, str, int], int])
             conn.execute(table.insert(), [row])
 
 
+def _kept(row: sa.Row[tuple[object, ...]]) -> tuple[object, ...]:
+    """What the standing keeps besides the moves (a change of it rewrites the row, records no move)."""
+    return (row.nurture_list, row.score, row.salesforce_records, row.hubspot_records, row.reengaged_on)
+
+
+def _kept_of(st: Standing) -> tuple[object, ...]:
+    return (st.nurture_list, st.score, *st.records, st.reengaged_on)
+
+
 def _standing_row(st: Standing, changed_at: datetime, run_id: int | None, mapping_version: int,
                   rules_digest: str) -> dict[str, object]:
     return {"person_key": st.person_key, "stage": st.stage, "rank": st.rank,
             "recycle_group": st.recycle_group, "deal_id": st.deal_id, "nurture_list": st.nurture_list,
-            "score": st.score, "facts_digest": st.facts_digest,
+            "score": st.score, "salesforce_records": st.records[0],
+            "hubspot_records": st.records[1], "reengaged_on": st.reengaged_on,
+            "facts_digest": st.facts_digest,
             "mapping_digest": rules_digest, "mapping_version": mapping_version, "changed_at": changed_at,
             "run_id": run_id}
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -96,6 +96,12 @@ deals = sa.Table(
     sa.Column("modified_at", UTCDateTime, nullable=False),
     sa.Column("is_deleted", sa.Boolean, nullable=False),
     sa.Column("stored_at", UTCDateTime, nullable=False),
+    # migration 7: what the loss analysis groups by, as columns (reports aggregate them in the database
+    # without parsing every snapshot): the lost date, stage at loss, loss reason and amount
+    sa.Column("lost_on", sa.Date),
+    sa.Column("stage_at_loss", sa.String(255)),
+    sa.Column("loss_reason", sa.Text),
+    sa.Column("amount", sa.Float),
 )
 
 contacts = sa.Table(
@@ -261,6 +267,12 @@ assignments = sa.Table(
     sa.Column("deal_id", sa.String(64)),  # the lost deal the recycle group was decided on
     sa.Column("nurture_list", sa.String(64)),  # key of [nurture.lists] the person is meant to be on
     sa.Column("score", sa.Integer),
+    # what the snapshot report counts without deciding anyone again (sync.views.report_sql): how many
+    # records the person has in each system (a list member per record) and their latest behaviour event
+    # after the loss of `deal_id` (any group: they re-engaged)
+    sa.Column("salesforce_records", sa.Integer),
+    sa.Column("hubspot_records", sa.Integer),
+    sa.Column("reengaged_on", sa.Date),
     sa.Column("facts_digest", sa.String(32), nullable=False),  # the inputs the engine saw
     sa.Column("mapping_digest", sa.String(32), nullable=False),  # the rules it applied
     sa.Column("mapping_version", sa.Integer, nullable=False),
@@ -344,7 +356,8 @@ class Migration:
 
 def _create_v1(conn: Connection) -> None:
     for table in _V1_TABLES:
-        {contacts: _contacts_v1, call_tasks: _call_tasks_v1}.get(table, table).create(conn, checkfirst=True)
+        {contacts: _contacts_v1, call_tasks: _call_tasks_v1, deals: _deals_v1}.get(table, table).create(
+            conn, checkfirst=True)
 
 
 def _as_created(table: sa.Table, later: Sequence[str]) -> sa.Table:
@@ -358,6 +371,8 @@ def _as_created(table: sa.Table, later: Sequence[str]) -> sa.Table:
 
 _contacts_v1 = _as_created(contacts, ("person_key",))  # migration 6 adds person_key
 _call_tasks_v1 = _as_created(call_tasks, ("status", "closed_at"))  # migration 7 adds them
+DEAL_COLUMNS = ("lost_on", "stage_at_loss", "loss_reason", "amount")  # migration 7 adds them
+_deals_v1 = _as_created(deals, DEAL_COLUMNS)
 
 
 def _create_pending_writes(conn: Connection) -> None:
@@ -410,10 +425,35 @@ def _create_history(conn: Connection) -> None:
     deal was opened (CreatedDate: what tells a new deal of a recycled person)."""
     for table in (assignments, stage_moves, stage_flow, recycle_cycles):
         table.create(conn, checkfirst=True)
-    for column in ("status", "closed_at"):
-        kind = call_tasks.c[column].type.compile(dialect=conn.dialect)
-        conn.execute(sa.text(f"ALTER TABLE call_tasks ADD COLUMN {column} {kind}"))
+    for table, columns in ((call_tasks, ("status", "closed_at")), (deals, DEAL_COLUMNS)):
+        for column in columns:
+            kind = table.c[column].type.compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column} {kind}"))
+    d, last = deals.c, ""
+    while rows := conn.execute(sa.select(d.opportunity_id, d.data).where(d.opportunity_id > last)
+                               .order_by(d.opportunity_id).limit(1_000)).all():
+        conn.execute(deals.update().where(d.opportunity_id == sa.bindparam("i")).values(
+            {c: sa.bindparam(f"v_{c}") for c in DEAL_COLUMNS}),
+            [{"i": r.opportunity_id, **{f"v_{k}": v for k, v in deal_columns_of(r.data).items()}}
+             for r in rows])
+        last = rows[-1].opportunity_id
     _reread_deals(conn)
+
+
+def deal_columns(lost_date: date | None, stage_at_loss: str | None, loss_reason: str | None,
+                 amount: float | None) -> dict[str, Any]:
+    """The `deals` columns the loss analysis groups by (DEAL_COLUMNS)."""
+    return {"lost_on": lost_date, "stage_at_loss": stage_at_loss, "loss_reason": loss_reason,
+            "amount": amount}
+
+
+def deal_columns_of(data: str) -> dict[str, Any]:
+    try:
+        d = json.loads(data)
+        return deal_columns(date.fromisoformat(d["lost_date"]) if d.get("lost_date") else None,
+                            d.get("stage_at_loss"), d.get("loss_reason"), d.get("amount"))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise damaged_value("deal snapshot", exc) from None
 
 
 def person_key(email: str | None) -> str | None:

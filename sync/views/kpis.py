@@ -232,13 +232,8 @@ def _label(by: str, value: str | None) -> str:
 def _losses(conn: Connection, mapping: Mapping, since: datetime | None,
             until: datetime | None) -> list[LossCell]:
     d = s.deals.c
-    # the snapshot's JSON: PostgreSQL casts the text; SQLite reads it as it is (a CAST to JSON there
-    # would take the text as a number)
-    data = sa.cast(d.data, sa.JSON) if conn.dialect.name != "sqlite" else sa.type_coerce(d.data, sa.JSON)
-    lost = sa.select(data["lost_date"].as_string().label("lost_on"),
-                     data["stage_at_loss"].as_string().label("stage"),
-                     data["loss_reason"].as_string().label("reason"),
-                     data["amount"].as_float().label("amount")).where(
+    lost = sa.select(sa.cast(d.lost_on, sa.String).label("lost_on"), d.stage_at_loss.label("stage"),
+                     d.loss_reason.label("reason"), d.amount).where(
         d.state == "lost", d.is_deleted.is_(False)).subquery("lost")
     x = lost.c
     conds = [x.lost_on.is_not(None)]

@@ -1,11 +1,21 @@
 """Loss analysis (失注分析) and stage KPIs, computed from the local state store only (no API calls).
 
-    build_report(store, mapping, now, people_per_chunk=...) -> Report          Report.to_dict() for --json
+    build_report(store, mapping) -> Report              Report.to_dict() for --json
+    build_report(store, mapping, now, people_per_chunk=...) -> Report      the what-if at `now` (slow)
 
 Inputs: the deal and HubSpot contact snapshots the last runs stored, the list memberships leadsync
-recorded, and the run history. Every person is resolved (`sync.run.people`, a range of people at a time)
-and assigned at `now` with the mapping engine, exactly as a run would, so the numbers are what a run at
-`now` would write.
+recorded, and the run history. Two ways to the same numbers:
+- without `now` (the default, `leadsync report`): what the last runs decided, aggregated in the
+  database (`sync.views.report_sql`): each person's standing as the last run that wrote and read
+  everything recorded it (`assignments`), joined to the lost deal snapshots. Its cost grows with the
+  number of distinct stages, groups, reasons and lists, not of people (seconds at 1,000,000 people).
+  Quarantined records and duplicate groups are the counts of the last run (not a dry run) that counted
+  them. `Report.now` is `reported_at` (the time of the report).
+- with `now` (`leadsync report --now`): the what-if. Every person is resolved (`sync.run.people`, a
+  range of people at a time) and assigned at `now` with the mapping engine, exactly as a run would, so
+  the numbers are what a run at `now` would write (time-based rules such as the waiting period move
+  people). It decides everyone again: minutes at 1,000,000 people.
+Right after a run, both give the same report for that run's `now` (tests/sync/views/test_report.py).
 
 What it counts
 - people: per shared stage (every stage of the mapping's order, zeros included; they sum to the
@@ -20,7 +30,9 @@ What it counts
   the loss date: `mappings.recycle.engagement_since`, the same test the call task uses) and, for
   `high`, how many were promoted from a low phase by such engagement.
 - nurture lists per system: members the assignments want (people and records) against the
-  memberships leadsync manages in the store (what it confirmed writing).
+  memberships leadsync manages in the store (what it confirmed writing). The engine already leaves an
+  opted-out person (either system's flag) off a list that sends email (`Assignment.nurture_list` is
+  None), as the run's plan does, so both paths count the members a run wants.
 - open failures per system and error code (`leadsync failures` lists them one by one).
 """
 
@@ -30,7 +42,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import LostDeal
@@ -41,6 +53,7 @@ from mappings.recycle import engagement_since
 from sync.run import people
 from sync.run.identity import Person, Resolution, to_person_facts
 from sync.state.store import StateStore
+from sync.views.report_sql import StoredCounts, managed_counts, stored_counts
 
 UNMAPPED = "unmapped"
 NO_REASON = "(none)"
@@ -220,11 +233,24 @@ def _sum(tallies: Iterable[Tally]) -> Tally:
     return Tally(deals, amount)
 
 
+def _phase_of_stage(stage: str | None, mapping: Mapping) -> str:
+    """`phase_of` for a stage at loss as stored."""
+    return (mapping.phases.get(stage) if stage else None) or UNMAPPED
+
+
+def _reason_of(reason: str | None) -> str:
+    return (reason or "").strip() or NO_REASON
+
+
 def _loss_table(deals: Iterable[LostDeal], mapping: Mapping) -> LossTable:
     cells: dict[tuple[str, str], Tally] = {}
     for d in deals:
         key = (phase_of(d, mapping), reason_of(d))
         cells[key] = cells.get(key, Tally()).add(d.amount)
+    return _table_of(cells, mapping)
+
+
+def _table_of(cells: dict[tuple[str, str], Tally], mapping: Mapping) -> LossTable:
     used = {p for p, _ in cells}
     mapped = set(mapping.phases.values())
     known = [p for p in PHASES if p in used or p in mapped]
@@ -283,10 +309,15 @@ def _last_run(store: StateStore) -> LastRun | None:
     return LastRun(r.id, r.kind, r.status, r.started_at, r.finished_at, r.mapping_version)
 
 
-def build_report(store: StateStore, mapping: Mapping, now: datetime, *,
-                 people_per_chunk: int = people.PEOPLE_RANGE) -> Report:
-    """The report at `now` from the stored snapshots and memberships (reads the store only; one range
-    of `people_per_chunk` people in memory at a time, `sync.run.people`)."""
+def build_report(store: StateStore, mapping: Mapping, now: datetime | None = None, *,
+                 people_per_chunk: int = people.PEOPLE_RANGE,
+                 reported_at: datetime | None = None) -> Report:
+    """Without `now`: the report of what the last runs decided, aggregated in the database. With
+    `now`: what a run at `now` would decide, everyone assigned again from the stored snapshots and
+    memberships (reads the store only; one range of `people_per_chunk` people in memory at a time,
+    `sync.run.people`)."""
+    if now is None:
+        return _stored_report(store, mapping, reported_at or datetime.now(UTC))
     table = _loss_table((d for d in store.iter_deals(include_deleted=False) if d.state == "lost"), mapping)
     stages: Counter[str] = Counter()
     ranks: Counter[str] = Counter()
@@ -344,6 +375,68 @@ def build_report(store: StateStore, mapping: Mapping, now: datetime, *,
     )
 
 
+def _stored_report(store: StateStore, mapping: Mapping, at: datetime) -> Report:
+    """The report of what the last runs recorded (`sync.views.report_sql`), in the database."""
+    got: StoredCounts = stored_counts(store)
+    stages: Counter[str] = Counter()
+    ranks: Counter[str] = Counter()
+    group_people: Counter[str] = Counter()
+    for stage, rank, group, n in got.standings:
+        stages[stage] += n
+        ranks[rank] += n
+        if group is not None:
+            group_people[group] += n
+    group_amount: dict[str, float] = defaultdict(float)
+    re_engaged: Counter[str] = Counter()
+    promoted = 0
+    groups_by_reason: dict[str, Counter[str]] = defaultdict(Counter)
+    for group, stage, reason, n, amount, reengaged in got.grouped_deals:
+        group_amount[group] += amount
+        groups_by_reason[_reason_of(reason)][group] += n
+        re_engaged[group] += reengaged
+        phase = _phase_of_stage(stage, mapping)
+        if group == "high" and phase not in mapping.recycle.high and phase in mapping.recycle.low:
+            promoted += n
+    wanted: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for key, sf_people, sf_records, hs_people, hs_records in got.lists:
+        for system, n_people, n_records in (("salesforce", sf_people, sf_records),
+                                            ("hubspot", hs_people, hs_records)):
+            if n_people:
+                counts = wanted[(system, mapping.list_name(key, system))]
+                counts[0] += n_people
+                counts[1] += n_records
+    cells: dict[tuple[str, str], Tally] = {}
+    for stage, reason, n, amount in got.lost_deals:
+        key = (_phase_of_stage(stage, mapping), _reason_of(reason))
+        was = cells.get(key, Tally())
+        cells[key] = Tally(was.deals + n, was.amount + amount)
+    table = _table_of(cells, mapping)
+    total = sum(stages.values())
+    counted = _last_counts(store)
+    return Report(
+        now=at, mapping_version=mapping.version, mapping_file=mapping.filename, last_run=_last_run(store),
+        people=total, quarantined=int(counted.get("quarantined", 0)),
+        duplicates=int(counted.get("duplicates", 0)),
+        stages=_ordered(stages, mapping.stage_order),
+        ranks=_ordered(ranks, tuple(r for r, _ in mapping.ranks)),
+        lost=table, loss_reasons=_loss_reasons(table, mapping, groups_by_reason),
+        groups=tuple(GroupStats(g, group_people[g], group_amount[g], re_engaged[g],
+                                promoted if g == "high" else 0) for g in RECYCLE_GROUPS),
+        not_recycled=total - sum(group_people.values()),
+        lists=_lists(store, mapping, wanted),
+        failures=_failure_codes(store),
+    )
+
+
+def _last_counts(store: StateStore) -> dict[str, Any]:
+    """The counts of the last run (not a dry run) that counted quarantined records and duplicates."""
+    for r in store.list_runs(limit=20):
+        if (r.status != "dry_run" and r.finished_at is not None and "quarantined" in r.counts
+                and "duplicates" in r.counts):
+            return dict(r.counts)
+    return {}
+
+
 _FAILURE_CODE = re.compile(r"^[^:]+: ([A-Z][A-Z0-9_]+): ")  # the writer's "<what>: <CODE>: <message>"
 
 
@@ -369,7 +462,7 @@ def _lists(store: StateStore, mapping: Mapping,
     that the mapping no longer names (keys empty: the next run removes those members)."""
     out = []
     for system in SYSTEMS:
-        managed = Counter(m.list_name for m in store.get_memberships(system))
+        managed = managed_counts(store, system)
         by_name: dict[str, list[str]] = defaultdict(list)
         for key in mapping.nurture_lists:
             by_name[mapping.list_name(key, system)].append(key)

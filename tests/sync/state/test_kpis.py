@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from connectors.base import LostDeal
 from sync.inputs import load_mapping_file
 from sync.state import schema as s
-from sync.state.codec import deal_to_json
 from sync.state.store import StateStore
 from sync.views.kpis import MIN_PEOPLE, stage_kpis
 
@@ -75,18 +74,16 @@ def test_conversion_and_velocity_per_cohort(store: StateStore) -> None:
 
 
 def deal(opp: str, lost: date | None, stage: str | None, reason: str | None, amount: float | None,
-         *, state: str = "lost", deleted: bool = False) -> dict[str, object]:
-    d = LostDeal(opportunity_id=opp, name=opp, state=state, stage_name="Closed Lost",  # type: ignore[arg-type]
-                 stage_at_loss=stage, loss_reason=reason, lost_date=lost, amount=amount, owner_id=None,
-                 account_id=None, account_name=None, account_employees=None, account_industry=None,
-                 contacts=(), modified_at=datetime(2026, 5, 1, tzinfo=UTC), is_deleted=deleted)
-    return {"opportunity_id": opp, "data": deal_to_json(d), "state": state, "modified_at": d.modified_at,
-            "is_deleted": deleted, "stored_at": d.modified_at}
+         *, state: str = "lost", deleted: bool = False) -> LostDeal:
+    return LostDeal(opportunity_id=opp, name=opp, state=state, stage_name="Closed Lost",  # type: ignore[arg-type]
+                    stage_at_loss=stage, loss_reason=reason, lost_date=lost, amount=amount, owner_id=None,
+                    account_id=None, account_name=None, account_employees=None, account_industry=None,
+                    contacts=(), modified_at=datetime(2026, 5, 1, tzinfo=UTC), is_deleted=deleted)
 
 
 def test_losses_per_quarter_and_the_second_pipeline(store: StateStore) -> None:
     mapping = load_mapping_file(None)  # Prospecting = awareness, Negotiation/Review = purchase
-    insert(store, s.deals, [
+    store.upsert_deals([  # as a run stores them
         deal("D1", date(2026, 1, 5), "Prospecting", "Price", 100.0),
         deal("D2", date(2026, 3, 31), "Prospecting", "Price", 50.0),  # Q1 too: awareness × Price 2 / 150
         deal("D3", date(2026, 4, 1), "Negotiation/Review", " ", None),  # Q2, no reason, no amount

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -228,11 +228,25 @@ def test_migration_7_adds_the_stage_history_empty(db_url: str) -> None:
     engine = create_engine(db_url)
     try:
         migrate(engine, MIGRATIONS[:6])
+        lost = LostDeal(opportunity_id="006L", name="Lost", state="lost", stage_name="Closed Lost",
+                        stage_at_loss="Proposal", loss_reason="Price", lost_date=date(2025, 3, 4),
+                        amount=1500.0, owner_id=None, account_id=None, account_name=None,
+                        account_employees=None, account_industry=None,
+                        modified_at=datetime(2025, 3, 4, tzinfo=UTC), contacts=())
+        with engine.begin() as conn:
+            stamp = state_schema.UTCDateTime().process_bind_param(datetime.now(UTC), conn.dialect)
+            conn.execute(sa.text("INSERT INTO deals (opportunity_id, data, state, modified_at, is_deleted, "
+                                 "stored_at) VALUES ('006L', :data, 'lost', :at, :no, :at)"),
+                         {"data": deal_to_json(lost), "at": stamp, "no": False})
         assert migrate(engine) == [7]
         with engine.connect() as conn:
             for table in (state_schema.assignments, state_schema.stage_moves, state_schema.recycle_cycles):
                 assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 0
             columns = {c["name"] for c in sa.inspect(conn).get_columns("call_tasks")}
             assert {"status", "closed_at"} <= columns
+            d = state_schema.deals.c
+            # the loss analysis columns, filled from the snapshots already stored
+            assert conn.execute(sa.select(d.lost_on, d.stage_at_loss, d.loss_reason, d.amount)).one() == (
+                date(2025, 3, 4), "Proposal", "Price", 1500.0)
     finally:
         engine.dispose()

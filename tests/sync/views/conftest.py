@@ -4,7 +4,8 @@
   run into a SQLite state file in a temporary folder; read-only for the tests.
 - `seeded_world`: the empty sandbox with people seeded one by one (a Contact on an Opportunity that
   walked its stages and closed lost, a HubSpot contact with engagement), so a test can state exactly
-  which recycle group and re-engagement each person should get.
+  which recycle group and re-engagement each person should get; its state store is a SQLite file, or
+  an empty PostgreSQL database when the test is parametrized with `backend` "postgresql".
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 
 from sandbox.launcher import Sandbox
 from sync.run.runner import RunOptions, run
+from tests.sync.state.conftest import emptied, postgres_url  # noqa: F401  (the PostgreSQL fixture)
 
 from .worlds import SeededWorld, Synced, open_synced_context
 
@@ -41,7 +43,14 @@ def synced(_sandbox_servers: Sandbox, sandbox_now: datetime,
 
 
 @pytest.fixture
-def seeded_world(empty_sandbox: Sandbox, tmp_path: Path) -> Iterator[SeededWorld]:
+def backend() -> str:
+    return "sqlite"
+
+
+@pytest.fixture
+def seeded_world(empty_sandbox: Sandbox, tmp_path: Path, backend: str,
+                 request: pytest.FixtureRequest) -> Iterator[SeededWorld]:
+    state_url = emptied(request.getfixturevalue("postgres_url")) if backend == "postgresql" else None
     box = empty_sandbox
     now = datetime.now().astimezone().replace(microsecond=0)
     sf = box.salesforce.store
@@ -50,6 +59,6 @@ def seeded_world(empty_sandbox: Sandbox, tmp_path: Path) -> Iterator[SeededWorld
                       at=now - timedelta(days=900))
     account = sf.create("Account", {"Name": "株式会社テスト", "NumberOfEmployees": 500, "OwnerId": owner},
                         at=now - timedelta(days=800))
-    settings_path, ctx = open_synced_context(box, tmp_path)
+    settings_path, ctx = open_synced_context(box, tmp_path, state_url)
     yield SeededWorld(box, ctx, settings_path, now, owner, account)
     ctx.close()

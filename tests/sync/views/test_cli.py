@@ -63,6 +63,19 @@ def test_report_json_is_the_report(synced: Synced) -> None:
     assert sum(data["people"]["by_stage"].values()) == data["people"]["total"]
 
 
+def test_report_json_without_now_is_what_the_last_run_decided(synced: Synced) -> None:
+    """Without --now the snapshot is the stored one (aggregated in the database); right after a run it
+    equals the what-if at the run's `now`."""
+    code, out, err = invoke("report", "--config", str(synced.settings_path), "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    data.pop("over_time")
+    assert data.pop("now") != synced.now.isoformat()  # the time of the report, not of the run
+    what_if = build_report(synced.ctx.store, synced.ctx.mapping, synced.now).to_dict()
+    what_if.pop("now")
+    assert data == what_if and data["people"]["total"] > 0
+
+
 def test_report_tables(synced: Synced) -> None:
     code, out, err = invoke("report", "--config", str(synced.settings_path), "--now", synced.now.isoformat())
     assert code == 0, err

@@ -32,8 +32,10 @@ class Synced:
     result: RunResult
 
 
-def open_synced_context(box: Sandbox, tmp_path: Path) -> tuple[Path, SyncContext]:
-    settings_path = box.write_settings(tmp_path / "settings.toml", state_url=f"sqlite:///{tmp_path}/state.db")
+def open_synced_context(box: Sandbox, tmp_path: Path,
+                        state_url: str | None = None) -> tuple[Path, SyncContext]:
+    settings_path = box.write_settings(tmp_path / "settings.toml",
+                                       state_url=state_url or f"sqlite:///{tmp_path}/state.db")
     ctx = open_context(load_settings(settings_path))
     setup = run_setup(ctx, create_missing=True)
     assert setup.ok, setup.to_dict()
