@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     out = {"benchmark": "kpis", "machine": machine_facts(), "people": args.people,
            "moves_per_person": args.moves, "results": results}
     if args.json:
-        print(json.dumps(out, indent=2))
+        print(json.dumps(out))
     else:
         print_machine(out["machine"])
         for r in results:

@@ -177,6 +177,19 @@ def sandbox_rows(r: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     ]
 
 
+def kpis_rows(r: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    if "error" in r:
+        return [("8 report", "error", r["error"][:80], "", "NO")]
+    rows = []
+    for b in r["results"]:
+        tag = f"8 report {r['people'] // 1000:,}k {b['backend']}"
+        rows.append((tag, "whole report s (snapshot + KPIs over time)", b["report_seconds"], "< 10",
+                     met(b["report_seconds"], b["report_seconds"] < 10)))
+        rows.append((tag, "report process peak RSS MiB", b["peak_rss_mib"], "< 300",
+                     met(b["peak_rss_mib"], b["peak_rss_mib"] < 300)))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="also the end-to-end run at --full-people")
@@ -187,7 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine-people", type=int, default=1_000_000)
     parser.add_argument("--quota-contacts", type=int, default=20_000)
     parser.add_argument("--sandbox-people", type=int, default=100_000)
-    parser.add_argument("--only", choices=("engine", "e2e", "quota", "sandbox", "peers"), action="append",
+    parser.add_argument("--kpis-people", type=int, default=100_000,
+                        help="people of the report benchmark's history (--full: also --full-people)")
+    parser.add_argument("--only", choices=("engine", "e2e", "quota", "sandbox", "kpis", "peers"),
+                        action="append",
                         help="run only these (repeatable)")
     parser.add_argument("--peers", action="store_true",
                         help="also benchmarks/peers.py: the Singer taps side by side (installs them)")
@@ -195,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write every benchmark's JSON here")
     parser.add_argument("--json", action="store_true", help="print the collected JSON instead of tables")
     args = parser.parse_args(argv)
-    only = set(args.only or ("engine", "e2e", "quota", "sandbox", *(("peers",) if args.peers else ())))
+    default = ("engine", "e2e", "quota", "sandbox", "kpis", *(("peers",) if args.peers else ()))
+    only = set(args.only or default)
     started = time.perf_counter()
     results: dict[str, Any] = {"machine": machine_facts(), "command": "python benchmarks/run_all.py "
                                + " ".join(argv if argv is not None else sys.argv[1:])}
@@ -213,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.full:
             results["sandbox"].append(child_json("bench_sandbox.py", "--people", str(args.full_people),
                                                  "--only", "both"))
+    if "kpis" in only:
+        results["kpis"] = [child_json("bench_kpis.py", "--people", str(args.kpis_people))]
+        if args.full:
+            results["kpis"].append(child_json("bench_kpis.py", "--people", str(args.full_people)))
     if "peers" in only:
         results["peers"] = child_json("peers.py", "--people", str(args.peers_people))
     results["total_seconds"] = round(time.perf_counter() - started, 1)
@@ -230,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += quota_rows(results["quota"])
     for r in results.get("sandbox", []):
         rows += sandbox_rows(r)
+    for r in results.get("kpis", []):
+        rows += kpis_rows(r)
     if "peers" in results:
         rows += peers_rows(results["peers"])
     print()
