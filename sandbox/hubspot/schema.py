@@ -76,6 +76,7 @@ class PropertySchema:
 
     def reset(self) -> None:
         with self._lock:
+            self._normal: dict[tuple[str, str], str] = {}  # see check_write
             self._props: dict[str, PropertyDef] = {p.name: p for p in default_contact_properties()}
             self._groups: dict[str, PropertyGroup] = {
                 name: PropertyGroup(name, label, i) for i, (name, label) in enumerate(DEFAULT_GROUPS.items())
@@ -100,6 +101,7 @@ class PropertySchema:
                 )
             prop = definition_from_json(dict(raw), self._groups, now_iso=now_iso)
             self._props[prop.name] = prop
+            self._normal = {}
             return prop
 
     def update(self, name: str, raw: Mapping[str, Any], now_iso: str) -> PropertyDef:
@@ -107,6 +109,7 @@ class PropertySchema:
             existing = self.require(name)
             prop = definition_from_json(dict(raw), self._groups, now_iso=now_iso, existing=existing)
             self._props[name] = prop
+            self._normal = {}
             return prop
 
     def archive(self, name: str) -> None:
@@ -115,6 +118,7 @@ class PropertySchema:
             if prop.hubspot_defined:
                 raise ApiError.validation(f"Property '{name}' is HubSpot-defined and cannot be archived")
             del self._props[name]
+            self._normal = {}
 
     def require(self, name: str) -> PropertyDef:
         prop = self._props.get(name)
@@ -187,12 +191,25 @@ class PropertySchema:
                 out[name] = None
                 continue
             text = raw if isinstance(raw, str) else _stringify(raw)
+            normal = self._normal  # valid option, number and boolean values, normalized (few distinct)
+            checked = normal.get((name, text))
+            if checked is not None:
+                out[name] = checked
+                continue
             checked = normalize_value(prop, text)
+            if prop.type in _MEMO_TYPES and isinstance(checked, str):
+                if len(normal) >= _MEMO_SIZE:
+                    normal.clear()
+                normal[(name, text)] = checked
             if isinstance(checked, PropertyProblem):
                 problems.append(checked)
             else:
                 out[name] = checked
         return out, problems
+
+
+_MEMO_TYPES = frozenset({"enumeration", "number", "bool"})
+_MEMO_SIZE = 50_000
 
 
 def _stringify(value: Any) -> str:

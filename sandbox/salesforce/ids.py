@@ -86,3 +86,19 @@ def id_number(record_id: str) -> int:
     for c in record_id[6:15]:
         n = n * 62 + _DIGIT[c]
     return n
+
+
+def restore_case(value: object) -> str | None:
+    """The 18-character id `value` in its own letter case, from any case (the checksum suffix says which
+    of the 15 characters are capitals), or None when `value` cannot be one. Ids compare
+    case-insensitively; indexes keep the stored id and find it from any spelling through this."""
+    if not isinstance(value, str) or len(value) != 18:
+        return None
+    suffix = value[15:].upper()
+    bits = [_SUFFIX.find(c) for c in suffix]
+    if min(bits) < 0:
+        return None
+    head = value[:15]
+    chars = [c.upper() if bits[i // 5] >> (i % 5) & 1 else c.lower() for i, c in enumerate(head)]
+    restored = "".join(chars) + suffix
+    return value if restored == value else restored

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from .ids import make_id
+from .ids import make_id, restore_case
 
 
 def index_key(value: Any) -> Any:
@@ -40,10 +40,20 @@ class EqIndex:
     def __init__(self) -> None:
         self._map: dict[Any, str | tuple[str, ...] | set[str]] = {}
 
+    @staticmethod
+    def _key(value: Any) -> Any:
+        """The key a stored value is filed under."""
+        return index_key(value)
+
+    @staticmethod
+    def _find_key(value: Any) -> Any:
+        """The key a looked-up value is found under."""
+        return index_key(value)
+
     def add(self, value: Any, record_id: str) -> None:
         if value is None:
             return
-        key = index_key(value)
+        key = self._key(value)
         ids = self._map.get(key)
         if ids is None:
             self._map[key] = record_id
@@ -59,7 +69,7 @@ class EqIndex:
     def remove(self, value: Any, record_id: str) -> None:
         if value is None:
             return
-        key = index_key(value)
+        key = self._key(value)
         ids = self._map.get(key)
         if ids is None:
             return
@@ -79,12 +89,27 @@ class EqIndex:
             del self._map[key]
 
     def find(self, value: Any) -> frozenset[str] | set[str]:
-        ids = self._map.get(index_key(value))
+        ids = self._map.get(self._find_key(value))
         if ids is None:
             return _EMPTY
         if isinstance(ids, str):
             return frozenset((ids,))
         return frozenset(ids) if isinstance(ids, tuple) else ids
+
+
+class RefIndex(EqIndex):
+    """The equality index of a reference field. A stored reference is always an id in its own letter
+    case (values.coerce, Store._check_references), so it is its own key: the row's string, no
+    lower-cased copy (one per reference at a million records). A lookup in any letter case finds it
+    through ids.restore_case, as the lower-cased keys did."""
+
+    @staticmethod
+    def _key(value: Any) -> Any:
+        return value
+
+    @staticmethod
+    def _find_key(value: Any) -> Any:
+        return restore_case(value) or value
 
 
 class RangeIndex:

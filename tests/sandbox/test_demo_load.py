@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.demo_data import DemoBook, DemoOpportunity, DemoPerson
+from sandbox.demo_data import DemoBook, DemoOpportunity, DemoPerson, generate
+from sandbox.demo_load import load_demo
 from sandbox.launcher import Sandbox
+from sandbox.salesforce import SalesforceEmulator
 
 
 def book_of(box: Sandbox) -> DemoBook:
@@ -166,3 +168,35 @@ def test_empty_sandbox_has_no_records(empty_sandbox: Sandbox) -> None:
     assert empty_sandbox.book is None
     assert [len(sf.all(o)) for o in ("Account", "Contact", "Opportunity")] == [0, 0, 0]
     assert empty_sandbox.hubspot.store.contacts(include_archived=True) == []
+
+
+def _salesforce_contents(emu: SalesforceEmulator) -> dict[str, Any]:
+    """Everything one org holds, as text: each table's rows (ids, keys in order, values with their
+    types: 1 and 1.0 differ), its id counter and the state of each of its indexes."""
+    out: dict[str, Any] = {}
+    for name, table in emu.store.tables.items():
+        out[name] = {
+            "counter": table.counter,
+            "rows": [repr((rid, row.to_dict())) for rid, row in table.rows.items()],
+            "eq": {field: repr(vars(idx)) for field, idx in table.eq.items()},
+            "ranges": {field: repr(vars(idx)) for field, idx in table.ranges.items()},
+        }
+    return out
+
+
+def test_trusted_demo_load_builds_exactly_what_the_checked_writes_build() -> None:
+    """The demo book's unchecked bulk path (the default) against the API-grade create/update path:
+    every table, row, id, system field, history row and index the same."""
+    now = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
+    book = generate(people=400, seed=3, now=now)
+    loaded = {}
+    for trusted in (True, False):
+        emu = SalesforceEmulator(clock=lambda: now)
+        summary = load_demo(book, salesforce=emu, trusted=trusted)
+        loaded[trusted] = (summary, _salesforce_contents(emu))
+    assert loaded[True][0] == loaded[False][0]
+    assert loaded[True][0].opportunity_history > 0 and loaded[True][0].contact_roles > 0
+    trusted_tables, checked_tables = loaded[True][1], loaded[False][1]
+    assert trusted_tables.keys() == checked_tables.keys()
+    for name in checked_tables:
+        assert trusted_tables[name] == checked_tables[name], name

@@ -338,3 +338,14 @@ def test_soql_longer_than_100000_characters_is_refused(emu: SalesforceEmulator) 
     with pytest.raises(ApiError, match="100,000 characters") as caught:
         QueryEngine(emu.store).compile(text, datetime.now(UTC).date())
     assert caught.value.error_code == "MALFORMED_QUERY"
+
+
+def test_opportunity_history_date_ranges_read_the_columns(book: dict[str, str], sf: Salesforce) -> None:
+    """OpportunityHistory is stored as columns (sandbox/salesforce/history.py); its range indexes check
+    entries against the columns: the answers are those of any other table."""
+    base = "SELECT StageName FROM OpportunityHistory WHERE "  # the range index alone picks the rows
+    later = sf.query_all(base + "CreatedDate > 2026-01-10T00:00:00Z")["records"]
+    earlier = sf.query_all(base + "SystemModstamp < 2026-01-10T00:00:00Z")["records"]
+    exact = sf.query_all(base + "CreatedDate = 2026-01-20T00:00:00Z")["records"]
+    assert [r["StageName"] for r in later] == ["Closed Lost"] == [r["StageName"] for r in exact]
+    assert [r["StageName"] for r in earlier] == ["Proposal/Price Quote"]
