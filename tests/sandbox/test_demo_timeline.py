@@ -167,10 +167,6 @@ def test_move_clocks_moves_both_emulators_and_reset_brings_them_back(empty_sandb
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known bug in sync/run, not the demo: Salesforce contacts that left "
-                   "recycling keep the contact snapshot of their recycled months (Lead_Stage__c recycle, "
-                   "never read again), which the planner takes as their current values, so every run "
-                   "rewrites them with what they already hold (see /tmp/decisions-i13-demo.md)")
 def test_a_repeat_sync_after_the_18_months_writes_nothing(lived: Lived) -> None:
     again = execute(load_settings(lived.settings_path), RunOptions(now=END), show_progress=False)
     assert again.status == "ok" and again.counts.get("stage_moves") == 0  # nothing moved...
