@@ -18,6 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sandbox import demo_timeline
+from sandbox.clock import SandboxClock
 from sandbox.demo_data import DemoBook, generate
 from sandbox.demo_load import LoadSummary, load_demo
 from sandbox.faults import FaultInjector
@@ -25,6 +27,8 @@ from sandbox.hubspot import HubSpotEmulator
 from sandbox.salesforce import SalesforceEmulator
 from sandbox.server import ServerThread
 from sandbox.settings_toml import dumps_toml
+
+__all__ = ["Sandbox", "demo_timeline"]  # the demo's timeline, for `leadsync demo` (loaded with this)
 
 HUBSPOT_TOKEN = "sandbox-token"
 TLS_FOLDER = "tls"
@@ -79,7 +83,8 @@ class Sandbox:
         salesforce = SalesforceEmulator(faults=sf_faults)
         if now is not None and sf_clock:
             salesforce.move_clock(now)  # the org's writes happen around `now` (it runs on from there)
-        hubspot = HubSpotEmulator(tokens=(HUBSPOT_TOKEN,), faults=hs_faults,
+        # HubSpot's clock runs on real time unless `move_clocks` moves it (the demo's months of syncs)
+        hubspot = HubSpotEmulator(tokens=(HUBSPOT_TOKEN,), faults=hs_faults, clock=SandboxClock(),
                                   requests_per_10s=hubspot_requests_per_10s,
                                   retry_after_on_429=retry_after_on_429)
         book = generate(people=people, seed=seed, now=now) if people else None
@@ -168,12 +173,23 @@ class Sandbox:
         hs_faults = FaultInjector.parse(faults or "", seed=seed + 1)
         self.salesforce.reset(org_id=org_id)
         self.hubspot.reset(portal_id=portal_id)
+        if isinstance(self.hubspot.clock, SandboxClock):
+            self.hubspot.clock.move_to(None)
         for emulator, injector in ((self.salesforce, sf_faults), (self.hubspot, hs_faults)):
             emulator.faults = injector
         self.book = generate(people=people, seed=seed, now=now) if people else None
         self.loaded = (load_demo(self.book, salesforce=self.salesforce, hubspot=self.hubspot) if self.book
                        else LoadSummary())
         return self.loaded
+
+    def move_clocks(self, instant: datetime | None) -> None:
+        """Make both emulators' now `instant` (their clocks run on from there; None: back to real time),
+        so the writes leadsync makes in a run land at that time, as `leadsync demo`'s monthly syncs
+        need: each month's changes must be newer than the last run's writes (its watermarks)."""
+        self.salesforce.move_clock(instant)
+        clock = self.hubspot.clock
+        if isinstance(clock, SandboxClock):
+            clock.move_to(instant)
 
     def stop(self) -> None:
         """Stop both servers (idempotent)."""

@@ -138,7 +138,8 @@ class _Run:
             self.run_id = ctx.store.start_run(mapping_version=ctx.mapping.version, kind=o.kind)
             self.writer = Writer(ctx.store, {"salesforce": ctx.salesforce, "hubspot": ctx.hubspot},
                                  ctx.salesforce, self.run_id, ctx.mapping.version, stop=o.stop,
-                                 check_lock=self.lock.check, preflight=self.preflight, sizes=self.sizes)
+                                 check_lock=self.lock.check, preflight=self.preflight, sizes=self.sizes,
+                                 forget_snapshots=frozenset({streams.SF_CONTACTS.system}))
         status, code, error = "ok", EXIT_OK, None
         ctx.counter.counts.clear()  # this run's calls only
         try:

@@ -58,6 +58,9 @@ class Writer:
     check_lock: Callable[[], None] | None = None
     preflight: Callable[[str], None] | None = None  # once per system, before its first write
     sizes: Mapping[str, BatchSizes] = field(kw_only=True)  # per system: its connector's `write_sizes`
+    # systems whose stored contact snapshots only mirror what a watch stream saw: a confirmed write
+    # makes them stale, so they are forgotten with the checkpoint (the ledger says what the record holds)
+    forget_snapshots: frozenset[str] = field(default=frozenset(), kw_only=True)
     counts: Counter[str] = field(default_factory=Counter)
     failures: list[NewFailure] = field(default_factory=list)
     _fields: dict[tuple[str, str], list[FieldUpdate]] = field(default_factory=dict)
@@ -172,7 +175,8 @@ class Writer:
                                        lambda: self.sinks[system].update_fields(batch))
         ok = [u for u, r in zip(batch, results, strict=True) if r.ok]
         self.store.record_writes(system, ok, run_id=self.run_id, mapping_version=self.mapping_version,
-                                 answered=batch if answered else ok)
+                                 answered=batch if answered else ok,
+                                 forget_snapshots=system in self.forget_snapshots)
         self.counts[f"{system}.records_updated"] += len(ok)
         self.counts[f"{system}.fields_written"] += sum(len(u.values) for u in ok)
         self._settle(system, "field update", batch, results, key=lambda u: u.record_id)

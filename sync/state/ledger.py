@@ -47,12 +47,15 @@ class Ledger:
 
     def record_writes(self, system: str, updates: Sequence[FieldUpdate], *, run_id: int | None,
                       mapping_version: int, at: datetime | None = None,
-                      answered: Sequence[FieldUpdate] = ()) -> int:
+                      answered: Sequence[FieldUpdate] = (), forget_snapshots: bool = False) -> int:
         """Record confirmed field writes (one batch the system accepted) in ONE transaction.
 
         This is the crash checkpoint: call it right after each successful batch, with only the records
         the system confirmed; the `answered` intents (sync.state.pending) are forgotten in the same
-        transaction. Returns the number of field values recorded.
+        transaction. `forget_snapshots`: the stored contact snapshots of these records are dropped too
+        (a snapshot read before the write would otherwise pass for what the record holds now; for a
+        system whose snapshots only mirror a watch stream, which may never read the record again).
+        Returns the number of field values recorded.
         """
         written_at = at_or_now(at)
         rows = [{"system": system, "object": u.object_type, "record_id": u.record_id, "field": f,
@@ -63,6 +66,10 @@ class Ledger:
                 for part in chunks(rows, WRITE_CHUNK):
                     upsert_rows(conn, s.written_values, part, ["system", "object", "record_id", "field"])
                 clear_pending_in(conn, system, updates=answered)
+                if forget_snapshots:
+                    c = s.contacts.c
+                    for part in chunks(sorted({u.record_id for u in updates}), IN_CHUNK):
+                        conn.execute(s.contacts.delete().where(c.system == system, c.contact_id.in_(part)))
         return len(rows)
 
     def last_written(self, system: str, object_type: str,

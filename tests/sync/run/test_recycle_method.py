@@ -86,6 +86,11 @@ def test_a_won_deal_takes_the_person_out_of_recycling(world: World) -> None:
     assert world.sf_contact("won@example.com")["Recycle_Group__c"] in (None, "")
     assert world.hs_props("won@example.com").get("leadsync_recycle_group") in (None, "")  # cleared
     assert world.sf_contact("won@example.com")["Lead_Stage__c"] != "recycle"
+    # the contact snapshot the second run read (recycled values) is stale once it wrote: a later run
+    # must not take it for what the contact holds, and so writes nothing
+    before = world.emulator_writes()
+    world.sync()
+    assert world.emulator_writes() == before
 
 
 def test_list_move_removes_the_old_membership(world: World) -> None:
