@@ -94,8 +94,15 @@ class SalesforceConnector:
         )
 
     def connect(self) -> None:
-        """Log in by the configured auth mode (later expiries: one re-login per request, then an error)."""
+        """Log in by the configured auth mode (later expiries: one re-login per request, then an error).
+        A run starts here: what the connector learned in an earlier run of the same process (campaigns,
+        task keys, contact values, owners) is forgotten, so a long-lived process never plans from it."""
         self.client.connect()
+        self._campaigns = salesforce_campaigns.CampaignIndex()
+        self._tasks = TaskIndex(self.client)
+        self._cache = RunCache()
+        self._users_active = self._cache.users_active
+        self._reader.cache = self._cache
 
     def account_id(self) -> str:
         """The org's id (18 characters), once per connector: from the login answer when there was one
