@@ -4,7 +4,9 @@ The work is in `sync.views.explain`; this prints it and chooses the exit code.""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -30,15 +32,23 @@ def explain_email_command(email: str, config: Path | str | None, json_out: bool,
     except (LocalStateError, ValueError) as exc:
         err.print(visible(exc), markup=False)
         return EXIT_BAD_CONFIG
+    return print_person(result, email, json_out, render_explanation, console, err, missing=(
+        "not found in the state store",
+        "no Salesforce contact on a stored deal and no HubSpot contact has this email; "
+        "run `leadsync sync` if the person is new"))
+
+
+def print_person(result: Any, email: str, as_json: bool, render: Callable[[Any, Console], None],
+                 console: Console | None, err: Console, *, missing: tuple[str, str]) -> int:
+    """Print one person's view (`result.to_dict()` as JSON, or `render`), or say why there is none:
+    `missing` = (what, why when the email is usable). Returns the exit code."""
     if result is None:
         _, problem = parse_email(email)
-        why = f"not a usable email ({problem})" if problem else (
-            "no Salesforce contact on a stored deal and no HubSpot contact has this email; "
-            "run `leadsync sync` if the person is new")
-        err.print(visible(f"{email}: not found in the state store: {why}"), markup=False)
+        why = f"not a usable email ({problem})" if problem else missing[1]
+        err.print(visible(f"{email}: {missing[0]}: {why}"), markup=False)
         return EXIT_NOT_FOUND
-    if json_out:
+    if as_json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
-        render_explanation(result, console or output_console())
+        render(result, console or output_console())
     return EXIT_OK

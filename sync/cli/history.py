@@ -3,18 +3,17 @@ local state store (no API calls). The work is in `sync.views.history`."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from mappings.emails import parse_email
-from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_NOT_FOUND, EXIT_OK
+from sync.cli.explain import print_person
+from sync.exit_codes import EXIT_BAD_CONFIG
 from sync.views.history import person_history
 from sync.views.history_render import render_history
-from sync.views.local_state import LocalStateError, open_local_state, output_console
+from sync.views.local_state import LocalStateError, open_local_state
 from sync.views.terminal import visible
 
 CONFIG_HELP = "Settings file (default: $LEADSYNC_CONFIG, else ./settings.toml)."
@@ -45,14 +44,5 @@ def history_command(email: str, config: Path | str | None, as_json: bool,
     except LocalStateError as exc:
         err.print(visible(exc), markup=False)
         return EXIT_BAD_CONFIG
-    if result is None:
-        _, problem = parse_email(email)
-        why = f"not a usable email ({problem})" if problem else (
-            "no run has recorded this person; run `leadsync sync`")
-        err.print(visible(f"{email}: no history in the state store: {why}"), markup=False)
-        return EXIT_NOT_FOUND
-    if as_json:
-        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
-    else:
-        render_history(result, console or output_console())
-    return EXIT_OK
+    return print_person(result, email, as_json, render_history, console, err, missing=(
+        "no history in the state store", "no run has recorded this person; run `leadsync sync`"))
