@@ -247,7 +247,8 @@ def deal_facts(deal: LostDeal) -> DealFacts:
     return DealFacts(deal_id=deal.opportunity_id, state=deal.state, stage_at_loss=deal.stage_at_loss,
                      loss_reason=deal.loss_reason, lost_on=deal.lost_date, amount=deal.amount,
                      owner_id=deal.owner_id, name=deal.name, lost_on_source=deal.lost_date_source,
-                     close_date=deal.close_date if deal.state == "lost" else None)
+                     close_date=deal.close_date if deal.state == "lost" else None,
+                     closed_on=deal.close_date if deal.state == "won" else None)
 
 
 def to_person_facts(person: Person) -> PersonFacts:

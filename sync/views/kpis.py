@@ -54,7 +54,7 @@ class Conversion:
     stage: str
     entered: int  # entries into the stage
     converted: int  # of them, the next stage move went further along the order
-    rate: float | None  # converted / entered; None when fewer than MIN_PEOPLE entered
+    rate: float | None  # converted / entered; None when fewer than MIN_PEOPLE entered, or the last stage
 
 
 @dataclass(frozen=True)
@@ -167,8 +167,9 @@ def _stage_sections(conn: Connection, waterfall: Sequence[str], since: datetime 
             moved_on[key] += n
     conversion, velocity = [], []
     for key in sorted(entered, key=lambda k: (k[0], _pos(waterfall, k[1]))):
+        last = key[1] == waterfall[-1]  # nothing further along: no conversion to give
         conversion.append(Conversion(key[0], key[1], entered[key], moved_on[key],
-                                     _rate(moved_on[key], entered[key])))
+                                     None if last else _rate(moved_on[key], entered[key])))
         buckets = sorted(hist[key].items()) if key in hist else []
         left = sum(n for _, n in buckets)
         enough = left >= MIN_PEOPLE

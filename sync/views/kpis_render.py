@@ -54,7 +54,8 @@ def _conversion(k: StageKpis) -> Table:
     t = _table(f"Waterfall conversion per cohort ({order}): entered a stage that month, later reached a "
                "stage further along", ("Cohort", "Stage", "Entered", "Moved on", "Conversion"))
     for c in k.conversion:
-        t.add_row(c.cohort, safe(c.stage), str(c.entered), str(c.converted), _rate(c.rate, c.entered))
+        rate = "- (last stage)" if c.stage == k.waterfall[-1] else _rate(c.rate, c.entered)
+        t.add_row(c.cohort, safe(c.stage), str(c.entered), str(c.converted), rate)
     if not k.conversion:
         t.add_row("-", "no stage entries recorded in this period", "", "", "")
     return t

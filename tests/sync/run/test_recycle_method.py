@@ -93,6 +93,17 @@ def test_a_won_deal_takes_the_person_out_of_recycling(world: World) -> None:
     assert world.emulator_writes() == before
 
 
+def test_a_deal_won_long_before_the_loss_does_not_stop_recycling(world: World) -> None:
+    """Rule 4: only a deal won on or after the loss date takes the person out; a customer whose later
+    deal (say an expansion) was lost is recycled. The won deal's CloseDate is its close day."""
+    p = world.person("customer@example.com", lost_stage="Negotiation/Review", lost_days_ago=40)
+    assert p.contact_id is not None
+    world.deal(p.contact_id, "Proposal/Price Quote", 400, None, outcome="Closed Won")
+    world.sync()
+    assert world.sf_contact("customer@example.com")["Recycle_Group__c"] == "high"
+    assert len(world.tasks_for("customer@example.com")) == 1
+
+
 def test_list_move_removes_the_old_membership(world: World) -> None:
     world.person("mover@example.com", in_hubspot=True, hubspot={"hs_email_open": "1"})
     world.sync()

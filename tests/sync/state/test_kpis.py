@@ -45,6 +45,8 @@ def test_conversion_and_velocity_per_cohort(store: StateStore) -> None:
     # mql entries: p0 (Jan 12), p1 (Jan 14), p2 (Jan 16) in January: 3 < MIN_PEOPLE -> no rate;
     #   p0 then reaches sal on Feb 3: converted 1
     rows.append(move("p0", "sal", FEB, frm="mql"))
+    # p3 closes on Feb 3 (the waterfall's last stage: nothing further to convert to)
+    rows.append(move("p3", "close", FEB, frm="sql"))
     # found by the first run in February (cause "first"): not an entry of any cohort
     rows += [move(f"f{i}", "mql", FEB, cause="first") for i in range(7)]
     # rank moves are not stage moves
@@ -54,7 +56,9 @@ def test_conversion_and_velocity_per_cohort(store: StateStore) -> None:
     k = stage_kpis(store, mapping)
     conv = {(c.cohort, c.stage): c for c in k.conversion}
     assert set(conv) == {("2026-01", "inquiry"), ("2026-01", "mql"), ("2026-01", "sql"),
-                         ("2026-02", "sal")}
+                         ("2026-02", "sal"), ("2026-02", "close")}
+    assert (conv["2026-01", "sql"].entered, conv["2026-01", "sql"].converted) == (1, 1)  # p3 closed
+    assert conv["2026-02", "close"].rate is None  # the last stage has no conversion
     assert (conv["2026-01", "inquiry"].entered, conv["2026-01", "inquiry"].converted) == (6, 4)
     assert conv["2026-01", "inquiry"].rate == round(4 / 6, 4)
     assert (conv["2026-01", "mql"].entered, conv["2026-01", "mql"].converted) == (3, 1)
@@ -70,7 +74,8 @@ def test_conversion_and_velocity_per_cohort(store: StateStore) -> None:
     # --since/--until: only February's entries
     feb = stage_kpis(store, mapping, since=datetime(2026, 2, 1, tzinfo=UTC),
                      until=datetime(2026, 3, 1, tzinfo=UTC))
-    assert [(c.cohort, c.stage, c.entered) for c in feb.conversion] == [("2026-02", "sal", 1)]
+    assert [(c.cohort, c.stage, c.entered) for c in feb.conversion] == [("2026-02", "sal", 1),
+                                                                         ("2026-02", "close", 1)]
 
 
 def deal(opp: str, lost: date | None, stage: str | None, reason: str | None, amount: float | None,
