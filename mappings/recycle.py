@@ -113,7 +113,7 @@ def decide(
             )
         return RecycleDecision("excluded", latest, None)
     stage = (latest.stage_at_loss or "").strip()
-    phase = m.phases.get(stage) if stage else None
+    phase = phase_of_stage(m, stage)
     if phase is None:
         review.append(f"salesforce.opportunity_stage={stage or '<unknown>'}")
         if reasons is not None:
@@ -186,10 +186,11 @@ def decide(
     return NO_DECISION
 
 
-def phase_at_loss(m: Mapping, deal: DealFacts) -> str | None:
-    """The buying phase of the stage a deal was lost at ([phases]), None when unknown or unmapped."""
-    stage = (deal.stage_at_loss or "").strip()
-    return m.phases.get(stage) if stage else None
+def phase_of_stage(m: Mapping, stage: str | None) -> str | None:
+    """The buying phase of an opportunity stage at loss ([phases], the name trimmed), None when unknown
+    or not in the mapping."""
+    name = (stage or "").strip()
+    return m.phases.get(name) if name else None
 
 
 def call_task(

@@ -11,7 +11,7 @@ from connectors.base import LostDeal
 from mappings import Mapping
 from mappings.digest import facts_digest
 from mappings.facts import Assignment, PersonFacts
-from mappings.recycle import cycle_key, last_engagement_since, phase_at_loss
+from mappings.recycle import cycle_key, last_engagement_since, phase_of_stage
 from sync.state.history import RECYCLED, CycleFacts, DealOutcome, Standing
 
 # the engine's reason rules behind each dimension (mappings.engine: "stages", "stages.mql_score",
@@ -28,7 +28,7 @@ def standing(facts: PersonFacts, a: Assignment, mapping: Mapping, sources: froze
     reengaged_on = (last_engagement_since(mapping, deal.lost_on, facts.values.get)
                     if deal is not None and deal.lost_on is not None else None)
     if a.recycle_group in RECYCLED and deal is not None:
-        phase = phase_at_loss(mapping, deal)
+        phase = phase_of_stage(mapping, deal.stage_at_loss)
         cycle = CycleFacts(deal.deal_id, deal.lost_on, deal.loss_reason, phase, deal.amount, reengaged_on,
                            promoted=a.recycle_group == "high" and phase in mapping.recycle.low,
                            task_cycle_key=(cycle_key(a.key, deal.deal_id, deal.lost_on)

@@ -36,10 +36,10 @@ from sync.run.plan import canonical
 from sync.state.records import Membership, RecordedTask
 from sync.state.store import StateStore
 from sync.views.assignment import assignment_json
+from sync.views.loss_labels import phase_label
 
 log = logging.getLogger(__name__)
 
-UNMAPPED = "unmapped"
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -222,7 +222,7 @@ def _deals(found: Found, mapping: Mapping, a: Assignment) -> tuple[DealInput, ..
     ids = set(found.person.salesforce_contact_ids)
     out = []
     for d in (*found.person.deals, *(d for d in found.deals if d.is_deleted)):
-        phase = (mapping.phases.get(d.stage_at_loss) if d.stage_at_loss else None) or UNMAPPED
+        phase = phase_label(d.stage_at_loss, mapping)
         out.append(DealInput(
             d.opportunity_id, d.name, d.state, d.stage_name, d.stage_at_loss,
             phase if d.state == "lost" else None, d.loss_reason, d.lost_date, d.amount, d.owner_id,

@@ -41,10 +41,9 @@ from sqlalchemy.engine import Connection
 from mappings import Mapping
 from sync.state import schema as s
 from sync.state.store import StateStore
+from sync.views.loss_labels import NO_REASON, UNMAPPED, phase_label, reason_label
 
 MIN_PEOPLE = 5
-UNMAPPED = "unmapped"
-NO_REASON = "(none)"
 TOO_LITTLE = "too little data"
 
 
@@ -248,8 +247,7 @@ def _losses(conn: Connection, mapping: Mapping, since: datetime | None,
                         .where(*conds).group_by(month, x.stage, x.reason))
     cells: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
     for r in rows:
-        phase = mapping.phases.get((r.stage or "").strip(), UNMAPPED) if r.stage else UNMAPPED
-        why = (r.reason or "").strip() or NO_REASON
+        phase, why = phase_label(r.stage, mapping), reason_label(r.reason)
         cell = cells[(_quarter(r.month), phase, why)]
         cell[0] += int(r.deals)
         cell[1] += float(r.amount)

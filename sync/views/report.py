@@ -53,10 +53,9 @@ from mappings.recycle import engagement_since
 from sync.run import people
 from sync.run.identity import Person, Resolution, to_person_facts
 from sync.state.store import StateStore
+from sync.views.loss_labels import UNMAPPED, phase_label, reason_label
 from sync.views.report_sql import StoredCounts, managed_counts, stored_counts
 
-UNMAPPED = "unmapped"
-NO_REASON = "(none)"
 SYSTEMS = ("salesforce", "hubspot")
 
 
@@ -217,15 +216,6 @@ class Report:
 # --------------------------------------------------------------------------- building
 
 
-def phase_of(deal: LostDeal, mapping: Mapping) -> str:
-    """The buying-process phase a deal was lost in, or "unmapped"."""
-    return (mapping.phases.get(deal.stage_at_loss) if deal.stage_at_loss else None) or UNMAPPED
-
-
-def reason_of(deal: LostDeal) -> str:
-    return (deal.loss_reason or "").strip() or NO_REASON
-
-
 def _sum(tallies: Iterable[Tally]) -> Tally:
     deals, amount = 0, 0.0
     for t in tallies:
@@ -233,19 +223,10 @@ def _sum(tallies: Iterable[Tally]) -> Tally:
     return Tally(deals, amount)
 
 
-def _phase_of_stage(stage: str | None, mapping: Mapping) -> str:
-    """`phase_of` for a stage at loss as stored."""
-    return (mapping.phases.get(stage) if stage else None) or UNMAPPED
-
-
-def _reason_of(reason: str | None) -> str:
-    return (reason or "").strip() or NO_REASON
-
-
 def _loss_table(deals: Iterable[LostDeal], mapping: Mapping) -> LossTable:
     cells: dict[tuple[str, str], Tally] = {}
     for d in deals:
-        key = (phase_of(d, mapping), reason_of(d))
+        key = (phase_label(d.stage_at_loss, mapping), reason_label(d.loss_reason))
         cells[key] = cells.get(key, Tally()).add(d.amount)
     return _table_of(cells, mapping)
 
@@ -348,10 +329,10 @@ def build_report(store: StateStore, mapping: Mapping, now: datetime | None = Non
         if deal is None:
             continue
         group_amount[group] += deal.amount or 0.0
-        groups_by_reason[reason_of(deal)][group] += 1
+        groups_by_reason[reason_label(deal.loss_reason)][group] += 1
         if deal.lost_date is not None and engagement_since(mapping, deal.lost_date, facts.values.get):
             re_engaged[group] += 1
-        phase = phase_of(deal, mapping)
+        phase = phase_label(deal.stage_at_loss, mapping)
         if group == "high" and phase not in mapping.recycle.high and phase in mapping.recycle.low:
             promoted += 1
 
@@ -392,9 +373,9 @@ def _stored_report(store: StateStore, mapping: Mapping, at: datetime) -> Report:
     groups_by_reason: dict[str, Counter[str]] = defaultdict(Counter)
     for group, stage, reason, n, amount, reengaged in got.grouped_deals:
         group_amount[group] += amount
-        groups_by_reason[_reason_of(reason)][group] += n
+        groups_by_reason[reason_label(reason)][group] += n
         re_engaged[group] += reengaged
-        phase = _phase_of_stage(stage, mapping)
+        phase = phase_label(stage, mapping)
         if group == "high" and phase not in mapping.recycle.high and phase in mapping.recycle.low:
             promoted += n
     wanted: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
@@ -407,7 +388,7 @@ def _stored_report(store: StateStore, mapping: Mapping, at: datetime) -> Report:
                 counts[1] += n_records
     cells: dict[tuple[str, str], Tally] = {}
     for stage, reason, n, amount in got.lost_deals:
-        key = (_phase_of_stage(stage, mapping), _reason_of(reason))
+        key = (phase_label(stage, mapping), reason_label(reason))
         was = cells.get(key, Tally())
         cells[key] = Tally(was.deals + n, was.amount + amount)
     table = _table_of(cells, mapping)

@@ -14,7 +14,8 @@ import pytest
 
 from mappings import DEFAULT_MAPPING_RESOURCE, load_mapping_text
 from sync.run.runner import RunOptions, run
-from sync.views.report import NO_REASON, UNMAPPED, Report, build_report
+from sync.views.loss_labels import NO_REASON, UNMAPPED
+from sync.views.report import Report, build_report
 
 from .worlds import SeededWorld, Synced
 
