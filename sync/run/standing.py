@@ -29,7 +29,7 @@ def standing(facts: PersonFacts, a: Assignment, mapping: Mapping, sources: froze
                     if deal is not None and deal.lost_on is not None else None)
     if a.recycle_group in RECYCLED and deal is not None:
         phase = phase_of_stage(mapping, deal.stage_at_loss)
-        cycle = CycleFacts(deal.deal_id, deal.lost_on, deal.loss_reason, phase, deal.amount, reengaged_on,
+        cycle = CycleFacts(deal.deal_id, deal.lost_on, deal.loss_reason, phase, deal.amount,
                            promoted=a.recycle_group == "high" and phase in mapping.recycle.low,
                            task_cycle_key=(cycle_key(a.key, deal.deal_id, deal.lost_on)
                                            if deal.lost_on is not None else None))

@@ -42,7 +42,8 @@ class Standing:
     nurture_list: str | None = None  # key of [nurture.lists] (kept with the standing, not a move)
     score: int | None = None
     records: tuple[int, int] = (0, 0)  # (Salesforce, HubSpot) records of the person
-    reengaged_on: date | None = None  # latest behaviour event after the loss of deal_id (any group)
+    # latest behaviour event after the loss of deal_id (any group; a cycle's re-engagement)
+    reengaged_on: date | None = None
     deals: tuple[DealOutcome, ...] = ()  # every deal of the person (for the outcome of their cycles)
 
 
@@ -55,7 +56,6 @@ class CycleFacts:
     loss_reason: str | None
     phase: str | None
     amount: float | None
-    responded_on: date | None  # their latest behaviour event after the loss (they re-engaged)
     promoted: bool = False  # lost in a low phase and in group high now: their response promoted them
     task_cycle_key: str | None = None  # the cycle key a call task for this cycle has (call_tasks)
 
@@ -319,8 +319,8 @@ def _record_cycles(conn: Connection, standings: Sequence[Standing], *, at: datet
                     values["group_now"] = st.recycle_group
                 if current.promoted and row.promoted_at is None:
                     values["promoted_at"] = at
-                if current.responded_on is not None and row.reengaged_at is None:
-                    values["reengaged_at"] = _day_start(current.responded_on)
+                if st.reengaged_on is not None and row.reengaged_at is None:
+                    values["reengaged_at"] = _day_start(st.reengaged_on)
                 if values:
                     values["run_id"] = run_id
                     conn.execute(s.recycle_cycles.update().where(
@@ -336,8 +336,8 @@ def _record_cycles(conn: Connection, standings: Sequence[Standing], *, at: datet
                         "lost_amount": current.amount, "first_group": st.recycle_group, "entered_at": at,
                         "group_now": st.recycle_group, "promoted_at": at if current.promoted else None,
                         "left_at": None, "task_cycle_key": current.task_cycle_key,
-                        "reengaged_at": (_day_start(current.responded_on)
-                                         if current.responded_on is not None else None),
+                        "reengaged_at": (_day_start(st.reengaged_on)
+                                         if st.reengaged_on is not None else None),
                         "run_id": run_id,
                         **dict(zip(_OUTCOME, _outcome(current.deal_id, current.lost_on, st.deals)
                                    or (None,) * len(_OUTCOME), strict=True))})

@@ -15,8 +15,10 @@ T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 def st(key: str, stage: str = "inquiry", rank: str = "cold", group: str | None = None, *,
-       facts: str = "f1", deal: str | None = None, cycle: CycleFacts | None = None) -> Standing:
-    return Standing(key, stage, rank, group, deal, facts, lambda: {"stage": f"{key} is {stage}"}, cycle)
+       facts: str = "f1", deal: str | None = None, cycle: CycleFacts | None = None,
+       reengaged: date | None = None) -> Standing:
+    return Standing(key, stage, rank, group, deal, facts, lambda: {"stage": f"{key} is {stage}"}, cycle,
+                    reengaged_on=reengaged)
 
 
 def record(store: StateStore, standings: list[Standing], at: datetime, *, rules: str = "r1",
@@ -73,16 +75,15 @@ def test_a_chunk_is_recorded_whole_or_not_at_all(store: StateStore) -> None:
                   run_id=4) == 0
 
 
-def cycle(deal: str, *, responded: date | None = None, promoted: bool = False,
-          phase: str = "awareness") -> CycleFacts:
-    return CycleFacts(deal, date(2025, 11, 20), "Price", phase, 5000.0, responded, promoted)
+def cycle(deal: str, *, promoted: bool = False, phase: str = "awareness") -> CycleFacts:
+    return CycleFacts(deal, date(2025, 11, 20), "Price", phase, 5000.0, promoted)
 
 
 def test_a_recycle_cycle_opens_is_promoted_and_closes(store: StateStore) -> None:
     record(store, [st("p", "recycle", group="low", deal="D1", cycle=cycle("D1"))], T0)
     t1, t2 = T0 + timedelta(days=10), T0 + timedelta(days=40)
     record(store, [st("p", "recycle", group="high", deal="D1", facts="f2",
-                      cycle=cycle("D1", responded=date(2026, 1, 12), promoted=True))], t1, run_id=2)
+                      cycle=cycle("D1", promoted=True), reengaged=date(2026, 1, 12))], t1, run_id=2)
     # a new deal is lost later, in a high phase: the first cycle closes, a second opens
     record(store, [st("p", "recycle", group="high", deal="D2", facts="f3",
                       cycle=replace(cycle("D2", phase="purchase"), lost_on=date(2026, 2, 1)))], t2, run_id=3)
