@@ -120,6 +120,9 @@ contacts = sa.Table(
     # is not usable, and for other systems' contacts (their people come from the deals)
     sa.Column("person_key", PersonKey),
     sa.Index("ix_contacts_person_key", "person_key"),
+    # migration 8: whether a person is still in the store (a live HubSpot contact with their key),
+    # decided from the index alone (the report checks it for every person)
+    sa.Index("ix_contacts_live", "person_key", "archived", "merged_into"),
 )
 
 # Migration 6: the people on each deal snapshot (its contact roles), so people are resolved a range of
@@ -278,6 +281,10 @@ assignments = sa.Table(
     sa.Column("mapping_version", sa.Integer, nullable=False),
     sa.Column("changed_at", UTCDateTime, nullable=False),
     sa.Column("run_id", sa.Integer),
+    # migration 8: the snapshot report's pass over everyone (sync.views.report_sql) reads this index
+    # alone, in the order it groups by, instead of the table and a sort
+    sa.Index("ix_assignments_standing", "stage", "rank", "recycle_group", "nurture_list",
+             "salesforce_records", "hubspot_records", "deal_id", "reengaged_on", "person_key"),
 )
 
 stage_moves = sa.Table(
@@ -360,19 +367,21 @@ def _create_v1(conn: Connection) -> None:
             conn, checkfirst=True)
 
 
-def _as_created(table: sa.Table, later: Sequence[str]) -> sa.Table:
-    """`table` as migration 1 made it: without the columns later migrations add."""
+def _as_created(table: sa.Table, later: Sequence[str], later_indexes: Sequence[str] = ()) -> sa.Table:
+    """`table` as its migration made it: without the columns and indexes later migrations add."""
     return sa.Table(table.name, sa.MetaData(),
                     *(sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
                       for c in table.columns if c.name not in later),
                     *(sa.Index(i.name, *(c.name for c in i.columns)) for i in table.indexes
-                      if not any(c.name in later for c in i.columns)))
+                      if not any(c.name in later for c in i.columns) and i.name not in later_indexes))
 
 
 _contacts_v1 = _as_created(contacts, ("person_key",))  # migration 6 adds person_key
 _call_tasks_v1 = _as_created(call_tasks, ("status", "closed_at"))  # migration 7 adds them
 DEAL_COLUMNS = ("lost_on", "stage_at_loss", "loss_reason", "amount")  # migration 7 adds them
 _deals_v1 = _as_created(deals, DEAL_COLUMNS)
+_V8_INDEXES = ("ix_contacts_live", "ix_assignments_standing")  # migration 8 adds them
+_assignments_v7 = _as_created(assignments, (), _V8_INDEXES)
 
 
 def _create_pending_writes(conn: Connection) -> None:
@@ -423,7 +432,7 @@ def _index_people(conn: Connection) -> None:
 def _create_history(conn: Connection) -> None:
     """The history tables, empty; and one full read of the deals, whose snapshots now keep the day each
     deal was opened (CreatedDate: what tells a new deal of a recycled person)."""
-    for table in (assignments, stage_moves, stage_flow, recycle_cycles):
+    for table in (_assignments_v7, stage_moves, stage_flow, recycle_cycles):
         table.create(conn, checkfirst=True)
     for table, columns in ((call_tasks, ("status", "closed_at")), (deals, DEAL_COLUMNS)):
         for column in columns:
@@ -438,6 +447,23 @@ def _create_history(conn: Connection) -> None:
              for r in rows])
         last = rows[-1].opportunity_id
     _reread_deals(conn)
+
+
+# Migration 8, SQLite only: the lost deals' report columns in an index, read instead of the deal rows
+# (and their JSON) by the loss sections. Not on PostgreSQL, where a loss reason is free text that could
+# pass the size limit of an index entry, and the table is read in parallel anyway.
+DEALS_LOST_SQLITE = ("CREATE INDEX IF NOT EXISTS ix_deals_lost ON deals "
+                     "(state, is_deleted, lost_on, stage_at_loss, loss_reason, amount)")
+
+
+def _index_report(conn: Connection) -> None:
+    """The indexes the report reads instead of its tables (`sync.views.report_sql`, `sync.views.kpis`)."""
+    for table in (contacts, assignments):
+        for index in table.indexes:
+            if index.name in _V8_INDEXES:
+                index.create(conn, checkfirst=True)
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(DEALS_LOST_SQLITE)
 
 
 def deal_columns(lost_date: date | None, stage_at_loss: str | None, loss_reason: str | None,
@@ -489,6 +515,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "stage history and recycle cycles (assignments, stage_moves, recycle_cycles); deals read "
                  "again for their opening dates",
               _create_history),
+    Migration(8, "indexes the report reads instead of its tables", _index_report),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -14,9 +14,11 @@ is loaded into Python (`sync.views.report.build_report` without `now` assembles 
 - lists: per nurture list key (as the engine decided it: an opted-out person has none that sends
   email): people and records in each system.
 - lost deals: every stored lost deal (not deleted) per (stage at loss, loss reason): deals and amount.
-The first three come from ONE grouped pass over `assignments` (outer-joined to the lost deals), so
-each person's presence in the store is checked once; the deal fields are the `deals` columns the
-snapshot writer fills (lost date, stage at loss, loss reason, amount), not the snapshot's JSON.
+Standings and lists come from one grouped pass over `assignments`, grouped deals from a second over
+the recycled people joined to their lost deal; each checks the person's presence in the store (the
+indexes of migration 8 make both passes read indexes only on SQLite: `assignments` in group order, the
+contacts' liveness by person key). The deal fields are the `deals` columns the snapshot writer fills
+(lost date, stage at loss, loss reason, amount), not the snapshot's JSON.
 """
 
 from __future__ import annotations
@@ -43,47 +45,43 @@ class StoredCounts:
 
 
 def stored_counts(store: StateStore) -> StoredCounts:
-    """One pass over the standings (each person's liveness checked once) and one over the lost deals."""
+    """Two grouped passes over the standings (each person's liveness checked in each) and one over the
+    lost deals."""
     a = s.assignments.c
+    sf, hs = a.salesforce_records, a.hubspot_records
     standings: dict[tuple[str, str, str | None], int] = {}
-    grouped: dict[tuple[str, str | None, str | None], list[Any]] = {}
+    grouped: list[tuple[str, str | None, str | None, int, float, int]] = []
     lists: dict[str, list[int]] = {}
+    keys = (a.stage, a.rank, a.recycle_group, a.nurture_list)
     with store.engine.connect() as conn:
-        lost = _lost(conn)
-        x = lost.c
-        sf, hs = a.salesforce_records, a.hubspot_records
-        found = x.opportunity_id.is_not(None)
-        keys = (a.stage, a.rank, a.recycle_group, a.nurture_list, x.stage.label("lost_stage"), x.reason)
-        rows = conn.execute(
-            sa.select(*keys, sa.func.count().label("n"), sa.func.count(x.opportunity_id).label("deals"),
-                      sa.func.coalesce(sa.func.sum(x.amount), 0).label("amount"),
-                      sa.func.count(sa.case((found, a.reengaged_on))).label("reengaged"),
-                      sa.func.sum(sa.case((sf > 0, 1), else_=0)).label("sf_people"),
-                      sa.func.sum(sf).label("sf"),
-                      sa.func.sum(sa.case((hs > 0, 1), else_=0)).label("hs_people"),
-                      sa.func.sum(hs).label("hs"))
-            .select_from(s.assignments.outerjoin(
-                lost, sa.and_(x.opportunity_id == a.deal_id, a.recycle_group.is_not(None))))
-            .where(_alive()).group_by(*keys))
-        for r in rows:
-            n = int(r.n)
+        for r in conn.execute(
+                sa.select(*keys, sa.func.count().label("n"),
+                          sa.func.sum(sa.case((sf > 0, 1), else_=0)).label("sf_people"),
+                          sa.func.sum(sf).label("sf"),
+                          sa.func.sum(sa.case((hs > 0, 1), else_=0)).label("hs_people"),
+                          sa.func.sum(hs).label("hs"))
+                .where(_alive()).group_by(*keys)):
             key = (r.stage, r.rank, r.recycle_group)
-            standings[key] = standings.get(key, 0) + n
-            if r.recycle_group is not None and int(r.deals):
-                g = grouped.setdefault((r.recycle_group, r.lost_stage, r.reason), [0, 0.0, 0])
-                g[0] += int(r.deals)
-                g[1] += float(r.amount)
-                g[2] += int(r.reengaged)
+            standings[key] = standings.get(key, 0) + int(r.n)
             if r.nurture_list is not None:
                 li = lists.setdefault(r.nurture_list, [0, 0, 0, 0])
                 for i, v in enumerate((r.sf_people, r.sf, r.hs_people, r.hs)):
                     li[i] += int(v or 0)
+        lost = _lost(conn)
+        x = lost.c
+        by_deal = (a.recycle_group, x.stage, x.reason)
+        for r in conn.execute(
+                sa.select(*by_deal, sa.func.count().label("n"),
+                          sa.func.coalesce(sa.func.sum(x.amount), 0).label("amount"),
+                          sa.func.count(a.reengaged_on).label("reengaged"))
+                .select_from(s.assignments.join(lost, x.opportunity_id == a.deal_id))
+                .where(a.recycle_group.is_not(None), _alive()).group_by(*by_deal)):
+            grouped.append((r.recycle_group, r.stage, r.reason, int(r.n), float(r.amount), int(r.reengaged)))
         lost_deals = [(r.stage, r.reason, int(r.n), float(r.amount)) for r in conn.execute(
             sa.select(x.stage, x.reason, sa.func.count().label("n"),
                       sa.func.coalesce(sa.func.sum(x.amount), 0).label("amount"))
             .group_by(x.stage, x.reason))]
-    return StoredCounts([(*k, n) for k, n in standings.items()],
-                        [(*k, int(v[0]), float(v[1]), int(v[2])) for k, v in grouped.items()],
+    return StoredCounts([(*k, n) for k, n in standings.items()], grouped,
                         [(k, *v) for k, v in lists.items()], lost_deals)
 
 

@@ -238,7 +238,7 @@ def test_migration_7_adds_the_stage_history_empty(db_url: str) -> None:
             conn.execute(sa.text("INSERT INTO deals (opportunity_id, data, state, modified_at, is_deleted, "
                                  "stored_at) VALUES ('006L', :data, 'lost', :at, :no, :at)"),
                          {"data": deal_to_json(lost), "at": stamp, "no": False})
-        assert migrate(engine) == [7]
+        assert migrate(engine, MIGRATIONS[:7]) == [7]
         with engine.connect() as conn:
             for table in (state_schema.assignments, state_schema.stage_moves, state_schema.recycle_cycles):
                 assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 0
@@ -250,3 +250,24 @@ def test_migration_7_adds_the_stage_history_empty(db_url: str) -> None:
                 date(2025, 3, 4), "Proposal", "Price", 1500.0)
     finally:
         engine.dispose()
+
+
+def test_migration_8_indexes_what_the_report_reads(db_url: str) -> None:
+    """Version 8 adds indexes only (no data changes): the contacts' liveness by person key, the standings
+    in the order the report groups them, and on SQLite the lost deals' report columns."""
+    engine = create_engine(db_url)
+    try:
+        migrate(engine, MIGRATIONS[:7])
+        with engine.connect() as conn:
+            before = {t: {i["name"] for i in sa.inspect(conn).get_indexes(t)}
+                      for t in ("contacts", "assignments", "deals")}
+        assert migrate(engine) == [8]
+        with engine.connect() as conn:
+            after = {t: {i["name"] for i in sa.inspect(conn).get_indexes(t)}
+                     for t in ("contacts", "assignments", "deals")}
+            sqlite = conn.dialect.name == "sqlite"
+    finally:
+        engine.dispose()
+    assert after["contacts"] - before["contacts"] == {"ix_contacts_live"}
+    assert after["assignments"] - before["assignments"] == {"ix_assignments_standing"}
+    assert after["deals"] - before["deals"] == ({"ix_deals_lost"} if sqlite else set())
