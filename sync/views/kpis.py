@@ -42,6 +42,7 @@ from mappings import Mapping
 from sync.state import schema as s
 from sync.state.store import StateStore
 from sync.views.loss_labels import NO_REASON, UNMAPPED, phase_label, reason_label
+from sync.views.report_sql import for_reports
 
 MIN_PEOPLE = 5
 TOO_LITTLE = "too little data"
@@ -114,6 +115,7 @@ def stage_kpis(store: StateStore, mapping: Mapping, *, since: datetime | None = 
                until: datetime | None = None) -> StageKpis:
     waterfall = tuple(st for st in mapping.stage_order if st != "recycle")
     with store.engine.connect() as conn:
+        for_reports(conn)
         conversion, velocity = _stage_sections(conn, waterfall, since, until)
         pipeline = _pipeline(conn, since, until)
         losses = _losses(conn, mapping, since, until)

@@ -168,3 +168,35 @@ def test_the_report_reads_indexes_not_tables_on_sqlite(store: StateStore) -> Non
     kpi_plans = _plans(store, lambda: stage_kpis(store, load_mapping_file(None)))
     losses = [p for p in kpi_plans if "deals" in p]
     assert losses and all("COVERING INDEX ix_deals_lost" in p for p in losses), losses
+
+
+def test_report_settings_last_for_the_report_only_on_postgresql(store: StateStore) -> None:
+    """The report's statements run without JIT and with a work_mem that holds the liveness hash tables;
+    the pooled connection is back to the server's settings afterwards (SET LOCAL: this transaction)."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL settings")
+    default = _settings(store)
+    assert default != ("off", "64MB")
+    seen: list[tuple[Any, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and not seen:
+            with conn.connection.dbapi_connection.cursor() as cur:  # the same session, mid-transaction
+                cur.execute("SHOW jit")
+                jit = cur.fetchone()[0]
+                cur.execute("SHOW work_mem")
+                seen.append((jit, cur.fetchone()[0]))
+
+    _seed(store)
+    sa.event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        assert stored_counts(store).standings
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", record)
+    assert seen == [("off", "64MB")]
+    assert _settings(store) == default
+
+
+def _settings(store: StateStore) -> tuple[Any, Any]:
+    with store.engine.connect() as conn:
+        return conn.exec_driver_sql("SHOW jit").scalar(), conn.exec_driver_sql("SHOW work_mem").scalar()
