@@ -449,11 +449,12 @@ def _create_history(conn: Connection) -> None:
     _reread_deals(conn)
 
 
-# Migration 8, SQLite only: the lost deals' report columns in an index, read instead of the deal rows
-# (and their JSON) by the loss sections. Not on PostgreSQL, where a loss reason is free text that could
-# pass the size limit of an index entry, and the table is read in parallel anyway.
+# Migration 8, SQLite only: the deals' report columns in an index led by the deal id, read instead of the
+# deal rows (and their JSON) both by the snapshot's join from the recycled people to their lost deal and
+# by the loss sections' scans of every deal. Not on PostgreSQL, where a loss reason is free text that
+# could pass the size limit of an index entry, and those statements hash the table instead.
 DEALS_LOST_SQLITE = ("CREATE INDEX IF NOT EXISTS ix_deals_lost ON deals "
-                     "(state, is_deleted, lost_on, stage_at_loss, loss_reason, amount)")
+                     "(opportunity_id, state, is_deleted, lost_on, stage_at_loss, loss_reason, amount)")
 
 
 def _index_report(conn: Connection) -> None:
