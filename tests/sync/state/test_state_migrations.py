@@ -238,7 +238,7 @@ def test_migration_7_adds_the_stage_history_empty(db_url: str) -> None:
             conn.execute(sa.text("INSERT INTO deals (opportunity_id, data, state, modified_at, is_deleted, "
                                  "stored_at) VALUES ('006L', :data, 'lost', :at, :no, :at)"),
                          {"data": deal_to_json(lost), "at": stamp, "no": False})
-        assert migrate(engine) == [7]
+        assert migrate(engine, MIGRATIONS[:7]) == [7]
         with engine.connect() as conn:
             for table in (state_schema.assignments, state_schema.stage_moves, state_schema.recycle_cycles):
                 assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 0
@@ -248,5 +248,43 @@ def test_migration_7_adds_the_stage_history_empty(db_url: str) -> None:
             # the loss analysis columns, filled from the snapshots already stored
             assert conn.execute(sa.select(d.lost_on, d.stage_at_loss, d.loss_reason, d.amount)).one() == (
                 date(2025, 3, 4), "Proposal", "Price", 1500.0)
+    finally:
+        engine.dispose()
+
+
+def test_migration_8_indexes_the_deals_by_account_in_a_store_in_use(db_url: str) -> None:
+    """Version 8 adds `deals.account_id` (filled from the snapshots already stored, so a recycled
+    person's account deals are found from the next run on) and `recycle_cycles.new_deal_via`, "contact"
+    for the new deals recorded before (found through contact roles, the only way then)."""
+    engine = create_engine(db_url)
+
+    def snapshot(opp: str, account: str | None) -> str:
+        return deal_to_json(LostDeal(
+            opportunity_id=opp, name=opp, state="lost", stage_name="Closed Lost", stage_at_loss=None,
+            loss_reason=None, lost_date=None, amount=None, owner_id=None, account_id=account,
+            account_name=None, account_employees=None, account_industry=None,
+            modified_at=datetime(2025, 3, 4, tzinfo=UTC), contacts=()))
+
+    try:
+        migrate(engine, MIGRATIONS[:7])
+        with engine.begin() as conn:
+            at = state_schema.UTCDateTime().process_bind_param(datetime.now(UTC), conn.dialect)
+            for opp, account in (("006A", "001X"), ("006B", None), ("006C", "001Y")):
+                conn.execute(sa.text("INSERT INTO deals (opportunity_id, data, state, modified_at, "
+                                     "is_deleted, stored_at) VALUES (:o, :data, 'lost', :at, :no, :at)"),
+                             {"o": opp, "data": snapshot(opp, account), "at": at, "no": False})
+            for person, new in (("a@example.com", "006C"), ("b@example.com", None)):
+                conn.execute(sa.text("INSERT INTO recycle_cycles (person_key, deal_id, first_group, "
+                                     "entered_at, new_deal_id) VALUES (:p, '006A', 'high', :at, :n)"),
+                             {"p": person, "at": at, "n": new})
+        assert migrate(engine) == [8]
+        with engine.connect() as conn:
+            d, c = state_schema.deals.c, state_schema.recycle_cycles.c
+            assert dict(conn.execute(sa.select(d.opportunity_id, d.account_id)).all()) == {
+                "006A": "001X", "006B": None, "006C": "001Y"}
+            assert dict(conn.execute(sa.select(c.person_key, c.new_deal_via)).all()) == {
+                "a@example.com": "contact", "b@example.com": None}
+            indexes = {i["name"]: i["column_names"] for i in sa.inspect(conn).get_indexes("deals")}
+            assert indexes["ix_deals_account"] == ["account_id", "modified_at"]
     finally:
         engine.dispose()
