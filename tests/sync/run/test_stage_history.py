@@ -17,6 +17,7 @@ from sync.cli.main import app
 from sync.run.context import open_context
 from sync.run.runner import RunOptions, run
 from sync.state.history import Move
+from sync.views.kpis import stage_kpis
 from tests.sync.run.conftest import World
 
 DEFAULT_MAPPING = Path(__file__).resolve().parents[3] / "mappings" / "default.toml"
@@ -205,6 +206,9 @@ def test_a_deal_opened_on_a_recycled_persons_account_without_them_is_their_cycle
                 cycle["new_deal_state"]) == (shared, "account", 900000, "open")
         assert cycle["new_deal_opened_on"] == opened.astimezone(UTC).date()
         assert cycle["left_at"] is None  # a deal they are not on does not take them out of recycling
+    (total,) = [p for p in stage_kpis(world.ctx.store, world.ctx.mapping).pipeline if p.by == "total"]
+    # two cycles, one deal (900,000), reached through the account
+    assert (total.recycled, total.new_deals, total.new_amount, total.new_via_account) == (2, 1, 900000, 1)
 
     later = opened + timedelta(days=2)
     own = sf.create("Opportunity", {"Name": "Bob again", "AccountId": world.account, "OwnerId": world.owner,
@@ -217,3 +221,5 @@ def test_a_deal_opened_on_a_recycled_persons_account_without_them_is_their_cycle
         key("bob@example.com"))
     assert (ann["new_deal_id"], ann["new_deal_via"]) == (shared, "account")
     assert (bobs["new_deal_id"], bobs["new_deal_via"], bobs["new_deal_amount"]) == (own, "contact", 300000)
+    (total,) = [p for p in stage_kpis(world.ctx.store, world.ctx.mapping).pipeline if p.by == "total"]
+    assert (total.new_deals, total.new_amount, total.new_via_account) == (2, 1200000, 1)
