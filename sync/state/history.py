@@ -297,13 +297,14 @@ def _record_cycles(conn: Connection, standings: Sequence[Standing], *, at: datet
     keys = sorted({st.person_key for st in standings})
     open_cycles: dict[str, list[sa.Row[tuple[object, ...]]]] = {}
     pending: dict[str, list[sa.Row[tuple[object, ...]]]] = {}  # cycles whose outcome may still change
-    unsettled = sa.or_(c.new_deal_state.is_(None), c.new_deal_state == "open")
+    # (a deal reached through the account gives way to one of the person's own, even once closed)
+    unsettled = sa.or_(c.new_deal_state.is_(None), c.new_deal_state == "open", c.new_deal_via == "account")
     for part in chunks(keys, IN_CHUNK):
         for row in conn.execute(sa.select(s.recycle_cycles)
                                 .where(c.person_key.in_(part), sa.or_(c.left_at.is_(None), unsettled))):
             if row.left_at is None:
                 open_cycles.setdefault(row.person_key, []).append(row)
-            if row.new_deal_state in (None, "open"):
+            if row.new_deal_state in (None, "open") or row.new_deal_via == "account":
                 pending.setdefault(row.person_key, []).append(row)
     # the new deals on the lost deals' accounts, for the cycles whose outcome may change and that have
     # no new deal through the person's contact roles (two queries by the chunk's ids)

@@ -167,3 +167,9 @@ def test_without_a_contact_role_deal_the_outcome_is_the_first_deal_opened_on_the
     (cp,) = store.cycles_of("p")
     assert (cp["new_deal_id"], cp["new_deal_state"], cp["new_deal_amount"], cp["new_deal_closed_on"],
             cp["new_deal_via"]) == ("N", "won", 850.0, date(2026, 3, 5), "account")
+
+    # p then opens a deal of their own (2026-04-01): their own deal comes first, even after N closed
+    own = DealOutcome("P", date(2026, 4, 1), "open", 40.0, "Prospecting", None)
+    record(store, [replace(p, deals=(own,)), q], T0 + timedelta(days=90), run_id=3)
+    (cp,) = store.cycles_of("p")
+    assert (cp["new_deal_id"], cp["new_deal_state"], cp["new_deal_via"]) == ("P", "open", "contact")
