@@ -186,7 +186,7 @@ def test_a_new_deal_of_a_recycled_person_is_the_cycles_outcome_until_it_is_won(w
 
 
 def test_a_deal_opened_on_a_recycled_persons_account_without_them_is_their_cycles_outcome(
-        world: World) -> None:
+        world: World, tmp_path: Path) -> None:
     """Both people are lost on deals of the world's account; a new deal is then opened on that account
     with no contact role (read by the same deals stream: no extra call). Both cycles take it as their
     outcome, "via account"; once one of them is a contact role on another new deal, theirs is that one."""
@@ -200,6 +200,7 @@ def test_a_deal_opened_on_a_recycled_persons_account_without_them_is_their_cycle
                                        "OwnerId": world.owner, "Amount": 900000, "StageName": "Qualification",
                                        "CloseDate": (opened + timedelta(days=60)).date()}, at=opened)
     world.sync(now=opened + timedelta(hours=1))
+    settings = tmp_path / "settings.toml"
     for email in ("ann@example.com", "bob@example.com"):
         (cycle,) = world.ctx.store.cycles_of(key(email))
         assert (cycle["new_deal_id"], cycle["new_deal_via"], cycle["new_deal_amount"],
@@ -207,6 +208,10 @@ def test_a_deal_opened_on_a_recycled_persons_account_without_them_is_their_cycle
         assert cycle["new_deal_opened_on"] == opened.astimezone(UTC).date()
         assert cycle["left_at"] is None  # a deal they are not on does not take them out of recycling
     (total,) = [p for p in stage_kpis(world.ctx.store, world.ctx.mapping).pipeline if p.by == "total"]
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["history", "ann@example.com", "--config",
+                                                             str(settings)])
+    assert result.exit_code == 0, result.stderr
+    assert f"{shared} open 900000" in result.stdout and "(via the account)" in result.stdout
     # two cycles, one deal (900,000), reached through the account
     assert (total.recycled, total.new_deals, total.new_amount, total.new_via_account) == (2, 1, 900000, 1)
 
