@@ -96,15 +96,16 @@ def _print_run(out: Console, timeline: Any, k: int, result: RunResult) -> None:
 
 def pipeline_summary(k: StageKpis) -> str:
     """The second pipeline in one line: recycled -> re-engaged -> called -> new deals -> won (amounts),
-    lost again (the sums of the report's rows by recycle group: every cycle is in exactly one)."""
-    rows = [p for p in k.pipeline if p.by == "group"]
+    lost again (the report's total row: each new deal once, also one shared by people of two groups)."""
+    rows = [p for p in k.pipeline if p.by == "total"]
 
     def total(name: str) -> float:
         return sum(getattr(p, name) for p in rows)
 
     return (f"{total('recycled'):.0f} recycled → {total('reengaged'):.0f} re-engaged → "
             f"{total('promoted'):.0f} promoted → {total('called'):.0f} called → "
-            f"{total('new_deals'):.0f} new deals ({amount(total('new_amount'))}) → "
+            f"{total('new_deals'):.0f} new deals ({amount(total('new_amount'))}; "
+            f"{total('new_via_account'):.0f} via the account) → "
             f"{total('won_deals'):.0f} won ({amount(total('won_amount'))}); "
             f"{total('lost_again'):.0f} lost again")
 

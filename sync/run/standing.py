@@ -12,7 +12,7 @@ from mappings import Mapping
 from mappings.digest import facts_digest
 from mappings.facts import Assignment, PersonFacts
 from mappings.recycle import cycle_key, last_engagement_since, phase_of_stage
-from sync.state.history import RECYCLED, CycleFacts, DealOutcome, Standing
+from sync.state.history import RECYCLED, CycleFacts, Standing, deal_outcome
 
 # the engine's reason rules behind each dimension (mappings.engine: "stages", "stages.mql_score",
 # "rank", "recycle")
@@ -33,9 +33,7 @@ def standing(facts: PersonFacts, a: Assignment, mapping: Mapping, sources: froze
                            promoted=a.recycle_group == "high" and phase in mapping.recycle.low,
                            task_cycle_key=(cycle_key(a.key, deal.deal_id, deal.lost_on)
                                            if deal.lost_on is not None else None))
-    outcomes = tuple(DealOutcome(d.opportunity_id, d.created_at.date() if d.created_at else None, d.state,
-                                 d.amount, d.stage_name, _closed_on(d))
-                     for d in deals if not d.is_deleted)
+    outcomes = tuple(deal_outcome(d) for d in deals if not d.is_deleted)
     return Standing(a.key, a.stage, a.rank, a.recycle_group, a.deal_id, facts_digest(facts, sources),
                     lambda: why(a), cycle, deals=outcomes, nurture_list=a.nurture_list, score=a.score,
                     records=records, reengaged_on=reengaged_on)
@@ -53,8 +51,3 @@ def why(a: Assignment) -> MappingABC[str, str]:
             out[dim] = " ".join(lines)
     return out
 
-
-def _closed_on(deal: LostDeal) -> object:
-    if deal.state == "lost":
-        return deal.lost_date
-    return deal.close_date if deal.state == "won" else None

@@ -18,8 +18,10 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
+from connectors.base import LostDeal
 from sync.state import schema as s
 from sync.state.bulk import upsert_rows
+from sync.state.codec import deal_from_json
 from sync.state.sql import IN_CHUNK, chunks
 
 DIMENSIONS = ("stage", "rank", "group")
@@ -295,18 +297,26 @@ def _record_cycles(conn: Connection, standings: Sequence[Standing], *, at: datet
     keys = sorted({st.person_key for st in standings})
     open_cycles: dict[str, list[sa.Row[tuple[object, ...]]]] = {}
     pending: dict[str, list[sa.Row[tuple[object, ...]]]] = {}  # cycles whose outcome may still change
-    unsettled = sa.or_(c.new_deal_state.is_(None), c.new_deal_state == "open")
+    # (a deal reached through the account gives way to one of the person's own, even once closed)
+    unsettled = sa.or_(c.new_deal_state.is_(None), c.new_deal_state == "open", c.new_deal_via == "account")
     for part in chunks(keys, IN_CHUNK):
         for row in conn.execute(sa.select(s.recycle_cycles)
                                 .where(c.person_key.in_(part), sa.or_(c.left_at.is_(None), unsettled))):
             if row.left_at is None:
                 open_cycles.setdefault(row.person_key, []).append(row)
-            if row.new_deal_state in (None, "open"):
+            if row.new_deal_state in (None, "open") or row.new_deal_via == "account":
                 pending.setdefault(row.person_key, []).append(row)
+    # the new deals on the lost deals' accounts, for the cycles whose outcome may change and that have
+    # no new deal through the person's contact roles (two queries by the chunk's ids)
+    lost = [(deal_id, day) for st in standings
+            for deal_id, day in [(r.deal_id, r.lost_on) for r in pending.get(st.person_key, ())]
+            + ([(st.cycle.deal_id, st.cycle.lost_on)] if st.cycle is not None else [])
+            if _outcome(deal_id, day, st.deals) is None]
+    by_account = _account_deals(conn, lost)
     inserts: list[dict[str, object]] = []
     for st in standings:
         for row in pending.get(st.person_key, ()):
-            outcome = _outcome(row.deal_id, row.lost_on, st.deals)
+            outcome = _outcome(row.deal_id, row.lost_on, st.deals, by_account.get(row.deal_id, ()))
             if outcome is not None and outcome != tuple(getattr(row, k) for k in _OUTCOME):
                 conn.execute(s.recycle_cycles.update().where(
                     c.person_key == st.person_key, c.deal_id == row.deal_id).values(
@@ -339,7 +349,8 @@ def _record_cycles(conn: Connection, standings: Sequence[Standing], *, at: datet
                         "reengaged_at": (_day_start(st.reengaged_on)
                                          if st.reengaged_on is not None else None),
                         "run_id": run_id,
-                        **dict(zip(_OUTCOME, _outcome(current.deal_id, current.lost_on, st.deals)
+                        **dict(zip(_OUTCOME, _outcome(current.deal_id, current.lost_on, st.deals,
+                                                      by_account.get(current.deal_id, ()))
                                    or (None,) * len(_OUTCOME), strict=True))})
     if inserts:
         # a cycle closed earlier and entered again (a deal re-opened and lost again on the same day
@@ -348,21 +359,73 @@ def _record_cycles(conn: Connection, standings: Sequence[Standing], *, at: datet
 
 
 _OUTCOME = ("new_deal_id", "new_deal_opened_on", "new_deal_amount", "new_deal_stage", "new_deal_state",
-            "new_deal_closed_on")
+            "new_deal_closed_on", "new_deal_via")
 
 
-def _outcome(lost_deal: str, lost_on: date | None,
-             deals: Sequence[DealOutcome]) -> tuple[object, ...] | None:
-    """The second pipeline of one cycle: the first deal of the person opened after the loss day (not
-    the lost deal itself), with its amount, stage and state; None when there is none (yet)."""
+def _outcome(lost_deal: str, lost_on: date | None, deals: Sequence[DealOutcome],
+             account_deals: Sequence[DealOutcome] = ()) -> tuple[object, ...] | None:
+    """The second pipeline of one cycle: the first deal opened after the loss day (not the lost deal
+    itself) on which the person is a contact role, else the first one opened on the lost deal's
+    account; with its amount, stage, state and how it was reached ("contact" | "account"). None when
+    there is none (yet)."""
     if lost_on is None:
         return None
-    later = [d for d in deals if d.deal_id != lost_deal and d.opened_on is not None and d.opened_on > lost_on]
-    if not later:
-        return None
-    d = min(later, key=lambda x: (x.opened_on, x.deal_id))
-    return (d.deal_id, d.opened_on, d.amount, d.stage, d.state, d.closed_on if d.state != "open" else None)
+    for via, found in (("contact", deals), ("account", account_deals)):
+        later = [d for d in found
+                 if d.deal_id != lost_deal and d.opened_on is not None and d.opened_on > lost_on]
+        if later:
+            d = min(later, key=lambda x: (x.opened_on, x.deal_id))
+            return (d.deal_id, d.opened_on, d.amount, d.stage, d.state,
+                    d.closed_on if d.state != "open" else None, via)
+    return None
 
 
 def _day_start(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------- new deals by account
+
+
+def deal_outcome(deal: LostDeal) -> DealOutcome:
+    """A deal snapshot as a possible outcome of a recycle cycle."""
+    closed_on = deal.lost_date if deal.state == "lost" else deal.close_date if deal.state == "won" else None
+    return DealOutcome(deal.opportunity_id, deal.created_at.date() if deal.created_at else None, deal.state,
+                       deal.amount, deal.stage_name, closed_on)
+
+
+def _account_deals(conn: Connection, lost: Sequence[tuple[str, date | None]]) -> dict[str, list[DealOutcome]]:
+    """Lost deal id -> the deals (not deleted) on its account (`deals.account_id`, the account of the
+    lost deal's snapshot: the person's account at the loss) that changed on or after its loss day, the
+    candidates for a new deal opened after it. Two queries by id lists, whatever the chunk's size: the
+    accounts of the lost deals, then their deals since the earliest of these losses (a deal opened after
+    a loss changed after it: SystemModstamp is never before CreatedDate)."""
+    days = {deal_id: day for deal_id, day in lost if day is not None}
+    if not days:
+        return {}
+    d = s.deals.c
+    account_of: dict[str, str] = {}
+    for part in chunks(sorted(days), IN_CHUNK):
+        for r in conn.execute(sa.select(d.opportunity_id, d.account_id)
+                              .where(d.opportunity_id.in_(part), d.account_id.is_not(None))):
+            account_of[r.opportunity_id] = r.account_id
+    if not account_of:
+        return {}
+    first: dict[str, datetime] = {}  # account -> start of its earliest loss day among these
+    for deal_id, account in account_of.items():
+        first[account] = min(first.get(account, _day_start(days[deal_id])), _day_start(days[deal_id]))
+    since = min(first.values())
+    on_account: dict[str, list[tuple[datetime, DealOutcome]]] = defaultdict(list)
+    for part in chunks(sorted(first), IN_CHUNK):
+        for r in conn.execute(sa.select(d.account_id, d.modified_at, d.data)
+                              .where(d.account_id.in_(part), d.modified_at >= since,
+                                     d.is_deleted == sa.false())):
+            if r.modified_at >= first[r.account_id]:  # decoded only when it can be one
+                on_account[r.account_id].append((r.modified_at, deal_outcome(deal_from_json(r.data))))
+    out: dict[str, list[DealOutcome]] = {}
+    for deal_id, account in account_of.items():
+        start = _day_start(days[deal_id])
+        found = [o for at, o in on_account.get(account, ()) if at >= start and o.deal_id != deal_id]
+        if found:
+            out[deal_id] = found
+    return out

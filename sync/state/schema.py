@@ -102,6 +102,11 @@ deals = sa.Table(
     sa.Column("stage_at_loss", sa.String(255)),
     sa.Column("loss_reason", sa.Text),
     sa.Column("amount", sa.Float),
+    # migration 9: the deal's account (AccountId), so the new deals on a recycled person's account are
+    # found by account (the second pipeline) without reading every snapshot; with the last change, which
+    # bounds them to those that changed since a loss (SystemModstamp is never before CreatedDate)
+    sa.Column("account_id", sa.String(64)),
+    sa.Index("ix_deals_account", "account_id", "modified_at"),
 )
 
 contacts = sa.Table(
@@ -348,6 +353,9 @@ recycle_cycles = sa.Table(
     sa.Column("new_deal_closed_on", sa.Date),
     sa.Column("run_id", sa.Integer),
     sa.Index("ix_recycle_cycles_entered", "entered_at"),
+    # migration 9: how the new deal was reached: "contact" (the person is a contact role on it) or
+    # "account" (opened on the lost deal's account without them)
+    sa.Column("new_deal_via", sa.String(16)),
 )
 
 _V1_TABLES = (watermarks, deals, contacts, written_values, list_memberships, call_tasks, runs, failures,
@@ -379,9 +387,10 @@ def _as_created(table: sa.Table, later: Sequence[str], later_indexes: Sequence[s
 _contacts_v1 = _as_created(contacts, ("person_key",))  # migration 6 adds person_key
 _call_tasks_v1 = _as_created(call_tasks, ("status", "closed_at"))  # migration 7 adds them
 DEAL_COLUMNS = ("lost_on", "stage_at_loss", "loss_reason", "amount")  # migration 7 adds them
-_deals_v1 = _as_created(deals, DEAL_COLUMNS)
+_deals_v1 = _as_created(deals, (*DEAL_COLUMNS, "account_id"))  # migration 9 adds account_id
 _V8_INDEXES = ("ix_contacts_live", "ix_assignments_standing")  # migration 8 adds them
 _assignments_v7 = _as_created(assignments, (), _V8_INDEXES)
+_recycle_cycles_v7 = _as_created(recycle_cycles, ("new_deal_via",))  # migration 9 adds new_deal_via
 
 
 def _create_pending_writes(conn: Connection) -> None:
@@ -432,7 +441,7 @@ def _index_people(conn: Connection) -> None:
 def _create_history(conn: Connection) -> None:
     """The history tables, empty; and one full read of the deals, whose snapshots now keep the day each
     deal was opened (CreatedDate: what tells a new deal of a recycled person)."""
-    for table in (_assignments_v7, stage_moves, stage_flow, recycle_cycles):
+    for table in (_assignments_v7, stage_moves, stage_flow, _recycle_cycles_v7):
         table.create(conn, checkfirst=True)
     for table, columns in ((call_tasks, ("status", "closed_at")), (deals, DEAL_COLUMNS)):
         for column in columns:
@@ -465,6 +474,36 @@ def _index_report(conn: Connection) -> None:
                 index.create(conn, checkfirst=True)
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(DEALS_LOST_SQLITE)
+
+
+def _index_accounts(conn: Connection) -> None:
+    """`deals.account_id` (with its index), filled from the snapshots already stored, and
+    `recycle_cycles.new_deal_via`: cycles recorded before say "contact" when they have a new deal (it
+    was found through the person's contact roles, the only way then)."""
+    for table, column in ((deals, "account_id"), (recycle_cycles, "new_deal_via")):
+        kind = table.c[column].type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column} {kind}"))
+    for index in deals.indexes:
+        if index.name == "ix_deals_account":
+            index.create(conn)
+    d, last = deals.c, ""
+    while rows := conn.execute(sa.select(d.opportunity_id, d.data).where(d.opportunity_id > last)
+                               .order_by(d.opportunity_id).limit(1_000)).all():
+        found = [{"i": r.opportunity_id, "a": account_of(r.data)} for r in rows]
+        if any(f["a"] is not None for f in found):
+            conn.execute(deals.update().where(d.opportunity_id == sa.bindparam("i"))
+                         .values(account_id=sa.bindparam("a")), [f for f in found if f["a"] is not None])
+        last = rows[-1].opportunity_id
+    c = recycle_cycles.c
+    conn.execute(recycle_cycles.update().where(c.new_deal_id.is_not(None)).values(new_deal_via="contact"))
+
+
+def account_of(data: str) -> str | None:
+    """The AccountId of a stored deal snapshot (None: no account)."""
+    try:
+        return json.loads(data).get("account_id") or None
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise damaged_value("deal snapshot", exc) from None
 
 
 def deal_columns(lost_date: date | None, stage_at_loss: str | None, loss_reason: str | None,
@@ -517,6 +556,8 @@ MIGRATIONS: tuple[Migration, ...] = (
                  "again for their opening dates",
               _create_history),
     Migration(8, "indexes the report reads instead of its tables", _index_report),
+    Migration(9, "new deals on a recycled person's account (deals.account_id, recycle_cycles.new_deal_via)",
+              _index_accounts),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

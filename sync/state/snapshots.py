@@ -53,6 +53,7 @@ class Snapshots:
         for batch in chunks(deals, WRITE_CHUNK):
             rows = [{"opportunity_id": d.opportunity_id, "data": deal_to_json(d), "state": d.state,
                      "modified_at": d.modified_at, "is_deleted": d.is_deleted, "stored_at": stored_at,
+                     "account_id": d.account_id or None,
                      **s.deal_columns(d.lost_date, d.stage_at_loss, d.loss_reason, d.amount)}
                     for d in batch]
             latest = {d.opportunity_id: d for d in batch}  # the last snapshot of a deal in the batch wins

@@ -52,6 +52,8 @@ def render_history(h: PersonHistory, console: Console) -> None:
         new = "-"
         if c.get("new_deal_id"):
             new = " ".join(safe(c.get(k) or "") for k in ("new_deal_id", "new_deal_state", "new_deal_amount"))
+            if c.get("new_deal_via") == "account":  # opened on the lost deal's account, not with them
+                new += " (via the account)"
         cycles.add_row(safe(c["deal_id"]), _when(c["lost_on"]), safe(c["loss_reason"] or "-"),
                        safe(c["phase"] or "-"), f"{_when(c['entered_at'])} ({safe(c['first_group'])})",
                        _when(c["promoted_at"]), _when(c["reengaged_at"]), _when(c["left_at"]), new)

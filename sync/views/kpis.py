@@ -17,9 +17,13 @@ Sections (each over moves or cycles whose date is in [since, until)):
 Conversion and velocity read `stage_flow`, which every recorded move keeps up to date: their cohorts
 are months, so --since/--until select the cohorts from the month of --since whose first day is before
 --until.
-- second pipeline: recycle cycles by first recycle group, by loss reason and by phase at loss: cycles,
-  re-engaged, promoted (low to high), called (a call task created), new deals opened after the loss and
-  their amount, deals won and their amount, lost again.
+- second pipeline: recycle cycles by first recycle group, by loss reason and by phase at loss, and in
+  total: cycles, re-engaged, promoted (low to high), called (a call task created), new deals opened
+  after the loss and their amount, deals won and their amount, lost again, and how many of the new deals
+  came through the account only (opened on the lost deal's account without the person as a contact
+  role). A new deal is counted once per row however many cycles reached it (several recycled people of
+  one account, several contact roles on one deal): the deal counts and amounts are of DISTINCT deals,
+  so a deal shared by people in two groups is in both groups' rows and once in the total.
 - loss analysis over time: lost deals (not deleted) per quarter of their lost date, phase at loss ×
   loss reason, deals and amount.
 A rate or median over fewer than MIN_PEOPLE people is not given (`None`, "too little data") instead of
@@ -80,6 +84,7 @@ class PipelineRow:
     won_deals: int
     won_amount: float
     lost_again: int
+    new_via_account: int = 0  # of new_deals, those no cycle of the row reached through a contact role
 
 
 @dataclass(frozen=True)
@@ -198,38 +203,67 @@ def _pos(order: Sequence[str], stage: str) -> int:
 
 
 def _pipeline(conn: Connection, since: datetime | None, until: datetime | None) -> list[PipelineRow]:
+    """Per cell (and in total): the cycles' counts, and the new deals' counts and amounts per distinct
+    deal (a deal reached by several cycles of the cell is one deal)."""
     c, t = s.recycle_cycles.c, s.call_tasks.c
     called = sa.exists().where(t.cycle_key == c.task_cycle_key)
     one = sa.literal(1)
-    cols = (sa.func.count().label("recycled"),
-            sa.func.count(c.reengaged_at).label("reengaged"),
-            sa.func.count(c.promoted_at).label("promoted"),
-            sa.func.sum(sa.case((called, one), else_=0)).label("called"),
-            sa.func.count(c.new_deal_id).label("new_deals"),
-            sa.func.coalesce(sa.func.sum(c.new_deal_amount), 0).label("new_amount"),
-            sa.func.sum(sa.case((c.new_deal_state == "won", one), else_=0)).label("won_deals"),
-            sa.func.coalesce(sa.func.sum(sa.case((c.new_deal_state == "won", c.new_deal_amount))), 0)
-            .label("won_amount"),
-            sa.func.sum(sa.case((c.new_deal_state == "lost", one), else_=0)).label("lost_again"))
+    cycles = (sa.func.count().label("recycled"),
+              sa.func.count(c.reengaged_at).label("reengaged"),
+              sa.func.count(c.promoted_at).label("promoted"),
+              sa.func.sum(sa.case((called, one), else_=0)).label("called"))
+    period = _in_period(c.entered_at, since, until)
     dims = (("group", c.first_group), ("reason", c.loss_reason), ("phase", c.phase))
-    # ONE pass grouped by all three (a few hundred groups), summed per dimension here
-    sums: dict[tuple[str, Any], list[float]] = {}
-    for r in conn.execute(sa.select(*(col.label(by) for by, col in dims), *cols)
-                          .where(*_in_period(c.entered_at, since, until))
+    # the cycles' counts in ONE pass grouped by all three (a few hundred groups), summed per dimension
+    # and in total here; the new deals per dimension in SQL, each distinct deal once per cell
+    sums: dict[tuple[str, Any], list[int]] = {}
+    for r in conn.execute(sa.select(*(col.label(by) for by, col in dims), *cycles).where(*period)
                           .group_by(*(col for _, col in dims))):
-        counts = (r.recycled, r.reengaged, r.promoted, r.called, r.new_deals, r.new_amount, r.won_deals,
-                  r.won_amount, r.lost_again)
-        for by, _ in dims:
-            total = sums.setdefault((by, r._mapping[by]), [0] * len(counts))
+        counts = (r.recycled, r.reengaged, r.promoted, r.called)
+        for by in (*(by for by, _ in dims), "total"):
+            total = sums.setdefault((by, "all" if by == "total" else r._mapping[by]), [0] * len(counts))
             for i, v in enumerate(counts):
-                total[i] += v or 0
+                total[i] += int(v or 0)
     out: list[PipelineRow] = []
-    for by, _ in dims:
-        part = [PipelineRow(by, _label(by, value), int(t[0]), int(t[1]), int(t[2]), int(t[3]), int(t[4]),
-                            float(t[5]), int(t[6]), float(t[7]), int(t[8]))
-                for (dim, value), t in sums.items() if dim == by]
+    for by, col in (*dims, ("total", None)):
+        deals = {r.value: r for r in conn.execute(_distinct_deals(col, period))}
+        part = []
+        for (dim, key), n in sums.items():
+            if dim != by:
+                continue
+            d = deals.get(key)
+            part.append(PipelineRow(
+                by, "all" if col is None else _label(by, key), n[0], n[1], n[2], n[3],
+                int(d.new_deals) if d else 0, float(d.new_amount or 0) if d else 0.0,
+                int(d.won_deals or 0) if d else 0, float(d.won_amount or 0) if d else 0.0,
+                int(d.lost_again or 0) if d else 0, int(d.via_account or 0) if d else 0))
         out.extend(sorted(part, key=lambda p: (-p.recycled, p.value)))
+    if all(p.recycled == 0 for p in out):
+        return []
     return out
+
+
+def _distinct_deals(col: Any, period: Sequence[Any]) -> sa.Select[Any]:
+    """The new deals of the cycles in `period` by `col` (None: all together), each deal once: its
+    amount, won or lost (the largest any of its cycles holds: they are copies of one snapshot, taken
+    at the run each cycle last saw it), and whether only the account led to it."""
+    c = s.recycle_cycles.c
+    one = sa.literal(1)
+    value = sa.literal("all") if col is None else col
+    per_deal = (sa.select(value.label("value"), c.new_deal_id,
+                          sa.func.max(c.new_deal_amount).label("amount"),
+                          sa.func.max(sa.case((c.new_deal_state == "won", one), else_=0)).label("won"),
+                          sa.func.max(sa.case((c.new_deal_state == "lost", one), else_=0)).label("lost"),
+                          sa.func.max(sa.case((c.new_deal_via == "account", 0), else_=1)).label("contact"))
+                .where(c.new_deal_id.is_not(None), *period)
+                .group_by(*([] if col is None else [col]), c.new_deal_id).subquery("per_deal"))
+    x = per_deal.c
+    return (sa.select(x.value, sa.func.count().label("new_deals"),
+                      sa.func.sum(x.amount).label("new_amount"), sa.func.sum(x.won).label("won_deals"),
+                      sa.func.sum(sa.case((x.won == 1, x.amount), else_=0)).label("won_amount"),
+                      sa.func.sum(x.lost).label("lost_again"),
+                      sa.func.sum(1 - x.contact).label("via_account"))
+            .group_by(x.value))
 
 
 def _label(by: str, value: str | None) -> str:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
+from mappings.emails import parse_email
 from sandbox import demo_timeline as T
 from sandbox.demo_data import generate
 from sandbox.launcher import Sandbox
@@ -94,27 +95,71 @@ def test_every_run_of_the_18_months_finishes(lived: Lived) -> None:
     assert all(r.counts.get("stage_moves", 0) > 0 for r in lived.runs[1:])  # people move every month
 
 
+def _day(value: object) -> date:
+    at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return at.astimezone(UTC).date()
+
+
+def _expected_new_deals(lived: Lived) -> dict[tuple[str, str], tuple[str, str] | None]:
+    """(person, lost deal) -> (new deal id, "contact" | "account") of every recycle cycle, from the
+    emulator's records: the first opportunity created after the loss day on which the person's contact
+    is a contact role, else the first one created on the lost deal's account; None when there is none."""
+    sf = lived.box.salesforce.store
+    opps = {o["Id"]: o for o in sf.all("Opportunity")}
+    email_of = {c["Id"]: parse_email(c.get("Email"))[0] for c in sf.all("Contact")}
+    roles: dict[str, set[str]] = {}
+    for r in sf.all("OpportunityContactRole"):
+        roles.setdefault(r["OpportunityId"], set()).add(email_of.get(r["ContactId"]) or "")
+    out: dict[tuple[str, str], tuple[str, str] | None] = {}
+    for cycle in lived.ctx.store.iter_cycles():
+        person, lost = str(cycle["person_key"]), str(cycle["deal_id"])
+        lost_on = cycle["lost_on"]
+        assert isinstance(lost_on, date)
+        later = sorted((_day(o["CreatedDate"]), oid) for oid, o in opps.items()
+                       if oid != lost and _day(o["CreatedDate"]) > lost_on)
+        own = [oid for _, oid in later if person in roles.get(oid, ())]
+        account = [oid for _, oid in later if opps[oid]["AccountId"] == opps[lost]["AccountId"]]
+        out[(person, lost)] = ((own[0], "contact") if own else (account[0], "account") if account else None)
+    return out
+
+
 @pytest.mark.slow
-def test_the_second_pipeline_counts_the_timelines_comebacks(lived: Lived) -> None:
+def test_the_second_pipeline_counts_the_timelines_comebacks_and_the_accounts_new_deals(lived: Lived) -> None:
     k = stage_kpis(lived.ctx.store, lived.ctx.mapping)
-    groups = [p for p in k.pipeline if p.by == "group"]
     comebacks = lived.timeline.comebacks
     won = [c.deal for c in comebacks if c.deal.final == "won"]
     lost = [c.deal for c in comebacks if c.deal.final == "lost"]
     assert won and lost  # the demo shows both
-    assert sum(p.new_deals for p in groups) == len(comebacks)
-    assert sum(p.new_amount for p in groups) == sum(c.deal.amount for c in comebacks)
-    assert sum(p.won_deals for p in groups) == len(won)
-    assert sum(p.won_amount for p in groups) == sum(d.amount for d in won)
-    assert sum(p.lost_again for p in groups) == len(lost)
+    # each cycle's new deal is the one the emulator's records say
+    expected = _expected_new_deals(lived)
+    cycles = list(lived.ctx.store.iter_cycles())
+    assert {(str(c["person_key"]), str(c["deal_id"])): (c["new_deal_id"], c["new_deal_via"])
+            if c["new_deal_id"] else None for c in cycles} == expected
+    # the people's own new deals are the timeline's comebacks
+    own = {str(c["new_deal_id"]): c for c in cycles if c["new_deal_via"] == "contact"}
+    assert len(own) == len(comebacks)
+    assert sum(float(c["new_deal_amount"] or 0) for c in own.values()) == sum(
+        c.deal.amount for c in comebacks)
+    assert sum(c["new_deal_state"] == "won" for c in own.values()) == len(won)
+    assert sum(c["new_deal_state"] == "lost" for c in own.values()) == len(lost)
+    # the report's total counts every new deal once, with the emulator's amounts and outcomes
+    sf = lived.box.salesforce.store
+    deals = {v[0] for v in expected.values() if v is not None}
+    by_contact = {v[0] for v in expected.values() if v is not None and v[1] == "contact"}
+    assert deals - by_contact  # the demo's accounts have new deals that no recycled person is on
+    records = [sf.get("Opportunity", d) or {} for d in deals]
+    (total,) = [p for p in k.pipeline if p.by == "total"]
+    assert (total.new_deals, total.new_via_account) == (len(deals), len(deals - by_contact))
+    assert total.new_amount == sum(float(r["Amount"] or 0) for r in records)
+    assert total.won_deals == sum(bool(r["IsWon"]) for r in records)
+    assert total.won_amount == sum(float(r["Amount"] or 0) for r in records if r["IsWon"])
+    assert total.lost_again == sum(bool(r["IsClosed"]) and not r["IsWon"] for r in records)
+    assert total.recycled == len(cycles) == sum(p.recycled for p in k.pipeline if p.by == "group")
     # every comeback engaged again after the loss, before their new deal
-    assert sum(p.reengaged for p in groups) >= len(comebacks)
-    # the same totals by loss reason and by phase (each cycle is in one row of each)
-    for by in ("reason", "phase"):
-        assert sum(p.won_deals for p in k.pipeline if p.by == by) == len(won)
+    assert total.reengaged >= len(comebacks)
     line = pipeline_summary(k)
-    assert f"{len(comebacks)} new deals" in line and f"{len(won)} won" in line
-    assert f"{len(lost)} lost again" in line
+    assert f"{len(deals)} new deals" in line and f"{len(deals - by_contact)} via the account" in line
+    assert f"{total.won_deals} won" in line and f"{total.lost_again} lost again" in line
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ from sync.cli.main import app
 from sync.run.context import open_context
 from sync.run.runner import RunOptions, run
 from sync.state.history import Move
+from sync.views.kpis import stage_kpis
 from tests.sync.run.conftest import World
 
 DEFAULT_MAPPING = Path(__file__).resolve().parents[3] / "mappings" / "default.toml"
@@ -182,3 +183,48 @@ def test_a_new_deal_of_a_recycled_person_is_the_cycles_outcome_until_it_is_won(w
     assert (cycle["new_deal_state"], cycle["new_deal_closed_on"]) == ("won", won.date())
     assert [(m.from_value, m.to_value) for m in moves(world, "back@example.com", "group")] == [
         (None, "low"), ("low", None)]
+
+
+def test_a_deal_opened_on_a_recycled_persons_account_without_them_is_their_cycles_outcome(
+        world: World, tmp_path: Path) -> None:
+    """Both people are lost on deals of the world's account; a new deal is then opened on that account
+    with no contact role (read by the same deals stream: no extra call). Both cycles take it as their
+    outcome, "via account"; once one of them is a contact role on another new deal, theirs is that one."""
+    world.person("ann@example.com", lost_stage="Prospecting", lost_days_ago=60)
+    # lost the same day (a deal opened on the account after Ann's loss would be her new deal, lost again)
+    bob = world.person("bob@example.com", lost_stage="Prospecting", lost_days_ago=60)
+    world.sync()
+    sf = world.box.salesforce.store
+    opened = world.now + timedelta(days=1)
+    shared = sf.create("Opportunity", {"Name": "Account-wide", "AccountId": world.account,
+                                       "OwnerId": world.owner, "Amount": 900000, "StageName": "Qualification",
+                                       "CloseDate": (opened + timedelta(days=60)).date()}, at=opened)
+    world.sync(now=opened + timedelta(hours=1))
+    settings = tmp_path / "settings.toml"
+    for email in ("ann@example.com", "bob@example.com"):
+        (cycle,) = world.ctx.store.cycles_of(key(email))
+        assert (cycle["new_deal_id"], cycle["new_deal_via"], cycle["new_deal_amount"],
+                cycle["new_deal_state"]) == (shared, "account", 900000, "open")
+        assert cycle["new_deal_opened_on"] == opened.astimezone(UTC).date()
+        assert cycle["left_at"] is None  # a deal they are not on does not take them out of recycling
+    (total,) = [p for p in stage_kpis(world.ctx.store, world.ctx.mapping).pipeline if p.by == "total"]
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["history", "ann@example.com", "--config",
+                                                             str(settings)])
+    assert result.exit_code == 0, result.stderr
+    assert f"{shared} open 900000" in result.stdout and "(via the account)" in result.stdout
+    # two cycles, one deal (900,000), reached through the account
+    assert (total.recycled, total.new_deals, total.new_amount, total.new_via_account) == (2, 1, 900000, 1)
+
+    later = opened + timedelta(days=2)
+    own = sf.create("Opportunity", {"Name": "Bob again", "AccountId": world.account, "OwnerId": world.owner,
+                                    "Amount": 300000, "StageName": "Qualification",
+                                    "CloseDate": (later + timedelta(days=60)).date()}, at=later)
+    sf.create("OpportunityContactRole", {"OpportunityId": own, "ContactId": bob.contact_id, "Role": "Buyer",
+                                         "IsPrimary": True}, at=later)
+    world.sync(now=later + timedelta(hours=1))
+    (ann,), (bobs,) = world.ctx.store.cycles_of(key("ann@example.com")), world.ctx.store.cycles_of(
+        key("bob@example.com"))
+    assert (ann["new_deal_id"], ann["new_deal_via"]) == (shared, "account")
+    assert (bobs["new_deal_id"], bobs["new_deal_via"], bobs["new_deal_amount"]) == (own, "contact", 300000)
+    (total,) = [p for p in stage_kpis(world.ctx.store, world.ctx.mapping).pipeline if p.by == "total"]
+    assert (total.new_deals, total.new_amount, total.new_via_account) == (2, 1200000, 1)

@@ -3,7 +3,9 @@ numbers are worked out here by hand, in the comments."""
 
 from __future__ import annotations
 
+import csv
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -12,6 +14,7 @@ from sync.inputs import load_mapping_file
 from sync.state import schema as s
 from sync.state.store import StateStore
 from sync.views.kpis import MIN_PEOPLE, stage_kpis
+from sync.views.kpis_render import write_csv
 
 JAN, FEB = datetime(2026, 1, 10, tzinfo=UTC), datetime(2026, 2, 3, tzinfo=UTC)
 
@@ -139,3 +142,61 @@ def test_losses_per_quarter_and_the_second_pipeline(store: StateStore) -> None:
     assert rows["reason", "Price"].won_amount == 300.0 and rows["phase", "awareness"].recycled == 2
     later = stage_kpis(store, mapping, since=t + timedelta(days=1))
     assert later.pipeline == []  # every cycle entered before --since
+
+
+def test_a_new_deal_reached_by_several_cycles_counts_once_in_every_cell(store: StateStore,
+                                                                        tmp_path: Path) -> None:
+    """Recycled people of one account share the deal opened on it; two contact roles share theirs. Each
+    deal counts once per row and in the total, and the rows say how many came through the account."""
+    mapping = load_mapping_file(None)
+    t = datetime(2026, 2, 1, tzinfo=UTC)
+
+    def cycle(key: str, group: str, reason: str, phase: str, new: tuple[str, float, str, str] | None = None
+              ) -> dict[str, object]:
+        deal_id, amount, state, via = new or (None, None, None, None)
+        return {"person_key": key, "deal_id": f"L-{key}", "lost_on": date(2026, 1, 5), "loss_reason": reason,
+                "phase": phase, "lost_amount": 10.0, "first_group": group, "entered_at": t,
+                "group_now": group, "promoted_at": None, "left_at": None, "reengaged_at": None,
+                "task_cycle_key": None, "new_deal_id": deal_id, "new_deal_opened_on": None,
+                "new_deal_amount": amount, "new_deal_stage": None, "new_deal_state": state,
+                "new_deal_closed_on": None, "new_deal_via": via, "run_id": 1}
+
+    n = ("N", 1000.0, "won", "account")  # opened on the account of a and b, neither a contact role
+    insert(store, s.recycle_cycles, [
+        cycle("a", "high", "Price", "purchase", n),
+        cycle("b", "low", "Price", "awareness", n),
+        cycle("c", "high", "Timing", "purchase", ("C", 300.0, "open", "contact")),  # c and d: contact
+        cycle("d", "high", "Price", "purchase", ("C", 300.0, "open", "contact")),   # roles on C
+        cycle("e", "low", "Timing", "awareness", ("L", 50.0, "lost", "account")),   # e through the account,
+        cycle("f", "low", "Timing", "awareness", ("L", 50.0, "lost", "contact")),   # f a contact role on L
+        cycle("g", "waiting", "Timing", "awareness"),
+    ])
+    k = stage_kpis(store, mapping)
+    got = {(p.by, p.value): (p.recycled, p.new_deals, p.new_amount, p.won_deals, p.won_amount, p.lost_again,
+                             p.new_via_account) for p in k.pipeline}
+    # (recycled, new deals, new amount, won, won amount, lost again, via account), by hand:
+    assert got == {
+        # high: a, c, d -> N (1000, won, account only) and C (300): C counted once for c and d
+        ("group", "high"): (3, 2, 1300.0, 1, 1000.0, 0, 1),
+        # low: b, e, f -> N and L (50, lost; f reached L as a contact role: not "via account")
+        ("group", "low"): (3, 2, 1050.0, 1, 1000.0, 1, 1),
+        ("group", "waiting"): (1, 0, 0.0, 0, 0.0, 0, 0),
+        # Price: a, b, d -> N once (a and b), C
+        ("reason", "Price"): (3, 2, 1300.0, 1, 1000.0, 0, 1),
+        # Timing: c, e, f, g -> C, L once (e and f)
+        ("reason", "Timing"): (4, 2, 350.0, 0, 0.0, 1, 0),
+        ("phase", "purchase"): (3, 2, 1300.0, 1, 1000.0, 0, 1),
+        ("phase", "awareness"): (4, 2, 1050.0, 1, 1000.0, 1, 1),
+        # all 7 cycles: N, C, L once each (N is in the high and the low row, once here)
+        ("total", "all"): (7, 3, 1350.0, 1, 1000.0, 1, 1),
+    }
+    assert sum(p.new_deals for p in k.pipeline if p.by == "group") == 4  # the groups share N
+
+    data = k.to_dict()["second_pipeline"]
+    assert {"by": "total", "value": "all", "new_via_account": 1}.items() <= next(
+        r for r in data if r["by"] == "total").items()
+    write_csv(k, tmp_path)
+    with (tmp_path / "second_pipeline.csv").open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    total = next(r for r in rows if r["by"] == "total")
+    assert (total["new_deals"], total["new_amount"], total["new_via_account"]) == ("3", "1350.0", "1")

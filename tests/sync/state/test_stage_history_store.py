@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from connectors.base import LostDeal
 from sync.state.history import CycleFacts, DealOutcome, Standing
 from sync.state.store import StateStore
 
@@ -121,3 +122,54 @@ def test_the_outcome_is_the_first_deal_opened_after_the_loss(store: StateStore) 
                            deals=(older, itself, replace(later, opened_on=date(2025, 12, 1)), again))],
            T0 + timedelta(days=31), run_id=3)
     assert store.cycles_of("p")[0]["new_deal_id"] == "D2"
+
+
+def snapshot(opp: str, account: str | None, opened: date, *, state: str = "open", amount: float = 0.0,
+             lost: date | None = None, won: date | None = None, deleted: bool = False) -> LostDeal:
+    return LostDeal(opportunity_id=opp, name=opp, state=state, stage_name=state.title(),  # type: ignore[arg-type]
+                    stage_at_loss=None, loss_reason=None, lost_date=lost, amount=amount, owner_id=None,
+                    account_id=account, account_name=None, account_employees=None, account_industry=None,
+                    contacts=(), is_deleted=deleted, close_date=won,
+                    created_at=datetime(opened.year, opened.month, opened.day, 8, tzinfo=UTC),
+                    modified_at=datetime((lost or won or opened).year, (lost or won or opened).month,
+                                         (lost or won or opened).day, 18, tzinfo=UTC))
+
+
+def test_without_a_contact_role_deal_the_outcome_is_the_first_deal_opened_on_the_lost_deals_account(
+        store: StateStore) -> None:
+    # p and q were lost on deals L1, L2 of account A1 (2025-11-20); q is also a contact role on C
+    # (opened 2026-02-01). A1 gets N (2026-01-10, no contact roles), E (2025-10-01, before the losses)
+    # and X (2025-12-01, deleted); account A2 gets M (2025-12-15).
+    store.upsert_deals([
+        snapshot("L1", "A1", date(2025, 9, 1), state="lost", lost=date(2025, 11, 20), amount=5000.0),
+        snapshot("L2", "A1", date(2025, 9, 2), state="lost", lost=date(2025, 11, 20), amount=6000.0),
+        snapshot("E", "A1", date(2025, 10, 1), amount=1.0),
+        snapshot("X", "A1", date(2025, 12, 1), amount=2.0, deleted=True),
+        snapshot("M", "A2", date(2025, 12, 15), amount=3.0),
+        snapshot("N", "A1", date(2026, 1, 10), amount=800.0),
+    ])
+    c_deal = DealOutcome("C", date(2026, 2, 1), "open", 90.0, "Qualification", None)
+    p = st("p", "recycle", group="low", deal="L1", cycle=cycle("L1"))
+    q = replace(st("q", "recycle", group="low", deal="L2", cycle=cycle("L2")), deals=(c_deal,))
+    record(store, [p, q], T0)
+    (cp,), (cq,) = store.cycles_of("p"), store.cycles_of("q")
+    # p: no deal of their own after the loss: N, the first opened on A1 after it (E is older, X deleted,
+    # M on another account)
+    assert (cp["new_deal_id"], cp["new_deal_opened_on"], cp["new_deal_amount"], cp["new_deal_state"],
+            cp["new_deal_via"]) == ("N", date(2026, 1, 10), 800.0, "open", "account")
+    # q: C, their own, although N was opened before it
+    assert (cq["new_deal_id"], cq["new_deal_via"]) == ("C", "contact")
+
+    # N is won on 2026-03-05: p's cycle follows it (still unsettled while open)
+    store.upsert_deals([snapshot("N", "A1", date(2026, 1, 10), state="won", won=date(2026, 3, 5),
+                                 amount=850.0)])
+    record(store, [p, q], T0 + timedelta(days=70), run_id=2)
+    (cp,) = store.cycles_of("p")
+    assert (cp["new_deal_id"], cp["new_deal_state"], cp["new_deal_amount"], cp["new_deal_closed_on"],
+            cp["new_deal_via"]) == ("N", "won", 850.0, date(2026, 3, 5), "account")
+
+    # p then opens a deal of their own (2026-04-01): their own deal comes first, even after N closed
+    own = DealOutcome("P", date(2026, 4, 1), "open", 40.0, "Prospecting", None)
+    record(store, [replace(p, deals=(own,)), q], T0 + timedelta(days=90), run_id=3)
+    (cp,) = store.cycles_of("p")
+    assert (cp["new_deal_id"], cp["new_deal_state"], cp["new_deal_via"]) == ("P", "open", "contact")

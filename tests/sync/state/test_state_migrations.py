@@ -261,7 +261,7 @@ def test_migration_8_indexes_what_the_report_reads(db_url: str) -> None:
         with engine.connect() as conn:
             before = {t: {i["name"] for i in sa.inspect(conn).get_indexes(t)}
                       for t in ("contacts", "assignments", "deals")}
-        assert migrate(engine) == [8]
+        assert migrate(engine, MIGRATIONS[:8]) == [8]
         with engine.connect() as conn:
             after = {t: {i["name"] for i in sa.inspect(conn).get_indexes(t)}
                      for t in ("contacts", "assignments", "deals")}
@@ -271,3 +271,41 @@ def test_migration_8_indexes_what_the_report_reads(db_url: str) -> None:
     assert after["contacts"] - before["contacts"] == {"ix_contacts_live"}
     assert after["assignments"] - before["assignments"] == {"ix_assignments_standing"}
     assert after["deals"] - before["deals"] == ({"ix_deals_lost"} if sqlite else set())
+
+
+def test_migration_9_indexes_the_deals_by_account_in_a_store_in_use(db_url: str) -> None:
+    """Version 9 adds `deals.account_id` (filled from the snapshots already stored, so a recycled
+    person's account deals are found from the next run on) and `recycle_cycles.new_deal_via`, "contact"
+    for the new deals recorded before (found through contact roles, the only way then)."""
+    engine = create_engine(db_url)
+
+    def snapshot(opp: str, account: str | None) -> str:
+        return deal_to_json(LostDeal(
+            opportunity_id=opp, name=opp, state="lost", stage_name="Closed Lost", stage_at_loss=None,
+            loss_reason=None, lost_date=None, amount=None, owner_id=None, account_id=account,
+            account_name=None, account_employees=None, account_industry=None,
+            modified_at=datetime(2025, 3, 4, tzinfo=UTC), contacts=()))
+
+    try:
+        migrate(engine, MIGRATIONS[:8])
+        with engine.begin() as conn:
+            at = state_schema.UTCDateTime().process_bind_param(datetime.now(UTC), conn.dialect)
+            for opp, account in (("006A", "001X"), ("006B", None), ("006C", "001Y")):
+                conn.execute(sa.text("INSERT INTO deals (opportunity_id, data, state, modified_at, "
+                                     "is_deleted, stored_at) VALUES (:o, :data, 'lost', :at, :no, :at)"),
+                             {"o": opp, "data": snapshot(opp, account), "at": at, "no": False})
+            for person, new in (("a@example.com", "006C"), ("b@example.com", None)):
+                conn.execute(sa.text("INSERT INTO recycle_cycles (person_key, deal_id, first_group, "
+                                     "entered_at, new_deal_id) VALUES (:p, '006A', 'high', :at, :n)"),
+                             {"p": person, "at": at, "n": new})
+        assert migrate(engine) == [9]
+        with engine.connect() as conn:
+            d, c = state_schema.deals.c, state_schema.recycle_cycles.c
+            assert dict(conn.execute(sa.select(d.opportunity_id, d.account_id)).all()) == {
+                "006A": "001X", "006B": None, "006C": "001Y"}
+            assert dict(conn.execute(sa.select(c.person_key, c.new_deal_via)).all()) == {
+                "a@example.com": "contact", "b@example.com": None}
+            indexes = {i["name"]: i["column_names"] for i in sa.inspect(conn).get_indexes("deals")}
+            assert indexes["ix_deals_account"] == ["account_id", "modified_at"]
+    finally:
+        engine.dispose()
