@@ -130,6 +130,8 @@ def test_second_pipeline_sums_each_dimension_across_the_others(store: StateStore
         # by phase: awareness = b, c, f; purchase = a, d, e
         ("phase", "awareness", 3, 1, 1, 0, 1, 20.0, 0, 0.0, 1),
         ("phase", "purchase", 3, 0, 0, 1, 2, 305.0, 1, 300.0, 0),
+        # every cycle: a-f, the three new deals N1, N2, N4 once each
+        ("total", "all", 6, 1, 1, 1, 3, 325.0, 1, 300.0, 1),
     ]
 
 
