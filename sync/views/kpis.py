@@ -18,7 +18,8 @@ Conversion and velocity read `stage_flow`, which every recorded move keeps up to
 are months, so --since/--until select the cohorts from the month of --since whose first day is before
 --until.
 - second pipeline: recycle cycles by first recycle group, by loss reason and by phase at loss: cycles,
-  re-engaged, promoted (low to high), called (a call task created), new deals opened after the loss and
+  re-engaged, promoted (low to high), called (a call task created), completed (that task closed in
+  Salesforce, as the last run read it back: `call_tasks.closed_at`), new deals opened after the loss and
   their amount, deals won and their amount, lost again.
 - loss analysis over time: lost deals (not deleted) per quarter of their lost date, phase at loss ×
   loss reason, deals and amount.
@@ -74,6 +75,7 @@ class PipelineRow:
     reengaged: int
     promoted: int
     called: int
+    completed: int  # of the called, cycles whose task Salesforce holds as closed (read back by the runs)
     new_deals: int
     new_amount: float
     won_deals: int
@@ -198,11 +200,13 @@ def _pos(order: Sequence[str], stage: str) -> int:
 def _pipeline(conn: Connection, since: datetime | None, until: datetime | None) -> list[PipelineRow]:
     c, t = s.recycle_cycles.c, s.call_tasks.c
     called = sa.exists().where(t.cycle_key == c.task_cycle_key)
+    completed = sa.exists().where(t.cycle_key == c.task_cycle_key, t.closed_at.is_not(None))
     one = sa.literal(1)
     cols = (sa.func.count().label("recycled"),
             sa.func.count(c.reengaged_at).label("reengaged"),
             sa.func.count(c.promoted_at).label("promoted"),
             sa.func.sum(sa.case((called, one), else_=0)).label("called"),
+            sa.func.sum(sa.case((completed, one), else_=0)).label("completed"),
             sa.func.count(c.new_deal_id).label("new_deals"),
             sa.func.coalesce(sa.func.sum(c.new_deal_amount), 0).label("new_amount"),
             sa.func.sum(sa.case((c.new_deal_state == "won", one), else_=0)).label("won_deals"),
@@ -214,8 +218,8 @@ def _pipeline(conn: Connection, since: datetime | None, until: datetime | None) 
         rows = conn.execute(sa.select(col.label("value"), *cols)
                             .where(*_in_period(c.entered_at, since, until)).group_by(col))
         part = [PipelineRow(by, _label(by, r.value), int(r.recycled), int(r.reengaged), int(r.promoted),
-                            int(r.called or 0), int(r.new_deals), float(r.new_amount), int(r.won_deals or 0),
-                            float(r.won_amount), int(r.lost_again or 0)) for r in rows]
+                            int(r.called or 0), int(r.completed or 0), int(r.new_deals), float(r.new_amount),
+                            int(r.won_deals or 0), float(r.won_amount), int(r.lost_again or 0)) for r in rows]
         out.extend(sorted(part, key=lambda p: (-p.recycled, p.value)))
     return out
 

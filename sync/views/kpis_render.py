@@ -75,14 +75,15 @@ def _velocity(k: StageKpis) -> Table:
 
 def _pipeline(k: StageKpis) -> Table:
     t = _table("Second pipeline: recycle cycles and what came of them",
-               ("By", "Value", "Recycled", "Re-engaged", "Promoted", "Called", "New deals", "New amount",
-                "Won", "Won amount", "Lost again"))
+               ("By", "Value", "Recycled", "Re-engaged", "Promoted", "Called", "Completed", "New deals",
+                "New amount", "Won", "Won amount", "Lost again"))
     for p in k.pipeline:
         t.add_row(p.by, safe(p.value.replace("_", " ") if p.by == "phase" else p.value), str(p.recycled),
-                  str(p.reengaged), str(p.promoted), str(p.called), str(p.new_deals), amount(p.new_amount),
+                  str(p.reengaged), str(p.promoted), str(p.called), str(p.completed), str(p.new_deals),
+                  amount(p.new_amount),
                   str(p.won_deals), amount(p.won_amount), str(p.lost_again))
     if not k.pipeline:
-        t.add_row("-", "no recycle cycle in this period", *[""] * 9)
+        t.add_row("-", "no recycle cycle in this period", *[""] * 10)
     return t
 
 
