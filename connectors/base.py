@@ -77,6 +77,21 @@ class ContactRef:
     merged_ids: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class TaskState:
+    """A call task leadsync created, as the SFA holds it now (read back by later runs): its status,
+    whether that status closes it, and when it was closed. Incremental reads also yield deleted tasks
+    (`is_deleted`), which are no longer open nor completed."""
+
+    cycle_key: str
+    task_id: str
+    status: str | None
+    is_closed: bool
+    closed_at: datetime | None  # when it was closed (timezone-aware UTC); None while open
+    modified_at: datetime  # SystemModstamp, timezone-aware UTC
+    is_deleted: bool = False
+
+
 # --------------------------------------------------------------------------- writes
 
 
@@ -330,6 +345,11 @@ class SalesSystem(DealSource, RecordSink, TaskSink, Protocol):
 
     def daily_allowance(self) -> Allowance | None:
         """The daily API allowance as last reported (None before any call)."""
+        ...
+
+    def iter_task_states(self, since: datetime | None, until: datetime | None = None) -> Iterator[TaskState]:
+        """The call tasks leadsync created (those with a cycle key; never another task) changed at or
+        after `since` (and before `until`), deleted ones included, oldest change first, page by page."""
         ...
 
 

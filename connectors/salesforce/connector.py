@@ -29,12 +29,14 @@ from connectors.base import (
     LostDeal,
     OwnerOutlook,
     Scalar,
+    TaskState,
     WriteResult,
 )
 from connectors.retry import RetryPolicy
 from connectors.salesforce import campaigns as salesforce_campaigns
 from connectors.salesforce import describe as salesforce_describe
 from connectors.salesforce import owners as salesforce_owners
+from connectors.salesforce import task_status as salesforce_task_status
 from connectors.salesforce import write as salesforce_write
 from connectors.salesforce.bulk import BulkOptions
 from connectors.salesforce.client import SalesforceClient
@@ -176,6 +178,12 @@ class SalesforceConnector:
                 self._cache.remember_contact(row["Id"], row)
             yield ContactRef(row["Id"], None, {f: as_text(row.get(f)) for f in fields},
                              parse_datetime(row["SystemModstamp"]))
+
+    def iter_task_states(self, since: datetime | None, until: datetime | None = None) -> Iterator[TaskState]:
+        """The call tasks leadsync created (a cycle key set) changed at or after `since` (and before
+        `until`), deleted ones included, ordered by SystemModstamp, Id: one query call per 2,000
+        (`salesforce_task_status`)."""
+        yield from salesforce_task_status.iter_task_states(self.client, since, until)
 
     # ------------------------------------------------------------------ writes
     def update_fields(self, updates: Sequence[FieldUpdate]) -> list[WriteResult]:

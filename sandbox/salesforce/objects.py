@@ -108,6 +108,25 @@ def stage_rows() -> list[dict[str, Any]]:
     ]
 
 
+# A fresh org's task statuses (TaskStatus, the Task.Status picklist with what each value means): only
+# "Completed" is closed; "Not Started" is the default. "Multiple task status values can represent a closed
+# task" (Object Reference, TaskStatus: IsClosed), so a Task's IsClosed comes from its status's row, never
+# from the name (rules.task_closed). (label, IsClosed, IsDefault); the order is SortOrder.
+TASK_STATUSES: tuple[tuple[str, bool, bool], ...] = (
+    ("Not Started", False, True),
+    ("In Progress", False, False),
+    ("Completed", True, False),
+    ("Waiting on someone else", False, False),
+    ("Deferred", False, False),
+)
+
+
+def task_status_rows() -> list[dict[str, Any]]:
+    """The TaskStatus rows the org starts with (seeded by `Store.reset`)."""
+    return [{"MasterLabel": label, "ApiName": label, "IsClosed": closed, "IsDefault": default,
+             "SortOrder": order} for order, (label, closed, default) in enumerate(TASK_STATUSES, start=1)]
+
+
 INDUSTRIES = (
     "Agriculture",
     "Apparel",
@@ -388,6 +407,23 @@ def standard_objects() -> list[ObjectDef]:
             updateable=False,
             deletable=False,
         ),
+        ObjectDef(  # read-only over the API: query, retrieve, describe (Object Reference, TaskStatus)
+            "TaskStatus",
+            "01K",  # the emulator's own prefix (one per object here; the real one is not known to it)
+            sys_fields
+            + (
+                _text("MasterLabel", 255, label="Master Label"),
+                _text("ApiName", 255, nillable=False, label="Api Name"),
+                _bool("IsClosed", label="Closed"),
+                _bool("IsDefault", label="Default"),
+                FieldDef("SortOrder", "int", precision=9, label="Sort Order"),
+            ),
+            label="Task Status",
+            label_plural="Task Statuses",
+            createable=False,
+            updateable=False,
+            deletable=False,
+        ),
         ObjectDef(
             "OpportunityContactRole",
             "00K",
@@ -473,12 +509,15 @@ def standard_objects() -> list[ObjectDef]:
                 FieldDef("ActivityDate", "date", label="Due Date Only"),
                 _pick(
                     "Status",
-                    ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred"),
+                    tuple(label for label, _, _ in TASK_STATUSES),
                     nillable=False,
                     default="Not Started",
                 ),
                 _pick("Priority", ("High", "Normal", "Low"), nillable=False, default="Normal"),
                 _calc("IsClosed", "boolean", nillable=False, default=False, label="Closed"),
+                # set by the org when the task is saved with a closed status (rules.task_closed); read-only
+                FieldDef("CompletedDateTime", "datetime", createable=False, updateable=False,
+                         label="Completed Date/Time"),
                 _ref("WhoId", ("Contact", "Lead"), "Who", label="Name ID"),
                 _ref("WhatId", ("Account", "Opportunity", "Campaign"), "What", label="Related To ID"),
                 _owner(),

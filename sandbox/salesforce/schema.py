@@ -28,6 +28,7 @@ from .objects import (
     Stage,
     stage_rows,
     standard_objects,
+    task_status_rows,
 )
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "STAGE_BY_LABEL",
     "Stage",
     "stage_rows",
+    "task_status_rows",
     "FIELD_TYPES",
     "ID_TYPES",
     "NUMBER_TYPES",

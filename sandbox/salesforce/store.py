@@ -21,7 +21,7 @@ from .history import HISTORY_FIELDS, HistoryRows, ParentChain
 from .ids import ORG_ID18, id_number, make_id, normalize_id
 from .indexes import EqIndex, RangeIndex, RefIndex
 from .rows import Row, Shapes
-from .schema import FieldDef, ObjectDef, Schema, stage_rows
+from .schema import FieldDef, ObjectDef, Schema, stage_rows, task_status_rows
 from .values import coerce, parse_datetime
 
 Record = Mapping[str, Any]  # a stored row is a `Row`; a row being built is a dict
@@ -210,6 +210,9 @@ class Store:
             for row in stage_rows():  # the org's stages (read-only over the API)
                 row.update(LastModifiedDate=at, LastModifiedById=self.user_id)
                 self.insert_system_row("OpportunityStage", row, at=at, user_id=self.user_id)
+            for row in task_status_rows():  # the org's task statuses (read-only over the API)
+                row.update(LastModifiedDate=at, LastModifiedById=self.user_id)
+                self.insert_system_row("TaskStatus", row, at=at, user_id=self.user_id)
 
     def now(self) -> datetime:
         return parse_datetime(self.clock())
@@ -263,9 +266,7 @@ class Store:
                 raise RecordError(
                     "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing
                 )
-            derive = rules.DERIVE.get(obj.name)
-            if derive:
-                derive(rec, changes, True)
+            self._derive(obj, rec, changes, None, when)
             rec.update(self._check_references(obj, changes))
             self._check_unique(table, rec, None)
             rules.validate(self, obj.name, rec, True)
@@ -298,9 +299,7 @@ class Store:
             obj = table.obj
             changes = _trusted(obj, fields)
             rec = self._new_row(obj, changes)
-            derive = rules.DERIVE.get(obj.name)
-            if derive:
-                derive(rec, changes, True)
+            self._derive(obj, rec, changes, None, parse_datetime(at))
             return self._insert(table, rec, parse_datetime(at))
 
     def load_update(self, sobject: str, record_id: str, fields: Mapping[str, Any], *, at: datetime) -> None:
@@ -312,13 +311,20 @@ class Store:
             changes = _trusted(obj, fields)
             rec = _copy(old)
             self._apply(rec, changes)
-            derive = rules.DERIVE.get(obj.name)
-            if derive:
-                derive(rec, changes, False)
             when = parse_datetime(at)
+            self._derive(obj, rec, changes, old, when)
             self._stamp(table, rec, when, created=False)
             self._put(table, record_id, rec)
             rules.after_write(self, obj.name, old, rec, when)
+
+    def _derive(self, obj: ObjectDef, rec: dict[str, Any], changes: dict[str, Any], old: Record | None,
+                when: datetime) -> None:
+        """The fields the org sets itself on a save (`rules.DERIVE`; a Task's from its TaskStatus)."""
+        derive = rules.DERIVE.get(obj.name)
+        if derive:
+            derive(rec, changes, old is None)
+        if obj.name == "Task":
+            rules.task_closed(self, rec, old, when)
 
     @staticmethod
     def _apply(rec: dict[str, Any], changes: Mapping[str, Any]) -> None:
@@ -346,9 +352,7 @@ class Store:
                     )
             rec = _copy(old)
             self._apply(rec, changes)
-            derive = rules.DERIVE.get(obj.name)
-            if derive:
-                derive(rec, changes, False)
+            self._derive(obj, rec, changes, old, when)
             rec.update(self._check_references(obj, changes))
             self._check_unique(table, rec, old["Id"])
             rules.validate(self, obj.name, rec, False, old)

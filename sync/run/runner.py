@@ -26,6 +26,7 @@ from connectors.base import (
     ContactRef,
     LostDeal,
     RetriableAPIError,
+    TaskState,
 )
 from mappings.digest import rule_sources, rules_digest
 from mappings.engine import assign
@@ -270,6 +271,8 @@ class _Run:
                 continue
             if stream.snapshot == "deals":
                 self._store_deals(records, stream.name)
+            elif stream.snapshot == "tasks":
+                self._store_task_states(records, stream.name)
             elif stream.system == "hubspot":
                 self._store_contacts(records, stream.name)
             else:
@@ -310,6 +313,17 @@ class _Run:
             for d in batch:
                 self._mark(stream, d.modified_at)
             self._tick("salesforce deals", self.counts["deals_read"])
+
+    def _store_task_states(self, states: Iterable[TaskState], stream: str) -> None:
+        """The call tasks' status as Salesforce holds it now (completed by hand, deleted), stored on the
+        recorded tasks, one transaction per batch. Dry runs read and store it too (a fact of the org,
+        like the snapshots); only a finished real run moves the stream's watermark."""
+        for batch in streams.batches_keeping_partial(states, self.snapshot_chunk):
+            self.ctx.store.record_task_states(streams.TASKS.system, batch)
+            self.counts["call_tasks_read"] += len(batch)
+            for st in batch:
+                self._mark(stream, st.modified_at)
+            self._tick("salesforce call tasks", self.counts["call_tasks_read"])
 
     def _store_managed(self, managed: Iterable[ContactRef], stream: str) -> None:
         """Salesforce contacts leadsync has written to that changed since the last run, with the

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
-from connectors.base import ContactRef, LostDeal, MarketingSystem, SalesSystem
+from connectors.base import ContactRef, LostDeal, MarketingSystem, SalesSystem, TaskState
 
 Backfill = Literal["window", "watermark", "everything"]
 T = TypeVar("T")
@@ -33,7 +33,8 @@ class Sources:
     until: datetime | None  # end of a backfill window (None: now)
 
 
-Read = Callable[[Sources, datetime | None], Iterable[LostDeal] | Iterable[ContactRef] | None]
+Read = Callable[[Sources, datetime | None],
+                Iterable[LostDeal] | Iterable[ContactRef] | Iterable[TaskState] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,8 @@ class Stream:
 
     name: str  # its watermark in the state store
     system: Literal["salesforce", "hubspot"]  # whose connector reads it: its `lookback` applies
-    snapshot: Literal["deals", "contacts"]  # what the records are stored as (in that system's snapshot)
+    snapshot: Literal["deals", "contacts", "tasks"]  # what the records are stored as (in that system's
+    #                                                   snapshot; tasks: the status of call_tasks rows)
     read: Read
     on_backfill: Backfill = "window"  # window: from --since to --until; watermark: as incremental;
     #                                   everything: read it all again
@@ -59,7 +61,12 @@ ARCHIVED = Stream("hubspot.archived", "hubspot", "contacts",
 SF_CONTACTS = Stream("salesforce.managed_contacts", "salesforce", "contacts",  # none to watch: not read
                      lambda s, since: s.sales.iter_managed_contacts(s.fields, s.watch, since) if s.watch
                      else None, on_backfill="everything")
-STREAMS: tuple[Stream, ...] = (DEALS, CONTACTS, ARCHIVED, SF_CONTACTS)  # in pull order
+# the call tasks leadsync created, read back (status, closed): after the deals, with its own watermark;
+# with none yet (a first run, or the first after migration 7) every keyed task is read once. A backfill
+# reads it as an incremental run does (a task's status is not a fact of the backfill window).
+TASKS = Stream("salesforce.call_tasks", "salesforce", "tasks",
+               lambda s, since: s.sales.iter_task_states(since), on_backfill="watermark")
+STREAMS: tuple[Stream, ...] = (DEALS, TASKS, CONTACTS, ARCHIVED, SF_CONTACTS)  # in pull order
 
 
 def lookback(stream: Stream, sources: Sources) -> timedelta:

@@ -11,7 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from connectors.base import FieldUpdate, ListChange, Scalar
+from connectors.base import FieldUpdate, ListChange, Scalar, TaskState
 from sync.state import schema as s
 from sync.state.bulk import delete_rows, upsert_rows, value_json
 from sync.state.codec import (
@@ -20,6 +20,8 @@ from sync.state.codec import (
 from sync.state.pending import clear_pending_in
 from sync.state.records import FieldKey, Membership, RecordedTask, TaskCycle, WrittenValue
 from sync.state.sql import IN_CHUNK, WRITE_CHUNK, at_or_now, chunks, stream_rows
+
+DELETED_TASK = "(deleted)"  # call_tasks.status of a task deleted in the SFA (neither open nor completed)
 
 
 def _written_value(text: str) -> Scalar:
@@ -212,3 +214,22 @@ class Ledger:
             with self.engine.begin() as conn:
                 upsert_rows(conn, s.call_tasks, rows, ["cycle_key"])
         return len(rows)
+
+    def record_task_states(self, system: str, states: Sequence[TaskState]) -> int:
+        """Store what the SFA says of the call tasks leadsync created (read back by the task stream) in
+        ONE transaction: each recorded task's `status` and `closed_at` (when it was closed; NULL while
+        open). A deleted task gets status DELETED_TASK and no closing time. A task matches on its cycle
+        key and task id (a task this state did not record is left out). Returns the rows updated."""
+        t = s.call_tasks.c
+        rows = [{"k": st.cycle_key, "i": st.task_id,
+                 "st": DELETED_TASK if st.is_deleted else (st.status or ""),
+                 "ca": None if st.is_deleted or not st.is_closed else st.closed_at} for st in states]
+        if not rows:
+            return 0
+        stmt = (s.call_tasks.update()
+                .where(t.system == system, t.cycle_key == sa.bindparam("k"), t.task_id == sa.bindparam("i"))
+                .values(status=sa.bindparam("st"), closed_at=sa.bindparam("ca")))
+        with self.engine.begin() as conn:
+            result = conn.execute(stmt, rows)
+        return max(0, result.rowcount or 0)
+

@@ -18,7 +18,8 @@ Conversion and velocity read `stage_flow`, which every recorded move keeps up to
 are months, so --since/--until select the cohorts from the month of --since whose first day is before
 --until.
 - second pipeline: recycle cycles by first recycle group, by loss reason and by phase at loss, and in
-  total: cycles, re-engaged, promoted (low to high), called (a call task created), new deals opened
+  total: cycles, re-engaged, promoted (low to high), called (a call task created), completed (that task closed in
+  Salesforce, as the last run read it back: `call_tasks.closed_at`), new deals opened
   after the loss and their amount, deals won and their amount, lost again, and how many of the new deals
   came through the account only (opened on the lost deal's account without the person as a contact
   role). A new deal is counted once per row however many cycles reached it (several recycled people of
@@ -79,6 +80,7 @@ class PipelineRow:
     reengaged: int
     promoted: int
     called: int
+    completed: int  # of the called, cycles whose task Salesforce holds as closed (read back by the runs)
     new_deals: int
     new_amount: float
     won_deals: int
@@ -207,11 +209,13 @@ def _pipeline(conn: Connection, since: datetime | None, until: datetime | None) 
     deal (a deal reached by several cycles of the cell is one deal)."""
     c, t = s.recycle_cycles.c, s.call_tasks.c
     called = sa.exists().where(t.cycle_key == c.task_cycle_key)
+    completed = sa.exists().where(t.cycle_key == c.task_cycle_key, t.closed_at.is_not(None))
     one = sa.literal(1)
     cycles = (sa.func.count().label("recycled"),
               sa.func.count(c.reengaged_at).label("reengaged"),
               sa.func.count(c.promoted_at).label("promoted"),
-              sa.func.sum(sa.case((called, one), else_=0)).label("called"))
+              sa.func.sum(sa.case((called, one), else_=0)).label("called"),
+              sa.func.sum(sa.case((completed, one), else_=0)).label("completed"))
     period = _in_period(c.entered_at, since, until)
     dims = (("group", c.first_group), ("reason", c.loss_reason), ("phase", c.phase))
     # the cycles' counts in ONE pass grouped by all three (a few hundred groups), summed per dimension
@@ -219,7 +223,7 @@ def _pipeline(conn: Connection, since: datetime | None, until: datetime | None) 
     sums: dict[tuple[str, Any], list[int]] = {}
     for r in conn.execute(sa.select(*(col.label(by) for by, col in dims), *cycles).where(*period)
                           .group_by(*(col for _, col in dims))):
-        counts = (r.recycled, r.reengaged, r.promoted, r.called)
+        counts = (r.recycled, r.reengaged, r.promoted, r.called, r.completed)
         for by in (*(by for by, _ in dims), "total"):
             total = sums.setdefault((by, "all" if by == "total" else r._mapping[by]), [0] * len(counts))
             for i, v in enumerate(counts):
@@ -233,7 +237,7 @@ def _pipeline(conn: Connection, since: datetime | None, until: datetime | None) 
                 continue
             d = deals.get(key)
             part.append(PipelineRow(
-                by, "all" if col is None else _label(by, key), n[0], n[1], n[2], n[3],
+                by, "all" if col is None else _label(by, key), n[0], n[1], n[2], n[3], n[4],
                 int(d.new_deals) if d else 0, float(d.new_amount or 0) if d else 0.0,
                 int(d.won_deals or 0) if d else 0, float(d.won_amount or 0) if d else 0.0,
                 int(d.lost_again or 0) if d else 0, int(d.via_account or 0) if d else 0))

@@ -76,14 +76,15 @@ def _velocity(k: StageKpis) -> Table:
 def _pipeline(k: StageKpis) -> Table:
     t = _table("Second pipeline: recycle cycles and what came of them (new deals counted once each; via "
                "account: opened on the lost deal's account without the person)",
-               ("By", "Value", "Recycled", "Re-engaged", "Promoted", "Called", "New deals", "Via account",
-                "New amount", "Won", "Won amount", "Lost again"))
+               ("By", "Value", "Recycled", "Re-engaged", "Promoted", "Called", "Completed", "New deals",
+                "Via account", "New amount", "Won", "Won amount", "Lost again"))
     for p in k.pipeline:
         t.add_row(p.by, safe(p.value.replace("_", " ") if p.by == "phase" else p.value), str(p.recycled),
-                  str(p.reengaged), str(p.promoted), str(p.called), str(p.new_deals), str(p.new_via_account),
-                  amount(p.new_amount), str(p.won_deals), amount(p.won_amount), str(p.lost_again))
+                  str(p.reengaged), str(p.promoted), str(p.called), str(p.completed), str(p.new_deals),
+                  str(p.new_via_account), amount(p.new_amount), str(p.won_deals), amount(p.won_amount),
+                  str(p.lost_again))
     if not k.pipeline:
-        t.add_row("-", "no recycle cycle in this period", *[""] * 10)
+        t.add_row("-", "no recycle cycle in this period", *[""] * 11)
     return t
 
 

@@ -111,7 +111,8 @@ def test_the_role_protocols_cover_what_sync_calls() -> None:
     _, marketing = protocol_members(MarketingSystem)
     assert set(sales) == {"iter_deals", "iter_managed_contacts", "read_current", "check_fields", "connect",
                           "update_fields", "change_lists", "prepare_lists", "create_tasks",
-                          "check_read_fields", "task_owner_outlook", "daily_allowance", "account_id"}
+                          "check_read_fields", "task_owner_outlook", "daily_allowance", "account_id",
+                          "iter_task_states"}
     assert set(marketing) == {"connect", "iter_contacts", "iter_archived", "read_by_email",
                               "ensure_properties", "ensure_lists", "confirm_lists", "remember_list_ids",
                               "update_fields", "change_lists", "daily_allowance", "account_id"}

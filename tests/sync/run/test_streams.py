@@ -26,6 +26,7 @@ from connectors.base import (
     OwnerOutlook,
     SalesSystem,
     Scalar,
+    TaskState,
     WriteResult,
 )
 from mappings.loader import load_mapping_text
@@ -41,12 +42,14 @@ HS_LOOKBACK = timedelta(minutes=3)  # differs from Salesforce's: a swapped lookb
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
 MARKS = {
     "salesforce.opportunities": datetime(2025, 5, 1, 9, tzinfo=UTC),
+    "salesforce.call_tasks": datetime(2025, 5, 1, 11, tzinfo=UTC),
     "hubspot.contacts": datetime(2025, 5, 2, 9, tzinfo=UTC),
     "hubspot.archived": datetime(2025, 5, 3, 9, tzinfo=UTC),
     "salesforce.managed_contacts": datetime(2025, 5, 4, 9, tzinfo=UTC),
 }
 SINCE, UNTIL = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 2, 1, tzinfo=UTC)
-CALLS = {"salesforce.opportunities": "iter_deals", "hubspot.contacts": "iter_contacts",
+CALLS = {"salesforce.opportunities": "iter_deals", "salesforce.call_tasks": "iter_task_states",
+         "hubspot.contacts": "iter_contacts",
          "hubspot.archived": "iter_archived", "salesforce.managed_contacts": "iter_managed_contacts"}
 
 
@@ -76,6 +79,10 @@ class FakeSales(Recorder):
     def iter_deals(self, since: datetime | None, until: datetime | None = None, *,
                    lost_only: bool = False, contact_fields: Sequence[str] = ()) -> Iterator[LostDeal]:
         self.since["iter_deals"], self.until["iter_deals"] = since, until
+        return iter(())
+
+    def iter_task_states(self, since: datetime | None, until: datetime | None = None) -> Iterator[TaskState]:
+        self.since["iter_task_states"], self.until["iter_task_states"] = since, until
         return iter(())
 
     def iter_managed_contacts(self, fields: Sequence[str], watch: Sequence[str],
@@ -162,6 +169,7 @@ def pulled(tmp_path: Path, marks: dict[str, datetime], options: RunOptions) -> d
     assert result.status == "ok", result.to_dict()
     if options.kind == "backfill":
         assert sales.until["iter_deals"] == marketing.until["iter_contacts"] == options.until
+    assert sales.until["iter_task_states"] is None  # every change since the mark, backfill or not
     return {**sales.since, **marketing.since}
 
 
@@ -181,6 +189,7 @@ def test_incremental_reads_start_at_watermark_minus_the_readers_lookback(tmp_pat
     ("hubspot.contacts", SINCE),
     ("hubspot.archived", MARKS["hubspot.archived"] - HS_LOOKBACK),  # archived follows its watermark
     ("salesforce.managed_contacts", None),  # re-read entirely on a backfill
+    ("salesforce.call_tasks", MARKS["salesforce.call_tasks"] - SF_LOOKBACK),  # tasks follow their watermark
 ])
 def test_a_backfill_starts_exactly_at_since(tmp_path: Path, stream: str, expected: datetime | None) -> None:
     since = pulled(tmp_path, MARKS, RunOptions(now=NOW, kind="backfill", since=SINCE, until=UNTIL))
@@ -189,7 +198,8 @@ def test_a_backfill_starts_exactly_at_since(tmp_path: Path, stream: str, expecte
 
 def test_a_first_run_reads_everything_and_no_archive_yet(tmp_path: Path) -> None:
     since = pulled(tmp_path, {}, RunOptions(now=NOW))
-    assert since == {"iter_deals": None, "iter_contacts": None, "iter_managed_contacts": None}
+    assert since == {"iter_deals": None, "iter_task_states": None, "iter_contacts": None,
+                     "iter_managed_contacts": None}
 
 
 def test_archived_contacts_are_read_whole_once_contacts_are_known(tmp_path: Path) -> None:

@@ -200,3 +200,49 @@ def test_a_new_deal_reached_by_several_cycles_counts_once_in_every_cell(store: S
         rows = list(csv.DictReader(f))
     total = next(r for r in rows if r["by"] == "total")
     assert (total["new_deals"], total["new_amount"], total["new_via_account"]) == ("3", "1350.0", "1")
+
+
+def test_the_second_pipeline_counts_the_calls_completed_in_salesforce(store: StateStore) -> None:
+    """`completed`: cycles whose call task Salesforce holds as closed (call_tasks.closed_at, read back
+    by the runs), next to `called` (a task created)."""
+    mapping = load_mapping_file(None)
+    t = datetime(2026, 2, 1, tzinfo=UTC)
+
+    def cycle(key: str, group: str, reason: str, task: str | None, at: datetime = t) -> dict[str, object]:
+        return {"person_key": key, "deal_id": f"D-{key}", "lost_on": date(2026, 1, 5), "loss_reason": reason,
+                "phase": "purchase", "lost_amount": None, "first_group": group, "entered_at": at,
+                "group_now": group, "promoted_at": None, "left_at": None, "reengaged_at": None,
+                "task_cycle_key": task, "new_deal_id": None, "new_deal_opened_on": None,
+                "new_deal_amount": None, "new_deal_stage": None, "new_deal_state": None,
+                "new_deal_closed_on": None, "new_deal_via": None, "run_id": 1}
+
+    def task(key: str, status: str | None, closed_at: datetime | None) -> dict[str, object]:
+        return {"cycle_key": key, "system": "salesforce", "task_id": f"00T{key}", "created_at": t,
+                "run_id": 1, "status": status, "closed_at": closed_at}
+
+    insert(store, s.call_tasks, [
+        task("K1", "Completed", t + timedelta(days=3)),  # completed
+        task("K2", "In Progress", None),  # called, still open
+        task("K3", "(deleted)", None),  # deleted in Salesforce: called, never completed
+        task("K4", None, None),  # not read back yet
+        task("K5", "Closed - No Answer", t + timedelta(days=1)),  # a custom closed status: completed
+        task("K6", "Completed", t + timedelta(days=2)),  # completed, but its cycle is before --since
+    ])
+    insert(store, s.recycle_cycles, [
+        cycle("a", "high", "Price", "K1"), cycle("b", "high", "Price", "K2"),
+        cycle("c", "high", "Timing", "K3"), cycle("d", "low", "Timing", "K4"),
+        cycle("e", "low", "Price", "K5"), cycle("f", "low", "Price", None),
+        cycle("g", "high", "Price", "K6", at=t - timedelta(days=40)),
+    ])
+    # by group, all cycles: high a, b, c, g -> called 4 (K1, K2, K3, K6), completed 2 (K1, K6);
+    #   low d, e, f -> called 2 (K4, K5), completed 1 (K5)
+    # by reason: Price a, b, e, f, g -> called 4, completed 3 (K1, K5, K6);
+    #   Timing c, d -> called 2, completed 0
+    rows = {(p.by, p.value): (p.recycled, p.called, p.completed) for p in stage_kpis(store, mapping).pipeline}
+    assert rows["group", "high"] == (4, 4, 2) and rows["group", "low"] == (3, 2, 1)
+    assert rows["reason", "Price"] == (5, 4, 3) and rows["reason", "Timing"] == (2, 2, 0)
+    assert rows["phase", "purchase"] == (7, 6, 3)
+    # from Feb 1: g (entered Dec 23) is out -> high: a, b, c -> called 3, completed 1
+    since = {(p.by, p.value): (p.recycled, p.called, p.completed)
+             for p in stage_kpis(store, mapping, since=t).pipeline}
+    assert since["group", "high"] == (3, 3, 1) and since["group", "low"] == (3, 2, 1)
