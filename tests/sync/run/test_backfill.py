@@ -19,6 +19,7 @@ from mappings import load_mapping_text
 from mappings.emails import parse_email
 from sync.cli.main import app
 from sync.run.backfill import backfill, plan_person
+from sync.run.lock import RunLock
 from sync.run.stage_dates import lifecycle_dates
 from sync.state.history import BackfillBasis, Move
 from tests.sync.run.conftest import World
@@ -227,3 +228,11 @@ def test_backfill_command_prints_the_summary_and_the_report_shows_the_backfilled
 
     result = runner.invoke(app, ["backfill", "--config", settings, "--until", "2026-01-01"])
     assert result.exit_code == 2 and "--since" in result.stderr
+
+    lock = RunLock(world.ctx.store.engine)  # a run in progress: the backfill waits for nobody
+    lock.acquire()
+    try:
+        result = runner.invoke(app, ["backfill", "--config", settings])
+    finally:
+        lock.release()
+    assert result.exit_code == 3 and "lock" in result.stderr.lower()
