@@ -433,6 +433,9 @@ class StageBackfill:
                         backfilled.add(row.person_key)
                     else:
                         firsts.setdefault((row.person_key, row.dimension), _move(row))
+                part = [k for k in part if k not in backfilled]  # (left alone: nothing more to read)
+                if not part:
+                    continue
                 for row in conn.execute(sa.select(a.person_key, a.recycle_group, a.deal_id)
                                         .where(a.person_key.in_(part))):
                     standing[row.person_key] = row
