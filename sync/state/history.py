@@ -482,8 +482,10 @@ class StageBackfill:
             if moves:
                 conn.execute(s.stage_moves.insert(), [dict(mv) for mv in moves])
             _add_flow(conn, flow)
-            for cy in cycles:
+            if cycles:
+                at = sa.bindparam("e", type_=s.UTCDateTime)
                 conn.execute(s.recycle_cycles.update().where(
-                    c.person_key == cy["person_key"], c.deal_id == cy["deal_id"],
-                    c.entered_at > cy["entered_at"]).values(entered_at=cy["entered_at"],
-                                                            first_group=cy["first_group"]))
+                    c.person_key == sa.bindparam("k"), c.deal_id == sa.bindparam("d"), c.entered_at > at)
+                    .values(entered_at=at, first_group=sa.bindparam("g")),
+                    [{"k": cy["person_key"], "d": cy["deal_id"], "e": cy["entered_at"],
+                      "g": cy["first_group"]} for cy in cycles])
