@@ -191,8 +191,16 @@ class _HubSpotLoader:
             "lifecyclestage": hs.lifecyclestage, "hs_lead_status": hs.lead_status,
             "inquiry_type": hs.inquiry_type, "hs_email_optout": "true" if hs.opted_out else None,
         }
-        contact_id = store.create_contact({k: v for k, v in base.items() if v is not None}, at=hs.created_at)
         e = hs.engagement
+        # a contact past lead became a lead when created and reached its stage later (halfway to its last
+        # activity): HubSpot dates both stages (hs_lifecyclestage_<stage>_date), what backfill reads
+        later = hs.lifecyclestage not in (None, "subscriber", "lead", "other")
+        reached = (hs.created_at + (e.last_activity - hs.created_at) / 2
+                   if later and e.last_activity is not None and e.last_activity > hs.created_at else None)
+        first = {**base, "lifecyclestage": "lead"} if reached is not None else base
+        contact_id = store.create_contact({k: v for k, v in first.items() if v is not None}, at=hs.created_at)
+        if reached is not None:
+            store.update_contact(contact_id, {"lifecyclestage": hs.lifecyclestage}, at=reached)
         if e.last_activity is not None or e.delivered:
             engagement = {
                 "hs_email_delivered": str(e.delivered) if e.delivered else None,

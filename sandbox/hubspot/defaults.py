@@ -49,6 +49,34 @@ LEAD_STATUSES = (
 )
 INQUIRY_TYPES = ("demo_request", "pricing", "whitepaper", "newsletter", "contact_us")
 
+# "Became a ... date": one read-only datetime per default lifecycle stage, set by HubSpot when the
+# contact enters that stage (VERIFIED names: HubSpot property dumps in public repos list
+# hs_lifecyclestage_{subscriber,lead,marketingqualifiedlead,salesqualifiedlead,opportunity,customer,
+# evangelist,other}_date; docs/sandbox-hubspot.md "Lifecycle stage dates"). Custom stages (2022-09,
+# changelog "Customized lifecycle stages") get no such property here: real portals date them only in
+# hs_v2_date_entered_<stage id>, which the sandbox does not model.
+LIFECYCLE_DATE = "hs_lifecyclestage_{}_date"
+_STAGE_LABELS = {
+    "marketingqualifiedlead": "Marketing Qualified Lead",
+    "salesqualifiedlead": "Sales Qualified Lead",
+}
+
+
+def lifecycle_date_properties(stages: tuple[str, ...]) -> list[PropertyDef]:
+    return [
+        PropertyDef(
+            LIFECYCLE_DATE.format(v),
+            f"Became a {_STAGE_LABELS.get(v, v.title())} Date",
+            "datetime",
+            "date",
+            "contactinformation",
+            f"The date and time when a contact's lifecycle stage changed to {v}",
+            read_only_value=True,
+        )
+        for v in stages
+    ]
+
+
 DEFAULT_GROUPS: dict[str, str] = {
     "contactinformation": "Contact information",
     "emailinformation": "Email information",
@@ -113,6 +141,7 @@ def default_contact_properties() -> list[PropertyDef]:
             "The qualification of contacts to sales readiness",
             _opts(*LIFECYCLE_STAGES),
         ),
+        *lifecycle_date_properties(LIFECYCLE_STAGES),
         p(
             "hs_lead_status",
             "Lead Status",

@@ -21,6 +21,7 @@ from typing import Any
 
 from sortedcontainers import SortedList
 
+from .defaults import LIFECYCLE_DATE
 from .errors import ContactConflictError, PropertyValidationError
 from .lists import ListStore
 from .schema import PropertySchema, object_type_of
@@ -31,6 +32,7 @@ ID_BITS = 40
 ID_MASK = (1 << ID_BITS) - 1
 FIRST_ID = 101
 DERIVED = frozenset({"hs_object_id", "createdate", "lastmodifieddate"})
+STAGE = "lifecyclestage"
 
 
 class Contact:
@@ -224,6 +226,7 @@ class ContactStore:
         if values.get("createdate"):
             created = parse_ms(values.pop("createdate") or "") or at_ms
         values.pop("createdate", None)
+        values = self._with_stage_date(values, None, created, source)  # entered at creation
         contact = Contact(self._next_id, {k: v for k, v in values.items() if v is not None}, created)
         contact.updated = max(at_ms, created)
         self._next_id += 1
@@ -240,6 +243,7 @@ class ContactStore:
     ) -> None:
         """Apply normalized values (caller holds the lock); bumps lastmodifieddate even if nothing changed,
         as a real write does."""
+        values = self._with_stage_date(values, contact.values.get(STAGE), at_ms, source)
         self._unindex(contact, before=contact)
         email = values.get("email", contact.values.get("email"))
         old_email = contact.values.get("email")
@@ -347,6 +351,28 @@ class ContactStore:
         return {k: seen for k, (_, seen) in self.unindexed.items()}
 
     # ------------------------------------------------------------------ internals
+    def _with_stage_date(
+        self, values: dict[str, str | None], previous: str | None, at_ms: int, source: str
+    ) -> dict[str, str | None]:
+        """HubSpot's rules for `lifecyclestage`: through the API a value earlier in the stage order than
+        the current one is ignored without an error (clear it first, then set the earlier stage:
+        integrate.hubspot.com/t/update-lifecycle-stage-using-api/1333; knowledge.hubspot.com "Use
+        lifecycle stages": automatic updates only move forward); entering a stage sets its read-only
+        "Became a ... date" (`hs_lifecyclestage_<value>_date`) to the time of the write, unless the
+        write sets that date itself (an import). Skipped stages get no date; dates of stages left stay."""
+        stage = values.get(STAGE)
+        if STAGE not in values or stage is None or stage == previous:
+            return values
+        prop = self.schema.get(STAGE)
+        order = {o.value: o.display_order for o in prop.options} if prop is not None else {}
+        if (source == "API" and previous is not None and stage in order and previous in order
+                and order[stage] < order[previous]):
+            return {k: v for k, v in values.items() if k != STAGE}
+        date = LIFECYCLE_DATE.format(stage)
+        if self.schema.get(date) is None or values.get(date):
+            return values
+        return {**values, date: iso_ms(at_ms)}
+
     def _unindex(self, contact: Contact, *, before: Contact | None) -> None:
         """Search index lag: a write reaches search `search_lag` after the latest write; until then
         search sees the contact as it was before the first write it has not indexed."""

@@ -3,7 +3,8 @@
 Starts both emulators with a demo book drawn 18 months ago, writes a settings file pointing at them,
 runs `setup` and a first sync there (it records where everyone starts), then lives the book's 18 months
 (`sandbox.demo_timeline`: stage changes, engagement, deals opened, won and lost, recycled people coming
-back) with one sync at the end of each month (the emulators' clocks and `--now` at that instant). It
+back) with one sync at the end of each month (the emulators' clocks and `--now` at that instant), then
+backfills the history from before the first sync (HubSpot's lifecycle-stage dates, lost deals). It
 prints the report with the stage KPIs over time, a short second-pipeline summary and three explained
 people, then runs a last sync to show that nothing is rewritten.
 """
@@ -23,8 +24,10 @@ from rich.rule import Rule
 
 from sync import logs
 from sync.cli import extras
+from sync.cli.backfill import render as render_backfill
 from sync.cli.sync import execute, print_result
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_OK, EXIT_RECORD_FAILURES
+from sync.run.backfill import backfill
 from sync.run.context import open_context
 from sync.run.runner import RunOptions, RunResult
 from sync.run.setup import run_setup
@@ -164,6 +167,8 @@ def demo_command(
 
         ctx = open_context(settings)
         try:
+            out.print(Rule("3b. backfill: the history from before the first sync"))
+            out.print(render_backfill(backfill(ctx.store, ctx.mapping)))
             out.print(Rule("4. report (失注分析)"))
             assert now is not None
             render_report(build_report(ctx.store, ctx.mapping, now,

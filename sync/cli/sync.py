@@ -18,6 +18,7 @@ from rich.table import Table
 from connectors.base import AuthenticationError, ConfigurationError, ConnectorError
 from mappings import MappingError
 from sync import logs
+from sync.cli.backfill import history_backfill
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_INTERRUPTED, EXIT_RECORD_FAILURES
 from sync.inputs import InputProblem, parse_instant
 from sync.run.context import SyncContext, open_context
@@ -191,12 +192,19 @@ def sync_command(config: ConfigOpt = None, dry_run: DryRunOpt = False, json_out:
 
 
 def backfill_command(
-    since: Annotated[str, typer.Option("--since", help="Re-read everything modified from this date.")],
+    since: Annotated[str | None, typer.Option("--since", help="Re-read everything modified from this date, "
+                                              "then sync.", show_default=False)] = None,
     until: Annotated[str | None, typer.Option("--until", help="...up to this date (default: now).")] = None,
     config: ConfigOpt = None, dry_run: DryRunOpt = False, json_out: JsonOpt = False, now: NowOpt = None,
     log_json: LogJsonOpt = False, verbose: VerboseOpt = False, reset_state: ResetStateOpt = False,
 ) -> None:
-    """Re-read a period in full from both systems (Bulk API for large Salesforce reads), then sync."""
+    """Without --since: seed the stage history from before the first run (HubSpot lifecycle-stage dates,
+    lost deals; no API call) and say what could not be reconstructed. With --since: re-read a period in
+    full from both systems (Bulk API for large Salesforce reads), then sync."""
+    if since is None:
+        if until is not None or now is not None or reset_state:
+            raise fail("--until, --now and --reset-state go with --since (the re-read of a period)")
+        raise typer.Exit(history_backfill(config, dry_run=dry_run, as_json=json_out))
     settings = load(config, log_json=log_json, verbose=verbose)
     start, end = parse_when(since, "--since"), parse_when(until, "--until")
     if start is not None and end is not None and end <= start:

@@ -39,6 +39,7 @@ from sync.run.lock import LockHeld, LockLost, RunLock
 from sync.run.plan import PlanState, PlanSummary, plan
 from sync.run.plan_model import PersonDesired
 from sync.run.setup import field_expectations, field_specs, located
+from sync.run.stage_dates import lifecycle_dates
 from sync.run.standing import standing
 from sync.run.writer import StopRequested, Writer
 from sync.state.errors import StateStoreError
@@ -362,10 +363,12 @@ class _Run:
         compares the value there now (keep_manual, if_blank) and the contact's own opt-out flag (the
         connector adds what it always needs, such as the email). A field leadsync only overwrites (the
         explanation, the rank) is not read back: its last confirmed write says what it holds, and the
-        drift check reads it for a sample."""
+        drift check reads it for a sample. Also the lifecycle-stage dates of the stages the mapping
+        names (`leadsync backfill` reads them from the snapshots; extra properties cost no call)."""
         mapping = self.ctx.mapping
         compared = {fm.field for fm in mapping.fields_for("hubspot") if fm.policy != "overwrite"}
-        return sorted(set(mapping.hubspot_properties()) | compared | {mapping.hubspot_optout_property})
+        return sorted(set(mapping.hubspot_properties()) | compared | {mapping.hubspot_optout_property}
+                      | set(lifecycle_dates(mapping)))
 
     # ------------------------------------------------------------------ recompute, plan, write
     def quarantine(self) -> None:

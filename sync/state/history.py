@@ -8,6 +8,7 @@ or not at all, and the next run, deciding the same, records what is left exactly
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -210,25 +211,29 @@ def add_moves(conn: Connection, moves: Sequence[dict[str, object]]) -> None:
     keys = sorted({str(mv["person_key"]) for mv in ordered if mv["from_value"] is not None
                    or mv["cause"] != "first"})
     last: dict[tuple[str, str], dict[str, object]] = {}
-    for part in chunks(keys, IN_CHUNK):  # the open (latest) move of each dimension of these people
+    # a dimension can have two open moves: a backfilled entry that continues into the person's first
+    # record (`write_backfill`); the next move closes both
+    also_open: dict[tuple[str, str], list[dict[str, object]]] = defaultdict(list)
+    for part in chunks(keys, IN_CHUNK):  # the open (latest) moves of each dimension of these people
         for row in conn.execute(sa.select(m.id, m.person_key, m.dimension, m.to_value, m.at, m.cause)
                                 .where(m.person_key.in_(part), m.next_at.is_(None))):
-            last[(row.person_key, row.dimension)] = {"id": row.id, "to_value": row.to_value, "at": row.at,
-                                                      "cause": row.cause, "dimension": row.dimension}
+            key, row_open = (row.person_key, row.dimension), {
+                "id": row.id, "to_value": row.to_value, "at": row.at, "cause": row.cause,
+                "dimension": row.dimension}
+            prev = last.get(key)
+            if prev is not None and prev["at"] > row.at:  # type: ignore[operator]
+                also_open[key].append(row_open)
+                continue
+            if prev is not None:
+                also_open[key].append(prev)
+            last[key] = row_open
     closed: list[dict[str, object]] = []
     flow: dict[tuple[str, str, str, int], int] = defaultdict(int)
     for mv in ordered:
         key = (str(mv["person_key"]), str(mv["dimension"]))
-        before = last.get(key)
-        if before is not None and before["at"] < mv["at"]:  # type: ignore[operator]
-            before["next_value"], before["next_at"] = mv["to_value"], mv["at"]
-            if "id" in before:
-                closed.append({"i": before["id"], "v": mv["to_value"], "t": mv["at"]})
-            if before["dimension"] == "stage" and before["cause"] != "first" and before["to_value"]:
-                cohort, stage = _cohort(before["at"]), str(before["to_value"])  # type: ignore[arg-type]
-                flow[(cohort, stage, "", -1)] -= 1
-                days = int((mv["at"] - before["at"]).total_seconds() // 86400)  # type: ignore[operator]
-                flow[(cohort, stage, str(mv["to_value"] or ""), days)] += 1
+        for before in (*also_open.pop(key, ()), last.get(key)):
+            if before is not None and before["at"] < mv["at"]:  # type: ignore[operator]
+                _close(before, mv, closed, flow)
         if mv["dimension"] == "stage" and mv["cause"] != "first" and mv["to_value"]:
             flow[(_cohort(mv["at"]), str(mv["to_value"]), "", -1)] += 1  # type: ignore[arg-type]
         last[key] = mv  # type: ignore[assignment]
@@ -238,6 +243,19 @@ def add_moves(conn: Connection, moves: Sequence[dict[str, object]]) -> None:
     conn.execute(s.stage_moves.insert(), [{**mv, "next_value": mv.get("next_value"),
                                            "next_at": mv.get("next_at")} for mv in moves])
     _add_flow(conn, {k: n for k, n in flow.items() if n})
+
+
+def _close(before: dict[str, object], mv: Mapping[str, object], closed: list[dict[str, object]],
+           flow: dict[tuple[str, str, str, int], int]) -> None:
+    """`before` (an open move) ends with `mv`: link it and move its flow count off "still there"."""
+    before["next_value"], before["next_at"] = mv["to_value"], mv["at"]
+    if "id" in before:
+        closed.append({"i": before["id"], "v": mv["to_value"], "t": mv["at"]})
+    if before["dimension"] == "stage" and before["cause"] != "first" and before["to_value"]:
+        cohort, stage = _cohort(before["at"]), str(before["to_value"])  # type: ignore[arg-type]
+        flow[(cohort, stage, "", -1)] -= 1
+        days = int((mv["at"] - before["at"]).total_seconds() // 86400)  # type: ignore[operator]
+        flow[(cohort, stage, str(mv["to_value"] or ""), days)] += 1
 
 
 def _cohort(at: datetime) -> str:
@@ -429,3 +447,108 @@ def _account_deals(conn: Connection, lost: Sequence[tuple[str, date | None]]) ->
         if found:
             out[deal_id] = found
     return out
+
+
+# --------------------------------------------------------------------- backfill (sync.run.backfill)
+
+@dataclass(frozen=True, slots=True)
+class BackfillBasis:
+    """What the store holds of one person with a standing, for seeding their history from the past."""
+
+    person_key: str
+    first_stage: Move | None  # their earliest stage move (the first record: cause "first")
+    first_group: Move | None  # their earliest group move
+    backfilled: bool  # a backfill already gave them moves
+    recycle_group: str | None
+    deal_id: str | None
+    cycle: Mapping[str, object] | None  # the recycle_cycles row of (person, deal_id)
+    lost_on: date | None  # the lost day of deal_id (deals.lost_on; the cycle's when the deal is gone)
+    hubspot: tuple[Mapping[str, object], ...]  # the properties of their HubSpot contacts' snapshots
+
+
+class StageBackfill:
+    engine: Engine
+
+    def standing_keys(self, after: str | None, size: int) -> list[str]:
+        """The next `size` person keys with a standing, in key order, after `after`."""
+        a = s.assignments.c
+        stmt = sa.select(a.person_key).order_by(a.person_key).limit(size)
+        if after is not None:
+            stmt = stmt.where(a.person_key > after)
+        with self.engine.connect() as conn:
+            return list(conn.execute(stmt).scalars())
+
+    def backfill_basis(self, keys: Sequence[str]) -> list[BackfillBasis]:
+        """What `sync.run.backfill` needs of these people (one range of keys; no API call)."""
+        m, a, c, d, ct = (s.stage_moves.c, s.assignments.c, s.recycle_cycles.c, s.deals.c, s.contacts.c)
+        firsts: dict[tuple[str, str], Move] = {}
+        backfilled: set[str] = set()
+        standing: dict[str, sa.Row[tuple[object, ...]]] = {}
+        cycles: dict[tuple[str, str], dict[str, object]] = {}
+        lost: dict[str, date | None] = {}
+        contacts: dict[str, list[Mapping[str, object]]] = defaultdict(list)
+        with self.engine.connect() as conn:
+            for part in chunks(list(keys), IN_CHUNK):
+                for row in conn.execute(sa.select(s.stage_moves).where(
+                        m.person_key.in_(part), m.dimension.in_(("stage", "group")))
+                        .order_by(m.person_key, m.at, m.id)):
+                    if row.cause == "backfill":  # (backfilled moves are stage and group moves)
+                        backfilled.add(row.person_key)
+                    else:
+                        firsts.setdefault((row.person_key, row.dimension), _move(row))
+                part = [k for k in part if k not in backfilled]  # (left alone: nothing more to read)
+                if not part:
+                    continue
+                for row in conn.execute(sa.select(a.person_key, a.recycle_group, a.deal_id)
+                                        .where(a.person_key.in_(part))):
+                    standing[row.person_key] = row
+                for row in conn.execute(sa.select(s.recycle_cycles).where(c.person_key.in_(part))):
+                    cycles[(row.person_key, row.deal_id)] = dict(row._mapping)
+                for row in conn.execute(sa.select(ct.person_key, ct.properties).where(
+                        ct.person_key.in_(part), ct.system == "hubspot", ct.archived == sa.false(),
+                        ct.merged_into.is_(None))):
+                    contacts[row.person_key].append(json.loads(row.properties))
+            deal_ids = sorted({str(r.deal_id) for r in standing.values() if r.deal_id is not None})
+            for part in chunks(deal_ids, IN_CHUNK):
+                for row in conn.execute(sa.select(d.opportunity_id, d.lost_on)
+                                        .where(d.opportunity_id.in_(part))):
+                    lost[row.opportunity_id] = row.lost_on
+        out = []
+        for key in keys:
+            st = standing.get(key)
+            deal_id = None if st is None else st.deal_id
+            cycle = cycles.get((key, deal_id)) if deal_id is not None else None
+            lost_on = lost.get(deal_id) if deal_id is not None else None
+            if lost_on is None and cycle is not None:
+                lost_on = cycle["lost_on"]  # type: ignore[assignment]
+            out.append(BackfillBasis(key, firsts.get((key, "stage")), firsts.get((key, "group")),
+                                     key in backfilled, None if st is None else st.recycle_group, deal_id,
+                                     cycle, lost_on, tuple(contacts.get(key, ()))))
+        return out
+
+    def write_backfill(self, moves: Sequence[Mapping[str, object]],
+                       cycles: Sequence[Mapping[str, object]]) -> None:
+        """Insert reconstructed moves (complete `stage_moves` rows: next_value/next_at already linked
+        to the person's next move, NULL when the entry continues into a still open first record) and
+        their stage entries in `stage_flow`, and move the seeded recycle cycles' entered_at earlier
+        (first_group too), in ONE transaction. A cycle is only ever moved earlier."""
+        flow: dict[tuple[str, str, str, int], int] = defaultdict(int)
+        for mv in moves:
+            if mv["dimension"] != "stage" or not mv["to_value"]:
+                continue
+            nxt = mv.get("next_at")
+            days = -1 if nxt is None else int((nxt - mv["at"]).total_seconds() // 86400)  # type: ignore[operator]
+            nxt_value = "" if nxt is None else str(mv.get("next_value") or "")
+            flow[(_cohort(mv["at"]), str(mv["to_value"]), nxt_value, days)] += 1  # type: ignore[arg-type]
+        c = s.recycle_cycles.c
+        with self.engine.begin() as conn:
+            if moves:
+                conn.execute(s.stage_moves.insert(), [dict(mv) for mv in moves])
+            _add_flow(conn, flow)
+            if cycles:
+                at = sa.bindparam("e", type_=s.UTCDateTime)
+                conn.execute(s.recycle_cycles.update().where(
+                    c.person_key == sa.bindparam("k"), c.deal_id == sa.bindparam("d"), c.entered_at > at)
+                    .values(entered_at=at, first_group=sa.bindparam("g")),
+                    [{"k": cy["person_key"], "d": cy["deal_id"], "e": cy["entered_at"],
+                      "g": cy["first_group"]} for cy in cycles])

@@ -38,7 +38,7 @@ from sqlalchemy.exc import ArgumentError
 from sync.state import schema as s
 from sync.state.bindings import Bindings
 from sync.state.errors import StateStoreError, describe
-from sync.state.history import StageHistory
+from sync.state.history import StageBackfill, StageHistory
 from sync.state.ledger import Ledger
 from sync.state.list_ids import ListIds
 from sync.state.pending import PendingWrites
@@ -104,7 +104,8 @@ def _driver_problem(exc: Exception) -> str:
             "postgresql+psycopg://user@host/db")
 
 
-class StateStore(Snapshots, PeopleIndex, Ledger, ListIds, RunHistory, PendingWrites, Bindings, StageHistory):
+class StateStore(Snapshots, PeopleIndex, Ledger, ListIds, RunHistory, PendingWrites, Bindings, StageHistory,
+                 StageBackfill):
     """Handle on one state database. Thread-safe (each call takes its own pooled connection)."""
 
     def __init__(self, engine: Engine) -> None:

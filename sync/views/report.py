@@ -51,6 +51,7 @@ from mappings.engine import assign
 from mappings.facts import PHASES, RECYCLE_GROUPS, Assignment, PersonFacts
 from mappings.recycle import engagement_since
 from sync.run import people
+from sync.run.backfill import KIND as BACKFILL_KIND
 from sync.run.identity import Person, Resolution, to_person_facts
 from sync.state.store import StateStore
 from sync.views.loss_labels import UNMAPPED, phase_label, reason_label
@@ -283,7 +284,8 @@ def _lost_deal(person: Person, deal_id: str | None) -> LostDeal | None:
 
 
 def _last_run(store: StateStore) -> LastRun | None:
-    runs = [r for r in store.list_runs(limit=20) if r.status != "dry_run"]
+    # a history backfill decides no one: the snapshot's counts are the last sync's
+    runs = [r for r in store.list_runs(limit=20) if r.status != "dry_run" and r.kind != BACKFILL_KIND]
     if not runs:
         return None
     r = runs[0]

@@ -47,9 +47,11 @@ def test_demo_runs_the_method_end_to_end_and_rewrites_nothing(tmp_path: Path) ->
     result = leadsync("demo", "--people", "60", "--workdir", str(tmp_path), timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
-    for section in ("1. sandbox", "2. setup", "3. first sync", "4. report", "5. three people, explained",
-                    "6. second sync"):
+    for section in ("1. sandbox", "2. setup", "3. first sync", "3b. backfill", "4. report",
+                    "5. three people, explained", "6. second sync"):
         assert section in out
+    entries = re.search(r"reconstructed (\d+) stage entries", out)
+    assert entries is not None and int(entries.group(1)) > 0  # lifecycle dates before the first sync
     calls = re.search(r"write calls: first run (\d+), second run (\d+)", out)
     assert calls is not None and int(calls.group(1)) > 0 and calls.group(2) == "0"
     assert "Recycle: call back about" in out  # a high-group person's call task, explained
