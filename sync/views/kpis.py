@@ -18,8 +18,8 @@ Conversion and velocity read `stage_flow`, which every recorded move keeps up to
 are months, so --since/--until select the cohorts from the month of --since whose first day is before
 --until.
 - second pipeline: recycle cycles by first recycle group, by loss reason and by phase at loss, and in
-  total: cycles, re-engaged, promoted (low to high), called (a call task created), completed (that task closed in
-  Salesforce, as the last run read it back: `call_tasks.closed_at`), new deals opened
+  total: cycles, re-engaged, promoted (low to high), called (a call task created), completed (that
+  task closed in Salesforce, as the last run read it back: `call_tasks.closed_at`), new deals opened
   after the loss and their amount, deals won and their amount, lost again, and how many of the new deals
   came through the account only (opened on the lost deal's account without the person as a contact
   role). A new deal is counted once per row however many cycles reached it (several recycled people of
