@@ -24,6 +24,7 @@ hubspot)` writes month k's events into the emulators through their store handles
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -37,6 +38,7 @@ from sandbox.demo_pools import (
     Weighted,
     lost_stage,
 )
+from sandbox.salesforce.values import parse_datetime
 
 MONTHS = 18
 EXCLUDED_REASONS = frozenset({"Duplicate", "Spam", "Invalid Contact"})  # default mapping: not recycled
@@ -331,4 +333,22 @@ def apply_month(t: Timeline, k: int, salesforce: Any, hubspot: Any, ids: _Ids | 
             ids.deals[str(e.deal)] = opp
         else:
             sf.update("Opportunity", ids.deals[str(e.deal)], dict(e.values), at=e.at)
+    _work_call_tasks(t, k, sf)
     return ids
+
+
+def _work_call_tasks(t: Timeline, k: int, sf: Any) -> None:
+    """Sales works the call tasks leadsync created before month k: three in four are completed some days
+    after they were created (inside month k at the latest), the rest stay open; the same tasks for the
+    same keys on every replay (the choice and the delay come from the cycle key)."""
+    before, until = t.run_at(k - 1), t.run_at(k)
+    for task in sf.all("Task"):
+        key = task.get("Leadsync_Cycle_Key__c")
+        if not key or task["IsClosed"]:
+            continue
+        created = parse_datetime(task["CreatedDate"])
+        h = zlib.crc32(key.encode())
+        if created > before or h % 4 == 3:
+            continue
+        when = min(created + timedelta(days=2 + h % 12), until - timedelta(minutes=1))
+        sf.update("Task", task["Id"], {"Status": "Completed"}, at=max(when, before + timedelta(minutes=1)))

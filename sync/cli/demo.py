@@ -98,15 +98,17 @@ def _print_run(out: Console, timeline: Any, k: int, result: RunResult) -> None:
 
 
 def pipeline_summary(k: StageKpis) -> str:
-    """The second pipeline in one line: recycled -> re-engaged -> called -> new deals -> won (amounts),
-    lost again (the report's total row: each new deal once, also one shared by people of two groups)."""
+    """The second pipeline in one line: recycled -> re-engaged -> called (completed) -> new deals -> won
+    (amounts), lost again (the report's total row: each new deal once, also one shared by people of two
+    groups)."""
     rows = [p for p in k.pipeline if p.by == "total"]
 
     def total(name: str) -> float:
         return sum(getattr(p, name) for p in rows)
 
     return (f"{total('recycled'):.0f} recycled → {total('reengaged'):.0f} re-engaged → "
-            f"{total('promoted'):.0f} promoted → {total('called'):.0f} called → "
+            f"{total('promoted'):.0f} promoted → {total('called'):.0f} called "
+            f"({total('completed'):.0f} completed) → "
             f"{total('new_deals'):.0f} new deals ({amount(total('new_amount'))}; "
             f"{total('new_via_account'):.0f} via the account) → "
             f"{total('won_deals'):.0f} won ({amount(total('won_amount'))}); "
@@ -173,7 +175,8 @@ def demo_command(
             assert now is not None
             render_report(build_report(ctx.store, ctx.mapping, now,
                                        people_per_chunk=ctx.settings.sync.people_per_chunk), out)
-            kpis = stage_kpis(ctx.store, ctx.mapping)
+            kpis = stage_kpis(ctx.store, ctx.mapping, since=start)  # the 18 months (a backfill reaches
+            #                                                      back years: `report --since` limits it)
             render_kpis(kpis, out)
             out.print(Rule("4b. second pipeline (recycled people over the 18 months)"))
             out.print(pipeline_summary(kpis))

@@ -157,7 +157,14 @@ def test_the_second_pipeline_counts_the_timelines_comebacks_and_the_accounts_new
     assert total.recycled == len(cycles) == sum(p.recycled for p in k.pipeline if p.by == "group")
     # every comeback engaged again after the loss, before their new deal
     assert total.reengaged >= len(comebacks)
+    # sales worked the call tasks (the timeline completes three in four): the calls completed are the
+    # cycles whose task the emulator holds as closed, read back by the runs
+    closed = {task["Leadsync_Cycle_Key__c"] for task in sf.all("Task") if task["IsClosed"]}
+    keyed = [c for c in cycles if c["task_cycle_key"]]
+    assert 0 < total.completed < total.called
+    assert total.completed == sum(c["task_cycle_key"] in closed for c in keyed)
     line = pipeline_summary(k)
+    assert f"{total.called} called ({total.completed} completed)" in line
     assert f"{len(deals)} new deals" in line and f"{len(deals - by_contact)} via the account" in line
     assert f"{total.won_deals} won" in line and f"{total.lost_again} lost again" in line
 
