@@ -38,7 +38,8 @@ def render_kpis(k: StageKpis, console: Console) -> None:
                   f"and medians over fewer than {MIN_PEOPLE} people are not shown")
     console.print(_conversion(k))
     console.print(_velocity(k))
-    console.print(_pipeline(k))
+    for table in _pipeline(k):
+        console.print(table)
     console.print(_losses(k))
 
 
@@ -73,19 +74,24 @@ def _velocity(k: StageKpis) -> Table:
     return t
 
 
-def _pipeline(k: StageKpis) -> Table:
-    t = _table("Second pipeline: recycle cycles and what came of them (new deals counted once each; via "
-               "account: opened on the lost deal's account without the person)",
-               ("By", "Value", "Recycled", "Re-engaged", "Promoted", "Called", "Completed", "New deals",
-                "Via account", "New amount", "Won", "Won amount", "Lost again"))
+def _pipeline(k: StageKpis) -> tuple[Table, Table]:
+    """Two tables on the same rows, so each fits an 80-column terminal: what happened to the recycled
+    people, then the new deals that came of it."""
+    people = _table("Second pipeline: recycle cycles (one per person per lost deal recycled)",
+                    ("By", "Value", "Recycled", "Re-engaged", "Promoted", "Called", "Completed"))
+    deals = _table("Second pipeline: the new deals (each counted once; via account: opened on the lost "
+                   "deal's account without the person)",
+                   ("By", "Value", "New deals", "Via account", "Amount", "Won", "Won amount", "Lost again"))
     for p in k.pipeline:
-        t.add_row(p.by, safe(p.value.replace("_", " ") if p.by == "phase" else p.value), str(p.recycled),
-                  str(p.reengaged), str(p.promoted), str(p.called), str(p.completed), str(p.new_deals),
-                  str(p.new_via_account), amount(p.new_amount), str(p.won_deals), amount(p.won_amount),
-                  str(p.lost_again))
+        value = safe(p.value.replace("_", " ") if p.by == "phase" else p.value)
+        people.add_row(p.by, value, str(p.recycled), str(p.reengaged), str(p.promoted), str(p.called),
+                       str(p.completed))
+        deals.add_row(p.by, value, str(p.new_deals), str(p.new_via_account), amount(p.new_amount),
+                      str(p.won_deals), amount(p.won_amount), str(p.lost_again))
     if not k.pipeline:
-        t.add_row("-", "no recycle cycle in this period", *[""] * 11)
-    return t
+        people.add_row("-", "no recycle cycle in this period", *[""] * 5)
+        deals.add_row("-", "no recycle cycle in this period", *[""] * 6)
+    return people, deals
 
 
 def _losses(k: StageKpis) -> Table:
