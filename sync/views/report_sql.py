@@ -14,11 +14,13 @@ is loaded into Python (`sync.views.report.build_report` without `now` assembles 
 - lists: per nurture list key (as the engine decided it: an opted-out person has none that sends
   email): people and records in each system.
 - lost deals: every stored lost deal (not deleted) per (stage at loss, loss reason): deals and amount.
-Standings and lists come from one grouped pass over `assignments`, grouped deals from a second over
-the recycled people joined to their lost deal; each checks the person's presence in the store (the
-indexes of migration 8 make both passes read indexes only on SQLite: `assignments` in group order, the
-contacts' liveness by person key). The deal fields are the `deals` columns the snapshot writer fills
-(lost date, stage at loss, loss reason, amount), not the snapshot's JSON.
+On SQLite, standings and lists come from one grouped pass over `assignments`, grouped deals from a second
+over the recycled people joined to their lost deal; each checks the person's presence in the store (the
+indexes of migration 8 make both passes read indexes only: `assignments` in group order, the contacts'
+liveness by person key, the lost deal by id). On PostgreSQL one pass with GROUPING SETS gives both (its
+liveness check hashes every live contact's key, which a second pass would do again). The deal fields are
+the `deals` columns the snapshot writer fills (lost date, stage at loss, loss reason, amount), not the
+snapshot's JSON.
 """
 
 from __future__ import annotations
@@ -45,39 +47,63 @@ class StoredCounts:
 
 
 def stored_counts(store: StateStore) -> StoredCounts:
-    """Two grouped passes over the standings (each person's liveness checked in each) and one over the
-    lost deals."""
+    """The standings, lists and grouped deals (each person's liveness checked once per pass), then the
+    lost deals. SQLite: two passes, each reading indexes in the order it groups by; PostgreSQL: one pass
+    with GROUPING SETS (its liveness check hashes every live contact's key: once, not twice)."""
     a = s.assignments.c
     sf, hs = a.salesforce_records, a.hubspot_records
     standings: dict[tuple[str, str, str | None], int] = {}
     grouped: list[tuple[str, str | None, str | None, int, float, int]] = []
     lists: dict[str, list[int]] = {}
     keys = (a.stage, a.rank, a.recycle_group, a.nurture_list)
+    sums = (sa.func.count().label("n"), sa.func.sum(sa.case((sf > 0, 1), else_=0)).label("sf_people"),
+            sa.func.sum(sf).label("sf"), sa.func.sum(sa.case((hs > 0, 1), else_=0)).label("hs_people"),
+            sa.func.sum(hs).label("hs"))
     with store.engine.connect() as conn:
         for_reports(conn)
-        for r in conn.execute(
-                sa.select(*keys, sa.func.count().label("n"),
-                          sa.func.sum(sa.case((sf > 0, 1), else_=0)).label("sf_people"),
-                          sa.func.sum(sf).label("sf"),
-                          sa.func.sum(sa.case((hs > 0, 1), else_=0)).label("hs_people"),
-                          sa.func.sum(hs).label("hs"))
-                .where(_alive()).group_by(*keys)):
+        lost = _lost(conn)
+        x = lost.c
+        by_deal = (a.recycle_group, x.stage.label("lost_stage"), x.reason)
+        if conn.dialect.name == "postgresql":
+            found = x.opportunity_id.is_not(None)
+            rows = conn.execute(
+                sa.select(*keys, x.stage.label("lost_stage"), x.reason,
+                          sa.func.grouping(a.stage).label("by_deal"), *sums,
+                          sa.func.count(x.opportunity_id).label("deals"),
+                          sa.func.coalesce(sa.func.sum(x.amount), 0).label("amount"),
+                          sa.func.count(sa.case((found, a.reengaged_on))).label("reengaged"))
+                .select_from(s.assignments.outerjoin(
+                    lost, sa.and_(x.opportunity_id == a.deal_id, a.recycle_group.is_not(None))))
+                .where(_alive())
+                .group_by(sa.func.grouping_sets(sa.tuple_(*keys),
+                                                sa.tuple_(a.recycle_group, x.stage, x.reason))))
+            standing_rows, deal_rows = [], []
+            for r in rows:
+                if r.by_deal:  # the (group, stage at loss, reason) set: the matched deals only
+                    if r.recycle_group is not None and int(r.deals):
+                        deal_rows.append((r.recycle_group, r.lost_stage, r.reason, r.deals, r.amount,
+                                          r.reengaged))
+                else:
+                    standing_rows.append(r)
+        else:
+            standing_rows = list(conn.execute(sa.select(*keys, *sums).where(_alive()).group_by(*keys)))
+            deal_rows = [(r.recycle_group, r.lost_stage, r.reason, r.n, r.amount, r.reengaged)
+                         for r in conn.execute(
+                             sa.select(*by_deal, sa.func.count().label("n"),
+                                       sa.func.coalesce(sa.func.sum(x.amount), 0).label("amount"),
+                                       sa.func.count(a.reengaged_on).label("reengaged"))
+                             .select_from(s.assignments.join(lost, x.opportunity_id == a.deal_id))
+                             .where(a.recycle_group.is_not(None), _alive())
+                             .group_by(a.recycle_group, x.stage, x.reason))]
+        for r in standing_rows:
             key = (r.stage, r.rank, r.recycle_group)
             standings[key] = standings.get(key, 0) + int(r.n)
             if r.nurture_list is not None:
                 li = lists.setdefault(r.nurture_list, [0, 0, 0, 0])
                 for i, v in enumerate((r.sf_people, r.sf, r.hs_people, r.hs)):
                     li[i] += int(v or 0)
-        lost = _lost(conn)
-        x = lost.c
-        by_deal = (a.recycle_group, x.stage, x.reason)
-        for r in conn.execute(
-                sa.select(*by_deal, sa.func.count().label("n"),
-                          sa.func.coalesce(sa.func.sum(x.amount), 0).label("amount"),
-                          sa.func.count(a.reengaged_on).label("reengaged"))
-                .select_from(s.assignments.join(lost, x.opportunity_id == a.deal_id))
-                .where(a.recycle_group.is_not(None), _alive()).group_by(*by_deal)):
-            grouped.append((r.recycle_group, r.stage, r.reason, int(r.n), float(r.amount), int(r.reengaged)))
+        for group, stage, reason, n, amount, reengaged in deal_rows:
+            grouped.append((group, stage, reason, int(n), float(amount), int(reengaged)))
         lost_deals = [(r.stage, r.reason, int(r.n), float(r.amount)) for r in conn.execute(
             sa.select(x.stage, x.reason, sa.func.count().label("n"),
                       sa.func.coalesce(sa.func.sum(x.amount), 0).label("amount"))

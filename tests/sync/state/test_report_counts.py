@@ -156,8 +156,9 @@ def _plans(store: StateStore, action: Any) -> list[str]:
 def test_the_report_reads_indexes_not_tables_on_sqlite(store: StateStore) -> None:
     """The pass over everyone scans `ix_assignments_standing` in group order (no sort, no table row) and
     decides each person's liveness from `ix_contacts_live` alone; the lost deals come from
-    `ix_deals_lost`, which also serves the recycled people's join to their lost deal. Without migration 8
-    each would read the tables (and sort a million rows)."""
+    `ix_deals_lost`, which also serves the recycled people's join to their lost deal; the second pipeline
+    reads `ix_recycle_cycles_pipeline` in group order. Without migration 8 each would read the tables
+    (and sort a million rows)."""
     if store.engine.dialect.name != "sqlite":
         pytest.skip("SQLite's plans; PostgreSQL chooses its own (hash aggregates, parallel scans)")
     _seed(store)
@@ -174,6 +175,9 @@ def test_the_report_reads_indexes_not_tables_on_sqlite(store: StateStore) -> Non
     kpi_plans = _plans(store, lambda: stage_kpis(store, load_mapping_file(None)))
     losses = [p for p in kpi_plans if "deals" in p]
     assert losses and all("COVERING INDEX ix_deals_lost" in p for p in losses), losses
+    pipeline = next(p for p in kpi_plans if "recycle_cycles" in p)
+    assert "SCAN recycle_cycles USING COVERING INDEX ix_recycle_cycles_pipeline" in pipeline, pipeline
+    assert "TEMP B-TREE" not in pipeline, pipeline
 
 
 def test_report_settings_last_for_the_report_only_on_postgresql(store: StateStore) -> None:

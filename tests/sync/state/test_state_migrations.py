@@ -254,23 +254,26 @@ def test_migration_7_adds_the_stage_history_empty(db_url: str) -> None:
 
 def test_migration_8_indexes_what_the_report_reads(db_url: str) -> None:
     """Version 8 adds indexes only (no data changes): the contacts' liveness by person key, the standings
-    in the order the report groups them, and on SQLite the lost deals' report columns."""
+    in the order the report groups them, and on SQLite the lost deals' and the recycle cycles' report
+    columns."""
     engine = create_engine(db_url)
     try:
         migrate(engine, MIGRATIONS[:7])
         with engine.connect() as conn:
             before = {t: {i["name"] for i in sa.inspect(conn).get_indexes(t)}
-                      for t in ("contacts", "assignments", "deals")}
+                      for t in ("contacts", "assignments", "deals", "recycle_cycles")}
         assert migrate(engine, MIGRATIONS[:8]) == [8]
         with engine.connect() as conn:
             after = {t: {i["name"] for i in sa.inspect(conn).get_indexes(t)}
-                     for t in ("contacts", "assignments", "deals")}
+                     for t in ("contacts", "assignments", "deals", "recycle_cycles")}
             sqlite = conn.dialect.name == "sqlite"
     finally:
         engine.dispose()
     assert after["contacts"] - before["contacts"] == {"ix_contacts_live"}
     assert after["assignments"] - before["assignments"] == {"ix_assignments_standing"}
     assert after["deals"] - before["deals"] == ({"ix_deals_lost"} if sqlite else set())
+    assert after["recycle_cycles"] - before["recycle_cycles"] == (
+        {"ix_recycle_cycles_pipeline"} if sqlite else set())
 
 
 def test_migration_9_indexes_the_deals_by_account_in_a_store_in_use(db_url: str) -> None:
