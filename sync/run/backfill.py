@@ -248,8 +248,7 @@ def _recycle(b: BackfillBasis, mapping: Mapping, first_at: datetime, facts: dict
             why += "; the move on is dated by the first run (an upper bound)"
         moves.append(_move(b.person_key, "group", steps[i - 1][0] if i else None, value, when, run_id,
                            mapping.version, b.deal_id, why, nxt))
-    return moves, {"person_key": b.person_key, "deal_id": b.deal_id, "entered_at": lost_at,
-                   "first_group": "waiting"}
+    return moves, {"person_key": b.person_key, "deal_id": b.deal_id, "entered_at": lost_at}
 
 
 def _move(person_key: str, dimension: str, from_value: str | None, to_value: str, at: datetime,

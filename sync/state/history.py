@@ -96,6 +96,7 @@ def _values(st: Standing) -> dict[str, str | None]:
 
 
 RECYCLED = frozenset({"high", "low", "waiting"})  # groups that are a recycle cycle
+WORKED = frozenset({"high", "low"})  # a cycle's `first_group`: the first of these it is in (waiting before)
 
 
 class StageHistory:
@@ -345,6 +346,8 @@ def _record_cycles(conn: Connection, standings: Sequence[Standing], *, at: datet
                 values: dict[str, object] = {}
                 if row.group_now != st.recycle_group:
                     values["group_now"] = st.recycle_group
+                if row.first_group == "waiting" and st.recycle_group in WORKED:
+                    values["first_group"] = st.recycle_group  # the group it is first worked in
                 if current.promoted and row.promoted_at is None:
                     values["promoted_at"] = at
                 if st.reengaged_on is not None and row.reengaged_at is None:
@@ -531,7 +534,8 @@ class StageBackfill:
         """Insert reconstructed moves (complete `stage_moves` rows: next_value/next_at already linked
         to the person's next move, NULL when the entry continues into a still open first record) and
         their stage entries in `stage_flow`, and move the seeded recycle cycles' entered_at earlier
-        (first_group too), in ONE transaction. A cycle is only ever moved earlier."""
+        in ONE transaction. A cycle is only ever moved earlier; its `first_group` (the group it was
+        first worked in) stays."""
         flow: dict[tuple[str, str, str, int], int] = defaultdict(int)
         for mv in moves:
             if mv["dimension"] != "stage" or not mv["to_value"]:
@@ -549,6 +553,5 @@ class StageBackfill:
                 at = sa.bindparam("e", type_=s.UTCDateTime)
                 conn.execute(s.recycle_cycles.update().where(
                     c.person_key == sa.bindparam("k"), c.deal_id == sa.bindparam("d"), c.entered_at > at)
-                    .values(entered_at=at, first_group=sa.bindparam("g")),
-                    [{"k": cy["person_key"], "d": cy["deal_id"], "e": cy["entered_at"],
-                      "g": cy["first_group"]} for cy in cycles])
+                    .values(entered_at=at),
+                    [{"k": cy["person_key"], "d": cy["deal_id"], "e": cy["entered_at"]} for cy in cycles])

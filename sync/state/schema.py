@@ -338,7 +338,9 @@ recycle_cycles = sa.Table(
     sa.Column("loss_reason", sa.Text),
     sa.Column("phase", sa.String(64)),  # buying phase at loss
     sa.Column("lost_amount", sa.Float),
-    sa.Column("first_group", sa.String(64), nullable=False),  # high | low | waiting | review
+    # the group the cycle was first worked in, high or low; waiting while it has not left waiting (and
+    # when it left recycling from there)
+    sa.Column("first_group", sa.String(64), nullable=False),
     sa.Column("entered_at", UTCDateTime, nullable=False),
     sa.Column("group_now", sa.String(64)),  # NULL once the person left recycling for this deal
     sa.Column("promoted_at", UTCDateTime),  # low -> high
@@ -502,6 +504,20 @@ def _index_accounts(conn: Connection) -> None:
         last = rows[-1].opportunity_id
     c = recycle_cycles.c
     conn.execute(recycle_cycles.update().where(c.new_deal_id.is_not(None)).values(new_deal_via="contact"))
+    _first_worked_group(conn)
+
+
+def _first_worked_group(conn: Connection) -> None:
+    """`recycle_cycles.first_group` becomes the group a cycle was first worked in (high or low), where
+    it was recorded as `waiting` (a cycle opened during the wait): the person's first group move to high
+    or low while the cycle was open."""
+    c, m = recycle_cycles.c, stage_moves.c
+    worked = (sa.select(m.to_value).where(
+        m.person_key == c.person_key, m.dimension == "group", m.to_value.in_(("high", "low")),
+        m.at >= c.entered_at, sa.or_(c.left_at.is_(None), m.at <= c.left_at))
+        .order_by(m.at, m.id).limit(1).scalar_subquery())
+    conn.execute(recycle_cycles.update().where(c.first_group == "waiting", worked.is_not(None))
+                 .values(first_group=worked))
 
 
 def account_of(data: str) -> str | None:
@@ -562,7 +578,8 @@ MIGRATIONS: tuple[Migration, ...] = (
                  "again for their opening dates",
               _create_history),
     Migration(8, "indexes the report reads instead of its tables", _index_report),
-    Migration(9, "new deals on a recycled person's account (deals.account_id, recycle_cycles.new_deal_via)",
+    Migration(9, "new deals on a recycled person's account (deals.account_id, recycle_cycles.new_deal_via); "
+                 "a cycle's first group is the one it was first worked in",
               _index_accounts),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

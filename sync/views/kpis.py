@@ -17,14 +17,15 @@ Sections (each over moves or cycles whose date is in [since, until)):
 Conversion and velocity read `stage_flow`, which every recorded move keeps up to date: their cohorts
 are months, so --since/--until select the cohorts from the month of --since whose first day is before
 --until.
-- second pipeline: recycle cycles by first recycle group, by loss reason and by phase at loss, and in
-  total: cycles, re-engaged, promoted (low to high), called (a call task created), completed (that
-  task closed in Salesforce, as the last run read it back: `call_tasks.closed_at`), new deals opened
-  after the loss and their amount, deals won and their amount, lost again, and how many of the new deals
-  came through the account only (opened on the lost deal's account without the person as a contact
-  role). A new deal is counted once per row however many cycles reached it (several recycled people of
-  one account, several contact roles on one deal): the deal counts and amounts are of DISTINCT deals,
-  so a deal shared by people in two groups is in both groups' rows and once in the total.
+- second pipeline: recycle cycles by the group first worked in (high, low; waiting while still waiting),
+  by loss reason and by phase at loss, and in total: cycles, re-engaged, promoted (low to high), called
+  (a call task created), completed (that task closed in Salesforce, as the last run read it back:
+  `call_tasks.closed_at`), new deals opened after the loss and their amount, deals won and their
+  amount, lost again, and how many of the new deals came through the account only (opened on the lost
+  deal's account without the person as a contact role). A new deal is counted once per row however
+  many cycles reached it (several recycled people of one account, several contact roles on one deal):
+  the deal counts and amounts are of DISTINCT deals, so a deal shared by people in two groups is in
+  both groups' rows and once in the total.
 - loss analysis over time: lost deals (not deleted) per quarter of their lost date, phase at loss ×
   loss reason, deals and amount.
 A rate or median over fewer than MIN_PEOPLE people is not given (`None`, "too little data") instead of

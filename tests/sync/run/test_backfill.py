@@ -98,7 +98,7 @@ def test_backfill_seeds_entries_before_the_first_run_and_says_what_it_could_not(
     assert backfilled(world, "bob@example.com", "group") == [
         (None, "waiting", bob_lost, "high", bob_lost + 30 * DAY),
         ("waiting", "high", bob_lost + 30 * DAY, None, None)]
-    assert (bob_cycle["entered_at"], bob_cycle["first_group"]) == (bob_lost, "waiting")
+    assert (bob_cycle["entered_at"], bob_cycle["first_group"]) == (bob_lost, "high")  # where worked
     assert backfilled(world, "carol@example.com", "stage") == [
         (None, "inquiry", created, "mql", first_at)]  # her MQL date goes backwards: the first run bounds it
     dave_lost = day_start(store.cycles_of(key("dave@example.com"))[0]["lost_on"])

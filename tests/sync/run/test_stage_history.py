@@ -74,7 +74,8 @@ def test_a_waiting_period_that_ends_is_a_move_caused_by_time(world: World) -> No
                                                                     ("waiting", "high", "time")]
     assert group[1].at == later and group[1].run_id == second.run_id
     (cycle,) = world.ctx.store.cycles_of(key("recent@example.com"))
-    assert cycle["first_group"] == "waiting" and cycle["group_now"] == "high"
+    assert cycle["entered_at"] == world.now  # the cycle opened while waiting ...
+    assert cycle["first_group"] == "high" and cycle["group_now"] == "high"  # ... is counted where worked
     assert cycle["promoted_at"] is None  # lost in a high phase: waited, not promoted
     assert cycle["deal_id"] == world.people["recent@example.com"].opportunity_id
     (task,) = world.tasks_for("recent@example.com")  # the call task of this cycle

@@ -63,7 +63,8 @@ def test_backfill_in_ranges_of_one_person_and_again(store: StateStore) -> None:
         ("2025-11", "inquiry", "mql", 56): 1, ("2026-01", "mql", "", -1): 1,
         ("2026-01", "recycle", "", -1): 1})
     (seeded,) = store.cycles_of(cy)
-    assert (seeded["entered_at"], seeded["first_group"]) == (lost_at, "waiting")
+    # entered at the loss; still counted in the group it was first worked in
+    assert (seeded["entered_at"], seeded["first_group"]) == (lost_at, "high")
     assert dict(summary.not_reconstructed) == {"ranks_before_first_run": 3, "no_lifecycle_dates": 1,
                                                "stage_only_undated_sources": 1, "no_hubspot_contact": 1,
                                                "promotions_and_tasks_before_leadsync": 1}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -310,5 +310,38 @@ def test_migration_9_indexes_the_deals_by_account_in_a_store_in_use(db_url: str)
                 "a@example.com": "contact", "b@example.com": None}
             indexes = {i["name"]: i["column_names"] for i in sa.inspect(conn).get_indexes("deals")}
             assert indexes["ix_deals_account"] == ["account_id", "modified_at"]
+    finally:
+        engine.dispose()
+
+
+def test_migration_9_counts_a_cycle_opened_while_waiting_in_the_group_it_was_worked_in(db_url: str) -> None:
+    """Cycles recorded as `waiting` (opened during the wait) take the first group move to high or low
+    made while they were open; one that left recycling before that, or is still waiting, stays."""
+    engine = create_engine(db_url)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        migrate(engine, MIGRATIONS[:8])
+        with engine.begin() as conn:
+            def at(days: int) -> object:
+                return state_schema.UTCDateTime().process_bind_param(t0 + timedelta(days=days), conn.dialect)
+
+            for person, left in (("a@x.test", None), ("b@x.test", 10), ("c@x.test", None),
+                                 ("d@x.test", None)):
+                conn.execute(sa.text("INSERT INTO recycle_cycles (person_key, deal_id, first_group, "
+                                     "entered_at, left_at) VALUES (:p, 'D', :g, :e, :l)"),
+                             {"p": person, "g": "high" if person == "d@x.test" else "waiting", "e": at(0),
+                              "l": None if left is None else at(left)})
+            for person, to, day in (("a@x.test", "low", 30), ("a@x.test", "high", 40),  # a: low, then high
+                                    ("b@x.test", "high", 30),  # b left recycling on day 10
+                                    ("d@x.test", "low", 5)):  # d was recorded in high already
+                conn.execute(sa.text("INSERT INTO stage_moves (person_key, dimension, from_value, to_value, "
+                                     "at, mapping_version, cause) "
+                                     "VALUES (:p, 'group', 'waiting', :to, :at, 1, 'time')"),
+                             {"p": person, "to": to, "at": at(day)})
+        assert migrate(engine) == [9]
+        with engine.connect() as conn:
+            c = state_schema.recycle_cycles.c
+            assert dict(conn.execute(sa.select(c.person_key, c.first_group)).all()) == {
+                "a@x.test": "low", "b@x.test": "waiting", "c@x.test": "waiting", "d@x.test": "high"}
     finally:
         engine.dispose()
