@@ -32,7 +32,8 @@ from typing import Any
 
 from mappings import Mapping
 from sync.run.stage_dates import lifecycle_dates
-from sync.state.history import RECYCLED, BackfillBasis
+from sync.state.history import RECYCLED
+from sync.state.history_backfill import BackfillBasis
 from sync.state.store import StateStore
 
 KIND = "history_backfill"  # its `runs.kind` (the windowed re-read `leadsync backfill --since` is "backfill")

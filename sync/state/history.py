@@ -8,7 +8,6 @@ or not at all, and the next run, deciding the same, records what is left exactly
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -161,7 +160,7 @@ class StageHistory:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(s.stage_moves).where(m.person_key == person_key)
                                 .order_by(m.at, m.id)).all()
-        return [_move(r) for r in rows]
+        return [move_of(r) for r in rows]
 
     def iter_moves(self) -> Iterator[Move]:
         """Every move, oldest first (for exports and tests; reports aggregate in SQL)."""
@@ -169,7 +168,7 @@ class StageHistory:
         with self.engine.connect() as conn:
             for r in conn.execution_options(stream_results=True).execute(
                     sa.select(s.stage_moves).order_by(m.at, m.id)):
-                yield _move(r)
+                yield move_of(r)
 
     def iter_cycles(self) -> Iterator[dict[str, object]]:
         """Every recycle cycle (for exports and tests; reports aggregate in SQL)."""
@@ -236,14 +235,14 @@ def add_moves(conn: Connection, moves: Sequence[dict[str, object]]) -> None:
             if before is not None and before["at"] < mv["at"]:  # type: ignore[operator]
                 _close(before, mv, closed, flow)
         if mv["dimension"] == "stage" and mv["cause"] != "first" and mv["to_value"]:
-            flow[(_cohort(mv["at"]), str(mv["to_value"]), "", -1)] += 1  # type: ignore[arg-type]
+            flow[(cohort(mv["at"]), str(mv["to_value"]), "", -1)] += 1  # type: ignore[arg-type]
         last[key] = mv  # type: ignore[assignment]
     if closed:
         conn.execute(s.stage_moves.update().where(m.id == sa.bindparam("i"))
                      .values(next_value=sa.bindparam("v"), next_at=sa.bindparam("t")), closed)
     conn.execute(s.stage_moves.insert(), [{**mv, "next_value": mv.get("next_value"),
                                            "next_at": mv.get("next_at")} for mv in moves])
-    _add_flow(conn, {k: n for k, n in flow.items() if n})
+    add_flow(conn, {k: n for k, n in flow.items() if n})
 
 
 def _close(before: dict[str, object], mv: Mapping[str, object], closed: list[dict[str, object]],
@@ -253,17 +252,17 @@ def _close(before: dict[str, object], mv: Mapping[str, object], closed: list[dic
     if "id" in before:
         closed.append({"i": before["id"], "v": mv["to_value"], "t": mv["at"]})
     if before["dimension"] == "stage" and before["cause"] != "first" and before["to_value"]:
-        cohort, stage = _cohort(before["at"]), str(before["to_value"])  # type: ignore[arg-type]
-        flow[(cohort, stage, "", -1)] -= 1
+        month, stage = cohort(before["at"]), str(before["to_value"])  # type: ignore[arg-type]
+        flow[(month, stage, "", -1)] -= 1
         days = int((mv["at"] - before["at"]).total_seconds() // 86400)  # type: ignore[operator]
-        flow[(cohort, stage, str(mv["to_value"] or ""), days)] += 1
+        flow[(month, stage, str(mv["to_value"] or ""), days)] += 1
 
 
-def _cohort(at: datetime) -> str:
+def cohort(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m")
 
 
-def _add_flow(conn: Connection, deltas: Mapping[tuple[str, str, str, int], int]) -> None:
+def add_flow(conn: Connection, deltas: Mapping[tuple[str, str, str, int], int]) -> None:
     if not deltas:
         return
     table = s.stage_flow
@@ -302,7 +301,7 @@ def _standing_row(st: Standing, changed_at: datetime, run_id: int | None, mappin
             "run_id": run_id}
 
 
-def _move(r: sa.Row[tuple[object, ...]]) -> Move:
+def move_of(r: sa.Row[tuple[object, ...]]) -> Move:
     return Move(r.person_key, r.dimension, r.from_value, r.to_value, r.at, r.run_id, r.mapping_version,
                 r.cause, r.deal_id, r.why, r.next_value, r.next_at)
 
@@ -450,108 +449,3 @@ def _account_deals(conn: Connection, lost: Sequence[tuple[str, date | None]]) ->
         if found:
             out[deal_id] = found
     return out
-
-
-# --------------------------------------------------------------------- backfill (sync.run.backfill)
-
-@dataclass(frozen=True, slots=True)
-class BackfillBasis:
-    """What the store holds of one person with a standing, for seeding their history from the past."""
-
-    person_key: str
-    first_stage: Move | None  # their earliest stage move (the first record: cause "first")
-    first_group: Move | None  # their earliest group move
-    backfilled: bool  # a backfill already gave them moves
-    recycle_group: str | None
-    deal_id: str | None
-    cycle: Mapping[str, object] | None  # the recycle_cycles row of (person, deal_id)
-    lost_on: date | None  # the lost day of deal_id (deals.lost_on; the cycle's when the deal is gone)
-    hubspot: tuple[Mapping[str, object], ...]  # the properties of their HubSpot contacts' snapshots
-
-
-class StageBackfill:
-    engine: Engine
-
-    def standing_keys(self, after: str | None, size: int) -> list[str]:
-        """The next `size` person keys with a standing, in key order, after `after`."""
-        a = s.assignments.c
-        stmt = sa.select(a.person_key).order_by(a.person_key).limit(size)
-        if after is not None:
-            stmt = stmt.where(a.person_key > after)
-        with self.engine.connect() as conn:
-            return list(conn.execute(stmt).scalars())
-
-    def backfill_basis(self, keys: Sequence[str]) -> list[BackfillBasis]:
-        """What `sync.run.backfill` needs of these people (one range of keys; no API call)."""
-        m, a, c, d, ct = (s.stage_moves.c, s.assignments.c, s.recycle_cycles.c, s.deals.c, s.contacts.c)
-        firsts: dict[tuple[str, str], Move] = {}
-        backfilled: set[str] = set()
-        standing: dict[str, sa.Row[tuple[object, ...]]] = {}
-        cycles: dict[tuple[str, str], dict[str, object]] = {}
-        lost: dict[str, date | None] = {}
-        contacts: dict[str, list[Mapping[str, object]]] = defaultdict(list)
-        with self.engine.connect() as conn:
-            for part in chunks(list(keys), IN_CHUNK):
-                for row in conn.execute(sa.select(s.stage_moves).where(
-                        m.person_key.in_(part), m.dimension.in_(("stage", "group")))
-                        .order_by(m.person_key, m.at, m.id)):
-                    if row.cause == "backfill":  # (backfilled moves are stage and group moves)
-                        backfilled.add(row.person_key)
-                    else:
-                        firsts.setdefault((row.person_key, row.dimension), _move(row))
-                part = [k for k in part if k not in backfilled]  # (left alone: nothing more to read)
-                if not part:
-                    continue
-                for row in conn.execute(sa.select(a.person_key, a.recycle_group, a.deal_id)
-                                        .where(a.person_key.in_(part))):
-                    standing[row.person_key] = row
-                for row in conn.execute(sa.select(s.recycle_cycles).where(c.person_key.in_(part))):
-                    cycles[(row.person_key, row.deal_id)] = dict(row._mapping)
-                for row in conn.execute(sa.select(ct.person_key, ct.properties).where(
-                        ct.person_key.in_(part), ct.system == "hubspot", ct.archived == sa.false(),
-                        ct.merged_into.is_(None))):
-                    contacts[row.person_key].append(json.loads(row.properties))
-            deal_ids = sorted({str(r.deal_id) for r in standing.values() if r.deal_id is not None})
-            for part in chunks(deal_ids, IN_CHUNK):
-                for row in conn.execute(sa.select(d.opportunity_id, d.lost_on)
-                                        .where(d.opportunity_id.in_(part))):
-                    lost[row.opportunity_id] = row.lost_on
-        out = []
-        for key in keys:
-            st = standing.get(key)
-            deal_id = None if st is None else st.deal_id
-            cycle = cycles.get((key, deal_id)) if deal_id is not None else None
-            lost_on = lost.get(deal_id) if deal_id is not None else None
-            if lost_on is None and cycle is not None:
-                lost_on = cycle["lost_on"]  # type: ignore[assignment]
-            out.append(BackfillBasis(key, firsts.get((key, "stage")), firsts.get((key, "group")),
-                                     key in backfilled, None if st is None else st.recycle_group, deal_id,
-                                     cycle, lost_on, tuple(contacts.get(key, ()))))
-        return out
-
-    def write_backfill(self, moves: Sequence[Mapping[str, object]],
-                       cycles: Sequence[Mapping[str, object]]) -> None:
-        """Insert reconstructed moves (complete `stage_moves` rows: next_value/next_at already linked
-        to the person's next move, NULL when the entry continues into a still open first record) and
-        their stage entries in `stage_flow`, and move the seeded recycle cycles' entered_at earlier
-        in ONE transaction. A cycle is only ever moved earlier; its `first_group` (the group it was
-        first worked in) stays."""
-        flow: dict[tuple[str, str, str, int], int] = defaultdict(int)
-        for mv in moves:
-            if mv["dimension"] != "stage" or not mv["to_value"]:
-                continue
-            nxt = mv.get("next_at")
-            days = -1 if nxt is None else int((nxt - mv["at"]).total_seconds() // 86400)  # type: ignore[operator]
-            nxt_value = "" if nxt is None else str(mv.get("next_value") or "")
-            flow[(_cohort(mv["at"]), str(mv["to_value"]), nxt_value, days)] += 1  # type: ignore[arg-type]
-        c = s.recycle_cycles.c
-        with self.engine.begin() as conn:
-            if moves:
-                conn.execute(s.stage_moves.insert(), [dict(mv) for mv in moves])
-            _add_flow(conn, flow)
-            if cycles:
-                at = sa.bindparam("e", type_=s.UTCDateTime)
-                conn.execute(s.recycle_cycles.update().where(
-                    c.person_key == sa.bindparam("k"), c.deal_id == sa.bindparam("d"), c.entered_at > at)
-                    .values(entered_at=at),
-                    [{"k": cy["person_key"], "d": cy["deal_id"], "e": cy["entered_at"]} for cy in cycles])

@@ -38,7 +38,8 @@ from sqlalchemy.exc import ArgumentError
 from sync.state import schema as s
 from sync.state.bindings import Bindings
 from sync.state.errors import StateStoreError, describe
-from sync.state.history import StageBackfill, StageHistory
+from sync.state.history import StageHistory
+from sync.state.history_backfill import StageBackfill
 from sync.state.ledger import Ledger
 from sync.state.list_ids import ListIds
 from sync.state.pending import PendingWrites

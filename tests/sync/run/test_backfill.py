@@ -21,7 +21,8 @@ from sync.cli.main import app
 from sync.run.backfill import backfill, plan_person
 from sync.run.lock import RunLock
 from sync.run.stage_dates import lifecycle_dates
-from sync.state.history import BackfillBasis, Move
+from sync.state.history import Move
+from sync.state.history_backfill import BackfillBasis
 from tests.sync.run.conftest import World
 
 DAY = timedelta(days=1)
