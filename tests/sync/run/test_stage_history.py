@@ -159,16 +159,24 @@ def test_history_command_shows_the_path_and_escapes_crm_text(world: World, tmp_p
     assert result.exit_code == 2 and "no history" in result.stderr
 
 
+def open_deal(world: World, name: str, amount: int, at: datetime, contact_id: str | None = None) -> str:
+    """A new opportunity on the world's account, opened at `at`, with `contact_id` as its buyer."""
+    sf = world.box.salesforce.store
+    deal = sf.create("Opportunity", {"Name": name, "AccountId": world.account, "OwnerId": world.owner,
+                                     "Amount": amount, "StageName": "Qualification",
+                                     "CloseDate": (at + timedelta(days=60)).date()}, at=at)
+    if contact_id is not None:
+        sf.create("OpportunityContactRole", {"OpportunityId": deal, "ContactId": contact_id, "Role": "Buyer",
+                                             "IsPrimary": True}, at=at)
+    return deal
+
+
 def test_a_new_deal_of_a_recycled_person_is_the_cycles_outcome_until_it_is_won(world: World) -> None:
     p = world.person("back@example.com", lost_stage="Prospecting", lost_days_ago=60)
     world.sync()
     sf = world.box.salesforce.store
     opened = world.now + timedelta(days=1)
-    new = sf.create("Opportunity", {"Name": "Second try", "AccountId": world.account, "OwnerId": world.owner,
-                                    "Amount": 480000, "StageName": "Qualification",
-                                    "CloseDate": (opened + timedelta(days=60)).date()}, at=opened)
-    sf.create("OpportunityContactRole", {"OpportunityId": new, "ContactId": p.contact_id, "Role": "Buyer",
-                                         "IsPrimary": True}, at=opened)
+    new = open_deal(world, "Second try", 480000, opened, p.contact_id)
     world.sync(now=opened + timedelta(hours=1))
     (cycle,) = world.ctx.store.cycles_of(key("back@example.com"))
     # an open deal takes them out of recycling (the cycle closes) and is the cycle's second pipeline
@@ -195,11 +203,8 @@ def test_a_deal_opened_on_a_recycled_persons_account_without_them_is_their_cycle
     # lost the same day (a deal opened on the account after Ann's loss would be her new deal, lost again)
     bob = world.person("bob@example.com", lost_stage="Prospecting", lost_days_ago=60)
     world.sync()
-    sf = world.box.salesforce.store
     opened = world.now + timedelta(days=1)
-    shared = sf.create("Opportunity", {"Name": "Account-wide", "AccountId": world.account,
-                                       "OwnerId": world.owner, "Amount": 900000, "StageName": "Qualification",
-                                       "CloseDate": (opened + timedelta(days=60)).date()}, at=opened)
+    shared = open_deal(world, "Account-wide", 900000, opened)  # no contact role
     world.sync(now=opened + timedelta(hours=1))
     settings = tmp_path / "settings.toml"
     for email in ("ann@example.com", "bob@example.com"):
@@ -217,11 +222,7 @@ def test_a_deal_opened_on_a_recycled_persons_account_without_them_is_their_cycle
     assert (total.recycled, total.new_deals, total.new_amount, total.new_via_account) == (2, 1, 900000, 1)
 
     later = opened + timedelta(days=2)
-    own = sf.create("Opportunity", {"Name": "Bob again", "AccountId": world.account, "OwnerId": world.owner,
-                                    "Amount": 300000, "StageName": "Qualification",
-                                    "CloseDate": (later + timedelta(days=60)).date()}, at=later)
-    sf.create("OpportunityContactRole", {"OpportunityId": own, "ContactId": bob.contact_id, "Role": "Buyer",
-                                         "IsPrimary": True}, at=later)
+    own = open_deal(world, "Bob again", 300000, later, bob.contact_id)
     world.sync(now=later + timedelta(hours=1))
     (ann,), (bobs,) = world.ctx.store.cycles_of(key("ann@example.com")), world.ctx.store.cycles_of(
         key("bob@example.com"))
