@@ -1,6 +1,7 @@
 """The layout keeps its promises (docs/DECISIONS.md "Layout"): no import cycle between packages or
 between modules, no import placed inside a function, the sandbox apart from the product, and the
-layers in order: mappings (pure) and connectors below sync; sync/ run, state and views below its CLI.
+layers in order: mappings (pure) and connectors below sync; sync/ run, state and views below its CLI
+and its console.
 
 The graph is read from the source (tests.import_graph), so a cycle that only an import inside a
 function, or under `if TYPE_CHECKING:`, keeps from failing at import time is still found."""
@@ -9,11 +10,11 @@ from __future__ import annotations
 
 from tests import import_graph as g
 
-SYNC_PARTS = ("sync.cli", "sync.run", "sync.state", "sync.views")
+SYNC_PARTS = ("sync.cli", "sync.console", "sync.run", "sync.state", "sync.views")
 
 
 def _group(name: str) -> str:
-    """The package a module counts in: a top-level package, or one of sync's four parts."""
+    """The package a module counts in: a top-level package, or one of sync's parts."""
     return next((p for p in SYNC_PARTS if name == p or name.startswith(p + ".")), name.split(".")[0])
 
 
@@ -103,6 +104,8 @@ def test_layers_point_down() -> None:
     assert _imports_between("connectors", "mappings") == []
     for lower in ("sync.run", "sync.state", "sync.views"):
         assert _imports_between(lower, "sync.cli") == []
+        assert _imports_between(lower, "sync.console") == []  # the console is a front end, as the CLI
+    assert _imports_between("sync.console", "sync.cli") == []
     assert _imports_between("sync.state", "sync.run") == []
     assert _imports_between("sync.state", "sync.views") == []
     assert _imports_between("sync.run", "sync.views") == []

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
+from sync.cli import console as cli_console
 from sync.cli import demo as cli_demo
 from sync.cli import doctor as cli_doctor
 from sync.cli import history as cli_history
@@ -61,6 +62,7 @@ cli_runs.register(app)
 cli_report.register(app)
 cli_history.register(app)
 cli_demo.register(app)
+cli_console.register(app)
 
 
 def main() -> None:

@@ -360,6 +360,25 @@ recycle_cycles = sa.Table(
     sa.Column("new_deal_via", sa.String(16)),
 )
 
+# Migration 10: who may sign in to the admin console (`leadsync console`), with a password hash (argon2id,
+# made by sync.console.auth: the store never sees a password), and what they did there.
+console_users = sa.Table(
+    "console_users", metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),  # admin | viewer
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+console_audit = sa.Table(
+    "console_audit", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("user_name", sa.String(128)),  # NULL: a refused sign-in for a name that does not exist
+    sa.Column("action", sa.String(64), nullable=False),  # sign-in, sign-in-refused, sign-out, set-password
+    sa.Column("detail", sa.Text),
+    sa.Index("ix_console_audit_at", "at"),
+)
+
 _V1_TABLES = (watermarks, deals, contacts, written_values, list_memberships, call_tasks, runs, failures,
               run_lock)
 
@@ -405,6 +424,11 @@ def _create_list_ids(conn: Connection) -> None:
 
 def _create_bindings(conn: Connection) -> None:
     bindings.create(conn, checkfirst=True)
+
+
+def _create_console(conn: Connection) -> None:
+    for table in (console_users, console_audit):
+        table.create(conn, checkfirst=True)
 
 
 def _reread_deals(conn: Connection) -> None:
@@ -581,6 +605,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "new deals on a recycled person's account (deals.account_id, recycle_cycles.new_deal_via); "
                  "a cycle's first group is the one it was first worked in",
               _index_accounts),
+    Migration(10, "admin console users and audit log (console_users, console_audit)", _create_console),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

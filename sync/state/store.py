@@ -37,6 +37,7 @@ from sqlalchemy.exc import ArgumentError
 
 from sync.state import schema as s
 from sync.state.bindings import Bindings
+from sync.state.console_users import ConsoleUsers
 from sync.state.errors import StateStoreError, describe
 from sync.state.history import StageHistory
 from sync.state.history_backfill import StageBackfill
@@ -106,7 +107,7 @@ def _driver_problem(exc: Exception) -> str:
 
 
 class StateStore(Snapshots, PeopleIndex, Ledger, ListIds, RunHistory, PendingWrites, Bindings, StageHistory,
-                 StageBackfill):
+                 StageBackfill, ConsoleUsers):
     """Handle on one state database. Thread-safe (each call takes its own pooled connection)."""
 
     def __init__(self, engine: Engine) -> None:

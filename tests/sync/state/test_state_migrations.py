@@ -301,7 +301,7 @@ def test_migration_9_indexes_the_deals_by_account_in_a_store_in_use(db_url: str)
                 conn.execute(sa.text("INSERT INTO recycle_cycles (person_key, deal_id, first_group, "
                                      "entered_at, new_deal_id) VALUES (:p, '006A', 'high', :at, :n)"),
                              {"p": person, "at": at, "n": new})
-        assert migrate(engine) == [9]
+        assert migrate(engine, MIGRATIONS[:9]) == [9]
         with engine.connect() as conn:
             d, c = state_schema.deals.c, state_schema.recycle_cycles.c
             assert dict(conn.execute(sa.select(d.opportunity_id, d.account_id)).all()) == {
@@ -338,10 +338,39 @@ def test_migration_9_counts_a_cycle_opened_while_waiting_in_the_group_it_was_wor
                                      "at, mapping_version, cause) "
                                      "VALUES (:p, 'group', 'waiting', :to, :at, 1, 'time')"),
                              {"p": person, "to": to, "at": at(day)})
-        assert migrate(engine) == [9]
+        assert migrate(engine, MIGRATIONS[:9]) == [9]
         with engine.connect() as conn:
             c = state_schema.recycle_cycles.c
             assert dict(conn.execute(sa.select(c.person_key, c.first_group)).all()) == {
                 "a@x.test": "low", "b@x.test": "waiting", "c@x.test": "waiting", "d@x.test": "high"}
     finally:
         engine.dispose()
+
+
+def test_migration_10_adds_the_console_users_and_audit_log_to_a_store_in_use(db_url: str) -> None:
+    """Version 10 adds the admin console's tables, empty, next to a store in use (its runs kept); the
+    users table holds a hash, never a password (sync.console.auth makes the hash)."""
+    with StateStore.open(db_url) as st:
+        run_id = st.start_run(mapping_version=1)
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE console_audit"))
+            conn.execute(sa.text("DROP TABLE console_users"))
+            conn.execute(sa.text("DELETE FROM schema_version WHERE version = 10"))
+        assert migrate(engine) == [10]
+        with engine.connect() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+            assert {"console_users", "console_audit"} <= tables
+            assert {c["name"] for c in sa.inspect(conn).get_columns("console_users")} == {
+                "name", "role", "password_hash", "updated_at"}
+            assert conn.execute(sa.text("SELECT count(*) FROM console_users")).scalar() == 0
+            assert conn.execute(sa.text("SELECT id FROM runs")).scalar() == run_id
+    finally:
+        engine.dispose()
+    with StateStore.open(db_url) as st:
+        st.set_console_user("ops", "admin", "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA")
+        st.audit("ops", "set-password", "role admin")
+        assert st.console_user("ops").role == "admin"
+        assert st.console_user("nobody") is None
+        assert [(a.user_name, a.action) for a in st.audit_log()] == [("ops", "set-password")]

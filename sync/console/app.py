@@ -1,0 +1,196 @@
+"""The console's web application (Starlette): routes, sign-in, roles and CSRF checks.
+
+Every page but the sign-in page needs a signed-in user (else a redirect to /login). A POST is
+checked for its CSRF token before anything else (403 without it), then for the role (viewer: 403 on
+admin actions). Templates are Jinja2 with autoescape on, and every value passes through
+`mappings.printable.visible` first, so CRM text can neither break the HTML nor hide control characters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from mappings import Mapping
+from mappings.printable import visible
+from sync.console import auth, i18n, pages
+from sync.state.console_users import ROLES, ConsoleUser
+from sync.state.store import StateStore
+
+SESSION_COOKIE = "leadsync_session"
+HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'self'; style-src 'self'; script-src 'none'; "
+                               "frame-ancestors 'none'; form-action 'self'",
+    "Referrer-Policy": "no-referrer",
+}
+SESSION_MAX_AGE = 8 * 3600
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _finalize(value: Any) -> Any:
+    return visible(value) if type(value) is str else value
+
+
+def _templates() -> Jinja2Templates:
+    env = Environment(loader=PackageLoader("sync.console", "templates"), autoescape=True,
+                      finalize=_finalize)
+    return Jinja2Templates(env=env)
+
+
+class Console:
+    """The routes over one store and mapping (those of `open_local_state`)."""
+
+    def __init__(self, store: StateStore, mapping: Mapping) -> None:
+        self.store = store
+        self.mapping = mapping
+        self.templates = _templates()
+
+    # ------------------------------------------------------------------ helpers
+
+    def user(self, request: Request) -> ConsoleUser | None:
+        name = request.session.get(auth.SESSION_USER)
+        return self.store.console_user(name) if name else None
+
+    def lang(self, request: Request) -> i18n.Lang:
+        return i18n.choose(request.cookies.get(i18n.COOKIE), request.headers.get("accept-language"))
+
+    def render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        lang = self.lang(request)
+        ctx = {"t": lang.t, "lang": lang, "csrf": auth.csrf_token(request.session),
+               "me": self.user(request), "path": request.url.path, **context}
+        response = self.templates.TemplateResponse(request, name, ctx, status_code=status)
+        response.headers["Content-Language"] = lang.code
+        return response
+
+    def forbidden(self, request: Request) -> Response:
+        return self.render(request, "forbidden.html", status=403)
+
+    async def checked_form(self, request: Request) -> dict[str, str] | None:
+        """The POSTed form when its CSRF token is this session's; None otherwise."""
+        form = await request.form()
+        sent = form.get("csrf") or request.headers.get("x-csrf-token")
+        if not auth.csrf_ok(request.session, sent if isinstance(sent, str) else None):
+            return None
+        return {k: v for k, v in form.items() if isinstance(v, str)}
+
+    # ------------------------------------------------------------------ routes
+
+    async def login(self, request: Request) -> Response:
+        if request.method == "GET":
+            return self.render(request, "login.html")
+        form = await self.checked_form(request)
+        if form is None:
+            return self.forbidden(request)
+        user = auth.verify(self.store, form.get("user", ""), form.get("password", ""))
+        if user is None:
+            return self.render(request, "login.html", status=401, refused=True)
+        request.session.clear()  # a new session (and CSRF token) for the signed-in user
+        request.session[auth.SESSION_USER] = user.name
+        auth.csrf_token(request.session)
+        return RedirectResponse("/", status_code=303)
+
+    async def logout(self, request: Request) -> Response:
+        if await self.checked_form(request) is None:
+            return self.forbidden(request)
+        name = request.session.get(auth.SESSION_USER)
+        request.session.clear()
+        if name:
+            self.store.audit(name, "sign-out")
+        return RedirectResponse("/login", status_code=303)
+
+    async def set_language(self, request: Request) -> Response:
+        form = await self.checked_form(request)
+        if form is None:
+            return self.forbidden(request)
+        code = form.get("lang", "en")
+        back = form.get("next", "/")
+        response = RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/",
+                                    status_code=303)
+        if code in i18n.LANGS:
+            response.set_cookie(i18n.COOKIE, code, max_age=365 * 86400, httponly=True, samesite="strict")
+        return response
+
+    async def index(self, request: Request) -> Response:
+        view = pages.overview(self.store, self.mapping)
+        return self.render(request, "overview.html", o=view, r=view.report, api_calls=pages.api_calls)
+
+    async def users(self, request: Request) -> Response:
+        me = self.user(request)
+        if me is None or me.role != "admin":
+            return self.forbidden(request)
+        message = None
+        if request.method == "POST":
+            form = await self.checked_form(request)
+            if form is None:
+                return self.forbidden(request)
+            role = form.get("role", "viewer")
+            name = form.get("user", "").strip()
+            if role not in ROLES or not name:
+                return self.forbidden(request)
+            try:
+                auth.set_password(self.store, name, role, form.get("password", ""), by=me.name)
+                message = "saved"
+            except auth.PasswordTooShort:
+                message = "too_short"
+        return self.render(request, "users.html", users=pages.user_rows(self.store), message=message,
+                           roles=ROLES)
+
+
+def _guard(console: Console, handler: Handler) -> Handler:
+    """Signed in, else to /login; a POST's CSRF token is checked before the handler reads anything."""
+    async def guarded(request: Request) -> Response:
+        if console.user(request) is None:
+            if request.method != "GET":
+                return console.forbidden(request)
+            return RedirectResponse("/login", status_code=303)
+        if request.method == "POST":
+            form = await request.form()
+            sent = form.get("csrf") or request.headers.get("x-csrf-token")
+            if not auth.csrf_ok(request.session, sent if isinstance(sent, str) else None):
+                return console.forbidden(request)
+        return await handler(request)
+    return guarded
+
+
+def create_app(store: StateStore, mapping: Mapping, *, session_key: str | None = None,
+               https_only: bool = False) -> Starlette:
+    console = Console(store, mapping)
+    static = Path(__file__).parent / "static"
+    routes = [
+        Route("/login", console.login, methods=["GET", "POST"]),
+        Route("/logout", _guard(console, console.logout), methods=["POST"]),
+        Route("/lang", console.set_language, methods=["POST"]),
+        Route("/", _guard(console, console.index)),
+        Route("/users", _guard(console, console.users), methods=["GET", "POST"]),
+        Mount("/static", StaticFiles(directory=static), name="static"),
+    ]
+    middleware = [Middleware(SessionMiddleware, secret_key=session_key or auth.new_session_key(),
+                             session_cookie=SESSION_COOKIE, max_age=SESSION_MAX_AGE, same_site="strict",
+                             https_only=https_only)]
+    app = Starlette(routes=routes, middleware=[*middleware, Middleware(SecurityHeaders)])
+    app.state.console = console
+    return app
+
+
+class SecurityHeaders(BaseHTTPMiddleware):
+    """No framing, no sniffing, no script, nothing from elsewhere (the page ships its own CSS)."""
+
+    async def dispatch(self, request: Request, call_next: Handler) -> Response:
+        response = await call_next(request)
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response

@@ -1,0 +1,67 @@
+"""What each page shows, from the same view code the CLI calls (`sync.views.report` for the snapshot,
+`sync.views.kpis` for the stage history): no second copy of any count. Only presentation is added here
+(bar widths, the conversion over all cohorts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mappings import Mapping
+from sync.state.records import RunRecord
+from sync.state.store import StateStore
+from sync.views.kpis import MIN_PEOPLE, PipelineRow, stage_kpis
+from sync.views.report import Report, build_report
+
+RUNS_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    stage: str
+    people: int
+    width: float  # percent of the widest bar
+    rate: float | None  # of those who entered this stage, the share that moved further (None: too few)
+    entered: int
+
+
+@dataclass(frozen=True)
+class Overview:
+    report: Report
+    funnel: list[FunnelStep]
+    pipeline_total: PipelineRow | None
+    runs: list[RunRecord]
+    open_failures: int
+
+
+def overview(store: StateStore, mapping: Mapping) -> Overview:
+    report = build_report(store, mapping)  # what the last runs decided, aggregated in SQL
+    kpis = stage_kpis(store, mapping)
+    entered: dict[str, int] = {}
+    converted: dict[str, int] = {}
+    for c in kpis.conversion:
+        entered[c.stage] = entered.get(c.stage, 0) + c.entered
+        converted[c.stage] = converted.get(c.stage, 0) + c.converted
+    widest = max(report.stages.values(), default=0) or 1
+    last = kpis.waterfall[-1] if kpis.waterfall else None
+    funnel = []
+    for stage, people in report.stages.items():
+        n = entered.get(stage, 0)
+        rate = round(converted[stage] / n, 4) if n >= MIN_PEOPLE and stage != last else None
+        funnel.append(FunnelStep(stage, people, round(100 * people / widest, 1), rate, n))
+    total = next((p for p in kpis.pipeline if p.by == "total"), None)
+    return Overview(report, funnel, total, store.list_runs(RUNS_SHOWN),
+                    sum(n for _, _, n in report.failures))
+
+
+def api_calls(run: RunRecord) -> dict[str, int]:
+    """Calls per system of one run."""
+    out: dict[str, int] = {}
+    for system, endpoints in sorted(run.api_calls.items()):
+        out[system] = sum(endpoints.values()) if isinstance(endpoints, dict) else int(endpoints or 0)
+    return out
+
+
+def user_rows(store: StateStore) -> list[dict[str, Any]]:
+    """Names and roles (never the hashes)."""
+    return [{"name": u.name, "role": u.role} for u in store.console_users()]
