@@ -25,7 +25,7 @@ from starlette.templating import Jinja2Templates
 
 from mappings import Mapping
 from mappings.printable import visible
-from sync.console import auth, i18n, pages
+from sync.console import auth, i18n, pages, people
 from sync.state.console_users import ROLES, ConsoleUser
 from sync.state.store import StateStore
 
@@ -128,6 +128,18 @@ class Console:
         view = pages.overview(self.store, self.mapping)
         return self.render(request, "overview.html", o=view, r=view.report, api_calls=pages.api_calls)
 
+    async def people(self, request: Request) -> Response:
+        query = request.query_params.get("q", "")
+        found = people.search(self.store, query, request.query_params.get("after") or None)
+        return self.render(request, "people.html", found=found, q=query)
+
+    async def person(self, request: Request) -> Response:
+        email = request.query_params.get("email", "")
+        view = people.person(self.store, self.mapping, email)
+        status = 200 if view.explanation or view.history else 404
+        return self.render(request, "person.html", status=status, email=email, x=view.explanation,
+                           h=view.history)
+
     async def users(self, request: Request) -> Response:
         me = self.user(request)
         if me is None or me.role != "admin":
@@ -175,6 +187,8 @@ def create_app(store: StateStore, mapping: Mapping, *, session_key: str | None =
         Route("/logout", _guard(console, console.logout), methods=["POST"]),
         Route("/lang", console.set_language, methods=["POST"]),
         Route("/", _guard(console, console.index)),
+        Route("/people", _guard(console, console.people)),
+        Route("/person", _guard(console, console.person)),
         Route("/users", _guard(console, console.users), methods=["GET", "POST"]),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]

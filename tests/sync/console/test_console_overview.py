@@ -17,6 +17,8 @@ from .conftest import ADMIN_PASSWORD, VIEWER_PASSWORD, Site, open_site
 
 SCRIPT = "<script>alert(1)</script>"
 BREAKER = '"><img src=x onerror=alert(2)>'
+NAME = "<script>alert(3)</script>"
+SHORT_TERMINAL = "\x1b[2Jx\x07"  # FirstName holds 40 characters (the sandbox refuses more, as Salesforce)
 TERMINAL = "\x1b[31mred\x1b]8;;http://evil.example\x07link\x1b]8;;\x07"
 
 
@@ -50,6 +52,10 @@ def hostile(seeded_world: SeededWorld) -> Iterator[Site]:
     w.person("f@example.com", lost_stage="Proposal/Price Quote", lost_days_ago=50, reason="Spam",
              amount=32_000_000)
     w.person("g@example.com", lost_stage="Qualification", lost_days_ago=45, reason=None, amount=64_000_000)
+    sf = w.box.salesforce.store
+    c = next(r for r in sf.all("Contact") if r["Email"] == "c@example.com")
+    sf.update("Contact", c["Id"], {"FirstName": SHORT_TERMINAL, "LastName": NAME},
+              at=w.now - timedelta(days=300))
     w.sync()
     yield from open_site(w)
 
