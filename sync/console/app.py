@@ -28,6 +28,7 @@ from mappings.printable import visible
 from sync.console import auth, i18n, pages, people
 from sync.state.console_users import ROLES, ConsoleUser
 from sync.state.store import StateStore
+from sync.views.report import build_report
 
 SESSION_COOKIE = "leadsync_session"
 HEADERS = {
@@ -128,6 +129,10 @@ class Console:
         view = pages.overview(self.store, self.mapping)
         return self.render(request, "overview.html", o=view, r=view.report, api_calls=pages.api_calls)
 
+    async def losses(self, request: Request) -> Response:
+        report = build_report(self.store, self.mapping)
+        return self.render(request, "losses.html", r=report, rows=pages.heat_map(report))
+
     async def people(self, request: Request) -> Response:
         query = request.query_params.get("q", "")
         found = people.search(self.store, query, request.query_params.get("after") or None)
@@ -187,6 +192,7 @@ def create_app(store: StateStore, mapping: Mapping, *, session_key: str | None =
         Route("/logout", _guard(console, console.logout), methods=["POST"]),
         Route("/lang", console.set_language, methods=["POST"]),
         Route("/", _guard(console, console.index)),
+        Route("/losses", _guard(console, console.losses)),
         Route("/people", _guard(console, console.people)),
         Route("/person", _guard(console, console.person)),
         Route("/users", _guard(console, console.users), methods=["GET", "POST"]),

@@ -105,6 +105,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "cycles": ("Recycle cycles", "リサイクルサイクル"),
     "yes": ("yes", "はい"),
     "no": ("no", "いいえ"),
+    "heat_note": ("Lost deals by the phase they were lost in (rows) and loss reason (columns): deals, then "
+                  "amount; darker cells hold more deals.",
+                  "失注フェーズ（行）× 失注理由（列）ごとの失注商談：件数と金額。色が濃いほど件数が多い。"),
+    "total": ("Total", "合計"),
     "forbidden": ("Not allowed.", "許可されていません。"),
     "hot": ("hot", "ホット"),
     "warm": ("warm", "ウォーム"),

@@ -54,6 +54,22 @@ def overview(store: StateStore, mapping: Mapping) -> Overview:
                     sum(n for _, _, n in report.failures))
 
 
+@dataclass(frozen=True)
+class HeatCell:
+    deals: int
+    amount: float
+    level: int  # 0 (none) .. 4 (the most deals of any cell): a CSS class; the numbers are always shown
+
+
+def heat_map(report: Report) -> list[tuple[str, list[HeatCell]]]:
+    """`report.lost` (phase at loss × loss reason) as rows of cells, in the report's orders."""
+    table = report.lost
+    most = max((c.deals for c in table.cells.values()), default=0) or 1
+    return [(phase, [HeatCell(c.deals, c.amount, 0 if c.deals == 0 else 1 + (3 * c.deals) // most)
+                     for c in (table.cell(phase, reason) for reason in table.reasons)])
+            for phase in table.phases]
+
+
 def api_calls(run: RunRecord) -> dict[str, int]:
     """Calls per system of one run."""
     out: dict[str, int] = {}
