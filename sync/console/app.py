@@ -4,6 +4,8 @@ Every page but the sign-in page needs a signed-in user (else a redirect to /logi
 checked for its CSRF token before anything else (403 without it), then for the role (viewer: 403 on
 admin actions). Templates are Jinja2 with autoescape on, and every value passes through
 `mappings.printable.visible` first, so CRM text can neither break the HTML nor hide control characters.
+The pages' queries run in Starlette's thread pool (the store is thread-safe), so a slow page does not
+hold up the others.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -119,28 +122,29 @@ class Console:
             return self.forbidden(request)
         code = form.get("lang", "en")
         back = form.get("next", "/")
-        response = RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/",
-                                    status_code=303)
+        local = back.startswith("/") and not back.startswith(("//", "/\\"))  # no redirect off the console
+        response = RedirectResponse(back if local else "/", status_code=303)
         if code in i18n.LANGS:
             response.set_cookie(i18n.COOKIE, code, max_age=365 * 86400, httponly=True, samesite="strict")
         return response
 
     async def index(self, request: Request) -> Response:
-        view = pages.overview(self.store, self.mapping)
+        view = await run_in_threadpool(pages.overview, self.store, self.mapping)
         return self.render(request, "overview.html", o=view, r=view.report, api_calls=pages.api_calls)
 
     async def losses(self, request: Request) -> Response:
-        report = build_report(self.store, self.mapping)
+        report = await run_in_threadpool(build_report, self.store, self.mapping)
         return self.render(request, "losses.html", r=report, rows=pages.heat_map(report))
 
     async def people(self, request: Request) -> Response:
         query = request.query_params.get("q", "")
-        found = people.search(self.store, query, request.query_params.get("after") or None)
+        found = await run_in_threadpool(people.search, self.store, query,
+                                        request.query_params.get("after") or None)
         return self.render(request, "people.html", found=found, q=query)
 
     async def person(self, request: Request) -> Response:
         email = request.query_params.get("email", "")
-        view = people.person(self.store, self.mapping, email)
+        view = await run_in_threadpool(people.person, self.store, self.mapping, email)
         status = 200 if view.explanation or view.history else 404
         return self.render(request, "person.html", status=status, email=email, x=view.explanation,
                            h=view.history)
