@@ -55,3 +55,13 @@ def test_demo_without_the_extra_names_it() -> None:
         assert proc.returncode == 2, (command, proc.stderr)
         assert "pip install 'leadsync[sandbox]'" in proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+def test_console_without_the_extra_names_it() -> None:
+    """Without Jinja2 or argon2-cffi (the console extra), `leadsync console` exits 2 naming the extra."""
+    for blocked in ({"jinja2"}, {"argon2"}):
+        code = BLOCKED.format(blocked=blocked, command="console")
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2, (blocked, proc.stderr)
+        assert "pip install 'leadsync[console]'" in proc.stderr
+        assert "Traceback" not in proc.stderr
