@@ -27,12 +27,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from mappings import Mapping
+from mappings.coerce import to_datetime
 from sync.run.stage_dates import lifecycle_dates
-from sync.state.history import RECYCLED
+from sync.state.history import RECYCLED, Move, day_start
 from sync.state.history_backfill import BackfillBasis
 from sync.state.store import StateStore
 
@@ -88,6 +89,9 @@ class BackfillSummary:
                 "not_reconstructed": [{"reason": k, "people": self.not_reconstructed[k], "what": REASONS[k]}
                                       for k in REASONS if self.not_reconstructed[k]],
                 "stages_without_date_property": self.stages_without_date_property}
+
+
+Moves = list[dict[str, object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +163,7 @@ def plan_person(b: BackfillBasis, mapping: Mapping, dates: MappingABC[str, tuple
             read_any = True
             if seen is not None:
                 seen.add(prop)
-            when = _instant(props[prop])
+            when = to_datetime(props[prop])  # ISO 8601 or epoch milliseconds
             if when is None or when >= first_at:
                 continue
             if stage not in facts or when < facts[stage][0]:
@@ -189,22 +193,32 @@ def plan_person(b: BackfillBasis, mapping: Mapping, dates: MappingABC[str, tuple
             reasons.add("stage_only_undated_sources")
         else:
             reasons.add("first_stage_undated")
-    moves: list[dict[str, object]] = []
-    for i, (stage, when, why) in enumerate(chain):
-        if i + 1 < len(chain):
-            nxt: tuple[str | None, datetime | None] = (chain[i + 1][0], chain[i + 1][1])
-        elif stage == first_stage:  # continues into the first record: its next move is theirs
-            nxt = (first.next_value, first.next_at)
-        else:
-            nxt = (first_stage, first_at)
-            reasons.add("gap_upper_bound")
-            why += "; the move on is dated by the first run (an upper bound)"
-        moves.append(_move(b.person_key, "stage", chain[i - 1][0] if i else None, stage, when, run_id,
-                           mapping.version, None, why, nxt))
+    moves, bounded = _linked(b.person_key, "stage", chain, first, None, run_id, mapping.version)
+    if bounded:
+        reasons.add("gap_upper_bound")
     return _Plan(moves + group_moves, cycle, reasons)
 
 
-Moves = list[dict[str, object]]
+def _linked(person_key: str, dimension: str, steps: list[tuple[str, datetime, str]], first: Move,
+            deal_id: str | None, run_id: int | None, mapping_version: int) -> tuple[Moves, bool]:
+    """`steps` (value, when, why) as moves, each linked to the next; the last one continues into the
+    first record when it is the same value (its next move is the record's), else moves on to it at the
+    first run's time: an upper bound (then True is returned too)."""
+    moves: Moves = []
+    bounded = False
+    for i, (value, when, why) in enumerate(steps):
+        if i + 1 < len(steps):
+            nxt: tuple[str | None, datetime | None] = (steps[i + 1][0], steps[i + 1][1])
+        elif value == (first.to_value or ""):
+            nxt = (first.next_value, first.next_at)
+        else:
+            nxt = (first.to_value, first.at)
+            bounded = True
+            why += "; the move on is dated by the first run (an upper bound)"
+        moves.append(_move(person_key, dimension, steps[i - 1][0] if i else None, value, when, run_id,
+                           mapping_version, deal_id, why, nxt))
+    return moves, bounded
+
 
 
 def _recycle(b: BackfillBasis, mapping: Mapping, first_at: datetime, facts: dict[str, tuple[datetime, str]],
@@ -224,7 +238,7 @@ def _recycle(b: BackfillBasis, mapping: Mapping, first_at: datetime, facts: dict
     if b.lost_on is None:
         reasons.add("groups_before_first_run")
         return [], None
-    lost_at = _day_start(b.lost_on)
+    lost_at = day_start(b.lost_on)
     if lost_at >= first_at:
         return [], None
     wait = mapping.recycle.wait_days
@@ -232,23 +246,14 @@ def _recycle(b: BackfillBasis, mapping: Mapping, first_at: datetime, facts: dict
     reasons.add("promotions_and_tasks_before_leadsync")
     recorded = str(group.to_value)
     promoted = b.cycle.get("promoted_at") is not None and b.cycle["promoted_at"] <= first_at  # type: ignore[operator]
-    eligible = _day_start(b.lost_on + timedelta(days=wait))
+    eligible = day_start(b.lost_on + timedelta(days=wait))
     steps: list[tuple[str, datetime, str]] = [
         ("waiting", lost_at, f"Deal {b.deal_id} lost on {b.lost_on:%Y-%m-%d}: waiting {wait} days")]
     if recorded != "waiting" and eligible < first_at:
         steps.append(("low" if promoted else recorded, eligible,
                       f"{wait} days after the loss of deal {b.deal_id}"))
-    moves: list[dict[str, object]] = []
-    for i, (value, when, why) in enumerate(steps):
-        if i + 1 < len(steps):
-            nxt: tuple[str | None, datetime | None] = (steps[i + 1][0], steps[i + 1][1])
-        elif value == recorded:
-            nxt = (group.next_value, group.next_at)
-        else:  # waiting, or low and promoted, when the first run found them in another group
-            nxt = (recorded, first_at)
-            why += "; the move on is dated by the first run (an upper bound)"
-        moves.append(_move(b.person_key, "group", steps[i - 1][0] if i else None, value, when, run_id,
-                           mapping.version, b.deal_id, why, nxt))
+    # waiting, or low and promoted, when the first run found them in another group: an upper bound
+    moves, _ = _linked(b.person_key, "group", steps, group, b.deal_id, run_id, mapping.version)
     return moves, {"person_key": b.person_key, "deal_id": b.deal_id, "entered_at": lost_at}
 
 
@@ -261,20 +266,4 @@ def _move(person_key: str, dimension: str, from_value: str | None, to_value: str
             "next_at": nxt[1]}
 
 
-def _instant(value: object) -> datetime | None:
-    """A HubSpot datetime value (ISO 8601 or epoch milliseconds) as an aware UTC datetime."""
-    if value is None or value == "":
-        return None
-    text = str(value).strip()
-    try:
-        if text.isdigit():
-            return datetime.fromtimestamp(int(text) / 1000, UTC)
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except (ValueError, OverflowError):
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _day_start(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 

@@ -235,7 +235,7 @@ def add_moves(conn: Connection, moves: Sequence[dict[str, object]]) -> None:
             if before is not None and before["at"] < mv["at"]:  # type: ignore[operator]
                 _close(before, mv, closed, flow)
         if mv["dimension"] == "stage" and mv["cause"] != "first" and mv["to_value"]:
-            flow[(cohort(mv["at"]), str(mv["to_value"]), "", -1)] += 1  # type: ignore[arg-type]
+            flow[flow_key(mv["at"], mv["to_value"])] += 1  # type: ignore[arg-type]
         last[key] = mv  # type: ignore[assignment]
     if closed:
         conn.execute(s.stage_moves.update().where(m.id == sa.bindparam("i"))
@@ -252,14 +252,21 @@ def _close(before: dict[str, object], mv: Mapping[str, object], closed: list[dic
     if "id" in before:
         closed.append({"i": before["id"], "v": mv["to_value"], "t": mv["at"]})
     if before["dimension"] == "stage" and before["cause"] != "first" and before["to_value"]:
-        month, stage = cohort(before["at"]), str(before["to_value"])  # type: ignore[arg-type]
-        flow[(month, stage, "", -1)] -= 1
-        days = int((mv["at"] - before["at"]).total_seconds() // 86400)  # type: ignore[operator]
-        flow[(month, stage, str(mv["to_value"] or ""), days)] += 1
+        flow[flow_key(before["at"], before["to_value"])] -= 1  # type: ignore[arg-type]
+        flow[flow_key(before["at"], before["to_value"], mv["to_value"], mv["at"])] += 1  # type: ignore[arg-type]
 
 
 def cohort(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m")
+
+
+def flow_key(at: datetime, stage: object, next_stage: object = None,
+             next_at: datetime | None = None) -> tuple[str, str, str, int]:
+    """The `stage_flow` row of an entry into `stage` at `at`: its cohort, where it went next and after
+    how many whole days ("" and -1 while still there)."""
+    if next_at is None:
+        return cohort(at), str(stage), "", -1
+    return cohort(at), str(stage), str(next_stage or ""), int((next_at - at).total_seconds() // 86400)
 
 
 def add_flow(conn: Connection, deltas: Mapping[tuple[str, str, str, int], int]) -> None:
@@ -350,7 +357,7 @@ def _record_cycles(conn: Connection, standings: Sequence[Standing], *, at: datet
                 if current.promoted and row.promoted_at is None:
                     values["promoted_at"] = at
                 if st.reengaged_on is not None and row.reengaged_at is None:
-                    values["reengaged_at"] = _day_start(st.reengaged_on)
+                    values["reengaged_at"] = day_start(st.reengaged_on)
                 if values:
                     values["run_id"] = run_id
                     conn.execute(s.recycle_cycles.update().where(
@@ -366,7 +373,7 @@ def _record_cycles(conn: Connection, standings: Sequence[Standing], *, at: datet
                         "lost_amount": current.amount, "first_group": st.recycle_group, "entered_at": at,
                         "group_now": st.recycle_group, "promoted_at": at if current.promoted else None,
                         "left_at": None, "task_cycle_key": current.task_cycle_key,
-                        "reengaged_at": (_day_start(st.reengaged_on)
+                        "reengaged_at": (day_start(st.reengaged_on)
                                          if st.reengaged_on is not None else None),
                         "run_id": run_id,
                         **dict(zip(_OUTCOME, _outcome(current.deal_id, current.lost_on, st.deals,
@@ -400,7 +407,8 @@ def _outcome(lost_deal: str, lost_on: date | None, deals: Sequence[DealOutcome],
     return None
 
 
-def _day_start(day: date) -> datetime:
+def day_start(day: date) -> datetime:
+    """00:00 UTC of `day`."""
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
@@ -433,7 +441,7 @@ def _account_deals(conn: Connection, lost: Sequence[tuple[str, date | None]]) ->
         return {}
     first: dict[str, datetime] = {}  # account -> start of its earliest loss day among these
     for deal_id, account in account_of.items():
-        first[account] = min(first.get(account, _day_start(days[deal_id])), _day_start(days[deal_id]))
+        first[account] = min(first.get(account, day_start(days[deal_id])), day_start(days[deal_id]))
     since = min(first.values())
     on_account: dict[str, list[tuple[datetime, DealOutcome]]] = defaultdict(list)
     for part in chunks(sorted(first), IN_CHUNK):
@@ -444,7 +452,7 @@ def _account_deals(conn: Connection, lost: Sequence[tuple[str, date | None]]) ->
                 on_account[r.account_id].append((r.modified_at, deal_outcome(deal_from_json(r.data))))
     out: dict[str, list[DealOutcome]] = {}
     for deal_id, account in account_of.items():
-        start = _day_start(days[deal_id])
+        start = day_start(days[deal_id])
         found = [o for at, o in on_account.get(account, ()) if at >= start and o.deal_id != deal_id]
         if found:
             out[deal_id] = found

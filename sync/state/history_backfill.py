@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from sync.state import schema as s
-from sync.state.history import Move, add_flow, cohort, move_of
+from sync.state.history import Move, add_flow, flow_key, move_of
 from sync.state.sql import IN_CHUNK, chunks
 
 
@@ -105,10 +105,7 @@ class StageBackfill:
         for mv in moves:
             if mv["dimension"] != "stage" or not mv["to_value"]:
                 continue
-            nxt = mv.get("next_at")
-            days = -1 if nxt is None else int((nxt - mv["at"]).total_seconds() // 86400)  # type: ignore[operator]
-            nxt_value = "" if nxt is None else str(mv.get("next_value") or "")
-            flow[(cohort(mv["at"]), str(mv["to_value"]), nxt_value, days)] += 1  # type: ignore[arg-type]
+            flow[flow_key(mv["at"], mv["to_value"], mv.get("next_value"), mv.get("next_at"))] += 1  # type: ignore[arg-type]
         c = s.recycle_cycles.c
         with self.engine.begin() as conn:
             if moves:
