@@ -44,7 +44,7 @@ def failure_dict(f: FailureRecord) -> dict[str, Any]:
 
 
 def _calls(r: RunRecord) -> str:
-    return ", ".join(f"{system} {sum(v.values()):,}" for system, v in sorted(r.api_calls.items())) or "-"
+    return ", ".join(f"{system} {n:,}" for system, n in r.calls_per_system.items()) or "-"
 
 
 @runs_app.callback()

@@ -10,7 +10,7 @@ from typing import Any
 from mappings import Mapping
 from sync.state.records import RunRecord
 from sync.state.store import StateStore
-from sync.views.kpis import MIN_PEOPLE, PipelineRow, stage_kpis
+from sync.views.kpis import PipelineRow, rate, stage_kpis
 from sync.views.report import Report, build_report
 
 RUNS_SHOWN = 10
@@ -47,8 +47,8 @@ def overview(store: StateStore, mapping: Mapping) -> Overview:
     funnel = []
     for stage, people in report.stages.items():
         n = entered.get(stage, 0)
-        rate = round(converted[stage] / n, 4) if n >= MIN_PEOPLE and stage != last else None
-        funnel.append(FunnelStep(stage, people, round(100 * people / widest, 1), rate, n))
+        share = rate(converted.get(stage, 0), n) if stage != last else None
+        funnel.append(FunnelStep(stage, people, round(100 * people / widest, 1), share, n))
     total = next((p for p in kpis.pipeline if p.by == "total"), None)
     return Overview(report, funnel, total, store.list_runs(RUNS_SHOWN),
                     sum(n for _, _, n in report.failures))
@@ -72,10 +72,7 @@ def heat_map(report: Report) -> list[tuple[str, list[HeatCell]]]:
 
 def api_calls(run: RunRecord) -> dict[str, int]:
     """Calls per system of one run."""
-    out: dict[str, int] = {}
-    for system, endpoints in sorted(run.api_calls.items()):
-        out[system] = sum(endpoints.values()) if isinstance(endpoints, dict) else int(endpoints or 0)
-    return out
+    return run.calls_per_system
 
 
 def user_rows(store: StateStore) -> list[dict[str, Any]]:

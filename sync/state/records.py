@@ -97,6 +97,12 @@ class RunRecord:
             return None
         return (self.finished_at - self.started_at).total_seconds()
 
+    @property
+    def calls_per_system(self) -> dict[str, int]:
+        """System -> the run's API calls to it (summed over its endpoints), in system order."""
+        return {system: sum(endpoints.values()) if isinstance(endpoints, Mapping) else int(endpoints or 0)
+                for system, endpoints in sorted(self.api_calls.items())}
+
 
 @dataclass(frozen=True, slots=True)
 class NewFailure:

@@ -142,7 +142,8 @@ def _in_period(col: Any, since: datetime | None, until: datetime | None) -> list
     return out
 
 
-def _rate(part: int, whole: int) -> float | None:
+def rate(part: int, whole: int) -> float | None:
+    """part / whole, or None (too little data) when fewer than MIN_PEOPLE are in the whole."""
     return round(part / whole, 4) if whole >= MIN_PEOPLE else None
 
 
@@ -178,7 +179,7 @@ def _stage_sections(conn: Connection, waterfall: Sequence[str], since: datetime 
     for key in sorted(entered, key=lambda k: (k[0], _pos(waterfall, k[1]))):
         last = key[1] == waterfall[-1]  # nothing further along: no conversion to give
         conversion.append(Conversion(key[0], key[1], entered[key], moved_on[key],
-                                     None if last else _rate(moved_on[key], entered[key])))
+                                     None if last else rate(moved_on[key], entered[key])))
         buckets = sorted(hist[key].items()) if key in hist else []
         left = sum(n for _, n in buckets)
         enough = left >= MIN_PEOPLE
