@@ -29,6 +29,7 @@ from starlette.templating import Jinja2Templates
 from mappings import Mapping
 from mappings.printable import visible
 from sync.console import auth, i18n, pages, people
+from sync.console.jobs import JobBoard
 from sync.state.console_users import ROLES, ConsoleUser
 from sync.state.store import StateStore
 from sync.views.report import build_report
@@ -62,6 +63,7 @@ class Console:
         self.store = store
         self.mapping = mapping
         self.templates = _templates()
+        self.jobs = JobBoard()  # previews and runs started from a page
 
     # ------------------------------------------------------------------ helpers
 
