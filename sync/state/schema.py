@@ -209,6 +209,9 @@ failures = sa.Table(
     sa.Column("resolved_at", UTCDateTime),
     sa.UniqueConstraint("system", "record_key", "stage", name="uq_failures_record"),
     sa.Index("ix_failures_resolved", "resolved"),
+    # migration 11: the console's failure pages, a page at a time (open ones, and one run's)
+    sa.Index("ix_failures_open_id", "resolved", "id"),
+    sa.Index("ix_failures_run_id", "run_id", "id"),
 )
 
 run_lock = sa.Table(
@@ -379,6 +382,22 @@ console_audit = sa.Table(
     sa.Index("ix_console_audit_at", "at"),
 )
 
+# Migration 11: every version of the mapping file saved from the admin console (or found on disk when
+# the console first saw it), with who saved it, when, and the diff from the version before; the
+# console rolls back to any of them (sync.state.mapping_versions).
+mapping_versions = sa.Table(
+    "mapping_versions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("version", sa.Integer, nullable=False),  # the file's own `version` value
+    sa.Column("saved_at", UTCDateTime, nullable=False),
+    sa.Column("saved_by", sa.String(128)),  # NULL: found on disk, not saved from the console
+    sa.Column("action", sa.String(16), nullable=False),  # found | save | rollback
+    sa.Column("text", sa.Text, nullable=False),  # the whole TOML file as saved
+    sa.Column("diff", sa.Text, nullable=False),  # unified diff from the version before ('' for the first)
+    sa.Column("restored_from", sa.Integer),  # a rollback: the id of the version it restored
+    sa.Index("ix_mapping_versions_version", "version"),
+)
+
 _V1_TABLES = (watermarks, deals, contacts, written_values, list_memberships, call_tasks, runs, failures,
               run_lock)
 
@@ -429,6 +448,13 @@ def _create_bindings(conn: Connection) -> None:
 def _create_console(conn: Connection) -> None:
     for table in (console_users, console_audit):
         table.create(conn, checkfirst=True)
+
+
+def _create_mapping_versions(conn: Connection) -> None:
+    mapping_versions.create(conn, checkfirst=True)
+    for index in failures.indexes:
+        if index.name in ("ix_failures_open_id", "ix_failures_run_id"):
+            index.create(conn, checkfirst=True)
 
 
 def _reread_deals(conn: Connection) -> None:
@@ -606,6 +632,8 @@ MIGRATIONS: tuple[Migration, ...] = (
                  "a cycle's first group is the one it was first worked in",
               _index_accounts),
     Migration(10, "admin console users and audit log (console_users, console_audit)", _create_console),
+    Migration(11, "mapping versions saved from the console (mapping_versions); failures paged by id",
+              _create_mapping_versions),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

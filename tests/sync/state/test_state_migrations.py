@@ -357,8 +357,9 @@ def test_migration_10_adds_the_console_users_and_audit_log_to_a_store_in_use(db_
         with engine.begin() as conn:
             conn.execute(sa.text("DROP TABLE console_audit"))
             conn.execute(sa.text("DROP TABLE console_users"))
-            conn.execute(sa.text("DELETE FROM schema_version WHERE version = 10"))
-        assert migrate(engine) == [10]
+            conn.execute(sa.text("DROP TABLE mapping_versions"))
+            conn.execute(sa.text("DELETE FROM schema_version WHERE version >= 10"))
+        assert migrate(engine, MIGRATIONS[:10]) == [10]
         with engine.connect() as conn:
             tables = set(sa.inspect(conn).get_table_names())
             assert {"console_users", "console_audit"} <= tables
@@ -374,3 +375,27 @@ def test_migration_10_adds_the_console_users_and_audit_log_to_a_store_in_use(db_
         assert st.console_user("ops").role == "admin"
         assert st.console_user("nobody") is None
         assert [(a.user_name, a.action) for a in st.audit_log()] == [("ops", "set-password")]
+
+
+def test_migration_11_adds_mapping_versions_and_failure_indexes_to_a_store_in_use(db_url: str) -> None:
+    """Version 11 adds the console's mapping versions, empty, and the indexes that page failures, next
+    to a store in use (its runs and failures kept)."""
+    with StateStore.open(db_url) as st:
+        run_id = st.start_run(mapping_version=1)
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE mapping_versions"))
+            conn.execute(sa.text("DROP INDEX ix_failures_open_id"))
+            conn.execute(sa.text("DROP INDEX ix_failures_run_id"))
+            conn.execute(sa.text("DELETE FROM schema_version WHERE version = 11"))
+        assert migrate(engine) == [11]
+        with engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            assert "mapping_versions" in inspector.get_table_names()
+            assert {"ix_failures_open_id", "ix_failures_run_id"} <= {
+                i["name"] for i in inspector.get_indexes("failures")}
+            assert conn.execute(sa.text("SELECT count(*) FROM mapping_versions")).scalar() == 0
+            assert conn.execute(sa.text("SELECT id FROM runs")).scalar() == run_id
+    finally:
+        engine.dispose()
