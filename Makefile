@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench sandbox clean
+.PHONY: demo test lint bench sandbox screenshots clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -27,6 +27,10 @@ bench: $(STAMP)
 
 sandbox: $(STAMP)
 	$(BIN)/leadsync sandbox
+
+# The console's pages in English and Japanese, saved by its browser tests (headless Chromium).
+screenshots: $(STAMP)
+	LEADSYNC_SCREENSHOTS=docs/console $(BIN)/python -m pytest -q -m browser tests/browser
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .conformance

@@ -1,0 +1,216 @@
+"""Page objects of the console for the browser tests: every selector lives here, so a changed
+template is fixed in one place. Each page object wraps one Selenium driver on one running console."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.wait import WebDriverWait
+
+SHOTS = "LEADSYNC_SCREENSHOTS"  # a folder: the tests save each page there, <page>-<lang>.png
+WIDE = (1280, 900)
+PHONE = (390, 844)
+TALLEST_SHOT = 1800  # px: a longer page is cut there (the PNGs stay small)
+
+
+def follow(driver: WebDriver, element: WebElement) -> None:
+    """Click `element` (a link or a submit button) and wait until the next page has loaded: a click
+    returns as soon as the event is sent, not when the page it asked for is there."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 15).until(ec.staleness_of(page))
+    WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+class Console:
+    """The console in one browser: navigation, language, the checks every page shares."""
+
+    def __init__(self, driver: WebDriver, url: str) -> None:
+        self.driver = driver
+        self.url = url.rstrip("/")
+
+    # ------------------------------------------------------------------ navigation
+
+    def open(self, path: str) -> Console:
+        self.driver.get(self.url + path)
+        return self
+
+    def path(self) -> str:
+        return self.driver.execute_script("return location.pathname + location.search")
+
+    def heading(self) -> str:
+        return self.driver.find_element(By.CSS_SELECTOR, "main h1").text
+
+    def nav_links(self) -> dict[str, str]:
+        """href -> text of the header's navigation."""
+        return {a.get_attribute("href").removeprefix(self.url): a.text
+                for a in self.driver.find_elements(By.CSS_SELECTOR, "header nav a")}
+
+    def sign_in(self, user: str, password: str) -> Console:
+        self.open("/login")
+        self.driver.find_element(By.CSS_SELECTOR, "input[name=user]").send_keys(user)
+        self.driver.find_element(By.CSS_SELECTOR, "input[name=password]").send_keys(password)
+        follow(self.driver, self.driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button"))
+        return self
+
+    def refused(self) -> str | None:
+        found = self.driver.find_elements(By.CSS_SELECTOR, "p.error[role=alert]")
+        return found[0].text if found else None
+
+    def sign_out(self) -> None:
+        follow(self.driver, self.driver.find_element(By.CSS_SELECTOR, "form[action='/logout'] button"))
+
+    def switch_language(self, code: str) -> Console:
+        follow(self.driver, self.driver.find_element(By.CSS_SELECTOR,
+                                                     f"form[action='/lang'] button[value='{code}']"))
+        return self
+
+    def lang(self) -> str:
+        return self.driver.find_element(By.TAG_NAME, "html").get_attribute("lang")
+
+    def text(self) -> str:
+        return self.driver.find_element(By.TAG_NAME, "body").text
+
+    # ------------------------------------------------------------------ checks of every page
+
+    def alert_open(self) -> bool:
+        try:
+            self.driver.switch_to.alert  # noqa: B018  (raises when no alert is open)
+        except NoAlertPresentException:
+            return False
+        return True
+
+    def injected(self) -> list[str]:
+        """Elements CRM text could have made: scripts, images (the pages have none of either)."""
+        found = self.driver.find_elements(By.CSS_SELECTOR, "script, img")
+        return [e.get_attribute("outerHTML") for e in found]
+
+    def widths(self) -> tuple[int, int]:
+        """(the document's scroll width, the window's inner width): the first above the second means
+        the page scrolls sideways."""
+        return tuple(self.driver.execute_script(
+            "return [document.documentElement.scrollWidth, window.innerWidth]"))
+
+    def viewport(self, width: int, height: int) -> None:
+        """The page's viewport exactly `width` × `height` CSS px (a window can't be narrower than
+        Chromium's minimum; the emulated metrics can)."""
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+
+    def screenshot(self, name: str, width: int = WIDE[0]) -> Path | None:
+        """The whole page (up to TALLEST_SHOT px) as `<folder>/<name>-<lang>.png`, when the
+        LEADSYNC_SCREENSHOTS folder is set; the viewport is put back as it was."""
+        folder = os.environ.get(SHOTS)
+        if not folder:
+            return None
+        before = self.driver.execute_script("return [window.innerWidth, window.innerHeight]")
+        self.viewport(width, WIDE[1])
+        height = min(TALLEST_SHOT, max(WIDE[1], self.driver.execute_script(
+            "return document.documentElement.scrollHeight")))
+        self.viewport(width, height)
+        shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+        self.viewport(*before)
+        path = Path(folder) / f"{name}-{self.lang()}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(shot["data"]))
+        return path
+
+
+def rows(table: WebElement, selector: str = "tbody tr") -> list[list[str]]:
+    """The cells' text of each row (th and td, in order)."""
+    return [[c.text.strip() for c in tr.find_elements(By.CSS_SELECTOR, "th, td")]
+            for tr in table.find_elements(By.CSS_SELECTOR, selector)]
+
+
+class Overview:
+    def __init__(self, console: Console) -> None:
+        self.c = console
+        self.d = console.driver
+
+    def funnel(self) -> dict[str, str]:
+        """stage -> the number shown on its bar."""
+        return {e.get_attribute("data-stage"): e.text
+                for e in self.d.find_elements(By.CSS_SELECTOR, "ol.funnel .value[data-stage]")}
+
+    def funnel_labels(self) -> list[str]:
+        return [e.text for e in self.d.find_elements(By.CSS_SELECTOR, "ol.funnel .label")]
+
+    def group(self, group: str) -> list[str]:
+        row = self.d.find_element(By.CSS_SELECTOR, f"#group-table tr[data-group='{group}']")
+        return [c.text for c in row.find_elements(By.CSS_SELECTOR, "th, td")]
+
+    def reasons(self) -> list[str]:
+        return [e.text for e in self.d.find_elements(By.CSS_SELECTOR, "#reason-table tbody th")]
+
+    def open_failures(self) -> str:
+        return self.d.find_element(By.ID, "open-failures").text
+
+
+class Losses:
+    def __init__(self, console: Console) -> None:
+        self.c = console
+        self.d = console.driver
+
+    def reasons(self) -> list[str]:
+        return [e.text for e in self.d.find_elements(By.CSS_SELECTOR, "#heat-map thead th[scope=col]")]
+
+    def cells(self, phase: str) -> list[str]:
+        row = self.d.find_element(By.CSS_SELECTOR, f"#heat-map tr[data-phase='{phase}']")
+        return [" ".join(c.text.split()) for c in row.find_elements(By.CSS_SELECTOR, "td")]
+
+    def cell_link(self, phase: str, column: int) -> WebElement:
+        """The link of the cell in row `phase`, column `column` (0-based among the reasons)."""
+        row = self.d.find_element(By.CSS_SELECTOR, f"#heat-map tr[data-phase='{phase}']")
+        return row.find_elements(By.CSS_SELECTOR, "td")[column].find_element(By.TAG_NAME, "a")
+
+    def total(self) -> str:
+        return self.d.find_element(By.ID, "heat-total").text
+
+
+class People:
+    def __init__(self, console: Console) -> None:
+        self.c = console
+        self.d = console.driver
+
+    def search(self, query: str) -> People:
+        box = self.d.find_element(By.CSS_SELECTOR, "form[action='/people'] input[name=q]")
+        box.clear()
+        box.send_keys(query)
+        follow(self.d, self.d.find_element(By.CSS_SELECTOR, "form[action='/people'] button"))
+        return self
+
+    def emails(self) -> list[str]:
+        return [a.text for a in self.d.find_elements(By.CSS_SELECTOR, "#people-table tbody a")]
+
+    def open_person(self, email: str) -> None:
+        link = next(a for a in self.d.find_elements(By.CSS_SELECTOR, "#people-table tbody a")
+                    if a.text == email)
+        follow(self.d, link)
+
+
+class Person:
+    def __init__(self, console: Console) -> None:
+        self.c = console
+        self.d = console.driver
+
+    def field(self, name: str) -> str:
+        """stage, rank or group of the decision."""
+        return self.d.find_element(By.ID, name).text
+
+    def explanation(self) -> str:
+        return self.d.find_element(By.ID, "explanation").text
+
+    def contact_names(self) -> list[str]:
+        table = self.d.find_element(By.CSS_SELECTOR, "section[aria-labelledby=sf] table")
+        return [r[1] for r in rows(table)]
+
+    def deals(self) -> list[list[str]]:
+        return rows(self.d.find_element(By.ID, "deal-table"))
+
