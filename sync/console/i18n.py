@@ -120,6 +120,28 @@ WORDS: dict[str, tuple[str, str]] = {
     "review": ("review", "要確認"),
     "recycle": ("recycle (再育成)", "再育成"),
     "inquiry": ("Inquiry (獲得)", "問い合わせ（獲得）"),
+    # --- search and loss analysis drill-down / trend
+    "email_or_name_starts": ("Email or name starts with", "メールアドレスまたは氏名（前方一致）"),
+    "cell_title": ("Lost deals (失注分析)", "失注商談（失注分析）"),
+    "cell_note": ("The deals behind one cell of the heat map: lost in this phase for this reason.",
+                  "ヒートマップの1マスに含まれる商談：このフェーズでこの理由により失注したもの。"),
+    "stage_at_loss": ("Stage at loss", "失注時のステージ"),
+    "people_on_deal": ("People", "関係者"),
+    "back_to_losses": ("Back to the loss analysis", "失注分析に戻る"),
+    "no_deals": ("No deal in this cell.", "このマスに商談はありません。"),
+    "open_cell": ("deals: list them", "件：一覧を表示"),
+    "trend": ("Trend by quarter (失注分析)", "四半期ごとの推移（失注分析）"),
+    "trend_note": ("Deals lost and their amount per quarter of the lost date, by phase group (high/low as "
+                   "the mapping classifies phases) or by loss reason (the top reasons, the rest together).",
+                   "失注日の四半期ごとの失注商談数と金額。フェーズ区分（マッピングの高/低）別、または失注理由"
+                   "（上位の理由、その他はまとめて）別。"),
+    "by_phase_group": ("By phase group", "フェーズ区分別"),
+    "by_reason": ("By loss reason", "失注理由別"),
+    "quarter": ("Quarter", "四半期"),
+    "other_reasons": ("other reasons", "その他の理由"),
+    "neither": ("neither high nor low", "高・低以外"),
+    "no_lost_date": ("no lost date", "失注日なし"),
+    "no_trend": ("No lost deal with a lost date yet.", "失注日のある失注商談はまだありません。"),
 }
 
 
@@ -149,6 +171,10 @@ class Lang:
 
     def rate(self, rate: float | None) -> str:
         return "–" if rate is None else f"{rate * 100:.1f}%"
+
+    def quarter(self, year: int, quarter: int) -> str:
+        """A calendar quarter: "2026 Q3" / "2026年 第3四半期"."""
+        return f"{year}年 第{quarter}四半期" if self.code == "ja" else f"{year} Q{quarter}"
 
     def when(self, at: datetime | None) -> str:
         """UTC, as each language writes dates."""
