@@ -28,11 +28,10 @@ from starlette.templating import Jinja2Templates
 
 from mappings import Mapping
 from mappings.printable import visible
-from sync.console import auth, i18n, pages, people
+from sync.console import auth, i18n, losses, pages, people
 from sync.console.jobs import JobBoard
 from sync.state.console_users import ROLES, ConsoleUser
 from sync.state.store import StateStore
-from sync.views.report import build_report
 
 SESSION_COOKIE = "leadsync_session"
 HEADERS = {
@@ -136,10 +135,6 @@ class Console:
         view = await run_in_threadpool(pages.overview, self.store, self.mapping)
         return self.render(request, "overview.html", o=view, r=view.report, api_calls=pages.api_calls)
 
-    async def losses(self, request: Request) -> Response:
-        report = await run_in_threadpool(build_report, self.store, self.mapping)
-        return self.render(request, "losses.html", r=report, rows=pages.heat_map(report))
-
     async def people(self, request: Request) -> Response:
         query = request.query_params.get("q", "")
         found = await run_in_threadpool(people.search, self.store, query,
@@ -200,7 +195,7 @@ def create_app(store: StateStore, mapping: Mapping, *, session_key: str | None =
         Route("/logout", _guard(console, console.logout), methods=["POST"]),
         Route("/lang", console.set_language, methods=["POST"]),
         Route("/", _guard(console, console.index)),
-        Route("/losses", _guard(console, console.losses)),
+        *losses.routes(console, lambda handler: _guard(console, handler)),  # /losses, /losses/cell
         Route("/people", _guard(console, console.people)),
         Route("/person", _guard(console, console.person)),
         Route("/users", _guard(console, console.users), methods=["GET", "POST"]),

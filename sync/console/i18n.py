@@ -4,7 +4,7 @@ the browser's Accept-Language, else English."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 LANGS = ("en", "ja")
 COOKIE = "leadsync_lang"
@@ -175,6 +175,12 @@ class Lang:
     def quarter(self, year: int, quarter: int) -> str:
         """A calendar quarter: "2026 Q3" / "2026年 第3四半期"."""
         return f"{year}年 第{quarter}四半期" if self.code == "ja" else f"{year} Q{quarter}"
+
+    def day(self, day: date | None) -> str:
+        """A calendar day: "4 Dec 2026" / "2026年12月4日"."""
+        if day is None:
+            return "–"
+        return f"{day.year}年{day.month}月{day.day}日" if self.code == "ja" else f"{day.day} {day:%b %Y}"
 
     def when(self, at: datetime | None) -> str:
         """UTC, as each language writes dates."""

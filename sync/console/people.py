@@ -38,9 +38,11 @@ class PeoplePage:
     next_after: str | None  # the `after` of the next page (None: this is the last)
 
 
-def search(store: StateStore, query: str, after: str | None = None, limit: int = PAGE_SIZE) -> PeoplePage:
+def search(store: StateStore, query: str, after: str | None = None, limit: int | None = None) -> PeoplePage:
     """People whose email (normalized as person keys are) or name (NFKC, any case, with or without
-    the space, family or given name first) starts with `query`, in email order, after `after`."""
+    the space, family or given name first) starts with `query`, in email order, after `after`
+    (`limit`: PAGE_SIZE)."""
+    limit = limit or PAGE_SIZE
     rows = find_people(store.engine, query, after, limit + 1)
     page = rows[:limit]
     names = names_of(store.engine, (r.person_key for r in page))

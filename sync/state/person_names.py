@@ -7,6 +7,7 @@ cut at one page after the `after` key, so a page costs the same at any size of t
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,10 +28,10 @@ def _prefix(column: Any, prefix: str) -> list[Any]:
 
 def find_people(engine: Engine, query: str, after: str | None, limit: int) -> list[sa.Row[Any]]:
     """Up to `limit` people (person_key, stage, rank, recycle_group, score) in person key order after
-    `after`, whose email (normalised) or name (`name_key`) starts with `query`; everyone when it is
-    blank."""
+    `after`, whose email (NFKC, normalised as person keys are) or name (`name_key`) starts with
+    `query`; everyone when it is blank."""
     a, n = s.assignments.c, s.person_names.c
-    email, name = normalize_email(query) or "", name_key(query)
+    email, name = normalize_email(unicodedata.normalize("NFKC", query)) or "", name_key(query)
     later = [a.person_key > after] if after else []
     by_email = (sa.select(a.person_key).where(*_prefix(a.person_key, email), *later)
                 .order_by(a.person_key).limit(limit).subquery("by_email"))
