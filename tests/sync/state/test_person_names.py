@@ -104,3 +104,16 @@ def test_paging_lists_every_match_once(store: StateStore) -> None:
         after = page[-1]
     assert seen == sorted(suzuki)  # nothing missed, nothing twice
     assert len(_found(store, "", limit=100)) == 27
+
+
+def test_names_go_with_the_snapshots_a_rebind_forgets(store: StateStore) -> None:
+    store.upsert_contacts("hubspot", [contact(1, email="a@example.com", props={"lastname": "Ito"})])
+    store.upsert_deals([replace(deal(1), contacts=(_person(1, "b@example.com", "Kato", "Ken"),))])
+    _decided(store, "a@example.com", "b@example.com")
+    store.bind("hubspot", "1")
+    store.bind("salesforce", "00D1")
+    removed = store.bind("hubspot", "2", forget=True)
+    assert removed["person_names"] == 1  # the contact's one key (a family name only)
+    assert _found(store, "ito") == [] and _found(store, "kato") == ["b@example.com"]
+    assert store.bind("salesforce", "00D2", forget=True)["person_names"] == 2
+    assert _found(store, "kato") == []
