@@ -19,9 +19,10 @@ recorded as "found", so the history is complete. Saves and rollbacks hold one lo
 from __future__ import annotations
 
 import difflib
+import re
 import threading
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
@@ -64,22 +65,27 @@ class Draft:
 
 @dataclass
 class Outcome:
-    """What a save or rollback did: `status` 200 (done), 409 (stale, no file), 422 (invalid)."""
+    """What a save or rollback did: `status` 200 (done), 404 (no such version), 409 (stale, no file),
+    422 (invalid), 500 (the file could not be written)."""
 
     status: int
     message: str  # i18n key
     draft: Draft | None = None
     detail: str = ""
     saved: MappingVersion | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_VERSION_LINE = re.compile(r"^version\s*=\s*(\d+)\s*(?:#.*)?$", re.M)
 
 
 def version_of(text: str) -> int:
-    """The file's `version` (0 when it has none or the text is not TOML)."""
+    """The file's `version`: the TOML value, else (a file broken elsewhere) its `version = N` line;
+    0 when it has none."""
     try:
         value = tomllib.loads(text).get("version")
     except tomllib.TOMLDecodeError:
-        return 0
+        line = _VERSION_LINE.search(text)
+        return int(line.group(1)) if line else 0
     return value if type(value) is int else 0
 
 
@@ -105,7 +111,7 @@ class MappingEditor:
     def __init__(self, console: Console, path: Path | None) -> None:
         self.console = console
         self.path = path
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # one writer; note_found is also called holding it
 
     # ------------------------------------------------------------------ file, history, checks
 
@@ -125,12 +131,13 @@ class MappingEditor:
         if self.path is None:
             return
         store = self.console.store
-        latest = store.latest_mapping_version()
-        if latest is not None and latest.text == text:
-            return
-        before = latest.text or "" if latest else ""
-        diff = unified_diff(before, text, latest.version, version_of(text)) if latest else ""
-        store.record_mapping_version(version_of(text), text, diff, action="found", saved_by=None)
+        with self._lock:
+            latest = store.latest_mapping_version()
+            if latest is not None and latest.text == text:
+                return
+            before = latest.text or "" if latest else ""
+            diff = unified_diff(before, text, latest.version, version_of(text)) if latest else ""
+            store.record_mapping_version(version_of(text), text, diff, action="found", saved_by=None)
 
     def check(self, text: str) -> Draft:
         """The draft's errors, exactly as `leadsync mappings validate` finds them."""
@@ -158,8 +165,8 @@ class MappingEditor:
 
     # ------------------------------------------------------------------ writes
 
-    def _write(self, user: str, text: str, before: str, *, action: str, restored_from: int | None,
-               ) -> Outcome:
+    def _write(self, user: str, text: str, before: str, *, action: str,
+               restored: MappingVersion | None = None) -> Outcome:
         """Bump the version, check, write, record, use. Called holding the lock."""
         assert self.path is not None
         store = self.console.store
@@ -172,15 +179,20 @@ class MappingEditor:
         final = self.check(text)
         if final.errors or final.mapping is None:
             return Outcome(422, "ed_invalid", final)
-        mapping_disk.write_atomic(self.path, text)
+        try:
+            mapping_disk.write_atomic(self.path, text)
+        except OSError as exc:  # a read-only folder, a full disk: nothing recorded, the old file stays
+            issue = Issue(self.label, 1, "", f"cannot write the file: {exc.strerror or exc}")
+            return Outcome(500, "ed_write_failed", Draft(text, [issue]))
         saved = store.record_mapping_version(new_version, text, unified_diff(before, text, old_version,
                                                                              new_version),
-                                             action=action, saved_by=user, restored_from=restored_from)
+                                             action=action, saved_by=user,
+                                             restored_from=restored.id if restored else None)
         self.console.mapping = final.mapping  # every page from now on
         lines = changed_lines(before, text)
         detail = f"version {old_version} → {new_version}, {lines} line{'s' if lines != 1 else ''} changed"
-        if restored_from is not None:
-            detail += f", restored #{restored_from}"
+        if restored is not None:
+            detail += f", restored version {restored.version} (#{restored.id})"
         store.audit(user, f"mapping-{action}", detail)
         return Outcome(200, "ed_saved" if action == "save" else "ed_rolled_back", final, detail, saved)
 
@@ -196,7 +208,7 @@ class MappingEditor:
             draft = self.draft(form, before)
             if draft.errors:
                 return Outcome(422, "ed_invalid", draft)
-            return self._write(user, draft.text, before, action="save", restored_from=None)
+            return self._write(user, draft.text, before, action="save")
 
     def rollback(self, user: str, version_id: int, base: str | None) -> Outcome:
         if self.path is None:
@@ -209,20 +221,24 @@ class MappingEditor:
             old = self.console.store.mapping_version(version_id)
             if old is None or old.text is None:
                 return Outcome(404, "ed_no_version")
-            return self._write(user, old.text, before, action="rollback", restored_from=old.id)
+            return self._write(user, old.text, before, action="rollback", restored=old)
 
     # ------------------------------------------------------------------ pages
 
     def _context(self, text: str, draft: Draft | None = None) -> dict[str, Any]:
         """What mapping.html shows: the form of the draft (else the file), the text, the errors."""
-        shown = draft.text if draft is not None else text
-        try:
-            data = tomllib.loads(shown)
-            lines = locate_keys(shown)
-        except tomllib.TOMLDecodeError:
-            data, lines = tomllib.loads(text), locate_keys(text)  # the draft is no TOML: the file's form
+        if draft is None:
+            draft = self.check(text)  # a file broken outside the console shows its errors
+        data: dict[str, Any] = {}
+        lines = None
+        for source in (draft.text, text):  # the draft's form; the file's when the draft is no TOML
+            try:
+                data, lines = tomllib.loads(source), locate_keys(source)
+                break
+            except tomllib.TOMLDecodeError:
+                continue
         sections = mapping_form.sections(data)
-        errors = draft.errors if draft is not None else []
+        errors = draft.errors
         by_field: dict[str, list[str]] = {}
         if errors:
             keys = {display_path(f.path, lines): f.name for s in sections for r in s.rows for f in r.fields
@@ -230,7 +246,7 @@ class MappingEditor:
             for issue in errors:
                 if issue.key in keys:
                     by_field.setdefault(keys[issue.key], []).append(issue.message)
-        return {"sections": sections, "text": TextBlock(shown), "base": mapping_disk.digest(text),
+        return {"sections": sections, "text": TextBlock(draft.text), "base": mapping_disk.digest(text),
                 "version": version_of(text), "errors": errors, "field_errors": by_field,
                 "file": self.label, "has_file": self.path is not None}
 
@@ -331,8 +347,8 @@ class MappingEditor:
         outcome = await run_in_threadpool(self.rollback, user, version_id, form.get("base"))
         if outcome.status == 200:
             return RedirectResponse("/mapping/versions?done=ed_rolled_back", status_code=303)
-        if outcome.status == 422:
-            return await run_in_threadpool(self._page, request, 422, draft=outcome.draft,
+        if outcome.status in (422, 500):
+            return await run_in_threadpool(self._page, request, outcome.status, draft=outcome.draft,
                                            message=outcome.message)
         listed = await run_in_threadpool(self.console.store.mapping_versions)
         return self.console.render(request, "mapping_versions.html", status=outcome.status, versions=listed,

@@ -154,6 +154,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "ed_stale_check": ("The mapping file changed since this page was loaded: reload before saving.",
                        "このページを開いた後にマッピングファイルが変更されました。保存する前に再読み込みしてください。"),
     "ed_no_version": ("No such version.", "そのバージョンはありません。"),
+    "ed_write_failed": ("The mapping file could not be written: nothing was saved.",
+                        "マッピングファイルに書き込めませんでした。保存していません。"),
     "ed_behaviour": ("Behaviour points and caps (育成)", "行動スコアの点数と上限（育成）"),
     "ed_points": ("Points", "点数"),
     "ed_cap": ("Cap (events)", "上限（回数）"),

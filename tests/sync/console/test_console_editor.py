@@ -396,6 +396,45 @@ def test_an_outside_edit_is_recorded_as_found_before_the_next_save(editor: Edito
     assert tomllib.loads(editor.path.read_text())["score"]["behaviour"]["page_view"]["cap"] == 25
 
 
+def test_a_file_broken_outside_the_console_shows_its_errors_and_is_fixed_as_text(editor: Editor) -> None:
+    good = editor.path.read_text()
+    editor.path.write_text(good.replace("[rank]", "[rank", 1))
+    client = editor.client()
+    page = client.get("/mapping")
+    assert page.status_code == 200
+    assert f"{editor.path}:98" in page.text  # the syntax error, with its line
+    fields = form_of(page.text, "mapping-text")
+    form = form_of(page.text)
+    assert HOT not in form  # no form without TOML
+    refused = client.post("/mapping/save", data={**form, HOT: "70"})  # the form cannot apply
+    assert refused.status_code == 422 and "edit it as text" in refused.text
+    assert fields["text"] == good.replace("[rank]", "[rank", 1)
+    fixed = client.post("/mapping/save", data={**fields, "text": good})
+    assert fixed.status_code == 303
+    assert editor.path.read_text() == good.replace("version = 1 ", "version = 2 ")
+    assert [(v.version, v.action) for v in editor.store.mapping_versions()] == [(2, "save"), (1, "found")]
+
+
+def test_a_failed_write_leaves_the_file_and_the_history_alone(editor: Editor,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from sync.console import mapping_disk
+
+    original = editor.path.read_bytes()
+    client = editor.client()
+    fields = form_of(client.get("/mapping").text)
+
+    def refuse(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(mapping_disk.os, "replace", refuse)
+    response = client.post("/mapping/save", data={**fields, HOT: "70"})
+    assert response.status_code == 500 and "No space left on device" in response.text
+    assert editor.path.read_bytes() == original
+    assert not [p for p in editor.path.parent.iterdir() if p.name.endswith(".tmp")]  # none left behind
+    assert [v.action for v in editor.store.mapping_versions()] == ["found"]
+    assert editor.mapping.version == 1
+
+
 # ---------------------------------------------------------------------------------------------- history
 
 
@@ -448,8 +487,8 @@ def test_a_rollback_restores_the_old_text_with_a_new_version(editor: Editor) -> 
     assert (newest.version, newest.action, newest.saved_by, newest.restored_from) == (4, "rollback", "ops",
                                                                                     found.id)
     audit = editor.store.audit_log()[0]
-    assert (audit.action, audit.detail) == ("mapping-rollback",
-                                            f"version 3 → 4, 2 lines changed, restored #{found.id}")
+    assert audit.action == "mapping-rollback"
+    assert audit.detail == f"version 3 → 4, 2 lines changed, restored version 1 (#{found.id})"
     listing = client.get(response.headers["location"]).text
     assert "Rolled back" in listing and f"restored <a href=\"/mapping/versions/{found.id}\">" in listing
     assert form_of(client.get("/mapping").text)[HOT] == "60"
