@@ -16,16 +16,16 @@ Only keys the file has are shown. A submitted form is applied with tomlkit to th
 from, so comments, order and formatting stay; a field whose value did not change is not touched. Values
 are converted as typed ("12" -> 12); what does not convert stays text, and the mapping's own validation
 (`mappings.load_mapping_text`, as `leadsync mappings validate`) names the line and key that is wrong.
-Field names are "k:" + the key path as JSON, and only the paths of the form built from the file are
-written, so a form cannot set any other key.
+Field names are "k:" + the key path (`k:rank.hot`, keys percent-encoded), and only the paths of the
+form built from the file are written, so a form cannot set any other key.
 """
 
 from __future__ import annotations
 
-import json
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import tomlkit
 
@@ -75,7 +75,9 @@ class Section:
 
 
 def _name(path: tuple[str, ...]) -> str:
-    return "k:" + json.dumps(list(path))
+    """`k:rank.hot`, `k:phases.salesforce.opportunity_stage.Proposal%2FPrice%20Quote`: each key
+    percent-encoded (dots too), so a name is plain ASCII a CSS selector or a test can use."""
+    return "k:" + ".".join(quote(key, safe="").replace(".", "%2E") for key in path)
 
 
 def _shown(value: Any) -> str:

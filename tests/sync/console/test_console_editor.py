@@ -30,8 +30,8 @@ from .conftest import ADMIN_PASSWORD, VIEWER_PASSWORD, Site, csrf_of
 from .test_console_overview import hostile  # noqa: F401  (the fixture)
 
 DEFAULT = Path(mappings.__file__).parent / "default.toml"
-HOT = 'k:["rank", "hot"]'
-REASONS = 'k:["recycle", "exclude_loss_reasons"]'
+HOT = "k:rank.hot"
+REASONS = "k:recycle.exclude_loss_reasons"
 SCRIPT = '<script>alert("x")</script>'
 
 
@@ -134,17 +134,17 @@ def test_the_form_shows_what_admins_change_most_from_the_file(editor: Editor) ->
     assert page.status_code == 200
     fields = form_of(page.text)
     assert fields["mode"] == "form" and fields["base"] == digest(editor.path.read_text())
-    assert fields[HOT] == "60" and fields['k:["rank", "warm"]'] == "30"
-    assert fields['k:["rank", "cold"]'] == "0"
-    assert fields['k:["score", "behaviour", "email_click", "points"]'] == "20"
-    assert fields['k:["score", "behaviour", "download", "cap"]'] == "3"
-    assert fields['k:["phases", "salesforce", "opportunity_stage", "Proposal/Price Quote"]'] == "purchase"
+    assert fields[HOT] == "60" and fields["k:rank.warm"] == "30"
+    assert fields["k:rank.cold"] == "0"
+    assert fields["k:score.behaviour.email_click.points"] == "20"
+    assert fields["k:score.behaviour.download.cap"] == "3"
+    assert fields["k:phases.salesforce.opportunity_stage.Proposal%2FPrice%20Quote"] == "purchase"
     assert fields["phase:comparison"] == "high" and fields["phase:awareness"] == "low"
-    assert fields['k:["recycle", "wait_days"]'] == "30"
+    assert fields["k:recycle.wait_days"] == "30"
     assert fields[REASONS].split("\n") == ["Duplicate", "Spam", "Invalid Contact"]
-    assert fields['k:["nurture", "lists", "cold", "email"]'] == "true"
-    assert fields['k:["nurture", "groups", "waiting"]'] == ""
-    assert fields['k:["fields", "hubspot", "contacts", "leadsync_recycle_group", "policy"]'] == "keep_manual"
+    assert fields["k:nurture.lists.cold.email"] == "true"
+    assert fields["k:nurture.groups.waiting"] == ""
+    assert fields["k:fields.hubspot.contacts.leadsync_recycle_group.policy"] == "keep_manual"
     text = form_of(page.text, "mapping-text")
     assert text["text"] == editor.path.read_text()  # the whole file, exactly
     assert '<script src="/static/editor.js" defer></script>' in page.text
@@ -197,8 +197,8 @@ def test_a_form_change_of_phases_lists_and_policies(editor: Editor) -> None:
     client = editor.client()
     fields = form_of(client.get("/mapping").text)
     fields["phase:comparison"] = "low"
-    fields['k:["nurture", "lists", "hot", "email"]'] = "true"
-    fields['k:["fields", "salesforce", "Contact", "Lead_Stage__c", "policy"]'] = "if_blank"
+    fields["k:nurture.lists.hot.email"] = "true"
+    fields["k:fields.salesforce.Contact.Lead_Stage__c.policy"] = "if_blank"
     fields[REASONS] = "Duplicate\r\nSpam\r\n\r\nCompetitor won\r\n"
     assert client.post("/mapping/save", data=fields).status_code == 303
     data = tomllib.loads(editor.path.read_text())
@@ -261,7 +261,7 @@ def test_a_bad_form_value_is_named_next_to_its_field_and_nothing_is_written(edit
     fields[HOT] = "a lot"
     response = client.post("/mapping/save", data=fields)
     assert response.status_code == 422 and editor.path.read_bytes() == original
-    assert re.search(r'name="k:\[&#34;rank&#34;, &#34;hot&#34;\]" value="a lot".*?<small class="field-error">'
+    assert re.search(r'name="k:rank.hot" value="a lot".*?<small class="field-error">'
                      r'expected an integer, got string &#34;a lot&#34;</small>', response.text, re.S)
     assert f"{editor.path}:99 [rank].hot: expected an integer" in response.text
 
@@ -279,7 +279,7 @@ def test_check_returns_the_errors_as_json_for_the_script(editor: Editor) -> None
     assert body["ok"] is False and body["stale"] is False
     assert [(e["line"], e["key"]) for e in body["errors"]] == [(100, "[rank].warm")]
     assert all(e["text"].startswith(f"{editor.path}:{e['line']} {e['key']}: ") for e in body["errors"])
-    assert list(body["fields"]) == ['k:["rank", "warm"]']
+    assert list(body["fields"]) == ["k:rank.warm"]
     assert tomllib.loads(body["text"])["recycle"]["low"][-1] == "purchase"  # the draft, as TOML
     assert version_of(editor.path.read_text()) == 1  # a check writes nothing
     fields[HOT] = "65"
@@ -371,7 +371,7 @@ def test_a_save_over_a_file_changed_since_is_refused_with_409(editor: Editor) ->
         (1, "found", None), (1, "found", None)]
     # reloaded, the same change saves
     fields = form_of(client.get("/mapping").text)
-    assert fields['k:["rank", "warm"]'] == "35"
+    assert fields["k:rank.warm"] == "35"
     fields[HOT] = "70"
     assert client.post("/mapping/save", data=fields).status_code == 303
     assert tomllib.loads(editor.path.read_text())["rank"] == {"hot": 70, "warm": 35, "cold": 0}
@@ -385,7 +385,7 @@ def test_an_outside_edit_is_recorded_as_found_before_the_next_save(editor: Edito
     by_hand = editor.path.read_text().replace("cap = 20", "cap = 25")
     editor.path.write_text(by_hand)
     fields = form_of(client.get("/mapping").text)  # the console sees the file again
-    fields['k:["rank", "warm"]'] = "40"
+    fields["k:rank.warm"] = "40"
     assert client.post("/mapping/save", data=fields).status_code == 303
     versions = editor.store.mapping_versions()
     assert [(v.version, v.action, v.saved_by) for v in versions] == [
