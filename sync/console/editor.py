@@ -200,7 +200,10 @@ class MappingEditor:
         if self.path is None:
             return Outcome(409, "ed_no_file")
         with self._lock:
-            before = self.current()
+            try:
+                before = self.current()
+            except InputProblem as exc:  # the page says why (it reads the file again)
+                return Outcome(500, "ed_write_failed", detail=str(exc))
             self.note_found(before)
             if form.get("base", "") != mapping_disk.digest(before):
                 kept = self.draft(form, before) if form.get("mode") == "text" else None  # not lost
@@ -214,7 +217,10 @@ class MappingEditor:
         if self.path is None:
             return Outcome(409, "ed_no_file")
         with self._lock:
-            before = self.current()
+            try:
+                before = self.current()
+            except InputProblem as exc:
+                return Outcome(500, "ed_write_failed", detail=str(exc))
             self.note_found(before)
             if base is not None and base != mapping_disk.digest(before):
                 return Outcome(409, "ed_stale")
@@ -263,6 +269,13 @@ class MappingEditor:
         return self.console.render(request, "mapping.html", status=status, editable=editable,
                                    message=message, mode=mode, detail=detail, **self._context(text, draft))
 
+    def _base(self) -> str:
+        """The digest of the file now ("" with no file or an unreadable one)."""
+        try:
+            return mapping_disk.digest(self.current()) if self.path is not None else ""
+        except InputProblem:
+            return ""
+
     def _admin(self, request: Request) -> str | None:
         me = self.console.user(request)
         return me.name if me is not None and me.role == "admin" else None
@@ -284,7 +297,7 @@ class MappingEditor:
         except InputProblem as exc:
             return JSONResponse({"ok": False, "errors": [], "message": str(exc)}, status_code=500)
         if "application/json" in request.headers.get("accept", ""):
-            return JSONResponse(self._json(draft))
+            return JSONResponse(await run_in_threadpool(self._json, draft))
         message = "ed_stale" if draft.stale else "ed_valid" if not draft.errors else "ed_invalid"
         return await run_in_threadpool(self._page, request, 200, draft=draft, message=message,
                                        mode=form.get("mode", ""))
@@ -311,7 +324,10 @@ class MappingEditor:
         def rows() -> tuple[list[MappingVersion], str]:
             base = ""
             if self.path is not None:
-                text = self.current()
+                try:
+                    text = self.current()
+                except InputProblem:
+                    return self.console.store.mapping_versions(), base  # no roll-back over an unreadable file
                 self.note_found(text)
                 base = mapping_disk.digest(text)
             return self.console.store.mapping_versions(), base
@@ -330,7 +346,7 @@ class MappingEditor:
         if one is None:
             return self.console.render(request, "mapping_version.html", status=404, v=None)
         me = self.console.user(request)
-        base = await run_in_threadpool(lambda: mapping_disk.digest(self.current())) if self.path else ""
+        base = await run_in_threadpool(self._base)
         return self.console.render(request, "mapping_version.html", v=one, diff=TextBlock(one.diff or ""),
                                    text=TextBlock(one.text or ""), base=base,
                                    editable=self.path is not None and me is not None and me.role == "admin")

@@ -151,6 +151,11 @@ def test_the_form_shows_what_admins_change_most_from_the_file(editor: Editor) ->
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert 'href="/mapping"' in page.text  # the nav link
     assert editor.client().get("/static/editor.js").status_code == 200
+    ja = editor.client()
+    ja.cookies.set("leadsync_lang", "ja")
+    page = ja.get("/mapping").text
+    assert "ランクのしきい値（育成）" in page and '<th scope="row">ホット</th>' in page
+    assert "影響をプレビュー" in page and "高・低フェーズ（再育成）" in page
 
 
 def test_every_field_sent_back_unchanged_changes_nothing(editor: Editor) -> None:
@@ -433,6 +438,19 @@ def test_a_failed_write_leaves_the_file_and_the_history_alone(editor: Editor,
     assert not [p for p in editor.path.parent.iterdir() if p.name.endswith(".tmp")]  # none left behind
     assert [v.action for v in editor.store.mapping_versions()] == ["found"]
     assert editor.mapping.version == 1
+
+
+def test_a_missing_file_is_said_and_nothing_is_recorded(editor: Editor) -> None:
+    client = editor.client()
+    fields = form_of(client.get("/mapping").text)
+    editor.path.unlink()
+    page = client.get("/mapping")
+    assert page.status_code == 500 and f"{editor.path}: file not found" in page.text
+    response = client.post("/mapping/save", data={**fields, HOT: "70"})
+    assert response.status_code == 500 and "file not found" in response.text
+    assert not editor.path.exists()
+    assert client.get("/mapping/versions").status_code == 200
+    assert [v.action for v in editor.store.mapping_versions()] == ["found"]
 
 
 # ---------------------------------------------------------------------------------------------- history
