@@ -148,6 +148,9 @@ def test_the_form_shows_what_admins_change_most_from_the_file(editor: Editor) ->
     text = form_of(page.text, "mapping-text")
     assert text["text"] == editor.path.read_text()  # the whole file, exactly
     assert '<script src="/static/editor.js" defer></script>' in page.text
+    # the impact preview (another page's route) gets the draft as `text`, from either form
+    assert page.text.count('<button formaction="/mapping/preview"') == 2
+    assert "text" in form_of(page.text) and form_of(page.text)["text"] == text["text"]
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert 'href="/mapping"' in page.text  # the nav link
     assert editor.client().get("/static/editor.js").status_code == 200
