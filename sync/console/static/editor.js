@@ -1,6 +1,6 @@
 /* leadsync console: the mapping editor checks a draft as the admin types.
  *
- * Part of leadsync (same licence as the package). No framework, no external file.
+ * Part of leadsync, MIT licence (as the package). No framework, no external file.
  * Every form with data-check (the form of fields, and the TOML text) posts its draft to /mapping/check
  * about 300 ms after the last keystroke (the CSRF token in the X-CSRF-Token header, JSON asked for) and
  * shows the errors `leadsync mappings validate` would print, next to the form and next to each field.
