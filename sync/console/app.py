@@ -29,6 +29,7 @@ from starlette.templating import Jinja2Templates
 from mappings import Mapping
 from mappings.printable import visible
 from sync.console import auth, i18n, losses, pages, people
+from sync.console.editor import MappingEditor
 from sync.console.jobs import JobBoard
 from sync.state.console_users import ROLES, ConsoleUser
 from sync.state.store import StateStore
@@ -37,7 +38,7 @@ SESSION_COOKIE = "leadsync_session"
 HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'self'; style-src 'self'; script-src 'none'; "
+    "Content-Security-Policy": "default-src 'self'; style-src 'self'; script-src 'self'; "
                                "frame-ancestors 'none'; form-action 'self'",
     "Referrer-Policy": "no-referrer",
 }
@@ -187,8 +188,9 @@ def _guard(console: Console, handler: Handler) -> Handler:
 
 
 def create_app(store: StateStore, mapping: Mapping, *, session_key: str | None = None,
-               https_only: bool = False) -> Starlette:
+               https_only: bool = False, mapping_path: Path | None = None) -> Starlette:
     console = Console(store, mapping)
+    console.editor = MappingEditor(console, mapping_path)  # None: nothing to edit (read-only)
     static = Path(__file__).parent / "static"
     routes = [
         Route("/login", console.login, methods=["GET", "POST"]),
@@ -199,6 +201,7 @@ def create_app(store: StateStore, mapping: Mapping, *, session_key: str | None =
         Route("/people", _guard(console, console.people)),
         Route("/person", _guard(console, console.person)),
         Route("/users", _guard(console, console.users), methods=["GET", "POST"]),
+        *(Route(p, _guard(console, h), methods=m) for p, h, m in console.editor.routes()),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
     middleware = [Middleware(SessionMiddleware, secret_key=session_key or auth.new_session_key(),
@@ -210,7 +213,8 @@ def create_app(store: StateStore, mapping: Mapping, *, session_key: str | None =
 
 
 class SecurityHeaders(BaseHTTPMiddleware):
-    """No framing, no sniffing, no script, nothing from elsewhere (the page ships its own CSS)."""
+    """No framing, no sniffing, nothing from elsewhere: the console ships its own CSS and script files
+    (no inline script or style)."""
 
     async def dispatch(self, request: Request, call_next: Handler) -> Response:
         response = await call_next(request)
