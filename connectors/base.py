@@ -65,6 +65,11 @@ class LostDeal:
     created_at: datetime | None = None  # Opportunity.CreatedDate: when the deal was opened
 
 
+# The MA platform's contact properties holding a person's family and given name (HubSpot's): kept in the
+# contact snapshots when read, and searched by the console (sync.state.person_names).
+MA_NAME_PROPERTIES: tuple[str, str] = ("lastname", "firstname")
+
+
 @dataclass(frozen=True, slots=True)
 class ContactRef:
     """A contact in the MA platform (HubSpot) with its raw property values (strings or None)."""

@@ -75,7 +75,8 @@ def serve_command(host: str, port: int, config: Path | None, allow_remote: bool)
                 err.print("no console user yet: run `leadsync console set-password` first", markup=False)
                 return EXIT_BAD_CONFIG
             err.print(visible(f"leadsync console on http://{host}:{port}/ (Ctrl+C to stop)"), markup=False)
-            uvicorn.run(web.create_app(local.store, local.mapping), host=host, port=port, log_level="warning")
+            app = web.create_app(local.store, local.mapping, mapping_path=local.settings.sync.mapping_file)
+            uvicorn.run(app, host=host, port=port, log_level="warning")
     except LocalStateError as exc:
         err.print(visible(exc), markup=False)
         return EXIT_BAD_CONFIG

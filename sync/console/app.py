@@ -28,17 +28,17 @@ from starlette.templating import Jinja2Templates
 
 from mappings import Mapping
 from mappings.printable import visible
-from sync.console import auth, i18n, pages, people
+from sync.console import auth, i18n, losses, pages, people
+from sync.console.editor import MappingEditor
 from sync.console.jobs import JobBoard
 from sync.state.console_users import ROLES, ConsoleUser
 from sync.state.store import StateStore
-from sync.views.report import build_report
 
 SESSION_COOKIE = "leadsync_session"
 HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'self'; style-src 'self'; script-src 'none'; "
+    "Content-Security-Policy": "default-src 'self'; style-src 'self'; script-src 'self'; "
                                "frame-ancestors 'none'; form-action 'self'",
     "Referrer-Policy": "no-referrer",
 }
@@ -136,10 +136,6 @@ class Console:
         view = await run_in_threadpool(pages.overview, self.store, self.mapping)
         return self.render(request, "overview.html", o=view, r=view.report, api_calls=pages.api_calls)
 
-    async def losses(self, request: Request) -> Response:
-        report = await run_in_threadpool(build_report, self.store, self.mapping)
-        return self.render(request, "losses.html", r=report, rows=pages.heat_map(report))
-
     async def people(self, request: Request) -> Response:
         query = request.query_params.get("q", "")
         found = await run_in_threadpool(people.search, self.store, query,
@@ -192,18 +188,20 @@ def _guard(console: Console, handler: Handler) -> Handler:
 
 
 def create_app(store: StateStore, mapping: Mapping, *, session_key: str | None = None,
-               https_only: bool = False) -> Starlette:
+               https_only: bool = False, mapping_path: Path | None = None) -> Starlette:
     console = Console(store, mapping)
+    console.editor = MappingEditor(console, mapping_path)  # None: nothing to edit (read-only)
     static = Path(__file__).parent / "static"
     routes = [
         Route("/login", console.login, methods=["GET", "POST"]),
         Route("/logout", _guard(console, console.logout), methods=["POST"]),
         Route("/lang", console.set_language, methods=["POST"]),
         Route("/", _guard(console, console.index)),
-        Route("/losses", _guard(console, console.losses)),
+        *losses.routes(console, lambda handler: _guard(console, handler)),  # /losses, /losses/cell
         Route("/people", _guard(console, console.people)),
         Route("/person", _guard(console, console.person)),
         Route("/users", _guard(console, console.users), methods=["GET", "POST"]),
+        *(Route(p, _guard(console, h), methods=m) for p, h, m in console.editor.routes()),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
     middleware = [Middleware(SessionMiddleware, secret_key=session_key or auth.new_session_key(),
@@ -215,7 +213,8 @@ def create_app(store: StateStore, mapping: Mapping, *, session_key: str | None =
 
 
 class SecurityHeaders(BaseHTTPMiddleware):
-    """No framing, no sniffing, no script, nothing from elsewhere (the page ships its own CSS)."""
+    """No framing, no sniffing, nothing from elsewhere: the console ships its own CSS and script files
+    (no inline script or style)."""
 
     async def dispatch(self, request: Request, call_next: Handler) -> Response:
         response = await call_next(request)

@@ -4,7 +4,7 @@ the browser's Accept-Language, else English."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 LANGS = ("en", "ja")
 COOKIE = "leadsync_lang"
@@ -120,6 +120,105 @@ WORDS: dict[str, tuple[str, str]] = {
     "review": ("review", "要確認"),
     "recycle": ("recycle (再育成)", "再育成"),
     "inquiry": ("Inquiry (獲得)", "問い合わせ（獲得）"),
+    # --- search and loss analysis drill-down / trend
+    "email_or_name_starts": ("Email or name starts with", "メールアドレスまたは氏名（前方一致）"),
+    "cell_title": ("Lost deals (失注分析)", "失注商談（失注分析）"),
+    "cell_note": ("The deals behind one cell of the heat map: lost in this phase for this reason.",
+                  "ヒートマップの1マスに含まれる商談：このフェーズでこの理由により失注したもの。"),
+    "stage_at_loss": ("Stage at loss", "失注時のステージ"),
+    "people_on_deal": ("People", "関係者"),
+    "back_to_losses": ("Back to the loss analysis", "失注分析に戻る"),
+    "no_deals": ("No deal in this cell.", "このマスに商談はありません。"),
+    "open_cell": ("deals: list them", "件：一覧を表示"),
+    "trend": ("Trend by quarter (失注分析)", "四半期ごとの推移（失注分析）"),
+    "trend_note": ("Deals lost and their amount per quarter of the lost date, by phase group (high/low as "
+                   "the mapping classifies phases) or by loss reason (the top reasons, the rest together).",
+                   "失注日の四半期ごとの失注商談数と金額。フェーズ区分（マッピングの高/低）別、または失注理由"
+                   "（上位の理由、その他はまとめて）別。"),
+    "by_phase_group": ("By phase group", "フェーズ区分別"),
+    "by_reason": ("By loss reason", "失注理由別"),
+    "quarter": ("Quarter", "四半期"),
+    "other_reasons": ("other reasons", "その他の理由"),
+    "neither": ("neither high nor low", "高・低以外"),
+    "no_lost_date": ("no lost date", "失注日なし"),
+    "no_trend": ("No lost deal with a lost date yet.", "失注日のある失注商談はまだありません。"),
+    # --- mapping editor
+    "mapping": ("Mapping", "マッピング"),
+    "ed_file": ("File", "ファイル"),
+    "ed_version": ("Version", "バージョン"),
+    "ed_versions": ("Versions", "バージョン履歴"),
+    "ed_no_file": ("No mapping file to edit: the settings name none ([sync] mapping_file), so the bundled "
+                   "default mapping is in use. It is shown read-only.",
+                   "編集できるマッピングファイルがありません（設定の [sync] mapping_file が"
+                   "未指定のため、同梱の既定マッピングを使用中）。閲覧のみで表示しています。"),
+    "ed_read_only": ("Read-only: only an admin edits the mapping.",
+                     "閲覧のみ：マッピングを編集できるのは管理者だけです。"),
+    "ed_form": ("What admins change most", "よく変更する項目"),
+    "ed_text": ("The whole file (TOML)", "ファイル全体（TOML）"),
+    "ed_check": ("Check", "チェック"),
+    "ed_save": ("Save", "保存"),
+    "ed_preview": ("Preview impact", "影響をプレビュー"),
+    "ed_valid": ("No errors.", "エラーはありません。"),
+    "ed_errors": ("Errors (as `leadsync mappings validate` reports them):",
+                  "エラー（`leadsync mappings validate` と同じ内容）："),
+    "ed_invalid": ("The draft has errors: nothing was saved.",
+                   "下書きにエラーがあります。保存していません。"),
+    "ed_saved": ("Saved as a new version; every page now uses it.",
+                 "新しいバージョンとして保存しました。すべてのページに反映されています。"),
+    "ed_rolled_back": ("Rolled back: the earlier version was written as a new version; every page now "
+                       "uses it.",
+                       "ロールバックしました。以前のバージョンを新しいバージョンとして書き込み、"
+                       "すべてのページに反映しました。"),
+    "ed_stale": ("The mapping file changed since this page was loaded (saved by someone else or edited in a "
+                 "text editor): nothing was written. Reload the page and make the change again.",
+                 "このページを開いた後にマッピングファイルが変更されました（他の人の保存、またはテキストエディター"
+                 "での編集）。何も書き込んでいません。ページを再読み込みしてから、もう一度変更してください。"),
+    "ed_stale_check": ("The mapping file changed since this page was loaded: reload before saving.",
+                       "このページを開いた後にマッピングファイルが変更されました。保存する前に再読み込みしてください。"),
+    "ed_no_version": ("No such version.", "そのバージョンはありません。"),
+    "ed_write_failed": ("The mapping file could not be written: nothing was saved.",
+                        "マッピングファイルに書き込めませんでした。保存していません。"),
+    "ed_behaviour": ("Behaviour points and caps (育成)", "行動スコアの点数と上限（育成）"),
+    "ed_points": ("Points", "点数"),
+    "ed_cap": ("Cap (events)", "上限（回数）"),
+    "ed_thresholds": ("Rank thresholds (育成)", "ランクのしきい値（育成）"),
+    "ed_threshold": ("Score at least", "スコア下限"),
+    "ed_mql_score": ("mql (lifts an inquiry, 獲得)", "MQL（問い合わせを引き上げる・獲得）"),
+    "ed_phases": ("Phase per opportunity stage", "商談ステージごとのフェーズ"),
+    "ed_phase": ("Phase", "フェーズ"),
+    "ed_classes": ("High and low phases (再育成)", "高・低フェーズ（再育成）"),
+    "ed_class": ("Recycle group", "リサイクルグループ"),
+    "ed_neither": ("neither", "どちらでもない"),
+    "ed_waits": ("Waits (再育成)", "待機日数（再育成）"),
+    "ed_days": ("Days", "日数"),
+    "ed_wait_days": ("Wait after the loss", "失注後の待機"),
+    "ed_max_age_days": ("Oldest loss recycled", "リサイクル対象とする失注の最長経過日数"),
+    "ed_due_days": ("Call task due in", "架電タスクの期日"),
+    "ed_excluded": ("Excluded loss reasons (失注分析)", "除外する失注理由（失注分析）"),
+    "ed_one_a_line": ("One a line", "1行に1つ"),
+    "ed_lists": ("Lists per rank and group", "ランク・グループごとのリスト"),
+    "ed_campaign": ("Salesforce campaign", "Salesforce キャンペーン"),
+    "ed_list": ("HubSpot list", "HubSpot リスト"),
+    "ed_email": ("Email list", "メール配信リスト"),
+    "ed_groups": ("List of each recycle group (再育成)", "リサイクルグループごとのリスト（再育成）"),
+    "ed_group_list": ("List", "リスト"),
+    "ed_no_list": ("no list", "リストなし"),
+    "ed_policies": ("Write policies", "書き込みポリシー"),
+    "ed_policy": ("Policy", "ポリシー"),
+    "ed_action": ("Action", "操作"),
+    "ed_by": ("By", "実行者"),
+    "ed_act_found": ("found on disk", "ディスク上で検出"),
+    "ed_act_save": ("saved", "保存"),
+    "ed_act_rollback": ("rolled back", "ロールバック"),
+    "ed_restored": ("restored", "復元元"),
+    "ed_rollback": ("Roll back to this version", "このバージョンに戻す"),
+    "ed_diff": ("Changes from the version before", "前のバージョンからの変更"),
+    "ed_diff_link": ("Changes", "変更内容"),
+    "ed_no_diff": ("The first version recorded: no earlier one to compare.",
+                   "最初に記録したバージョンのため、比較対象はありません。"),
+    "ed_whole": ("The whole file", "ファイル全体"),
+    "ed_back": ("Back to the editor", "エディターに戻る"),
+    "ed_no_versions": ("No version recorded yet.", "記録されたバージョンはまだありません。"),
 }
 
 
@@ -149,6 +248,16 @@ class Lang:
 
     def rate(self, rate: float | None) -> str:
         return "–" if rate is None else f"{rate * 100:.1f}%"
+
+    def quarter(self, year: int, quarter: int) -> str:
+        """A calendar quarter: "2026 Q3" / "2026年 第3四半期"."""
+        return f"{year}年 第{quarter}四半期" if self.code == "ja" else f"{year} Q{quarter}"
+
+    def day(self, day: date | None) -> str:
+        """A calendar day: "4 Dec 2026" / "2026年12月4日"."""
+        if day is None:
+            return "–"
+        return f"{day.year}年{day.month}月{day.day}日" if self.code == "ja" else f"{day.day} {day:%b %Y}"
 
     def when(self, at: datetime | None) -> str:
         """UTC, as each language writes dates."""

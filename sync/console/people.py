@@ -1,26 +1,24 @@
 """The People pages: a paged search of the people the runs decided (`assignments`, keyed by the
-normalized email), and one person's page from the same view code as `leadsync mappings explain EMAIL`
-(`sync.views.explain`) and `leadsync history EMAIL` (`sync.views.history`).
+normalized email) by the start of their email or of their name, and one person's page from the same
+view code as `leadsync mappings explain EMAIL` (`sync.views.explain`) and `leadsync history EMAIL`
+(`sync.views.history`).
 
-The search is by the start of the email (a range over the primary key: one index seek and a page of
-rows at any size of the store), keyset-paged by the last email of the previous page."""
+The search is a range over an index per branch (the email: the primary key; a name: the normalised
+name keys of `person_names`, see sync.state.names), keyset-paged by the last person key of the
+previous page (sync.state.person_names)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
-
 from mappings import Mapping
-from mappings.emails import normalize_email
-from sync.state import schema as s
+from sync.state.person_names import find_people, names_of
 from sync.state.store import StateStore
 from sync.views.explain import PersonExplanation, explain_person
 from sync.views.history import PersonHistory, person_history
 
 PAGE_SIZE = 50
-_TOP = "\U0010ffff"  # above every character: the end of a prefix range
 
 
 @dataclass(frozen=True)
@@ -30,6 +28,7 @@ class PersonRow:
     rank: str
     recycle_group: str | None
     score: int | None
+    names: tuple[str, ...] = ()  # the names the snapshots give them
 
 
 @dataclass(frozen=True)
@@ -39,18 +38,16 @@ class PeoplePage:
     next_after: str | None  # the `after` of the next page (None: this is the last)
 
 
-def search(store: StateStore, query: str, after: str | None = None, limit: int = PAGE_SIZE) -> PeoplePage:
-    """People whose email starts with `query` (normalized as person keys are), in email order,
-    after `after`."""
-    prefix = normalize_email(query) or ""
-    a = s.assignments.c
-    conds = [a.person_key >= prefix, a.person_key < prefix + _TOP] if prefix else []
-    if after:
-        conds.append(a.person_key > after)
-    with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(a.person_key, a.stage, a.rank, a.recycle_group, a.score)
-                            .where(*conds).order_by(a.person_key).limit(limit + 1)).all()
-    found = [PersonRow(r.person_key, r.stage, r.rank, r.recycle_group, r.score) for r in rows[:limit]]
+def search(store: StateStore, query: str, after: str | None = None, limit: int | None = None) -> PeoplePage:
+    """People whose email (normalized as person keys are) or name (NFKC, any case, with or without
+    the space, family or given name first) starts with `query`, in email order, after `after`
+    (`limit`: PAGE_SIZE)."""
+    limit = limit or PAGE_SIZE
+    rows = find_people(store.engine, query, after, limit + 1)
+    page = rows[:limit]
+    names = names_of(store.engine, (r.person_key for r in page))
+    found = [PersonRow(r.person_key, r.stage, r.rank, r.recycle_group, r.score,
+                       tuple(names.get(r.person_key, ()))) for r in page]
     return PeoplePage(query, found, found[-1].email if len(rows) > limit else None)
 
 

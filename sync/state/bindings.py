@@ -56,4 +56,7 @@ def _forget(conn: Connection, system: str) -> dict[str, int]:
     }
     if system == "salesforce":  # deal snapshots are the SFA's records
         stmts["deals"] = s.deals.delete()
+    names = {"salesforce": "deal", "hubspot": "contact"}.get(system)  # the names those snapshots gave
+    if names:
+        stmts["person_names"] = s.person_names.delete().where(s.person_names.c.source == names)
     return {name: conn.execute(stmt).rowcount or 0 for name, stmt in stmts.items()}

@@ -72,6 +72,10 @@ class Ledger:
                     c = s.contacts.c
                     for part in chunks(sorted({u.record_id for u in updates}), IN_CHUNK):
                         conn.execute(s.contacts.delete().where(c.system == system, c.contact_id.in_(part)))
+                        if system == "hubspot":  # the names of those snapshots (see schema.person_names)
+                            n = s.person_names.c
+                            conn.execute(s.person_names.delete().where(n.source == "contact",
+                                                                       n.record_id.in_(part)))
         return len(rows)
 
     def last_written(self, system: str, object_type: str,

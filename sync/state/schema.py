@@ -21,8 +21,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect, Engine
 
+from connectors.base import MA_NAME_PROPERTIES
 from mappings.emails import normalize_email, parse_email
 from sync.state.errors import StateStoreError, damaged_value
+from sync.state.names import KEY_LENGTH, name_rows, unique_rows
 
 RUN_STATUSES: tuple[str, ...] = (
     "running", "ok", "partial", "failed", "budget_stopped", "interrupted", "dry_run",
@@ -398,6 +400,25 @@ mapping_versions = sa.Table(
     sa.Index("ix_mapping_versions_version", "version"),
 )
 
+# Migration 12: people's names, searched by the start of a key (sync.state.names: NFKC, case-folded,
+# no spaces, "family given" and "given family"), one row per key of each name on each record: a contact
+# snapshot (source "contact", record_id its id, contact_id "") or a person on a deal snapshot (source
+# "deal", record_id the deal id, contact_id the contact's), kept with the snapshots (same transaction).
+# A prefix is a range on name_key (`>= p AND < p || U+10FFFF`), one index seek on either backend; the
+# key sorts by code point ("C" on PostgreSQL, as person keys).
+NameKey = sa.String(KEY_LENGTH).with_variant(sa.String(KEY_LENGTH, collation="C"), "postgresql")
+person_names = sa.Table(
+    "person_names", metadata,
+    sa.Column("source", sa.String(16), primary_key=True),  # contact | deal
+    sa.Column("record_id", sa.String(64), primary_key=True),
+    sa.Column("contact_id", sa.String(64), primary_key=True),
+    sa.Column("name_key", NameKey, primary_key=True),
+    sa.Column("person_key", PersonKey, nullable=False),
+    sa.Column("display_name", sa.String(255), nullable=False),
+    sa.Index("ix_person_names_key", "name_key", "person_key"),
+    sa.Index("ix_person_names_person", "person_key"),
+)
+
 _V1_TABLES = (watermarks, deals, contacts, written_values, list_memberships, call_tasks, runs, failures,
               run_lock)
 
@@ -610,6 +631,57 @@ def deal_contact_rows(opportunity_id: str, people: Iterable[tuple[str, str | Non
     return list(out.values())
 
 
+def contact_name_rows(contact_id: str, key: str | None, properties: Any) -> list[dict[str, Any]]:
+    """`person_names` rows of one contact snapshot (its family and given name properties)."""
+    props = properties if isinstance(properties, dict) else {}
+    family, given = (props.get(p) for p in MA_NAME_PROPERTIES)
+    return name_rows("contact", contact_id, "", key, family if isinstance(family, str) else None,
+                     given if isinstance(given, str) else None)
+
+
+def deal_name_rows(opportunity_id: str, people: Iterable[tuple[str, str | None, str | None, str | None]],
+                   ) -> list[dict[str, Any]]:
+    """`person_names` rows of one deal snapshot from its (contact id, email, last name, first name)."""
+    return unique_rows(row for contact_id, email, family, given in people
+                       for row in name_rows("deal", opportunity_id, contact_id, person_key(email),
+                                            family, given))
+
+
+def _named_contacts(data: str) -> list[tuple[str, str | None, str | None, str | None]]:
+    try:
+        return [(c["contact_id"], c.get("email"), c.get("last_name"), c.get("first_name"))
+                for c in json.loads(data).get("contacts") or ()]
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise damaged_value("deal snapshot", exc) from None
+
+
+def _index_names(conn: Connection) -> None:
+    """`person_names`, filled from the snapshots already stored (one pass over each, in batches)."""
+    person_names.create(conn, checkfirst=True)
+    c, after = contacts.c, ""
+    while rows := conn.execute(sa.select(c.contact_id, c.person_key, c.properties)
+                               .where(c.system == "hubspot", c.contact_id > after)
+                               .order_by(c.contact_id).limit(2_000)).all():
+        names = [n for r in rows for n in contact_name_rows(r.contact_id, r.person_key, _json(r.properties))]
+        if names:
+            conn.execute(person_names.insert(), names)
+        after = rows[-1].contact_id
+    d, last = deals.c, ""
+    while rows := conn.execute(sa.select(d.opportunity_id, d.data).where(d.opportunity_id > last)
+                               .order_by(d.opportunity_id).limit(1_000)).all():
+        names = [n for r in rows for n in deal_name_rows(r.opportunity_id, _named_contacts(r.data))]
+        if names:
+            conn.execute(person_names.insert(), names)
+        last = rows[-1].opportunity_id
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError) as exc:
+        raise damaged_value("stored contact properties", exc) from None
+
+
 def _stored_contacts(data: str) -> list[tuple[str, str | None]]:
     try:
         return [(c["contact_id"], c.get("email")) for c in json.loads(data).get("contacts") or ()]
@@ -634,6 +706,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "admin console users and audit log (console_users, console_audit)", _create_console),
     Migration(11, "mapping versions saved from the console (mapping_versions); failures paged by id",
               _create_mapping_versions),
+    Migration(12, "people's names searched by their start (person_names)", _index_names),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

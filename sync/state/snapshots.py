@@ -59,12 +59,18 @@ class Snapshots:
             latest = {d.opportunity_id: d for d in batch}  # the last snapshot of a deal in the batch wins
             links = [row for d in latest.values() for row in s.deal_contact_rows(
                 d.opportunity_id, ((c.contact_id, c.email) for c in d.contacts))]
+            names = [row for d in latest.values() for row in s.deal_name_rows(
+                d.opportunity_id, ((c.contact_id, c.email, c.last_name, c.first_name) for c in d.contacts))]
+            n_ = s.person_names.c
             with self.engine.begin() as conn:
                 upsert(conn, s.deals, rows, ["opportunity_id"])
                 for part in chunks(list(latest), IN_CHUNK):
                     conn.execute(s.deal_contacts.delete().where(s.deal_contacts.c.opportunity_id.in_(part)))
+                    conn.execute(s.person_names.delete().where(n_.source == "deal", n_.record_id.in_(part)))
                 if links:
                     conn.execute(s.deal_contacts.insert(), links)
+                if names:
+                    conn.execute(s.person_names.insert(), names)
             n += len(rows)
         return n
 
@@ -105,13 +111,25 @@ class Snapshots:
         c = s.contacts.c
         keyed = s.person_key if system == "hubspot" else (lambda _email: None)  # see schema.contacts
         for batch in chunks(contacts, WRITE_CHUNK):
+            batch_props = {x.contact_id: x.properties for x in batch}
             rows = [{"system": system, "contact_id": x.contact_id, "email": x.email,
                      "email_norm": normalize_email(x.email) or None, "person_key": keyed(x.email),
                      "properties": properties_to_json(x.properties), "modified_at": x.modified_at,
                      "archived": x.archived, "merged_into": None, "stored_at": stored_at} for x in batch]
             merges = [{"m_id": old, "m_into": x.contact_id} for x in batch for old in x.merged_ids]
+            named = system == "hubspot"  # the contacts with person keys (see schema.contacts)
+            latest = {r["contact_id"]: r for r in rows}  # the last snapshot of a contact in the batch wins
+            names = [n for x in latest.values() for n in s.contact_name_rows(
+                x["contact_id"], x["person_key"], dict(batch_props[x["contact_id"]]))] if named else []
+            n_ = s.person_names.c
             with self.engine.begin() as conn:
                 upsert(conn, s.contacts, rows, ["system", "contact_id"])
+                if named:
+                    for part in chunks(list(latest), IN_CHUNK):
+                        conn.execute(s.person_names.delete().where(n_.source == "contact",
+                                                                   n_.record_id.in_(part)))
+                    if names:
+                        conn.execute(s.person_names.insert(), names)
                 if merges:
                     conn.execute(s.contacts.update().where(
                         c.system == system, c.contact_id == sa.bindparam("m_id"),

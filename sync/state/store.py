@@ -19,6 +19,7 @@ What it holds, and the methods that read and write it:
 - stage history and recycle cycles ...... record_standing / moves_of / cycles_of (see
                                          `sync.state.history.StageHistory`)
 - write intents (crash recovery) ........ see `sync.state.pending.PendingWrites` (mixed in)
+- mapping versions (console editor) ..... see `sync.state.mapping_versions.MappingVersions` (mixed in)
 The first two rows are `sync.state.snapshots.Snapshots`, the next three `sync.state.ledger.Ledger`.
 
 Bulk methods take iterables, write in batches (executemany) and iterate with streaming cursors.
@@ -43,6 +44,7 @@ from sync.state.history import StageHistory
 from sync.state.history_backfill import StageBackfill
 from sync.state.ledger import Ledger
 from sync.state.list_ids import ListIds
+from sync.state.mapping_versions import MappingVersions
 from sync.state.pending import PendingWrites
 from sync.state.people import PeopleIndex
 from sync.state.records import FieldKey, MembershipKey, PlanState, TaskCycle
@@ -107,7 +109,7 @@ def _driver_problem(exc: Exception) -> str:
 
 
 class StateStore(Snapshots, PeopleIndex, Ledger, ListIds, RunHistory, PendingWrites, Bindings, StageHistory,
-                 StageBackfill, ConsoleUsers):
+                 StageBackfill, ConsoleUsers, MappingVersions):
     """Handle on one state database. Thread-safe (each call takes its own pooled connection)."""
 
     def __init__(self, engine: Engine) -> None:

@@ -388,8 +388,8 @@ def test_migration_11_adds_mapping_versions_and_failure_indexes_to_a_store_in_us
             conn.execute(sa.text("DROP TABLE mapping_versions"))
             conn.execute(sa.text("DROP INDEX ix_failures_open_id"))
             conn.execute(sa.text("DROP INDEX ix_failures_run_id"))
-            conn.execute(sa.text("DELETE FROM schema_version WHERE version = 11"))
-        assert migrate(engine) == [11]
+            conn.execute(sa.text("DELETE FROM schema_version WHERE version >= 11"))
+        assert migrate(engine, MIGRATIONS[:11]) == [11]
         with engine.connect() as conn:
             inspector = sa.inspect(conn)
             assert "mapping_versions" in inspector.get_table_names()
@@ -399,3 +399,53 @@ def test_migration_11_adds_mapping_versions_and_failure_indexes_to_a_store_in_us
             assert conn.execute(sa.text("SELECT id FROM runs")).scalar() == run_id
     finally:
         engine.dispose()
+
+
+def _deal(opportunity_id: str, *contacts: DealContact) -> LostDeal:
+    return LostDeal(opportunity_id=opportunity_id, name="Renewal", state="lost", stage_name="Closed Lost",
+                    stage_at_loss="Proposal", loss_reason="Price", lost_date=None, amount=1000.0,
+                    owner_id=None, account_id=None, account_name=None, account_employees=None,
+                    account_industry=None, modified_at=datetime(2025, 1, 1, tzinfo=UTC), is_deleted=False,
+                    contacts=contacts)
+
+
+def test_migration_12_indexes_the_names_of_a_store_in_use(db_url: str) -> None:
+    """Version 12 adds `person_names`, filled from the contact and deal snapshots a store in use holds
+    (more deals than one batch of the backfill), so the console finds people by the start of a name."""
+    deals = [_deal("006A", DealContact("003A", "taro@example.jp", "太郎", "山田", False, True),
+                   DealContact("003B", "not an email", "Nobody", "Keyless", False, False),
+                   DealContact("003A", "taro@example.jp", "太郎", "山田", False, False))]
+    deals += [_deal(f"006B{i:04d}", DealContact(f"003C{i:04d}", f"p{i:04d}@example.com", "Pat", f"Lee{i}",
+                                                False, True)) for i in range(1_200)]
+    engine = create_engine(db_url)
+    try:
+        migrate(engine, MIGRATIONS[:11])
+        with engine.begin() as conn:
+            stamp = {"at": state_schema.UTCDateTime().process_bind_param(datetime.now(UTC), conn.dialect),
+                     "no": False}
+            conn.execute(sa.text("INSERT INTO deals (opportunity_id, data, state, modified_at, is_deleted, "
+                                 "stored_at) VALUES (:id, :data, 'lost', :at, :no, :at)"),
+                         [{"id": d.opportunity_id, "data": deal_to_json(d), **stamp} for d in deals])
+            ann = '{"firstname": "Ann", "lastname": "Ｓｍｉｔｈ"}'
+            for cid, email, props in (("1", "Ann@Example.com", ann),
+                                      ("2", "bob@", '{"firstname": "Bob"}'),  # no person key: no name
+                                      ("3", "cy@example.com", '{"email": "cy@example.com"}')):  # no name
+                conn.execute(sa.text(
+                    "INSERT INTO contacts (system, contact_id, email, email_norm, person_key, properties, "
+                    "archived, stored_at) VALUES ('hubspot', :cid, :email, :norm, :key, :props, :no, :at)"),
+                    {"cid": cid, "email": email, "norm": email.lower(), "props": props,
+                     "key": state_schema.person_key(email), **stamp})
+        assert migrate(engine, MIGRATIONS[:12]) == [12]
+        n = state_schema.person_names.c
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(n.source, n.record_id, n.contact_id, n.name_key, n.person_key,
+                                          n.display_name).order_by(n.source, n.record_id, n.name_key)).all()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in rows if r.person_key in ("ann@example.com", "taro@example.jp")] == [
+        ("contact", "1", "", "annsmith", "ann@example.com", "Ann Ｓｍｉｔｈ"),
+        ("contact", "1", "", "smithann", "ann@example.com", "Ann Ｓｍｉｔｈ"),
+        ("deal", "006A", "003A", "太郎山田", "taro@example.jp", "山田 太郎"),
+        ("deal", "006A", "003A", "山田太郎", "taro@example.jp", "山田 太郎")]
+    assert len(rows) == 4 + 2 * 1_200  # two keys per named person with a key; every deal of the batches
+    assert {r.person_key for r in rows if r.record_id == "006B1199"} == {"p1199@example.com"}
