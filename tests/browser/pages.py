@@ -7,11 +7,10 @@ import base64
 import os
 from pathlib import Path
 
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.wait import WebDriverWait
 
 SHOTS = "LEADSYNC_SCREENSHOTS"  # a folder: the tests save each page there, <page>-<lang>.png
@@ -22,11 +21,13 @@ TALLEST_SHOT = 1800  # px: a longer page is cut there (the PNGs stay small)
 
 def follow(driver: WebDriver, element: WebElement) -> None:
     """Click `element` (a link or a submit button) and wait until the next page has loaded: a click
-    returns as soon as the event is sent, not when the page it asked for is there."""
-    page = driver.find_element(By.TAG_NAME, "html")
+    returns as soon as the event is sent, not when the page it asked for is there. The old page is
+    marked by a window property the new one doesn't have (WebDriver's script runs whatever the CSP);
+    errors while the old document is torn down are waited out."""
+    driver.execute_script("window.__leadsyncOldPage = true")
     element.click()
-    WebDriverWait(driver, 15).until(ec.staleness_of(page))
-    WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    WebDriverWait(driver, 15, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script("return !window.__leadsyncOldPage && document.readyState === 'complete'"))
 
 
 class Console:
