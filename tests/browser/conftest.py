@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import mappings
 from sandbox.launcher import Sandbox
 from sandbox.server import ServerThread
 from sync.console import auth
@@ -33,6 +34,7 @@ try:
 except ImportError:  # the dev extra installs it; without it the tests skip (or fail, see REQUIRE)
     webdriver = None  # type: ignore[assignment]
 
+DEFAULT_MAPPING = Path(mappings.__file__).parent / "default.toml"
 REQUIRE = "LEADSYNC_REQUIRE_BROWSER"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -80,18 +82,23 @@ class Site:
     world: SeededWorld
     local: LocalState
     url: str
+    mapping_file: Path
 
 
 def serve(box: Sandbox, folder: Path) -> Iterator[Site]:
-    """The world built in `folder`, opened as `leadsync console` opens it, with its two users, served."""
+    """The world built in `folder`, opened as `leadsync console` opens it, with its two users, served;
+    the mapping editor edits a copy of the bundled mapping (the one the world was synced with)."""
     seeded = world.build(box, folder)
+    mapping_file = folder / "mapping.toml"
+    mapping_file.write_bytes(DEFAULT_MAPPING.read_bytes())
     try:
         with open_local_state(seeded.settings_path) as local:
             auth.set_password(local.store, ADMIN, "admin", ADMIN_PASSWORD, by=None)
             auth.set_password(local.store, VIEWER, "viewer", VIEWER_PASSWORD, by=None)
-            server = ServerThread(create_app(local.store, local.mapping), name="console").start()
+            app = create_app(local.store, local.mapping, mapping_path=mapping_file)
+            server = ServerThread(app, name="console").start()
             try:
-                yield Site(seeded, local, server.url)
+                yield Site(seeded, local, server.url, mapping_file)
             finally:
                 server.stop()
     finally:

@@ -215,3 +215,99 @@ class Person:
     def deals(self) -> list[list[str]]:
         return rows(self.d.find_element(By.ID, "deal-table"))
 
+
+
+class LossCell:
+    """/losses/cell: the deals behind one heat-map cell."""
+
+    def __init__(self, console: Console) -> None:
+        self.c = console
+        self.d = console.driver
+
+    def field(self, name: str) -> str:
+        """phase, reason or count."""
+        return self.d.find_element(By.ID, f"cell-{name}").text
+
+    def deals(self) -> list[str]:
+        """The opportunity ids listed."""
+        found = self.d.find_elements(By.CSS_SELECTOR, "#cell-deals tbody tr")
+        return [tr.get_attribute("data-deal") for tr in found]
+
+    def open_person(self, email: str) -> None:
+        href = "/person?email=" + email.replace("@", "%40")
+        link = self.d.find_element(By.CSS_SELECTOR, f"#cell-deals a[href='{href}']")
+        follow(self.d, link)
+
+
+class Mapping:
+    """/mapping: the form of what admins change most (fields named by key path, `k:rank.warm`) and
+    the TOML text; editor.js checks the draft as the admin types."""
+
+    FORM = "#mapping-form"
+
+    def __init__(self, console: Console) -> None:
+        self.c = console
+        self.d = console.driver
+
+    def version(self) -> str:
+        return self.d.find_element(By.ID, "mapping-version").text
+
+    def field(self, key: str) -> WebElement:
+        return self.d.find_element(By.CSS_SELECTOR, f"{self.FORM} [name='k:{key}']")
+
+    def type(self, key: str, value: str) -> None:
+        """Replace the field's value keystroke by keystroke, as an admin would."""
+        field = self.field(key)
+        field.clear()
+        field.send_keys(value)
+
+    def checked(self, timeout: float = 10) -> str:
+        """The live check's verdict under the form, once editor.js has shown one ('' before)."""
+        area = self.d.find_element(By.CSS_SELECTOR, f"{self.FORM} [data-errors]")
+        WebDriverWait(self.d, timeout).until(lambda _: area.text.strip())
+        return area.text
+
+    def wait_checked(self, wanted: str, timeout: float = 10) -> str:
+        area = self.d.find_element(By.CSS_SELECTOR, f"{self.FORM} [data-errors]")
+        WebDriverWait(self.d, timeout).until(lambda _: area.text.startswith(wanted))
+        return area.text
+
+    def field_error(self, key: str) -> str:
+        cell = self.field(key).find_element(By.XPATH, "./ancestor::td[1]")
+        return cell.find_element(By.CSS_SELECTOR, ".field-error").text
+
+    def save(self) -> None:
+        follow(self.d, self.d.find_element(By.CSS_SELECTOR, f"{self.FORM} button.primary"))
+
+    def preview(self) -> None:
+        button = f"{self.FORM} button[formaction='/mapping/preview']"
+        follow(self.d, self.d.find_element(By.CSS_SELECTOR, button))
+
+    def message(self) -> str:
+        return self.d.find_element(By.ID, "editor-message").text
+
+    def buttons(self) -> list[str]:
+        return [b.text for b in self.d.find_elements(By.CSS_SELECTOR, f"{self.FORM} button")]
+
+
+class Versions:
+    """/mapping/versions: every saved version, newest first, each (but the newest) with a roll-back button."""
+
+    def __init__(self, console: Console) -> None:
+        self.c = console
+        self.d = console.driver
+
+    def rows(self) -> list[list[str]]:
+        """[#, version, action, by] of each row."""
+        return [r[:4] for r in rows(self.d.find_element(By.ID, "versions-table"))]
+
+    def roll_back(self, version_id: str) -> None:
+        form = f"form[action='/mapping/rollback']:has(input[name=version_id][value='{version_id}'])"
+        button = self.d.find_element(By.CSS_SELECTOR, f"{form} button")
+        follow(self.d, button)
+
+    def rollback_buttons(self) -> int:
+        return len(self.d.find_elements(By.CSS_SELECTOR, "form[action='/mapping/rollback'] button"))
+
+    def message(self) -> str:
+        return self.d.find_element(By.ID, "versions-message").text

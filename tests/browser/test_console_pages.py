@@ -10,14 +10,15 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from .conftest import ADMIN, ADMIN_PASSWORD, VIEWER, VIEWER_PASSWORD, Site
-from .pages import PHONE, WIDE, Console, Losses, Overview, People, Person
+from .pages import PHONE, WIDE, Console, LossCell, Losses, Overview, People, Person, follow
 from .world import BREAKER, SCRIPT
 
 pytestmark = pytest.mark.browser
 
 # every page a signed-in user can open (the person page: the one with the most CRM text)
 PAGES = {"overview": "/", "losses": "/losses", "people": "/people",
-         "person": "/person?email=c%40example.com"}
+         "person": "/person?email=c%40example.com",
+         "loss-cell": "/losses/cell?phase=purchase&reason=%22%3E%3Cimg+src%3Dx+onerror%3Dalert%281%29%3E"}
 
 
 def _console(browser: WebDriver, site: Site, user: str = ADMIN, password: str = ADMIN_PASSWORD) -> Console:
@@ -85,6 +86,21 @@ def test_the_loss_heat_map(browser: WebDriver, site: Site) -> None:
     assert losses.cells("comparison") == ["–", "–", "–", "–", "1 16,000,000"]
     assert losses.cells("purchase") == ["2 12,000,000", "–", "–", "1 32,000,000", "–"]
     assert losses.total() == "7 · 127,000,000"
+
+
+def test_a_heat_map_cell_lists_the_deals_and_people_behind_it(browser: WebDriver, site: Site) -> None:
+    console = _console(browser, site, VIEWER, VIEWER_PASSWORD).open("/losses")
+    # purchase × the breaker: c's and d's deals (4M + 8M), the reason round-tripped through the link
+    follow(browser, Losses(console).cell_link("purchase", 0))
+    assert console.path().startswith("/losses/cell?")
+    cell = LossCell(console)
+    assert cell.field("phase") == "purchase" and cell.field("reason") == BREAKER
+    assert cell.field("count") == "2 · 12,000,000"
+    deals = site.world.deals
+    assert sorted(cell.deals()) == sorted([deals["c@example.com"], deals["d@example.com"]])
+    assert not console.alert_open() and console.injected() == []
+    cell.open_person("d@example.com")
+    assert console.heading() == "d@example.com" and Person(console).field("group") == "high"
 
 
 def test_a_person_found_by_the_search(browser: WebDriver, site: Site) -> None:
