@@ -19,6 +19,8 @@ pytestmark = pytest.mark.browser
 PAGES = {"overview": "/", "losses": "/losses", "people": "/people",
          "person": "/person?email=c%40example.com",
          "loss-cell": "/losses/cell?phase=purchase&reason=%22%3E%3Cimg+src%3Dx+onerror%3Dalert%281%29%3E"}
+# the admin's pages (the mapping editor's page loads its own script, editor.js)
+ADMIN_PAGES = {"users": "/users", "mapping": "/mapping", "versions": "/mapping/versions"}
 
 
 def _console(browser: WebDriver, site: Site, user: str = ADMIN, password: str = ADMIN_PASSWORD) -> Console:
@@ -130,12 +132,12 @@ def test_hostile_crm_text_is_only_text(browser: WebDriver, site: Site, name: str
     assert "\x1b" not in text and "\x07" not in text
 
 
-@pytest.mark.parametrize("name", list(PAGES))
+@pytest.mark.parametrize("name", [*PAGES, *ADMIN_PAGES])
 def test_no_page_scrolls_sideways(browser: WebDriver, site: Site, name: str) -> None:
     console = _console(browser, site)
     for width, height in (WIDE, PHONE):
         console.viewport(width, height)
-        console.open(PAGES[name])
+        console.open({**PAGES, **ADMIN_PAGES}[name])
         scroll, inner = console.widths()
         assert inner == width and scroll <= inner, (name, width, scroll)
 
@@ -159,7 +161,7 @@ def test_screenshots_of_every_page_in_both_languages(browser: WebDriver, site: S
     console = _console(browser, site)
     for lang in ("en", "ja"):
         console.open("/").switch_language(lang)
-        for name, path in {**PAGES, "users": "/users"}.items():
+        for name, path in {**PAGES, **ADMIN_PAGES}.items():
             console.open(path)
             shot = console.screenshot(name)
             assert shot and shot.stat().st_size > 10_000, name
