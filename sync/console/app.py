@@ -59,15 +59,19 @@ def _templates() -> Jinja2Templates:
 class Console:
     """The routes over one store and mapping (those of `open_local_state`)."""
 
-    def __init__(self, store: StateStore, mapping: Mapping) -> None:
+    def __init__(self, store: StateStore, mapping: Mapping,
+                 sign_in_token: auth.SignInToken | None = None) -> None:
         self.store = store
         self.mapping = mapping
+        self.sign_in_token = sign_in_token  # `leadsync console --token`: single use, a hash in memory
         self.templates = _templates()
         self.jobs = JobBoard()  # previews and runs started from a page
 
     # ------------------------------------------------------------------ helpers
 
     def user(self, request: Request) -> ConsoleUser | None:
+        if request.session.get(auth.SESSION_TOKEN):
+            return ConsoleUser(auth.TOKEN_USER, "admin", "")
         name = request.session.get(auth.SESSION_USER)
         return self.store.console_user(name) if name else None
 
@@ -97,6 +101,8 @@ class Console:
 
     async def login(self, request: Request) -> Response:
         if request.method == "GET":
+            if "token" in request.query_params:
+                return self.token_login(request, request.query_params["token"])
             return self.render(request, "login.html")
         form = await self.checked_form(request)
         if form is None:
@@ -111,10 +117,22 @@ class Console:
         auth.csrf_token(request.session)
         return RedirectResponse("/", status_code=303)
 
+    def token_login(self, request: Request, sent: str) -> Response:
+        """`/login?token=...`: the printed sign-in token, once, gives an admin session."""
+        if self.sign_in_token is None or not self.sign_in_token.redeem(sent):
+            self.store.audit(None, "sign-in-token-refused")
+            return self.render(request, "login.html", status=401, token_refused=True)
+        request.session.clear()
+        request.session[auth.SESSION_TOKEN] = True
+        auth.csrf_token(request.session)
+        self.store.audit(auth.TOKEN_USER, "sign-in-token")
+        return RedirectResponse("/", status_code=303)  # the token leaves the address bar at once
+
     async def logout(self, request: Request) -> Response:
         if await self.checked_form(request) is None:
             return self.forbidden(request)
-        name = request.session.get(auth.SESSION_USER)
+        me = self.user(request)
+        name = me.name if me else None
         request.session.clear()
         if name:
             self.store.audit(name, "sign-out")
@@ -192,8 +210,8 @@ def _guard(console: Console, handler: Handler) -> Handler:
 
 
 def create_app(store: StateStore, mapping: Mapping, *, session_key: str | None = None,
-               https_only: bool = False) -> Starlette:
-    console = Console(store, mapping)
+               https_only: bool = False, sign_in_token: auth.SignInToken | None = None) -> Starlette:
+    console = Console(store, mapping, sign_in_token)
     static = Path(__file__).parent / "static"
     routes = [
         Route("/login", console.login, methods=["GET", "POST"]),

@@ -120,6 +120,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "review": ("review", "要確認"),
     "recycle": ("recycle (再育成)", "再育成"),
     "inquiry": ("Inquiry (獲得)", "問い合わせ（獲得）"),
+    # --- perf: sign-in token, report cache
+    "token_refused": ("This sign-in link is wrong or was already used: sign in with a password, or start "
+                      "the console again with --token for a new link.",
+                      "このサインインリンクは無効か、すでに使用されています。パスワードでサインインするか、"
+                      "--token を付けてコンソールを再起動して新しいリンクを取得してください。"),
 }
 
 
