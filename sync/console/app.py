@@ -11,6 +11,7 @@ hold up the others.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,9 @@ from mappings import Mapping
 from mappings.printable import visible
 from sync.console import auth, i18n, pages, people
 from sync.console.jobs import JobBoard
+from sync.console.report_cache import ReportCache, computing_page
 from sync.state.console_users import ROLES, ConsoleUser
 from sync.state.store import StateStore
-from sync.views.report import build_report
 
 SESSION_COOKIE = "leadsync_session"
 HEADERS = {
@@ -66,6 +67,7 @@ class Console:
         self.sign_in_token = sign_in_token  # `leadsync console --token`: single use, a hash in memory
         self.templates = _templates()
         self.jobs = JobBoard()  # previews and runs started from a page
+        self.reports = ReportCache(store, lambda m: pages.overview(store, m))  # overview + loss analysis
 
     # ------------------------------------------------------------------ helpers
 
@@ -151,12 +153,20 @@ class Console:
         return response
 
     async def index(self, request: Request) -> Response:
-        view = await run_in_threadpool(pages.overview, self.store, self.mapping)
-        return self.render(request, "overview.html", o=view, r=view.report, api_calls=pages.api_calls)
+        cache = await run_in_threadpool(self.reports.get, self.mapping)  # computed once per run
+        if cache.computed is None:
+            return computing_page(self, request, "overview", cache)
+        runs = await run_in_threadpool(self.store.list_runs, pages.RUNS_SHOWN)  # the last runs: live
+        view = replace(cache.computed.value, runs=runs)
+        return self.render(request, "overview.html", o=view, r=view.report, api_calls=pages.api_calls,
+                           cache=cache)
 
     async def losses(self, request: Request) -> Response:
-        report = await run_in_threadpool(build_report, self.store, self.mapping)
-        return self.render(request, "losses.html", r=report, rows=pages.heat_map(report))
+        cache = await run_in_threadpool(self.reports.get, self.mapping)
+        if cache.computed is None:
+            return computing_page(self, request, "loss_analysis", cache)
+        report = cache.computed.value.report
+        return self.render(request, "losses.html", r=report, rows=pages.heat_map(report), cache=cache)
 
     async def people(self, request: Request) -> Response:
         query = request.query_params.get("q", "")
