@@ -10,7 +10,9 @@ The store is the synthetic history of benchmarks/bench_kpis.py (`bench_kpis.load
 finished runs with API calls and open failures; it is loaded in a child process (not timed, and its
 memory is not this process's). Then every page is fetched once (warm-up: the first request to a page
 may pay for caches; with the report cache, it starts the computation) and `--requests` times more;
-each page's median and p95 are reported, with this process's peak RSS (server and client).
+each page's median and p95 are reported, with this process's peak RSS (server and client). With the
+report cache, a run is then finished and the overview fetched: how long its next request takes (the
+earlier run's figures) and when the new run's figures are there.
 Target (issue 14): under 300 ms per page.
 """
 
@@ -139,7 +141,22 @@ def time_page(client: httpx.Client, path: str, requests: int, settle: float) -> 
             "met": statuses == {200} and high < TARGET_MS}
 
 
-def measure(url: str, requests: int, settle: float) -> list[dict[str, Any]]:
+def after_a_new_run(client: httpx.Client, store: StateStore, settle: float) -> dict[str, Any]:
+    """A run finishes: the overview's next request (served from the figures of the run before, marked
+    as being updated) and how long until the new run's figures are there."""
+    run = store.start_run(mapping_version=1)
+    store.finish_run(run, status="ok")
+    started = time.perf_counter()
+    first = client.get("/")
+    first_ms = (time.perf_counter() - started) * 1000
+    while f"As of run {run} (" not in client.get("/").text and time.perf_counter() - started < settle:
+        time.sleep(0.5)
+    return {"run": run, "first_request_ms": round(first_ms, 1), "first_request_status": first.status_code,
+            "first_request_showed_earlier_figures": "As of run " in first.text and "updated" in first.text,
+            "new_figures_after_s": round(time.perf_counter() - started, 1)}
+
+
+def measure(url: str, requests: int, settle: float) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     store = StateStore.open(url)
     server, thread, base = serve(store)
     try:
@@ -154,7 +171,12 @@ def measure(url: str, requests: int, settle: float) -> list[dict[str, Any]]:
                 r = results[-1]
                 progress(f"{path}: median {r['median_ms']} ms, p95 {r['p95_ms']} ms (warm-up "
                          f"{r['warm_up_ms']} ms)")
-        return results
+            new_run = None
+            if "As of run" in client.get("/").text:  # this checkout's console has the report cache
+                progress("a new run finishes ...")
+                new_run = after_a_new_run(client, store, settle)
+                progress(f"after a new run: {new_run}")
+        return results, new_run
     finally:
         server.should_exit = True
         thread.join(timeout=30)
@@ -189,10 +211,11 @@ def main(argv: list[str] | None = None) -> int:
                 raise RuntimeError(f"load failed: {child.stderr[-2000:]}")
             loaded, load_seconds = child.json(), round(child.wall_seconds, 1)
             progress(f"loaded {loaded} in {load_seconds} s")
-        pages = measure(url, args.requests, args.settle)
+        pages, new_run = measure(url, args.requests, args.settle)
     out = {"benchmark": "console", "machine": machine_facts(), "people": args.people, "store": loaded,
            "load_seconds": load_seconds, "target_ms": TARGET_MS, "pages": pages,
-           "peak_rss_mib": self_peak_rss_mib(), "met": all(p["met"] for p in pages)}
+           "after_a_new_run": new_run, "peak_rss_mib": self_peak_rss_mib(),
+           "met": all(p["met"] for p in pages)}
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
     else:
@@ -202,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
                     [(p["page"], p["median_ms"], p["p95_ms"], p["warm_up_ms"], f"< {TARGET_MS}",
                       "yes" if p["met"] else "NO") for p in pages])
         print(f"peak RSS {out['peak_rss_mib']} MiB (server and client)")
+        if new_run:
+            print(f"after a new run: the overview's next request {new_run['first_request_ms']} ms (earlier "
+                  f"figures shown: {new_run['first_request_showed_earlier_figures']}), the new figures after "
+                  f"{new_run['new_figures_after_s']} s")
     return 0
 
 
