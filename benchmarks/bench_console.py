@@ -33,6 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_kpis import load  # noqa: E402  (the synthetic history builder, shared)
 from common import ROOT, machine_facts, print_machine, print_table, progress, run_child, self_peak_rss_mib  # noqa: E402, I001
 
 sys.path.insert(0, str(ROOT))
@@ -57,8 +58,6 @@ EXTRA_PAGES = ("/runs", "/failures", "/mapping")  # timed when this checkout's c
 
 def load_store(url: str, people: int, moves: int, seed: int) -> dict[str, Any]:
     """bench_kpis's history, then runs (each with API calls per system) and open failures."""
-    from bench_kpis import load  # the 1M history builder, shared
-
     counts = load(url, people, moves, seed)
     store = StateStore.open(url)
     try:

@@ -118,6 +118,18 @@ def pipeline_summary(k: StageKpis) -> str:
             f"{total('lost_again'):.0f} lost again")
 
 
+def stay(out: Console, settings_path: Path, console_port: int | None, keep_running: bool) -> None:
+    """The demo's end: the console on its data (`--console`: until Ctrl-C), or the sandbox left up
+    (`--keep-running`), or nothing."""
+    if console_port is not None:
+        out.print(Rule("7. admin console on the demo data"))
+        with open_local_state(settings_path) as local:
+            run_console(local.store, local.mapping, "127.0.0.1", console_port, token=True)
+    elif keep_running:
+        out.print(f"sandbox still running; leadsync sync --config {settings_path}  (Ctrl-C to stop)")
+        threading.Event().wait()
+
+
 def demo_command(
     people: Annotated[int, typer.Option("--people", min=1, help="Size of the demo book.")] = DEFAULT_PEOPLE,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the demo data.")] = 1,
@@ -207,13 +219,7 @@ def demo_command(
         out.print(f"write calls: first run {writes_in(first)}, second run {writes_in(second)}")
         out.print(f"\nTry more: leadsync runs --config {settings_path}   "
                   f"leadsync report --config {settings_path}")
-        if console:
-            out.print(Rule("7. admin console on the demo data"))
-            with open_local_state(settings_path) as local:
-                run_console(local.store, local.mapping, "127.0.0.1", console_port, token=True)
-        elif keep_running:
-            out.print(f"sandbox still running; leadsync sync --config {settings_path}  (Ctrl-C to stop)")
-            threading.Event().wait()
+        stay(out, settings_path, console_port if console else None, keep_running)
         failed = failed_runs > 0 or writes_in(second) != 0
         raise typer.Exit(EXIT_RECORD_FAILURES if failed else EXIT_OK)
     except KeyboardInterrupt:
