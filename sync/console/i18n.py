@@ -219,6 +219,21 @@ WORDS: dict[str, tuple[str, str]] = {
     "ed_whole": ("The whole file", "ファイル全体"),
     "ed_back": ("Back to the editor", "エディターに戻る"),
     "ed_no_versions": ("No version recorded yet.", "記録されたバージョンはまだありません。"),
+    # --- perf: sign-in token, report cache
+    "as_of_run": ("As of run", "集計対象: 実行"),
+    "as_of_no_run": ("Before the first run", "初回の実行前"),
+    "computed_at": ("computed", "集計"),
+    "report_updating": ("a newer run finished: the figures are being updated (reload in a moment).",
+                        "新しい実行が完了しました。数値を更新中です（しばらくして再読み込みしてください）。"),
+    "report_computing": ("The report over everyone in the store is being computed; this page reloads by "
+                         "itself when it is ready.",
+                         "ストア全体のレポートを集計中です。完了するとこのページは自動で再読み込みされます。"),
+    "report_failed": ("The report could not be computed (it is tried again on the next visit):",
+                      "レポートを集計できませんでした（次回の表示時に再試行します）:"),
+    "token_refused": ("This sign-in link is wrong or was already used: sign in with a password, or start "
+                      "the console again with --token for a new link.",
+                      "このサインインリンクは無効か、すでに使用されています。パスワードでサインインするか、"
+                      "--token を付けてコンソールを再起動して新しいリンクを取得してください。"),
 }
 
 
