@@ -23,8 +23,10 @@ stage history's words).
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -145,23 +147,76 @@ def same_mapping(a: Mapping, b: Mapping) -> bool:
 def preview(store: StateStore, current: Mapping, draft: Mapping, *, now: datetime,
             progress: Progress | None = None, sample: int = 20,
             sizes: MappingABC[str, BatchSizes] | None = None,
-            size: int = run_people.PEOPLE_RANGE) -> Impact:
+            size: int = run_people.PEOPLE_RANGE, workers: int | None = None) -> Impact:
     """The impact of replacing `current` by `draft` over everyone in `store` (see the module
     docstring). `sizes`: records per write call per system (the connectors' `write_sizes`; a system
-    missing counts one call per record). `progress(phase, done, total)` is called per range."""
+    missing counts one call per record). `progress(phase, done, total)` is called per range.
+    `workers`: processes deciding ranges side by side (default: one per CPU, up to `MAX_WORKERS`, for a
+    store of at least `PARALLEL_FROM` people on a file or a server; 1 = in this process). The result is
+    the same whatever the number of workers (ranges are merged in key order)."""
     total = count_people(store)
     if progress is not None:
         progress("people", 0, total)
-    work = _Work(current, draft, now, sample)
+    ranges = list(store.person_key_ranges(size))
+    if workers is None:
+        workers = min(MAX_WORKERS, os.cpu_count() or 1) if total >= PARALLEL_FROM else 1
+    if not _shareable(store):
+        workers = 1
     out = Impact()
-    for part in run_people.iter_people(store, optout_property=draft.hubspot_optout_property, size=size):
-        out.merge(work.range(store, list(part.people.values())), sample)
+    job = _Work(current, draft, now, sample)
+    for part in _parts(store, job, ranges, min(workers, len(ranges))):
+        out.merge(part, sample)
         if progress is not None:
-            progress("people", out.people, total if total is None or total >= out.people else out.people)
+            progress("people", out.people, max(total, out.people))
     out.api_calls = _estimate(out._shape, sizes or {})
     if progress is not None:
         progress("done", out.people, out.people)
     return out
+
+
+MAX_WORKERS = 2
+PARALLEL_FROM = 20_000  # fewer people: starting processes costs more than it saves
+_SHARED: tuple[StateStore, _Work] | None = None  # what a forked worker inherits (mappings do not pickle)
+
+
+def _shareable(store: StateStore) -> bool:
+    """Whether other processes can open the same database (not an in-memory SQLite one), and can be
+    forked to (a pool of workers inherits the mappings: they do not pickle)."""
+    url = store.engine.url
+    in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+    return not in_memory and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _parts(store: StateStore, job: _Work, ranges: list[tuple[str, str]], workers: int) -> Iterator[Impact]:
+    """Each range's impact, in key order: here, or in a pool of forked workers."""
+    if workers <= 1:
+        for lo, hi in ranges:
+            yield job.range(store, _people(store, job, lo, hi))
+        return
+    global _SHARED
+    _SHARED = (store, job)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers, initializer=_forked) as pool:
+            yield from pool.imap(_range_in_worker, ranges)
+    finally:
+        _SHARED = None
+
+
+def _people(store: StateStore, job: _Work, lo: str, hi: str) -> list[Person]:
+    return list(run_people.people_in_range(store, lo, hi,
+                                           optout_property=job.draft.hubspot_optout_property).people.values())
+
+
+def _forked() -> None:
+    """In a new worker: its own database connections (never the parent's)."""
+    assert _SHARED is not None
+    _SHARED[0].engine.dispose(close=False)
+
+
+def _range_in_worker(bounds: tuple[str, str]) -> Impact:
+    assert _SHARED is not None
+    store, job = _SHARED
+    return job.range(store, _people(store, job, *bounds))
 
 
 def count_people(store: StateStore) -> int:

@@ -149,3 +149,11 @@ def test_the_sample_is_cut_and_in_key_order(store: StateStore) -> None:
         "hot@example.com", "lost@example.com"]
     assert [m.key for m in preview(store, mapping(), both, now=NOW, sample=1).sample] == ["hot@example.com"]
     assert preview(store, mapping(), both, now=NOW, sample=1).changed == 2
+
+
+def test_worker_processes_find_the_same(store: StateStore) -> None:
+    both = draft(hot=80, wait=10)
+    alone = preview(store, mapping(), both, now=NOW, sizes=SIZES, size=1, workers=1)
+    pooled = preview(store, mapping(), both, now=NOW, sizes=SIZES, size=1, workers=2)
+    assert pooled.to_dict() == alone.to_dict()
+    assert pooled.changed == 2
