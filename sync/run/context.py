@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from functools import partial
 
-from connectors.base import CallCounter, MarketingSystem, SalesSystem
+from connectors.base import BatchSizes, CallCounter, MarketingSystem, SalesSystem
 from connectors.factory import build_connectors
 from connectors.retry import RetryPolicy
 from mappings import Mapping
@@ -54,3 +54,11 @@ def keep_list_ids(store: StateStore, marketing: MarketingSystem) -> None:
     finds, creates or finds gone (called again when the store forgets them: a rebind)."""
     system = marketing.system
     marketing.remember_list_ids(store.list_ids(system), partial(store.set_list_id, system))
+
+
+def write_sizes(settings: Settings) -> dict[str, BatchSizes]:
+    """Records per write call of each system, as its connector sends them (what a run's writer and its
+    estimates use), from the settings alone: the connectors are built, nothing is called."""
+    return {c.system: c.write_sizes for c in build_connectors(settings.salesforce, settings.hubspot,
+                                                              counter=CallCounter(),
+                                                              policy=retry_policy(settings))}
