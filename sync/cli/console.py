@@ -19,6 +19,7 @@ from rich.console import Console
 
 from sync.cli.extras import console_modules
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_OK
+from sync.run.context import write_sizes
 from sync.views.local_state import LocalStateError, open_local_state
 from sync.views.terminal import visible
 
@@ -75,7 +76,8 @@ def serve_command(host: str, port: int, config: Path | None, allow_remote: bool)
                 err.print("no console user yet: run `leadsync console set-password` first", markup=False)
                 return EXIT_BAD_CONFIG
             err.print(visible(f"leadsync console on http://{host}:{port}/ (Ctrl+C to stop)"), markup=False)
-            uvicorn.run(web.create_app(local.store, local.mapping), host=host, port=port, log_level="warning")
+            app = web.create_app(local.store, local.mapping, write_sizes=write_sizes(local.settings))
+            uvicorn.run(app, host=host, port=port, log_level="warning")
     except LocalStateError as exc:
         err.print(visible(exc), markup=False)
         return EXIT_BAD_CONFIG

@@ -11,6 +11,7 @@ hold up the others.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from collections.abc import Mapping as MappingABC
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from connectors.base import BatchSizes
 from mappings import Mapping
 from mappings.printable import visible
-from sync.console import auth, i18n, pages, people
+from sync.console import auth, i18n, pages, people, preview
 from sync.console.jobs import JobBoard
 from sync.state.console_users import ROLES, ConsoleUser
 from sync.state.store import StateStore
@@ -192,7 +194,7 @@ def _guard(console: Console, handler: Handler) -> Handler:
 
 
 def create_app(store: StateStore, mapping: Mapping, *, session_key: str | None = None,
-               https_only: bool = False) -> Starlette:
+               https_only: bool = False, write_sizes: MappingABC[str, BatchSizes] | None = None) -> Starlette:
     console = Console(store, mapping)
     static = Path(__file__).parent / "static"
     routes = [
@@ -204,6 +206,7 @@ def create_app(store: StateStore, mapping: Mapping, *, session_key: str | None =
         Route("/people", _guard(console, console.people)),
         Route("/person", _guard(console, console.person)),
         Route("/users", _guard(console, console.users), methods=["GET", "POST"]),
+        *preview.routes(console, _guard, write_sizes),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
     middleware = [Middleware(SessionMiddleware, secret_key=session_key or auth.new_session_key(),
