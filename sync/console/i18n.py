@@ -164,6 +164,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "preview_dim_score": ("score", "スコア"),
     "preview_dim_task": ("call task", "コールタスク"),
     "preview_people": ("people", "人"),
+    "preview_was": ("before:", "変更前:"),
 }
 
 

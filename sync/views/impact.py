@@ -83,11 +83,13 @@ class Moved:
     name: str | None  # their name in the systems (CRM text: escape it)
     before: Standing
     after: Standing
-    rules: tuple[tuple[str, str], ...]  # (what changed: stage/rank/group/list/score/task, the words)
+    # (what changed: stage/rank/group/list/score/task, the current mapping's words, the draft's words)
+    rules: tuple[tuple[str, str, str], ...]
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "name": self.name, "before": self.before.to_dict(),
-                "after": self.after.to_dict(), "rules": [{"changed": c, "why": w} for c, w in self.rules]}
+                "after": self.after.to_dict(),
+                "rules": [{"changed": c, "was": w, "why": n} for c, w, n in self.rules]}
 
 
 @dataclass
@@ -356,17 +358,24 @@ def _name(p: Person) -> str | None:
 
 
 def _moved(p: Person, a: Assignment, b: Assignment) -> Moved:
-    """A sampled person, with the engine's words for what changed (the draft's reasons)."""
-    words = why(b)
-    rules: list[tuple[str, str]] = []
+    """A sampled person, with the engine's words for what changed under each mapping (the current
+    mapping's words say what held them, the draft's what moves them)."""
+    was, now = why(a), why(b)
+    rules: list[tuple[str, str, str]] = []
     for dim, changed in (("stage", a.stage != b.stage), ("rank", a.rank != b.rank),
                          ("group", a.recycle_group != b.recycle_group)):
         if changed:
-            rules.append((dim, words.get(dim, "")))
+            rules.append((dim, was.get(dim, ""), now.get(dim, "")))
     if a.nurture_list != b.nurture_list:
-        rules.append(("list", " ".join(r.text for r in b.reasons if r.rule == "nurture")))
+        rules.append(("list", _words(a, "nurture"), _words(b, "nurture")))
     if a.score != b.score and a.rank == b.rank:
-        rules.append(("score", " ".join(r.text for r in b.reasons if r.rule.startswith("score."))))
+        rules.append(("score", _words(a, "score."), _words(b, "score.")))
     if (b.task is not None) and (a.task is None or a.task.cycle_key != b.task.cycle_key):
-        rules.append(("task", f"call task {b.task.cycle_key}"))
+        rules.append(("task", "", f"call task {b.task.cycle_key}"))
     return Moved(p.key, _name(p), Standing.of(a), Standing.of(b), tuple(rules))
+
+
+def _words(a: Assignment, rule: str) -> str:
+    """The words of the reasons of `rule` (a prefix when it ends with a dot)."""
+    return " ".join(r.text for r in a.reasons
+                    if (r.rule.startswith(rule) if rule.endswith(".") else r.rule == rule))

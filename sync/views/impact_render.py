@@ -51,5 +51,6 @@ def render_impact(impact: Impact, console: Console, *, title: str = "") -> None:
     for m in impact.sample:
         person = safe(m.key) + (f"\n{safe(m.name)}" if m.name else "")
         t.add_row(person, safe(standing_text(m.before)), safe(standing_text(m.after)),
-                  "\n".join(f"{safe(what)}: {safe(words)}" for what, words in m.rules))
+                  "\n".join(f"{safe(what)}: {safe(now)}" + (f"\n  (was: {safe(was)})" if was else "")
+                            for what, was, now in m.rules))
     console.print(t)

@@ -93,9 +93,11 @@ def test_a_higher_hot_threshold_moves_exactly_the_hot_person(store: StateStore) 
     assert moved.key == "hot@example.com"
     assert (moved.before.rank, moved.after.rank) == ("hot", "warm")
     assert (moved.before.nurture_list, moved.after.nurture_list) == ("hot", "warm")
-    rules = dict(moved.rules)
-    assert "rank warm" in rules["rank"] and "rank.warm = 30" in rules["rank"]
-    assert "Nurture - Call/DM" in rules["list"]
+    rules = {what: (was, now) for what, was, now in moved.rules}
+    assert set(rules) == {"rank", "list"}
+    assert "rank hot (rank.hot = 60)" in rules["rank"][0] and "rank warm (rank.warm = 30)" in rules["rank"][1]
+    assert '"Nurture - Events" for rank hot' in rules["list"][0]
+    assert '"Nurture - Call/DM" for rank warm' in rules["list"][1]
 
 
 def test_shorter_wait_moves_the_lost_person_to_high_with_a_call_task(store: StateStore) -> None:
@@ -114,9 +116,11 @@ def test_shorter_wait_moves_the_lost_person_to_high_with_a_call_task(store: Stat
     assert moved.key == "lost@example.com" and moved.name == "<script>alert(1)</script> Lost"
     assert (moved.before.group, moved.after.group) == ("waiting", "high")
     assert moved.after.task is not None and moved.before.task is None
-    rules = dict(moved.rules)
-    assert "high" in rules["group"]
-    assert "task" in rules
+    rules = {what: (was, now) for what, was, now in moved.rules}
+    assert set(rules) == {"group", "list", "task"}
+    assert "recycle.wait_days = 30" in rules["group"][0] and "group waiting" in rules["group"][0]
+    assert "in recycle.high" in rules["group"][1] and "group high" in rules["group"][1]
+    assert moved.after.task in rules["task"][1]
 
 
 def test_a_recorded_call_task_is_not_counted_again(store: StateStore) -> None:
