@@ -12,6 +12,7 @@ now = 2026-06-01, default mapping (hot 60, warm 30, wait 30 days, waiting group 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -161,3 +162,21 @@ def test_worker_processes_find_the_same(store: StateStore) -> None:
     pooled = preview(store, mapping(), both, now=NOW, sizes=SIZES, size=1, workers=2)
     assert pooled.to_dict() == alone.to_dict()
     assert pooled.changed == 2
+
+
+def test_the_terminal_tables_show_crm_text_as_text(store: StateStore) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from sync.views.impact_render import render_impact
+
+    impact = preview(store, mapping(), draft(wait=10), now=NOW, sizes=SIZES)
+    moved = impact.sample[0]
+    impact.sample[0] = replace(moved, name="\x1b[31mred[/] [bold]x")
+    out = StringIO()
+    render_impact(impact, Console(file=out, width=200, color_system=None, highlight=False))
+    text = out.getvalue()
+    assert "\x1b" not in text
+    assert r"\x1b[31mred[/] [bold]x" in text  # visible, and not taken for markup
+    assert "lost@example.com" in text and "waiting" in text and "high" in text
