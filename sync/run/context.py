@@ -8,6 +8,7 @@ from functools import partial
 
 from connectors.base import BatchSizes, CallCounter, MarketingSystem, SalesSystem
 from connectors.factory import build_connectors
+from connectors.factory import write_sizes as connector_write_sizes
 from connectors.retry import RetryPolicy
 from mappings import Mapping
 from sync.inputs import load_mapping_file
@@ -58,7 +59,5 @@ def keep_list_ids(store: StateStore, marketing: MarketingSystem) -> None:
 
 def write_sizes(settings: Settings) -> dict[str, BatchSizes]:
     """Records per write call of each system, as its connector sends them (what a run's writer and its
-    estimates use), from the settings alone: the connectors are built, nothing is called."""
-    return {c.system: c.write_sizes for c in build_connectors(settings.salesforce, settings.hubspot,
-                                                              counter=CallCounter(),
-                                                              policy=retry_policy(settings))}
+    estimates use), from the settings alone: no connector is built, no credential is needed."""
+    return connector_write_sizes(settings.salesforce, settings.hubspot)

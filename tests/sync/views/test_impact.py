@@ -180,3 +180,18 @@ def test_the_terminal_tables_show_crm_text_as_text(store: StateStore) -> None:
     assert "\x1b" not in text
     assert r"\x1b[31mred[/] [bold]x" in text  # visible, and not taken for markup
     assert "lost@example.com" in text and "waiting" in text and "high" in text
+
+
+def test_batch_sizes_come_from_the_settings_without_credentials(tmp_path: Path) -> None:
+    from connectors.base import CallCounter
+    from connectors.factory import build_connectors, write_sizes
+    from connectors.hubspot.settings import HubSpotSettings
+    from connectors.retry import RetryPolicy
+    from connectors.salesforce.settings import SalesforceSettings
+
+    hubspot = HubSpotSettings(membership_chunk=250)
+    sizes = write_sizes(SalesforceSettings(), hubspot)  # no token, no key: nothing is built
+    assert sizes["hubspot"].list_members == 250
+    built = build_connectors(SalesforceSettings(), HubSpotSettings(access_token="x", membership_chunk=250),
+                             counter=CallCounter(), policy=RetryPolicy())
+    assert {c.system: c.write_sizes for c in built} == sizes  # what a run's connectors send
