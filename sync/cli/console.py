@@ -23,6 +23,7 @@ from rich.console import Console
 
 from sync.cli.extras import console_modules
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_OK
+from sync.run.context import write_sizes
 from sync.views.local_state import LocalStateError, open_local_state
 from sync.views.terminal import visible
 
@@ -82,7 +83,7 @@ def serve_command(host: str, port: int, config: Path | None, allow_remote: bool,
                           "password later, run `leadsync console set-password`", markup=False)
                 token = True
             run_console(local.store, local.mapping, host, port, token=token,
-                        mapping_path=local.settings.sync.mapping_file)
+                        mapping_path=local.settings.sync.mapping_file, sizes=write_sizes(local.settings))
     except LocalStateError as exc:
         err.print(visible(exc), markup=False)
         return EXIT_BAD_CONFIG
@@ -90,7 +91,7 @@ def serve_command(host: str, port: int, config: Path | None, allow_remote: bool,
 
 
 def run_console(store: Any, mapping: Any, host: str, port: int, *, token: bool,
-                mapping_path: Path | None = None) -> None:
+                mapping_path: Path | None = None, sizes: Any = None) -> None:
     """Serve the console over `store` and `mapping` until Ctrl+C; with `token`, print the sign-in URL
     (on stdout, once; only its hash stays in memory). No access log: the URL carries the token."""
     web, auth, uvicorn = console_modules()
@@ -102,7 +103,8 @@ def run_console(store: Any, mapping: Any, host: str, port: int, *, token: bool,
         secret, holder = auth.SignInToken.new()
         print(f"sign in (once) at {auth.token_url(shown, port, secret)}", flush=True)
         del secret
-    app = web.create_app(store, mapping, sign_in_token=holder, mapping_path=mapping_path)
+    app = web.create_app(store, mapping, sign_in_token=holder, mapping_path=mapping_path,
+                         write_sizes=sizes)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 

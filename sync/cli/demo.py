@@ -30,7 +30,7 @@ from sync.cli.console import run_console
 from sync.cli.sync import execute, print_result
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_OK, EXIT_RECORD_FAILURES
 from sync.run.backfill import backfill
-from sync.run.context import open_context
+from sync.run.context import open_context, write_sizes
 from sync.run.runner import RunOptions, RunResult
 from sync.run.setup import run_setup
 from sync.settings import Settings, load_settings
@@ -124,7 +124,8 @@ def stay(out: Console, settings_path: Path, console_port: int | None, keep_runni
     if console_port is not None:
         out.print(Rule("7. admin console on the demo data"))
         with open_local_state(settings_path) as local:
-            run_console(local.store, local.mapping, "127.0.0.1", console_port, token=True)
+            run_console(local.store, local.mapping, "127.0.0.1", console_port, token=True,
+                        mapping_path=local.settings.sync.mapping_file, sizes=write_sizes(local.settings))
     elif keep_running:
         out.print(f"sandbox still running; leadsync sync --config {settings_path}  (Ctrl-C to stop)")
         threading.Event().wait()

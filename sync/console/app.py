@@ -11,6 +11,7 @@ hold up the others.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from collections.abc import Mapping as MappingABC
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from connectors.base import BatchSizes
 from mappings import Mapping
 from mappings.printable import visible
-from sync.console import auth, i18n, losses, pages, people
+from sync.console import auth, i18n, losses, pages, people, preview
 from sync.console.editor import MappingEditor
 from sync.console.jobs import JobBoard
 from sync.console.report_cache import ReportCache, computing_page
@@ -217,7 +219,8 @@ def _guard(console: Console, handler: Handler) -> Handler:
 
 def create_app(store: StateStore, mapping: Mapping, *, session_key: str | None = None,
                https_only: bool = False, mapping_path: Path | None = None,
-               sign_in_token: auth.SignInToken | None = None) -> Starlette:
+               sign_in_token: auth.SignInToken | None = None,
+               write_sizes: MappingABC[str, BatchSizes] | None = None) -> Starlette:
     console = Console(store, mapping, sign_in_token)
     console.editor = MappingEditor(console, mapping_path)  # None: nothing to edit (read-only)
     static = Path(__file__).parent / "static"
@@ -231,6 +234,7 @@ def create_app(store: StateStore, mapping: Mapping, *, session_key: str | None =
         Route("/person", _guard(console, console.person)),
         Route("/users", _guard(console, console.users), methods=["GET", "POST"]),
         *(Route(p, _guard(console, h), methods=m) for p, h, m in console.editor.routes()),
+        *preview.routes(console, _guard, write_sizes),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
     middleware = [Middleware(SessionMiddleware, secret_key=session_key or auth.new_session_key(),
