@@ -1,6 +1,7 @@
 """Run every benchmark (what `make bench` runs) and print one summary table.
 
-    python benchmarks/run_all.py                  # engine 1M, e2e 100k, quota 20k + naive, sandbox 100k
+    python benchmarks/run_all.py                  # engine 1M, e2e 100k, quota 20k + naive, sandbox 100k,
+                                                  # report, console pages and impact preview 100k
     python benchmarks/run_all.py --full           # ... and the end-to-end run and the sandbox at 1,000,000
     python benchmarks/run_all.py --json --out results.json
     python benchmarks/run_all.py --peers          # ... and the Singer taps side by side (benchmarks/peers.py)
@@ -190,6 +191,24 @@ def kpis_rows(r: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     return rows
 
 
+def console_rows(r: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    if "error" in r:
+        return [("9 console", "error", r["error"][:80], "", "NO")]
+    tag = f"9 console {r['people'] // 1000:,}k"
+    rows: list[tuple[Any, ...]] = [
+        (tag, f"{p['page']}: median / p95 ms", f"{p['median_ms']} / {p['p95_ms']}", f"< {r['target_ms']}",
+         met(p["p95_ms"], p["met"])) for p in r["pages"]]
+    rows.append((tag, "server + client peak RSS MiB", r["peak_rss_mib"], "", "-"))
+    return rows
+def preview_rows(r: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    if "error" in r:
+        return [("9 preview", "error", r["error"][:80], "", "NO")]
+    tag = f"9 preview {r['people'] // 1000:,}k"
+    return [(tag, "impact preview wall s", r["wall_seconds"], "< 10", met(r["wall_seconds"], r["met"])),
+            (tag, "CPU s (with its workers)", r["cpu_seconds"], "", "-"),
+            (tag, "peak RSS MiB", r["peak_rss_mib"], "", "-")]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="also the end-to-end run at --full-people")
@@ -202,7 +221,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sandbox-people", type=int, default=100_000)
     parser.add_argument("--kpis-people", type=int, default=100_000,
                         help="people of the report benchmark's history (--full: also --full-people)")
-    parser.add_argument("--only", choices=("engine", "e2e", "quota", "sandbox", "kpis", "peers"),
+    parser.add_argument("--console-people", type=int, default=100_000,
+                        help="people of the console benchmark's store (--full: also --full-people)")
+    parser.add_argument("--preview-people", type=int, default=100_000,
+                        help="people of the impact preview benchmark (issue 14's 100,000)")
+    parser.add_argument("--only", choices=("engine", "e2e", "quota", "sandbox", "kpis", "console", "preview",
+                                           "peers"),
                         action="append",
                         help="run only these (repeatable)")
     parser.add_argument("--peers", action="store_true",
@@ -211,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write every benchmark's JSON here")
     parser.add_argument("--json", action="store_true", help="print the collected JSON instead of tables")
     args = parser.parse_args(argv)
-    default = ("engine", "e2e", "quota", "sandbox", "kpis", *(("peers",) if args.peers else ()))
+    default = ("engine", "e2e", "quota", "sandbox", "kpis", "console", "preview",
+               *(("peers",) if args.peers else ()))
     only = set(args.only or default)
     started = time.perf_counter()
     results: dict[str, Any] = {"machine": machine_facts(), "command": "python benchmarks/run_all.py "
@@ -234,6 +259,12 @@ def main(argv: list[str] | None = None) -> int:
         results["kpis"] = [child_json("bench_kpis.py", "--people", str(args.kpis_people))]
         if args.full:
             results["kpis"].append(child_json("bench_kpis.py", "--people", str(args.full_people)))
+    if "console" in only:
+        results["console"] = [child_json("bench_console.py", "--people", str(args.console_people))]
+        if args.full:
+            results["console"].append(child_json("bench_console.py", "--people", str(args.full_people)))
+    if "preview" in only:
+        results["preview"] = child_json("bench_preview.py", "--people", str(args.preview_people))
     if "peers" in only:
         results["peers"] = child_json("peers.py", "--people", str(args.peers_people))
     results["total_seconds"] = round(time.perf_counter() - started, 1)
@@ -253,6 +284,10 @@ def main(argv: list[str] | None = None) -> int:
         rows += sandbox_rows(r)
     for r in results.get("kpis", []):
         rows += kpis_rows(r)
+    for r in results.get("console", []):
+        rows += console_rows(r)
+    if "preview" in results:
+        rows += preview_rows(results["preview"])
     if "peers" in results:
         rows += peers_rows(results["peers"])
     print()

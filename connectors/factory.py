@@ -7,7 +7,7 @@ SFA or MA platform is one more connector module and one more choice in this file
 
 from __future__ import annotations
 
-from connectors.base import CallCounter, MarketingSystem, SalesSystem
+from connectors.base import BatchSizes, CallCounter, MarketingSystem, SalesSystem
 from connectors.hubspot.connector import HubSpotConnector
 from connectors.hubspot.settings import HubSpotSettings
 from connectors.retry import RetryPolicy
@@ -23,3 +23,12 @@ def build_connectors(salesforce_settings: SalesforceSettings, hubspot_settings: 
     sales = SalesforceConnector(salesforce_settings, counter=counter, policy=policy)
     marketing = HubSpotConnector(hubspot_settings, counter=counter, policy=policy)
     return sales, marketing
+
+
+def write_sizes(salesforce_settings: SalesforceSettings,
+                hubspot_settings: HubSpotSettings) -> dict[str, BatchSizes]:
+    """Records per write call of each system, as the connectors `build_connectors` makes send them,
+    without building them (no credentials needed: for estimates made offline). The SFA's sizes do not
+    depend on its settings."""
+    return {SalesforceConnector.system: SalesforceConnector.write_sizes,
+            HubSpotConnector.system: HubSpotConnector.sizes_for(hubspot_settings)}

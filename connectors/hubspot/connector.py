@@ -72,12 +72,17 @@ class HubSpotConnector:
                                          list_members=hubspot_write.MEMBERSHIP_CHUNK,
                                          tasks=hubspot_write.BATCH_UPDATE_SIZE)
 
+    @classmethod
+    def sizes_for(cls, settings: HubSpotSettings) -> BatchSizes:
+        """The `write_sizes` an instance built from `settings` has (no client needed)."""
+        return replace(cls.write_sizes, list_members=settings.membership_chunk)
+
     def __init__(self, settings: HubSpotSettings, *, counter: CallCounter, policy: RetryPolicy,
                  client: hubspot.Client | None = None, clock: Clock = time.monotonic,
                  sleep: Sleep = time.sleep) -> None:
         self.settings = settings
         self.lookback = timedelta(minutes=settings.lookback_minutes)
-        self.write_sizes = replace(HubSpotConnector.write_sizes, list_members=settings.membership_chunk)
+        self.write_sizes = self.sizes_for(settings)
         self.policy = policy
         self._sleep = sleep
         self.pacing = HubSpotPacing.from_config(settings, clock=clock, sleep=sleep)

@@ -6,7 +6,8 @@ runs `setup` and a first sync there (it records where everyone starts), then liv
 back) with one sync at the end of each month (the emulators' clocks and `--now` at that instant), then
 backfills the history from before the first sync (HubSpot's lifecycle-stage dates, lost deals). It
 prints the report with the stage KPIs over time, a short second-pipeline summary and three explained
-people, then runs a last sync to show that nothing is rewritten.
+people, then runs a last sync to show that nothing is rewritten. With `--console`, it ends with the admin
+console serving the demo's state store on 127.0.0.1 (a single-use sign-in URL printed; Ctrl-C stops it).
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from rich.rule import Rule
 from sync import logs
 from sync.cli import extras
 from sync.cli.backfill import render as render_backfill
+from sync.cli.console import run_console
 from sync.cli.sync import execute, print_result
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_OK, EXIT_RECORD_FAILURES
 from sync.run.backfill import backfill
-from sync.run.context import open_context
+from sync.run.context import open_context, write_sizes
 from sync.run.runner import RunOptions, RunResult
 from sync.run.setup import run_setup
 from sync.settings import Settings, load_settings
@@ -37,6 +39,7 @@ from sync.views.explain import explain_person
 from sync.views.explain_render import render_explanation
 from sync.views.kpis import StageKpis, stage_kpis
 from sync.views.kpis_render import render_kpis
+from sync.views.local_state import open_local_state
 from sync.views.report import build_report
 from sync.views.report_render import amount, render_report
 
@@ -115,6 +118,19 @@ def pipeline_summary(k: StageKpis) -> str:
             f"{total('lost_again'):.0f} lost again")
 
 
+def stay(out: Console, settings_path: Path, console_port: int | None, keep_running: bool) -> None:
+    """The demo's end: the console on its data (`--console`: until Ctrl-C), or the sandbox left up
+    (`--keep-running`), or nothing."""
+    if console_port is not None:
+        out.print(Rule("7. admin console on the demo data"))
+        with open_local_state(settings_path) as local:
+            run_console(local.store, local.mapping, "127.0.0.1", console_port, token=True,
+                        mapping_path=local.settings.sync.mapping_file, sizes=write_sizes(local.settings))
+    elif keep_running:
+        out.print(f"sandbox still running; leadsync sync --config {settings_path}  (Ctrl-C to stop)")
+        threading.Event().wait()
+
+
 def demo_command(
     people: Annotated[int, typer.Option("--people", min=1, help="Size of the demo book.")] = DEFAULT_PEOPLE,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the demo data.")] = 1,
@@ -122,10 +138,17 @@ def demo_command(
                                                  "here (default: a temporary folder).")] = None,
     keep_running: Annotated[bool, typer.Option("--keep-running", help="Leave the sandbox up afterwards "
                                                "(Ctrl-C stops it) to try the other commands.")] = False,
+    console: Annotated[bool, typer.Option("--console", help="End with the admin console on the demo data "
+                                          "(127.0.0.1; prints a one-time sign-in URL; Ctrl-C stops it).")
+                       ] = False,
+    console_port: Annotated[int, typer.Option("--console-port", min=1, max=65535,
+                                              help="Port of the console (with --console).")] = 8765,
 ) -> None:
     """Start the sandbox with demo data, set it up, sync month by month over 18 months, report, explain
     three people, sync again."""
     launcher = extras.sandbox_launcher()  # the emulators load only when the demo runs
+    if console:
+        extras.console_modules()  # a missing console extra stops the demo before it starts, not after
     Sandbox, timeline_of = launcher.Sandbox, launcher.demo_timeline
 
     out = Console()
@@ -197,9 +220,7 @@ def demo_command(
         out.print(f"write calls: first run {writes_in(first)}, second run {writes_in(second)}")
         out.print(f"\nTry more: leadsync runs --config {settings_path}   "
                   f"leadsync report --config {settings_path}")
-        if keep_running:
-            out.print(f"sandbox still running; leadsync sync --config {settings_path}  (Ctrl-C to stop)")
-            threading.Event().wait()
+        stay(out, settings_path, console_port if console else None, keep_running)
         failed = failed_runs > 0 or writes_in(second) != 0
         raise typer.Exit(EXIT_RECORD_FAILURES if failed else EXIT_OK)
     except KeyboardInterrupt:

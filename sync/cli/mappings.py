@@ -3,6 +3,7 @@
     leadsync mappings validate [FILE]
     leadsync mappings explain --person FILE.json [--mapping FILE] [--now ISO] [--json]
     leadsync mappings explain EMAIL [--config FILE] [--now ISO] [--json]   (sync.views.explain, synced data)
+    leadsync mappings preview FILE [--config FILE] [--sample N] [--now ISO] [--json]   (sync.views.impact)
 
 Exit codes: 0 ok; 2 bad configuration or input, with every error printed as `file:line key: message`.
 This module does the file I/O and the clock; `mappings` stays pure.
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import Progress
 
 from mappings import Mapping, MappingError
 from mappings.engine import assign
@@ -24,9 +27,13 @@ from sync.cli.explain import explain_email_command
 from sync.cli.sync import load
 from sync.exit_codes import EXIT_BAD_CONFIG
 from sync.inputs import InputProblem, load_mapping_file, parse_now, read_text
-from sync.run.context import open_context
+from sync.run.context import open_context, write_sizes
 from sync.run.setup import run_setup
 from sync.views.assignment import assignment_json, render_text
+from sync.views.impact import preview
+from sync.views.impact_render import render_impact
+from sync.views.local_state import LocalStateError, open_local_state, output_console
+from sync.views.terminal import visible
 
 app = typer.Typer(
     help="Check the mapping file and see how it scores, stages and groups people.",
@@ -184,3 +191,64 @@ def explain_command(
         if i:
             typer.echo("")
         typer.echo(render_text(a, mapping, at))
+
+
+@app.command("preview")
+def preview_command(
+    file: Annotated[
+        Path,
+        typer.Argument(help="The draft mapping file, compared with the current one (the settings' "
+                       "mapping_file).", show_default=False, metavar="FILE"),
+    ],
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", show_default=False,
+                     help="Settings file (default: $LEADSYNC_CONFIG, else ./settings.toml)."),
+    ] = None,
+    sample: Annotated[int, typer.Option("--sample", min=0, help="People shown with before → after.")] = 20,
+    now: Annotated[
+        str | None,
+        typer.Option("--now", help="Evaluate at this ISO date/time (default: now, UTC).", show_default=False),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """What saving FILE would do to everyone in the state store: stage, rank, group and list changes, call
+    tasks, writes and API calls (from the stored snapshots; no API call)."""
+    raise typer.Exit(_preview(file, config, sample, now, as_json))
+
+
+def _preview(file: Path, config: Path | None, sample: int, now: str | None, as_json: bool) -> int:
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        draft = load_mapping_file(file)
+    except InputProblem as exc:
+        raise _fail([str(exc), "1 error"]) from None
+    except MappingError as exc:
+        count = len(exc.errors)
+        raise _fail([str(e) for e in exc.errors] + [f"{count} error{'s' if count != 1 else ''}"]) from None
+    try:
+        at = parse_now(now)
+        with open_local_state(config) as local:
+            sizes = write_sizes(local.settings)
+            with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+                task = bar.add_task("impact preview", total=None)
+
+                def advance(phase: str, done: int, total: int | None) -> None:
+                    bar.update(task, description=phase, completed=done, total=total)
+
+                impact = preview(local.store, local.mapping, draft, now=at, progress=advance, sample=sample,
+                                 sizes=sizes)
+            current = local.mapping
+    except (LocalStateError, ValueError) as exc:
+        err.print(visible(exc), markup=False)
+        return EXIT_BAD_CONFIG
+    if as_json:
+        payload = {"current": {"file": current.filename, "version": current.version},
+                   "draft": {"file": draft.filename, "version": draft.version}, "now": at.isoformat(),
+                   **impact.to_dict()}
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return 0
+    render_impact(impact, output_console(),
+                  title=f"{current.filename} (version {current.version}) → {draft.filename} "
+                        f"(version {draft.version}) at {at:%Y-%m-%d %H:%M} UTC")
+    return 0

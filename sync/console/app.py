@@ -11,6 +11,8 @@ hold up the others.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from collections.abc import Mapping as MappingABC
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +28,16 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from connectors.base import BatchSizes
 from mappings import Mapping
 from mappings.printable import visible
-from sync.console import auth, i18n, losses, pages, people
+from sync.console import auth, i18n, losses, pages, people, preview
 from sync.console.editor import MappingEditor
 from sync.console.jobs import JobBoard
+from sync.console.report_cache import ReportCache, computing_page
 from sync.state.console_users import ROLES, ConsoleUser
 from sync.state.store import StateStore
+from sync.views.loss_trend import loss_trend
 
 SESSION_COOKIE = "leadsync_session"
 HEADERS = {
@@ -59,15 +64,21 @@ def _templates() -> Jinja2Templates:
 class Console:
     """The routes over one store and mapping (those of `open_local_state`)."""
 
-    def __init__(self, store: StateStore, mapping: Mapping) -> None:
+    def __init__(self, store: StateStore, mapping: Mapping,
+                 sign_in_token: auth.SignInToken | None = None) -> None:
         self.store = store
         self.mapping = mapping
+        self.sign_in_token = sign_in_token  # `leadsync console --token`: single use, a hash in memory
         self.templates = _templates()
         self.jobs = JobBoard()  # previews and runs started from a page
+        self.reports = ReportCache(store, lambda m: pages.overview(store, m))  # overview + loss analysis
+        self.trends = ReportCache(store, lambda m: loss_trend(store, m))  # the loss analysis's trend
 
     # ------------------------------------------------------------------ helpers
 
     def user(self, request: Request) -> ConsoleUser | None:
+        if request.session.get(auth.SESSION_TOKEN):
+            return ConsoleUser(auth.TOKEN_USER, "admin", "")
         name = request.session.get(auth.SESSION_USER)
         return self.store.console_user(name) if name else None
 
@@ -97,6 +108,8 @@ class Console:
 
     async def login(self, request: Request) -> Response:
         if request.method == "GET":
+            if "token" in request.query_params:
+                return self.token_login(request, request.query_params["token"])
             return self.render(request, "login.html")
         form = await self.checked_form(request)
         if form is None:
@@ -111,10 +124,22 @@ class Console:
         auth.csrf_token(request.session)
         return RedirectResponse("/", status_code=303)
 
+    def token_login(self, request: Request, sent: str) -> Response:
+        """`/login?token=...`: the printed sign-in token, once, gives an admin session."""
+        if self.sign_in_token is None or not self.sign_in_token.redeem(sent):
+            self.store.audit(None, "sign-in-token-refused")
+            return self.render(request, "login.html", status=401, token_refused=True)
+        request.session.clear()
+        request.session[auth.SESSION_TOKEN] = True
+        auth.csrf_token(request.session)
+        self.store.audit(auth.TOKEN_USER, "sign-in-token")
+        return RedirectResponse("/", status_code=303)  # the token leaves the address bar at once
+
     async def logout(self, request: Request) -> Response:
         if await self.checked_form(request) is None:
             return self.forbidden(request)
-        name = request.session.get(auth.SESSION_USER)
+        me = self.user(request)
+        name = me.name if me else None
         request.session.clear()
         if name:
             self.store.audit(name, "sign-out")
@@ -133,8 +158,13 @@ class Console:
         return response
 
     async def index(self, request: Request) -> Response:
-        view = await run_in_threadpool(pages.overview, self.store, self.mapping)
-        return self.render(request, "overview.html", o=view, r=view.report, api_calls=pages.api_calls)
+        cache = await run_in_threadpool(self.reports.get, self.mapping)  # computed once per run
+        if cache.computed is None:
+            return computing_page(self, request, "overview", cache)
+        runs = await run_in_threadpool(self.store.list_runs, pages.RUNS_SHOWN)  # the last runs: live
+        view = replace(cache.computed.value, runs=runs)
+        return self.render(request, "overview.html", o=view, r=view.report, api_calls=pages.api_calls,
+                           cache=cache)
 
     async def people(self, request: Request) -> Response:
         query = request.query_params.get("q", "")
@@ -188,8 +218,10 @@ def _guard(console: Console, handler: Handler) -> Handler:
 
 
 def create_app(store: StateStore, mapping: Mapping, *, session_key: str | None = None,
-               https_only: bool = False, mapping_path: Path | None = None) -> Starlette:
-    console = Console(store, mapping)
+               https_only: bool = False, mapping_path: Path | None = None,
+               sign_in_token: auth.SignInToken | None = None,
+               write_sizes: MappingABC[str, BatchSizes] | None = None) -> Starlette:
+    console = Console(store, mapping, sign_in_token)
     console.editor = MappingEditor(console, mapping_path)  # None: nothing to edit (read-only)
     static = Path(__file__).parent / "static"
     routes = [
@@ -202,6 +234,7 @@ def create_app(store: StateStore, mapping: Mapping, *, session_key: str | None =
         Route("/person", _guard(console, console.person)),
         Route("/users", _guard(console, console.users), methods=["GET", "POST"]),
         *(Route(p, _guard(console, h), methods=m) for p, h, m in console.editor.routes()),
+        *preview.routes(console, _guard, write_sizes),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
     middleware = [Middleware(SessionMiddleware, secret_key=session_key or auth.new_session_key(),

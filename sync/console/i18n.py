@@ -219,6 +219,66 @@ WORDS: dict[str, tuple[str, str]] = {
     "ed_whole": ("The whole file", "ファイル全体"),
     "ed_back": ("Back to the editor", "エディターに戻る"),
     "ed_no_versions": ("No version recorded yet.", "記録されたバージョンはまだありません。"),
+    # --- perf: sign-in token, report cache
+    "as_of_run": ("As of run", "集計対象: 実行"),
+    "as_of_no_run": ("Before the first run", "初回の実行前"),
+    "computed_at": ("computed", "集計"),
+    "report_updating": ("a newer run finished: the figures are being updated (reload in a moment).",
+                        "新しい実行が完了しました。数値を更新中です（しばらくして再読み込みしてください）。"),
+    "report_computing": ("The report over everyone in the store is being computed; this page reloads by "
+                         "itself when it is ready.",
+                         "ストア全体のレポートを集計中です。完了するとこのページは自動で再読み込みされます。"),
+    "report_failed": ("The report could not be computed (it is tried again on the next visit):",
+                      "レポートを集計できませんでした（次回の表示時に再試行します）:"),
+    "token_refused": ("This sign-in link is wrong or was already used: sign in with a password, or start "
+                      "the console again with --token for a new link.",
+                      "このサインインリンクは無効か、すでに使用されています。パスワードでサインインするか、"
+                      "--token を付けてコンソールを再起動して新しいリンクを取得してください。"),
+    # --- impact preview (mapping change)
+    "preview_title": ("Impact preview of the mapping change", "マッピング変更の影響プレビュー"),
+    "preview_running": ("Deciding everyone under the current and the draft mapping, from the stored data "
+                        "(no API call)…",
+                        "保存済みデータから全員を現行マッピングと下書きで判定しています（API呼び出しなし）…"),
+    "preview_gone": ("No such preview (it may have expired): run it again from the mapping editor.",
+                     "このプレビューは見つかりません（期限切れの可能性があります）。マッピング編集から再実行してください。"),
+    "preview_failed": ("The preview failed:", "プレビューに失敗しました:"),
+    "preview_busy": ("A preview is already running.", "プレビューは実行中です。"),
+    "preview_follow": ("Follow it", "進行状況を見る"),
+    "preview_invalid": ("The draft mapping has errors (the same as `leadsync mappings validate`):",
+                        "下書きのマッピングにエラーがあります（`leadsync mappings validate` と同じ内容）:"),
+    "preview_draft": ("Draft mapping (TOML)", "下書きのマッピング（TOML）"),
+    "preview_run": ("Preview the impact", "影響をプレビュー"),
+    "preview_versions": ("Mapping version (current → draft)", "マッピングのバージョン（現行 → 下書き）"),
+    "preview_changed": ("People who would change", "変化する人数"),
+    "preview_score": ("People whose score changes", "スコアが変わる人数"),
+    "preview_tasks": ("Call tasks to create", "作成されるコールタスク"),
+    "preview_task": ("call task", "コールタスク"),
+    "preview_stage": ("Stage changes (選別)", "ステージの変化（選別）"),
+    "preview_rank": ("Rank changes (育成)", "ランクの変化（育成）"),
+    "preview_group": ("Recycle group changes (再育成)", "リサイクルグループの変化（再育成）"),
+    "preview_lists": ("Nurture list changes", "育成リストの変化"),
+    "preview_added": ("Added", "追加"),
+    "preview_removed": ("Removed", "削除"),
+    "preview_records": ("Records to update", "更新するレコード"),
+    "preview_writes": ("Writes and API calls per system (estimate)",
+                       "システム別の書き込みとAPI呼び出し（見積もり）"),
+    "preview_writes_note": ("An upper bound: fields a keep_manual or if_blank policy would leave are "
+                            "counted; saving bumps the version, so a mapped explanation is rewritten on "
+                            "every record.",
+                            "上限の見積もりです（keep_manual・if_blank で書き込まれない項目も数えます）。"
+                            "保存でバージョンが上がるため、説明項目は全レコードで書き換わります。"),
+    "preview_sample": ("Sample of people who would change", "変化する人のサンプル"),
+    "preview_before": ("Before", "変更前"),
+    "preview_after": ("After", "変更後"),
+    "preview_none": ("None.", "なし。"),
+    "preview_dim_stage": ("stage", "ステージ"),
+    "preview_dim_rank": ("rank", "ランク"),
+    "preview_dim_group": ("recycle group", "リサイクルグループ"),
+    "preview_dim_list": ("nurture list", "育成リスト"),
+    "preview_dim_score": ("score", "スコア"),
+    "preview_dim_task": ("call task", "コールタスク"),
+    "preview_people": ("people", "人"),
+    "preview_was": ("before:", "変更前:"),
 }
 
 

@@ -6,7 +6,6 @@ trend from `sync.views.loss_trend` and the cell's deals from `sync.views.loss_dr
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
@@ -16,10 +15,9 @@ from starlette.routing import Route
 
 from mappings import Mapping
 from sync.console import pages
+from sync.console.report_cache import ReportCache, computing_page
 from sync.state.store import StateStore
 from sync.views.loss_drill import CellPage, cell_deals
-from sync.views.loss_trend import LossTrend, loss_trend
-from sync.views.report import Report, build_report
 
 Handler = Callable[[Request], Any]
 
@@ -27,28 +25,24 @@ Handler = Callable[[Request], Any]
 class Console(Protocol):
     store: StateStore
     mapping: Mapping
+    reports: ReportCache  # the overview (with the report), once per finished run
+    trends: ReportCache  # the trend by quarter, likewise
 
     def render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response: ...
-
-
-@dataclass(frozen=True)
-class LossesView:
-    report: Report
-    rows: list[tuple[str, list[pages.HeatCell]]]
-    trend: LossTrend
-
-
-def losses_view(store: StateStore, mapping: Mapping) -> LossesView:
-    report = build_report(store, mapping)
-    return LossesView(report, pages.heat_map(report), loss_trend(store, mapping))
 
 
 def routes(console: Console, guard: Callable[[Handler], Handler]) -> list[Route]:
     """`/losses` and `/losses/cell`, each behind the console's sign-in check (`guard`)."""
 
     async def losses(request: Request) -> Response:
-        view = await run_in_threadpool(losses_view, console.store, console.mapping)
-        return console.render(request, "losses.html", r=view.report, rows=view.rows, trend=view.trend)
+        cache = await run_in_threadpool(console.reports.get, console.mapping)
+        trend = await run_in_threadpool(console.trends.get, console.mapping)
+        for view in (cache, trend):
+            if view.computed is None:
+                return computing_page(console, request, "loss_analysis", view)
+        report = cache.computed.value.report
+        return console.render(request, "losses.html", r=report, rows=pages.heat_map(report),
+                              trend=trend.computed.value, cache=cache)
 
     async def cell(request: Request) -> Response:
         params = request.query_params

@@ -6,8 +6,9 @@ import logging
 from dataclasses import dataclass
 from functools import partial
 
-from connectors.base import CallCounter, MarketingSystem, SalesSystem
+from connectors.base import BatchSizes, CallCounter, MarketingSystem, SalesSystem
 from connectors.factory import build_connectors
+from connectors.factory import write_sizes as connector_write_sizes
 from connectors.retry import RetryPolicy
 from mappings import Mapping
 from sync.inputs import load_mapping_file
@@ -54,3 +55,9 @@ def keep_list_ids(store: StateStore, marketing: MarketingSystem) -> None:
     finds, creates or finds gone (called again when the store forgets them: a rebind)."""
     system = marketing.system
     marketing.remember_list_ids(store.list_ids(system), partial(store.set_list_id, system))
+
+
+def write_sizes(settings: Settings) -> dict[str, BatchSizes]:
+    """Records per write call of each system, as its connector sends them (what a run's writer and its
+    estimates use), from the settings alone: no connector is built, no credential is needed."""
+    return connector_write_sizes(settings.salesforce, settings.hubspot)

@@ -3,6 +3,7 @@ same rules and the same people as resolving everyone at once (`sync.run.identity
 memory bounded by one range of people and their deals, whatever the number of people.
 
     for part in iter_people(store, optout_property=..., size=2_000): part.people, part.duplicates
+    people_in_range(store, lo, hi, optout_property=...)   one range of store.person_key_ranges(size)
     quarantined(store, optout_property=...)     the records with no usable email
     find_person(store, key, optout_property=...)
 """
@@ -38,8 +39,13 @@ def iter_people(store: PeopleSource, *, optout_property: str,
     """Every person, a range of keys at a time, in key order (each `Resolution` has the people and
     duplicate groups of its range; quarantined records come from `quarantined`)."""
     for lo, hi in store.person_key_ranges(size):
-        res = _resolve(store.people_records(lo, hi), optout_property, (lo, hi))
-        yield Resolution(res.people, (), res.duplicates, ())
+        yield people_in_range(store, lo, hi, optout_property=optout_property)
+
+
+def people_in_range(store: PeopleSource, lo: str, hi: str, *, optout_property: str) -> Resolution:
+    """The people of one range of `person_key_ranges` (what `iter_people` yields for it)."""
+    res = _resolve(store.people_records(lo, hi), optout_property, (lo, hi))
+    return Resolution(res.people, (), res.duplicates, ())
 
 
 def quarantined(store: PeopleSource, *, optout_property: str,

@@ -141,16 +141,21 @@ class Ledger:
                         record_ids: Iterable[str] | None = None) -> list[Membership]:
         """Memberships leadsync manages in one system, optionally narrowed to a list or to records."""
         m = s.list_memberships.c
-        stmt = sa.select(s.list_memberships).where(m.system == system).order_by(m.list_name, m.record_id)
+        stmt = sa.select(s.list_memberships).where(m.system == system)
         if list_name is not None:
             stmt = stmt.where(m.list_name == list_name)
-        parts: Iterable[list[str] | None] = [None] if record_ids is None else chunks(record_ids, IN_CHUNK)
+        if record_ids is None:
+            with self.engine.connect() as conn:
+                return [Membership(r.system, r.list_name, r.record_id, r.added_at, r.run_id)
+                        for r in conn.execute(stmt.order_by(m.list_name, m.record_id))]
+        # by record: no ORDER BY in SQL (SQLite would then walk the primary key, every row of the system,
+        # instead of seeking ix_list_memberships_record); the few rows are sorted here
         out: list[Membership] = []
         with self.engine.connect() as conn:
-            for part in parts:
-                q = stmt if part is None else stmt.where(m.record_id.in_(part))
+            for part in chunks(record_ids, IN_CHUNK):
                 out.extend(Membership(r.system, r.list_name, r.record_id, r.added_at, r.run_id)
-                           for r in conn.execute(q))
+                           for r in conn.execute(stmt.where(m.record_id.in_(part))))
+        out.sort(key=lambda x: (x.list_name, x.record_id))
         return out
 
     def record_list_changes(self, system: str, changes: Sequence[ListChange], *, run_id: int | None,

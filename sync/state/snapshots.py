@@ -146,7 +146,6 @@ class Snapshots:
         and those merged into another are left out unless asked for."""
         c = s.contacts.c
         stmt = sa.select(c.contact_id, c.email, c.properties, c.modified_at, c.archived)
-        stmt = stmt.order_by(c.contact_id)
         if key_range is not None:  # only HubSpot contacts have a person key: found by its index alone
             if system != "hubspot":
                 raise ValueError("person keys are kept for HubSpot contacts only")
@@ -159,15 +158,18 @@ class Snapshots:
             stmt = stmt.where(c.merged_into.is_(None))
         if unkeyed:
             stmt = stmt.where(c.person_key.is_(None))
-        if emails is not None:
+        if emails is not None:  # sorted here, not in SQL: SQLite would walk the primary key (every contact
+            #                     of the system, in id order) instead of seeking ix_contacts_email_norm
             rows: Iterable[sa.Row[Any]] = (
                 r for part in chunks(emails, IN_CHUNK)
-                for r in stream_rows(self.engine, stmt.where(c.email_norm.in_(part))))
+                for r in sorted(stream_rows(self.engine, stmt.where(c.email_norm.in_(part))),
+                                key=lambda r: r.contact_id))
         elif ids is not None:
+            by_id = stmt.order_by(c.contact_id)
             rows = (r for part in chunks(ids, IN_CHUNK)
-                    for r in stream_rows(self.engine, stmt.where(c.contact_id.in_(part))))
+                    for r in stream_rows(self.engine, by_id.where(c.contact_id.in_(part))))
         else:
-            rows = stream_rows(self.engine, stmt)
+            rows = stream_rows(self.engine, stmt.order_by(c.contact_id))
         for r in rows:
             yield ContactRef(contact_id=r.contact_id, email=r.email,
                              properties=properties_from_json(r.properties),

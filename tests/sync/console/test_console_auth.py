@@ -7,7 +7,6 @@ from typer.testing import CliRunner
 
 from sync.cli.main import app as cli
 from sync.console import auth
-from tests.sync.views.worlds import SeededWorld
 
 from .conftest import ADMIN_PASSWORD, VIEWER_PASSWORD, Site, csrf_of
 
@@ -133,12 +132,6 @@ def test_a_hash_is_not_the_password_and_a_short_password_is_refused() -> None:
         pass
     else:
         raise AssertionError("a short password was hashed")
-
-
-def test_the_console_does_not_start_without_a_user(seeded_world: SeededWorld) -> None:
-    result = CliRunner().invoke(cli, ["console", "--config", str(seeded_world.settings_path)])
-    assert result.exit_code == 2
-    assert "leadsync console set-password" in result.output
 
 
 def test_the_language_switch_stays_on_the_console(site: Site) -> None:
