@@ -311,3 +311,31 @@ class Versions:
 
     def message(self) -> str:
         return self.d.find_element(By.ID, "versions-message").text
+
+
+class Preview:
+    """/mapping/preview/{job}: a progress bar that reloads itself (no script), then the counts."""
+
+    def __init__(self, console: Console) -> None:
+        self.c = console
+        self.d = console.driver
+
+    def wait(self, timeout: float = 60) -> Preview:
+        """Until the results are there (the running page refreshes itself every second)."""
+        done = "#preview-summary, main p.error"
+        WebDriverWait(self.d, timeout, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, done))
+        return self
+
+    def number(self, name: str) -> str:
+        """changed or tasks."""
+        return self.d.find_element(By.ID, f"preview-{name}").text
+
+    def moves(self, dimension: str) -> list[list[str]]:
+        """[from, to, people] of the stage, rank or group table ([] when it says none)."""
+        found = self.d.find_elements(By.ID, f"preview-{dimension}")
+        return rows(found[0]) if found else []
+
+    def sample(self) -> list[str]:
+        links = self.d.find_elements(By.CSS_SELECTOR, "#preview-sample tbody td:first-child a")
+        return [a.text for a in links]

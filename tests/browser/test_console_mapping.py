@@ -12,7 +12,7 @@ import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from .conftest import ADMIN, ADMIN_PASSWORD, VIEWER, VIEWER_PASSWORD, Site
-from .pages import Console, Mapping, Versions
+from .pages import PHONE, WIDE, Console, Mapping, Preview, Versions
 
 pytestmark = pytest.mark.browser
 
@@ -37,6 +37,25 @@ def test_edit_a_rank_threshold_save_and_roll_back(browser: WebDriver, site: Site
     editor.type("rank.warm", "25")
     assert editor.wait_checked("No errors.") == "No errors."
     assert editor.field("rank.warm").get_attribute("aria-invalid") is None
+    # the impact preview of the draft, before saving: everyone scores 10 for the company size (500 >=
+    # 100) plus their faded engagement; a (a click 5 days ago: 20 -> 19) and c (two opens 10 days ago:
+    # 20 -> 19) score 29, warm from 25 on; d's opens are 90 days old (20 -> 10: 20), the rest 10.
+    editor.preview()
+    preview = Preview(console).wait()
+    assert console.path().startswith("/mapping/preview/")
+    assert preview.number("changed") == "2" and preview.number("tasks") == "0"
+    assert preview.moves("rank") == [["cold", "warm", "2"]]
+    assert preview.moves("stage") == [] and preview.moves("group") == []  # the groups go by phase
+    assert sorted(preview.sample()) == ["a@example.com", "c@example.com"]
+    assert site.mapping_file.read_text() == original  # nothing saved by a preview
+    for width, height in (PHONE, WIDE):  # its tables scroll inside their wrappers, not the page
+        console.viewport(width, height)
+        scroll, inner = console.widths()
+        assert inner == width and scroll <= inner, (width, scroll)
+    # back in the editor, the same edit, saved
+    console.open("/mapping")
+    editor.type("rank.warm", "25")
+    assert editor.wait_checked("No errors.") == "No errors."
     editor.save()
     assert console.path() == "/mapping?saved=1"
     assert editor.message().startswith("Saved as a new version")

@@ -10,7 +10,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from .conftest import ADMIN, ADMIN_PASSWORD, VIEWER, VIEWER_PASSWORD, Site
-from .pages import PHONE, WIDE, Console, LossCell, Losses, Overview, People, Person, follow
+from .pages import PHONE, WIDE, Console, LossCell, Losses, Mapping, Overview, People, Person, Preview, follow
 from .world import BREAKER, SCRIPT
 
 pytestmark = pytest.mark.browser
@@ -166,6 +166,13 @@ def test_screenshots_of_every_page_in_both_languages(browser: WebDriver, site: S
             shot = console.screenshot(name)
             assert shot and shot.stat().st_size > 10_000, name
         console.open("/").screenshot("overview-phone", width=PHONE[0])
+        editor = Mapping(console.open("/mapping"))  # the preview of a draft (nothing is saved)
+        editor.type("rank.warm", "25")
+        editor.wait_checked(editor.c.driver.find_element(By.CSS_SELECTOR, ".editor").get_attribute(
+            "data-msg-valid"))
+        editor.preview()
+        Preview(console).wait()
+        console.screenshot("preview")
     console.sign_out()
     console.switch_language("ja")
     console.screenshot("login")
