@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from sync.cli.console_run import run_starter
 from sync.cli.extras import console_modules
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_OK
 from sync.views.local_state import LocalStateError, open_local_state
@@ -75,7 +76,8 @@ def serve_command(host: str, port: int, config: Path | None, allow_remote: bool)
                 err.print("no console user yet: run `leadsync console set-password` first", markup=False)
                 return EXIT_BAD_CONFIG
             err.print(visible(f"leadsync console on http://{host}:{port}/ (Ctrl+C to stop)"), markup=False)
-            uvicorn.run(web.create_app(local.store, local.mapping), host=host, port=port, log_level="warning")
+            uvicorn.run(web.create_app(local.store, local.mapping, start_run=run_starter(config)), host=host,
+                        port=port, log_level="warning")
     except LocalStateError as exc:
         err.print(visible(exc), markup=False)
         return EXIT_BAD_CONFIG

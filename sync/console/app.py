@@ -28,8 +28,8 @@ from starlette.templating import Jinja2Templates
 
 from mappings import Mapping
 from mappings.printable import visible
-from sync.console import auth, i18n, pages, people
-from sync.console.jobs import JobBoard
+from sync.console import auth, i18n, pages, people, runs_pages
+from sync.console.jobs import Job, JobBoard
 from sync.state.console_users import ROLES, ConsoleUser
 from sync.state.store import StateStore
 from sync.views.report import build_report
@@ -192,7 +192,7 @@ def _guard(console: Console, handler: Handler) -> Handler:
 
 
 def create_app(store: StateStore, mapping: Mapping, *, session_key: str | None = None,
-               https_only: bool = False) -> Starlette:
+               https_only: bool = False, start_run: Callable[[Job], Any] | None = None) -> Starlette:
     console = Console(store, mapping)
     static = Path(__file__).parent / "static"
     routes = [
@@ -204,6 +204,7 @@ def create_app(store: StateStore, mapping: Mapping, *, session_key: str | None =
         Route("/people", _guard(console, console.people)),
         Route("/person", _guard(console, console.person)),
         Route("/users", _guard(console, console.users), methods=["GET", "POST"]),
+        *runs_pages.routes(console, start_run, lambda handler: _guard(console, handler)),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
     middleware = [Middleware(SessionMiddleware, secret_key=session_key or auth.new_session_key(),
