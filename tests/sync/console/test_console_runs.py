@@ -13,8 +13,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import uvicorn
 from starlette.testclient import TestClient
 
+from sync.cli.console import serve_command
 from sync.cli.console_run import run_starter
 from sync.console.app import create_app
 from sync.console.jobs import Job
@@ -233,23 +235,55 @@ def one_person(site: Site) -> Iterator[Site]:
     yield site
 
 
-def test_retry_now_starts_a_real_run_that_appears_in_the_history(one_person: Site) -> None:
+def test_retry_now_from_leadsync_console_starts_a_real_run_that_appears_in_the_history(
+        one_person: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app `leadsync console` serves (its uvicorn.run replaced by this test's requests) starts a
+    real sync run from the settings file it was opened with."""
     site = one_person
     assert site.local.store.list_runs() == []
-    admin = signed_in(site, "ops", ADMIN_PASSWORD, start_run=run_starter(site.world.settings_path))
-    response = admin.post("/runs/retry", data={"csrf": csrf_of(admin.get("/runs").text)})
-    assert response.status_code == 303
-    done = _wait_finished(admin, response.headers["location"])
+    served: dict[str, Any] = {}
+
+    def serve(app: Any, **options: Any) -> None:  # what the browser would do while the console runs
+        client = TestClient(app, follow_redirects=False)
+        token = csrf_of(client.get("/login").text)
+        client.post("/login", data={"user": "ops", "password": ADMIN_PASSWORD, "csrf": token})
+        response = client.post("/runs/retry", data={"csrf": csrf_of(client.get("/runs").text)})
+        assert response.status_code == 303
+        served["done"] = _wait_finished(client, response.headers["location"])
+        served["history"] = client.get("/runs").text
+        served["job"] = response.headers["location"].rsplit("/", 1)[1]
+
+    monkeypatch.setattr(uvicorn, "run", serve)
+    assert serve_command("127.0.0.1", 8765, site.world.settings_path, False) == 0
     (run,) = site.local.store.list_runs()
     assert (run.kind, run.status, run.counts["people"]) == ("sync", "ok", 1)
-    assert re.search(r'id="job-status">ok<', done) and f'href="/runs/{run.id}"' in done
-    history = admin.get("/runs").text
-    assert _run_ids(history) == [run.id]
-    row = re.search(rf'<tr data-run="{run.id}">(.*?)</tr>', history, re.S)
+    assert re.search(r'id="job-status">ok<', served["done"]) and f'href="/runs/{run.id}"' in served["done"]
+    assert _run_ids(served["history"]) == [run.id]
+    row = re.search(rf'<tr data-run="{run.id}">(.*?)</tr>', served["history"], re.S)
     assert row and re.search(r"hubspot [1-9]", row.group(1)) and re.search(r"salesforce [1-9]", row.group(1))
-    job_id = response.headers["location"].rsplit("/", 1)[1]
-    assert site.local.store.audit_log()[0].action == "run-retry"
-    assert site.local.store.audit_log()[0].detail == f"job {job_id}"
+    entry = site.local.store.audit_log()[0]
+    assert (entry.user_name, entry.action, entry.detail) == ("ops", "run-retry", f"job {served['job']}")
+
+
+def test_stop_ends_a_real_run_after_its_batch(one_person: Site) -> None:
+    """POST /runs/stop sets the run's own stop event: the run ends `interrupted` (as on Ctrl-C)."""
+    site = one_person
+    asked = threading.Event()
+    real = run_starter(site.world.settings_path)
+
+    def start(job: Job) -> Any:
+        asked.wait(30)  # the run begins once the stop was asked for: it stops at its first chunk
+        return real(job)
+
+    admin = signed_in(site, "ops", ADMIN_PASSWORD, start_run=start)
+    token = csrf_of(admin.get("/runs").text)
+    url = admin.post("/runs/retry", data={"csrf": token}).headers["location"]
+    assert admin.post("/runs/stop", data={"csrf": token}).status_code == 303
+    asked.set()
+    done = _wait_finished(admin, url)
+    (run,) = site.local.store.list_runs()
+    assert run.status == "interrupted" and "stop requested" in (run.error or "")
+    assert re.search(r'id="job-status">interrupted<', done)
 
 
 def test_a_held_run_lock_is_said_in_words(one_person: Site) -> None:
