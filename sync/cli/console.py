@@ -21,6 +21,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from sync.cli.console_run import run_starter
 from sync.cli.extras import console_modules
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_OK
 from sync.run.context import write_sizes
@@ -76,6 +77,7 @@ def serve_command(host: str, port: int, config: Path | None, allow_remote: bool,
             return EXIT_BAD_CONFIG
         err.print(visible(f"warning: serving on {host}:{port} over plain HTTP, reachable from other "
                           f"machines; put a TLS proxy in front of it"), markup=False)
+    console_modules()  # a missing console extra is named before any file is read
     try:
         with open_local_state(config) as local:
             if not local.store.console_users():
@@ -83,7 +85,8 @@ def serve_command(host: str, port: int, config: Path | None, allow_remote: bool,
                           "password later, run `leadsync console set-password`", markup=False)
                 token = True
             run_console(local.store, local.mapping, host, port, token=token,
-                        mapping_path=local.settings.sync.mapping_file, sizes=write_sizes(local.settings))
+                        mapping_path=local.settings.sync.mapping_file, sizes=write_sizes(local.settings),
+                        start_run=run_starter(config))
     except LocalStateError as exc:
         err.print(visible(exc), markup=False)
         return EXIT_BAD_CONFIG
@@ -91,7 +94,7 @@ def serve_command(host: str, port: int, config: Path | None, allow_remote: bool,
 
 
 def run_console(store: Any, mapping: Any, host: str, port: int, *, token: bool,
-                mapping_path: Path | None = None, sizes: Any = None) -> None:
+                mapping_path: Path | None = None, sizes: Any = None, start_run: Any = None) -> None:
     """Serve the console over `store` and `mapping` until Ctrl+C; with `token`, print the sign-in URL
     (on stdout, once; only its hash stays in memory). No access log: the URL carries the token."""
     web, auth, uvicorn = console_modules()
@@ -104,7 +107,7 @@ def run_console(store: Any, mapping: Any, host: str, port: int, *, token: bool,
         print(f"sign in (once) at {auth.token_url(shown, port, secret)}", flush=True)
         del secret
     app = web.create_app(store, mapping, sign_in_token=holder, mapping_path=mapping_path,
-                         write_sizes=sizes)
+                         write_sizes=sizes, start_run=start_run)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 

@@ -27,6 +27,7 @@ from sync import logs
 from sync.cli import extras
 from sync.cli.backfill import render as render_backfill
 from sync.cli.console import run_console
+from sync.cli.console_run import run_starter
 from sync.cli.sync import execute, print_result
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_OK, EXIT_RECORD_FAILURES
 from sync.run.backfill import backfill
@@ -125,7 +126,8 @@ def stay(out: Console, settings_path: Path, console_port: int | None, keep_runni
         out.print(Rule("7. admin console on the demo data"))
         with open_local_state(settings_path) as local:
             run_console(local.store, local.mapping, "127.0.0.1", console_port, token=True,
-                        mapping_path=local.settings.sync.mapping_file, sizes=write_sizes(local.settings))
+                        mapping_path=local.settings.sync.mapping_file, sizes=write_sizes(local.settings),
+                        start_run=run_starter(settings_path))
     elif keep_running:
         out.print(f"sandbox still running; leadsync sync --config {settings_path}  (Ctrl-C to stop)")
         threading.Event().wait()

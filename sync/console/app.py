@@ -31,9 +31,9 @@ from starlette.templating import Jinja2Templates
 from connectors.base import BatchSizes
 from mappings import Mapping
 from mappings.printable import visible
-from sync.console import auth, i18n, losses, pages, people, preview
+from sync.console import auth, i18n, losses, pages, people, preview, runs_pages
 from sync.console.editor import MappingEditor
-from sync.console.jobs import JobBoard
+from sync.console.jobs import Job, JobBoard
 from sync.console.report_cache import ReportCache, computing_page
 from sync.state.console_users import ROLES, ConsoleUser
 from sync.state.store import StateStore
@@ -220,7 +220,8 @@ def _guard(console: Console, handler: Handler) -> Handler:
 def create_app(store: StateStore, mapping: Mapping, *, session_key: str | None = None,
                https_only: bool = False, mapping_path: Path | None = None,
                sign_in_token: auth.SignInToken | None = None,
-               write_sizes: MappingABC[str, BatchSizes] | None = None) -> Starlette:
+               write_sizes: MappingABC[str, BatchSizes] | None = None,
+               start_run: Callable[[Job], Any] | None = None) -> Starlette:
     console = Console(store, mapping, sign_in_token)
     console.editor = MappingEditor(console, mapping_path)  # None: nothing to edit (read-only)
     static = Path(__file__).parent / "static"
@@ -235,6 +236,7 @@ def create_app(store: StateStore, mapping: Mapping, *, session_key: str | None =
         Route("/users", _guard(console, console.users), methods=["GET", "POST"]),
         *(Route(p, _guard(console, h), methods=m) for p, h, m in console.editor.routes()),
         *preview.routes(console, _guard, write_sizes),
+        *runs_pages.routes(console, start_run, lambda handler: _guard(console, handler)),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
     middleware = [Middleware(SessionMiddleware, secret_key=session_key or auth.new_session_key(),

@@ -38,6 +38,7 @@ class Job:
     finished: float | None = None
     result: Any = None
     error: str | None = None  # the message shown when the work raised
+    stop: threading.Event = field(default_factory=threading.Event, repr=False)  # set: asked to stop
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def advance(self, phase: str, done: int, total: int | None = None) -> None:

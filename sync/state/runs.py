@@ -100,11 +100,15 @@ class RunHistory:
             row = conn.execute(sa.select(s.runs).where(s.runs.c.id == run_id)).first()
         return _run(row) if row else None
 
-    def list_runs(self, limit: int = 20, *, kind: str | None = None) -> list[RunRecord]:
-        """Most recent first."""
+    def list_runs(self, limit: int = 20, *, kind: str | None = None,
+                  before: int | None = None) -> list[RunRecord]:
+        """Most recent first; `before`: only runs with a smaller id (the next page of a keyset-paged
+        history: pass the last id of the previous page)."""
         stmt = sa.select(s.runs).order_by(s.runs.c.id.desc()).limit(limit)
         if kind is not None:
             stmt = stmt.where(s.runs.c.kind == kind)
+        if before is not None:
+            stmt = stmt.where(s.runs.c.id < before)
         with self.engine.connect() as conn:
             return [_run(r) for r in conn.execute(stmt)]
 
@@ -208,5 +212,21 @@ class RunHistory:
             stmt = stmt.where(t.attempts < below_attempts)
         if limit is not None:
             stmt = stmt.limit(limit)
+        with self.engine.connect() as conn:
+            return [_failure(r) for r in conn.execute(stmt)]
+
+    def failure_page(self, *, after: int | None = None, run_id: int | None = None,
+                     include_resolved: bool = False, limit: int = 50) -> list[FailureRecord]:
+        """Up to `limit` failures in id order after `after` (keyset paging: pass the last id of the
+        previous page); open ones only unless `include_resolved`; `run_id`: those last hit by that run.
+        One index range per page (migration 11: `ix_failures_open_id`, `ix_failures_run_id`)."""
+        t = s.failures.c
+        stmt = sa.select(s.failures).order_by(t.id).limit(limit)
+        if not include_resolved:
+            stmt = stmt.where(t.resolved == sa.false())
+        if run_id is not None:
+            stmt = stmt.where(t.run_id == run_id)
+        if after is not None:
+            stmt = stmt.where(t.id > after)
         with self.engine.connect() as conn:
             return [_failure(r) for r in conn.execute(stmt)]

@@ -184,6 +184,10 @@ def create_engine(url: str | URL, *, busy_timeout_seconds: float = 30.0, echo: b
             cur.execute(f"PRAGMA busy_timeout = {timeout_ms}")
             cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA synchronous = FULL")
+            # the WAL file shrinks back after each checkpoint instead of keeping its largest size: a big
+            # run's WAL is not held on disk for ever, and a full disk shows at the next write, not only
+            # once the kept file is used up (tests/reliability/test_state_disk_full.py)
+            cur.execute("PRAGMA journal_size_limit = 0")
         finally:
             cur.close()
 

@@ -53,6 +53,7 @@ from mappings.recycle import engagement_since
 from sync.run import people
 from sync.run.backfill import KIND as BACKFILL_KIND
 from sync.run.identity import Person, Resolution, to_person_facts
+from sync.state.records import FailureRecord
 from sync.state.store import StateStore
 from sync.views.loss_labels import UNMAPPED, phase_label, reason_label
 from sync.views.report_sql import StoredCounts, managed_counts, stored_counts
@@ -423,12 +424,18 @@ def _last_counts(store: StateStore) -> dict[str, Any]:
 _FAILURE_CODE = re.compile(r"^[^:]+: ([A-Z][A-Z0-9_]+): ")  # the writer's "<what>: <CODE>: <message>"
 
 
+def failure_code(failure: FailureRecord) -> str:
+    """A failure's error code: the writer's code in its reason ("<what>: <CODE>: <message>"), else its
+    stage (identity failures carry no code)."""
+    match = _FAILURE_CODE.match(failure.reason)
+    return match.group(1) if match else failure.stage
+
+
 def _failure_codes(store: StateStore) -> tuple[tuple[str, str, int], ...]:
     """Open failures counted per (system, error code); failures without a code (identity) by stage."""
     counts: Counter[tuple[str, str]] = Counter()
     for f in store.list_failures():
-        match = _FAILURE_CODE.match(f.reason)
-        counts[(f.system, match.group(1) if match else f.stage)] += 1
+        counts[(f.system, failure_code(f))] += 1
     return tuple((system, code, n) for (system, code), n in
                  sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 

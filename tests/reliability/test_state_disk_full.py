@@ -31,8 +31,10 @@ def disk_harness(rel_box: Sandbox, tmp_path: Path) -> Iterator[Harness]:
 
 
 class DiskFiller(FaultInjector):
-    """On the first `endpoint` call after `when()` holds (before the emulator answers it), fill the
-    disk: the call lands, and recording it in the state store finds no space."""
+    """On every `endpoint` call once `when()` holds (before the emulator answers it), fill the disk: the
+    call lands, and recording it in the state store finds no space. Filled again at each call, because
+    SQLite may free space of its own (a WAL checkpointed into free pages of the database, then cut back
+    to `journal_size_limit`): the disk stays full, as a disk filled by another program does."""
 
     def __init__(self, endpoint: str, when: Callable[[], bool], folder: Path) -> None:
         super().__init__()
@@ -40,7 +42,7 @@ class DiskFiller(FaultInjector):
         self.filler: Path | None = None
 
     def draw(self, endpoint: str, kinds: tuple[str, ...] = KINDS) -> Fault | None:
-        if endpoint == self.endpoint and self.filler is None and self.when():
+        if endpoint == self.endpoint and self.when():
             self.filler = fill(self.folder)
         return super().draw(endpoint, kinds)
 
