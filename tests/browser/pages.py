@@ -339,3 +339,31 @@ class Preview:
     def sample(self) -> list[str]:
         links = self.d.find_elements(By.CSS_SELECTOR, "#preview-sample tbody td:first-child a")
         return [a.text for a in links]
+
+
+class Runs:
+    """/runs (the history), /runs/{id} (one run) and /failures (the open ones)."""
+
+    def __init__(self, console: Console) -> None:
+        self.c = console
+        self.d = console.driver
+
+    def history(self) -> list[list[str]]:
+        """[run, kind, status] of each row, newest first."""
+        return [r[:3] for r in rows(self.d.find_element(By.ID, "runs-table"))]
+
+    def open_run(self, run_id: str) -> None:
+        follow(self.d, self.d.find_element(By.CSS_SELECTOR, f"#runs-table tr[data-run='{run_id}'] a"))
+
+    def status(self) -> str:
+        return self.d.find_element(By.ID, "run-status").text
+
+    def retry_button(self) -> bool:
+        return bool(self.d.find_elements(By.CSS_SELECTOR, "#retry-form button"))
+
+    def failures(self) -> list[tuple[str, str]]:
+        """(code, message) of each failure listed."""
+        table = "table.failure-table tbody tr"
+        return [(tr.find_element(By.CSS_SELECTOR, "td.code").text,
+                 tr.find_element(By.CSS_SELECTOR, "td.message").text)
+                for tr in self.d.find_elements(By.CSS_SELECTOR, table)]

@@ -6,7 +6,7 @@ Seven people, each on an account of their own (so no one's deal is a new deal on
 the same seeds as tests/sync/console/test_console_overview.py's world, so the same hand-worked numbers:
 a lost early, clicked after the loss -> high (promoted); b early -> low; c, d late -> high (c opened
 after the loss: re-engaged); e lost 10 days ago -> waiting; f "Spam" -> excluded; g early, no reason ->
-low."""
+low. The run's one failure: a HubSpot write refused with INVALID_EMAIL."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sandbox.launcher import Sandbox
+from sync.state.records import NewFailure
 from tests.sync.views.worlds import SeededWorld, open_synced_context
 
 SCRIPT = "<script>alert(1)</script>"  # a loss reason (a, b) and c's last name
 BREAKER = '"><img src=x onerror=alert(1)>'  # a loss reason (c, d): leaves the attribute, adds an element
 TERMINAL = "\x1b[31mred\x1b]8;;http://evil.example\x07link\x1b]8;;\x07"  # a loss reason (e)
+FAILURE = f"update: INVALID_EMAIL: Property values were not valid: {BREAKER}"  # a write failure
 SHORT_TERMINAL = "\x1b[2Jx\x07"  # c's first name (Salesforce's FirstName holds 40 characters)
 
 # (email, phase-of-loss stage, days since the loss, reason, amount, HubSpot engagement (days ago) or None)
@@ -56,5 +58,9 @@ def build(box: Sandbox, folder: Path) -> SeededWorld:
     c = next(r for r in sf.all("Contact") if r["Email"] == "c@example.com")
     sf.update("Contact", c["Id"], {"FirstName": SHORT_TERMINAL, "LastName": SCRIPT},
               at=now - timedelta(days=300))
-    world.sync()
+    result = world.sync()
+    # one write the CRM refused, its error echoing the hostile value (as a run records it): the
+    # failures pages and the overview's count show it
+    world.ctx.store.add_failures(result.run_id, [NewFailure("hubspot", "c@example.com", "write",
+                                                            FAILURE)])
     return world
