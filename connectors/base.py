@@ -65,8 +65,10 @@ class LostDeal:
     created_at: datetime | None = None  # Opportunity.CreatedDate: when the deal was opened
 
 
-# The MA platform's contact properties holding a person's family and given name (HubSpot's): kept in the
-# contact snapshots when read, and searched by the console (sync.state.person_names).
+# The MA platform's contact properties holding a person's family and given name (HubSpot's): read with
+# every contact whatever the caller asks for (connectors.hubspot.read.NAME_PROPERTIES), kept in the
+# contact snapshots and searched by the console (sync.state.person_names); no input of the rules unless
+# the mapping reads them (sync.run.identity.to_person_facts).
 MA_NAME_PROPERTIES: tuple[str, str] = ("lastname", "firstname")
 
 
@@ -284,6 +286,7 @@ class ContactSource(Protocol):
     ) -> Iterator[ContactRef]: ...
 
     def read_by_email(self, emails: Sequence[str], properties: Sequence[str]) -> Iterator[ContactRef]: ...
+    # both read `properties` and what the connector always needs, the name (MA_NAME_PROPERTIES) included
 
 
 class RecordSink(Protocol):

@@ -60,7 +60,7 @@ from hubspot.crm.contacts import (
     SimplePublicObjectId,
 )
 
-from connectors.base import ConnectorError, ContactRef
+from connectors.base import MA_NAME_PROPERTIES, ConnectorError, ContactRef
 from connectors.hubspot.transport import HubSpotTransport
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,13 @@ LIST_PAGE = 100  # HubSpot's maximum `limit` for the basic contacts list
 # over 8,000 bytes. Past this budget the full read uses search, whose properties travel in the body.
 LIST_URI_BUDGET = 7_000
 ALWAYS_READ = ("email", "lastmodifieddate", "hs_object_id", "hs_merged_object_ids")
+# the contact's family and given name, read with every search, list and batch read whatever the mapping
+# uses: not for the rules (the run keeps them out of a person's facts unless the mapping reads them,
+# sync.run.identity.to_person_facts) but for the console's people search (sync.state.person_names).
+# They cost no call: search and batch read carry properties in the body (HubSpot documents no limit on
+# their number; contacts search returns these two among its defaults when none are asked for), and the
+# list's request target grows by 41 characters, counted in `list_uri_length` like every property.
+NAME_PROPERTIES: tuple[str, ...] = MA_NAME_PROPERTIES
 MODIFIED = "lastmodifieddate"
 OBJECT_ID = "hs_object_id"
 # values in one NOT_IN filter: HubSpot documents no limit (UNVERIFIED); the sandbox enforces 100, the
@@ -113,8 +120,9 @@ def parse_hubspot_time(value: Any) -> datetime | None:
 
 
 def read_properties(requested: Iterable[str]) -> list[str]:
-    """The caller's properties plus the ones the connector always needs, without duplicates."""
-    return list(dict.fromkeys([*ALWAYS_READ, *requested]))
+    """The caller's properties plus the ones the connector always needs and the contact's name,
+    without duplicates."""
+    return list(dict.fromkeys([*ALWAYS_READ, *NAME_PROPERTIES, *requested]))
 
 
 def to_contact(obj: Mapping[str, Any], *, archived: bool = False) -> ContactRef:

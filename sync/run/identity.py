@@ -23,7 +23,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from connectors.base import ContactRef, LostDeal
+from connectors.base import MA_NAME_PROPERTIES, ContactRef, LostDeal
 from mappings.emails import mask_email, parse_email
 from mappings.facts import DealFacts, PersonFacts
 from sync.state.records import NewFailure
@@ -251,15 +251,25 @@ def deal_facts(deal: LostDeal) -> DealFacts:
                      closed_on=deal.close_date if deal.state == "won" else None)
 
 
-def to_person_facts(person: Person) -> PersonFacts:
+# a person's name as the MA platform holds it: read for the console's search, not an input of the rules
+_NAME_VALUES = tuple(f"hubspot.{p}" for p in MA_NAME_PROPERTIES)
+
+
+def to_person_facts(person: Person, sources: Collection[str] = ()) -> PersonFacts:
     """What the mapping engine needs about a person.
 
-    values: "hubspot.<prop>" = raw HubSpot strings (merged, see module docstring);
+    values: "hubspot.<prop>" = raw HubSpot strings (merged, see module docstring), except the name
+    properties (`MA_NAME_PROPERTIES`, which the connector always reads for the console's search) unless
+    they are among `sources`, the values the mapping's rules read (`mappings.digest.rule_sources`): a
+    name the rules do not use is no input of the person's standing;
     "salesforce.Account.NumberOfEmployees" / ".Industry" / ".Name" from the most recent deal's account
     (only when the person has a deal); "salesforce.Contact.HasOptedOutOfEmail" (only when the person
     has a Salesforce contact). Deals keep the most-recent-first order.
     """
     values: dict[str, object] = {f"hubspot.{k}": v for k, v in person.hubspot_properties.items()}
+    for name in _NAME_VALUES:
+        if name not in sources:
+            values.pop(name, None)
     if person.deals:
         latest = person.deals[0]
         values["salesforce.Account.NumberOfEmployees"] = latest.account_employees

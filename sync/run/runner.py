@@ -448,7 +448,7 @@ class _Run:
         mapping, now = self.ctx.mapping, self.now
         pairs = []
         for p in chunk:
-            facts = to_person_facts(p)
+            facts = to_person_facts(p, self.sources)
             a = assign(facts, mapping, now, explained=self.explained)
             if self.standings is not None:
                 self.standings.append(standing(

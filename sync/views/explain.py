@@ -25,6 +25,7 @@ from typing import Any
 
 from connectors.base import ContactRef, LostDeal, Scalar
 from mappings import Mapping
+from mappings.digest import rule_sources
 from mappings.emails import mask_email, parse_email
 from mappings.engine import assign
 from mappings.facts import Assignment
@@ -195,7 +196,7 @@ def explain_person(store: StateStore, mapping: Mapping, email: str,
         log.info("explain: no person %s in the state store", mask_email(key))
         return None
     person = found.person
-    a = assign(to_person_facts(person), mapping, now)
+    a = assign(to_person_facts(person, rule_sources(mapping)), mapping, now)
     return PersonExplanation(
         email=key, emails=person.emails, now=now,
         opted_out_salesforce=person.salesforce_opted_out, opted_out_hubspot=person.hubspot_opted_out,

@@ -36,7 +36,7 @@ import sqlalchemy as sa
 
 from connectors.base import BatchSizes
 from mappings import Mapping
-from mappings.digest import rules_digest
+from mappings.digest import rule_sources, rules_digest
 from mappings.engine import assign
 from mappings.facts import Assignment
 from mappings.render import field_value
@@ -238,6 +238,7 @@ class _Work:
 
     def __init__(self, current: Mapping, draft: Mapping, now: datetime, sample: int) -> None:
         self.current, self.draft, self.now, self.sample = current, draft, now, sample
+        self.sources = rule_sources(current) | rule_sources(draft)  # what either mapping's rules read
         rewritten = not same_mapping(current, draft)
         # list keys both mappings have, named otherwise in a system by the draft
         self.renamed = {system: {k for k in draft.nurture_lists if k in current.nurture_lists
@@ -259,7 +260,7 @@ class _Work:
         changed: list[tuple[Person, Assignment, Assignment]] = []
         records = {"salesforce": 0, "hubspot": 0}
         for p in chunk:
-            facts = to_person_facts(p)
+            facts = to_person_facts(p, self.sources)
             a = assign(facts, current, now)
             b = assign(facts, draft, now)
             records["salesforce"], records["hubspot"] = (len(p.salesforce_contact_ids),

@@ -47,6 +47,7 @@ from typing import Any
 
 from connectors.base import LostDeal
 from mappings import Mapping
+from mappings.digest import rule_sources
 from mappings.engine import assign
 from mappings.facts import PHASES, RECYCLE_GROUPS, Assignment, PersonFacts
 from mappings.recycle import engagement_since
@@ -264,9 +265,10 @@ def _loss_reasons(table: LossTable, mapping: Mapping,
 def assignments(resolution: Resolution, mapping: Mapping,
                 now: datetime) -> Iterator[tuple[Person, PersonFacts, Assignment]]:
     """Every resolved person with the engine's facts and assignment at `now` (sorted by key)."""
+    sources = rule_sources(mapping)
     for key in sorted(resolution.people):
         person = resolution.people[key]
-        facts = to_person_facts(person)
+        facts = to_person_facts(person, sources)
         yield person, facts, assign(facts, mapping, now)
 
 

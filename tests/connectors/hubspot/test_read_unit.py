@@ -66,6 +66,8 @@ def test_read_properties_always_include_what_the_connector_needs() -> None:
     props = read_properties(["hs_email_open", "email", "lifecyclestage"])
     assert props[: len(ALWAYS_READ)] == list(ALWAYS_READ)
     assert props.count("email") == 1 and "hs_email_open" in props and "lifecyclestage" in props
+    assert {"lastname", "firstname"} <= set(props)  # the name, for the console's search
+    assert read_properties(["lastname"]).count("lastname") == 1
 
 
 def test_to_contact_maps_properties_and_merges() -> None:

@@ -98,3 +98,43 @@ def test_hostile_names_are_shown_as_text(named: Site) -> None:
     assert _emails(term) == ["term@example.com"]
     assert "\x1b" not in term and r"\x1b[31mRed Smith" in term
     assert 'value="&lt;script&gt;"' in text  # the query is put back in the box escaped
+
+
+# HubSpot-only people (no deal, no Salesforce contact): their name is the HubSpot contact's lastname and
+# firstname, which the connector reads whatever the mapping uses
+HUBSPOT_ONLY = {
+    "kobayashi@example.jp": ("小林", "直樹"),
+    "reed@example.com": ("Reed", "Alice"),
+    "nameless@example.com": (None, None),
+}
+
+
+@pytest.fixture
+def hubspot_only(seeded_world: SeededWorld) -> Iterator[Site]:
+    w = seeded_world
+    assert "lastname" not in w.ctx.mapping.hubspot_properties()  # the rules do not read the name
+    for email, (last, first) in HUBSPOT_ONLY.items():
+        props = {"email": email, "lifecyclestage": "lead", "lastname": last, "firstname": first}
+        w.box.hubspot.store.create_contact({k: v for k, v in props.items() if v is not None},
+                                           at=w.now - timedelta(days=30))
+    w.sync()
+    yield from open_site(w)
+
+
+def test_hubspot_only_people_are_found_by_name(hubspot_only: Site) -> None:
+    client = hubspot_only.signed_in("reader", VIEWER_PASSWORD, lang="ja")
+
+    def found(query: str) -> list[str]:
+        response = client.get("/people", params={"q": query})
+        assert response.status_code == 200
+        return _emails(response.text)
+
+    assert found("") == sorted(HUBSPOT_ONLY)  # all three were decided by the run
+    for query in ("小林", "小林 直樹", "小林直樹", "直樹", "直樹 小林"):  # family; "family given"; given
+        assert found(query) == ["kobayashi@example.jp"], query
+    for query in ("Reed", "reed alice", "Ｒｅｅｄ Ａｌｉｃｅ", "alice reed", "ALICE"):
+        assert found(query) == ["reed@example.com"], query  # reed@ by its email too: one row
+    assert found("nameless") == ["nameless@example.com"] and found("林") == []  # by email; no mid-match
+    row = re.search(r'<tr><td><a href="/person\?email=kobayashi%40example.jp">.*?</tr>',
+                    client.get("/people", params={"q": "小林"}).text, re.S)
+    assert row and '<td class="names">小林 直樹</td>' in row.group(0)

@@ -333,6 +333,18 @@ def test_a_hubspot_only_person_has_no_salesforce_values() -> None:
     assert facts.values == {"hubspot.lifecyclestage": "lead"} and facts.deals == ()
 
 
+def test_the_name_is_no_fact_unless_the_rules_read_it() -> None:
+    """The connector reads every contact's lastname/firstname for the console's search; they stay on
+    the person (shown by the views) but enter the engine's facts only when the mapping reads them."""
+    person = resolve([], [hs("101", "a@x.com", lifecyclestage="lead", lastname="山田",
+                             firstname="太郎")]).people["a@x.com"]
+    assert person.hubspot_properties["lastname"] == "山田"
+    assert to_person_facts(person).values == {"hubspot.lifecyclestage": "lead"}
+    assert to_person_facts(person, {"hubspot.lifecyclestage"}).values == {"hubspot.lifecyclestage": "lead"}
+    assert to_person_facts(person, {"hubspot.lastname"}).values == {"hubspot.lifecyclestage": "lead",
+                                                                    "hubspot.lastname": "山田"}
+
+
 def test_deal_facts_of_a_won_deal() -> None:
     d = replace(lost("006A", state="won"), lost_date=None)
     assert deal_facts(d) == DealFacts(
