@@ -32,6 +32,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "stage": ("Stage", "ステージ"),
     "people": ("People", "人数"),
     "people_total": ("people in the store", "ストア内の人数"),
+    "people_in_store_n": ("{n} people in the store", "ストア内の人数 {n} 人"),
     "conversion": ("moved on", "次ステージへの転換率"),
     "conversion_note": ("Share of the people who entered a stage and then moved further along (stage "
                         "history, all cohorts); shown from 5 entries.",

@@ -125,7 +125,7 @@ def test_the_overview_in_japanese(hostile: Site) -> None:
     assert 'lang="ja"' in text and page.headers["content-language"] == "ja"
     for term in ("選別", "育成", "再育成", "失注分析", "ホット", "ウォーム", "コールド"):
         assert term in text, term
-    assert "ストア内の人数" in text
+    assert "ストア内の人数 7 人" in text  # the number where Japanese puts it
     # amounts in 万 as Japanese business writing counts them (high: 13,000,000 -> 1,300万)
     assert _row(text, "data-group", "high") == ["高", "3", "1,300万", "2", "1"]
     assert _row(text, "data-group", "low") == ["低", "2", "6,600万", "0", "0"]
