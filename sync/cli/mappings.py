@@ -73,14 +73,7 @@ def validate(
     """Check a mapping file: exit 0 with a one-line summary, or exit 2 listing every error."""
     if live:
         raise typer.Exit(_validate_live(file, config))
-    try:
-        mapping = load_mapping_file(file)
-    except InputProblem as exc:
-        raise _fail([str(exc), "1 error"]) from None
-    except MappingError as exc:
-        count = len(exc.errors)
-        raise _fail([str(e) for e in exc.errors] + [f"{count} error{'s' if count != 1 else ''}"]) from None
-    typer.echo(summary(mapping))
+    typer.echo(summary(_load_or_fail(file)))
 
 
 def _validate_live(file: Path | None, config: Path | None) -> int:
@@ -217,15 +210,20 @@ def preview_command(
     raise typer.Exit(_preview(file, config, sample, now, as_json))
 
 
-def _preview(file: Path, config: Path | None, sample: int, now: str | None, as_json: bool) -> int:
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+def _load_or_fail(file: Path) -> Mapping:
+    """The mapping in `file`, or exit 2 listing every error (`validate`'s output, shared by `preview`)."""
     try:
-        draft = load_mapping_file(file)
+        return load_mapping_file(file)
     except InputProblem as exc:
         raise _fail([str(exc), "1 error"]) from None
     except MappingError as exc:
         count = len(exc.errors)
         raise _fail([str(e) for e in exc.errors] + [f"{count} error{'s' if count != 1 else ''}"]) from None
+
+
+def _preview(file: Path, config: Path | None, sample: int, now: str | None, as_json: bool) -> int:
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    draft = _load_or_fail(file)
     try:
         at = parse_now(now)
         with open_local_state(config) as local:
