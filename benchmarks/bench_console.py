@@ -19,6 +19,7 @@ Target (issue 14): under 300 ms per page.
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import re
 import socket
@@ -53,7 +54,18 @@ FAILURES = 5_000
 USER, PASSWORD = "bench", "bench console password"
 # the pages (path, what to look for in the page: a wrong page is not a fast page)
 PAGES = ("/", "/losses", "/people?q=p00012", "/person?email=p0000123@example.com", "/users")
-EXTRA_PAGES = ("/runs", "/failures", "/mapping")  # timed when this checkout's console has them
+EXTRA_PAGES = ("/runs", "/failures", "/mapping", "/mapping/versions")  # timed when this console has them
+# pages reached by a link on another page (the first such link): a heat-map cell, one run
+LINKED_PAGES = (("/losses", r'href="(/losses/cell\?[^"]+)"'), ("/runs", r'href="(/runs/\d+)"'))
+
+
+def linked_pages(client: httpx.Client) -> list[str]:
+    found = []
+    for page, pattern in LINKED_PAGES:
+        link = re.search(pattern, client.get(page).text)
+        if link:
+            found.append(html.unescape(link.group(1)))
+    return found
 
 
 def load_store(url: str, people: int, moves: int, seed: int) -> dict[str, Any]:
@@ -162,7 +174,7 @@ def measure(url: str, requests: int, settle: float) -> tuple[list[dict[str, Any]
         with httpx.Client(base_url=base, timeout=600) as client:
             sign_in(client)
             results = []
-            for path in PAGES + EXTRA_PAGES:
+            for path in (*PAGES, *EXTRA_PAGES, *linked_pages(client)):
                 if path in EXTRA_PAGES and client.get(path).status_code == 404:
                     continue  # not in this checkout's console
                 progress(f"{path} ...")
