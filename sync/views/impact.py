@@ -39,7 +39,7 @@ import sqlalchemy as sa
 from connectors.base import BatchSizes
 from mappings import Mapping
 from mappings.digest import rules_digest
-from mappings.engine import assign
+from mappings.engine import assign_many
 from mappings.facts import Assignment
 from mappings.render import field_value
 from sync.run import people as run_people
@@ -274,6 +274,11 @@ class _Work:
                 (fm.object, fm.from_name, rewritten and fm.from_name in VERSIONED,
                  old.get((fm.object, fm.field)))
                 for fm in draft.fields_for(system)]
+        # the objects written whatever the person's standing, and those with a field naming their list
+        self.always = {system: {obj for obj, name, everyone, old in fields if everyone or old != name}
+                       for system, fields in self.fields.items()}
+        self.list_objects = {system: {obj for obj, name, _e, _o in fields if name == "nurture_list"}
+                             for system, fields in self.fields.items()}
 
     def range(self, store: StateStore, chunk: list[Person]) -> Impact:
         out = Impact(people=len(chunk))
@@ -281,10 +286,9 @@ class _Work:
         tasks: list[tuple[TaskCycle, Person, Assignment, Assignment]] = []
         changed: list[tuple[Person, Assignment, Assignment]] = []
         records = {"salesforce": 0, "hubspot": 0}
-        for p in chunk:
-            facts = to_person_facts(p)
-            a = assign(facts, current, now)
-            b = assign(facts, draft, now)
+        facts = [to_person_facts(p) for p in chunk]
+        for p, a, b in zip(chunk, assign_many(facts, current, now), assign_many(facts, draft, now),
+                           strict=True):
             records["salesforce"], records["hubspot"] = (len(p.salesforce_contact_ids),
                                                          len(p.hubspot_contact_ids))
             moved = False
@@ -346,7 +350,14 @@ class _Work:
     def _field_writes(self, out: Impact, system: str, n: int, a: Assignment, b: Assignment,
                       moved: bool) -> None:
         """Count the person's `n` records of `system` once per object with a field that changes."""
-        objects: set[str] = set()
+        if not moved:  # what the loop below finds when nothing about the person changes
+            objects = self.always[system]
+            if b.nurture_list in self.renamed[system]:
+                objects = objects | self.list_objects[system]
+            for obj in objects:
+                out._shape.fields[(system, obj)] += n
+            return
+        objects = set()
         for obj, name, everyone, old_name in self.fields[system]:
             if obj in objects:
                 continue
