@@ -1,7 +1,11 @@
-"""The impact preview page: POST /mapping/preview with the whole draft mapping as TOML (`text`, what the
-mapping editor submits) starts a background job (`sync.console.jobs`, kind "preview") running
-`sync.views.impact.preview` over the console's store, then GET /mapping/preview/{job_id} shows its
-progress (the page refreshes itself every second, no script) and then its counts and sample.
+"""The impact preview page: POST /mapping/preview with a draft mapping starts a background job
+(`sync.console.jobs`, kind "preview") running `sync.views.impact.preview` over the console's store,
+then GET /mapping/preview/{job_id} shows its progress (the page refreshes itself every second, no
+script) and then its counts and sample.
+
+The draft is what the mapping editor would check (`MappingEditor.check_form`): from its form of fields
+(`mode=form`: the fields applied to the file, so a preview of form edits needs no script) or its TOML
+text (`mode=text`); a post with no `mode` (the errors page's own form) sends the whole draft as `text`.
 
 Admins only (a viewer gets 403); the POST's CSRF token is checked by the app's guard first. A draft that
 does not load shows the same `file:line key: message` errors as `leadsync mappings validate`, with the
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -25,9 +30,23 @@ from connectors.base import BatchSizes
 from mappings import Mapping, MappingError
 from mappings.loader import load_mapping_text
 from sync.console.jobs import Busy, Job, JobBoard
+from sync.inputs import InputProblem
 from sync.state.console_users import ConsoleUser
 from sync.state.store import StateStore
 from sync.views.impact import Impact, preview
+
+
+class Checked(Protocol):
+    """A draft as the mapping editor checked it (`sync.console.editor.Draft`)."""
+
+    text: str
+    errors: list[Any]  # `mappings.errors.Issue`s: "file:line key: message" as text
+    mapping: Mapping | None
+    stale: bool
+
+
+class DraftChecker(Protocol):
+    def check_form(self, form: dict[str, str]) -> Checked: ...
 
 
 class Console(Protocol):
@@ -36,6 +55,7 @@ class Console(Protocol):
     store: StateStore
     mapping: Mapping
     jobs: JobBoard
+    editor: DraftChecker
 
     def user(self, request: Request) -> ConsoleUser | None: ...
 
@@ -55,6 +75,7 @@ class PreviewResult:
     current_version: int
     draft_version: int
     now: datetime
+    stale: bool = False  # the form's fields were applied to a file changed since its page was loaded
 
 
 def routes(console: Console, guard: Callable[..., Any],
@@ -79,23 +100,35 @@ class PreviewPages:
         user = self._admin(request)
         if user is None:
             return console.forbidden(request)
-        form = await request.form()
-        text = form.get("text")
-        text = text if isinstance(text, str) else ""
-        if len(text) > MAX_TEXT:
+        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        text = form.get("text", "")
+        if len(text) > MAX_TEXT or sum(map(len, form.values())) > 2 * MAX_TEXT:
             return console.render(request, "preview_errors.html", status=400, text="",
                                   errors=[f"{DRAFT_NAME}: more than {MAX_TEXT:,} characters"])
-        try:
-            draft = load_mapping_text(text, DRAFT_NAME)
-        except MappingError as exc:
-            return console.render(request, "preview_errors.html", status=400, text=text,
-                                  errors=[str(e) for e in exc.errors])
+        stale = False
+        if form.get("mode") in ("form", "text"):  # the editor's forms: its draft, checked as it checks
+            try:
+                checked = await run_in_threadpool(console.editor.check_form, form)
+            except InputProblem as exc:  # the mapping file cannot be read: say why
+                return console.render(request, "preview_errors.html", status=500, text=text,
+                                      errors=[str(exc)])
+            text, stale = checked.text, checked.stale
+            if checked.errors or checked.mapping is None:
+                return console.render(request, "preview_errors.html", status=400, text=text,
+                                      errors=[str(e) for e in checked.errors])
+            draft = checked.mapping
+        else:
+            try:
+                draft = load_mapping_text(text, DRAFT_NAME)
+            except MappingError as exc:
+                return console.render(request, "preview_errors.html", status=400, text=text,
+                                      errors=[str(e) for e in exc.errors])
         current, store, sizes = console.mapping, console.store, self.write_sizes
         now = datetime.now(UTC)
 
         def work(job: Job) -> PreviewResult:
             impact = preview(store, current, draft, now=now, progress=job.advance, sizes=sizes)
-            return PreviewResult(impact, text, current.version, draft.version, now)
+            return PreviewResult(impact, text, current.version, draft.version, now, stale)
 
         try:
             job = console.jobs.start(KIND, user, work)

@@ -212,17 +212,26 @@ class IdentityResolver:
         return out
 
     def _person(self, key: str, b: _Builder) -> Person:
-        deals = [self._deals[i] for i in b.deal_ids]
-        deals = sorted((d for d in deals if not d.is_deleted), key=deal_recency, reverse=True)
-        hs = sorted(b.hs, key=lambda c: c.contact_id)
-        hs.sort(key=lambda c: c.modified_at or _EPOCH, reverse=True)  # stable: ties keep id order
-        props: dict[str, str | None] = {}
-        for c in hs:
-            for name, value in c.properties.items():
-                if props.get(name) in (None, "") and value not in (None, ""):
-                    props[name] = value
-                else:
-                    props.setdefault(name, value)
+        if len(b.deal_ids) == 1:  # the usual case: nothing to order
+            (deal,) = (self._deals[i] for i in b.deal_ids)
+            deals = [] if deal.is_deleted else [deal]
+        else:
+            deals = [self._deals[i] for i in b.deal_ids]
+            deals = sorted((d for d in deals if not d.is_deleted), key=deal_recency, reverse=True)
+        props: dict[str, str | None]
+        if len(b.hs) <= 1:  # the usual case: one record's properties are the merge below, as they are
+            hs = b.hs
+            props = dict(hs[0].properties) if hs else {}
+        else:
+            hs = sorted(b.hs, key=lambda c: c.contact_id)
+            hs.sort(key=lambda c: c.modified_at or _EPOCH, reverse=True)  # stable: ties keep id order
+            props = {}
+            for c in hs:
+                for name, value in c.properties.items():
+                    if props.get(name) in (None, "") and value not in (None, ""):
+                        props[name] = value
+                    else:
+                        props.setdefault(name, value)
         hs_opted_out = any(
             str(c.properties.get(self.optout_property) or "").strip().lower() == "true" for c in hs)
         return Person(key=key, emails=tuple(sorted(b.emails)), salesforce_contact_ids=tuple(sorted(b.sf_ids)),

@@ -23,11 +23,13 @@ stage history's words).
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from collections.abc import Mapping as MappingABC
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,7 +39,7 @@ import sqlalchemy as sa
 from connectors.base import BatchSizes
 from mappings import Mapping
 from mappings.digest import rule_sources, rules_digest
-from mappings.engine import assign
+from mappings.engine import assign_many
 from mappings.facts import Assignment
 from mappings.render import field_value
 from sync.run import people as run_people
@@ -159,14 +161,15 @@ def preview(store: StateStore, current: Mapping, draft: Mapping, *, now: datetim
     total = count_people(store)
     if progress is not None:
         progress("people", 0, total)
-    ranges = list(store.person_key_ranges(size))
+    # read as the ranges are decided (in a pool, by its feeder thread while the workers start)
+    ranges = store.person_key_ranges(size)
     if workers is None:
         workers = min(MAX_WORKERS, os.cpu_count() or 1) if total >= PARALLEL_FROM else 1
     if not _shareable(store):
         workers = 1
     out = Impact()
     job = _Work(current, draft, now, sample)
-    for part in _parts(store, job, ranges, min(workers, len(ranges))):
+    for part in _parts(store, job, ranges, min(workers, max(1, -(-total // size)))):
         out.merge(part, sample)
         if progress is not None:
             progress("people", out.people, max(total, out.people))
@@ -189,11 +192,14 @@ def _shareable(store: StateStore) -> bool:
     return not in_memory and "fork" in multiprocessing.get_all_start_methods()
 
 
-def _parts(store: StateStore, job: _Work, ranges: list[tuple[str, str]], workers: int) -> Iterator[Impact]:
+def _parts(store: StateStore, job: _Work, ranges: Iterator[tuple[str, str]],
+           workers: int) -> Iterator[Impact]:
     """Each range's impact, in key order: here, or in a pool of forked workers."""
     if workers <= 1:
         for lo, hi in ranges:
-            yield job.range(store, _people(store, job, lo, hi))
+            with _gc_paused():
+                part = job.range(store, _people(store, job, lo, hi))
+            yield part
         return
     global _SHARED
     _SHARED = (store, job)
@@ -218,7 +224,24 @@ def _forked() -> None:
 def _range_in_worker(bounds: tuple[str, str]) -> Impact:
     assert _SHARED is not None
     store, job = _SHARED
-    return job.range(store, _people(store, job, *bounds))
+    with _gc_paused():
+        return job.range(store, _people(store, job, *bounds))
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a range is resolved and decided. A range makes some 100,000
+    short-lived objects (records, people, facts, assignments), freed by reference counting when the
+    range is done; the collector would meanwhile walk them, and every long-lived object of the process,
+    again and again: about a third of the preview's CPU. Collection resumes after the range (if it was
+    on: a preview in another thread may have paused it too; whoever paused it from on turns it back)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def count_people(store: StateStore) -> int:
@@ -252,6 +275,11 @@ class _Work:
                 (fm.object, fm.from_name, rewritten and fm.from_name in VERSIONED,
                  old.get((fm.object, fm.field)))
                 for fm in draft.fields_for(system)]
+        # the objects written whatever the person's standing, and those with a field naming their list
+        self.always = {system: {obj for obj, name, everyone, old in fields if everyone or old != name}
+                       for system, fields in self.fields.items()}
+        self.list_objects = {system: {obj for obj, name, _e, _o in fields if name == "nurture_list"}
+                             for system, fields in self.fields.items()}
 
     def range(self, store: StateStore, chunk: list[Person]) -> Impact:
         out = Impact(people=len(chunk))
@@ -259,10 +287,9 @@ class _Work:
         tasks: list[tuple[TaskCycle, Person, Assignment, Assignment]] = []
         changed: list[tuple[Person, Assignment, Assignment]] = []
         records = {"salesforce": 0, "hubspot": 0}
-        for p in chunk:
-            facts = to_person_facts(p, self.sources)
-            a = assign(facts, current, now)
-            b = assign(facts, draft, now)
+        facts = [to_person_facts(p, self.sources) for p in chunk]
+        for p, a, b in zip(chunk, assign_many(facts, current, now), assign_many(facts, draft, now),
+                           strict=True):
             records["salesforce"], records["hubspot"] = (len(p.salesforce_contact_ids),
                                                          len(p.hubspot_contact_ids))
             moved = False
@@ -324,7 +351,14 @@ class _Work:
     def _field_writes(self, out: Impact, system: str, n: int, a: Assignment, b: Assignment,
                       moved: bool) -> None:
         """Count the person's `n` records of `system` once per object with a field that changes."""
-        objects: set[str] = set()
+        if not moved:  # what the loop below finds when nothing about the person changes
+            objects = self.always[system]
+            if b.nurture_list in self.renamed[system]:
+                objects = objects | self.list_objects[system]
+            for obj in objects:
+                out._shape.fields[(system, obj)] += n
+            return
+        objects = set()
         for obj, name, everyone, old_name in self.fields[system]:
             if obj in objects:
                 continue

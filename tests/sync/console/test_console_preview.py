@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from importlib import resources
+from pathlib import Path
 
 from starlette.testclient import TestClient
 
@@ -21,6 +22,7 @@ from mappings import DEFAULT_MAPPING_RESOURCE
 from sync.console.jobs import Job
 
 from .conftest import ADMIN_PASSWORD, VIEWER_PASSWORD, Site, csrf_of
+from .test_console_editor import _editor, form_of
 from .test_console_overview import NAME, hostile  # noqa: F401  (the fixture)
 
 DEFAULT = resources.files("mappings").joinpath(DEFAULT_MAPPING_RESOURCE).read_text(encoding="utf-8")
@@ -143,3 +145,66 @@ def test_an_unknown_job_is_404(hostile: Site) -> None:  # noqa: F811
     client = hostile.signed_in("ops", ADMIN_PASSWORD, lang="en")
     page = client.get("/mapping/preview/nope")
     assert page.status_code == 404 and "No such preview" in page.text
+
+
+# --- the editor's drafts: its form of fields (no script: the hidden `text` is the file as loaded), its text
+
+
+def _editor_page(hostile: Site, tmp_path: Path) -> tuple[TestClient, str]:  # noqa: F811
+    client = _editor(hostile, tmp_path).client()
+    client.cookies.set("leadsync_lang", "en")
+    return client, client.get("/mapping").text
+
+
+def test_a_form_edit_previews_without_script(hostile: Site, tmp_path: Path) -> None:  # noqa: F811
+    client, page = _editor_page(hostile, tmp_path)
+    fields = form_of(page)
+    assert fields["mode"] == "form" and fields["k:rank.warm"] == "30"
+    assert "\nwarm = 30\n" in fields["text"]  # what a browser without the script sends as `text`
+    fields["k:rank.warm"] = "25"  # the admin's edit in the form, as a browser posts it
+    started = client.post("/mapping/preview", data={**fields, "preview": "1"})
+    assert started.status_code == 303, started.text
+    page = _finished(client, started.headers["location"])
+    assert re.search(r'<dd id="preview-changed">2</dd>', page)  # a and c (29 points ≥ 25), see the top
+    assert _table(page, "preview-rank") == [["cold", "warm", "2"]]
+    assert "preview-stage" not in page and "preview-group" not in page and "preview-stale" not in page
+    assert [row[0].split()[0] for row in _table(page, "preview-sample")] == ["a@example.com", "c@example.com"]
+    assert '<a href="/person?email=a%40example.com">a@example.com</a>' in page  # each sampled person's page
+
+
+def test_the_text_form_previews_its_text(hostile: Site, tmp_path: Path) -> None:  # noqa: F811
+    client, page = _editor_page(hostile, tmp_path)
+    fields = form_of(page, "mapping-text")
+    assert fields["mode"] == "text"
+    fields["text"] = fields["text"].replace("\nwarm = 30\n", "\nwarm = 25\n", 1).replace("\n", "\r\n")
+    page = _finished(client, client.post("/mapping/preview", data=fields).headers["location"])
+    assert _table(page, "preview-rank") == [["cold", "warm", "2"]]
+
+
+def test_an_invalid_form_value_shows_the_editors_errors_escaped(hostile: Site,  # noqa: F811
+                                                                 tmp_path: Path) -> None:
+    client, page = _editor_page(hostile, tmp_path)
+    fields = form_of(page)
+    fields["k:rank.warm"] = '"<script>alert(7)</script>'
+    page = client.post("/mapping/preview", data=fields)
+    assert page.status_code == 400
+    errors = re.search(r'<ul id="preview-errors">(.*?)</ul>', page.text, re.S)
+    line = DEFAULT.splitlines().index("warm = 30") + 1  # the line the form's field is written to
+    expected = f"{tmp_path / 'mapping.toml'}:{line} [rank].warm: expected an integer"
+    assert errors and expected in errors.group(1)
+    assert "<script>alert(7)" not in page.text and "&lt;script&gt;alert(7)" in page.text
+    assert client.app.state.console.jobs.latest("preview") is None  # type: ignore[attr-defined]
+    fields["k:rank.warm"] = "25"
+    del fields["csrf"]
+    assert client.post("/mapping/preview", data=fields).status_code == 403
+
+
+def test_a_form_over_a_file_changed_since_says_so(hostile: Site, tmp_path: Path) -> None:  # noqa: F811
+    client, page = _editor_page(hostile, tmp_path)
+    fields = form_of(page)
+    path = tmp_path / "mapping.toml"
+    path.write_text(path.read_text().replace("# ", "#  ", 1))  # edited in a text editor meanwhile
+    fields["k:rank.warm"] = "25"
+    page = _finished(client, client.post("/mapping/preview", data=fields).headers["location"])
+    assert 'id="preview-stale"' in page and "reload before saving" in page
+    assert _table(page, "preview-rank") == [["cold", "warm", "2"]]

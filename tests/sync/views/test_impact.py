@@ -12,6 +12,7 @@ now = 2026-06-01, default mapping (hot 60, warm 30, wait 30 days, waiting group 
 
 from __future__ import annotations
 
+import gc
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -195,3 +196,15 @@ def test_batch_sizes_come_from_the_settings_without_credentials(tmp_path: Path) 
     built = build_connectors(SalesforceSettings(), HubSpotSettings(access_token="x", membership_chunk=250),
                              counter=CallCounter(), policy=RetryPolicy())
     assert {c.system: c.write_sizes for c in built} == sizes  # what a run's connectors send
+
+
+def test_the_garbage_collector_is_left_as_it_was(store: StateStore) -> None:
+    assert gc.isenabled()
+    preview(store, mapping(), draft(hot=80), now=NOW, size=1, workers=1)
+    assert gc.isenabled()  # paused for each range only
+    gc.disable()
+    try:
+        preview(store, mapping(), draft(hot=80), now=NOW, size=1, workers=1)
+        assert not gc.isenabled()  # not turned on by the preview when it was off
+    finally:
+        gc.enable()
