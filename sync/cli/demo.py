@@ -222,6 +222,9 @@ def demo_command(
         out.print(f"write calls: first run {writes_in(first)}, second run {writes_in(second)}")
         out.print(f"\nTry more: leadsync runs --config {settings_path}   "
                   f"leadsync report --config {settings_path}")
+        if not console:
+            out.print("In a browser: leadsync demo --console (the demo again, ending with the admin console "
+                      "open on its data)")
         stay(out, settings_path, console_port if console else None, keep_running)
         failed = failed_runs > 0 or writes_in(second) != 0
         raise typer.Exit(EXIT_RECORD_FAILURES if failed else EXIT_OK)
