@@ -167,6 +167,13 @@ def after_a_new_run(client: httpx.Client, store: StateStore, settle: float) -> d
             "new_figures_after_s": round(time.perf_counter() - started, 1)}
 
 
+def timed(client: httpx.Client, path: str, requests: int, settle: float) -> dict[str, Any]:
+    progress(f"{path} ...")
+    r = time_page(client, path, requests, settle)
+    progress(f"{path}: median {r['median_ms']} ms, p95 {r['p95_ms']} ms (warm-up {r['warm_up_ms']} ms)")
+    return r
+
+
 def measure(url: str, requests: int, settle: float) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     store = StateStore.open(url)
     server, thread, base = serve(store)
@@ -174,14 +181,12 @@ def measure(url: str, requests: int, settle: float) -> tuple[list[dict[str, Any]
         with httpx.Client(base_url=base, timeout=600) as client:
             sign_in(client)
             results = []
-            for path in (*PAGES, *EXTRA_PAGES, *linked_pages(client)):
+            for path in (*PAGES, *EXTRA_PAGES):
                 if path in EXTRA_PAGES and client.get(path).status_code == 404:
                     continue  # not in this checkout's console
-                progress(f"{path} ...")
-                results.append(time_page(client, path, requests, settle))
-                r = results[-1]
-                progress(f"{path}: median {r['median_ms']} ms, p95 {r['p95_ms']} ms (warm-up "
-                         f"{r['warm_up_ms']} ms)")
+                results.append(timed(client, path, requests, settle))
+            for path in linked_pages(client):  # now that the pages holding the links are computed
+                results.append(timed(client, path, requests, settle))
             new_run = None
             if "As of run" in client.get("/").text:  # this checkout's console has the report cache
                 progress("a new run finishes ...")

@@ -37,6 +37,7 @@ from sync.console.jobs import Job, JobBoard
 from sync.console.report_cache import ReportCache, computing_page
 from sync.state.console_users import ROLES, ConsoleUser
 from sync.state.store import StateStore
+from sync.views.loss_drill import stored_pairs
 from sync.views.loss_trend import loss_trend
 
 SESSION_COOKIE = "leadsync_session"
@@ -73,6 +74,7 @@ class Console:
         self.jobs = JobBoard()  # previews and runs started from a page
         self.reports = ReportCache(store, lambda m: pages.overview(store, m))  # overview + loss analysis
         self.trends = ReportCache(store, lambda m: loss_trend(store, m))  # the loss analysis's trend
+        self.loss_pairs = ReportCache(store, lambda _m: stored_pairs(store))  # a heat-map cell's deals
 
     # ------------------------------------------------------------------ helpers
 

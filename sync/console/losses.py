@@ -27,6 +27,7 @@ class Console(Protocol):
     mapping: Mapping
     reports: ReportCache  # the overview (with the report), once per finished run
     trends: ReportCache  # the trend by quarter, likewise
+    loss_pairs: ReportCache  # the lost deals' stored (stage, reason) pairs, likewise (the cells' deals)
 
     def render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response: ...
 
@@ -47,8 +48,11 @@ def routes(console: Console, guard: Callable[[Handler], Handler]) -> list[Route]
     async def cell(request: Request) -> Response:
         params = request.query_params
         phase, reason = params.get("phase", ""), params.get("reason", "")
+        pairs = await run_in_threadpool(console.loss_pairs.get, console.mapping)  # once per finished run
+        if pairs.computed is None:
+            return computing_page(console, request, "cell_title", pairs)
         found: CellPage = await run_in_threadpool(cell_deals, console.store, console.mapping, phase, reason,
-                                                  params.get("after") or None)
+                                                  params.get("after") or None, None, pairs.computed.value)
         return console.render(request, "loss_cell.html", status=200 if found.deals else 404, cell=found)
 
     return [Route("/losses", guard(losses)), Route("/losses/cell", guard(cell))]

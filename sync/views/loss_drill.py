@@ -65,16 +65,26 @@ def _one_of(column: Any, values: Iterable[str | None]) -> Any:
     return sa.or_(*parts) if parts else sa.false()
 
 
-def cell_deals(store: StateStore, mapping: Mapping, phase: str, reason: str, after: str | None = None,
-               limit: int | None = None) -> CellPage:
-    """The lost deals of one heat-map cell in deal id order after `after` (`limit`: PAGE_SIZE), with
-    the people on them."""
-    limit = limit or PAGE_SIZE
+def stored_pairs(store: StateStore) -> list[Any]:
+    """Every stored (stage at loss, loss reason) pair of the lost deals with its deals (`n`) and amount:
+    one pass over the lost deals (a quarter of a second at a million people), so the console computes
+    it once per finished run, as it does the heat map it drills into."""
     d = s.deals.c
     with store.engine.connect() as conn:
-        pairs = conn.execute(sa.select(d.stage_at_loss, d.loss_reason, sa.func.count().label("n"),
-                                       sa.func.coalesce(sa.func.sum(d.amount), 0).label("amount"))
-                             .where(*_lost()).group_by(d.stage_at_loss, d.loss_reason)).all()
+        return list(conn.execute(sa.select(d.stage_at_loss, d.loss_reason, sa.func.count().label("n"),
+                                           sa.func.coalesce(sa.func.sum(d.amount), 0).label("amount"))
+                                 .where(*_lost()).group_by(d.stage_at_loss, d.loss_reason)).all())
+
+
+def cell_deals(store: StateStore, mapping: Mapping, phase: str, reason: str, after: str | None = None,
+               limit: int | None = None, pairs: list[Any] | None = None) -> CellPage:
+    """The lost deals of one heat-map cell in deal id order after `after` (`limit`: PAGE_SIZE), with
+    the people on them; `pairs`: `stored_pairs(store)` when the caller has them."""
+    limit = limit or PAGE_SIZE
+    d = s.deals.c
+    if pairs is None:
+        pairs = stored_pairs(store)
+    with store.engine.connect() as conn:
         mine = [p for p in pairs
                 if phase_label(p.stage_at_loss, mapping) == phase and reason_label(p.loss_reason) == reason]
         where = [*_lost(), _one_of(d.stage_at_loss, {p.stage_at_loss for p in mine}),
