@@ -64,3 +64,12 @@ def empty_sandbox(_empty_sandbox_servers: Sandbox) -> Sandbox:
     """Both emulators running with no records (fresh for this test)."""
     _empty_sandbox_servers.reset(people=0)
     return _empty_sandbox_servers
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many PostgreSQL tests ran (their ids name PostgreSQL: a `postgresql` parameter or a
+    `test_postgresql_...` name), so a run that quietly skipped them shows it."""
+    def count(kind: str) -> int:
+        return sum(1 for r in terminalreporter.stats.get(kind, []) if "postgres" in r.nodeid.lower())
+    terminalreporter.write_line(f"PostgreSQL tests: {count('passed')} passed, {count('failed')} failed, "
+                                f"{count('skipped')} skipped")

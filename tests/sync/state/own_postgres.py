@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import shutil
@@ -10,26 +11,25 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
-
-from tests.sync.state.conftest import _free_port, _pg_bin
+from tests.sync.state.conftest import _free_port, _pg_bin, no_postgres
 
 PASSWORD = "correct-horse-battery"
 
 
 class OwnPostgres:
     def __init__(self) -> None:
-        pytest.importorskip("psycopg")
+        if importlib.util.find_spec("psycopg") is None:
+            no_postgres("no psycopg driver")
         initdb, self.pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
         if not (initdb and self.pg_ctl):
-            pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found")
+            no_postgres("PostgreSQL server binaries (initdb, pg_ctl) not found")
         self.run_as: list[str] = []
         owner = None
         if os.geteuid() == 0:
             try:
                 owner = pwd.getpwnam("postgres")
             except KeyError:
-                pytest.skip("running as root and there is no 'postgres' user to run the server")
+                no_postgres("running as root and there is no 'postgres' user to run the server")
             self.run_as = ["runuser", "-u", "postgres", "--"]
         self.base = Path(tempfile.mkdtemp(prefix="leadsync-own-pg-"))
         self.data, self.sock = self.base / "data", self.base / "sock"
