@@ -141,3 +141,14 @@ def test_no_tenants_folder_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     result = invoke("tenants", "--config", str(write(tmp_path / "settings.toml")))
     assert result.exit_code == 0
     assert "no tenants in" in result.stderr
+
+
+def test_console_set_password_writes_to_the_tenants_store_only(main: Path) -> None:
+    folder = main.parent / "tenants"
+    StateStore.open(f"sqlite:///{folder / 'beta.db'}").close()  # the console needs a store (a first sync)
+    result = invoke("console", "set-password", "--user", "ops", "--config", str(main), "--tenant", "beta",
+                    given="a long enough password\n" * 2)
+    assert result.exit_code == 0, result.output
+    with StateStore.open(f"sqlite:///{folder / 'beta.db'}") as beta:
+        assert [u.name for u in beta.console_users()] == ["ops"]
+    assert not (folder / "acme.db").exists() and not (main.parent / "leadsync.db").exists()

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from sandbox.launcher import Sandbox
 from sync.cli.main import app
+from sync.exit_codes import EXIT_LOCKED
 from sync.run.context import open_context
 from sync.run.lock import LockHeld, RunLock
 from sync.run.runner import RunOptions, RunResult, run
@@ -179,6 +180,8 @@ def test_real_syncs_of_two_tenants_on_one_database_stay_apart(tenants_of: Path, 
         assert second.status == "ok", second.to_dict()
         refused = sync(main, "acme", sandbox_now)
         assert refused.status == "locked" and "holds the lock" in (refused.error or "")
+        cli = CliRunner().invoke(app, ["sync", "--config", str(main), "--tenant", "acme", "--json"])
+        assert cli.exit_code == EXIT_LOCKED, cli.output  # the command line says so too
     again = sync(main, "acme", sandbox_now)
     assert again.status == "ok", again.to_dict()
 
