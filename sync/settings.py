@@ -27,6 +27,8 @@ from pydantic_settings import (
 
 from connectors.hubspot.settings import HubSpotSettings
 from connectors.salesforce.settings import SalesforceSettings
+from sync import tenants
+from sync.tenants import TenantConfig
 
 DEFAULT_CONFIG = Path("settings.toml")
 log = logging.getLogger(__name__)
@@ -51,6 +53,9 @@ class _Section(BaseModel):
 
 class StateSettings(_Section):
     url: str = "sqlite:///leadsync.db"  # any SQLAlchemy URL
+    # PostgreSQL only: the schema holding the state (created if missing); None: the server's search_path.
+    # A tenant's default is leadsync_<name> (sync.tenants).
+    pg_schema: str | None = Field(default=None, alias="schema", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     lock_wait_seconds: float = Field(default=0.0, ge=0)  # 0: a second run exits at once
 
 
@@ -64,6 +69,10 @@ class SyncSettings(_Section):
     # people resolved, assigned and planned together: the run's working set (memory) does not grow
     # with the number of people beyond this (sync.run.people); write batches are unaffected
     people_per_chunk: int = Field(default=2_000, ge=1, le=100_000)
+
+
+class TenantsSettings(_Section):
+    dir: Path | None = None  # the tenants folder (default: tenants/ next to this file; sync.tenants)
 
 
 class LoggingSettings(_Section):
@@ -84,6 +93,7 @@ class Settings(BaseSettings):
     state: StateSettings = StateSettings()
     sync: SyncSettings = SyncSettings()
     logging: LoggingSettings = LoggingSettings()
+    tenants: TenantsSettings = TenantsSettings()
 
     # Set by load_settings(); relative paths in the file are resolved against its folder.
     config_path: Path | None = Field(default=None, exclude=True)
@@ -111,9 +121,38 @@ def resolve_config_path(path: Path | str | None) -> Path:
     return Path(env) if env else DEFAULT_CONFIG
 
 
-def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
-    """Read settings from the TOML file (which must exist) plus the environment."""
-    config = resolve_config_path(path)
+ConfigSource = Path | str | TenantConfig | None  # --config, or --config plus --tenant
+
+
+def load_settings(path: ConfigSource = None, **overrides: Any) -> Settings:
+    """Read settings from the TOML file (which must exist) plus the environment. A `TenantConfig`
+    loads that tenant's file with its own variables (`LEADSYNC_TENANT_<NAME>__...`) instead; an
+    unknown tenant is a `SettingsFileError` listing the known ones."""
+    if isinstance(path, TenantConfig):
+        return _load_tenant(path, overrides)
+    return _load(resolve_config_path(path), "LEADSYNC_", overrides)
+
+
+def _load_tenant(source: TenantConfig, overrides: dict[str, Any]) -> Settings:
+    try:
+        found = tenants.find_tenant(source.config, source.tenant)
+    except tenants.TenantError as exc:
+        raise SettingsFileError(str(exc)) from None
+    return _load(found.path, tenants.env_prefix(found.name), overrides, tenant=found.name)
+
+
+def _tenant_defaults(settings: Settings, name: str) -> Settings:
+    """A tenant's state, unless its file or variables say otherwise: its own SQLite file (never the
+    ./leadsync.db another tenant would share), its own PostgreSQL schema."""
+    state = settings.state
+    if "url" not in state.model_fields_set:
+        state = state.model_copy(update={"url": f"sqlite:///{name}.db"})
+    if "pg_schema" not in state.model_fields_set:
+        state = state.model_copy(update={"pg_schema": tenants.schema_name(name)})
+    return settings.model_copy(update={"state": state})
+
+
+def _load(config: Path, env_prefix: str, overrides: dict[str, Any], *, tenant: str | None = None) -> Settings:
     if not config.is_file():
         raise SettingsFileError(
             f"settings file not found: {config} (copy settings.example.toml to settings.toml, "
@@ -130,18 +169,21 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
         raise SettingsFileError(not_utf8(config, exc)) from None
 
     bound = type(
-        "BoundSettings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": config}}
+        "BoundSettings", (Settings,),
+        {"model_config": {**Settings.model_config, "toml_file": config, "env_prefix": env_prefix}},
     )
     try:
         settings = bound(**overrides)
     except ValidationError as exc:
-        raise SettingsFileError(_describe(config, exc)) from None
+        raise SettingsFileError(_describe(config, exc, env_prefix)) from None
     settings = Settings.model_construct(**{**dict(settings), "config_path": config.resolve()})
     warning = insecure_permission_warning(config)
     if warning:
         log.warning(warning)
-    for warning in deprecation_warnings(settings, config):
+    for warning in deprecation_warnings(settings, config, env_prefix):
         log.warning(warning)
+    if tenant is not None:
+        settings = _tenant_defaults(settings, tenant)
     return _resolve_paths(settings, config.resolve().parent)
 
 
@@ -155,31 +197,31 @@ def not_utf8(config: Path, exc: UnicodeDecodeError) -> str:
             "TOML files must be UTF-8: save it as UTF-8")
 
 
-def deprecation_warnings(settings: Settings, config: Path) -> list[str]:
+def deprecation_warnings(settings: Settings, config: Path, env_prefix: str = "LEADSYNC_") -> list[str]:
     """One warning per deprecated key that is set (in the file or the environment)."""
     out = []
     for (section, key), why in DEPRECATED.items():
         if key in getattr(settings, section).model_fields_set:
-            variable = env_variable((section, key))
+            variable = env_variable((section, key), env_prefix)
             where = f"set by environment variable {variable}" if variable else f"set in {config}"
             out.append(f"{section}.{key} is deprecated and ignored: {why} ({where})")
     return out
 
 
-def _describe(config: Path, exc: ValidationError) -> str:
+def _describe(config: Path, exc: ValidationError, env_prefix: str = "LEADSYNC_") -> str:
     lines = [f"{config}: invalid settings ({exc.error_count()} problem(s)):"]
     for err in exc.errors(include_url=False, include_input=False):
         loc = ".".join(str(p) for p in err["loc"])
-        variable = env_variable(err["loc"])
+        variable = env_variable(err["loc"], env_prefix)
         where = f" (from environment variable {variable})" if variable else ""
         lines.append(f"  {loc}{where}: {err['msg']}")
     return "\n".join(lines)
 
 
-def env_variable(loc: tuple[int | str, ...]) -> str | None:
+def env_variable(loc: tuple[int | str, ...], prefix: str = "LEADSYNC_") -> str | None:
     """The environment variable that set the value at `loc`, if one is set (names are
     case-insensitive, as pydantic-settings reads them)."""
-    wanted = "LEADSYNC_" + "__".join(str(p) for p in loc[:2]).upper()
+    wanted = prefix.upper() + "__".join(str(p) for p in loc[:2]).upper()
     return next((name for name in os.environ if name.upper() == wanted), None)
 
 
@@ -193,12 +235,14 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     )
     hs = settings.hubspot.model_copy(update={"ca_bundle": fix(settings.hubspot.ca_bundle)})
     sy = settings.sync.model_copy(update={"mapping_file": fix(settings.sync.mapping_file)})
+    tn = settings.tenants.model_copy(update={"dir": fix(settings.tenants.dir)})
     state = settings.state
     if state.url.startswith("sqlite:///") and not state.url.startswith("sqlite:////"):
         rel = state.url.removeprefix("sqlite:///")
         if rel and rel != ":memory:":
             state = state.model_copy(update={"url": f"sqlite:///{(base / rel).as_posix()}"})
-    return settings.model_copy(update={"salesforce": sf, "hubspot": hs, "sync": sy, "state": state})
+    return settings.model_copy(update={"salesforce": sf, "hubspot": hs, "sync": sy, "state": state,
+                                        "tenants": tn})
 
 
 def insecure_permission_warning(path: Path) -> str | None:
