@@ -57,7 +57,7 @@ def tenant_job(tenant: Tenant, *, retry_policy: dg.RetryPolicy = DEFAULT_RETRY) 
 
     @dg.op(name=f"sync_{tenants.key(tenant.name)}", description=f"One leadsync run of tenant {tenant.name}.",
            pool=pool_name(tenant.name), tags={TENANT_TAG: tenant.name}, retry_policy=retry_policy)
-    def sync_tenant(context: dg.OpExecutionContext) -> dg.Output[str]:
+    def sync_tenant(context):  # no annotations: Dagster checks them (strings here, as __future__ makes them)
         outcome = run_tenant(tenant)
         metadata = _metadata(outcome)
         if outcome.exit_code != 0:
