@@ -216,8 +216,9 @@ def test_a_run_stopped_by_the_budget_is_retried_then_fails(
     box = boxes["acme"]
     box.reset(people=PEOPLE, seed=GOOD["acme"], now=sandbox_now)
     folder = tmp_path / "tenants"
-    _write(folder, "thrifty", box.settings_toml("sqlite:///thrifty.db").replace(
-        'state]\nurl = "sqlite:///thrifty.db"', "state]"))
+    text = box.settings_toml("sqlite:///x.db").replace('[state]\nurl = "sqlite:///x.db"', "[state]")
+    assert "sqlite" not in text  # no state.url: the tenant's default
+    _write(folder, "thrifty", text)
     monkeypatch.setenv("LEADSYNC_TENANT_THRIFTY__HUBSPOT__DAILY_RESERVE", str(10**9))
     result = build_definitions(folder, retry_policy=NO_RETRY_DELAY).resolve_job_def(
         "leadsync_thrifty").execute_in_process(raise_on_error=False)
