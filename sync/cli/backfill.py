@@ -6,18 +6,18 @@ configuration or no state store yet, 3 another run holds the lock."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from rich.console import Console
 
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_LOCKED, EXIT_OK
 from sync.run.backfill import REASONS, BackfillSummary, backfill
 from sync.run.lock import LockHeld, RunLock
+from sync.settings import ConfigSource
 from sync.views.local_state import LocalStateError, open_local_state
 from sync.views.terminal import visible
 
 
-def history_backfill(config: Path | str | None, *, dry_run: bool, as_json: bool,
+def history_backfill(config: ConfigSource, *, dry_run: bool, as_json: bool,
                      console: Console | None = None) -> int:
     """Run the backfill and print its summary; returns the exit code."""
     out = console or Console(highlight=False, soft_wrap=True)

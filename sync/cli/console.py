@@ -23,8 +23,10 @@ from rich.console import Console
 
 from sync.cli.console_run import run_starter
 from sync.cli.extras import console_modules
+from sync.cli.tenant import TenantOpt, config_source
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_OK
 from sync.run.context import write_sizes
+from sync.settings import ConfigSource
 from sync.views.local_state import LocalStateError, open_local_state
 from sync.views.terminal import visible
 
@@ -60,14 +62,15 @@ def serve(
                                                 show_default=False)] = None,
     allow_remote: Annotated[bool, typer.Option("--allow-remote", help=REMOTE_HELP)] = False,
     token: Annotated[bool, typer.Option("--token", help=TOKEN_HELP)] = False,
+    tenant: TenantOpt = None,
 ) -> None:
     if ctx.invoked_subcommand is not None:
-        ctx.obj = config
+        ctx.obj = config_source(config, tenant)
         return
-    raise typer.Exit(serve_command(host, port, config, allow_remote, token))
+    raise typer.Exit(serve_command(host, port, config_source(config, tenant), allow_remote, token))
 
 
-def serve_command(host: str, port: int, config: Path | None, allow_remote: bool, token: bool = False) -> int:
+def serve_command(host: str, port: int, config: ConfigSource, allow_remote: bool, token: bool = False) -> int:
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     if not is_loopback(host):
         if not allow_remote:
@@ -120,11 +123,13 @@ def set_password(
                                                      "viewer (reads).")] = "admin",
     config: Annotated[Path | None, typer.Option("--config", "-c", help=CONFIG_HELP,
                                                 show_default=False)] = None,
+    tenant: TenantOpt = None,
 ) -> None:
-    raise typer.Exit(set_password_command(user, role, config or ctx.obj))
+    given = config is not None or tenant is not None
+    raise typer.Exit(set_password_command(user, role, config_source(config, tenant) if given else ctx.obj))
 
 
-def set_password_command(user: str, role: str, config: Path | None) -> int:
+def set_password_command(user: str, role: str, config: ConfigSource) -> int:
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     if role not in ("admin", "viewer"):
         err.print(visible(f"--role must be admin or viewer, not {role!r}"), markup=False)

@@ -12,14 +12,13 @@ A held run lock is not an error: the result's status is "locked" and its error n
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from sync.cli.sync import execute
 from sync.run.runner import RunOptions, RunResult
-from sync.settings import load_settings
+from sync.settings import ConfigSource, load_settings
 
 if TYPE_CHECKING:
     from sync.console.jobs import Job
@@ -29,7 +28,7 @@ class RunNotStarted(RuntimeError):
     """The settings or mapping could not be used (the console's terminal shows why)."""
 
 
-def run_starter(config: Path | None) -> Callable[[Job], RunResult]:
+def run_starter(config: ConfigSource) -> Callable[[Job], RunResult]:
     def start(job: Job) -> RunResult:
         settings = load_settings(config)  # SettingsFileError: its message is the job's error
 

@@ -7,15 +7,15 @@ Exit codes: 0 nothing blocks a sync (warnings do not); 2 a problem blocks it.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import typer
 
 from sync import logs
 from sync.cli.sync import ConfigOpt, JsonOpt, LogJsonOpt, VerboseOpt
+from sync.cli.tenant import TenantOpt, config_source
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_OK
 from sync.run.doctor import DoctorReport, run_doctor, settings_problem
-from sync.settings import SettingsFileError, load_settings
+from sync.settings import ConfigSource, SettingsFileError, load_settings
 from sync.views.terminal import visible
 
 WIDTH = {"status": 8, "system": 11, "name": 12}
@@ -25,10 +25,10 @@ def register(app: typer.Typer) -> None:
     app.command("doctor")(doctor_command)
 
 
-def doctor_command(config: ConfigOpt = None, json_out: JsonOpt = False, log_json: LogJsonOpt = False,
-                   verbose: VerboseOpt = False) -> None:
+def doctor_command(config: ConfigOpt = None, tenant: TenantOpt = None, json_out: JsonOpt = False,
+                   log_json: LogJsonOpt = False, verbose: VerboseOpt = False) -> None:
     """Check everything a sync needs (settings, mapping, Salesforce, HubSpot); writes nothing."""
-    report = diagnose(config, log_json=log_json, verbose=verbose)
+    report = diagnose(config_source(config, tenant), log_json=log_json, verbose=verbose)
     code = EXIT_BAD_CONFIG if report.blocking else EXIT_OK
     if json_out:
         typer.echo(json.dumps(report.to_dict(code), ensure_ascii=False))
@@ -37,7 +37,7 @@ def doctor_command(config: ConfigOpt = None, json_out: JsonOpt = False, log_json
     raise typer.Exit(code)
 
 
-def diagnose(config: Path | None, *, log_json: bool, verbose: bool) -> DoctorReport:
+def diagnose(config: ConfigSource, *, log_json: bool, verbose: bool) -> DoctorReport:
     try:
         settings = load_settings(config)
     except SettingsFileError as exc:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -14,13 +13,14 @@ from rich.console import Console
 from mappings.emails import parse_email
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_NOT_FOUND, EXIT_OK
 from sync.inputs import parse_now
+from sync.settings import ConfigSource
 from sync.views.explain import explain_person
 from sync.views.explain_render import render_explanation
 from sync.views.local_state import LocalStateError, open_local_state, output_console
 from sync.views.terminal import visible
 
 
-def explain_email_command(email: str, config: Path | str | None, json_out: bool, now: str | None,
+def explain_email_command(email: str, config: ConfigSource, json_out: bool, now: str | None,
                           console: Console | None = None) -> int:
     """Print the explanation; returns the exit code (0 found; 2 no such person in the state store, bad
     configuration or --now)."""

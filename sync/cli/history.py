@@ -10,7 +10,9 @@ import typer
 from rich.console import Console
 
 from sync.cli.explain import print_person
+from sync.cli.tenant import TenantOpt, config_source
 from sync.exit_codes import EXIT_BAD_CONFIG
+from sync.settings import ConfigSource
 from sync.views.history import person_history
 from sync.views.history_render import render_history
 from sync.views.local_state import LocalStateError, open_local_state
@@ -30,11 +32,12 @@ def history(
     config: Annotated[Path | None, typer.Option("--config", "-c", help=CONFIG_HELP,
                                                 show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the history as JSON.")] = False,
+    tenant: TenantOpt = None,
 ) -> None:
-    raise typer.Exit(history_command(email, config, as_json))
+    raise typer.Exit(history_command(email, config_source(config, tenant), as_json))
 
 
-def history_command(email: str, config: Path | str | None, as_json: bool,
+def history_command(email: str, config: ConfigSource, as_json: bool,
                     console: Console | None = None) -> int:
     """Print the history; returns the exit code (0 found; 2 not found or bad configuration)."""
     err = Console(stderr=True, highlight=False, soft_wrap=True)

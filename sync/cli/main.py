@@ -17,6 +17,7 @@ from sync.cli import report as cli_report
 from sync.cli import runs as cli_runs
 from sync.cli import sandbox as cli_sandbox
 from sync.cli import sync as cli_sync
+from sync.cli import tenant as cli_tenant
 from sync.exit_codes import EXIT_BAD_CONFIG
 from sync.state.errors import StateStoreError
 
@@ -63,6 +64,7 @@ cli_report.register(app)
 cli_history.register(app)
 cli_demo.register(app)
 cli_console.register(app)
+cli_tenant.register(app)
 
 
 def main() -> None:

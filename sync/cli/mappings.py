@@ -25,10 +25,12 @@ from mappings.errors import FileErrors
 from mappings.person_file import people_from_json_text
 from sync.cli.explain import explain_email_command
 from sync.cli.sync import load
+from sync.cli.tenant import TenantOpt, config_source
 from sync.exit_codes import EXIT_BAD_CONFIG
 from sync.inputs import InputProblem, load_mapping_file, parse_now, read_text
 from sync.run.context import open_context, write_sizes
 from sync.run.setup import run_setup
+from sync.settings import ConfigSource
 from sync.views.assignment import assignment_json, render_text
 from sync.views.impact import preview
 from sync.views.impact_render import render_impact
@@ -69,14 +71,15 @@ def validate(
                      "./settings.toml); without FILE, its mapping_file is the one checked.",
                      show_default=False),
     ] = None,
+    tenant: TenantOpt = None,
 ) -> None:
     """Check a mapping file: exit 0 with a one-line summary, or exit 2 listing every error."""
     if live:
-        raise typer.Exit(_validate_live(file, config))
+        raise typer.Exit(_validate_live(file, config_source(config, tenant)))
     typer.echo(summary(_load_or_fail(file)))
 
 
-def _validate_live(file: Path | None, config: Path | None) -> int:
+def _validate_live(file: Path | None, config: ConfigSource) -> int:
     """The mapping checked, then both systems checked against it (no writes)."""
     settings = load(config)
     try:
@@ -153,6 +156,7 @@ def explain_command(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    tenant: TenantOpt = None,
 ) -> None:
     """Show a person's assignment and every rule behind it: a synced EMAIL, or --person FILE.json."""
     if email is not None and person is not None:
@@ -165,7 +169,7 @@ def explain_command(
                     "([sync] mapping_file)"
                 ]
             )
-        raise typer.Exit(explain_email_command(email, config, as_json, now))
+        raise typer.Exit(explain_email_command(email, config_source(config, tenant), as_json, now))
     if person is None:
         raise _fail(["nothing to explain: give EMAIL or --person FILE.json (see docs/explain-person.md)"])
     try:
@@ -204,10 +208,11 @@ def preview_command(
         typer.Option("--now", help="Evaluate at this ISO date/time (default: now, UTC).", show_default=False),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    tenant: TenantOpt = None,
 ) -> None:
     """What saving FILE would do to everyone in the state store: stage, rank, group and list changes, call
     tasks, writes and API calls (from the stored snapshots; no API call)."""
-    raise typer.Exit(_preview(file, config, sample, now, as_json))
+    raise typer.Exit(_preview(file, config_source(config, tenant), sample, now, as_json))
 
 
 def _load_or_fail(file: Path) -> Mapping:
@@ -221,7 +226,7 @@ def _load_or_fail(file: Path) -> Mapping:
         raise _fail([str(e) for e in exc.errors] + [f"{count} error{'s' if count != 1 else ''}"]) from None
 
 
-def _preview(file: Path, config: Path | None, sample: int, now: str | None, as_json: bool) -> int:
+def _preview(file: Path, config: ConfigSource, sample: int, now: str | None, as_json: bool) -> int:
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     draft = _load_or_fail(file)
     try:

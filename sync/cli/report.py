@@ -17,8 +17,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from sync.cli.tenant import TenantOpt, config_source
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_OK
 from sync.inputs import InputProblem, parse_instant, parse_now
+from sync.settings import ConfigSource
 from sync.views.kpis import stage_kpis
 from sync.views.kpis_render import render_kpis, write_csv
 from sync.views.local_state import LocalStateError, open_local_state, output_console
@@ -51,11 +53,13 @@ def report(
     since: Annotated[str | None, typer.Option("--since", help=SINCE_HELP, show_default=False)] = None,
     until: Annotated[str | None, typer.Option("--until", help=UNTIL_HELP, show_default=False)] = None,
     csv_dir: Annotated[Path | None, typer.Option("--csv", help=CSV_HELP, show_default=False)] = None,
+    tenant: TenantOpt = None,
 ) -> None:
-    raise typer.Exit(report_command(config, as_json, now, since=since, until=until, csv_dir=csv_dir))
+    raise typer.Exit(report_command(config_source(config, tenant), as_json, now, since=since, until=until,
+                                    csv_dir=csv_dir))
 
 
-def report_command(config: Path | None, as_json: bool, now: str | None, console: Console | None = None, *,
+def report_command(config: ConfigSource, as_json: bool, now: str | None, console: Console | None = None, *,
                    since: str | None = None, until: str | None = None, csv_dir: Path | None = None) -> int:
     """Build and print the report; returns the exit code (0 ok, 2 bad configuration or options)."""
     err = Console(stderr=True, highlight=False, soft_wrap=True)

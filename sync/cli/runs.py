@@ -10,8 +10,10 @@ from rich.console import Console
 from rich.table import Table
 
 from sync.cli.sync import ConfigOpt, JsonOpt, LogJsonOpt, VerboseOpt, execute_until_signal, fail, load
+from sync.cli.tenant import TenantOpt, config_source
 from sync.exit_codes import EXIT_NOT_FOUND
 from sync.run.runner import RunOptions
+from sync.settings import ConfigSource
 from sync.state.records import FailureRecord, RunRecord
 from sync.state.store import StateStore
 from sync.views.terminal import safe, visible
@@ -26,8 +28,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(failures_app, name="failures")
 
 
-def _store(config: Any) -> StateStore:
-    return StateStore.open(load(config).state.url)
+def _store(config: ConfigSource) -> StateStore:
+    state = load(config).state
+    return StateStore.open(state.url, schema=state.pg_schema)
 
 
 def run_dict(r: RunRecord) -> dict[str, Any]:
@@ -48,13 +51,14 @@ def _calls(r: RunRecord) -> str:
 
 
 @runs_app.callback()
-def runs_list(ctx: typer.Context, config: ConfigOpt = None, json_out: JsonOpt = False,
+def runs_list(ctx: typer.Context, config: ConfigOpt = None, tenant: TenantOpt = None,
+              json_out: JsonOpt = False,
               limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs.")] = 20,
               ) -> None:
     """The most recent runs: status, duration, writes and API calls per system."""
     if ctx.invoked_subcommand is not None:
         return
-    with _store(config) as store:
+    with _store(config_source(config, tenant)) as store:
         runs = store.list_runs(limit)
     if json_out:
         typer.echo(json.dumps([run_dict(r) for r in runs], ensure_ascii=False))
@@ -69,9 +73,9 @@ def runs_list(ctx: typer.Context, config: ConfigOpt = None, json_out: JsonOpt = 
 
 @runs_app.command("show")
 def runs_show(run_id: Annotated[int, typer.Argument(help="Run id (see `leadsync runs`).")],
-              config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
+              config: ConfigOpt = None, json_out: JsonOpt = False, tenant: TenantOpt = None) -> None:
     """Everything recorded about one run."""
-    with _store(config) as store:
+    with _store(config_source(config, tenant)) as store:
         record = store.get_run(run_id)
     if record is None:
         raise fail(f"no run with id {run_id} (`leadsync runs` lists them)", code=EXIT_NOT_FOUND)
@@ -95,13 +99,14 @@ def runs_show(run_id: Annotated[int, typer.Argument(help="Run id (see `leadsync 
 
 
 @failures_app.callback()
-def failures_list(ctx: typer.Context, config: ConfigOpt = None, json_out: JsonOpt = False,
+def failures_list(ctx: typer.Context, config: ConfigOpt = None, tenant: TenantOpt = None,
+                  json_out: JsonOpt = False,
                   include_resolved: Annotated[bool, typer.Option("--all", help="Resolved ones too.")] = False,
                   ) -> None:
     """Open failures: the record, the stage (identity, map, write), the reason and the attempts."""
     if ctx.invoked_subcommand is not None:
         return
-    with _store(config) as store:
+    with _store(config_source(config, tenant)) as store:
         failures = store.list_failures(include_resolved=include_resolved)
     if json_out:
         typer.echo(json.dumps([failure_dict(f) for f in failures], ensure_ascii=False))
@@ -116,9 +121,9 @@ def failures_list(ctx: typer.Context, config: ConfigOpt = None, json_out: JsonOp
 
 @failures_app.command("retry")
 def failures_retry(config: ConfigOpt = None, json_out: JsonOpt = False, log_json: LogJsonOpt = False,
-                   verbose: VerboseOpt = False) -> None:
+                   verbose: VerboseOpt = False, tenant: TenantOpt = None) -> None:
     """Retry failed records now: a run that plans every person again, so each failed write is sent
     again (identity failures need the source record fixed first)."""
-    settings = load(config, log_json=log_json, verbose=verbose)
+    settings = load(config_source(config, tenant), log_json=log_json, verbose=verbose)
     execute_until_signal(settings, RunOptions(kind="retry"), json_out=json_out,
                          again="leadsync failures retry")

@@ -19,6 +19,7 @@ from connectors.base import AuthenticationError, ConfigurationError, ConnectorEr
 from mappings import MappingError
 from sync import logs
 from sync.cli.backfill import history_backfill
+from sync.cli.tenant import TenantOpt, config_source
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_INTERRUPTED, EXIT_RECORD_FAILURES
 from sync.inputs import InputProblem, parse_instant
 from sync.run.context import SyncContext, open_context
@@ -26,7 +27,7 @@ from sync.run.runner import RunOptions, RunResult, run
 from sync.run.schedule import ScheduleError, Trigger, install_signal_handlers, run_schedule
 from sync.run.setup import run_setup
 from sync.run.signals import StopOnSignal
-from sync.settings import Settings, SettingsFileError, load_settings
+from sync.settings import ConfigSource, Settings, SettingsFileError, load_settings
 from sync.state.store import StateStore
 from sync.views.terminal import safe
 
@@ -68,7 +69,7 @@ def parse_when(text: str | None, option: str) -> datetime | None:
         raise fail(str(exc)) from None
 
 
-def load(config: Path | None, *, log_json: bool = False, verbose: bool = False) -> Settings:
+def load(config: ConfigSource, *, log_json: bool = False, verbose: bool = False) -> Settings:
     try:
         settings = load_settings(config)
     except SettingsFileError as exc:
@@ -178,12 +179,13 @@ def register(app: typer.Typer) -> None:
     app.command("setup")(setup_command)
 
 
-def sync_command(config: ConfigOpt = None, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
+def sync_command(config: ConfigOpt = None, tenant: TenantOpt = None, dry_run: DryRunOpt = False,
+                 json_out: JsonOpt = False,
                  now: NowOpt = None, log_json: LogJsonOpt = False, verbose: VerboseOpt = False,
                  reset_state: ResetStateOpt = False, rebind: RebindOpt = False,
                  verify: VerifyOpt = False) -> None:
     """One incremental run: pull changes, recompute everyone, write what changed."""
-    settings = load(config, log_json=log_json, verbose=verbose)
+    settings = load(config_source(config, tenant), log_json=log_json, verbose=verbose)
     if rebind and dry_run:
         raise fail("--rebind changes the state store; it cannot be combined with --dry-run")
     execute_until_signal(settings, RunOptions(dry_run=dry_run, now=parse_when(now, "--now"), rebind=rebind,
@@ -197,6 +199,7 @@ def backfill_command(
     until: Annotated[str | None, typer.Option("--until", help="...up to this date (default: now).")] = None,
     config: ConfigOpt = None, dry_run: DryRunOpt = False, json_out: JsonOpt = False, now: NowOpt = None,
     log_json: LogJsonOpt = False, verbose: VerboseOpt = False, reset_state: ResetStateOpt = False,
+    tenant: TenantOpt = None,
 ) -> None:
     """Without --since: seed the stage history from before the first run (HubSpot lifecycle-stage dates,
     lost deals; no API call) and say what could not be reconstructed. With --since: re-read a period in
@@ -204,8 +207,8 @@ def backfill_command(
     if since is None:
         if until is not None or now is not None or reset_state:
             raise fail("--until, --now and --reset-state go with --since (the re-read of a period)")
-        raise typer.Exit(history_backfill(config, dry_run=dry_run, as_json=json_out))
-    settings = load(config, log_json=log_json, verbose=verbose)
+        raise typer.Exit(history_backfill(config_source(config, tenant), dry_run=dry_run, as_json=json_out))
+    settings = load(config_source(config, tenant), log_json=log_json, verbose=verbose)
     start, end = parse_when(since, "--since"), parse_when(until, "--until")
     if start is not None and end is not None and end <= start:
         raise fail("--until must be after --since")
@@ -219,10 +222,13 @@ def schedule_command(
     cron: Annotated[str | None, typer.Option("--cron", help='Run on this cron schedule (UTC), e.g. '
                                              '"*/15 * * * *".')] = None,
     config: ConfigOpt = None, log_json: LogJsonOpt = False, verbose: VerboseOpt = False,
+    tenant: TenantOpt = None,
 ) -> None:
     """Run syncs on a schedule, one at a time, until SIGINT/SIGTERM (which finish the current batch)."""
-    settings = load(config, log_json=log_json, verbose=verbose)  # fail fast on bad settings...
-    StateStore.open(settings.state.url).close()  # ...and on a state store that cannot be used
+    source = config_source(config, tenant)
+    settings = load(source, log_json=log_json, verbose=verbose)  # fail fast on bad settings...
+    # ...and on a state store that cannot be used
+    StateStore.open(settings.state.url, schema=settings.state.pg_schema).close()
     try:
         trigger = Trigger.from_options(every, cron)
     except ScheduleError as exc:
@@ -231,19 +237,19 @@ def schedule_command(
     install_signal_handlers(stop)
 
     def job(stop_event: threading.Event) -> int:
-        fresh = load(config, log_json=log_json, verbose=verbose)  # pick up edited settings and mapping
+        fresh = load(source, log_json=log_json, verbose=verbose)  # pick up edited settings and mapping
         return execute(fresh, RunOptions(stop=stop_event), show_progress=False).exit_code
 
     run_schedule(job, trigger, stop)
 
 
 def setup_command(
-    config: ConfigOpt = None, json_out: JsonOpt = False,
+    config: ConfigOpt = None, json_out: JsonOpt = False, tenant: TenantOpt = None,
     check_only: Annotated[bool, typer.Option("--check", help="Only report; create nothing.")] = False,
     log_json: LogJsonOpt = False, verbose: VerboseOpt = False,
 ) -> None:
     """Create the HubSpot properties and lists the mapping needs; check the Salesforce fields."""
-    settings = load(config, log_json=log_json, verbose=verbose)
+    settings = load(config_source(config, tenant), log_json=log_json, verbose=verbose)
     ctx = context(settings)
     try:
         report = run_setup(ctx, create_missing=not check_only)

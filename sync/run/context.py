@@ -44,7 +44,7 @@ def open_context(settings: Settings, *, mapping: Mapping | None = None,
     mapping = mapping or load_mapping_file(settings.sync.mapping_file)
     counter = CallCounter()
     policy = retry_policy(settings)
-    store = StateStore.open(settings.state.url, reset_empty=reset_state)
+    store = StateStore.open(settings.state.url, schema=settings.state.pg_schema, reset_empty=reset_state)
     sf, hs = build_connectors(settings.salesforce, settings.hubspot, counter=counter, policy=policy)
     keep_list_ids(store, hs)
     return SyncContext(settings, mapping, store, counter, sf, hs)

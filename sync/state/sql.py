@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import stat
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -163,12 +164,17 @@ def describe_os_error(exc: OSError, path: Path) -> StateStoreError:
     return describe(OSError(exc.errno, f"{exc.strerror}: {exc.filename or path}"), str(path))
 
 
-def create_engine(url: str | URL, *, busy_timeout_seconds: float = 30.0, echo: bool = False) -> Engine:
-    """An engine for the state store. SQLite files get WAL mode, a busy timeout and 0600 permissions."""
+def create_engine(url: str | URL, *, busy_timeout_seconds: float = 30.0, echo: bool = False,
+                  schema: str | None = None) -> Engine:
+    """An engine for the state store. SQLite files get WAL mode, a busy timeout and 0600 permissions.
+    `schema` (PostgreSQL; ignored by SQLite, which has none): every connection works in that schema,
+    created if missing (`use_schema`)."""
     parsed = make_url(url)
     path = sqlite_path(parsed)
     if path is None:
         engine = sa.create_engine(parsed, echo=echo, pool_pre_ping=True)
+        if schema is not None and parsed.get_backend_name() == "postgresql":
+            use_schema(engine, schema)
         _translate_errors(engine, display_url(parsed))
         _retry_connect(engine)
         return engine
@@ -192,6 +198,39 @@ def create_engine(url: str | URL, *, busy_timeout_seconds: float = 30.0, echo: b
             cur.close()
 
     return engine
+
+
+SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_EXISTS = ("23505", "42P06")  # unique_violation, duplicate_schema: another connection created it first
+
+
+def use_schema(engine: Engine, schema: str) -> None:
+    """Every new connection of `engine` creates `schema` if it is missing, then sets its search_path to
+    it alone: the unqualified tables of sync.state.schema (migrations, queries, the run lock) are that
+    schema's. This runs before SQLAlchemy's first look at the server (`insert=True`), so the dialect's
+    default schema is this one too. One database holds many tenants this way, one schema each."""
+    if not SCHEMA_NAME.fullmatch(schema):
+        raise StateUrlError(f"state.schema {schema!r}: use a-z, 0-9 and '_' (at most 63, not starting with a "
+                            "digit)")
+    quoted = f'"{schema}"'  # the pattern leaves nothing to escape
+
+    @sa.event.listens_for(engine, "connect", insert=True)
+    def _search_path(dbapi_conn: Any, _record: Any) -> None:
+        autocommit = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,))
+            if cur.fetchone() is None:
+                try:
+                    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
+                except engine.dialect.loaded_dbapi.Error as exc:
+                    if getattr(exc, "sqlstate", None) not in _EXISTS:
+                        raise
+            cur.execute(f"SET SESSION search_path TO {quoted}")
+        finally:
+            cur.close()
+            dbapi_conn.autocommit = autocommit
 
 
 def _translate_errors(engine: Engine, where: str) -> None:

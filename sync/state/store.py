@@ -118,9 +118,12 @@ class StateStore(Snapshots, PeopleIndex, Ledger, ListIds, RunHistory, PendingWri
     # ------------------------------------------------------------------ lifecycle
 
     @classmethod
-    def open(cls, url: str = "sqlite:///leadsync.db", *, busy_timeout_seconds: float = 30.0,
-             reset_empty: bool = False) -> StateStore:
+    def open(cls, url: str = "sqlite:///leadsync.db", *, schema: str | None = None,
+             busy_timeout_seconds: float = 30.0, reset_empty: bool = False) -> StateStore:
         """Connect, then create or upgrade the schema (idempotent).
+
+        `schema` (PostgreSQL only; ignored for SQLite): the database schema that holds the state, created
+        if missing, and every connection's search_path (a tenant's `leadsync_<name>`, sync.tenants).
 
         Raises `StateStoreError` (a message naming the store) for any store that cannot be used: a URL
         that cannot hold state (`StateUrlError`), a database a newer leadsync upgraded
@@ -135,11 +138,13 @@ class StateStore(Snapshots, PeopleIndex, Ledger, ListIds, RunHistory, PendingWri
         except (ArgumentError, ValueError) as exc:
             raise StateUrlError(f"state.url: {exc}") from None
         where = str(path) if path is not None else display_url(parsed)
+        if schema is not None and path is None:
+            where = f"{where} (schema {schema})"
         new_file = path is not None and not path.exists()
         if path is not None and not new_file:
             _check_sqlite_file(path, reset_empty=reset_empty)
         try:
-            engine = create_engine(parsed, busy_timeout_seconds=busy_timeout_seconds)
+            engine = create_engine(parsed, busy_timeout_seconds=busy_timeout_seconds, schema=schema)
         except (ArgumentError, ImportError) as exc:  # no such dialect, or its driver is not installed
             raise StateUrlError(f"state.url {where}: {_driver_problem(exc)}") from None
         try:

@@ -12,7 +12,6 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from rich.console import Console
 from sqlalchemy.engine import make_url
@@ -20,7 +19,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from mappings import Mapping, MappingError
 from sync.inputs import InputProblem, load_mapping_file
-from sync.settings import Settings, SettingsFileError, load_settings
+from sync.settings import ConfigSource, Settings, SettingsFileError, load_settings
 from sync.state.errors import StateStoreError
 from sync.state.sql import StateUrlError, display_url, sqlite_path
 from sync.state.store import StateStore
@@ -48,7 +47,7 @@ def _mapping(settings: Settings) -> Mapping:
         raise LocalStateError("\n".join(str(e) for e in exc.errors)) from None
 
 
-def _store(url: str) -> StateStore:
+def _store(url: str, schema: str | None = None) -> StateStore:
     try:
         path = sqlite_path(make_url(url))
     except (StateUrlError, ArgumentError) as exc:
@@ -57,7 +56,7 @@ def _store(url: str) -> StateStore:
         raise LocalStateError(
             f"no state store at {path}: run `leadsync sync` (or `leadsync demo`) first")
     try:
-        return StateStore.open(url)
+        return StateStore.open(url, schema=schema)
     except StateStoreError as exc:  # the message names the store
         raise LocalStateError(str(exc)) from None
     except SQLAlchemyError as exc:
@@ -66,7 +65,7 @@ def _store(url: str) -> StateStore:
 
 
 @contextmanager
-def open_local_state(config: Path | str | None) -> Iterator[LocalState]:
+def open_local_state(config: ConfigSource) -> Iterator[LocalState]:
     """Settings from `config` (else LEADSYNC_CONFIG, else ./settings.toml), their mapping and the
     state store, closed on exit. Raises LocalStateError."""
     try:
@@ -74,7 +73,7 @@ def open_local_state(config: Path | str | None) -> Iterator[LocalState]:
     except SettingsFileError as exc:
         raise LocalStateError(str(exc)) from None
     mapping = _mapping(settings)
-    store = _store(settings.state.url)
+    store = _store(settings.state.url, settings.state.pg_schema)
     try:
         yield LocalState(settings, mapping, store)
     finally:
