@@ -21,6 +21,7 @@ import sqlalchemy as sa
 dg = pytest.importorskip("dagster")
 
 from sandbox.launcher import Sandbox  # noqa: E402
+from sync import tenants  # noqa: E402
 from sync.orchestrators.dagster_defs import TENANT_TAG, build_definitions, pool_name  # noqa: E402
 from sync.orchestrators.tenant_run import load_tenant_settings  # noqa: E402
 from sync.run.context import open_context  # noqa: E402
@@ -97,16 +98,15 @@ def boxes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Sandbo
 
 
 def fresh_state(server_url: str, name: str) -> str:
-    """An empty state store for tenant `name` on the session's PostgreSQL server."""
-    database = f"tenant_{name}"
-    engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    """Tenant `name`'s state emptied: its schema (`leadsync_<name>`, the tenant's default) dropped in
+    the one database every tenant shares. The URL to give the tenant: the database's."""
+    engine = sa.create_engine(server_url)
     try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{database}"')
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{tenants.schema_name(name)}" CASCADE')
     finally:
         engine.dispose()
-    return server_url.rsplit("/", 1)[0] + f"/{database}"
+    return server_url
 
 
 def prepare(folder: Path, boxes: dict[str, Sandbox], server_url: str, now: datetime) -> dict[str, Tenant]:
@@ -180,7 +180,7 @@ def test_postgresql_three_tenants_in_parallel_converge_as_alone_and_a_wrong_toke
     assert len({str(s) for s in alone.values()}) == len(GOOD)  # three different books, three results
 
     # all at once, the broken tenant among them, from a fresh start
-    tenants = prepare(folder, boxes, postgres_url, sandbox_now)
+    found = prepare(folder, boxes, postgres_url, sandbox_now)
     defs = build_definitions(folder, retry_policy=NO_RETRY_DELAY)
     results = execute(defs, [*GOOD, "broken"])
     for name in GOOD:
@@ -189,8 +189,10 @@ def test_postgresql_three_tenants_in_parallel_converge_as_alone_and_a_wrong_toke
         assert not problems, f"{name}:\n" + "\n".join(problems)
         # the metadata are the run's own record: counts and API calls per system
         meta = output_metadata(results[name])
-        with StateStore.open(load_tenant_settings(tenants[name]).state.url) as store:
-            (run,) = store.list_runs(limit=5)
+        state = load_tenant_settings(found[name]).state
+        assert state.pg_schema == f"leadsync_{name}"  # one database, a schema per tenant
+        with StateStore.open(state.url, schema=state.pg_schema) as store:
+            (run,) = store.list_runs(limit=5)  # this tenant's run only
         assert (meta["tenant"], meta["status"], meta["exit_code"], meta["run_id"]) == (name, "ok", 0, run.id)
         assert meta["counts"] == dict(run.counts) and meta["people"] == run.counts["people"] > 0
         assert meta["api_calls"] == dict(run.api_calls)
