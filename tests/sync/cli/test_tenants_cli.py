@@ -15,6 +15,8 @@ from sync.cli.main import app
 from sync.state.store import StateStore
 from sync.tenants import DIR_VARIABLE
 
+DEFAULT_MAPPING = Path(__file__).resolve().parents[3] / "mappings" / "default.toml"
+
 
 def write(path: Path, text: str = "") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,8 +71,9 @@ def test_every_command_that_takes_config_takes_tenant() -> None:
     ["sync"], ["backfill"], ["backfill", "--since", "2024-01-01"], ["schedule", "--every", "1h"], ["setup"],
     ["doctor"], ["runs"], ["runs", "show", "1"], ["failures"], ["failures", "retry"], ["report"],
     ["history", "a@example.com"], ["mappings", "explain", "a@example.com"],
-    ["mappings", "validate", "--live"], ["console", "set-password"], ["console"],
-], ids=" ".join)
+    ["mappings", "validate", "--live"], ["mappings", "preview", str(DEFAULT_MAPPING)],
+    ["console", "set-password"], ["console"],
+], ids=lambda c: " ".join(c[:2]))
 def test_an_unknown_tenant_exits_2_naming_the_known_ones(main: Path, command: list[str]) -> None:
     password = "long enough password\n" * 2  # set-password asks before it opens the store
     result = invoke(*command, "--config", str(main), "--tenant", "gamma", given=password)
@@ -138,3 +141,14 @@ def test_no_tenants_folder_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     result = invoke("tenants", "--config", str(write(tmp_path / "settings.toml")))
     assert result.exit_code == 0
     assert "no tenants in" in result.stderr
+
+
+def test_console_set_password_writes_to_the_tenants_store_only(main: Path) -> None:
+    folder = main.parent / "tenants"
+    StateStore.open(f"sqlite:///{folder / 'beta.db'}").close()  # the console needs a store (a first sync)
+    result = invoke("console", "set-password", "--user", "ops", "--config", str(main), "--tenant", "beta",
+                    given="a long enough password\n" * 2)
+    assert result.exit_code == 0, result.output
+    with StateStore.open(f"sqlite:///{folder / 'beta.db'}") as beta:
+        assert [u.name for u in beta.console_users()] == ["ops"]
+    assert not (folder / "acme.db").exists() and not (main.parent / "leadsync.db").exists()
