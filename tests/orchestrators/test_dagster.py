@@ -25,6 +25,7 @@ from sync import tenants  # noqa: E402
 from sync.orchestrators.dagster_defs import TENANT_TAG, build_definitions, pool_name  # noqa: E402
 from sync.orchestrators.tenant_run import load_tenant_settings  # noqa: E402
 from sync.run.context import open_context  # noqa: E402
+from sync.run.lock import RunLock  # noqa: E402
 from sync.run.setup import run_setup  # noqa: E402
 from sync.state.store import StateStore  # noqa: E402
 from sync.tenants import Tenant  # noqa: E402
@@ -231,3 +232,27 @@ def test_a_run_stopped_by_the_budget_is_retried_then_fails(
     assert (folder / "thrifty.db").is_file()  # the tenant's own SQLite state
     with StateStore.open(f"sqlite:///{folder / 'thrifty.db'}") as store:
         assert [r.status for r in store.list_runs(limit=10)] == ["budget_stopped"] * 3
+
+
+@pytest.mark.slow
+def test_a_tenant_whose_lock_is_held_is_retried_and_runs_once_it_is_free(
+        boxes: dict[str, Sandbox], tmp_path: Path, sandbox_now: datetime) -> None:
+    """The backstop under Dagster's own limits: the tenant's run lock in its state store. A run that
+    finds it held (exit 3, another worker runs the tenant) is retried; once it is free the job runs."""
+    box = boxes["globex"]
+    box.reset(people=PEOPLE, seed=GOOD["globex"], now=sandbox_now)
+    folder = tmp_path / "tenants"
+    tenant = Tenant("busy", _write(folder, "busy", box.settings_toml(f"sqlite:///{tmp_path / 'busy.db'}")))
+    ctx = open_context(load_tenant_settings(tenant))
+    try:
+        assert run_setup(ctx, create_missing=True).ok
+    finally:
+        ctx.close()
+    job = build_definitions(folder, retry_policy=NO_RETRY_DELAY).resolve_job_def("leadsync_busy")
+    with StateStore.open(f"sqlite:///{tmp_path / 'busy.db'}") as store, RunLock(store.engine):
+        held = job.execute_in_process(raise_on_error=False)
+    assert not held.success
+    assert len(events(held, "STEP_UP_FOR_RETRY")) == NO_RETRY_DELAY.max_retries
+    assert (failure_metadata(held)["exit_code"], failure_metadata(held)["status"]) == (3, "locked")
+    free = job.execute_in_process(raise_on_error=False)
+    assert free.success and output_metadata(free)["status"] == "ok"
