@@ -48,8 +48,9 @@ def _metadata(outcome: TenantRun) -> dict[str, Any]:
 
 
 def _describe(outcome: TenantRun) -> str:
-    return (f"tenant {outcome.tenant}: {outcome.status} (exit {outcome.exit_code})"
-            + (f": {outcome.error}" if outcome.error else ""))
+    error = outcome.metadata().get("error")  # redacted
+    head = f"tenant {outcome.tenant}: {outcome.status} (exit {outcome.exit_code})"
+    return f"{head}: {error}" if error else head
 
 
 def tenant_job(tenant: Tenant, *, retry_policy: dg.RetryPolicy = DEFAULT_RETRY) -> dg.JobDefinition:

@@ -21,6 +21,7 @@ from sync.run.context import open_context
 from sync.run.runner import RunOptions, RunResult, run
 from sync.settings import Settings, SettingsFileError
 from sync.state.errors import StateStoreError
+from sync.state.runs import redact_secrets
 from sync.tenants import Tenant
 
 RETRYABLE = frozenset({EXIT_RECORD_FAILURES, EXIT_LOCKED})  # running again is the remedy (sync.exit_codes)
@@ -48,7 +49,8 @@ class TenantRun:
         failures = sum(v for k, v in counts.items() if k.endswith(".write_failures"))
         return {
             "tenant": self.tenant, "status": self.status, "exit_code": self.exit_code,
-            "run_id": r.run_id if r is not None else None, "error": self.error,
+            "run_id": r.run_id if r is not None else None,
+            "error": redact_secrets(self.error) if self.error else None,  # as the run history keeps it
             "people": int(counts.get("people", 0)), "quarantined": int(counts.get("quarantined", 0)),
             "write_failures": failures,
             **{f"api_calls.{system}": sum(kinds.values()) for system, kinds in sorted(calls.items())},
