@@ -83,6 +83,22 @@ def test_module_defs_read_the_tenants_folder_from_the_environment(tmp_path: Path
     assert out.stdout.strip() == "['leadsync_one', 'leadsync_two'] ['leadsync_two_schedule']"
 
 
+def test_the_documented_dagster_yaml_limits_each_tenant_to_one_run(tmp_path: Path) -> None:
+    """docs/dagster.md's dagster.yaml is valid instance configuration and limits on the tag and pool
+    the definitions use."""
+    yaml = pytest.importorskip("yaml")
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "dagster.md").read_text(encoding="utf-8")
+    block = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    instance = dg.DagsterInstance.local_temp(str(tmp_path), overrides=yaml.safe_load(block))
+    try:
+        config = instance.get_concurrency_config()
+    finally:
+        instance.dispose()
+    assert config.pool_config.default_pool_limit == 1
+    (limit,) = config.run_queue_config.tag_concurrency_limits
+    assert limit == {"key": TENANT_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+
+
 # ------------------------------------------------------------------------ three tenants on PostgreSQL
 
 @pytest.fixture(scope="module")
