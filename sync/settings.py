@@ -17,7 +17,8 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -75,6 +76,19 @@ class TenantsSettings(_Section):
     dir: Path | None = None  # the tenants folder (default: tenants/ next to this file; sync.tenants)
 
 
+class ScheduleSettings(_Section):
+    # when an orchestrator runs this sync (UTC cron; the Dagster definitions read it, sync.orchestrators);
+    # None: on demand only. `leadsync schedule --cron` does not read it.
+    cron: str | None = None
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str | None) -> str | None:
+        if value is not None and not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a cron expression (e.g. \"*/15 * * * *\", UTC)")
+        return value
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_format: bool = Field(default=False, alias="json")
@@ -94,6 +108,7 @@ class Settings(BaseSettings):
     sync: SyncSettings = SyncSettings()
     logging: LoggingSettings = LoggingSettings()
     tenants: TenantsSettings = TenantsSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
 
     # Set by load_settings(); relative paths in the file are resolved against its folder.
     config_path: Path | None = Field(default=None, exclude=True)
@@ -138,7 +153,13 @@ def _load_tenant(source: TenantConfig, overrides: dict[str, Any]) -> Settings:
         found = tenants.find_tenant(source.config, source.tenant)
     except tenants.TenantError as exc:
         raise SettingsFileError(str(exc)) from None
-    return _load(found.path, tenants.env_prefix(found.name), overrides, tenant=found.name)
+    return load_tenant(found, **overrides)
+
+
+def load_tenant(tenant: tenants.Tenant, **overrides: Any) -> Settings:
+    """One tenant's settings from its file, in whatever tenants folder it was found (the one an
+    orchestrator was given too), and its own variables (`LEADSYNC_TENANT_<NAME>__...`)."""
+    return _load(tenant.path, tenants.env_prefix(tenant.name), overrides, tenant=tenant.name)
 
 
 def _tenant_defaults(settings: Settings, name: str) -> Settings:
