@@ -26,6 +26,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import signal
 from collections import Counter
 from collections.abc import Callable, Iterator
 from collections.abc import Mapping as MappingABC
@@ -206,6 +207,8 @@ def _parts(store: StateStore, job: _Work, ranges: Iterator[tuple[str, str]],
     try:
         with multiprocessing.get_context("fork").Pool(workers, initializer=_forked) as pool:
             yield from pool.imap(_range_in_worker, ranges)
+            pool.close()  # every range done: the workers end on their own (terminate only on an error)
+            pool.join()
     finally:
         _SHARED = None
 
@@ -216,7 +219,12 @@ def _people(store: StateStore, job: _Work, lo: str, hi: str) -> list[Person]:
 
 
 def _forked() -> None:
-    """In a new worker: its own database connections (never the parent's)."""
+    """In a new worker: the default SIGTERM and no SIGINT (a forked worker inherits the parent's Python
+    handlers: with the run's or uvicorn's SIGTERM handler it would outlive the pool's terminate() and
+    the parent would wait for it for ever; Ctrl-C is the parent's to handle), and its own database
+    connections (never the parent's)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     assert _SHARED is not None
     _SHARED[0].engine.dispose(close=False)
 

@@ -13,9 +13,13 @@ now = 2026-06-01, default mapping (hot 60, warm 30, wait 30 days, waiting group 
 from __future__ import annotations
 
 import gc
+import multiprocessing
+import signal
+import threading
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +27,7 @@ from connectors.base import BatchSizes, ContactRef, DealContact, LostDeal
 from mappings import Mapping
 from mappings.loader import load_mapping_text
 from sync.state.store import StateStore
+from sync.views import impact
 from sync.views.impact import Impact, preview
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -163,6 +168,42 @@ def test_worker_processes_find_the_same(store: StateStore) -> None:
     pooled = preview(store, mapping(), both, now=NOW, sizes=SIZES, size=1, workers=2)
     assert pooled.to_dict() == alone.to_dict()
     assert pooled.changed == 2
+
+
+def _sigterm_is_default(_: object) -> bool:
+    return signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_forked_workers_do_not_keep_the_parents_sigterm_handler(store: StateStore) -> None:
+    """A pool's terminate() ends its workers with SIGTERM; a worker that inherited a Python handler
+    (the run's, uvicorn's in the console) would ignore it while blocked on the pool's queue lock, and
+    the preview would wait for it for ever (seen once in CI). The workers' initializer restores it."""
+    before = signal.signal(signal.SIGTERM, lambda *_: None)
+    impact._SHARED = (store, None)  # type: ignore[assignment]  (what the initializer reads)
+    try:
+        with multiprocessing.get_context("fork").Pool(1, initializer=impact._forked) as pool:
+            assert pool.map(_sigterm_is_default, [0]) == [True]
+    finally:
+        impact._SHARED = None
+        signal.signal(signal.SIGTERM, before)
+
+
+def test_workers_end_under_a_sigterm_handler_that_ignores_it(store: StateStore) -> None:
+    """With such a handler in the parent, a pooled preview still returns and leaves no worker behind
+    (the workers end on the pool's close, not only on terminate)."""
+    both = draft(hot=80, wait=10)
+    found: list[Any] = []
+    before = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        worker = threading.Thread(target=lambda: found.append(
+            preview(store, mapping(), both, now=NOW, sizes=SIZES, size=1, workers=2)), daemon=True)
+        worker.start()
+        worker.join(60)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert not worker.is_alive(), "the preview waited for its workers"
+    assert found and found[0].changed == 2
+    assert not multiprocessing.active_children()
 
 
 def test_the_terminal_tables_show_crm_text_as_text(store: StateStore) -> None:
