@@ -55,6 +55,7 @@ class TenantRun:
             **{f"api_calls.{system}": sum(kinds.values()) for system, kinds in sorted(calls.items())},
             "counts": counts, "api_calls": calls,
             "duration_seconds": round(r.duration_seconds, 3) if r is not None else 0.0,
+            "lock_wait_seconds": round(r.lock_wait_seconds, 3) if r is not None else 0.0,
         }
 
 

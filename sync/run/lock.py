@@ -101,6 +101,7 @@ class RunLock:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lost = threading.Event()
+        self.waited = 0.0  # seconds the last acquire() spent waiting for another run to let go
 
     # ------------------------------------------------------------------ public
 
@@ -109,16 +110,16 @@ class RunLock:
         start = time.monotonic()
         while True:
             taken, holder = self._try_take()
+            self.waited = time.monotonic() - start
             if taken:
                 self._start_heartbeat()
                 log.info("run lock taken (pid %d on %s)", os.getpid(), self.host)
                 return
             if holder is None:
                 continue  # released between our insert and our look: the next insert should win
-            waited = time.monotonic() - start
-            if waited >= self.wait_seconds:
-                raise LockHeld(holder, waited, self.stale_after)
-            time.sleep(min(self.poll_interval, max(0.0, self.wait_seconds - waited)))
+            if self.waited >= self.wait_seconds:
+                raise LockHeld(holder, self.waited, self.stale_after)
+            time.sleep(min(self.poll_interval, max(0.0, self.wait_seconds - self.waited)))
 
     def release(self) -> None:
         """Let go (only if we still hold it). Safe to call twice."""

@@ -79,11 +79,13 @@ class RunResult:
     plan: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     duration_seconds: float = 0.0
+    lock_wait_seconds: float = 0.0  # waited for another run of the same state to end (lock_wait_seconds)
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "status": self.status, "exit_code": self.exit_code,
                 "counts": self.counts, "api_calls": self.api_calls, "plan": self.plan, "error": self.error,
-                "duration_seconds": round(self.duration_seconds, 3)}
+                "duration_seconds": round(self.duration_seconds, 3),
+                "lock_wait_seconds": round(self.lock_wait_seconds, 3)}
 
 
 def run(ctx: SyncContext, options: RunOptions = RunOptions()) -> RunResult:
@@ -93,10 +95,10 @@ def run(ctx: SyncContext, options: RunOptions = RunOptions()) -> RunResult:
     try:
         lock.acquire()
     except LockHeld as exc:
-        return RunResult(None, "locked", EXIT_LOCKED, error=str(exc))
+        return RunResult(None, "locked", EXIT_LOCKED, error=str(exc), lock_wait_seconds=lock.waited)
     try:
         ctx.store.mark_interrupted_runs()
-        return _Run(ctx, options, lock).execute(started)
+        return replace(_Run(ctx, options, lock).execute(started), lock_wait_seconds=lock.waited)
     finally:
         lock.release()
 

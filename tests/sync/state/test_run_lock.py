@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -70,9 +71,17 @@ def test_second_run_exits_at_once_naming_the_holder(holder: subprocess.Popen[str
 def test_second_run_waits_for_the_first_to_finish(holder: subprocess.Popen[str], store: StateStore) -> None:
     lock = RunLock(store.engine, wait_seconds=60, poll_interval=0.05)
     assert holder.stdin is not None
-    holder.stdin.write("done\n")
-    holder.stdin.flush()
+    stdin = holder.stdin
+
+    def let_go() -> None:
+        time.sleep(0.5)  # the holder keeps the lock at least this long after acquire() starts
+        stdin.write("done\n")
+        stdin.flush()
+
+    releaser = threading.Thread(target=let_go)
+    releaser.start()
     lock.acquire()  # returns once the holder has released
+    releaser.join()
     try:
         found = lock.holder()
         assert found is not None and found.pid == os.getpid()
@@ -80,6 +89,7 @@ def test_second_run_waits_for_the_first_to_finish(holder: subprocess.Popen[str],
     finally:
         lock.release()
     assert lock.holder() is None
+    assert 0.5 <= lock.waited < 60  # what the run reports as lock_wait_seconds
 
 
 def test_a_killed_holder_is_taken_over_at_once(holder: subprocess.Popen[str], store: StateStore) -> None:
