@@ -1,7 +1,8 @@
 """Run every benchmark (what `make bench` runs) and print one summary table.
 
     python benchmarks/run_all.py                  # engine 1M, e2e 100k, quota 20k + naive, sandbox 100k,
-                                                  # report, console pages and impact preview 100k
+                                                  # report, console pages and impact preview 100k,
+                                                  # 20 tenants x 5,000 on PostgreSQL with 4 workers
     python benchmarks/run_all.py --full           # ... and the end-to-end run and the sandbox at 1,000,000
     python benchmarks/run_all.py --json --out results.json
     python benchmarks/run_all.py --peers          # ... and the Singer taps side by side (benchmarks/peers.py)
@@ -209,6 +210,22 @@ def preview_rows(r: Mapping[str, Any]) -> list[tuple[Any, ...]]:
             (tag, "peak RSS MiB", r["peak_rss_mib"], "", "-")]
 
 
+def tenants_rows(r: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    if "error" in r:
+        return [("10 tenants", "error", r["error"][:80], "", "NO")]
+    tag = f"10 tenants {r['tenants']} x {r['people'] // 1000:,}k"
+    alone, par, twice = r["alone"], r["parallel"], r["double_fired"]
+    return [(tag, "sum of the runs one at a time s", alone["sum_of_run_walls"], "", "-"),
+            (tag, f"{r['workers']} workers in parallel s (speed-up)", f"{par['runs_span_seconds']} "
+             f"({r['speedup']}x)", "", "-"),
+            (tag, "peak RSS per worker MiB (max)", max(par["worker_peak_rss_mib"]), "", "-"),
+            (tag, "lock waits alone / parallel / double-fired",
+             f"{alone['lock_waits']} / {par['lock_waits']} / {twice['lock_waits']} "
+             f"(max {twice['lock_wait_max_seconds']} s)", "", "-"),
+            (tag, "checks (exit 0, same writes, no waits)", "ok" if r["ok"] else "FAILED", "all ok",
+             "yes" if r["ok"] else "NO")]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="also the end-to-end run at --full-people")
@@ -225,8 +242,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="people of the console benchmark's store (--full: also --full-people)")
     parser.add_argument("--preview-people", type=int, default=100_000,
                         help="people of the impact preview benchmark (issue 14's 100,000)")
+    parser.add_argument("--tenants", type=int, default=20, help="tenants of the tenants benchmark")
+    parser.add_argument("--tenant-people", type=int, default=5_000, help="people per tenant")
+    parser.add_argument("--tenant-workers", type=int, default=4)
     parser.add_argument("--only", choices=("engine", "e2e", "quota", "sandbox", "kpis", "console", "preview",
-                                           "peers"),
+                                           "tenants", "peers"),
                         action="append",
                         help="run only these (repeatable)")
     parser.add_argument("--peers", action="store_true",
@@ -235,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write every benchmark's JSON here")
     parser.add_argument("--json", action="store_true", help="print the collected JSON instead of tables")
     args = parser.parse_args(argv)
-    default = ("engine", "e2e", "quota", "sandbox", "kpis", "console", "preview",
+    default = ("engine", "e2e", "quota", "sandbox", "kpis", "console", "preview", "tenants",
                *(("peers",) if args.peers else ()))
     only = set(args.only or default)
     started = time.perf_counter()
@@ -265,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
             results["console"].append(child_json("bench_console.py", "--people", str(args.full_people)))
     if "preview" in only:
         results["preview"] = child_json("bench_preview.py", "--people", str(args.preview_people))
+    if "tenants" in only:
+        results["tenants"] = child_json("bench_tenants.py", "--tenants", str(args.tenants), "--people",
+                                        str(args.tenant_people), "--workers", str(args.tenant_workers))
     if "peers" in only:
         results["peers"] = child_json("peers.py", "--people", str(args.peers_people))
     results["total_seconds"] = round(time.perf_counter() - started, 1)
@@ -288,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += console_rows(r)
     if "preview" in results:
         rows += preview_rows(results["preview"])
+    if "tenants" in results:
+        rows += tenants_rows(results["tenants"])
     if "peers" in results:
         rows += peers_rows(results["peers"])
     print()
