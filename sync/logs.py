@@ -5,6 +5,10 @@ characters are made visible (`mappings.printable.visible`: no ESC sequence reach
 forges a line); JSON lines keep the exact text, with the characters JSON leaves raw (DEL, C1, bidi
 controls) written as `\\u` escapes.
 
+A tenant's lines carry its name: `[acme] ` before the logger in plain lines, `"tenant": "acme"` in JSON
+lines; the name comes from `configure(tenant=...)` (the CLI's `--tenant`) or, for code running several
+tenants in one process (an orchestrator's workers), from `tenant_context(name)` around each tenant's run.
+
 Connectors never put secrets in messages; the scrubbing filter is a second line of defence: every
 secret value from the settings (passwords, tokens, session ids, private keys) is replaced by `***` in
 the formatted message of every record, whatever its level or origin (including third-party loggers).
@@ -13,12 +17,13 @@ the formatted message of every record, whatever its level or origin (including t
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import logging
 import re
 import sys
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,8 +59,35 @@ class SecretScrubber(logging.Filter):
         return True
 
 
+_TENANT: contextvars.ContextVar[str | None] = contextvars.ContextVar("leadsync_tenant", default=None)
+
+
+@contextlib.contextmanager
+def tenant_context(name: str) -> Iterator[None]:
+    """Log lines of this thread (or task) in the block carry tenant `name`."""
+    token = _TENANT.set(name)
+    try:
+        yield
+    finally:
+        _TENANT.reset(token)
+
+
+class TenantTag(logging.Filter):
+    """Puts the tenant on each record: the one of `tenant_context`, else the process's (`--tenant`)."""
+
+    def __init__(self, default: str | None) -> None:
+        super().__init__()
+        self.default = default
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = _TENANT.get() or self.default
+        record.tenant = name
+        record.tenant_tag = f"[{name}] " if name else ""
+        return True
+
+
 class PlainFormatter(logging.Formatter):
-    """`time LEVEL logger: message`, the message with control characters made visible."""
+    """`time LEVEL [tenant] logger: message`, the message with control characters made visible."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
         raw = record.message
@@ -73,6 +105,9 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
                "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        tenant = getattr(record, "tenant", None)
+        if tenant:
+            out["tenant"] = tenant
         if record.exc_text:
             out["exception"] = record.exc_text
         elif record.exc_info:
@@ -121,8 +156,9 @@ _insecure = _InsecureRequestsOnce()
 
 
 def configure(settings: Settings | None, *, level: str | None = None,
-              json_format: bool | None = None) -> None:
-    """Set up the root logger for a CLI command (idempotent: replaces leadsync's own handler)."""
+              json_format: bool | None = None, tenant: str | None = None) -> None:
+    """Set up the root logger for a CLI command (idempotent: replaces leadsync's own handler);
+    `tenant`: the one the command acts for (`--tenant`), named on every line."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_leadsync", False):
@@ -131,7 +167,8 @@ def configure(settings: Settings | None, *, level: str | None = None,
     handler._leadsync = True  # type: ignore[attr-defined]
     use_json = json_format if json_format is not None else bool(settings and settings.logging.json_format)
     handler.setFormatter(JsonFormatter() if use_json else
-                         PlainFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+                         PlainFormatter("%(asctime)s %(levelname)s %(tenant_tag)s%(name)s: %(message)s"))
+    handler.addFilter(TenantTag(tenant))
     handler.addFilter(SecretScrubber(secret_values(settings)))
     root.addHandler(handler)
     root.setLevel(level or (settings.logging.level if settings else "INFO"))

@@ -12,7 +12,7 @@ import typer
 
 from sync import logs
 from sync.cli.sync import ConfigOpt, JsonOpt, LogJsonOpt, VerboseOpt
-from sync.cli.tenant import TenantOpt, config_source
+from sync.cli.tenant import TenantOpt, config_source, tenant_name
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_OK
 from sync.run.doctor import DoctorReport, run_doctor, settings_problem
 from sync.settings import ConfigSource, SettingsFileError, load_settings
@@ -42,7 +42,8 @@ def diagnose(config: ConfigSource, *, log_json: bool, verbose: bool) -> DoctorRe
         settings = load_settings(config)
     except SettingsFileError as exc:
         return settings_problem(str(exc))
-    logs.configure(settings, level="DEBUG" if verbose else None, json_format=log_json or None)
+    logs.configure(settings, level="DEBUG" if verbose else None, json_format=log_json or None,
+                   tenant=tenant_name(config))
     return run_doctor(settings)
 
 

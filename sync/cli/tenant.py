@@ -43,6 +43,11 @@ def config_source(config: Path | str | None, tenant: str | None) -> ConfigSource
     return config if tenant is None else TenantConfig(config, tenant)
 
 
+def tenant_name(source: ConfigSource) -> str | None:
+    """The tenant a command acts for (its log lines name it), None without `--tenant`."""
+    return source.tenant if isinstance(source, TenantConfig) else None
+
+
 def register(app: typer.Typer) -> None:
     app.command("tenants")(tenants_command)
 

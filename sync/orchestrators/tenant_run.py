@@ -13,6 +13,7 @@ from typing import Any
 
 from connectors.base import ConfigurationError
 from mappings import MappingError
+from sync import logs
 from sync import settings as settings_module
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_LOCKED, EXIT_RECORD_FAILURES
 from sync.inputs import InputProblem
@@ -84,6 +85,11 @@ def run_tenant(tenant: Tenant, *, stop: threading.Event | None = None,
                now: datetime | None = None) -> TenantRun:
     """One incremental run for `tenant`, under its run lock (in its own state). Never raises for
     expected trouble: bad configuration is exit 2, a stopped or partial run 1, a held lock 3."""
+    with logs.tenant_context(tenant.name):  # its log lines name it (sync.logs)
+        return _run_tenant(tenant, stop, now)
+
+
+def _run_tenant(tenant: Tenant, stop: threading.Event | None, now: datetime | None) -> TenantRun:
     try:
         ctx = open_context(load_tenant_settings(tenant))
     except SettingsFileError as exc:
