@@ -3,7 +3,8 @@
 Each connector owns its section's model (`connectors.salesforce.settings`, `connectors.hubspot.settings`);
 this module composes them with the run's own sections (state, sync, logging) into `Settings`.
 
-Precedence, highest first: values passed in code, environment variables, the TOML file, defaults.
+Precedence, highest first: values passed in code, environment variables, secret files (a folder named by
+`$LEADSYNC_SECRETS_DIR`, see `secrets_folder`), the TOML file, defaults.
 The file path comes from `--config`, else `LEADSYNC_CONFIG`, else `./settings.toml`. A missing or
 unreadable file is an error (pydantic-settings would silently yield `{}`).
 """
@@ -21,8 +22,10 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NestedSecretsSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -32,6 +35,7 @@ from sync import tenants
 from sync.tenants import TenantConfig
 
 DEFAULT_CONFIG = Path("settings.toml")
+SECRETS_DIR_VARIABLE = "LEADSYNC_SECRETS_DIR"
 log = logging.getLogger(__name__)
 
 # (section, key) -> why the key is ignored; still accepted so older files keep loading.
@@ -77,8 +81,8 @@ class TenantsSettings(_Section):
 
 
 class ScheduleSettings(_Section):
-    # when an orchestrator runs this sync (UTC cron; the Dagster definitions read it, sync.orchestrators);
-    # None: on demand only. `leadsync schedule --cron` does not read it.
+    # when this sync runs (UTC cron): the Dagster definitions' schedule (sync.orchestrators) and
+    # `leadsync schedule` without --every / --cron; None: on demand only.
     cron: str | None = None
 
     @field_validator("cron")
@@ -123,7 +127,12 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml_path = settings_cls.model_config.get("toml_file")
+        secrets_dir = settings_cls.model_config.get("secrets_dir")
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if secrets_dir:  # files named like the variables without their prefix: salesforce__password
+            sources.append(NestedSecretsSettingsSource(
+                file_secret_settings, secrets_dir=secrets_dir, secrets_prefix="",
+                secrets_nested_delimiter="__", secrets_dir_missing="error"))
         if toml_path:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
         return tuple(sources)
@@ -173,6 +182,25 @@ def _tenant_defaults(settings: Settings, name: str) -> Settings:
     return settings.model_copy(update={"state": state})
 
 
+def secrets_folder(tenant: str | None) -> Path | None:
+    """The folder of secret files: `$LEADSYNC_SECRETS_DIR` (one file per value, named like its variable
+    without the prefix: `salesforce__password`, `hubspot__access_token`, `state__url`), or for a tenant
+    its subfolder `$LEADSYNC_SECRETS_DIR/<name>/`. None when the variable is unset or a tenant has no
+    subfolder (its values then come from its file and variables only); a variable naming no folder is a
+    settings error."""
+    value = os.environ.get(SECRETS_DIR_VARIABLE)
+    if not value:
+        return None
+    top = Path(value).expanduser()
+    if not top.is_dir():
+        raise SettingsFileError(f"{SECRETS_DIR_VARIABLE}={value}: no such folder (it holds the secret files, "
+                                "one per value: salesforce__password, hubspot__access_token, ...)")
+    if tenant is None:
+        return top
+    own = top / tenant
+    return own if own.is_dir() else None
+
+
 def _load(config: Path, env_prefix: str, overrides: dict[str, Any], *, tenant: str | None = None) -> Settings:
     if not config.is_file():
         raise SettingsFileError(
@@ -189,14 +217,18 @@ def _load(config: Path, env_prefix: str, overrides: dict[str, Any], *, tenant: s
     except UnicodeDecodeError as exc:
         raise SettingsFileError(not_utf8(config, exc)) from None
 
+    secrets = secrets_folder(tenant)
     bound = type(
         "BoundSettings", (Settings,),
-        {"model_config": {**Settings.model_config, "toml_file": config, "env_prefix": env_prefix}},
+        {"model_config": {**Settings.model_config, "toml_file": config, "env_prefix": env_prefix,
+                          "secrets_dir": secrets}},
     )
     try:
         settings = bound(**overrides)
     except ValidationError as exc:
-        raise SettingsFileError(_describe(config, exc, env_prefix)) from None
+        raise SettingsFileError(_describe(config, exc, env_prefix, secrets)) from None
+    except SettingsError as exc:  # the secrets folder could not be read (too big, not a folder)
+        raise SettingsFileError(f"{SECRETS_DIR_VARIABLE} ({secrets}): {exc}") from None
     settings = Settings.model_construct(**{**dict(settings), "config_path": config.resolve()})
     warning = insecure_permission_warning(config)
     if warning:
@@ -229,12 +261,15 @@ def deprecation_warnings(settings: Settings, config: Path, env_prefix: str = "LE
     return out
 
 
-def _describe(config: Path, exc: ValidationError, env_prefix: str = "LEADSYNC_") -> str:
+def _describe(config: Path, exc: ValidationError, env_prefix: str = "LEADSYNC_",
+              secrets: Path | None = None) -> str:
     lines = [f"{config}: invalid settings ({exc.error_count()} problem(s)):"]
     for err in exc.errors(include_url=False, include_input=False):
         loc = ".".join(str(p) for p in err["loc"])
         variable = env_variable(err["loc"], env_prefix)
-        where = f" (from environment variable {variable})" if variable else ""
+        secret_file = None if variable or secrets is None else _secret_file(err["loc"], secrets)
+        where = (f" (from environment variable {variable})" if variable
+                 else f" (from secret file {secret_file})" if secret_file else "")
         lines.append(f"  {loc}{where}: {err['msg']}")
     return "\n".join(lines)
 
@@ -244,6 +279,15 @@ def env_variable(loc: tuple[int | str, ...], prefix: str = "LEADSYNC_") -> str |
     case-insensitive, as pydantic-settings reads them)."""
     wanted = prefix.upper() + "__".join(str(p) for p in loc[:2]).upper()
     return next((name for name in os.environ if name.upper() == wanted), None)
+
+
+def _secret_file(loc: tuple[int | str, ...], folder: Path) -> Path | None:
+    """The secret file that set the value at `loc`, if there is one (names are case-insensitive)."""
+    wanted = "__".join(str(p) for p in loc[:2]).lower()
+    try:
+        return next((p for p in folder.iterdir() if p.name.lower() == wanted and p.is_file()), None)
+    except OSError:
+        return None
 
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:

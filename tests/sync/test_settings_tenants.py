@@ -116,3 +116,50 @@ def test_names_that_would_share_variables_are_refused(main: Path) -> None:
     tenant_file(main.parent / "tenants", "a_b")
     with pytest.raises(SettingsFileError, match="would share environment variables"):
         load_settings(TenantConfig(main, "a-b"))
+
+
+def secret(folder: Path, name: str, value: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(value + "\n", encoding="utf-8")
+
+
+def test_secrets_from_files_each_tenant_its_own_folder(main: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`$LEADSYNC_SECRETS_DIR`: a file per value named like its variable without the prefix; a tenant
+    reads its own subfolder only; environment variables win over files, files over the TOML file."""
+    folder = tmp_path / "secrets"
+    secret(folder, "hubspot__access_token", "single-file")
+    secret(folder / "acme", "hubspot__access_token", "acme-file")
+    secret(folder / "acme", "salesforce__password", "acme-password")
+    secret(folder / "beta", "hubspot__access_token", "beta-file")
+    tenant_file(main.parent / "tenants", "acme", '[hubspot]\naccess_token = "acme-toml"\n')
+    tenant_file(main.parent / "tenants", "beta", '[hubspot]\naccess_token = "beta-toml"\n')
+    tenant_file(main.parent / "tenants", "gamma", '[hubspot]\naccess_token = "gamma-toml"\n')
+    monkeypatch.setenv("LEADSYNC_SECRETS_DIR", str(folder))
+    monkeypatch.setenv("LEADSYNC_TENANT_BETA__HUBSPOT__ACCESS_TOKEN", "beta-env")
+
+    def token(source: object) -> str:
+        return load_settings(source).hubspot.access_token.get_secret_value()  # type: ignore[arg-type]
+
+    acme = load_settings(TenantConfig(main, "acme"))
+    assert acme.hubspot.access_token.get_secret_value() == "acme-file"  # the trailing newline dropped
+    assert acme.salesforce.password.get_secret_value() == "acme-password"
+    assert token(TenantConfig(main, "beta")) == "beta-env"  # its variable over its file
+    assert token(TenantConfig(main, "gamma")) == "gamma-toml"  # no folder of its own: its file
+    assert token(main) == "single-file"  # without a tenant: the folder itself
+    monkeypatch.delenv("LEADSYNC_SECRETS_DIR")
+    assert token(TenantConfig(main, "acme")) == "acme-toml"
+
+
+def test_a_secrets_folder_that_is_missing_or_holds_a_bad_value_is_named(
+        main: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tenant_file(main.parent / "tenants", "acme")
+    monkeypatch.setenv("LEADSYNC_SECRETS_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(SettingsFileError, match=r"LEADSYNC_SECRETS_DIR=.*nowhere: no such folder"):
+        load_settings(TenantConfig(main, "acme"))
+    secret(tmp_path / "secrets" / "acme", "hubspot__requests_per_10s", "lots")
+    monkeypatch.setenv("LEADSYNC_SECRETS_DIR", str(tmp_path / "secrets"))
+    with pytest.raises(SettingsFileError) as caught:
+        load_settings(TenantConfig(main, "acme"))
+    where = tmp_path / "secrets" / "acme" / "hubspot__requests_per_10s"
+    assert f"hubspot.requests_per_10s (from secret file {where})" in str(caught.value)
