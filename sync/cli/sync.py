@@ -19,7 +19,7 @@ from connectors.base import AuthenticationError, ConfigurationError, ConnectorEr
 from mappings import MappingError
 from sync import logs
 from sync.cli.backfill import history_backfill
-from sync.cli.tenant import TenantOpt, config_source
+from sync.cli.tenant import TenantOpt, config_source, tenant_name
 from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_INTERRUPTED, EXIT_RECORD_FAILURES
 from sync.inputs import InputProblem, parse_instant
 from sync.run.context import SyncContext, open_context
@@ -74,7 +74,8 @@ def load(config: ConfigSource, *, log_json: bool = False, verbose: bool = False)
         settings = load_settings(config)
     except SettingsFileError as exc:
         raise fail(str(exc)) from None
-    logs.configure(settings, level="DEBUG" if verbose else None, json_format=log_json or None)
+    logs.configure(settings, level="DEBUG" if verbose else None, json_format=log_json or None,
+                   tenant=tenant_name(config))
     return settings
 
 
@@ -224,13 +225,14 @@ def schedule_command(
     config: ConfigOpt = None, log_json: LogJsonOpt = False, verbose: VerboseOpt = False,
     tenant: TenantOpt = None,
 ) -> None:
-    """Run syncs on a schedule, one at a time, until SIGINT/SIGTERM (which finish the current batch)."""
+    """Run syncs on a schedule, one at a time, until SIGINT/SIGTERM (which finish the current batch).
+    Without --every or --cron, the settings' `[schedule] cron` (a tenant's from its own file)."""
     source = config_source(config, tenant)
     settings = load(source, log_json=log_json, verbose=verbose)  # fail fast on bad settings...
     # ...and on a state store that cannot be used
     StateStore.open(settings.state.url, schema=settings.state.pg_schema).close()
     try:
-        trigger = Trigger.from_options(every, cron)
+        trigger = Trigger.from_options(every, cron, settings.schedule.cron)
     except ScheduleError as exc:
         raise fail(str(exc)) from None
     stop = threading.Event()

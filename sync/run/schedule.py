@@ -50,9 +50,13 @@ class Trigger:
     cron: str | None = None
 
     @classmethod
-    def from_options(cls, every: str | None, cron: str | None) -> Trigger:
+    def from_options(cls, every: str | None, cron: str | None, configured: str | None = None) -> Trigger:
+        """`--every` or `--cron`; without either, `configured` (the settings' `[schedule] cron`)."""
+        if every is None and cron is None:
+            cron = configured
         if (every is None) == (cron is None):
-            raise ScheduleError("give exactly one of --every or --cron")
+            raise ScheduleError("give exactly one of --every or --cron "
+                                "(or set [schedule] cron in the settings)")
         if every is not None:
             return cls(every=parse_interval(every))
         assert cron is not None

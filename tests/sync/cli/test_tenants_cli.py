@@ -4,6 +4,12 @@ real SQLite stores; the PostgreSQL schemas are in tests/sync/state/test_tenant_i
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +158,38 @@ def test_console_set_password_writes_to_the_tenants_store_only(main: Path) -> No
     with StateStore.open(f"sqlite:///{folder / 'beta.db'}") as beta:
         assert [u.name for u in beta.console_users()] == ["ops"]
     assert not (folder / "acme.db").exists() and not (main.parent / "leadsync.db").exists()
+
+
+def test_schedule_for_a_tenant_runs_on_its_cron_and_its_log_lines_name_it(main: Path) -> None:
+    """`leadsync schedule --tenant acme` without --every / --cron: the cron of acme's file; every line
+    it logs says acme (the real command, stopped with SIGTERM after its first run)."""
+    write(main.parent / "tenants" / "acme.toml", '[schedule]\ncron = "0 0 1 1 *"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSYNC_")}
+    command = [str(Path(sys.executable).parent / "leadsync"), "schedule", "--config", str(main),
+               "--tenant", "acme"]
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+                            cwd=main.parent)
+    lines: list[str] = []
+    waited = threading.Event()
+
+    def read() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line.rstrip("\n"))
+            if "next run at" in line:
+                waited.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert waited.wait(120), "\n".join(lines)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(60)
+        reader.join(10)
+    assert code == 0, "\n".join(lines)
+    logged = [line for line in lines if " sync.run.schedule: " in line]
+    assert any("[acme] sync.run.schedule: scheduler started: cron '0 0 1 1 *' (UTC)" in line
+               for line in logged), lines
+    assert any(re.search(r"next run at \d{4}-01-01T00:00:00\+00:00$", line) for line in logged), lines
+    assert logged and all(" [acme] sync.run.schedule: " in line for line in logged)

@@ -36,6 +36,14 @@ def test_trigger_options_rejected(every: str | None, cron: str | None, message: 
         Trigger.from_options(every, cron)
 
 
+def test_without_options_the_configured_cron_is_used_and_options_win_over_it() -> None:
+    assert Trigger.from_options(None, None, "0 6 * * *").cron == "0 6 * * *"
+    assert Trigger.from_options("15m", None, "0 6 * * *").every == timedelta(minutes=15)
+    assert Trigger.from_options(None, "*/5 * * * *", "0 6 * * *").cron == "*/5 * * * *"
+    with pytest.raises(ScheduleError, match=r"or set \[schedule\] cron"):
+        Trigger.from_options(None, None, None)
+
+
 def test_cron_next_is_the_next_slot() -> None:
     trigger = Trigger.from_options(None, "*/15 * * * *")
     assert trigger.next_after(T0) == datetime(2026, 11, 22, 10, 15, tzinfo=UTC)
