@@ -218,7 +218,7 @@ class PostgresCpu:
 
 def private_postgres() -> Any:
     """A PostgreSQL server of the benchmark's own (tests/sync/state/own_postgres.py), durable."""
-    from tests.sync.state.own_postgres import OwnPostgres
+    from tests.sync.state.own_postgres import OwnPostgres  # the tests' helpers (the dev extra)
 
     class DurablePostgres(OwnPostgres):
         def start(self) -> None:  # the tests' server without fsync=off
@@ -232,18 +232,12 @@ def private_postgres() -> Any:
     return DurablePostgres()
 
 
-def drop_schemas(url: str, names: Sequence[str]) -> None:
-    import sqlalchemy as sa
+def drop_tenant_schemas(url: str, names: Sequence[str]) -> None:
+    """The tenants' schemas dropped (the tests' helper, imported here only: the workers, which import
+    this module too, must not load pytest into their measured memory)."""
+    from tests.sync.state.conftest import drop_tenant_schemas as drop
 
-    from sync.tenants import schema_name
-
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as conn:
-            for name in names:
-                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema_name(name)}" CASCADE')
-    finally:
-        engine.dispose()
+    drop(url, names)
 
 
 def setup_tenants(tenants: Mapping[str, Path]) -> None:
@@ -310,14 +304,14 @@ def bench(n_tenants: int, people: int, workers: int, postgres_url: str | None,
         paths = {name: write_settings(folder / f"{name}.toml", merge_sections(
             boxes[name].settings, {"state": {"url": url, "lock_wait_seconds": LOCK_WAIT_SECONDS}}))
             for name in names}
-        drop_schemas(url, names)
+        drop_tenant_schemas(url, names)
         with phase("setup", timings):
             setup_tenants(paths)
         jobs = [(name, str(paths[name]), boxes[name].now) for name in names]
         with phase("alone: 1 worker, each tenant's first sync in turn", timings):
             alone = run_jobs(ctx, jobs, 1, pg)
         with phase("reset: schemas dropped, sandboxes reloaded, setup again", timings):
-            drop_schemas(url, names)
+            drop_tenant_schemas(url, names)
             for box in boxes.values():
                 box.conn.send("reset")
             for box in boxes.values():

@@ -213,7 +213,7 @@ def preview_rows(r: Mapping[str, Any]) -> list[tuple[Any, ...]]:
 def tenants_rows(r: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     if "error" in r:
         return [("10 tenants", "error", r["error"][:80], "", "NO")]
-    tag = f"10 tenants {r['tenants']} x {r['people'] // 1000:,}k"
+    tag = f"10 tenants {r['tenants']} x {r['people']:,}"
     alone, par, twice = r["alone"], r["parallel"], r["double_fired"]
     return [(tag, "sum of the runs one at a time s", alone["sum_of_run_walls"], "", "-"),
             (tag, f"{r['workers']} workers in parallel s (speed-up)", f"{par['runs_span_seconds']} "

@@ -16,12 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 dg = pytest.importorskip("dagster")
 
 from sandbox.launcher import Sandbox  # noqa: E402
-from sync import tenants  # noqa: E402
 from sync.orchestrators.dagster_defs import TENANT_TAG, build_definitions, pool_name  # noqa: E402
 from sync.orchestrators.tenant_run import load_tenant_settings  # noqa: E402
 from sync.run.context import open_context  # noqa: E402
@@ -30,7 +28,10 @@ from sync.run.setup import run_setup  # noqa: E402
 from sync.state.store import StateStore  # noqa: E402
 from sync.tenants import Tenant  # noqa: E402
 from tests.reliability.state_compare import FinalState, capture, differences  # noqa: E402
-from tests.sync.state.conftest import postgres_url  # noqa: E402, F401  (the session's PostgreSQL server)
+from tests.sync.state.conftest import (  # noqa: E402
+    drop_tenant_schemas,
+    postgres_url,  # noqa: F401  (the session's PostgreSQL server)
+)
 
 PEOPLE = 40
 GOOD = {"acme": 11, "globex": 12, "initech": 13}  # tenant -> the seed of its sandbox's demo book
@@ -117,12 +118,7 @@ def boxes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Sandbo
 def fresh_state(server_url: str, name: str) -> str:
     """Tenant `name`'s state emptied: its schema (`leadsync_<name>`, the tenant's default) dropped in
     the one database every tenant shares. The URL to give the tenant: the database's."""
-    engine = sa.create_engine(server_url)
-    try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{tenants.schema_name(name)}" CASCADE')
-    finally:
-        engine.dispose()
+    drop_tenant_schemas(server_url, [name])
     return server_url
 
 

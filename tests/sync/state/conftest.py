@@ -15,13 +15,14 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
 import sqlalchemy as sa
 
+from sync import tenants
 from sync.state.store import StateStore
 
 REQUIRE_POSTGRES = "LEADSYNC_REQUIRE_POSTGRES"  # "1" (CI): no PostgreSQL test may skip for want of a server
@@ -137,6 +138,17 @@ def emptied(url: str) -> str:
     finally:
         engine.dispose()
     return url
+
+
+def drop_tenant_schemas(url: str, names: Iterable[str]) -> None:
+    """Each tenant's schema (`leadsync_<name>`) dropped from `url`'s database, with all it holds."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for name in names:
+                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{tenants.schema_name(name)}" CASCADE')
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

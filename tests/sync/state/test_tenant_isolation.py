@@ -29,29 +29,19 @@ from sync.state.runs import NewFailure
 from sync.state.store import StateStore
 from sync.tenants import DIR_VARIABLE, TenantConfig
 
-from .conftest import emptied
+from .conftest import drop_tenant_schemas, emptied
 from .state_samples import contact
 
 TENANTS = ("acme", "beta")
 PASSWORD = "hunter2"  # the session's server trusts everyone: any password connects
 
 
-def _drop_tenant_schemas(url: str) -> None:
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as conn:
-            for name in TENANTS:
-                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "leadsync_{name}" CASCADE')
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture
 def pg(postgres_url: str) -> Iterator[str]:
     """The session's PostgreSQL database, empty, with no tenant schema; its URL carries a password."""
-    _drop_tenant_schemas(postgres_url)
+    drop_tenant_schemas(postgres_url, TENANTS)
     yield emptied(postgres_url).replace("leadsync@", f"leadsync:{PASSWORD}@")
-    _drop_tenant_schemas(postgres_url)
+    drop_tenant_schemas(postgres_url, TENANTS)
 
 
 def schemas(url: str) -> set[str]:
