@@ -65,6 +65,14 @@ LOCK_WAIT_SECONDS = 900.0  # a double-fired run waits this long at most for its 
 # --------------------------------------------------------------------------- a tenant's sandbox process
 
 
+def _vm_hwm_mib() -> float:
+    """This process's own peak RSS (VmHWM: after exec, so nothing of the parent's is counted)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
 def _host(conn: Any, people: int, seed: int, workdir: str) -> None:
     """One tenant's emulator pair, in its own process: sends its settings and `now`, then answers
     "reset" (the same book again) and "stop" (with its CPU seconds and peak RSS)."""
@@ -78,11 +86,9 @@ def _host(conn: Any, people: int, seed: int, workdir: str) -> None:
         if command == "reset":
             box.reset(people=people, seed=seed, now=now)
             conn.send("ok")
-        elif command == "cpu":
-            conn.send(self_cpu_seconds())
         else:
             box.stop()
-            conn.send({"cpu_seconds": self_cpu_seconds(), "peak_rss_mib": self_peak_rss_mib()})
+            conn.send({"cpu_seconds": self_cpu_seconds(), "peak_rss_mib": _vm_hwm_mib()})
             return
 
 
@@ -107,14 +113,6 @@ class TenantBox:
 
 
 # --------------------------------------------------------------------------- workers
-
-
-def _vm_hwm_mib() -> float:
-    """This process's own peak RSS (VmHWM: after exec, so nothing of the parent's is counted)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
 
 
 def _worker(jobs: Any, results: Any, index: int) -> None:
@@ -385,7 +383,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tenants", type=int, default=20)
     parser.add_argument("--people", type=int, default=5_000, help="people per tenant")
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--postgres-url", help="a PostgreSQL database to use (default: a private server)")
+    parser.add_argument("--postgres-url", help="a PostgreSQL database to use (default: a private server); "
+                        "its schemas leadsync_t01, leadsync_t02, ... are dropped and rebuilt")
     parser.add_argument("--workdir", type=Path, help="where the sandboxes and tenant files go (default: a "
                         "temporary folder)")
     parser.add_argument("--json", action="store_true")
