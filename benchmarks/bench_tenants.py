@@ -336,7 +336,8 @@ def bench(n_tenants: int, people: int, workers: int, postgres_url: str | None,
             alone_by == parallel_by and len(alone_by) == n_tenants,
         "no lock waits alone or in parallel": s_alone["lock_waits"] == s_par["lock_waits"] == 0,
         "double-fired runs write nothing": s_twice["writes"] == 0,
-        "a double-fired twin waited for the other": s_twice["lock_waits"] >= 1,
+        "a double-fired twin waited for the other (with 2 or more workers)":
+            s_twice["lock_waits"] >= 1 or workers < 2,
     }
     return {
         "benchmark": "tenants", "tenants": n_tenants, "people": people, "workers": workers,
