@@ -13,7 +13,7 @@ migration alters a table, freeze that table's version-1 definition inside `_crea
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -494,20 +494,34 @@ def _index_people(conn: Connection) -> None:
         if index.name == "ix_contacts_person_key":
             index.create(conn)
     deal_contacts.create(conn)
-    c, after = contacts.c, ""
-    while rows := conn.execute(sa.select(c.contact_id, c.email)
-                               .where(c.system == "hubspot", c.contact_id > after)
-                               .order_by(c.contact_id).limit(2_000)).all():
+    c = contacts.c
+    for rows in _hubspot_contact_pages(conn, c.email):
         conn.execute(contacts.update().where(c.system == "hubspot", c.contact_id == sa.bindparam("i"))
                      .values(person_key=sa.bindparam("k")),
                      [{"i": r.contact_id, "k": person_key(r.email)} for r in rows])
-        after = rows[-1].contact_id
-    d, last = deals.c, ""
-    while rows := conn.execute(sa.select(d.opportunity_id, d.data).where(d.opportunity_id > last)
-                               .order_by(d.opportunity_id).limit(1_000)).all():
+    for rows in _deal_pages(conn):
         links = [link for r in rows for link in deal_contact_rows(r.opportunity_id, _stored_contacts(r.data))]
         if links:
             conn.execute(deal_contacts.insert(), links)
+
+
+def _hubspot_contact_pages(conn: Connection, *columns: Any) -> Iterator[Sequence[Any]]:
+    """The stored HubSpot contacts (their id and `columns`), 2,000 at a time in id order: keyset pages,
+    read whole before the caller writes, so a migration may update the rows it has just read."""
+    c, after = contacts.c, ""
+    while rows := conn.execute(sa.select(c.contact_id, *columns)
+                               .where(c.system == "hubspot", c.contact_id > after)
+                               .order_by(c.contact_id).limit(2_000)).all():
+        yield rows
+        after = rows[-1].contact_id
+
+
+def _deal_pages(conn: Connection) -> Iterator[Sequence[Any]]:
+    """The stored deals' ids and snapshots (`data`), 1,000 at a time in id order, as above."""
+    d, last = deals.c, ""
+    while rows := conn.execute(sa.select(d.opportunity_id, d.data).where(d.opportunity_id > last)
+                               .order_by(d.opportunity_id).limit(1_000)).all():
+        yield rows
         last = rows[-1].opportunity_id
 
 
@@ -520,14 +534,12 @@ def _create_history(conn: Connection) -> None:
         for column in columns:
             kind = table.c[column].type.compile(dialect=conn.dialect)
             conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column} {kind}"))
-    d, last = deals.c, ""
-    while rows := conn.execute(sa.select(d.opportunity_id, d.data).where(d.opportunity_id > last)
-                               .order_by(d.opportunity_id).limit(1_000)).all():
+    d = deals.c
+    for rows in _deal_pages(conn):
         conn.execute(deals.update().where(d.opportunity_id == sa.bindparam("i")).values(
             {c: sa.bindparam(f"v_{c}") for c in DEAL_COLUMNS}),
             [{"i": r.opportunity_id, **{f"v_{k}": v for k, v in deal_columns_of(r.data).items()}}
              for r in rows])
-        last = rows[-1].opportunity_id
     _reread_deals(conn)
 
 
@@ -565,14 +577,12 @@ def _index_accounts(conn: Connection) -> None:
     for index in deals.indexes:
         if index.name == "ix_deals_account":
             index.create(conn)
-    d, last = deals.c, ""
-    while rows := conn.execute(sa.select(d.opportunity_id, d.data).where(d.opportunity_id > last)
-                               .order_by(d.opportunity_id).limit(1_000)).all():
+    d = deals.c
+    for rows in _deal_pages(conn):
         found = [{"i": r.opportunity_id, "a": account_of(r.data)} for r in rows]
         if any(f["a"] is not None for f in found):
             conn.execute(deals.update().where(d.opportunity_id == sa.bindparam("i"))
                          .values(account_id=sa.bindparam("a")), [f for f in found if f["a"] is not None])
-        last = rows[-1].opportunity_id
     c = recycle_cycles.c
     conn.execute(recycle_cycles.update().where(c.new_deal_id.is_not(None)).values(new_deal_via="contact"))
     _first_worked_group(conn)
@@ -658,21 +668,15 @@ def _named_contacts(data: str) -> list[tuple[str, str | None, str | None, str | 
 def _index_names(conn: Connection) -> None:
     """`person_names`, filled from the snapshots already stored (one pass over each, in batches)."""
     person_names.create(conn, checkfirst=True)
-    c, after = contacts.c, ""
-    while rows := conn.execute(sa.select(c.contact_id, c.person_key, c.properties)
-                               .where(c.system == "hubspot", c.contact_id > after)
-                               .order_by(c.contact_id).limit(2_000)).all():
+    c = contacts.c
+    for rows in _hubspot_contact_pages(conn, c.person_key, c.properties):
         names = [n for r in rows for n in contact_name_rows(r.contact_id, r.person_key, _json(r.properties))]
         if names:
             conn.execute(person_names.insert(), names)
-        after = rows[-1].contact_id
-    d, last = deals.c, ""
-    while rows := conn.execute(sa.select(d.opportunity_id, d.data).where(d.opportunity_id > last)
-                               .order_by(d.opportunity_id).limit(1_000)).all():
+    for rows in _deal_pages(conn):
         names = [n for r in rows for n in deal_name_rows(r.opportunity_id, _named_contacts(r.data))]
         if names:
             conn.execute(person_names.insert(), names)
-        last = rows[-1].opportunity_id
 
 
 def _json(text: str) -> Any:

@@ -19,6 +19,9 @@ from sync.state.schema import MIGRATIONS, Migration, SchemaTooNewError, current_
 from sync.state.sql import create_engine
 from sync.state.store import StateStore
 
+from .state_samples import contact as sample_contact
+from .state_samples import deal as sample_deal
+
 
 def _add_note_column(conn: Connection) -> None:
     conn.execute(sa.text("ALTER TABLE runs ADD COLUMN note VARCHAR(100)"))
@@ -449,3 +452,27 @@ def test_migration_12_indexes_the_names_of_a_store_in_use(db_url: str) -> None:
         ("deal", "006A", "003A", "山田太郎", "taro@example.jp", "山田 太郎")]
     assert len(rows) == 4 + 2 * 1_200  # two keys per named person with a key; every deal of the batches
     assert {r.person_key for r in rows if r.record_id == "006B1199"} == {"p1199@example.com"}
+
+
+def test_the_migrations_page_through_every_stored_contact_and_deal(db_url: str) -> None:
+    """The keyset pages the data migrations read (`_hubspot_contact_pages`, `_deal_pages`) cover every
+    HubSpot contact and deal once, in id order, past their page sizes (2,000 and 1,000), and no
+    Salesforce contact."""
+    with StateStore.open(db_url) as st:
+        st.upsert_contacts("hubspot", [sample_contact(i) for i in range(2_345)])
+        st.upsert_contacts("salesforce", [sample_contact(i) for i in range(3)])
+        st.upsert_deals([sample_deal(i) for i in range(1_234)])
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            contact_pages = list(state_schema._hubspot_contact_pages(conn, state_schema.contacts.c.email))
+            deal_pages = list(state_schema._deal_pages(conn))
+    finally:
+        engine.dispose()
+    assert [len(p) for p in contact_pages] == [2_000, 345]
+    ids = sorted(sample_contact(i).contact_id for i in range(2_345))
+    assert [r.contact_id for p in contact_pages for r in p] == ids
+    assert contact_pages[0][0].email == sample_contact(0).email
+    assert [len(p) for p in deal_pages] == [1_000, 234]
+    assert [r.opportunity_id for p in deal_pages for r in p] == [sample_deal(i).opportunity_id
+                                                                for i in range(1_234)]
