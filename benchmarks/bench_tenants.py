@@ -240,13 +240,13 @@ def drop_tenant_schemas(url: str, names: Sequence[str]) -> None:
 
 def setup_tenants(tenants: Mapping[str, Path]) -> None:
     """`leadsync setup` for each tenant: its HubSpot properties and lists (not part of the timings)."""
-    from sync.orchestrators.tenant_run import load_tenant_settings
     from sync.run.context import open_context
     from sync.run.setup import run_setup
+    from sync.settings import load_tenant
     from sync.tenants import Tenant
 
     for name, path in tenants.items():
-        ctx = open_context(load_tenant_settings(Tenant(name, path)))
+        ctx = open_context(load_tenant(Tenant(name, path)))
         try:
             report = run_setup(ctx, create_missing=True)
             if not report.ok:

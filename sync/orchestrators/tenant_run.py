@@ -19,7 +19,7 @@ from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_LOCKED, EXIT_RECORD_FAILURES
 from sync.inputs import InputProblem
 from sync.run.context import open_context
 from sync.run.runner import RunOptions, RunResult, run
-from sync.settings import Settings, SettingsFileError
+from sync.settings import SettingsFileError
 from sync.state.errors import StateStoreError
 from sync.state.runs import redact_secrets
 from sync.tenants import Tenant
@@ -60,12 +60,6 @@ class TenantRun:
         }
 
 
-def load_tenant_settings(tenant: Tenant) -> Settings:
-    """The tenant's settings as `--tenant NAME` loads them, from its file (any tenants folder: the one
-    an orchestrator was given, not only the folder of a main settings file) and its own variables."""
-    return settings_module.load_tenant(tenant)
-
-
 def tenant_cron(tenant: Tenant) -> str | None:
     """`[schedule] cron` as written in the tenant's file, read without its secrets (an orchestrator
     lists schedules where the sync's credentials may not be set); None when absent or unreadable (the
@@ -91,7 +85,7 @@ def run_tenant(tenant: Tenant, *, stop: threading.Event | None = None,
 
 def _run_tenant(tenant: Tenant, stop: threading.Event | None, now: datetime | None) -> TenantRun:
     try:
-        ctx = open_context(load_tenant_settings(tenant))
+        ctx = open_context(settings_module.load_tenant(tenant))
     except SettingsFileError as exc:
         return TenantRun(tenant.name, EXIT_BAD_CONFIG, "bad_config", str(exc))
     except (MappingError, InputProblem) as exc:

@@ -21,10 +21,10 @@ dg = pytest.importorskip("dagster")
 
 from sandbox.launcher import Sandbox  # noqa: E402
 from sync.orchestrators.dagster_defs import TENANT_TAG, build_definitions, pool_name  # noqa: E402
-from sync.orchestrators.tenant_run import load_tenant_settings  # noqa: E402
 from sync.run.context import open_context  # noqa: E402
 from sync.run.lock import RunLock  # noqa: E402
 from sync.run.setup import run_setup  # noqa: E402
+from sync.settings import load_tenant  # noqa: E402
 from sync.state.store import StateStore  # noqa: E402
 from sync.tenants import Tenant  # noqa: E402
 from tests.reliability.state_compare import FinalState, capture, differences  # noqa: E402
@@ -133,7 +133,7 @@ def prepare(folder: Path, boxes: dict[str, Sandbox], server_url: str, now: datet
         path = _write(folder, name, box.settings_toml(fresh_state(server_url, name))
                       + '\n[schedule]\ncron = "*/15 * * * *"\n')
         found[name] = Tenant(name, path)
-        ctx = open_context(load_tenant_settings(found[name]))
+        ctx = open_context(load_tenant(found[name]))
         try:
             assert run_setup(ctx, create_missing=True).ok
         finally:
@@ -202,7 +202,7 @@ def test_postgresql_three_tenants_in_parallel_converge_as_alone_and_a_wrong_toke
         assert not problems, f"{name}:\n" + "\n".join(problems)
         # the metadata are the run's own record: counts and API calls per system
         meta = output_metadata(results[name])
-        state = load_tenant_settings(found[name]).state
+        state = load_tenant(found[name]).state
         assert state.pg_schema == f"leadsync_{name}"  # one database, a schema per tenant
         with StateStore.open(state.url, schema=state.pg_schema) as store:
             (run,) = store.list_runs(limit=5)  # this tenant's run only
@@ -255,7 +255,7 @@ def test_a_tenant_whose_lock_is_held_is_retried_and_runs_once_it_is_free(
     box.reset(people=PEOPLE, seed=GOOD["globex"], now=sandbox_now)
     folder = tmp_path / "tenants"
     tenant = Tenant("busy", _write(folder, "busy", box.settings_toml(f"sqlite:///{tmp_path / 'busy.db'}")))
-    ctx = open_context(load_tenant_settings(tenant))
+    ctx = open_context(load_tenant(tenant))
     try:
         assert run_setup(ctx, create_missing=True).ok
     finally:
