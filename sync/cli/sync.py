@@ -24,7 +24,7 @@ from sync.exit_codes import EXIT_BAD_CONFIG, EXIT_INTERRUPTED, EXIT_RECORD_FAILU
 from sync.inputs import InputProblem, parse_instant
 from sync.run.context import SyncContext, open_context
 from sync.run.runner import RunOptions, RunResult, run
-from sync.run.schedule import ScheduleError, Trigger, install_signal_handlers, run_schedule
+from sync.run.schedule import ScheduleError, Trigger, run_schedule
 from sync.run.setup import run_setup
 from sync.run.signals import StopOnSignal
 from sync.settings import ConfigSource, Settings, SettingsFileError, load_settings
@@ -235,14 +235,15 @@ def schedule_command(
         trigger = Trigger.from_options(every, cron, settings.schedule.cron)
     except ScheduleError as exc:
         raise fail(str(exc)) from None
-    stop = threading.Event()
-    install_signal_handlers(stop)
 
     def job(stop_event: threading.Event) -> int:
         fresh = load(source, log_json=log_json, verbose=verbose)  # pick up edited settings and mapping
         return execute(fresh, RunOptions(stop=stop_event), show_progress=False).exit_code
 
-    run_schedule(job, trigger, stop)
+    # the handler only sets the event: a handler that logged could land inside a log line's write and
+    # fail there, its event never set, and the schedule would sleep on (seen once in CI)
+    with StopOnSignal(restore=False) as signals:
+        run_schedule(job, trigger, signals.event)
 
 
 def setup_command(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,19 +70,6 @@ class Trigger:
 
     def describe(self) -> str:
         return f"every {self.every}" if self.every is not None else f"cron {self.cron!r} (UTC)"
-
-
-def install_signal_handlers(stop: threading.Event) -> None:
-    """SIGINT/SIGTERM request a clean stop; a second SIGINT interrupts at once."""
-
-    def handler(signum: int, _frame: object) -> None:
-        if stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        log.info("received %s: stopping after the current batch", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
 
 
 def run_schedule(
