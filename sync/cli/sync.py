@@ -240,9 +240,7 @@ def schedule_command(
         fresh = load(source, log_json=log_json, verbose=verbose)  # pick up edited settings and mapping
         return execute(fresh, RunOptions(stop=stop_event), show_progress=False).exit_code
 
-    # the handler only sets the event: a handler that logged could land inside a log line's write and
-    # fail there, its event never set, and the schedule would sleep on (seen once in CI)
-    with StopOnSignal(restore=False) as signals:
+    with StopOnSignal(restore=False) as signals:  # the same handlers as `sync` (sync.run.signals)
         run_schedule(job, trigger, signals.event)
 
 

@@ -31,13 +31,19 @@ class StopOnSignal:
         self._previous: dict[int, Any] = {}
 
     def handle(self, signum: int, _frame: FrameType | None) -> None:
-        if self.event.is_set() and signum == signal.SIGINT:
+        if (self.received is not None or self.event.is_set()) and signum == signal.SIGINT:
             if not self.restore:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
             raise KeyboardInterrupt
         if self.received is None:
             self.received = signal.Signals(signum).name
-        self.event.set()
+        # Not `self.event.set()` here: it takes the event's lock (a plain Lock), which this thread may be
+        # holding (the first lines of Event.wait) when the signal lands: the handler would wait on its own
+        # thread for ever (a `leadsync schedule` sleeping on after SIGTERM, once in CI). A helper thread
+        # sets it, at once or as soon as this thread lets go of the lock.
+        setter = threading.Thread(target=self.event.set, name="leadsync-stop", daemon=True)
+        setter.start()
+        setter.join(0.5)
 
     def __enter__(self) -> StopOnSignal:
         if threading.current_thread() is threading.main_thread():

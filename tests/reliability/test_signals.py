@@ -208,3 +208,16 @@ def test_the_stop_handlers_are_restored_after_the_run() -> None:
         with pytest.raises(KeyboardInterrupt):
             stop.handle(signal.SIGINT, None)
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_a_signal_landing_while_the_stop_events_lock_is_held_still_stops() -> None:
+    """`Event.set` takes the event's lock, which the main thread holds in the first lines of
+    `Event.wait` (the scheduler's sleep, a run's paced wait). A stop signal landing there must neither
+    deadlock its handler nor be lost (`leadsync schedule` slept on after SIGTERM once in CI)."""
+    with StopOnSignal() as stop:
+        with stop.event._cond:  # where Event.wait is before it sleeps
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(10_000):  # the handler runs here, between bytecodes, the lock held
+                pass
+        assert stop.event.wait(10)
+    assert stop.received == "SIGTERM"
